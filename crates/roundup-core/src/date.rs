@@ -1,0 +1,1 @@
+//! date (in progress)

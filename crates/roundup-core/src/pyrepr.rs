@@ -1,0 +1,1 @@
+//! pyrepr (in progress)
