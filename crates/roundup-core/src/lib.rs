@@ -1,5 +1,18 @@
 //! The tracker core: Roundup's "hyperdb" data model and its transactional API.
+//!
+//! Layers, bottom up: value types ([`date`], [`password`], [`value`]), the
+//! [`schema`], the [`storage`] trait backends implement, the typed
+//! [`filter`] query, and [`db`], which gives Roundup's semantics on top.
+pub mod config;
 pub mod date;
+pub mod error;
+pub mod filter;
 pub mod password;
 pub mod pyrepr;
-pub mod config;
+pub mod schema;
+pub mod storage;
+pub mod value;
+
+pub use error::{Error, Result};
+pub use schema::{ClassDef, ClassKind, PropType, Property, Schema};
+pub use value::Value;

@@ -1,0 +1,138 @@
+//! The storage trait every backend implements (SQLite, PostgreSQL, MySQL).
+//!
+//! Storage is deliberately dumb: it persists what the core hands it and
+//! answers queries. All hyperdb semantics (validation, key uniqueness,
+//! journal contents, detectors, permissions) live in [`crate::db`]. A backend
+//! works inside one open transaction at a time: every write goes into it and
+//! [`Storage::commit`] / [`Storage::rollback`] end it.
+
+use std::collections::HashMap;
+
+use crate::date::Date;
+use crate::error::Result;
+use crate::filter::Query;
+use crate::pyrepr::PyValue;
+use crate::schema::{ClassDef, Schema};
+use crate::value::Value;
+
+/// Values of one item keyed by property name. Absent keys are untouched
+/// (on update) or NULL (on insert). Multilinks hold their full id list.
+pub type NodeValues = HashMap<String, Option<Value>>;
+
+/// An item as loaded from storage: every stored property (columns and
+/// multilinks, ids sorted numerically) plus the automatic ones
+/// (`creation`, `activity`, `creator`, `actor`), and its retired flag.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StoredNode {
+    pub values: NodeValues,
+    pub retired: bool,
+}
+
+/// Additions and removals for one multilink property in an update.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MultilinkChange {
+    pub add: Vec<String>,
+    pub remove: Vec<String>,
+}
+
+/// One journal (history) entry, with `params` exactly as Roundup stores
+/// them (already marshalled: dates serialised, passwords as their stored
+/// text, booleans as 0/1, multilink changes as `(('+', [...]), ('-', [...]))`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct JournalEntry {
+    pub nodeid: String,
+    pub date: Date,
+    /// The id of the user who made the change (Roundup's journal tag).
+    pub tag: String,
+    /// create, set, link, unlink, retired, restored (or custom actions).
+    pub action: String,
+    pub params: PyValue,
+}
+
+/// A full-text index hit: which item property contained the words.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TextHit {
+    pub class: String,
+    pub id: String,
+    pub prop: String,
+}
+
+/// Persistence for one tracker database connection.
+pub trait Storage: Send {
+    /// Short backend name as in config.ini (`sqlite`, `postgresql`, `mysql`).
+    fn backend_name(&self) -> &'static str;
+
+    /// Create missing tables and bring existing ones in line with `schema`
+    /// (added/removed classes and properties), recording the schema in the
+    /// `schema` table the way Roundup does. Returns whether anything changed.
+    /// Runs inside the current transaction; the caller commits.
+    fn sync_schema(&mut self, schema: &Schema) -> Result<bool>;
+
+    /// Allocate the next id of a class. Ids are never reused, even when the
+    /// transaction that allocated one rolls back.
+    fn new_id(&mut self, class: &str) -> Result<u64>;
+    /// Make the next allocated id of `class` be `last_used + 1` (import).
+    fn set_last_id(&mut self, class: &str, last_used: u64) -> Result<()>;
+
+    /// Insert a new item. `values` holds every column property (missing
+    /// means NULL), every multilink, and the automatic properties.
+    fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()>;
+    /// Update columns of an item (`values` holds only changed properties,
+    /// including `activity`/`actor`) and apply multilink changes.
+    fn set_node(
+        &mut self,
+        class: &ClassDef,
+        id: &str,
+        values: &NodeValues,
+        multilinks: &HashMap<String, MultilinkChange>,
+    ) -> Result<()>;
+    /// Load an item, retired or not. `None` if no such id.
+    fn get_node(&mut self, class: &ClassDef, id: &str) -> Result<Option<StoredNode>>;
+    /// Load several items at once (missing ids are left out).
+    fn get_nodes(&mut self, class: &ClassDef, ids: &[String]) -> Result<HashMap<String, StoredNode>> {
+        let mut out = HashMap::new();
+        for id in ids {
+            if let Some(n) = self.get_node(class, id)? {
+                out.insert(id.clone(), n);
+            }
+        }
+        Ok(out)
+    }
+    /// Whether the item exists (retired or not).
+    fn has_node(&mut self, class: &str, id: &str) -> Result<bool>;
+    /// Mark retired (Roundup stores the item id in `__retired__`) or active.
+    fn set_retired(&mut self, class: &ClassDef, id: &str, retired: bool) -> Result<()>;
+    /// Remove an item, its multilink rows and its journal completely.
+    fn destroy_node(&mut self, class: &ClassDef, id: &str) -> Result<()>;
+
+    /// Ids of a class, numerically sorted: `Some(false)` active only,
+    /// `Some(true)` retired only, `None` all.
+    fn node_ids(&mut self, class: &str, retired: Option<bool>) -> Result<Vec<String>>;
+    /// Number of active items.
+    fn count(&mut self, class: &str) -> Result<u64>;
+    /// Id of the active item whose key property equals `key` exactly.
+    fn lookup_key(&mut self, class: &ClassDef, key: &str) -> Result<Option<String>>;
+    /// Active items whose Link/Multilink `prop` points at any of `ids`.
+    fn find_linking(&mut self, class: &ClassDef, prop: &str, ids: &[String]) -> Result<Vec<String>>;
+
+    /// Run a filter query (see [`crate::filter`]), returning matching ids in
+    /// the requested order.
+    fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>>;
+
+    fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()>;
+    /// Journal of an item in date order (insertion order for equal dates).
+    fn get_journal(&mut self, class: &str, id: &str) -> Result<Vec<JournalEntry>>;
+    /// Replace an item's journal (import).
+    fn set_journal(&mut self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()>;
+    /// Delete journal entries older than `before`, except `create` entries.
+    fn pack(&mut self, schema: &Schema, before: &Date) -> Result<()>;
+
+    /// Replace the indexed words of one item property.
+    fn index_text(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()>;
+    /// Items whose indexed text contains all `words` (case-insensitive),
+    /// limited to `classes` when given.
+    fn search_text(&mut self, words: &[String], classes: Option<&[String]>) -> Result<Vec<TextHit>>;
+
+    fn commit(&mut self) -> Result<()>;
+    fn rollback(&mut self) -> Result<()>;
+}

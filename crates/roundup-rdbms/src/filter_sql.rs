@@ -1,0 +1,1 @@
+//! Filter queries to SQL (in progress on the filter branch).

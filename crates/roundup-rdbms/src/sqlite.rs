@@ -1,0 +1,1 @@
+//! The SQLite backend (in progress on the storage branch).
