@@ -71,21 +71,8 @@ pub enum ConfigError {
         message: String,
     },
     /// A value that the option does not accept.
-    #[error("{}[{section}] {option} = '{}': {reason}", prefix(path.as_deref(), *line), value.escape_debug())]
-    BadValue {
-        /// The file the value came from, if it came from one.
-        path: Option<PathBuf>,
-        /// Its line, when known.
-        line: Option<usize>,
-        /// Section of the option.
-        section: String,
-        /// The option.
-        option: String,
-        /// The refused value.
-        value: String,
-        /// Why it was refused.
-        reason: String,
-    },
+    #[error("{0}")]
+    BadValue(Box<BadValue>),
     /// An option without default that has not been set.
     #[error("{}[{section}] {option} is not set and has no default", prefix(path.as_deref(), None))]
     Unset {
@@ -110,6 +97,37 @@ pub enum ConfigError {
         /// What is wrong with it.
         reason: String,
     },
+}
+
+/// The details of [`ConfigError::BadValue`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadValue {
+    /// The file the value came from, if it came from one.
+    pub path: Option<PathBuf>,
+    /// Its line, when known.
+    pub line: Option<usize>,
+    /// Section of the option.
+    pub section: String,
+    /// The option.
+    pub option: String,
+    /// The refused value.
+    pub value: String,
+    /// Why it was refused.
+    pub reason: String,
+}
+
+impl fmt::Display for BadValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}[{}] {} = '{}': {}",
+            prefix(self.path.as_deref(), self.line),
+            self.section,
+            self.option,
+            self.value.escape_debug(),
+            self.reason
+        )
+    }
 }
 
 fn location(path: Option<&Path>, line: Option<usize>) -> String {
@@ -335,13 +353,15 @@ impl Config {
             };
             let text = ini.interpolate(def.section, def.name, entry)?;
             let line = (entry.line > 0).then_some(entry.line);
-            let normal = value::normalize(def, &text).map_err(|reason| ConfigError::BadValue {
-                path: Some(ini.path.clone()),
-                line,
-                section: def.section.to_string(),
-                option: def.name.to_string(),
-                value: text.clone(),
-                reason,
+            let normal = value::normalize(def, &text).map_err(|reason| {
+                ConfigError::BadValue(Box::new(BadValue {
+                    path: Some(ini.path.clone()),
+                    line,
+                    section: def.section.to_string(),
+                    option: def.name.to_string(),
+                    value: text.clone(),
+                    reason,
+                }))
             })?;
             config.values[i] = Some(normal);
             config.lines[i] = line;
@@ -415,96 +435,114 @@ impl Config {
     /// the main backend.
     pub fn validate(&self) -> Result<(), ConfigError> {
         for (i, def) in OPTIONS.iter().enumerate() {
+            let value = self.values[i].as_deref();
             match def.kind {
                 OptionKind::Choice(_) if def.section == "main" && def.name == "indexer" => {
-                    if self.values[i].as_deref() == Some("native-fts") {
-                        let lang = self.raw("main", "indexer_language").unwrap_or("");
-                        if !options::NATIVE_FTS_LANGUAGES.contains(&lang) {
-                            return Err(self.bad_value(
-                                "main",
-                                "indexer_language",
-                                lang,
-                                format!(
-                                    "the native-fts indexer needs one of: {}",
-                                    options::NATIVE_FTS_LANGUAGES.join(" ")
-                                ),
-                            ));
-                        }
-                    }
+                    self.check_indexer_language(value)?
                 }
                 OptionKind::SecretMandatory if def.section == "mail" => {
-                    if !self.raw("mail", "username").unwrap_or("").is_empty() {
-                        if self.values[i].is_none() {
-                            return Err(self.bad_value(
-                                "mail",
-                                "password",
-                                "",
-                                "must be set because [mail] username is set".to_string(),
-                            ));
-                        }
-                        self.get_str(def.section, def.name)?;
-                    }
+                    self.check_mail_password(def)?
                 }
-                OptionKind::SecretMandatory | OptionKind::SecretNullable | OptionKind::RedisUrl => {
-                    if self.values[i].is_some() {
-                        self.get_str(def.section, def.name)?;
-                    }
+                // Reading a set secret checks that its file exists and holds
+                // a valid value.
+                OptionKind::SecretMandatory | OptionKind::SecretNullable | OptionKind::RedisUrl
+                    if value.is_some() =>
+                {
+                    self.get_str(def.section, def.name)?;
                 }
-                OptionKind::ListSecret => {
-                    let secrets = self.get_list(def.section, def.name)?;
-                    let short: Vec<&String> = secrets
-                        .iter()
-                        .skip(1)
-                        .filter(|s| s.chars().count() < 32)
-                        .collect();
-                    if !short.is_empty() {
-                        let shown: Vec<&str> = short.iter().map(|s| s.as_str()).collect();
-                        return Err(self.bad_value(
-                            def.section,
-                            def.name,
-                            &secrets.join(", "),
-                            format!(
-                                "secrets after the first must be at least 32 characters long; too short: {}",
-                                shown.join(", ")
-                            ),
-                        ));
-                    }
-                }
-                OptionKind::SessiondbBackend => {
-                    let session = self.values[i].as_deref().unwrap_or("");
-                    if session.is_empty() {
-                        continue;
-                    }
-                    let main = self.raw("rdbms", "backend");
-                    let ok =
-                        main.is_some_and(|m| options::SESSIONDB_COMPATIBLE.contains(&(m, session)));
-                    if !ok {
-                        let main_shown = main.unwrap_or("(unset)");
-                        let mut choices: Vec<&str> = options::SESSIONDB_COMPATIBLE
-                            .iter()
-                            .filter(|(m, _)| Some(*m) == main)
-                            .map(|(_, s)| *s)
-                            .collect();
-                        choices.sort_unstable();
-                        return Err(self.bad_value(
-                            def.section,
-                            def.name,
-                            session,
-                            format!(
-                                "cannot be used with [rdbms] backend {main_shown}; possible: {}",
-                                if choices.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    choices.join(", ")
-                                }
-                            ),
-                        ));
-                    }
-                }
+                OptionKind::ListSecret => self.check_jwt_secrets(def)?,
+                OptionKind::SessiondbBackend => self.check_sessiondb(def, value.unwrap_or(""))?,
                 _ => {}
             }
         }
         Ok(())
+    }
+
+    fn check_indexer_language(&self, indexer: Option<&str>) -> Result<(), ConfigError> {
+        if indexer != Some("native-fts") {
+            return Ok(());
+        }
+        let lang = self.raw("main", "indexer_language").unwrap_or("");
+        if options::NATIVE_FTS_LANGUAGES.contains(&lang) {
+            return Ok(());
+        }
+        Err(self.bad_value(
+            "main",
+            "indexer_language",
+            lang,
+            format!(
+                "the native-fts indexer needs one of: {}",
+                options::NATIVE_FTS_LANGUAGES.join(" ")
+            ),
+        ))
+    }
+
+    /// The mail password only matters when a mail user name is set.
+    fn check_mail_password(&self, def: &OptionDef) -> Result<(), ConfigError> {
+        if self.raw("mail", "username").unwrap_or("").is_empty() {
+            return Ok(());
+        }
+        if self.raw(def.section, def.name).is_none() {
+            return Err(self.bad_value(
+                def.section,
+                def.name,
+                "",
+                "must be set because [mail] username is set".to_string(),
+            ));
+        }
+        self.get_str(def.section, def.name).map(|_| ())
+    }
+
+    fn check_jwt_secrets(&self, def: &OptionDef) -> Result<(), ConfigError> {
+        let secrets = self.get_list(def.section, def.name)?;
+        let short: Vec<&str> = secrets
+            .iter()
+            .skip(1)
+            .filter(|s| s.chars().count() < 32)
+            .map(String::as_str)
+            .collect();
+        if short.is_empty() {
+            return Ok(());
+        }
+        Err(self.bad_value(
+            def.section,
+            def.name,
+            &secrets.join(", "),
+            format!(
+                "secrets after the first must be at least 32 characters long; too short: {}",
+                short.join(", ")
+            ),
+        ))
+    }
+
+    fn check_sessiondb(&self, def: &OptionDef, session: &str) -> Result<(), ConfigError> {
+        if session.is_empty() {
+            return Ok(());
+        }
+        let main = self.raw("rdbms", "backend");
+        if main.is_some_and(|m| options::SESSIONDB_COMPATIBLE.contains(&(m, session))) {
+            return Ok(());
+        }
+        let mut choices: Vec<&str> = options::SESSIONDB_COMPATIBLE
+            .iter()
+            .filter(|(m, _)| Some(*m) == main)
+            .map(|(_, s)| *s)
+            .collect();
+        choices.sort_unstable();
+        let choices = if choices.is_empty() {
+            "none".to_string()
+        } else {
+            choices.join(", ")
+        };
+        Err(self.bad_value(
+            def.section,
+            def.name,
+            session,
+            format!(
+                "cannot be used with [rdbms] backend {}; possible: {choices}",
+                main.unwrap_or("(unset)")
+            ),
+        ))
     }
 
     fn index(&self, section: &str, option: &str) -> Option<usize> {
@@ -513,14 +551,14 @@ impl Config {
 
     fn bad_value(&self, section: &str, option: &str, value: &str, reason: String) -> ConfigError {
         let line = self.index(section, option).and_then(|i| self.lines[i]);
-        ConfigError::BadValue {
+        ConfigError::BadValue(Box::new(BadValue {
             path: Some(self.filepath.clone()),
             line,
             section: section.to_string(),
             option: option.to_string(),
             value: value.to_string(),
             reason,
-        }
+        }))
     }
 
     fn unknown(section: &str, option: &str) -> ConfigError {
@@ -776,13 +814,15 @@ impl Config {
     pub fn set(&mut self, section: &str, option: &str, value: &str) -> Result<(), ConfigError> {
         let (i, def) =
             options::find(section, option).ok_or_else(|| Config::unknown(section, option))?;
-        let normal = value::normalize(def, value).map_err(|reason| ConfigError::BadValue {
-            path: None,
-            line: None,
-            section: section.to_string(),
-            option: def.name.to_string(),
-            value: value.to_string(),
-            reason,
+        let normal = value::normalize(def, value).map_err(|reason| {
+            ConfigError::BadValue(Box::new(BadValue {
+                path: None,
+                line: None,
+                section: section.to_string(),
+                option: def.name.to_string(),
+                value: value.to_string(),
+                reason,
+            }))
         })?;
         self.values[i] = Some(normal);
         self.lines[i] = None;
