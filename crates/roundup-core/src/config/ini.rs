@@ -115,7 +115,6 @@ impl IniFile {
         // Current option being collected, with its value lines.
         let mut option: Option<(String, usize, Vec<String>)> = None;
         let mut indent_level = 0usize;
-        let mut seen_default_header = false;
 
         // Stores the finished option into its section.
         fn flush(
@@ -166,7 +165,6 @@ impl IniFile {
 
             if let Some(header) = section_header(stripped) {
                 if header == "DEFAULT" {
-                    seen_default_header = true;
                     current = Some(None);
                 } else {
                     if file.sections.contains_key(header) {
@@ -208,7 +206,7 @@ impl IniFile {
                     .sections
                     .get(s)
                     .is_some_and(|sec| sec.entries.contains_key(&name)),
-                None => seen_default_header && file.defaults.get(&name).is_some_and(|e| e.line > 0),
+                None => file.defaults.get(&name).is_some_and(|e| e.line > 0),
             };
             if duplicate {
                 let shown = section.as_deref().unwrap_or("DEFAULT");
