@@ -536,6 +536,14 @@ fn install_settings_by_roundup_names() {
     assert_eq!(c.mail_host().unwrap(), "mx.example");
     assert_eq!(c.backend().unwrap(), "sqlite");
     assert_eq!(c.timezone(), "Europe/Warsaw");
+    assert_eq!(c.get_by_name("RDBMS_USER").unwrap(), "dinsdale");
+    assert_eq!(c.get_by_name("mysql_dbuser").unwrap(), "dinsdale");
+    assert_eq!(c.get_by_name("TRACKER_HOME").unwrap(), "/t");
+    assert!(c.get_by_name("NOPE").is_err());
+    let items = c.items();
+    assert_eq!(items.len(), 135);
+    assert_eq!(items[0].0.canonical_name(), "DATABASE");
+    assert_eq!(items[0].1, Some("store"));
     // [main] options have no MAIN_ prefix in Roundup
     let e = c.set_by_name("main_database", "x").unwrap_err();
     assert_eq!(

@@ -614,6 +614,29 @@ impl Config {
         }
     }
 
+    /// Every known option with its stored value (`None` when unset), in
+    /// config.ini order; see [`OptionDef::canonical_name`] for Roundup's
+    /// upper-case names.
+    pub fn items(&self) -> Vec<(&'static OptionDef, Option<&str>)> {
+        OPTIONS
+            .iter()
+            .zip(self.values.iter().map(Option::as_deref))
+            .collect()
+    }
+
+    /// The value under a Roundup upper-case name or alias, the way Python
+    /// code reads `db.config['TRACKER_WEB']`: like [`Config::get_str`], and
+    /// `HOME` / `TRACKER_HOME` give the tracker home.
+    pub fn get_by_name(&self, name: &str) -> Result<String, ConfigError> {
+        let upper = name.to_uppercase();
+        if upper == "HOME" || upper == "TRACKER_HOME" {
+            return Ok(self.home.to_string_lossy().into_owned());
+        }
+        let (_, def) =
+            options::find_by_name(&upper).ok_or(ConfigError::UnknownOption { name: upper })?;
+        self.get_str(def.section, def.name)
+    }
+
     /// Whether the option is one Roundup knows.
     pub fn is_known(section: &str, option: &str) -> bool {
         options::find(section, option).is_some()
