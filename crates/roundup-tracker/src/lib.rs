@@ -80,7 +80,8 @@ impl Tracker {
             password_rounds: u32::try_from(config.pbkdf2_default_rounds()).unwrap_or(u32::MAX),
             timezone: Timezone::parse(&config.get_str("main", "timezone").unwrap_or_default())
                 .unwrap_or(Timezone::Utc),
-            indexing: config.get_str("main", "indexer").unwrap_or_default() != "none",
+            // Roundup always indexes; [main] indexer only picks the engine.
+            indexing: true,
         };
         Ok(Tracker {
             home: home.to_path_buf(),
@@ -169,15 +170,10 @@ pub fn install(home: &Path, template: &str, backend: &str, settings: &[(String, 
     templates::copy_to(template, home)?;
     let mut config = Config::defaults(home);
     config.set_by_name("rdbms_backend", backend).map_err(config_error)?;
-    if let Some(extra) = templates::file(template, "config_ini.ini") {
-        let text = String::from_utf8_lossy(extra);
-        for line in text.lines() {
-            if let Some((k, v)) = line.split_once('=') {
-                if !line.trim_start().starts_with(['#', ';']) {
-                    config.set_by_name(k.trim(), v.trim()).map_err(config_error)?;
-                }
-            }
-        }
+    let template_settings = home.join("config_ini.ini");
+    if template_settings.is_file() {
+        let extra = Config::load_detector_config(&template_settings).map_err(config_error)?;
+        config.apply_user_config(&extra).map_err(config_error)?;
     }
     for (k, v) in settings {
         config.set_by_name(k, v).map_err(config_error)?;
