@@ -492,35 +492,11 @@ impl Date {
     /// and the fraction of a second is dropped.  Errors if the result leaves
     /// the years 1..=9999.
     pub fn checked_add(&self, iv: &Interval) -> Result<Date, DateError> {
-        let n = self.naive_utc();
-        let s = i64::from(iv.sign);
-        let out_of_range = || DateError::OutOfRange {
-            what: format!("{self} + ({iv})"),
-        };
-        let year = i64::from(n.year()).saturating_add(s.saturating_mul(iv.years));
-        let month = i64::from(n.month()).saturating_add(s.saturating_mul(iv.months));
-        let mut day = i64::from(n.day()).saturating_add(s.saturating_mul(iv.days));
-        let iv_secs =
-            (i128::from(iv.hours) * 3600 + i128::from(iv.minutes) * 60 + i128::from(iv.seconds))
-                * i128::from(s);
-        let tod = i128::from(n.num_seconds_from_midnight()) + iv_secs;
-        let carry = tod.div_euclid(86_400);
-        let tod = tod.rem_euclid(86_400) as i64;
-        let carry = i64::try_from(carry).map_err(|_| out_of_range())?;
-        day = day.saturating_add(carry);
-        let year = year.saturating_add((month - 1).div_euclid(12));
-        let month = (month - 1).rem_euclid(12) + 1;
-        if !year_in_range(year) || day.abs() > 4_000_000 {
-            return Err(out_of_range());
-        }
-        let first =
-            NaiveDate::from_ymd_opt(year as i32, month as u32, 1).ok_or_else(out_of_range)?;
-        let date = first
-            .checked_add_signed(TimeDelta::try_days(day - 1).ok_or_else(out_of_range)?)
-            .ok_or_else(out_of_range)?;
-        let time = NaiveTime::from_num_seconds_from_midnight_opt(tod as u32, 0)
-            .ok_or_else(out_of_range)?;
-        Date::from_naive_utc(date.and_time(time)).map_err(|_| out_of_range())
+        shift_fields(self.naive_utc(), iv)
+            .and_then(|n| Date::from_naive_utc(n).ok())
+            .ok_or_else(|| DateError::OutOfRange {
+                what: format!("{self} + ({iv})"),
+            })
     }
 
     /// [`Date::checked_add`], clamping to the first or last representable
@@ -583,6 +559,32 @@ impl std::ops::Sub<Date> for Date {
     fn sub(self, rhs: Date) -> Interval {
         self.diff(&rhs)
     }
+}
+
+/// Roundup's field-by-field addition of an interval to a UTC date and
+/// time, dropping the fraction of a second.  Intermediate results may leave
+/// the years 1..=9999 (Roundup only checks the final value); `None` only
+/// when even chrono's range is exceeded.
+fn shift_fields(n: NaiveDateTime, iv: &Interval) -> Option<NaiveDateTime> {
+    let s = i64::from(iv.sign);
+    let year = i64::from(n.year()).saturating_add(s.saturating_mul(iv.years));
+    let month = i64::from(n.month()).saturating_add(s.saturating_mul(iv.months));
+    let day = i64::from(n.day()).saturating_add(s.saturating_mul(iv.days));
+    let iv_secs =
+        (i128::from(iv.hours) * 3600 + i128::from(iv.minutes) * 60 + i128::from(iv.seconds))
+            * i128::from(s);
+    let tod = i128::from(n.num_seconds_from_midnight()) + iv_secs;
+    let carry = i64::try_from(tod.div_euclid(86_400)).ok()?;
+    let tod = u32::try_from(tod.rem_euclid(86_400)).ok()?;
+    let day = day.saturating_add(carry);
+    let year = year.saturating_add((month - 1).div_euclid(12));
+    let month = u32::try_from((month - 1).rem_euclid(12) + 1).ok()?;
+    if year.abs() > 200_000 || day.abs() > 40_000_000 {
+        return None;
+    }
+    let first = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, 1)?;
+    let date = first.checked_add_signed(TimeDelta::try_days(day - 1)?)?;
+    Some(date.and_time(NaiveTime::from_num_seconds_from_midnight_opt(tod, 0)?))
 }
 
 /// Checks the fields of a date and time and builds it.
@@ -976,35 +978,34 @@ fn parse_date(spec: &str, tz: &Timezone, now: Date, granular: bool) -> Result<Da
     } else {
         naive
     };
-    let base = Date::from_naive_utc(utc).map_err(|_| DateError::OutOfRange {
+    let out_of_range = || DateError::OutOfRange {
         what: spec.to_string(),
-    })?;
-    let mut date = Date {
-        ms: (base.ms + micros_to_ms(second, micros)).min(MAX_MS),
     };
+    let mut work = utc
+        .checked_add_signed(TimeDelta::milliseconds(micros_to_ms(second, micros)))
+        .ok_or_else(out_of_range)?;
 
     if let Some(off) = parts.offset {
         let iv = parse_interval(off, false, false, now).map_err(|_| DateError::BadDateOffset {
             spec: spec.to_string(),
             offset: off.to_string(),
         })?;
-        date = date.checked_add(&iv)?;
+        work = shift_fields(work, &iv).ok_or_else(out_of_range)?;
     }
     if let Some(zone) = parts.zone {
         let z = zone.trim();
-        let zb = z.as_bytes();
-        let hours = parse_field(spec, &z[1..3])?;
-        let minutes = parse_field(spec, &z[3..5])?;
+        let hours = parse_field(spec, z.get(1..3).unwrap_or(""))?;
+        let minutes = parse_field(spec, z.get(3..5).unwrap_or(""))?;
         // "-0500" is five hours behind UTC, so five hours are added.
-        let sign = if zb.first() == Some(&b'-') { 1 } else { -1 };
+        let sign = if z.starts_with('-') { 1 } else { -1 };
         let iv = Interval::new(sign, 0, 0, 0, i64::from(hours), i64::from(minutes), 0);
-        date = date.checked_add(&iv)?;
+        work = shift_fields(work, &iv).ok_or_else(out_of_range)?;
     }
     if let Some(step) = widen {
-        date = date.checked_add(&step)?;
-        date = date.checked_add(&Interval::new(-1, 0, 0, 0, 0, 0, 1))?;
+        work = shift_fields(work, &step).ok_or_else(out_of_range)?;
+        work = shift_fields(work, &Interval::new(-1, 0, 0, 0, 0, 0, 1)).ok_or_else(out_of_range)?;
     }
-    Ok(date)
+    Date::from_naive_utc(work).map_err(|_| out_of_range())
 }
 
 /// The step a bare date spec covers when used as a range.
@@ -1971,7 +1972,7 @@ fn strftime(n: &NaiveDateTime, fmt: &str) -> String {
             ),
             'e' => num(i64::from(n.day()), 2, ' '),
             'f' => format!("{:06}", n.nanosecond() / 1000),
-            'F' => format!("{:04}-{:02}-{:02}", n.year(), n.month(), n.day()),
+            'F' => format!("{}-{:02}-{:02}", n.year(), n.month(), n.day()),
             'g' => num(i64::from(n.iso_week().year()).rem_euclid(100), 2, '0'),
             'G' => n.iso_week().year().to_string(),
             'H' => num(i64::from(n.hour()), 2, '0'),
