@@ -3,12 +3,14 @@
 //!
 //! The tables in `date_vectors_data.rs` were produced by running Roundup 2.6
 //! itself (with pytz on the path so zone names work as in a normal install)
-//! with the current time frozen to the values in `NOWS`:
+//! with the current time frozen to the values in `now_for`:
 //!
-//!     PYTHONPATH=<dir with pytz> /opt/rvenv/bin/python gen.py > date_vectors_data.rs
+//!     PYTHONPATH=<dir with pytz> /opt/rvenv/bin/python gen.py > tables.rs
 //!
-//! `gen.py` is reproduced at the end of `date_vectors_data.rs`.
+//! then each table was marked `#[rustfmt::skip]` and the generator appended
+//! as a comment at the end of `date_vectors_data.rs`.
 
+#[rustfmt::skip]
 #[path = "date_vectors_data.rs"]
 mod data;
 
