@@ -90,9 +90,10 @@ pub enum DateError {
 // ---------------------------------------------------------------------------
 
 /// A user's or tracker's timezone.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Timezone {
     /// Coordinated universal time.
+    #[default]
     Utc,
     /// An IANA zone with its daylight saving rules.
     Named(Tz),
@@ -100,12 +101,6 @@ pub enum Timezone {
     /// only produces whole hours, like Roundup; a fraction given directly is
     /// honoured to the second.
     Offset(f64),
-}
-
-impl Default for Timezone {
-    fn default() -> Self {
-        Timezone::Utc
-    }
 }
 
 impl Timezone {
@@ -579,7 +574,7 @@ fn shift_fields(n: NaiveDateTime, iv: &Interval) -> Option<NaiveDateTime> {
     let day = day.saturating_add(carry);
     let year = year.saturating_add((month - 1).div_euclid(12));
     let month = u32::try_from((month - 1).rem_euclid(12) + 1).ok()?;
-    if year.abs() > 200_000 || day.abs() > 40_000_000 {
+    if year.unsigned_abs() > 200_000 || day.unsigned_abs() > 40_000_000 {
         return None;
     }
     let first = NaiveDate::from_ymd_opt(i32::try_from(year).ok()?, month, 1)?;
@@ -1281,7 +1276,11 @@ impl Interval {
             if self.days != 0 || self.hours != 0 || self.minutes != 0 || self.seconds != 0 {
                 return Err(refuse("it has both a date part and a time part"));
             }
-            let months = self.years.saturating_mul(12).saturating_add(self.months) * sign;
+            let months = self
+                .years
+                .saturating_mul(12)
+                .saturating_add(self.months)
+                .saturating_mul(sign);
             let months = (months as f64 / by).trunc() as i64;
             Ok(Interval::new(
                 if months < 0 { -1 } else { 1 },
@@ -1318,7 +1317,7 @@ impl Interval {
         let text = if self.years != 0 {
             count(self.years, "year", "years")
         } else if self.months != 0 || self.days > 28 {
-            let months = ((self.months * 30 + self.days) / 30).max(1);
+            let months = (self.months.saturating_mul(30).saturating_add(self.days) / 30).max(1);
             count(months, "month", "months")
         } else if self.days > 7 {
             count(self.days / 7, "week", "weeks")
