@@ -43,7 +43,10 @@ impl fmt::Display for Date {
 pub struct Interval(i64);
 impl Interval {
     pub fn parse(spec: &str) -> Result<Interval, DateError> {
-        spec.trim().parse().map(Interval).map_err(|_| DateError(spec.into()))
+        spec.trim()
+            .parse()
+            .map(Interval)
+            .map_err(|_| DateError(spec.into()))
     }
     pub fn from_serialised(s: &str) -> Result<Interval, DateError> {
         Interval::parse(s)
@@ -67,7 +70,16 @@ pub struct Range {
 impl Range {
     pub fn parse_date_range(spec: &str, tz: &Timezone) -> Result<Range, DateError> {
         let (a, b) = spec.split_once(';').unwrap_or((spec, spec));
-        let p = |s: &str| if s.is_empty() { Ok(None) } else { Date::parse(s, tz).map(Some) };
-        Ok(Range { from: p(a)?, to: p(b)? })
+        let p = |s: &str| {
+            if s.is_empty() {
+                Ok(None)
+            } else {
+                Date::parse(s, tz).map(Some)
+            }
+        };
+        Ok(Range {
+            from: p(a)?,
+            to: p(b)?,
+        })
     }
 }
