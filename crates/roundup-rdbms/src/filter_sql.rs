@@ -622,15 +622,7 @@ impl Builder<'_> {
                 return Ok(vec![format!("{alias}.id")]);
             }
             if prop.is_multilink() {
-                return self.multilink_sort_keys(
-                    cls,
-                    &alias,
-                    &pname,
-                    prop,
-                    &rest[i + 1..],
-                    path,
-                    dir,
-                );
+                return self.multilink_sort_keys(cls, &alias, prop, &rest, i, dir);
             }
             if prop.is_link() {
                 let target = link_target(self.schema, cls, &pname, prop, &path.to_vec())?;
@@ -674,16 +666,18 @@ impl Builder<'_> {
     /// (by the rest of the path, ending at the target's order property), for k in
     /// 0..MULTILINK_SORT_DEPTH. Items with fewer values get NULL there and
     /// so sort first, like a shorter list in Roundup.
+    /// `path[step]` is the Multilink; `path` also names the sort in errors.
     fn multilink_sort_keys(
         &mut self,
         cls: &ClassDef,
         alias: &str,
-        pname: &str,
         prop: &Property,
-        rest: &[String],
         path: &[String],
+        step: usize,
         dir: Direction,
     ) -> Result<Vec<String>> {
+        let pname = path[step].as_str();
+        let rest = &path[step + 1..];
         let mut keys = Vec::with_capacity(MULTILINK_SORT_DEPTH);
         for k in 0..MULTILINK_SORT_DEPTH {
             let lt = LinkTable::of(cls, pname, prop);
