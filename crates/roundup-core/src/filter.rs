@@ -107,7 +107,7 @@ impl Query {
 // Parsing Roundup's raw filter arguments into a `Query`.
 // ---------------------------------------------------------------------------
 
-use crate::date::{Range, Timezone};
+use crate::date::{IntervalRange, Range, Timezone};
 use crate::error::{Error, Result};
 use crate::schema::{ClassDef, PropType, Property, Schema};
 
@@ -465,41 +465,13 @@ impl Ctx<'_, '_> {
     fn interval_condition(&self, value: &SpecValue) -> Result<Condition> {
         let mut conds = Vec::new();
         for item in value.items() {
-            let (from, to) = split_range(item).map_err(|why| self.bad(item, why))?;
-            let parse = |s: Option<&str>| -> Result<Option<Interval>> {
-                match s {
-                    None => Ok(None),
-                    Some(s) => Interval::parse(s).map(Some).map_err(|e| self.bad(s, e)),
-                }
-            };
-            let cond = match (from, to) {
-                (RangePart::Single(s), _) => {
-                    let lo = Interval::parse(s).map_err(|e| self.bad(s, e))?;
-                    // Roundup widens a single interval by one unit of its
-                    // smallest component ("3d" matches 3d up to 4d).
-                    let hi = bump_last_number(s)
-                        .and_then(|b| Interval::parse(&b).ok())
-                        .unwrap_or(lo);
-                    let (lo, hi) = if hi.as_seconds() < lo.as_seconds() {
-                        (hi, lo)
-                    } else {
-                        (lo, hi)
-                    };
-                    Condition::IntervalRange {
-                        from: Some(lo),
-                        to: Some(hi),
-                    }
-                }
-                (RangePart::Bound(a), RangePart::Bound(b)) => Condition::IntervalRange {
-                    from: parse(a)?,
-                    to: parse(b)?,
-                },
-                (RangePart::Bound(a), RangePart::Single(b)) => Condition::IntervalRange {
-                    from: parse(a)?,
-                    to: parse(Some(b))?,
-                },
-            };
-            conds.push(cond);
+            // A single interval covers one step of its finest unit, as in
+            // Roundup ("3d" matches 3d up to 4d).
+            let range = IntervalRange::parse(item).map_err(|e| self.bad(item, e))?;
+            conds.push(Condition::IntervalRange {
+                from: range.from,
+                to: range.to,
+            });
         }
         one_or_any(conds).ok_or_else(|| self.bad("", "no interval given"))
     }
@@ -570,70 +542,6 @@ fn one_or_any(mut conds: Vec<Condition>) -> Option<Condition> {
         1 => conds.pop(),
         _ => Some(Condition::AnyOf(conds)),
     }
-}
-
-enum RangePart<'a> {
-    /// No range syntax: one value.
-    Single(&'a str),
-    /// One side of a range; `None` is open.
-    Bound(Option<&'a str>),
-}
-
-/// Split Roundup's range syntax: `from;to` ("geek") or `[from] A [to B]`
-/// (English, keywords case-insensitive). A value without either is a
-/// single value (returned as `Single` in the first slot).
-fn split_range(spec: &str) -> std::result::Result<(RangePart<'_>, RangePart<'_>), String> {
-    let spec = spec.trim();
-    fn side(s: &str) -> Option<&str> {
-        let s = s.trim();
-        (!s.is_empty()).then_some(s)
-    }
-    if let Some((a, b)) = spec.split_once(';') {
-        let a = side(a);
-        let b = side(b);
-        return Ok((RangePart::Bound(a), RangePart::Bound(b)));
-    }
-    let lower = spec.to_ascii_lowercase();
-    let rest_from = lower.strip_prefix("from").map(|_| &spec[4..]);
-    let body = rest_from.unwrap_or(spec);
-    let body_lower = body.to_ascii_lowercase();
-    if let Some(pos) = body_lower.find("to") {
-        let a = side(&body[..pos]);
-        let b = side(&body[pos + 2..]);
-        return Ok((RangePart::Bound(a), RangePart::Bound(b)));
-    }
-    if rest_from.is_some() {
-        return match side(body) {
-            Some(a) => Ok((RangePart::Bound(Some(a)), RangePart::Bound(None))),
-            None => Err("\"from\" needs a value".to_string()),
-        };
-    }
-    Ok((RangePart::Single(spec), RangePart::Bound(None)))
-}
-
-/// Add one to the last number in an interval spec, away from zero (`3d`
-/// becomes `4d`, `-3d` becomes `-2d`, `1:30` becomes `1:31`).
-fn bump_last_number(spec: &str) -> Option<String> {
-    let bytes = spec.as_bytes();
-    let end = bytes.iter().rposition(|b| b.is_ascii_digit())? + 1;
-    let start = bytes[..end]
-        .iter()
-        .rposition(|b| !b.is_ascii_digit())
-        .map(|p| p + 1)
-        .unwrap_or(0);
-    let n: i64 = spec[start..end].parse().ok()?;
-    let negative = spec.trim_start().starts_with('-');
-    let bumped = if negative { n - 1 } else { n + 1 };
-    if bumped < 0 {
-        return None;
-    }
-    let width = end - start;
-    Some(format!(
-        "{}{:0width$}{}",
-        &spec[..start],
-        bumped,
-        &spec[end..]
-    ))
 }
 
 fn format_codes(codes: &[i64]) -> String {
