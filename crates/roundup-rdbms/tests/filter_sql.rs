@@ -7,6 +7,7 @@ mod filter_support;
 use std::time::Instant;
 
 use filter_support::{classic_schema, create_tables, run, PortableSqlite, TestSqlite};
+use roundup_core::date::{Date, Interval};
 use roundup_core::filter::{Direction, FilterSpec, SpecValue};
 use roundup_core::schema::Schema;
 use rusqlite::Connection;
@@ -529,4 +530,52 @@ fn large_tracker_stays_fast() {
         assert!(!ids.is_empty());
         assert!(took.as_secs_f64() < 10.0, "query took {took:?}");
     }
+}
+
+#[test]
+fn date_ranges_and_granularity() {
+    let db = setup();
+    let d = |v: &str| filt(vec![one("deadline", v)]);
+    // deadlines: 1: 2003-03-15, 2: 2004-01-01, 4: 2003-12-31.23:59:59
+    check(&db, "issue", &d("2003"), &[1, 4]);
+    check(&db, "issue", &d("2003-03"), &[1]);
+    check(&db, "issue", &d("2003-12-31"), &[4]);
+    check(&db, "issue", &d("from 2003-06-01 to 2004-06-01"), &[2, 4]);
+    check(&db, "issue", &d("2003-06-01;2004-06-01"), &[2, 4]);
+    check(&db, "issue", &d("2004-01-01;"), &[2]);
+    check(&db, "issue", &d("to 2003-12-31"), &[1]);
+    check(&db, "issue", &d("-,2004"), &[2, 3, 6]);
+    let e = error(&db, "issue", &d("someday"));
+    assert!(e.contains("issue.deadline") && e.contains("someday"), "{e}");
+}
+
+#[test]
+fn relative_date_ranges() {
+    let db = setup();
+    let when = Date::now().sub(&Interval::parse("45d").expect("interval"));
+    db.1.execute(
+        "UPDATE _issue SET _deadline = ? WHERE id = 3",
+        [when.serialise()],
+    )
+    .expect("update");
+    check(&db, "issue", &filt(vec![one("deadline", "-2m;-1m")]), &[3]);
+    check(&db, "issue", &filt(vec![one("deadline", "from -1m")]), &[]);
+    check(&db, "issue", &filt(vec![one("deadline", "-60d;")]), &[3]);
+}
+
+#[test]
+fn interval_ranges() {
+    let db = setup();
+    let e = |v: &str| filt(vec![one("estimate", v)]);
+    // estimates: 1: 3d, 2: 1d, 4: 2w
+    check(&db, "issue", &e("from 1d to 1w"), &[1, 2]);
+    check(&db, "issue", &e("3d"), &[1]);
+    check(&db, "issue", &e("1d"), &[2]);
+    check(&db, "issue", &e("2:00;"), &[1, 2, 4]);
+    check(&db, "issue", &e(";2d"), &[2]);
+    let err = error(&db, "issue", &e("soon"));
+    assert!(
+        err.contains("issue.estimate") && err.contains("soon"),
+        "{err}"
+    );
 }
