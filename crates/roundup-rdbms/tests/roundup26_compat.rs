@@ -430,3 +430,34 @@ fn roundup_26_database_reads_and_writes_both_ways() {
     let before: Vec<String> = before.into_iter().filter(|l| !l.contains('=')).collect();
     assert_eq!(after, before);
 }
+
+#[test]
+fn new_database_is_laid_out_exactly_like_roundups() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(dir.path());
+    assert!(st.sync_schema(&classic_schema()).unwrap());
+    st.commit().unwrap();
+    let ours = raw_strings(
+        dir.path(),
+        "select type, name, tbl_name, sql from sqlite_master order by name",
+    );
+    // read a copy: even reading a WAL database writes beside it
+    let copy = tempfile::tempdir().unwrap();
+    copy_tracker(copy.path());
+    let fixture_db = copy.path().join("db");
+    let roundups = raw_strings(
+        &fixture_db,
+        "select type, name, tbl_name, sql from sqlite_master order by name",
+    );
+    assert_eq!(ours, roundups);
+    assert_eq!(
+        raw_strings(dir.path(), "select schema from schema"),
+        raw_strings(&fixture_db, "select schema from schema"),
+        "the schema row is byte for byte Roundup's"
+    );
+    let ids = raw_strings(dir.path(), "select name from ids order by name");
+    assert_eq!(
+        ids,
+        raw_strings(&fixture_db, "select name from ids order by name")
+    );
+}
