@@ -45,9 +45,15 @@ pub enum Condition {
     /// Link/Multilink expression (a plain id list is an `Or` of `Id`s).
     Links(LinkExpr),
     /// Date within inclusive bounds (either may be open).
-    DateRange { from: Option<Date>, to: Option<Date> },
+    DateRange {
+        from: Option<Date>,
+        to: Option<Date>,
+    },
     /// Interval within inclusive bounds.
-    IntervalRange { from: Option<Interval>, to: Option<Interval> },
+    IntervalRange {
+        from: Option<Interval>,
+        to: Option<Interval>,
+    },
     /// Number/Integer/Boolean equal to one of these.
     Values(Vec<Value>),
     /// Number/Integer within inclusive bounds.

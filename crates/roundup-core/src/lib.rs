@@ -5,14 +5,18 @@
 //! [`filter`] query, and [`db`], which gives Roundup's semantics on top.
 pub mod config;
 pub mod date;
+pub mod db;
+pub mod detectors;
 pub mod error;
 pub mod filter;
 pub mod password;
 pub mod pyrepr;
 pub mod schema;
+pub mod security;
 pub mod storage;
 pub mod value;
 
+pub use db::{Db, DbOptions, TrackerDef, Values};
 pub use error::{Error, Result};
 pub use schema::{ClassDef, ClassKind, PropType, Property, Schema};
 pub use value::Value;

@@ -29,7 +29,10 @@ pub fn repr(v: &PyValue) -> String {
         PyValue::List(t) => format!("[{}]", seq(t)),
         PyValue::Dict(d) => format!(
             "{{{}}}",
-            d.iter().map(|(k, v)| format!("{}: {}", repr(k), repr(v))).collect::<Vec<_>>().join(", ")
+            d.iter()
+                .map(|(k, v)| format!("{}: {}", repr(k), repr(v)))
+                .collect::<Vec<_>>()
+                .join(", ")
         ),
     }
 }

@@ -210,7 +210,11 @@ pub struct ClassDef {
 impl ClassDef {
     /// A new class; IssueClass and FileClass get their standard properties
     /// unless `props` already defines them.
-    pub fn new(name: &str, kind: ClassKind, mut props: IndexMap<String, Property>) -> Result<ClassDef> {
+    pub fn new(
+        name: &str,
+        kind: ClassKind,
+        mut props: IndexMap<String, Property>,
+    ) -> Result<ClassDef> {
         check_name(name, "class")?;
         for pname in props.keys() {
             check_name(pname, "property")?;
@@ -223,9 +227,15 @@ impl ClassDef {
         match kind {
             ClassKind::Plain => {}
             ClassKind::Issue => {
-                props.entry("title".into()).or_insert_with(Property::indexed_string);
-                props.entry("messages".into()).or_insert_with(|| Property::multilink("msg"));
-                props.entry("files".into()).or_insert_with(|| Property::multilink("file"));
+                props
+                    .entry("title".into())
+                    .or_insert_with(Property::indexed_string);
+                props
+                    .entry("messages".into())
+                    .or_insert_with(|| Property::multilink("msg"));
+                props
+                    .entry("files".into())
+                    .or_insert_with(|| Property::multilink("file"));
                 props
                     .entry("nosy".into())
                     .or_insert_with(|| Property::multilink("user").no_journal());
@@ -234,7 +244,9 @@ impl ClassDef {
                     .or_insert_with(|| Property::multilink(name));
             }
             ClassKind::File => {
-                props.entry("content".into()).or_insert_with(Property::indexed_string);
+                props
+                    .entry("content".into())
+                    .or_insert_with(Property::indexed_string);
                 props.entry("type".into()).or_insert_with(Property::string);
             }
         }
@@ -400,14 +412,19 @@ impl Schema {
     /// Add a class; a second class of the same name is an error.
     pub fn add_class(&mut self, class: ClassDef) -> Result<()> {
         if self.classes.contains_key(&class.name) {
-            return Err(Error::Schema(format!("class \"{}\" is defined twice", class.name)));
+            return Err(Error::Schema(format!(
+                "class \"{}\" is defined twice",
+                class.name
+            )));
         }
         self.classes.insert(class.name.clone(), class);
         Ok(())
     }
 
     pub fn class(&self, name: &str) -> Result<&ClassDef> {
-        self.classes.get(name).ok_or_else(|| Error::NoSuchClass(name.to_string()))
+        self.classes
+            .get(name)
+            .ok_or_else(|| Error::NoSuchClass(name.to_string()))
     }
 
     pub fn class_mut(&mut self, name: &str) -> Result<&mut ClassDef> {
@@ -444,7 +461,10 @@ impl Schema {
             }
             if let Some(k) = &class.key {
                 if !class.props.contains_key(k) {
-                    return Err(Error::Schema(format!("class \"{}\" key \"{k}\" is not a property", class.name)));
+                    return Err(Error::Schema(format!(
+                        "class \"{}\" key \"{k}\" is not a property",
+                        class.name
+                    )));
                 }
             }
         }

@@ -89,7 +89,11 @@ pub trait Storage: Send {
     /// Load an item, retired or not. `None` if no such id.
     fn get_node(&mut self, class: &ClassDef, id: &str) -> Result<Option<StoredNode>>;
     /// Load several items at once (missing ids are left out).
-    fn get_nodes(&mut self, class: &ClassDef, ids: &[String]) -> Result<HashMap<String, StoredNode>> {
+    fn get_nodes(
+        &mut self,
+        class: &ClassDef,
+        ids: &[String],
+    ) -> Result<HashMap<String, StoredNode>> {
         let mut out = HashMap::new();
         for id in ids {
             if let Some(n) = self.get_node(class, id)? {
@@ -113,7 +117,8 @@ pub trait Storage: Send {
     /// Id of the active item whose key property equals `key` exactly.
     fn lookup_key(&mut self, class: &ClassDef, key: &str) -> Result<Option<String>>;
     /// Active items whose Link/Multilink `prop` points at any of `ids`.
-    fn find_linking(&mut self, class: &ClassDef, prop: &str, ids: &[String]) -> Result<Vec<String>>;
+    fn find_linking(&mut self, class: &ClassDef, prop: &str, ids: &[String])
+        -> Result<Vec<String>>;
 
     /// Run a filter query (see [`crate::filter`]), returning matching ids in
     /// the requested order.
@@ -131,7 +136,15 @@ pub trait Storage: Send {
     fn index_text(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()>;
     /// Items whose indexed text contains all `words` (case-insensitive),
     /// limited to `classes` when given.
-    fn search_text(&mut self, words: &[String], classes: Option<&[String]>) -> Result<Vec<TextHit>>;
+    fn search_text(&mut self, words: &[String], classes: Option<&[String]>)
+        -> Result<Vec<TextHit>>;
+
+    /// Open a named savepoint inside the current transaction.
+    fn savepoint(&mut self, name: &str) -> Result<()>;
+    /// Forget a savepoint, keeping its changes.
+    fn release_savepoint(&mut self, name: &str) -> Result<()>;
+    /// Undo everything since the savepoint (which is then released).
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<()>;
 
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;

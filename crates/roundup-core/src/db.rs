@@ -1,0 +1,1330 @@
+//! The hyperdb API with Roundup's semantics, over any [`Storage`].
+//!
+//! A [`Db`] is one open connection for one user (Roundup's `db` object): it
+//! is used from one thread, and every method takes `&self` so that detectors
+//! (which receive the same `Db`) can call back into it while an operation
+//! is in progress. Changes accumulate in one transaction until
+//! [`Db::commit`]; [`Db::rollback`] discards them. Each top-level operation
+//! runs under a savepoint, so a failed or rejected operation leaves the
+//! transaction exactly as it was before that operation began.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use indexmap::IndexMap;
+
+use crate::date::{Date, Interval, Timezone};
+use crate::detectors::{Detectors, Op};
+use crate::error::{Error, Result};
+use crate::filter::Query;
+use crate::password::{Password, Scheme};
+use crate::pyrepr::PyValue;
+use crate::schema::{ClassDef, ClassKind, PropType, Property, Schema};
+use crate::security::{parse_roles, Security};
+use crate::storage::{JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit};
+use crate::value::{sort_ids, Value};
+
+/// Property values in the order given (for create/set and detectors).
+pub type Values = IndexMap<String, Option<Value>>;
+
+/// What a tracker defines once and every connection shares.
+#[derive(Debug)]
+pub struct TrackerDef {
+    pub schema: Schema,
+    pub security: Security,
+    pub detectors: Detectors,
+}
+
+/// Settings a connection needs from the tracker configuration.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// The tracker's database directory (`[main] database`); file contents
+    /// live in its `files/` subdirectory.
+    pub db_dir: PathBuf,
+    /// Scheme and rounds for newly hashed passwords.
+    pub password_scheme: Scheme,
+    pub password_rounds: u32,
+    /// Time zone used to read date input when the user has none.
+    pub timezone: Timezone,
+    /// Whether text is added to the full-text index.
+    pub indexing: bool,
+}
+
+/// One open tracker database connection acting as one user.
+pub struct Db {
+    def: Arc<TrackerDef>,
+    opts: Arc<DbOptions>,
+    store: RefCell<Box<dyn Storage>>,
+    uid: RefCell<String>,
+    /// Final paths of file contents written in this transaction (their
+    /// data sits in `<path>.tmp` until commit).
+    pending_files: RefCell<Vec<PathBuf>>,
+    cache: RefCell<HashMap<(String, String), StoredNode>>,
+    depth: Cell<u32>,
+    savepoints: Cell<u64>,
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("backend", &self.store.borrow().backend_name())
+            .field("uid", &self.uid.borrow())
+            .finish()
+    }
+}
+
+const TEMP_EXT: &str = "tmp";
+
+impl Db {
+    /// Open a connection: bring the storage up to the schema (committing
+    /// any table changes) and act as user `uid`.
+    pub fn open(
+        def: Arc<TrackerDef>,
+        opts: Arc<DbOptions>,
+        mut store: Box<dyn Storage>,
+        uid: &str,
+    ) -> Result<Db> {
+        if store.sync_schema(&def.schema)? {
+            store.commit()?;
+        }
+        Ok(Db {
+            def,
+            opts,
+            store: RefCell::new(store),
+            uid: RefCell::new(uid.to_string()),
+            pending_files: RefCell::new(Vec::new()),
+            cache: RefCell::new(HashMap::new()),
+            depth: Cell::new(0),
+            savepoints: Cell::new(0),
+        })
+    }
+
+    pub fn schema(&self) -> &Schema {
+        &self.def.schema
+    }
+    pub fn security(&self) -> &Security {
+        &self.def.security
+    }
+    pub fn tracker(&self) -> &Arc<TrackerDef> {
+        &self.def
+    }
+    pub fn options(&self) -> &DbOptions {
+        &self.opts
+    }
+    pub fn backend_name(&self) -> &'static str {
+        self.store.borrow().backend_name()
+    }
+
+    /// The id of the user this connection acts for (Roundup's `getuid()`).
+    pub fn getuid(&self) -> String {
+        self.uid.borrow().clone()
+    }
+    /// Act as another user from now on (login).
+    pub fn set_uid(&self, uid: &str) {
+        *self.uid.borrow_mut() = uid.to_string();
+    }
+
+    pub fn class(&self, name: &str) -> Result<&ClassDef> {
+        self.def.schema.class(name)
+    }
+
+    /// The lower-cased roles of a user (from its `roles` property).
+    pub fn user_roles(&self, userid: &str) -> Result<Vec<String>> {
+        if !self.def.schema.classes.contains_key("user") {
+            return Ok(Vec::new());
+        }
+        match self.get("user", userid, "roles")? {
+            Some(Value::String(r)) => Ok(parse_roles(&r)),
+            _ => Ok(Vec::new()),
+        }
+    }
+
+    /// Shorthand for the permission check of the current user.
+    pub fn has_permission(
+        &self,
+        permission: &str,
+        classname: Option<&str>,
+        property: Option<&str>,
+        itemid: Option<&str>,
+    ) -> Result<bool> {
+        let uid = self.getuid();
+        self.def
+            .security
+            .has_permission(self, permission, &uid, classname, property, itemid)
+    }
+
+    // ----------------------------------------------------------------------
+    // transactions
+
+    /// Make every change since the last commit permanent.
+    pub fn commit(&self) -> Result<()> {
+        self.store.borrow_mut().commit()?;
+        let files = std::mem::take(&mut *self.pending_files.borrow_mut());
+        let mut first_err = None;
+        for path in files {
+            let tmp = temp_path(&path);
+            if let Err(e) = fs::rename(&tmp, &path) {
+                first_err
+                    .get_or_insert(Error::io(format!("moving {} into place", tmp.display()), e));
+            }
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Discard every change since the last commit.
+    pub fn rollback(&self) -> Result<()> {
+        self.cache.borrow_mut().clear();
+        for path in std::mem::take(&mut *self.pending_files.borrow_mut()) {
+            let _ = fs::remove_file(temp_path(&path));
+        }
+        self.store.borrow_mut().rollback()
+    }
+
+    /// Run `f` as one unit: if it fails, everything it changed is undone
+    /// and the transaction is as it was before. Nested calls join the
+    /// outermost unit.
+    fn atomic<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        if self.depth.get() > 0 {
+            self.depth.set(self.depth.get() + 1);
+            let r = f();
+            self.depth.set(self.depth.get() - 1);
+            return r;
+        }
+        let n = self.savepoints.get() + 1;
+        self.savepoints.set(n);
+        let name = format!("rr_op_{n}");
+        self.store.borrow_mut().savepoint(&name)?;
+        let files_mark = self.pending_files.borrow().len();
+        self.depth.set(1);
+        let r = f();
+        self.depth.set(0);
+        match r {
+            Ok(v) => {
+                self.store.borrow_mut().release_savepoint(&name)?;
+                Ok(v)
+            }
+            Err(e) => {
+                self.cache.borrow_mut().clear();
+                let dropped: Vec<PathBuf> = self
+                    .pending_files
+                    .borrow_mut()
+                    .drain(files_mark..)
+                    .collect();
+                for p in dropped {
+                    let _ = fs::remove_file(temp_path(&p));
+                }
+                if let Err(e2) = self.store.borrow_mut().rollback_to_savepoint(&name) {
+                    return Err(Error::storage(format!("{e}; and undoing it failed: {e2}")));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    // ----------------------------------------------------------------------
+    // reading
+
+    fn load(&self, class: &ClassDef, id: &str) -> Result<StoredNode> {
+        check_id(&class.name, id)?;
+        let key = (class.name.clone(), id.to_string());
+        if let Some(n) = self.cache.borrow().get(&key) {
+            return Ok(n.clone());
+        }
+        let node = self.store.borrow_mut().get_node(class, id)?;
+        match node {
+            Some(n) => {
+                self.cache.borrow_mut().insert(key, n.clone());
+                Ok(n)
+            }
+            None => Err(Error::NoSuchNode {
+                class: class.name.clone(),
+                id: id.to_string(),
+            }),
+        }
+    }
+
+    fn forget(&self, class: &str, id: &str) {
+        self.cache
+            .borrow_mut()
+            .remove(&(class.to_string(), id.to_string()));
+    }
+
+    /// Whether the item exists (retired or not).
+    pub fn has_node(&self, class: &str, id: &str) -> Result<bool> {
+        self.class(class)?;
+        if id.parse::<u64>().is_err() {
+            return Ok(false);
+        }
+        if self
+            .cache
+            .borrow()
+            .contains_key(&(class.to_string(), id.to_string()))
+        {
+            return Ok(true);
+        }
+        self.store.borrow_mut().has_node(class, id)
+    }
+
+    /// A property value (`None` when unset; `[]` for an empty multilink).
+    pub fn get(&self, class: &str, id: &str, prop: &str) -> Result<Option<Value>> {
+        let cls = self.class(class)?;
+        if prop == "id" {
+            check_id(class, id)?;
+            if !self.has_node(class, id)? {
+                return Err(Error::NoSuchNode {
+                    class: class.into(),
+                    id: id.into(),
+                });
+            }
+            return Ok(Some(Value::String(id.to_string())));
+        }
+        let p = cls.require_prop(prop)?;
+        if cls.is_file_content(prop) {
+            let content = self.file_content(class, id)?;
+            return Ok(Some(bytes_value(content)));
+        }
+        if let Some(from) = &p.computed {
+            check_id(class, id)?;
+            let source = self.class(&from.class)?;
+            let ids =
+                self.store
+                    .borrow_mut()
+                    .find_linking(source, &from.prop, &[id.to_string()])?;
+            return Ok(Some(Value::Multilink(ids)));
+        }
+        let node = self.load(cls, id)?;
+        let v = node.values.get(prop).cloned().flatten();
+        Ok(match (v, p.ptype) {
+            (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
+            (v, _) => v,
+        })
+    }
+
+    /// All stored values of an item (no file content).
+    pub fn get_node(&self, class: &str, id: &str) -> Result<StoredNode> {
+        let cls = self.class(class)?;
+        self.load(cls, id)
+    }
+
+    pub fn is_retired(&self, class: &str, id: &str) -> Result<bool> {
+        Ok(self.get_node(class, id)?.retired)
+    }
+
+    /// Ids of active items, numerically sorted (Roundup's `list()`).
+    pub fn list(&self, class: &str) -> Result<Vec<String>> {
+        self.class(class)?;
+        self.store.borrow_mut().node_ids(class, Some(false))
+    }
+
+    /// Ids with a retired filter: `None` all, `Some(true)` only retired.
+    pub fn getnodeids(&self, class: &str, retired: Option<bool>) -> Result<Vec<String>> {
+        self.class(class)?;
+        self.store.borrow_mut().node_ids(class, retired)
+    }
+
+    /// Number of active items.
+    pub fn count(&self, class: &str) -> Result<u64> {
+        self.class(class)?;
+        self.store.borrow_mut().count(class)
+    }
+
+    /// Id of the active item with this key value.
+    pub fn lookup(&self, class: &str, key: &str) -> Result<String> {
+        let cls = self.class(class)?;
+        if cls.key.is_none() {
+            return Err(Error::value(format!(
+                "class \"{class}\" has no key property"
+            )));
+        }
+        self.store
+            .borrow_mut()
+            .lookup_key(cls, key)?
+            .ok_or_else(|| Error::NoSuchKey {
+                class: class.into(),
+                key: key.into(),
+            })
+    }
+
+    /// Active items whose Link/Multilink properties point at any of the
+    /// given ids (any property matching is enough), as Roundup's `find`.
+    pub fn find(&self, class: &str, spec: &[(&str, Vec<String>)]) -> Result<Vec<String>> {
+        let cls = self.class(class)?;
+        let mut out: Vec<String> = Vec::new();
+        for (prop, ids) in spec {
+            let p = cls.require_prop(prop)?;
+            if !p.is_pointer() {
+                return Err(Error::value(format!(
+                    "{class}.{prop} is a {}, find needs a Link or Multilink",
+                    p.ptype.name()
+                )));
+            }
+            let target = p.link_class.as_deref().unwrap_or_default();
+            let mut resolved = Vec::new();
+            for id in ids {
+                resolved.push(self.resolve_link(target, id, prop)?);
+            }
+            for id in self.store.borrow_mut().find_linking(cls, prop, &resolved)? {
+                if !out.contains(&id) {
+                    out.push(id);
+                }
+            }
+        }
+        sort_ids(&mut out);
+        Ok(out)
+    }
+
+    /// Active items whose String properties equal all the given values
+    /// exactly (Roundup's `stringFind`).
+    pub fn stringfind(&self, class: &str, spec: &[(&str, &str)]) -> Result<Vec<String>> {
+        let cls = self.class(class)?;
+        let mut q = Query::all(class);
+        for (prop, value) in spec {
+            let p = cls.require_prop(prop)?;
+            if p.ptype != PropType::String {
+                return Err(Error::value(format!(
+                    "{class}.{prop} is not a String property"
+                )));
+            }
+            q.filters.push(crate::filter::Filter {
+                path: vec![prop.to_string()],
+                cond: crate::filter::Condition::Exact(vec![value.to_string()]),
+            });
+        }
+        self.filter_query(&q)
+    }
+
+    /// Run a resolved filter query.
+    pub fn filter_query(&self, q: &Query) -> Result<Vec<String>> {
+        self.class(&q.class)?;
+        self.store.borrow_mut().filter(&self.def.schema, q)
+    }
+
+    /// The journal of an item, oldest first.
+    pub fn history(&self, class: &str, id: &str) -> Result<Vec<JournalEntry>> {
+        self.class(class)?;
+        if !self.has_node(class, id)? {
+            return Err(Error::NoSuchNode {
+                class: class.into(),
+                id: id.into(),
+            });
+        }
+        self.store.borrow_mut().get_journal(class, id)
+    }
+
+    /// Full-text search over indexed properties.
+    pub fn search_text(
+        &self,
+        words: &[String],
+        classes: Option<&[String]>,
+    ) -> Result<Vec<TextHit>> {
+        self.store.borrow_mut().search_text(words, classes)
+    }
+
+    // ----------------------------------------------------------------------
+    // file contents
+
+    /// Where the content of a FileClass item lives: `files/<class>/<id/1000>/<class><id>`.
+    pub fn file_path(&self, class: &str, id: &str) -> Result<PathBuf> {
+        let n: u64 = id
+            .parse()
+            .map_err(|_| Error::value(format!("{class}: \"{id}\" is not an item id")))?;
+        Ok(self
+            .opts
+            .db_dir
+            .join("files")
+            .join(class)
+            .join((n / 1000).to_string())
+            .join(format!("{class}{id}")))
+    }
+
+    /// The content of a FileClass item (including content written in the
+    /// current, uncommitted transaction).
+    pub fn file_content(&self, class: &str, id: &str) -> Result<Vec<u8>> {
+        let path = self.file_path(class, id)?;
+        if self.pending_files.borrow().contains(&path) {
+            let tmp = temp_path(&path);
+            return fs::read(&tmp).map_err(|e| Error::io(format!("reading {}", tmp.display()), e));
+        }
+        match fs::read(&path) {
+            Ok(c) => Ok(c),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                // Roundup's older flat layout: files/<class>/<class><id>
+                let flat = self
+                    .opts
+                    .db_dir
+                    .join("files")
+                    .join(class)
+                    .join(format!("{class}{id}"));
+                fs::read(&flat).map_err(|_| {
+                    Error::io(
+                        format!(
+                            "content file for {class}{id} not found at {}",
+                            path.display()
+                        ),
+                        e,
+                    )
+                })
+            }
+            Err(e) => Err(Error::io(format!("reading {}", path.display()), e)),
+        }
+    }
+
+    fn store_file(&self, class: &str, id: &str, content: &[u8]) -> Result<()> {
+        let path = self.file_path(class, id)?;
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)
+                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+        }
+        let tmp = temp_path(&path);
+        fs::write(&tmp, content).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
+        let mut pending = self.pending_files.borrow_mut();
+        if !pending.contains(&path) {
+            pending.push(path);
+        }
+        Ok(())
+    }
+
+    // ----------------------------------------------------------------------
+    // writing
+
+    /// Create an item; returns its id. Auditors may change `values` or
+    /// reject; reactors run after the item is written.
+    pub fn create(&self, class: &str, values: Values) -> Result<String> {
+        self.atomic(|| self.create_inner(class, values, None))
+    }
+
+    /// Create a FileClass item with binary content. Auditors see the content
+    /// as `content` when it is UTF-8 text.
+    pub fn create_with_content(
+        &self,
+        class: &str,
+        mut values: Values,
+        content: Vec<u8>,
+    ) -> Result<String> {
+        match String::from_utf8(content) {
+            Ok(text) => {
+                values.insert("content".into(), Some(Value::String(text)));
+                self.create(class, values)
+            }
+            Err(e) => self.atomic(|| self.create_inner(class, values, Some(e.into_bytes()))),
+        }
+    }
+
+    fn create_inner(
+        &self,
+        class: &str,
+        mut values: Values,
+        binary: Option<Vec<u8>>,
+    ) -> Result<String> {
+        let cls = self.class(class)?;
+        for name in values.keys() {
+            check_settable(cls, name)?;
+        }
+        for auditor in self.def.detectors.auditors(class, Op::Create) {
+            auditor.audit(self, class, None, Some(&mut values))?;
+        }
+        for name in values.keys() {
+            check_settable(cls, name)?;
+        }
+
+        let mut content: Option<Vec<u8>> = binary;
+        let mut resolved: Values = IndexMap::new();
+        for (name, value) in values {
+            if cls.is_file_content(&name) {
+                content = match value {
+                    Some(v) => Some(value_bytes(v)?),
+                    None => None,
+                };
+                continue;
+            }
+            let p = cls.require_prop(&name)?;
+            let v = self.validate(cls, &name, p, value)?;
+            resolved.insert(name, v);
+        }
+        if let Some(key) = &cls.key {
+            match resolved.get(key) {
+                Some(Some(Value::String(k))) => {
+                    if self.store.borrow_mut().lookup_key(cls, k)?.is_some() {
+                        return Err(Error::value(format!("node with key \"{k}\" exists")));
+                    }
+                }
+                _ => return Err(Error::value(format!("key property \"{key}\" is required"))),
+            }
+        }
+
+        let newid = self.store.borrow_mut().new_id(class)?.to_string();
+        let uid = self.getuid();
+        let now = Date::now();
+
+        let mut row: NodeValues = HashMap::new();
+        for (name, p) in &cls.props {
+            if p.is_computed() || cls.is_file_content(name) {
+                continue;
+            }
+            let v = resolved.get(name).cloned().flatten();
+            let v = match (v, p.ptype) {
+                (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
+                (v, _) => v,
+            };
+            row.insert(name.clone(), v);
+        }
+        row.insert("creation".into(), Some(Value::Date(now)));
+        row.insert("activity".into(), Some(Value::Date(now)));
+        row.insert("creator".into(), Some(Value::Link(uid.clone())));
+        row.insert("actor".into(), Some(Value::Link(uid.clone())));
+        self.store.borrow_mut().add_node(cls, &newid, &row)?;
+
+        if let Some(c) = &content {
+            self.store_file(class, &newid, c)?;
+        }
+
+        // link events on the targets, then the item's own create entry
+        if cls.do_journal {
+            for (name, p) in &cls.props {
+                if !p.is_pointer() || !p.do_journal {
+                    continue;
+                }
+                let target = p.link_class.as_deref().unwrap_or_default();
+                let ids: Vec<String> = match row.get(name) {
+                    Some(Some(Value::Link(id))) => vec![id.clone()],
+                    Some(Some(Value::Multilink(ids))) => ids.clone(),
+                    _ => continue,
+                };
+                for tid in ids {
+                    self.journal_link(target, &tid, "link", class, &newid, name, now)?;
+                }
+            }
+            self.write_journal(class, &newid, "create", PyValue::Dict(Vec::new()), now)?;
+        }
+
+        self.index_item(cls, &newid, &resolved, content.as_deref())?;
+
+        for reactor in self.def.detectors.reactors(class, Op::Create) {
+            reactor.react(self, class, &newid, None)?;
+        }
+        Ok(newid)
+    }
+
+    /// Change properties of an item; returns the properties that actually
+    /// changed (quiet ones left out, as Roundup does).
+    pub fn set(&self, class: &str, id: &str, values: Values) -> Result<Values> {
+        self.atomic(|| self.set_inner(class, id, values))
+    }
+
+    fn set_inner(&self, class: &str, id: &str, mut values: Values) -> Result<Values> {
+        let cls = self.class(class)?;
+        for name in values.keys() {
+            check_settable(cls, name)?;
+        }
+        let node = self.load(cls, id)?;
+        if node.retired {
+            return Err(Error::value(format!(
+                "{class}{id} is retired; restore it before changing it"
+            )));
+        }
+        for auditor in self.def.detectors.auditors(class, Op::Set) {
+            auditor.audit(self, class, Some(id), Some(&mut values))?;
+        }
+        for name in values.keys() {
+            check_settable(cls, name)?;
+        }
+        let node = self.load(cls, id)?;
+        let oldvalues = self.full_values(cls, &node);
+
+        let mut changes: NodeValues = HashMap::new();
+        let mut ml_changes: HashMap<String, MultilinkChange> = HashMap::new();
+        let mut journal: Vec<(PyValue, PyValue)> = Vec::new();
+        let mut changed: Values = IndexMap::new();
+        let mut new_content: Option<Vec<u8>> = None;
+        let mut link_events: Vec<(String, String, &'static str, String)> = Vec::new();
+        let mut index_values: Values = IndexMap::new();
+
+        for (name, value) in values {
+            if cls.is_file_content(&name) {
+                if let Some(v) = value {
+                    new_content = Some(value_bytes(v)?);
+                }
+                continue;
+            }
+            let p = cls.require_prop(&name)?;
+            let value = self.validate(cls, &name, p, value)?;
+            let current = node.values.get(&name).cloned().flatten();
+            let current = match (current, p.ptype) {
+                (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
+                (c, _) => c,
+            };
+            if same_value(&value, &current, p.ptype) {
+                continue;
+            }
+            if cls.key.as_deref() == Some(name.as_str()) {
+                match &value {
+                    Some(Value::String(k)) => {
+                        if let Some(other) = self.store.borrow_mut().lookup_key(cls, k)? {
+                            if other != id {
+                                return Err(Error::value(format!("node with key \"{k}\" exists")));
+                            }
+                        }
+                    }
+                    _ => {
+                        return Err(Error::value(format!(
+                            "key property \"{name}\" may not be empty"
+                        )))
+                    }
+                }
+            }
+            let target = p.link_class.clone().unwrap_or_default();
+            match p.ptype {
+                PropType::Multilink => {
+                    let old: Vec<String> = current
+                        .as_ref()
+                        .and_then(|v| v.as_ids())
+                        .unwrap_or(&[])
+                        .to_vec();
+                    let new: Vec<String> = value
+                        .as_ref()
+                        .and_then(|v| v.as_ids())
+                        .unwrap_or(&[])
+                        .to_vec();
+                    let remove: Vec<String> =
+                        old.iter().filter(|x| !new.contains(x)).cloned().collect();
+                    let mut add: Vec<String> = Vec::new();
+                    for x in &new {
+                        if !old.contains(x) && !add.contains(x) {
+                            add.push(x.clone());
+                        }
+                    }
+                    if p.do_journal {
+                        for r in &remove {
+                            link_events.push((target.clone(), r.clone(), "unlink", name.clone()));
+                        }
+                        for a in &add {
+                            link_events.push((target.clone(), a.clone(), "link", name.clone()));
+                        }
+                    }
+                    let mut parts = Vec::new();
+                    if !add.is_empty() {
+                        parts.push(PyValue::Tuple(vec![
+                            PyValue::Str("+".into()),
+                            str_list(&add),
+                        ]));
+                    }
+                    if !remove.is_empty() {
+                        parts.push(PyValue::Tuple(vec![
+                            PyValue::Str("-".into()),
+                            str_list(&remove),
+                        ]));
+                    }
+                    if !parts.is_empty() {
+                        journal.push((PyValue::Str(name.clone()), PyValue::Tuple(parts)));
+                    }
+                    ml_changes.insert(name.clone(), MultilinkChange { add, remove });
+                }
+                PropType::Link => {
+                    if p.do_journal {
+                        if let Some(Value::Link(old)) = &current {
+                            link_events.push((target.clone(), old.clone(), "unlink", name.clone()));
+                        }
+                        if let Some(Value::Link(new)) = &value {
+                            link_events.push((target.clone(), new.clone(), "link", name.clone()));
+                        }
+                    }
+                    journal.push((PyValue::Str(name.clone()), journal_value(&current)));
+                    changes.insert(name.clone(), value.clone());
+                }
+                _ => {
+                    journal.push((PyValue::Str(name.clone()), journal_value(&current)));
+                    changes.insert(name.clone(), value.clone());
+                }
+            }
+            if p.ptype == PropType::String && p.indexme {
+                index_values.insert(name.clone(), value.clone());
+            }
+            if !p.quiet {
+                changed.insert(name.clone(), value);
+            }
+        }
+
+        if changes.is_empty() && ml_changes.is_empty() && new_content.is_none() {
+            return Ok(changed);
+        }
+        let now = Date::now();
+        let uid = self.getuid();
+        changes.insert("activity".into(), Some(Value::Date(now)));
+        changes.insert("actor".into(), Some(Value::Link(uid)));
+        self.forget(class, id);
+        self.store
+            .borrow_mut()
+            .set_node(cls, id, &changes, &ml_changes)?;
+        if let Some(c) = &new_content {
+            self.store_file(class, id, c)?;
+        }
+        if cls.do_journal {
+            for (target, tid, action, prop) in &link_events {
+                self.journal_link(target, tid, action, class, id, prop, now)?;
+            }
+            if !journal.is_empty() {
+                self.write_journal(class, id, "set", PyValue::Dict(journal), now)?;
+            }
+        }
+        self.index_item(cls, id, &index_values, new_content.as_deref())?;
+
+        for reactor in self.def.detectors.reactors(class, Op::Set) {
+            reactor.react(self, class, id, Some(&oldvalues))?;
+        }
+        Ok(changed)
+    }
+
+    /// Retire an item: it keeps its values but leaves lists, finds and
+    /// lookups, and its key may be reused.
+    pub fn retire(&self, class: &str, id: &str) -> Result<()> {
+        self.atomic(|| {
+            let cls = self.class(class)?;
+            let node = self.load(cls, id)?;
+            if node.retired {
+                return Ok(());
+            }
+            for auditor in self.def.detectors.auditors(class, Op::Retire) {
+                auditor.audit(self, class, Some(id), None)?;
+            }
+            self.forget(class, id);
+            self.store.borrow_mut().set_retired(cls, id, true)?;
+            if cls.do_journal {
+                self.write_journal(class, id, "retired", PyValue::None, Date::now())?;
+            }
+            for reactor in self.def.detectors.reactors(class, Op::Retire) {
+                reactor.react(self, class, id, None)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Bring a retired item back; fails if its key is now taken.
+    pub fn restore(&self, class: &str, id: &str) -> Result<()> {
+        self.atomic(|| {
+            let cls = self.class(class)?;
+            let node = self.load(cls, id)?;
+            if !node.retired {
+                return Ok(());
+            }
+            if let Some(key) = &cls.key {
+                if let Some(Some(Value::String(k))) = node.values.get(key) {
+                    if self.store.borrow_mut().lookup_key(cls, k)?.is_some() {
+                        return Err(Error::value(format!(
+                            "Key property ({key}) of retired node clashes with existing one ({k})"
+                        )));
+                    }
+                }
+            }
+            for auditor in self.def.detectors.auditors(class, Op::Restore) {
+                auditor.audit(self, class, Some(id), None)?;
+            }
+            self.forget(class, id);
+            self.store.borrow_mut().set_retired(cls, id, false)?;
+            if cls.do_journal {
+                self.write_journal(class, id, "restored", PyValue::None, Date::now())?;
+            }
+            for reactor in self.def.detectors.reactors(class, Op::Restore) {
+                reactor.react(self, class, id, None)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Remove an item and its journal for good (Roundup warns: prefer retire).
+    pub fn destroy(&self, class: &str, id: &str) -> Result<()> {
+        self.atomic(|| {
+            let cls = self.class(class)?;
+            self.load(cls, id)?;
+            self.forget(class, id);
+            self.store.borrow_mut().destroy_node(cls, id)?;
+            if cls.kind == ClassKind::File {
+                let path = self.file_path(class, id)?;
+                self.pending_files.borrow_mut().retain(|p| p != &path);
+                let _ = fs::remove_file(temp_path(&path));
+                // The committed file is removed now; a rollback of the
+                // destroy cannot bring it back, as in Roundup.
+                let _ = fs::remove_file(&path);
+            }
+            Ok(())
+        })
+    }
+
+    /// Add a journal entry of the caller's own (e.g. a custom action).
+    pub fn add_journal(&self, class: &str, id: &str, action: &str, params: PyValue) -> Result<()> {
+        self.class(class)?;
+        self.write_journal(class, id, action, params, Date::now())
+    }
+
+    /// Delete journal entries older than `before` (except creates).
+    pub fn pack(&self, before: &Date) -> Result<()> {
+        self.store.borrow_mut().pack(&self.def.schema, before)
+    }
+
+    fn write_journal(
+        &self,
+        class: &str,
+        id: &str,
+        action: &str,
+        params: PyValue,
+        date: Date,
+    ) -> Result<()> {
+        let entry = JournalEntry {
+            nodeid: id.to_string(),
+            date,
+            tag: self.getuid(),
+            action: action.to_string(),
+            params,
+        };
+        self.store.borrow_mut().add_journal(class, &entry)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn journal_link(
+        &self,
+        target_class: &str,
+        target_id: &str,
+        action: &str,
+        class: &str,
+        id: &str,
+        prop: &str,
+        date: Date,
+    ) -> Result<()> {
+        let target = self.class(target_class)?;
+        if !target.do_journal {
+            return Ok(());
+        }
+        let params = PyValue::Tuple(vec![
+            PyValue::Str(class.to_string()),
+            PyValue::Str(id.to_string()),
+            PyValue::Str(prop.to_string()),
+        ]);
+        self.write_journal(target_class, target_id, action, params, date)
+    }
+
+    fn index_item(
+        &self,
+        cls: &ClassDef,
+        id: &str,
+        values: &Values,
+        content: Option<&[u8]>,
+    ) -> Result<()> {
+        if !self.opts.indexing {
+            return Ok(());
+        }
+        for (name, v) in values {
+            let Some(p) = cls.props.get(name) else {
+                continue;
+            };
+            if p.ptype == PropType::String && p.indexme && !cls.is_file_content(name) {
+                let text = match v {
+                    Some(Value::String(s)) => s.as_str(),
+                    _ => "",
+                };
+                self.store
+                    .borrow_mut()
+                    .index_text(&cls.name, id, name, text)?;
+            }
+        }
+        if let Some(c) = content {
+            let indexme = cls.props.get("content").is_some_and(|p| p.indexme);
+            let mime = match self.get(&cls.name, id, "type") {
+                Ok(Some(Value::String(t))) => t,
+                _ => "text/plain".to_string(),
+            };
+            if indexme && mime.starts_with("text/") {
+                let text = String::from_utf8_lossy(c);
+                self.store
+                    .borrow_mut()
+                    .index_text(&cls.name, id, "content", &text)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Old values for reactors: every declared property (empty multilinks
+    /// as `[]`) plus the automatic ones.
+    fn full_values(&self, cls: &ClassDef, node: &StoredNode) -> Values {
+        let mut out: Values = IndexMap::new();
+        for (name, p) in &cls.props {
+            if p.is_computed() || cls.is_file_content(name) {
+                continue;
+            }
+            let v = node.values.get(name).cloned().flatten();
+            let v = match (v, p.ptype) {
+                (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
+                (v, _) => v,
+            };
+            out.insert(name.clone(), v);
+        }
+        for auto in ["creation", "activity", "creator", "actor"] {
+            out.insert(auto.into(), node.values.get(auto).cloned().flatten());
+        }
+        out
+    }
+
+    /// Check a value against its property and normalise links (keys to
+    /// ids, existence, numeric multilink order of first appearance kept).
+    fn validate(
+        &self,
+        cls: &ClassDef,
+        name: &str,
+        p: &Property,
+        value: Option<Value>,
+    ) -> Result<Option<Value>> {
+        let class = &cls.name;
+        let Some(value) = value else {
+            return Ok(match p.ptype {
+                PropType::Multilink => Some(Value::Multilink(Vec::new())),
+                _ => None,
+            });
+        };
+        let wrong = |v: &Value| {
+            Error::value(format!(
+                "{class}.{name} is a {} property; got a {} value",
+                p.ptype.name(),
+                v.ptype().name()
+            ))
+        };
+        let target = p.link_class.as_deref().unwrap_or_default();
+        match (p.ptype, value) {
+            (PropType::Link, Value::Link(id) | Value::String(id)) => {
+                Ok(Some(Value::Link(self.resolve_link(target, &id, name)?)))
+            }
+            (PropType::Multilink, Value::Multilink(ids)) => {
+                let mut out: Vec<String> = Vec::new();
+                for id in ids {
+                    let id = self.resolve_link(target, &id, name)?;
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
+                }
+                Ok(Some(Value::Multilink(out)))
+            }
+            (PropType::String, Value::String(s)) => Ok(Some(Value::String(s))),
+            (PropType::Password, Value::Password(pw)) => Ok(Some(Value::Password(pw))),
+            (PropType::Password, Value::String(plain)) => {
+                Ok(Some(Value::Password(Password::hash(
+                    &plain,
+                    p.scheme.unwrap_or(self.opts.password_scheme),
+                    self.opts.password_rounds,
+                ))))
+            }
+            (PropType::Date, Value::Date(d)) => Ok(Some(Value::Date(d))),
+            (PropType::Interval, Value::Interval(i)) => Ok(Some(Value::Interval(i))),
+            (PropType::Boolean, Value::Boolean(b)) => Ok(Some(Value::Boolean(b))),
+            (PropType::Number, Value::Number(n)) if n.is_finite() => Ok(Some(Value::Number(n))),
+            (PropType::Number, Value::Integer(i)) => Ok(Some(Value::Number(i as f64))),
+            (PropType::Integer, Value::Integer(i)) => Ok(Some(Value::Integer(i))),
+            (_, v) => Err(wrong(&v)),
+        }
+    }
+
+    /// A link value given as an id or a key of the target class.
+    fn resolve_link(&self, target: &str, value: &str, prop: &str) -> Result<String> {
+        let tcls = self.class(target)?;
+        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+            if let Ok(n) = value.parse::<u64>() {
+                let id = n.to_string();
+                if self.has_node(target, &id)? {
+                    return Ok(id);
+                }
+            }
+            if tcls.key.is_none() {
+                return Err(Error::value(format!("{target} has no node {value}")));
+            }
+        }
+        if tcls.key.is_some() {
+            if let Some(id) = self.store.borrow_mut().lookup_key(tcls, value)? {
+                return Ok(id);
+            }
+        }
+        Err(Error::value(format!(
+            "property {prop}: {value:?} is not a {target}."
+        )))
+    }
+
+    // ----------------------------------------------------------------------
+    // raw (string) input, as typed on the command line or in a web form
+
+    /// Convert text input to a value of property `prop` (Roundup's
+    /// `rawToHyperdb`): links by id or key, multilinks as comma lists (with
+    /// `+x`/`-x` editing the current value of `itemid`), dates in the
+    /// user's time zone, passwords hashed, booleans from yes/no/true/false/1/0.
+    /// An empty string means "unset" (`None`, or `[]` for a multilink).
+    pub fn raw_to_value(
+        &self,
+        class: &str,
+        prop: &str,
+        raw: &str,
+        itemid: Option<&str>,
+    ) -> Result<Option<Value>> {
+        let cls = self.class(class)?;
+        let p = cls.require_prop(prop)?;
+        let raw_trim = raw.trim();
+        let bad = |what: &str, why: String| {
+            Error::value(format!(
+                "property {prop}: {what:?} is not a {}: {why}",
+                p.ptype.name()
+            ))
+        };
+        if raw_trim.is_empty() && p.ptype != PropType::String {
+            return Ok(match p.ptype {
+                PropType::Multilink => Some(Value::Multilink(Vec::new())),
+                _ => None,
+            });
+        }
+        let target = p.link_class.as_deref().unwrap_or_default();
+        Ok(Some(match p.ptype {
+            PropType::String => {
+                if raw.is_empty() {
+                    return Ok(None);
+                }
+                Value::String(raw.to_string())
+            }
+            PropType::Password => Value::Password(Password::hash(
+                raw,
+                p.scheme.unwrap_or(self.opts.password_scheme),
+                self.opts.password_rounds,
+            )),
+            PropType::Date => {
+                let tz = self.user_timezone()?;
+                Value::Date(Date::parse(raw_trim, &tz).map_err(|e| bad(raw_trim, e.to_string()))?)
+            }
+            PropType::Interval => Value::Interval(
+                Interval::parse(raw_trim).map_err(|e| bad(raw_trim, e.to_string()))?,
+            ),
+            PropType::Link => Value::Link(self.resolve_link(target, raw_trim, prop)?),
+            PropType::Multilink => {
+                let mut current: Vec<String> = match itemid {
+                    Some(id) => match self.get(class, id, prop)? {
+                        Some(Value::Multilink(v)) => v,
+                        _ => Vec::new(),
+                    },
+                    None => Vec::new(),
+                };
+                let mut fresh: Vec<String> = Vec::new();
+                let mut edited = false;
+                for part in raw_trim.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                    if let Some(rest) = part.strip_prefix('+') {
+                        edited = true;
+                        let id = self.resolve_link(target, rest.trim(), prop)?;
+                        if !current.contains(&id) {
+                            current.push(id);
+                        }
+                    } else if let Some(rest) = part.strip_prefix('-') {
+                        edited = true;
+                        let id = self.resolve_link(target, rest.trim(), prop)?;
+                        current.retain(|x| x != &id);
+                    } else {
+                        let id = self.resolve_link(target, part, prop)?;
+                        if !fresh.contains(&id) {
+                            fresh.push(id);
+                        }
+                    }
+                }
+                let mut ids = if edited {
+                    for f in fresh {
+                        if !current.contains(&f) {
+                            current.push(f);
+                        }
+                    }
+                    current
+                } else {
+                    fresh
+                };
+                sort_ids(&mut ids);
+                Value::Multilink(ids)
+            }
+            PropType::Boolean => match raw_trim.to_lowercase().as_str() {
+                "yes" | "true" | "on" | "1" => Value::Boolean(true),
+                "no" | "false" | "off" | "0" => Value::Boolean(false),
+                _ => return Err(bad(raw_trim, "use yes/no, true/false or 1/0".into())),
+            },
+            PropType::Number => {
+                let n: f64 = raw_trim
+                    .parse()
+                    .map_err(|_| bad(raw_trim, "not a number".into()))?;
+                if !n.is_finite() {
+                    return Err(bad(raw_trim, "not a finite number".into()));
+                }
+                Value::Number(n)
+            }
+            PropType::Integer => Value::Integer(
+                raw_trim
+                    .parse()
+                    .map_err(|_| bad(raw_trim, "not an integer".into()))?,
+            ),
+        }))
+    }
+
+    /// The current user's time zone (its `timezone` property when the
+    /// schema has one, else the tracker default).
+    pub fn user_timezone(&self) -> Result<Timezone> {
+        let has_tz = self
+            .def
+            .schema
+            .classes
+            .get("user")
+            .is_some_and(|c| c.props.contains_key("timezone"));
+        if has_tz {
+            let uid = self.getuid();
+            if self.has_node("user", &uid)? {
+                if let Some(Value::String(tz)) = self.get("user", &uid, "timezone")? {
+                    if let Ok(tz) = Timezone::parse(&tz) {
+                        return Ok(tz);
+                    }
+                }
+            }
+        }
+        Ok(self.opts.timezone.clone())
+    }
+
+    // ----------------------------------------------------------------------
+    // import support (roundup-admin import, migrations)
+
+    /// Write an item exactly as given (id, automatic properties, retired
+    /// state) without detectors or journal: for importing exported data.
+    pub fn import_node(
+        &self,
+        class: &str,
+        id: &str,
+        values: NodeValues,
+        retired: bool,
+        content: Option<&[u8]>,
+    ) -> Result<()> {
+        let cls = self.class(class)?;
+        check_id(class, id)?;
+        self.forget(class, id);
+        let mut store = self.store.borrow_mut();
+        store.add_node(cls, id, &values)?;
+        if retired {
+            store.set_retired(cls, id, true)?;
+        }
+        drop(store);
+        if let Some(c) = content {
+            self.store_file(class, id, c)?;
+        }
+        Ok(())
+    }
+
+    /// Replace an item's journal (import).
+    pub fn import_journal(&self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
+        self.class(class)?;
+        self.store.borrow_mut().set_journal(class, id, entries)
+    }
+
+    /// Make the next id of `class` follow `last_used` (import).
+    pub fn set_last_id(&self, class: &str, last_used: u64) -> Result<()> {
+        self.class(class)?;
+        self.store.borrow_mut().set_last_id(class, last_used)
+    }
+
+    /// Re-index one item's indexed properties (reindex command).
+    pub fn reindex_item(&self, class: &str, id: &str) -> Result<()> {
+        let cls = self.class(class)?;
+        let node = self.load(cls, id)?;
+        let mut values: Values = IndexMap::new();
+        for (name, p) in &cls.props {
+            if p.ptype == PropType::String && p.indexme && !cls.is_file_content(name) {
+                values.insert(name.clone(), node.values.get(name).cloned().flatten());
+            }
+        }
+        let content = if cls.kind == ClassKind::File {
+            self.file_content(class, id).ok()
+        } else {
+            None
+        };
+        self.index_item(cls, id, &values, content.as_deref())
+    }
+}
+
+fn temp_path(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".");
+    s.push(TEMP_EXT);
+    PathBuf::from(s)
+}
+
+fn check_id(class: &str, id: &str) -> Result<()> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err(Error::value(format!("class {class}: {id:?} is not an id")))
+    }
+}
+
+fn check_settable(cls: &ClassDef, name: &str) -> Result<()> {
+    match name {
+        "id" => Err(Error::value("\"id\" is reserved")),
+        "creation" | "activity" | "creator" | "actor" => Err(Error::value(format!(
+            "\"{name}\" is set automatically (creator, actor, creation and activity are reserved)"
+        ))),
+        _ => {
+            let p = cls.props.get(name).ok_or_else(|| Error::NoSuchProperty {
+                class: cls.name.clone(),
+                prop: name.to_string(),
+            })?;
+            if p.is_computed() {
+                return Err(Error::value(format!("\"{name}\" is a computed property")));
+            }
+            Ok(())
+        }
+    }
+}
+
+fn same_value(new: &Option<Value>, old: &Option<Value>, ptype: PropType) -> bool {
+    match (new, old, ptype) {
+        (Some(Value::Multilink(a)), Some(Value::Multilink(b)), _) => {
+            let mut a = a.clone();
+            let mut b = b.clone();
+            sort_ids(&mut a);
+            sort_ids(&mut b);
+            a == b
+        }
+        (None, Some(Value::Multilink(b)), PropType::Multilink) => b.is_empty(),
+        _ => new == old,
+    }
+}
+
+fn str_list(ids: &[String]) -> PyValue {
+    PyValue::List(ids.iter().map(|s| PyValue::Str(s.clone())).collect())
+}
+
+/// An old value as Roundup marshals it into journal params.
+fn journal_value(v: &Option<Value>) -> PyValue {
+    match v {
+        None => PyValue::None,
+        Some(Value::String(s)) | Some(Value::Link(s)) => PyValue::Str(s.clone()),
+        Some(Value::Password(p)) => PyValue::Str(p.as_str().to_string()),
+        Some(Value::Date(d)) => PyValue::Str(d.serialise()),
+        Some(Value::Interval(i)) => PyValue::Str(i.to_string()),
+        Some(Value::Multilink(ids)) => str_list(ids),
+        Some(Value::Boolean(b)) => PyValue::Int(i64::from(*b)),
+        Some(Value::Number(n)) => PyValue::Float(*n),
+        Some(Value::Integer(i)) => PyValue::Int(*i),
+    }
+}
+
+/// File content travels in values as a String when it is UTF-8.
+fn bytes_value(content: Vec<u8>) -> Value {
+    match String::from_utf8(content) {
+        Ok(s) => Value::String(s),
+        Err(e) => Value::String(String::from_utf8_lossy(e.as_bytes()).into_owned()),
+    }
+}
+
+fn value_bytes(v: Value) -> Result<Vec<u8>> {
+    match v {
+        Value::String(s) => Ok(s.into_bytes()),
+        other => Err(Error::value(format!(
+            "file content must be text or bytes, not a {} value",
+            other.ptype().name()
+        ))),
+    }
+}
