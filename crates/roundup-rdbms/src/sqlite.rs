@@ -307,9 +307,27 @@ impl SqliteStorage {
                     return Err(Error::Storage(format!("{e}{extra}")));
                 }
                 self.batch("ROLLBACK TO roundup_op; RELEASE roundup_op")?;
+                self.reserve_allocated_in_tx()?;
                 Err(e)
             }
         }
+    }
+
+    /// After rolling back to a savepoint, keep the id counters past the
+    /// ids handed out in this transaction.
+    fn reserve_allocated_in_tx(&mut self) -> Result<()> {
+        let allocated: Vec<(String, i64)> = self
+            .allocated
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for (name, next) in allocated {
+            self.exec(
+                "update ids set num=max(num, ?1) where name=?2",
+                &[SqlValue::Int(next), SqlValue::Text(name)],
+            )?;
+        }
+        Ok(())
     }
 
     /// After a rollback, move the id counters past every id handed out in
@@ -707,6 +725,18 @@ fn placeholders(n: usize) -> String {
         .map(|i| format!("?{i}"))
         .collect::<Vec<_>>()
         .join(",")
+}
+
+/// A savepoint name checked to be a plain identifier, quoted for SQL.
+fn savepoint_name(name: &str) -> Result<String> {
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(format!("\"{name}\""))
+    } else {
+        Err(Error::value(format!(
+            "invalid savepoint name \"{name}\": use letters, digits and underscores"
+        )))
+    }
 }
 
 fn no_node(class: &str, id: &str) -> Error {
@@ -1288,6 +1318,26 @@ impl Storage for SqliteStorage {
                 prop: r.get(2).map(text_of).unwrap_or_default(),
             })
             .collect())
+    }
+
+    fn savepoint(&mut self, name: &str) -> Result<()> {
+        let name = savepoint_name(name)?;
+        self.begin()?;
+        self.batch(&format!("SAVEPOINT {name}"))
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> Result<()> {
+        let name = savepoint_name(name)?;
+        self.check_lost_transaction()?;
+        self.batch(&format!("RELEASE {name}"))
+    }
+
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<()> {
+        let name = savepoint_name(name)?;
+        self.check_lost_transaction()?;
+        self.batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        // Ids handed out since the savepoint stay used.
+        self.reserve_allocated_in_tx()
     }
 
     fn commit(&mut self) -> Result<()> {

@@ -200,6 +200,12 @@ fn items_round_trip_with_every_type() {
         row,
         vec!["20240102030405.250|20240301120000.000|1|1|5400|integer"]
     );
+    // intervals as Roundup's str(): what its sqlite backend stores
+    assert_eq!(
+        raw_strings(_dir.path(), "select _estimate from _issue where id=1"),
+        vec![est.to_string()]
+    );
+    assert_eq!(est.to_string(), "+ 1:30");
     let u = st
         .get_node(schema.class("user").unwrap(), "3")
         .unwrap()
@@ -807,4 +813,41 @@ fn filter_goes_through_filter_sql() {
         Ok(ids) => assert!(ids.is_empty()),
         Err(e) => assert!(e.to_string().contains("filter not implemented"), "{e}"),
     }
+}
+
+#[test]
+fn savepoints_undo_partial_work_and_keep_ids() {
+    let (_dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    let status = schema.class("status").unwrap();
+    st.savepoint("rr_op_1").unwrap();
+    st.set_node(
+        status,
+        "1",
+        &vals(vec![("name", s("kept"))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    st.release_savepoint("rr_op_1").unwrap();
+    st.savepoint("rr_op_2").unwrap();
+    st.set_node(
+        status,
+        "2",
+        &vals(vec![("name", s("undone"))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    let id = st.new_id("status").unwrap();
+    st.rollback_to_savepoint("rr_op_2").unwrap();
+    st.commit().unwrap();
+    let name = |st: &mut roundup_rdbms::sqlite::SqliteStorage, id: &str| {
+        st.get_node(status, id).unwrap().unwrap().values["name"].clone()
+    };
+    assert_eq!(name(&mut st, "1"), s("kept"));
+    assert_eq!(name(&mut st, "2"), s("closed"));
+    assert!(
+        st.new_id("status").unwrap() > id,
+        "id from the undone part is not handed out again"
+    );
+    assert!(st.savepoint("bad name; drop table x").is_err());
 }
