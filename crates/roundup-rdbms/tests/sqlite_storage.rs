@@ -851,3 +851,57 @@ fn savepoints_undo_partial_work_and_keep_ids() {
     );
     assert!(st.savepoint("bad name; drop table x").is_err());
 }
+
+#[test]
+fn computed_reverse_multilinks_are_loaded_and_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(dir.path());
+    let mut schema = test_schema();
+    {
+        let issue = schema.class_mut("issue").unwrap();
+        let mut nosy = Property::multilink("user").no_journal();
+        nosy.rev_multilink = Some("nosy_issues".into());
+        issue.props.insert("nosy".into(), nosy);
+        let mut asg = Property::link("user");
+        asg.rev_multilink = Some("assigned".into());
+        issue.props.insert("assignedto".into(), asg);
+    }
+    schema.finish().unwrap();
+    assert!(st.sync_schema(&schema).unwrap());
+    add_basics(&mut st, &schema);
+    let issue = schema.class("issue").unwrap();
+    for (id, nosy, asg) in [
+        ("1", vec!["3"], "3"),
+        ("2", vec!["1", "3"], "1"),
+        ("3", vec!["3"], "3"),
+    ] {
+        let mut v = vals(auto("1", "20240101000000.000"));
+        v.insert("nosy".into(), ml(&nosy));
+        v.insert("assignedto".into(), link(asg));
+        st.add_node(issue, id, &v).unwrap();
+    }
+    st.set_retired(issue, "3", true).unwrap();
+    st.commit().unwrap();
+    // no column or table for the computed properties
+    assert!(raw_strings(
+        dir.path(),
+        "select name from sqlite_master where name in ('user_nosy_issues', 'user_assigned')"
+    )
+    .is_empty());
+    let user = schema.class("user").unwrap();
+    let alice = st.get_node(user, "3").unwrap().unwrap();
+    assert_eq!(
+        alice.values["nosy_issues"],
+        ml(&["1", "2"]),
+        "retired issue 3 left out"
+    );
+    assert_eq!(alice.values["assigned"], ml(&["1"]));
+    assert_eq!(
+        st.find_linking(user, "nosy_issues", &["2".into()]).unwrap(),
+        vec!["1", "3"]
+    );
+    assert_eq!(
+        st.find_linking(user, "assigned", &["2".into()]).unwrap(),
+        vec!["1"]
+    );
+}
