@@ -422,10 +422,10 @@ pub fn value_to_sql(
     Ok(match (ptype, value) {
         (PropType::String, Value::String(s)) => SqlValue::Text(s.clone()),
         (PropType::Password, Value::Password(p)) => SqlValue::Text(p.as_str().to_string()),
-        (PropType::Date, Value::Date(d)) => dialect.date_to_sql(d),
+        (PropType::Date, Value::Date(d)) => dialect.date_bound(d),
         (PropType::Interval, Value::Interval(i)) => SqlValue::Text(i.to_string()),
         (PropType::Link, Value::Link(id)) => SqlValue::Int(parse_id(prop, id)?),
-        (PropType::Boolean, Value::Boolean(b)) => dialect.bool_to_sql(*b),
+        (PropType::Boolean, Value::Boolean(b)) => dialect.bool_value(*b),
         (PropType::Number, Value::Number(n)) => SqlValue::Real(*n),
         (PropType::Integer, Value::Integer(n)) => SqlValue::Int(*n),
         _ => return Err(mismatch()),

@@ -1,6 +1,5 @@
 //! Backend-neutral SQL building blocks.
 
-use roundup_core::date::Date;
 use roundup_core::schema::PropType;
 
 /// A value bound to a statement parameter or read from a result column.
@@ -22,7 +21,49 @@ pub trait Dialect: Send + Sync {
     /// that already contains the `%` wildcards (escape character `\`).
     fn like_ci(&self, expr: &str, placeholder: &str) -> String;
 
-    // ---- storage layout (added on the storage branch) ----
+    // ---- filter support (filter branch) ----------------------------------
+    // Defaults are portable SQL accepted by SQLite, PostgreSQL and MySQL;
+    // backends override where their engine needs or allows better.
+
+    /// The bound value compared against a Date column for a range bound.
+    /// Default: Roundup's serialised text form (`YYYYMMDDHHMMSS.mmm`), which
+    /// orders correctly as text.
+    fn date_bound(&self, date: &roundup_core::date::Date) -> SqlValue {
+        SqlValue::Text(date.serialise())
+    }
+
+    /// The bound value compared against a Boolean column. Default: 0/1.
+    fn bool_value(&self, value: bool) -> SqlValue {
+        SqlValue::Int(i64::from(value))
+    }
+
+    /// A case-sensitive equality test of `expr` against a bound value.
+    fn eq_case_sensitive(&self, expr: &str, placeholder: &str) -> String {
+        format!("{expr} = {placeholder}")
+    }
+
+    /// Whether the engine sorts NULL before every value in ascending
+    /// order (SQLite, MySQL), as Roundup wants. When false (the safe
+    /// default), filter SQL adds an explicit NULL-ordering key.
+    fn nulls_sort_first(&self) -> bool {
+        false
+    }
+
+    /// The LIMIT/OFFSET tail of a query (empty when neither applies).
+    fn limit_offset(&self, limit: Option<u64>, offset: u64) -> String {
+        match (limit, offset) {
+            (None, 0) => String::new(),
+            (Some(l), 0) => format!(" LIMIT {l}"),
+            (Some(l), o) => format!(" LIMIT {l} OFFSET {o}"),
+            // SQLite and MySQL need a LIMIT before OFFSET.
+            (None, o) => format!(" LIMIT {} OFFSET {o}", i64::MAX),
+        }
+    }
+    // ---- end of filter support -------------------------------------------
+
+    // ---- storage layout (storage branch) ---------------------------------
+    // Item values are stored with `date_bound` (dates) and `bool_value`
+    // (booleans) above, so filter bounds and stored values always agree.
 
     /// SQL column type of a stored (non-multilink) property. The default is
     /// the generic mapping of Roundup's rdbms layer (PostgreSQL uses it).
@@ -39,15 +80,5 @@ pub trait Dialect: Send + Sync {
             PropType::Multilink => "INTEGER",
         }
     }
-
-    /// How a date is stored in item columns and journals. The default is
-    /// Roundup's SQLite form, the serialised `yyyymmddHHMMSS.fff` text.
-    fn date_to_sql(&self, date: &Date) -> SqlValue {
-        SqlValue::Text(date.serialise())
-    }
-
-    /// How a boolean is stored (SQLite: 0/1).
-    fn bool_to_sql(&self, value: bool) -> SqlValue {
-        SqlValue::Int(i64::from(value))
-    }
+    // ---- end of storage layout -------------------------------------------
 }

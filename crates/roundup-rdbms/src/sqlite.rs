@@ -47,6 +47,11 @@ impl Dialect for SqliteDialect {
         format!("{expr} LIKE {placeholder} ESCAPE '\\'")
     }
 
+    fn nulls_sort_first(&self) -> bool {
+        // SQLite orders NULL before everything else, as Roundup expects.
+        true
+    }
+
     fn column_type(&self, ptype: PropType, _use_double: bool) -> &'static str {
         // REAL is already double precision in SQLite.
         match ptype {
@@ -695,7 +700,7 @@ impl SqliteStorage {
         let nid = layout::parse_id(class, &entry.nodeid)?;
         Ok([
             SqlValue::Int(nid),
-            SqliteDialect.date_to_sql(&entry.date),
+            SqliteDialect.date_bound(&entry.date),
             SqlValue::Text(entry.tag.clone()),
             SqlValue::Text(entry.action.clone()),
             SqlValue::Text(pyrepr::repr(&entry.params)),
@@ -1231,7 +1236,7 @@ impl Storage for SqliteStorage {
     }
 
     fn pack(&mut self, schema: &Schema, before: &Date) -> Result<()> {
-        let stamp = SqliteDialect.date_to_sql(before);
+        let stamp = SqliteDialect.date_bound(before);
         self.write(|s| {
             for name in schema.classes.keys() {
                 let sql = format!(

@@ -805,14 +805,41 @@ fn full_text_index_and_search() {
 }
 
 #[test]
-fn filter_goes_through_filter_sql() {
+fn filter_runs_the_generated_sql() {
+    use roundup_core::filter::{Condition, Direction, Filter, LinkExpr, Query};
     let (_dir, mut st, schema) = setup();
-    // Until the filter branch lands the stub reports itself; afterwards this
-    // must return the (empty) list of issues.
-    match st.filter(&schema, &roundup_core::filter::Query::all("issue")) {
-        Ok(ids) => assert!(ids.is_empty()),
-        Err(e) => assert!(e.to_string().contains("filter not implemented"), "{e}"),
+    add_basics(&mut st, &schema);
+    let issue = schema.class("issue").unwrap();
+    for (id, status, title, urgent) in [
+        ("1", "1", "alpha", true),
+        ("2", "2", "beta", false),
+        ("3", "1", "gamma", true),
+        ("4", "1", "delta", false),
+    ] {
+        let mut v = vals(auto("1", "20240101000000.000"));
+        v.insert("status".into(), link(status));
+        v.insert("title".into(), s(title));
+        v.insert("urgent".into(), Some(Value::Boolean(urgent)));
+        st.add_node(issue, id, &v).unwrap();
     }
+    st.set_retired(issue, "3", true).unwrap();
+    st.commit().unwrap();
+    let mut q = Query::all("issue");
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["1", "2", "4"]);
+    q.filters.push(Filter {
+        path: vec!["status".into()],
+        cond: Condition::Links(LinkExpr::Id("1".into())),
+    });
+    q.sort.push((Direction::Desc, vec!["title".into()]));
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["4", "1"]);
+    q.filters.push(Filter {
+        path: vec!["urgent".into()],
+        cond: Condition::Values(vec![Value::Boolean(true)]),
+    });
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["1"]);
+    q.filters.truncate(1);
+    q.retired = Some(true);
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["3"]);
 }
 
 #[test]
