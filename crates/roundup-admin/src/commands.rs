@@ -9,7 +9,7 @@ use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use roundup_core::filter::{parse_query, FilterSpec, SpecValue};
+use roundup_core::filter::{FilterSpec, SpecValue};
 use roundup_core::pyrepr::PyValue;
 use roundup_core::schema::{ClassDef, PropType};
 use roundup_core::storage::JournalEntry;
@@ -788,16 +788,7 @@ fn do_filter(admin: &mut Admin, args: &[String]) -> CmdResult {
         }
         spec.filterspec.push((path.clone(), SpecValue::Many(values)));
     }
-    let tz = db.user_timezone().map_err(failed)?;
-    let lookup = |cls: &str, key: &str| -> roundup_core::Result<Option<String>> {
-        match db.lookup(cls, key) {
-            Ok(id) => Ok(Some(id)),
-            Err(Error::NoSuchKey { .. }) => Ok(None),
-            Err(e) => Err(e),
-        }
-    };
-    let query = parse_query(db.schema(), classname, &spec, &tz, &lookup).map_err(usage_err)?;
-    let ids = db.filter_query(&query).map_err(usage_err)?;
+    let ids = db.filter(classname, &spec).map_err(usage_err)?;
     print_ids(admin, classname, ids);
     Ok(0)
 }
