@@ -163,7 +163,10 @@ pub fn find_command(name: &str) -> Result<&'static Command, Vec<&'static Command
     if let Some(c) = COMMANDS.iter().find(|c| c.name == name) {
         return Ok(c);
     }
-    let matches: Vec<&Command> = COMMANDS.iter().filter(|c| c.name.starts_with(name)).collect();
+    let matches: Vec<&Command> = COMMANDS
+        .iter()
+        .filter(|c| c.name.starts_with(name))
+        .collect();
     if matches.len() == 1 {
         Ok(matches[0])
     } else {
@@ -311,7 +314,10 @@ pub fn split_designator(d: &str) -> Result<(String, String), CmdError> {
     let digits = d.len() - d.trim_end_matches(|c: char| c.is_ascii_digit()).len();
     let (class, id) = d.split_at(d.len() - digits);
     let ok = !id.is_empty()
-        && class.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && class
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
         && class.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
         Ok((class.to_string(), id.to_string()))
@@ -337,7 +343,11 @@ fn props_from_args(args: &[String]) -> Result<Vec<(String, Option<String>)>, Cmd
                 "argument \"{arg}\" not propname=value"
             )));
         };
-        let v = if v.is_empty() { None } else { Some(v.to_string()) };
+        let v = if v.is_empty() {
+            None
+        } else {
+            Some(v.to_string())
+        };
         match out.iter_mut().find(|(name, _)| name == k) {
             Some(slot) => slot.1 = v,
             None => out.push((k.to_string(), v)),
@@ -396,7 +406,10 @@ fn convert(
         });
     };
     let bad = |what: &str| {
-        CmdError::usage(format!("property {prop}: {} is not {what}", str_repr(raw.trim())))
+        CmdError::usage(format!(
+            "property {prop}: {} is not {what}",
+            str_repr(raw.trim())
+        ))
     };
     match p.ptype {
         PropType::Number => {
@@ -517,7 +530,9 @@ fn do_list(admin: &mut Admin, args: &[String]) -> CmdResult {
         Some(sep) if args.len() == 2 => {
             let mut values = Vec::new();
             for id in &ids {
-                values.push(value_str(&get_value(db, classname, id, &prop).map_err(failed)?));
+                values.push(value_str(
+                    &get_value(db, classname, id, &prop).map_err(failed)?,
+                ));
             }
             println!("{}", values.join(sep));
         }
@@ -678,7 +693,9 @@ fn do_table(admin: &mut Admin, args: &[String]) -> CmdResult {
         if name == "id" {
             return Ok(id.to_string());
         }
-        Ok(value_str(&get_value(db, classname, id, name).map_err(failed)?))
+        Ok(value_str(
+            &get_value(db, classname, id, name).map_err(failed)?,
+        ))
     };
     let mut columns: Vec<(String, usize)> = Vec::new();
     for spec in &specs {
@@ -734,9 +751,9 @@ fn do_find(admin: &mut Admin, args: &[String]) -> CmdResult {
                 _ => {}
             }
         }
-        let p = cls.prop(prop).ok_or_else(|| {
-            CmdError::usage(format!("{classname} has no property \"{prop}\""))
-        })?;
+        let p = cls
+            .prop(prop)
+            .ok_or_else(|| CmdError::usage(format!("{classname} has no property \"{prop}\"")))?;
         if !p.is_pointer() {
             return Err(CmdError::usage(format!(
                 "{} not a Link/Multilink property",
@@ -745,7 +762,8 @@ fn do_find(admin: &mut Admin, args: &[String]) -> CmdResult {
         }
         spec.push((prop.clone(), ids));
     }
-    let refs: Vec<(&str, Vec<String>)> = spec.iter().map(|(p, v)| (p.as_str(), v.clone())).collect();
+    let refs: Vec<(&str, Vec<String>)> =
+        spec.iter().map(|(p, v)| (p.as_str(), v.clone())).collect();
     let ids = if refs.is_empty() {
         Vec::new()
     } else {
@@ -786,7 +804,8 @@ fn do_filter(admin: &mut Admin, args: &[String]) -> CmdResult {
         for v in &values {
             convert(db, &owner.name, last, Some(v), None)?;
         }
-        spec.filterspec.push((path.clone(), SpecValue::Many(values)));
+        spec.filterspec
+            .push((path.clone(), SpecValue::Many(values)));
     }
     let ids = db.filter(classname, &spec).map_err(usage_err)?;
     print_ids(admin, classname, ids);
@@ -880,7 +899,11 @@ fn describe_set(db: &Db, class: &ClassDef, params: &PyValue) -> String {
                 for op in ops {
                     if let PyValue::Tuple(pair) = op {
                         if let [sign, ids] = pair.as_slice() {
-                            let word = if py_str(sign) == "-" { "removed" } else { "added" };
+                            let word = if py_str(sign) == "-" {
+                                "removed"
+                            } else {
+                                "added"
+                            };
                             let ids = str_items(ids);
                             how.push(format!("{word}: {}", describe_ids(db, class, &prop, &ids)));
                         }
@@ -909,8 +932,12 @@ fn visible_history(
     skipquiet: bool,
 ) -> Result<Vec<JournalEntry>, CmdError> {
     let may = |cls: &str, prop: Option<&str>, item: Option<&str>| -> Result<bool, CmdError> {
-        Ok(db.has_permission("View", Some(cls), prop, item).map_err(failed)?
-            || db.has_permission("Edit", Some(cls), prop, item).map_err(failed)?)
+        Ok(db
+            .has_permission("View", Some(cls), prop, item)
+            .map_err(failed)?
+            || db
+                .has_permission("Edit", Some(cls), prop, item)
+                .map_err(failed)?)
     };
     let mut out = Vec::new();
     for mut entry in db.history(&class.name, id).map_err(failed)? {
@@ -919,7 +946,9 @@ fn visible_history(
                 let mut kept = Vec::new();
                 for (k, v) in pairs.drain(..) {
                     let prop = py_str(&k);
-                    let Some(p) = class.props.get(&prop) else { continue };
+                    let Some(p) = class.props.get(&prop) else {
+                        continue;
+                    };
                     if skipquiet && p.quiet {
                         continue;
                     }
@@ -931,13 +960,19 @@ fn visible_history(
                 if kept.is_empty() {
                     continue;
                 }
+                // Roundup stores journal params with their keys sorted.
+                kept.sort_by_key(|(k, _)| py_str(k));
                 *pairs = kept;
                 out.push(entry);
             }
             ("link" | "unlink", PyValue::Tuple(items)) if items.len() == 3 => {
                 let (lcls, lid, key) = (py_str(&items[0]), py_str(&items[1]), py_str(&items[2]));
-                let Some(other) = db.schema().classes.get(&lcls) else { continue };
-                let Some(p) = other.props.get(&key) else { continue };
+                let Some(other) = db.schema().classes.get(&lcls) else {
+                    continue;
+                };
+                let Some(p) = other.props.get(&key) else {
+                    continue;
+                };
                 if !db.has_node(&lcls, &lid).map_err(failed)? {
                     continue;
                 }
@@ -1068,7 +1103,12 @@ fn do_create(admin: &mut Admin, args: &[String]) -> CmdResult {
     let mut values: Values = Values::new();
     for (prop, v) in &raw {
         let value = convert(db, &classname, prop, v.as_deref(), None)?;
-        if v.is_none() && cls.props.get(prop).is_some_and(|p| p.ptype == PropType::String) {
+        if v.is_none()
+            && cls
+                .props
+                .get(prop)
+                .is_some_and(|p| p.ptype == PropType::String)
+        {
             return Err(CmdError::usage(format!(
                 "new property \"{prop}\" not a string"
             )));
@@ -1160,7 +1200,9 @@ fn do_restore(admin: &mut Admin, args: &[String]) -> CmdResult {
     let Some(list) = args.first() else {
         return Err(CmdError::usage(NOT_ENOUGH));
     };
-    each_designator(admin, list, |db, c, id| db.restore(c, id).map_err(usage_err))
+    each_designator(admin, list, |db, c, id| {
+        db.restore(c, id).map_err(usage_err)
+    })
 }
 
 // --------------------------------------------------------------------------
@@ -1220,7 +1262,11 @@ fn do_security(admin: &mut Admin, args: &[String]) -> CmdResult {
                 Some(c) => c.prop_names(true).into_iter().collect(),
                 None => HashSet::new(),
             };
-            let bad: Vec<String> = props.iter().filter(|x| !known.contains(*x)).cloned().collect();
+            let bad: Vec<String> = props
+                .iter()
+                .filter(|x| !known.contains(*x))
+                .cloned()
+                .collect();
             if !bad.is_empty() {
                 println!(
                     "\n  **Invalid properties for {klass}: {}\n",
@@ -1332,14 +1378,27 @@ fn do_install(admin: &mut Admin, args: &[String]) -> CmdResult {
                 return Ok(0);
             }
         }
-        fs::remove_dir_all(&home).map_err(|e| {
-            CmdError::failed(format!("removing {}: {e}", home.display()))
-        })?;
+        fs::remove_dir_all(&home)
+            .map_err(|e| CmdError::failed(format!("removing {}: {e}", home.display())))?;
     }
     let names: Vec<String> = templates::list().into_iter().map(|t| t.name).collect();
-    let template = choose(admin, "Templates", "Template to use", &names, args.first(), "classic")?;
+    let template = choose(
+        admin,
+        "Templates",
+        "Template to use",
+        &names,
+        args.first(),
+        "classic",
+    )?;
     let backends: Vec<String> = BACKENDS.iter().map(|s| s.to_string()).collect();
-    let backend = choose(admin, "Back ends", "Backend to use", &backends, args.get(1), "sqlite")?;
+    let backend = choose(
+        admin,
+        "Back ends",
+        "Backend to use",
+        &backends,
+        args.get(1),
+        "sqlite",
+    )?;
     let mut settings: Vec<(String, String)> = Vec::new();
     if let Some(defs) = args.get(2) {
         for item in defs.split(',') {
@@ -1352,7 +1411,8 @@ fn do_install(admin: &mut Admin, args: &[String]) -> CmdResult {
             settings.push((parts[0].to_string(), parts[1].to_string()));
         }
     }
-    let config = roundup_tracker::install(&home, &template, &backend, &settings).map_err(usage_err)?;
+    let config =
+        roundup_tracker::install(&home, &template, &backend, &settings).map_err(usage_err)?;
     println!("\n{}", "-".repeat(75));
     println!(" The tracker is installed. Review its configuration in");
     println!("   {}", config_ini.display());
@@ -1409,9 +1469,10 @@ fn do_initialise(admin: &mut Admin, args: &[String]) -> CmdResult {
             return Ok(0);
         }
     }
-    let email = tracker.config().admin_email().map_err(|e| {
-        CmdError::usage(format!("In {}/config.ini - {e}", admin.tracker_home))
-    })?;
+    let email = tracker
+        .config()
+        .admin_email()
+        .map_err(|e| CmdError::usage(format!("In {}/config.ini - {e}", admin.tracker_home)))?;
     tracker.initialise(&password, &email).map_err(failed)?;
     Ok(0)
 }
@@ -1432,7 +1493,9 @@ mod tests {
         );
         for bad in ["xyz", "12", "_a1", "is-sue1", ""] {
             match split_designator(bad) {
-                Err(CmdError::Usage(m)) => assert_eq!(m, format!("\"{bad}\" not a node designator")),
+                Err(CmdError::Usage(m)) => {
+                    assert_eq!(m, format!("\"{bad}\" not a node designator"))
+                }
                 other => panic!("{bad}: {other:?}"),
             }
         }
@@ -1441,12 +1504,21 @@ mod tests {
     #[test]
     fn abbreviations() {
         assert_eq!(find_command("l").ok().map(|c| c.name), Some("list"));
-        assert_eq!(find_command("spec").ok().map(|c| c.name), Some("specification"));
+        assert_eq!(
+            find_command("spec").ok().map(|c| c.name),
+            Some("specification")
+        );
         let names = |r: Result<&Command, Vec<&Command>>| -> Vec<&str> {
             r.err().unwrap_or_default().iter().map(|c| c.name).collect()
         };
-        assert_eq!(names(find_command("re")), vec!["readline", "reindex", "restore", "retire"]);
-        assert_eq!(names(find_command("s")), vec!["security", "set", "specification"]);
+        assert_eq!(
+            names(find_command("re")),
+            vec!["readline", "reindex", "restore", "retire"]
+        );
+        assert_eq!(
+            names(find_command("s")),
+            vec!["security", "set", "specification"]
+        );
         assert!(names(find_command("zzz")).is_empty());
     }
 
@@ -1461,7 +1533,10 @@ mod tests {
 
     #[test]
     fn props_parse() {
-        let args: Vec<String> = ["a=1", "b=", "a=2", "c=x=y"].iter().map(|s| s.to_string()).collect();
+        let args: Vec<String> = ["a=1", "b=", "a=2", "c=x=y"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
         let p = props_from_args(&args).unwrap();
         assert_eq!(
             p,

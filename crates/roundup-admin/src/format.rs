@@ -97,7 +97,10 @@ pub fn journal_repr(entries: &[JournalEntry]) -> String {
 pub fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
-        Some(c) => c.to_uppercase().chain(chars.flat_map(char::to_lowercase)).collect(),
+        Some(c) => c
+            .to_uppercase()
+            .chain(chars.flat_map(char::to_lowercase))
+            .collect(),
         None => String::new(),
     }
 }

@@ -47,8 +47,8 @@ pub fn parse(argv: &[String]) -> Result<Parsed, String> {
         if !word.starts_with('-') || word == "-" {
             break;
         }
-        if word.starts_with("--") {
-            let name = word[2..].split('=').next().unwrap_or("");
+        if let Some(long) = word.strip_prefix("--") {
+            let name = long.split('=').next().unwrap_or("");
             return Err(format!("option --{name} not recognized"));
         }
         let letters: Vec<char> = word[1..].chars().collect();
@@ -109,7 +109,10 @@ mod tests {
     #[test]
     fn errors_use_getopt_wording() {
         assert_eq!(parse(&v(&["-x"])).unwrap_err(), "option -x not recognized");
-        assert_eq!(parse(&v(&["-S"])).unwrap_err(), "option -S requires argument");
+        assert_eq!(
+            parse(&v(&["-S"])).unwrap_err(),
+            "option -S requires argument"
+        );
         assert_eq!(
             parse(&v(&["--long"])).unwrap_err(),
             "option --long not recognized"

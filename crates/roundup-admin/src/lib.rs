@@ -196,7 +196,8 @@ impl Admin {
     /// Commit whatever the command left in the transaction.
     fn finish(&mut self) -> Result<(), String> {
         if let Some(db) = &self.db {
-            db.commit().map_err(|e| format!("committing the changes failed: {e}"))?;
+            db.commit()
+                .map_err(|e| format!("committing the changes failed: {e}"))?;
         }
         Ok(())
     }
@@ -219,10 +220,7 @@ impl Admin {
             }
             Err(matches) => {
                 let names: Vec<&str> = matches.iter().map(|c| c.name).collect();
-                println!(
-                    "Multiple commands match \"{name}\": {}",
-                    names.join(", ")
-                );
+                println!("Multiple commands match \"{name}\": {}", names.join(", "));
                 return 1;
             }
         };
@@ -265,10 +263,8 @@ impl Admin {
             }
             match Tracker::open(Path::new(&self.tracker_home)) {
                 Ok(t) => {
-                    self.settings.indexer_backend = t
-                        .config()
-                        .get_str("main", "indexer")
-                        .unwrap_or_default();
+                    self.settings.indexer_backend =
+                        t.config().get_str("main", "indexer").unwrap_or_default();
                     self.tracker = Some(t);
                 }
                 Err(e) => {

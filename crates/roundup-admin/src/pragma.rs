@@ -84,9 +84,7 @@ impl Settings {
     /// Apply `name=value`; the error is the message Roundup prints.
     pub fn apply(&mut self, arg: &str) -> Result<(), String> {
         let Some((setting, value)) = arg.split_once('=') else {
-            return Err(format!(
-                "Argument must be setting=value, was given: {arg}."
-            ));
+            return Err(format!("Argument must be setting=value, was given: {arg}."));
         };
         match setting {
             "display_header" => self.display_header = parse_bool(setting, value)?,
@@ -98,23 +96,20 @@ impl Settings {
             "savepoint_limit" => self.savepoint_limit = parse_int(setting, value)?,
             "_inttest" => self.inttest = parse_int(setting, value)?,
             "_floattest" => {
-                self.floattest = value.trim().parse().map_err(|_| {
-                    format!("Incorrect value for float setting {setting}: {value}.")
-                })?
+                self.floattest = value
+                    .trim()
+                    .parse()
+                    .map_err(|_| format!("Incorrect value for float setting {setting}: {value}."))?
             }
             "indexer_backend" => self.indexer_backend = value.to_string(),
-            "show_retired" => {
-                self.show_retired = match value {
-                    "no" => ShowRetired::No,
-                    "only" => ShowRetired::Only,
-                    "both" => ShowRetired::Both,
-                    _ => {
-                        return Err(format!(
-                            "Incorrect value for setting {setting}: {value}. Should be no, both, or only."
-                        ))
-                    }
-                }
-            }
+            "show_retired" => self.show_retired = match value {
+                "no" => ShowRetired::No,
+                "only" => ShowRetired::Only,
+                "both" => ShowRetired::Both,
+                _ => return Err(format!(
+                    "Incorrect value for setting {setting}: {value}. Should be no, both, or only."
+                )),
+            },
             "_retired_val" => {
                 return Err(format!(
                     "{setting} follows show_retired and cannot be set directly."

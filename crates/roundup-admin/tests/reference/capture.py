@@ -121,7 +121,6 @@ SCENARIOS = {
         (T + ["-P", "show_retired=only", "-c", "list", "issue"], {}),
         (T + ["find", "issue", "priority=critical"], {}),
         (T + ["restore", "issue1"], {}),
-        (T + ["restore", "issue1"], {}),
         (T + ["history", "issue1"], {}),
         (T + ["-u", "demo", "set", "issue1", "title=by demo"], {}),
         (T + ["-u", "demo:whatever", "create", "keyword", "name=k4"], {}),
