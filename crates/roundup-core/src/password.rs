@@ -127,9 +127,6 @@ pub enum PasswordError {
     /// A PBKDF2 hash was asked for with fewer than [`MIN_ROUNDS`] rounds.
     #[error("PBKDF2 rounds {0} is below the minimum of {MIN_ROUNDS}")]
     RoundsTooLow(u32),
-    /// The `crypt` implementation could not hash the password.
-    #[error("crypt failed: {0}")]
-    Crypt(String),
 }
 
 /// A password as stored in the database: `{SCHEME}payload`.
