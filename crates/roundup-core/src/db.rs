@@ -399,6 +399,21 @@ impl Db {
         self.filter_query(&q)
     }
 
+    /// Roundup's `filter()`: resolve a raw filterspec (values as typed in a
+    /// URL or on the command line, dates in the user's time zone) and run it.
+    pub fn filter(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<Vec<String>> {
+        let tz = self.user_timezone()?;
+        let lookup = |cls: &str, key: &str| -> Result<Option<String>> {
+            let c = self.class(cls)?;
+            if c.key.is_none() {
+                return Ok(None);
+            }
+            self.store.borrow_mut().lookup_key(c, key)
+        };
+        let q = crate::filter::parse_query(&self.def.schema, class, spec, &tz, &lookup)?;
+        self.filter_query(&q)
+    }
+
     /// Run a resolved filter query.
     pub fn filter_query(&self, q: &Query) -> Result<Vec<String>> {
         self.class(&q.class)?;
