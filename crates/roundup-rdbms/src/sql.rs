@@ -1,5 +1,7 @@
 //! Backend-neutral SQL building blocks.
 
+use roundup_core::schema::PropType;
+
 /// A value bound to a statement parameter or read from a result column.
 #[derive(Clone, Debug, PartialEq)]
 pub enum SqlValue {
@@ -58,4 +60,25 @@ pub trait Dialect: Send + Sync {
         }
     }
     // ---- end of filter support -------------------------------------------
+
+    // ---- storage layout (storage branch) ---------------------------------
+    // Item values are stored with `date_bound` (dates) and `bool_value`
+    // (booleans) above, so filter bounds and stored values always agree.
+
+    /// SQL column type of a stored (non-multilink) property. The default is
+    /// the generic mapping of Roundup's rdbms layer (PostgreSQL uses it).
+    fn column_type(&self, ptype: PropType, use_double: bool) -> &'static str {
+        match ptype {
+            PropType::String => "TEXT",
+            PropType::Date => "TIMESTAMP",
+            PropType::Link | PropType::Integer => "INTEGER",
+            PropType::Interval | PropType::Password => "VARCHAR(255)",
+            PropType::Boolean => "BOOLEAN",
+            PropType::Number if use_double => "DOUBLE PRECISION",
+            PropType::Number => "REAL",
+            // Multilinks have their own tables; never a column.
+            PropType::Multilink => "INTEGER",
+        }
+    }
+    // ---- end of storage layout -------------------------------------------
 }
