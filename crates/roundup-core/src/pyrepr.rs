@@ -228,6 +228,81 @@ fn write_bytes_repr(out: &mut String, b: &[u8]) {
     out.push(quote);
 }
 
+/// Roundup's `repr_export`, used for journal params and export CSV cells:
+/// a top-level string (and each string key or value of a top-level dict)
+/// is written as the repr of its UTF-8 bytes without the `b` prefix, so
+/// non-ASCII text becomes `\xNN` escapes; dict items are sorted by key;
+/// everything else is plain `repr()`.
+pub fn repr_export(v: &PyValue) -> String {
+    match v {
+        PyValue::Str(s) => export_str(s),
+        PyValue::Dict(pairs) => {
+            let mut sorted: Vec<&(PyValue, PyValue)> = pairs.iter().collect();
+            sorted.sort_by(|a, b| export_key_order(&a.0, &b.0));
+            let items: Vec<String> = sorted
+                .iter()
+                .map(|(k, v)| format!("{}: {}", repr_export(k), repr_export(v)))
+                .collect();
+            format!("{{{}}}", items.join(", "))
+        }
+        other => repr(other),
+    }
+}
+
+fn export_str(s: &str) -> String {
+    let mut out = String::new();
+    write_bytes_repr(&mut out, s.as_bytes());
+    out.split_off(1)
+}
+
+fn export_key_order(a: &PyValue, b: &PyValue) -> std::cmp::Ordering {
+    match (a, b) {
+        // UTF-8 byte order is code point order, Python's str order.
+        (PyValue::Str(x), PyValue::Str(y)) => x.cmp(y),
+        _ => repr(a).cmp(&repr(b)),
+    }
+}
+
+/// Roundup's `eval_import`, the inverse of [`repr_export`]: parse the
+/// literal, then turn strings that carry UTF-8 bytes as `\xNN` escapes
+/// (top level, or keys and values of a top-level dict) back into text.
+/// Strings that are not such byte sequences are kept as they are.
+pub fn eval_import(s: &str) -> Result<PyValue, PyReprError> {
+    Ok(match parse(s)? {
+        PyValue::Str(text) => PyValue::Str(undo_byte_escapes(text)),
+        PyValue::Dict(pairs) => PyValue::Dict(
+            pairs
+                .into_iter()
+                .map(|(k, v)| (import_fix(k), import_fix(v)))
+                .collect(),
+        ),
+        other => other,
+    })
+}
+
+fn import_fix(v: PyValue) -> PyValue {
+    match v {
+        PyValue::Str(text) => PyValue::Str(undo_byte_escapes(text)),
+        other => other,
+    }
+}
+
+/// Python's `s.encode('iso-8859-1').decode('utf-8')`, keeping `s` when
+/// that is not possible.
+fn undo_byte_escapes(text: String) -> String {
+    if text.is_ascii() {
+        return text;
+    }
+    let bytes: Option<Vec<u8>> = text
+        .chars()
+        .map(|c| u8::try_from(u32::from(c)).ok())
+        .collect();
+    match bytes.map(String::from_utf8) {
+        Some(Ok(decoded)) => decoded,
+        _ => text,
+    }
+}
+
 /// Reads one Python literal (surrounded by optional whitespace) from `s`.
 pub fn parse(s: &str) -> Result<PyValue, PyReprError> {
     let mut parser = Parser { src: s, pos: 0 };

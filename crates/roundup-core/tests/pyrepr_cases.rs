@@ -280,3 +280,42 @@ fn never_panics_on_truncated_or_mutated_reprs() {
         }
     }
 }
+
+/// Roundup stores journal params and export cells with `repr_export` and
+/// reads them with `eval_import`; these strings were produced by Roundup
+/// 2.6's `roundup.anypy.strings.repr_export`.
+#[test]
+fn repr_export_matches_roundup() {
+    use roundup_core::pyrepr::{eval_import, repr_export, PyValue};
+    let s = |x: &str| PyValue::Str(x.to_string());
+    let cases: Vec<(PyValue, &str)> = vec![
+        (s("café"), r"'caf\xc3\xa9'"),
+        (s("it's"), r#""it's""#),
+        (
+            PyValue::Dict(vec![
+                (s("nosy"), PyValue::Tuple(vec![])),
+                (s("title"), s("Grüße")),
+            ]),
+            r"{'nosy': (), 'title': 'Gr\xc3\xbc\xc3\x9fe'}",
+        ),
+        (
+            PyValue::Tuple(vec![s("issue"), s("1"), s("nosy")]),
+            "('issue', '1', 'nosy')",
+        ),
+        (PyValue::List(vec![s("ü")]), "['ü']"),
+        (PyValue::None, "None"),
+    ];
+    for (value, expected) in cases {
+        assert_eq!(repr_export(&value), expected, "repr_export of {value:?}");
+        assert_eq!(
+            eval_import(expected).unwrap(),
+            value,
+            "eval_import of {expected}"
+        );
+    }
+    // Python 2 era long ids in link params still load
+    assert_eq!(
+        eval_import("('issue', 5002L, 'status')").unwrap(),
+        PyValue::Tuple(vec![s("issue"), PyValue::Int(5002), s("status")])
+    );
+}
