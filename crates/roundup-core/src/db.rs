@@ -133,7 +133,8 @@ impl Db {
 
     /// The lower-cased roles of a user (from its `roles` property).
     pub fn user_roles(&self, userid: &str) -> Result<Vec<String>> {
-        if !self.def.schema.classes.contains_key("user") {
+        if !self.def.schema.classes.contains_key("user") || !self.has_node("user", userid)? {
+            // no such user: no roles, so no permissions
             return Ok(Vec::new());
         }
         match self.get("user", userid, "roles")? {
@@ -1316,7 +1317,8 @@ fn journal_value(v: &Option<Value>) -> PyValue {
     match v {
         None => PyValue::None,
         Some(Value::String(s)) | Some(Value::Link(s)) => PyValue::Str(s.clone()),
-        Some(Value::Password(p)) => PyValue::Str(p.as_str().to_string()),
+        // Roundup never writes the old hash into history, only its scheme.
+        Some(Value::Password(p)) => PyValue::Str(p.journal_placeholder()),
         Some(Value::Date(d)) => PyValue::Str(d.serialise()),
         Some(Value::Interval(i)) => PyValue::Str(i.to_string()),
         Some(Value::Multilink(ids)) => str_list(ids),

@@ -703,7 +703,7 @@ impl SqliteStorage {
             SqliteDialect.date_bound(&entry.date),
             SqlValue::Text(entry.tag.clone()),
             SqlValue::Text(entry.action.clone()),
-            SqlValue::Text(pyrepr::repr(&entry.params)),
+            SqlValue::Text(pyrepr::repr_export(&entry.params)),
         ])
     }
 }
@@ -1194,7 +1194,7 @@ impl Storage for SqliteStorage {
             let date = layout::date_from_sql(&date)?
                 .ok_or_else(|| Error::Storage(what("entry without a date")))?;
             let params_text = text_of(&params);
-            let params = pyrepr::parse(&params_text).map_err(|e| {
+            let params = pyrepr::eval_import(&params_text).map_err(|e| {
                 Error::Storage(format!(
                     "{}: unreadable params {params_text:?}: {e}",
                     what("entry")
