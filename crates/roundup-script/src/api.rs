@@ -925,7 +925,7 @@ fn register<'v>(
     eval: &mut Evaluator<'v, '_, '_>,
 ) -> starlark::Result<NoneType> {
     let what = if reactor { "react" } else { "audit" };
-    let op = core(Op::parse(event))?;
+    let op = Op::parse(event).map_err(script_err)?;
     if !is_callable(detector) {
         return Err(script_err(format!(
             "{}.{what}(): the detector must be a function, not {}",
