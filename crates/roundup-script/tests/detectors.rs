@@ -383,3 +383,27 @@ fn detectors_are_send_and_sync() {
     let handle = std::thread::spawn(move || d.len());
     assert_eq!(handle.join().ok(), Some((1, 0)));
 }
+
+const USER_NOTE: &str = r#"
+def note(db, cl, nodeid, newvalues):
+    if "password" in newvalues and type(newvalues["password"]) != "string":
+        fail("passwords reach scripts as their stored text")
+    newvalues["realname"] = "touched"
+
+def init(db):
+    db.user.audit("set", note)
+"#;
+
+#[test]
+fn untouched_values_keep_their_exact_form() {
+    use roundup_core::password::{Password, Scheme};
+    let (_d, db) = setup(&[("detectors/note.py", USER_NOTE)], &ConfigView::new());
+    let uid = ok(db.lookup("user", "alice"));
+    let pw = Password::hash("new secret", Scheme::Pbkdf2S5, 1000);
+    ok(db.set("user", &uid, vals(&[("password", Value::Password(pw))])));
+    assert_eq!(ok(db.get("user", &uid, "realname")), Some(s("touched")));
+    match ok(db.get("user", &uid, "password")) {
+        Some(Value::Password(p)) => assert!(p.verify("new secret"), "password was re-hashed"),
+        other => panic!("{other:?}"),
+    }
+}

@@ -334,3 +334,65 @@ Class(db, "user", username=String())
 "#;
     ok(load_schema("schema.py", src, &cfg));
 }
+
+#[test]
+fn filter_functions_give_filterspecs_and_a_check() {
+    let src = r#"
+Class(db, "user", username=String(), roles=String())
+Class(db, "query", name=String(), private_for=Link("user"))
+
+def visible_queries(db, userid, klass):
+    if klass.classname != "query":
+        fail("wrong class")
+    return [{"filterspec": {"private_for": ["-1", userid]}}]
+
+p = db.security.addPermission(name="View", klass="query", filter=visible_queries)
+db.security.addPermissionToRole("User", p)
+"#;
+    let (schema, security) = ok(load_schema("schema.py", src, &ConfigView::new()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
+    let alice = ok(db.create(
+        "user",
+        vals(&[("username", s("alice")), ("roles", s("User"))]),
+    ));
+    let bob = ok(db.create(
+        "user",
+        vals(&[("username", s("bob")), ("roles", s("User"))]),
+    ));
+    let mine = ok(db.create(
+        "query",
+        vals(&[
+            ("name", s("mine")),
+            ("private_for", Value::Link(alice.clone())),
+        ]),
+    ));
+    let public = ok(db.create("query", vals(&[("name", s("all"))])));
+    let sec = db.security();
+    let roles = vec!["user".to_string()];
+    let perms: Vec<_> = sec.checked_permissions(&roles, "View", "query").collect();
+    assert_eq!(perms.len(), 1);
+    let filter = perms[0].filter.as_ref().expect("filter kept");
+    assert_eq!(
+        ok(filter.filters(&db, &bob, "query")),
+        vec![vec![(
+            "private_for".to_string(),
+            vec!["-1".to_string(), bob.clone()]
+        )]]
+    );
+    // the check made from the filter
+    let has = |uid: &str, item: &str| {
+        ok(sec.has_permission(&db, "View", uid, Some("query"), None, Some(item)))
+    };
+    assert!(has(&alice, &mine));
+    assert!(!has(&bob, &mine));
+    assert!(has(&bob, &public));
+}
+
+#[test]
+fn filter_without_class_needs_a_check() {
+    let src = "def f(db, userid, klass):\n    return []\n\ndb.security.addPermission(name='View', filter=f)\n";
+    let err = load_schema("schema.py", src, &ConfigView::new()).expect_err("must fail");
+    assert!(err.to_string().starts_with("schema.py:4:"), "{err}");
+    assert!(err.to_string().contains("needs a check function"), "{err}");
+}
