@@ -133,7 +133,8 @@ impl Db {
 
     /// The lower-cased roles of a user (from its `roles` property).
     pub fn user_roles(&self, userid: &str) -> Result<Vec<String>> {
-        if !self.def.schema.classes.contains_key("user") {
+        if !self.def.schema.classes.contains_key("user") || !self.has_node("user", userid)? {
+            // no such user: no roles, so no permissions
             return Ok(Vec::new());
         }
         match self.get("user", userid, "roles")? {
@@ -396,6 +397,21 @@ impl Db {
                 cond: crate::filter::Condition::Exact(vec![value.to_string()]),
             });
         }
+        self.filter_query(&q)
+    }
+
+    /// Roundup's `filter()`: resolve a raw filterspec (values as typed in a
+    /// URL or on the command line, dates in the user's time zone) and run it.
+    pub fn filter(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<Vec<String>> {
+        let tz = self.user_timezone()?;
+        let lookup = |cls: &str, key: &str| -> Result<Option<String>> {
+            let c = self.class(cls)?;
+            if c.key.is_none() {
+                return Ok(None);
+            }
+            self.store.borrow_mut().lookup_key(c, key)
+        };
+        let q = crate::filter::parse_query(&self.def.schema, class, spec, &tz, &lookup)?;
         self.filter_query(&q)
     }
 
@@ -1301,7 +1317,8 @@ fn journal_value(v: &Option<Value>) -> PyValue {
     match v {
         None => PyValue::None,
         Some(Value::String(s)) | Some(Value::Link(s)) => PyValue::Str(s.clone()),
-        Some(Value::Password(p)) => PyValue::Str(p.as_str().to_string()),
+        // Roundup never writes the old hash into history, only its scheme.
+        Some(Value::Password(p)) => PyValue::Str(p.journal_placeholder()),
         Some(Value::Date(d)) => PyValue::Str(d.serialise()),
         Some(Value::Interval(i)) => PyValue::Str(i.to_string()),
         Some(Value::Multilink(ids)) => str_list(ids),

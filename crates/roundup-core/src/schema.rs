@@ -398,6 +398,10 @@ fn check_name(name: &str, what: &str) -> Result<()> {
     }
 }
 
+/// A class as recorded in the `schema` table: name, key property (if any)
+/// and its stored properties as sorted `(name, repr)` pairs.
+pub type TableSpec = (String, Option<String>, Vec<(String, String)>);
+
 /// The whole schema.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Schema {
@@ -486,7 +490,7 @@ impl Schema {
     /// The `tables` part of the schema dict Roundup keeps in the `schema`
     /// table: for each class its key and the sorted (name, repr) pairs of
     /// its stored properties.
-    pub fn table_specs(&self) -> Vec<(String, Option<String>, Vec<(String, String)>)> {
+    pub fn table_specs(&self) -> Vec<TableSpec> {
         self.classes
             .values()
             .map(|c| {

@@ -26,16 +26,14 @@ pub trait PermissionCheck: Send + Sync + fmt::Debug {
     fn check(&self, db: &Db, userid: &str, itemid: &str, ctx: &CheckContext<'_>) -> Result<bool>;
 }
 
+/// One raw filterspec: property names with their wanted values.
+pub type RawFilterSpec = Vec<(String, Vec<String>)>;
+
 /// A filter function attached to a permission: returns filterspecs (as
 /// raw property/value lists) whose union is the set of visible items, so
 /// index pages can filter in SQL instead of checking item by item.
 pub trait PermissionFilter: Send + Sync + fmt::Debug {
-    fn filters(
-        &self,
-        db: &Db,
-        userid: &str,
-        classname: &str,
-    ) -> Result<Vec<Vec<(String, Vec<String>)>>>;
+    fn filters(&self, db: &Db, userid: &str, classname: &str) -> Result<Vec<RawFilterSpec>>;
 }
 
 /// One permission definition.

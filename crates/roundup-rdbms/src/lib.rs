@@ -7,5 +7,6 @@
 //! * [`sqlite`]: the SQLite backend. It is the only module allowed to hold
 //!   SQL that only SQLite accepts.
 pub mod filter_sql;
+pub mod layout;
 pub mod sql;
 pub mod sqlite;

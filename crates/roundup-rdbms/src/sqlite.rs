@@ -1,1 +1,1383 @@
-//! The SQLite backend (in progress on the storage branch).
+//! The SQLite backend: Roundup 2.6's `sqlite` database layout, readable
+//! and writable by both Roundup and this crate.
+//!
+//! The database is the single file `<tracker>/db/db`. Writes run inside one
+//! transaction per connection, opened (`BEGIN IMMEDIATE`) by the first write
+//! and ended by [`Storage::commit`] / [`Storage::rollback`]; reads outside a
+//! transaction see the latest committed state, as with Roundup's pysqlite
+//! connection. Every trait method that writes runs inside a savepoint, so a
+//! failing call leaves the transaction as it was before the call.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::types::{ToSqlOutput, ValueRef};
+use rusqlite::{params_from_iter, Connection, ToSql};
+
+use roundup_core::date::Date;
+use roundup_core::filter::Query;
+use roundup_core::pyrepr;
+use roundup_core::schema::{ClassDef, PropType, Schema};
+use roundup_core::storage::{
+    JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit,
+};
+use roundup_core::value::sort_ids;
+use roundup_core::{Error, Result, Value};
+
+use crate::filter_sql::filter_sql;
+use crate::layout::{self, ClassChange, ColumnKind, DbSchema, TableSpec, DB_VERSION};
+use crate::sql::{Dialect, SqlValue};
+
+/// SQLite's flavour of SQL for the generic layout and filter code.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SqliteDialect;
+
+impl Dialect for SqliteDialect {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn placeholder(&self, n: usize) -> String {
+        format!("?{n}")
+    }
+
+    fn like_ci(&self, expr: &str, placeholder: &str) -> String {
+        // SQLite's LIKE ignores ASCII case already.
+        format!("{expr} LIKE {placeholder} ESCAPE '\\'")
+    }
+
+    fn nulls_sort_first(&self) -> bool {
+        // SQLite orders NULL before everything else, as Roundup expects.
+        true
+    }
+
+    fn column_type(&self, ptype: PropType, _use_double: bool) -> &'static str {
+        // REAL is already double precision in SQLite.
+        match ptype {
+            PropType::String | PropType::Interval | PropType::Password => "VARCHAR(255)",
+            PropType::Date => "VARCHAR(30)",
+            PropType::Link | PropType::Integer | PropType::Multilink => "INTEGER",
+            PropType::Boolean => "BOOLEAN",
+            PropType::Number => "REAL",
+        }
+    }
+}
+
+impl ToSql for SqlValue {
+    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
+        use rusqlite::types::Value as V;
+        Ok(match self {
+            SqlValue::Null => ToSqlOutput::Owned(V::Null),
+            SqlValue::Int(n) => ToSqlOutput::Owned(V::Integer(*n)),
+            SqlValue::Real(f) => ToSqlOutput::Owned(V::Real(*f)),
+            SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
+        })
+    }
+}
+
+fn from_ref(v: ValueRef<'_>) -> SqlValue {
+    match v {
+        ValueRef::Null => SqlValue::Null,
+        ValueRef::Integer(n) => SqlValue::Int(n),
+        ValueRef::Real(f) => SqlValue::Real(f),
+        ValueRef::Text(t) | ValueRef::Blob(t) => {
+            SqlValue::Text(String::from_utf8_lossy(t).into_owned())
+        }
+    }
+}
+
+/// A storage error naming the statement (and so the operation and table).
+fn sql_err(sql: &str, e: rusqlite::Error) -> Error {
+    let mut text: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
+    if text.chars().count() > 160 {
+        text = text.chars().take(160).collect::<String>() + "...";
+    }
+    Error::Storage(format!("SQLite statement `{text}` failed: {e}"))
+}
+
+fn int_list(ids: &[String]) -> String {
+    ids.iter()
+        .filter_map(|i| i.parse::<i64>().ok())
+        .map(|n| n.to_string())
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Statements that create the tables of a new Roundup SQLite database
+/// (sessions and one-time keys included; the `__fts` table comes apart).
+const BASE_TABLES: [&str; 13] = [
+    "create table schema (schema varchar)",
+    "create table ids (name varchar, num integer)",
+    "create index ids_name_idx on ids(name)",
+    "create table otks (otk_key varchar, otk_value varchar, otk_time integer)",
+    "create index otks_key_idx on otks(otk_key)",
+    "create table sessions (session_key varchar, session_time integer, session_value varchar)",
+    "create index sessions_key_idx on sessions(session_key)",
+    "CREATE TABLE __textids (_class varchar, _itemid varchar, _prop varchar, _textid integer primary key) ",
+    "CREATE TABLE __words (_word varchar, _textid integer)",
+    "CREATE INDEX words_word_ids ON __words(_word)",
+    "CREATE INDEX words_by_id ON __words (_textid)",
+    "CREATE UNIQUE INDEX __textids_by_props ON __textids (_class, _itemid, _prop)",
+    "insert into ids (name, num) values ('__textids', 1)",
+];
+const FTS_TABLE: &str = "CREATE virtual TABLE __fts USING fts5(_class, _itemid, _prop, _textblob)";
+
+/// A connection to a tracker's SQLite database.
+pub struct SqliteStorage {
+    conn: Connection,
+    path: PathBuf,
+    /// Whether this connection has an open (write) transaction.
+    in_tx: bool,
+    /// Id counters advanced inside the open transaction: name -> the next
+    /// number to hand out. Re-applied after a rollback (see `new_id`).
+    allocated: HashMap<String, i64>,
+    stopwords: HashSet<String>,
+}
+
+impl SqliteStorage {
+    /// Open (creating if needed) the database `<db_dir>/db`. `timeout` is
+    /// how long to wait for another connection's lock (`[rdbms]
+    /// sqlite_timeout`). A new database gets Roundup's base tables and WAL
+    /// journal mode; classes are created by [`Storage::sync_schema`].
+    pub fn open(db_dir: &Path, timeout: Duration) -> Result<SqliteStorage> {
+        std::fs::create_dir_all(db_dir).map_err(|e| {
+            Error::io(
+                format!("creating database directory {}", db_dir.display()),
+                e,
+            )
+        })?;
+        let path = db_dir.join("db");
+        let conn = Connection::open(&path).map_err(|e| {
+            Error::Storage(format!(
+                "cannot open SQLite database {}: {e}",
+                path.display()
+            ))
+        })?;
+        conn.busy_timeout(timeout).map_err(|e| {
+            Error::Storage(format!(
+                "setting the busy timeout on {}: {e}",
+                path.display()
+            ))
+        })?;
+        let mut st = SqliteStorage {
+            conn,
+            path,
+            in_tx: false,
+            allocated: HashMap::new(),
+            stopwords: layout::default_stopwords(),
+        };
+        if !st.table_exists("schema")? {
+            st.create_base_tables()?;
+        }
+        Ok(st)
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Add stopwords for the full-text index (config `[main]
+    /// indexer_stopwords`); compared case-insensitively.
+    pub fn add_stopwords(&mut self, words: &[String]) {
+        self.stopwords
+            .extend(words.iter().map(|w| w.to_uppercase()));
+    }
+
+    /// The schema the database records (layout version and tables).
+    pub fn stored_schema(&self) -> Result<DbSchema> {
+        let rows = self.rows("select schema from schema", &[])?;
+        match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
+            Some(SqlValue::Text(text)) => DbSchema::parse(&text),
+            Some(other) => Err(Error::Storage(format!(
+                "schema table holds {other:?} instead of text"
+            ))),
+            None => Ok(DbSchema::default()),
+        }
+    }
+
+    fn create_base_tables(&mut self) -> Result<()> {
+        self.batch("BEGIN IMMEDIATE")?;
+        let result = (|| {
+            // Someone else may have created it while we waited for the lock.
+            if self.table_exists("schema")? {
+                return Ok(());
+            }
+            for sql in BASE_TABLES {
+                self.exec(sql, &[])?;
+            }
+            self.exec(FTS_TABLE, &[])?;
+            Ok(())
+        })();
+        match result {
+            Ok(()) => self.batch("COMMIT")?,
+            Err(e) => {
+                let _ = self.batch("ROLLBACK");
+                return Err(e);
+            }
+        }
+        // Roundup switches new databases to write-ahead logging.
+        self.conn
+            .query_row("pragma journal_mode=wal", [], |r| r.get::<_, String>(0))
+            .map_err(|e| sql_err("pragma journal_mode=wal", e))?;
+        Ok(())
+    }
+
+    // ---- statement helpers ----
+
+    fn batch(&self, sql: &str) -> Result<()> {
+        self.conn.execute_batch(sql).map_err(|e| sql_err(sql, e))
+    }
+
+    fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<usize> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| sql_err(sql, e))?;
+        stmt.execute(params_from_iter(params.iter()))
+            .map_err(|e| sql_err(sql, e))
+    }
+
+    fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| sql_err(sql, e))?;
+        let n = stmt.column_count();
+        let mut rows = stmt
+            .query(params_from_iter(params.iter()))
+            .map_err(|e| sql_err(sql, e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| sql_err(sql, e))? {
+            let mut r = Vec::with_capacity(n);
+            for i in 0..n {
+                r.push(from_ref(row.get_ref(i).map_err(|e| sql_err(sql, e))?));
+            }
+            out.push(r);
+        }
+        Ok(out)
+    }
+
+    /// First column of every row, as ids.
+    fn ids(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<String>> {
+        Ok(self
+            .rows(sql, params)?
+            .iter()
+            .filter_map(|r| r.first().and_then(layout::id_from_sql))
+            .collect())
+    }
+
+    fn table_exists(&self, name: &str) -> Result<bool> {
+        let rows = self.rows(
+            "select 1 from sqlite_master where type='table' and name=?1",
+            &[SqlValue::Text(name.to_string())],
+        )?;
+        Ok(!rows.is_empty())
+    }
+
+    // ---- transactions ----
+
+    /// Notice a transaction SQLite has rolled back on its own (after I/O
+    /// errors, disk full and the like).
+    fn check_lost_transaction(&mut self) -> Result<()> {
+        if self.in_tx && self.conn.is_autocommit() {
+            self.in_tx = false;
+            let restore = self.restore_allocated_ids();
+            let mut msg = "SQLite rolled back the open transaction after an error: every change since the last commit is lost".to_string();
+            if let Err(e) = restore {
+                msg.push_str(&format!(" (and re-reserving allocated ids failed: {e})"));
+            }
+            return Err(Error::Storage(msg));
+        }
+        Ok(())
+    }
+
+    fn begin(&mut self) -> Result<()> {
+        self.check_lost_transaction()?;
+        if !self.in_tx {
+            self.batch("BEGIN IMMEDIATE")?;
+            self.in_tx = true;
+        }
+        Ok(())
+    }
+
+    /// Run a write operation atomically inside the transaction.
+    fn write<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        self.begin()?;
+        self.batch("SAVEPOINT roundup_op")?;
+        match f(self) {
+            Ok(v) => {
+                self.batch("RELEASE roundup_op")?;
+                Ok(v)
+            }
+            Err(e) => {
+                if self.conn.is_autocommit() {
+                    let lost = self.check_lost_transaction().err();
+                    let extra = lost.map(|l| format!("; {l}")).unwrap_or_default();
+                    return Err(Error::Storage(format!("{e}{extra}")));
+                }
+                self.batch("ROLLBACK TO roundup_op; RELEASE roundup_op")?;
+                self.reserve_allocated_in_tx()?;
+                Err(e)
+            }
+        }
+    }
+
+    /// After rolling back to a savepoint, keep the id counters past the
+    /// ids handed out in this transaction.
+    fn reserve_allocated_in_tx(&mut self) -> Result<()> {
+        let allocated: Vec<(String, i64)> = self
+            .allocated
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect();
+        for (name, next) in allocated {
+            self.exec(
+                "update ids set num=max(num, ?1) where name=?2",
+                &[SqlValue::Int(next), SqlValue::Text(name)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// After a rollback, move the id counters past every id handed out in
+    /// the rolled-back transaction, in a transaction of their own.
+    fn restore_allocated_ids(&mut self) -> Result<()> {
+        if self.allocated.is_empty() {
+            return Ok(());
+        }
+        let allocated: Vec<(String, i64)> = self.allocated.drain().collect();
+        self.batch("BEGIN IMMEDIATE")?;
+        let res = (|| {
+            for (name, next) in &allocated {
+                self.exec(
+                    "update ids set num=max(num, ?1) where name=?2",
+                    &[SqlValue::Int(*next), SqlValue::Text(name.clone())],
+                )?;
+            }
+            Ok(())
+        })();
+        match res {
+            Ok(()) => self.batch("COMMIT"),
+            Err(e) => {
+                let _ = self.batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Read and advance a counter of the `ids` table (inside whatever
+    /// transaction is open).
+    fn bump_counter(&mut self, name: &str) -> Result<i64> {
+        let rows = self.rows(
+            "select num from ids where name=?1",
+            &[SqlValue::Text(name.to_string())],
+        )?;
+        let num = match rows.first().and_then(|r| r.first()) {
+            Some(SqlValue::Int(n)) => *n,
+            Some(SqlValue::Text(t)) => t.trim().parse().map_err(|_| {
+                Error::Storage(format!(
+                    "ids table: counter of \"{name}\" is not a number: {t:?}"
+                ))
+            })?,
+            Some(other) => {
+                return Err(Error::Storage(format!(
+                    "ids table: counter of \"{name}\" is {other:?}"
+                )));
+            }
+            None => {
+                return Err(Error::Storage(format!(
+                    "ids table has no counter for \"{name}\""
+                )))
+            }
+        };
+        self.exec(
+            "update ids set num=num+1 where name=?1",
+            &[SqlValue::Text(name.to_string())],
+        )?;
+        Ok(num)
+    }
+
+    // ---- schema changes ----
+
+    fn run_all(&self, stmts: &[String]) -> Result<()> {
+        for s in stmts {
+            self.exec(s, &[])?;
+        }
+        Ok(())
+    }
+
+    fn create_class(&mut self, class: &ClassDef) -> Result<()> {
+        let d = SqliteDialect;
+        self.run_all(&layout::create_class_table(class, &d))?;
+        self.run_all(&layout::create_journal_table(&class.name, &d))?;
+        for (ml, _) in class.multilink_props() {
+            self.create_multilink(&class.name, ml)?;
+        }
+        let name = SqlValue::Text(class.name.clone());
+        // A class that existed before keeps its counter so ids stay unique.
+        if self
+            .rows(
+                "select num from ids where name=?1",
+                std::slice::from_ref(&name),
+            )?
+            .is_empty()
+        {
+            self.exec(
+                "insert into ids (name, num) values (?1, ?2)",
+                &[name, SqlValue::Int(1)],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn create_multilink(&mut self, class: &str, prop: &str) -> Result<()> {
+        // Roundup 2.6 leaves link tables behind when it drops a class or
+        // property; such leftovers would hold stale links.
+        self.exec(
+            &format!(
+                "drop table if exists {}",
+                layout::multilink_table(class, prop)
+            ),
+            &[],
+        )?;
+        self.run_all(&layout::create_multilink_table(class, prop))
+    }
+
+    fn drop_class(&mut self, name: &str, old: &TableSpec) -> Result<()> {
+        self.exec(
+            &format!("drop table if exists {}", layout::class_table(name)),
+            &[],
+        )?;
+        self.exec(
+            &format!("drop table if exists {}", layout::journal_table(name)),
+            &[],
+        )?;
+        for ml in old.multilinks() {
+            self.exec(
+                &format!(
+                    "drop table if exists {}",
+                    layout::multilink_table(name, &ml)
+                ),
+                &[],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Bring the tables of `class` from the recorded spec `old` to the
+    /// class definition, keeping the data of properties present in both.
+    fn alter_class(&mut self, class: &ClassDef, old: &TableSpec) -> Result<()> {
+        let cn = &class.name;
+        let new_mls: Vec<&str> = class
+            .multilink_props()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        for ml in old.multilinks() {
+            if !new_mls.contains(&ml.as_str()) {
+                self.exec(
+                    &format!("drop table if exists {}", layout::multilink_table(cn, &ml)),
+                    &[],
+                )?;
+            }
+        }
+        for ml in &new_mls {
+            if !old.is_multilink(ml) {
+                self.create_multilink(cn, ml)?;
+            }
+        }
+
+        // Does the item table itself change (columns, their types, key)?
+        let new_spec = TableSpec::of_class(class);
+        let column_spec = |s: &TableSpec| {
+            let mut v: Vec<(String, String)> = s
+                .props
+                .iter()
+                .filter(|(n, _)| s.has_column(n))
+                .cloned()
+                .collect();
+            v.sort();
+            v
+        };
+        if old.key == new_spec.key && column_spec(old) == column_spec(&new_spec) {
+            return Ok(());
+        }
+
+        // SQLite cannot change columns in place: rebuild the table the way
+        // Roundup's sqlite backend does, copying the surviving columns.
+        let table = layout::class_table(cn);
+        let scratch = format!("{table}__rebuild");
+        self.exec(&format!("alter table {table} rename to {scratch}"), &[])?;
+        let old_key = if old.key.is_empty() {
+            None
+        } else {
+            Some(old.key.as_str())
+        };
+        for idx in layout::class_index_names(cn, old_key) {
+            self.exec(&format!("drop index if exists {idx}"), &[])?;
+        }
+        self.run_all(&layout::create_class_table(class, &SqliteDialect))?;
+        let mut copy: Vec<String> = [
+            "id",
+            "__retired__",
+            "_actor",
+            "_activity",
+            "_creation",
+            "_creator",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        let mut reparse = Vec::new();
+        for (name, prop) in class.column_props() {
+            if !old.has_column(name) {
+                continue;
+            }
+            copy.push(format!("_{name}"));
+            if prop.ptype == PropType::Interval {
+                if old.is_interval(name) {
+                    copy.push(format!("__{name}_int__"));
+                } else {
+                    reparse.push(name.to_string());
+                }
+            }
+        }
+        let cols = copy.join(",");
+        self.exec(
+            &format!("insert into {table} ({cols}) select {cols} from {scratch}"),
+            &[],
+        )?;
+        self.exec(&format!("drop table {scratch}"), &[])?;
+
+        // A column that became an Interval needs its seconds column filled.
+        for name in reparse {
+            let rows = self.rows(
+                &format!("select id, _{name} from {table} where _{name} is not null"),
+                &[],
+            )?;
+            for row in rows {
+                let (Some(id), Some(text)) = (row.first(), row.get(1)) else {
+                    continue;
+                };
+                let secs = match layout::value_from_sql(PropType::Interval, text.clone(), &name) {
+                    Ok(Some(v)) => layout::interval_seconds(Some(&v)),
+                    _ => SqlValue::Null,
+                };
+                self.exec(
+                    &format!("update {table} set __{name}_int__=?1 where id=?2"),
+                    &[secs, id.clone()],
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    fn save_schema(&self, stored: &DbSchema) -> Result<()> {
+        self.exec("delete from schema", &[])?;
+        self.exec(
+            "insert into schema values (?1)",
+            &[SqlValue::Text(stored.to_repr())],
+        )?;
+        Ok(())
+    }
+
+    fn apply_sync(&mut self, schema: &Schema) -> Result<bool> {
+        let mut stored = self.stored_schema()?;
+        let mut changed = false;
+        if stored.version > DB_VERSION {
+            return Err(Error::Storage(format!(
+                "database layout version {} is newer than the supported version {DB_VERSION}",
+                stored.version
+            )));
+        }
+        if stored.version < DB_VERSION {
+            if stored.version < 6 {
+                return Err(Error::Storage(format!(
+                    "database layout version {} is too old: open it once with Roundup 2.6 to upgrade it to version {DB_VERSION}",
+                    stored.version
+                )));
+            }
+            // Version 7 added the fts5 table; 8 changed nothing for SQLite.
+            if !self.table_exists("__fts")? {
+                self.exec(FTS_TABLE, &[])?;
+            }
+            stored.version = DB_VERSION;
+            changed = true;
+        }
+        for change in layout::plan_sync(&stored, schema) {
+            changed = true;
+            match change {
+                ClassChange::Create(name) => {
+                    let class = schema.class(&name)?;
+                    self.create_class(class)?;
+                    stored.tables.insert(name, TableSpec::of_class(class));
+                }
+                ClassChange::Alter(name, old) => {
+                    let class = schema.class(&name)?;
+                    self.alter_class(class, &old)?;
+                    stored.tables.insert(name, TableSpec::of_class(class));
+                }
+                ClassChange::Drop(name, old) => {
+                    self.drop_class(&name, &old)?;
+                    stored.tables.shift_remove(&name);
+                }
+            }
+        }
+        if changed {
+            self.save_schema(&stored)?;
+        }
+        Ok(changed)
+    }
+
+    // ---- items ----
+
+    fn encode(
+        class: &ClassDef,
+        prop: &str,
+        ptype: PropType,
+        value: Option<&Value>,
+    ) -> Result<SqlValue> {
+        match value {
+            None => Ok(SqlValue::Null),
+            Some(v) => layout::value_to_sql(&SqliteDialect, &class.name, prop, ptype, v),
+        }
+    }
+
+    fn replace_links(&self, class: &str, prop: &str, nid: i64, ids: &[String]) -> Result<()> {
+        let t = layout::multilink_table(class, prop);
+        self.exec(
+            &format!("delete from {t} where nodeid=?1"),
+            &[SqlValue::Int(nid)],
+        )?;
+        self.add_links(class, prop, nid, ids)
+    }
+
+    fn add_links(&self, class: &str, prop: &str, nid: i64, ids: &[String]) -> Result<()> {
+        let t = layout::multilink_table(class, prop);
+        let sql = format!(
+            "insert into {t} (linkid, nodeid) select ?1, ?2 where not exists (select 1 from {t} where linkid=?1 and nodeid=?2)"
+        );
+        for id in ids {
+            let lid = layout::parse_id(prop, id)?;
+            self.exec(&sql, &[SqlValue::Int(lid), SqlValue::Int(nid)])?;
+        }
+        Ok(())
+    }
+
+    /// Ids a (stored or computed) multilink of item `nid` holds, sorted.
+    fn load_links(&self, class: &ClassDef, prop: &str, nid: i64) -> Result<Vec<String>> {
+        let p = class.require_prop(prop)?;
+        let arg = [SqlValue::Int(nid)];
+        let mut ids = match &p.computed {
+            None => self.ids(
+                &format!(
+                    "select linkid from {} where nodeid=?1",
+                    layout::multilink_table(&class.name, prop)
+                ),
+                &arg,
+            )?,
+            Some(from) if from.multilink => {
+                let t = layout::multilink_table(&from.class, &from.prop);
+                let ft = layout::class_table(&from.class);
+                self.ids(
+                    &format!(
+                        "select {t}.nodeid from {t}, {ft} where {t}.linkid=?1 and {ft}.id={t}.nodeid and {ft}.__retired__=0"
+                    ),
+                    &arg,
+                )?
+            }
+            Some(from) => self.ids(
+                &format!(
+                    "select id from {} where _{}=?1 and __retired__=0",
+                    layout::class_table(&from.class),
+                    from.prop
+                ),
+                &arg,
+            )?,
+        };
+        sort_ids(&mut ids);
+        ids.dedup();
+        Ok(ids)
+    }
+
+    fn journal_row(class: &str, entry: &JournalEntry) -> Result<[SqlValue; 5]> {
+        let nid = layout::parse_id(class, &entry.nodeid)?;
+        Ok([
+            SqlValue::Int(nid),
+            SqliteDialect.date_bound(&entry.date),
+            SqlValue::Text(entry.tag.clone()),
+            SqlValue::Text(entry.action.clone()),
+            SqlValue::Text(pyrepr::repr_export(&entry.params)),
+        ])
+    }
+}
+
+fn auto_type(name: &str) -> PropType {
+    if name == "actor" || name == "creator" {
+        PropType::Link
+    } else {
+        PropType::Date
+    }
+}
+
+fn text_of(v: &SqlValue) -> String {
+    match v {
+        SqlValue::Null => String::new(),
+        SqlValue::Int(n) => n.to_string(),
+        SqlValue::Real(f) => f.to_string(),
+        SqlValue::Text(t) => t.clone(),
+    }
+}
+
+fn placeholders(n: usize) -> String {
+    (1..=n)
+        .map(|i| format!("?{i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// A savepoint name checked to be a plain identifier, quoted for SQL.
+fn savepoint_name(name: &str) -> Result<String> {
+    let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(format!("\"{name}\""))
+    } else {
+        Err(Error::value(format!(
+            "invalid savepoint name \"{name}\": use letters, digits and underscores"
+        )))
+    }
+}
+
+fn no_node(class: &str, id: &str) -> Error {
+    Error::NoSuchNode {
+        class: class.to_string(),
+        id: id.to_string(),
+    }
+}
+
+impl SqliteStorage {
+    /// Advance a counter inside the open transaction, remembering it so a
+    /// rollback cannot hand the same id out again.
+    fn allocate_in_tx(&mut self, name: &str) -> Result<i64> {
+        let n = self.bump_counter(name)?;
+        let next = self.allocated.entry(name.to_string()).or_insert(n + 1);
+        *next = (*next).max(n + 1);
+        Ok(n)
+    }
+
+    fn check_prop_names(class: &ClassDef, values: &NodeValues) -> Result<()> {
+        for name in values.keys() {
+            if name != "id" && class.prop(name).is_none() {
+                return Err(Error::NoSuchProperty {
+                    class: class.name.clone(),
+                    prop: name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn multilink_value<'a>(class: &ClassDef, prop: &str, v: &'a Value) -> Result<&'a [String]> {
+        v.as_ids().ok_or_else(|| {
+            Error::value(format!(
+                "{}.{prop} is a Multilink property but was given a {} value",
+                class.name,
+                v.ptype().name()
+            ))
+        })
+    }
+}
+
+impl Storage for SqliteStorage {
+    fn backend_name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn sync_schema(&mut self, schema: &Schema) -> Result<bool> {
+        // Look first without taking the write lock: opening an unchanged
+        // database must not write anything.
+        let stored = self.stored_schema()?;
+        if stored.version == DB_VERSION && layout::plan_sync(&stored, schema).is_empty() {
+            return Ok(false);
+        }
+        // Decide again under the lock, in case another process changed it.
+        self.write(|s| s.apply_sync(schema))
+    }
+
+    /// Roundup allocates an id by reading and incrementing the `ids` row
+    /// under `BEGIN IMMEDIATE` and committing at once, so the id survives a
+    /// later rollback. A second connection cannot do that for us while
+    /// this one holds the write lock (SQLite has a single writer; it would
+    /// wait for our own commit), and committing this connection would end
+    /// the caller's transaction. So: with no transaction open we do exactly
+    /// what Roundup does; inside one we increment there and remember the
+    /// counter, and [`Storage::rollback`] (or SQLite aborting the
+    /// transaction) re-applies it in a short transaction of its own. Other
+    /// connections cannot allocate meanwhile because we hold the write
+    /// lock. Only a crash before commit loses the increment, and then no
+    /// committed data refers to the id either.
+    fn new_id(&mut self, class: &str) -> Result<u64> {
+        self.check_lost_transaction()?;
+        let n = if self.in_tx {
+            self.write(|s| s.allocate_in_tx(class))?
+        } else {
+            self.batch("BEGIN IMMEDIATE")?;
+            let res = self
+                .bump_counter(class)
+                .and_then(|n| self.batch("COMMIT").map(|_| n));
+            match res {
+                Ok(n) => n,
+                Err(e) => {
+                    if !self.conn.is_autocommit() {
+                        let _ = self.batch("ROLLBACK");
+                    }
+                    return Err(e);
+                }
+            }
+        };
+        u64::try_from(n).map_err(|_| {
+            Error::Storage(format!(
+                "ids table: counter of \"{class}\" is negative ({n})"
+            ))
+        })
+    }
+
+    fn set_last_id(&mut self, class: &str, last_used: u64) -> Result<()> {
+        let next = i64::try_from(last_used)
+            .ok()
+            .and_then(|n| n.checked_add(1))
+            .ok_or_else(|| Error::value(format!("id {last_used} of class {class} is too large")))?;
+        self.write(|s| {
+            let args = [SqlValue::Int(next), SqlValue::Text(class.to_string())];
+            if s.exec("update ids set num=?1 where name=?2", &args)? == 0 {
+                s.exec("insert into ids (num, name) values (?1, ?2)", &args)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()> {
+        let nid = layout::parse_id(&class.name, id)?;
+        Self::check_prop_names(class, values)?;
+        let get = |name: &str| values.get(name).and_then(|v| v.as_ref());
+        let mut names = Vec::new();
+        let mut params = Vec::new();
+        for col in layout::class_columns(class, &SqliteDialect) {
+            let v = match &col.kind {
+                ColumnKind::Automatic(a) => Self::encode(class, a, auto_type(a), get(a))?,
+                ColumnKind::Prop(name, _) if class.is_file_content(name) => SqlValue::Null,
+                ColumnKind::Prop(name, pt) => Self::encode(class, name, *pt, get(name))?,
+                ColumnKind::IntervalSeconds(name) => layout::interval_seconds(get(name)),
+            };
+            names.push(col.name);
+            params.push(v);
+        }
+        names.push("id".to_string());
+        params.push(SqlValue::Int(nid));
+        let sql = format!(
+            "insert into {} ({}) values ({})",
+            layout::class_table(&class.name),
+            names.join(","),
+            placeholders(params.len())
+        );
+        let mut links = Vec::new();
+        for (ml, _) in class.multilink_props() {
+            if let Some(v) = get(ml) {
+                links.push((ml, Self::multilink_value(class, ml, v)?));
+            }
+        }
+        self.write(|s| {
+            s.exec(&sql, &params)?;
+            for (ml, ids) in links {
+                s.add_links(&class.name, ml, nid, ids)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn set_node(
+        &mut self,
+        class: &ClassDef,
+        id: &str,
+        values: &NodeValues,
+        multilinks: &HashMap<String, MultilinkChange>,
+    ) -> Result<()> {
+        let nid = layout::parse_id(&class.name, id)?;
+        Self::check_prop_names(class, values)?;
+        let mut sets = Vec::new();
+        let mut params = Vec::new();
+        let mut replace = Vec::new();
+        let mut names: Vec<&String> = values.keys().collect();
+        names.sort();
+        for name in names {
+            let value = values.get(name).and_then(|v| v.as_ref());
+            if name == "id" || class.is_file_content(name) {
+                continue;
+            }
+            let ptype = match class.props.get(name) {
+                Some(p) if p.is_computed() => continue,
+                Some(p) => p.ptype,
+                None => auto_type(name),
+            };
+            if ptype == PropType::Multilink {
+                if !multilinks.contains_key(name) {
+                    let ids = match value {
+                        Some(v) => Self::multilink_value(class, name, v)?,
+                        None => &[],
+                    };
+                    replace.push((name.as_str(), ids));
+                }
+                continue;
+            }
+            sets.push(format!("_{name}=?{}", params.len() + 1));
+            params.push(Self::encode(class, name, ptype, value)?);
+            if ptype == PropType::Interval {
+                sets.push(format!("__{name}_int__=?{}", params.len() + 1));
+                params.push(layout::interval_seconds(value));
+            }
+        }
+        for name in multilinks.keys() {
+            match class.props.get(name) {
+                Some(p) if p.is_multilink() && !p.is_computed() => {}
+                _ => {
+                    return Err(Error::value(format!(
+                        "{}.{name} is not a stored Multilink property; cannot add or remove links",
+                        class.name
+                    )))
+                }
+            }
+        }
+        let table = layout::class_table(&class.name);
+        self.write(|s| {
+            if sets.is_empty() {
+                if !s.has_node(&class.name, id)? {
+                    return Err(no_node(&class.name, id));
+                }
+            } else {
+                params.push(SqlValue::Int(nid));
+                let sql = format!(
+                    "update {table} set {} where id=?{}",
+                    sets.join(","),
+                    params.len()
+                );
+                if s.exec(&sql, &params)? == 0 {
+                    return Err(no_node(&class.name, id));
+                }
+            }
+            for (name, ids) in replace {
+                s.replace_links(&class.name, name, nid, ids)?;
+            }
+            for (name, change) in multilinks {
+                s.add_links(&class.name, name, nid, &change.add)?;
+                if !change.remove.is_empty() {
+                    let t = layout::multilink_table(&class.name, name);
+                    let list = int_list(&change.remove);
+                    if !list.is_empty() {
+                        s.exec(
+                            &format!("delete from {t} where nodeid=?1 and linkid in ({list})"),
+                            &[SqlValue::Int(nid)],
+                        )?;
+                    }
+                }
+            }
+            Ok(())
+        })
+    }
+
+    fn get_node(&mut self, class: &ClassDef, id: &str) -> Result<Option<StoredNode>> {
+        let Ok(nid) = id.parse::<i64>() else {
+            return Ok(None);
+        };
+        let cols = layout::class_columns(class, &SqliteDialect);
+        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        let sql = format!(
+            "select {},__retired__ from {} where id=?1",
+            names.join(","),
+            layout::class_table(&class.name)
+        );
+        let Some(row) = self.rows(&sql, &[SqlValue::Int(nid)])?.into_iter().next() else {
+            return Ok(None);
+        };
+        let mut values = NodeValues::new();
+        let mut row = row.into_iter();
+        for col in &cols {
+            let v = row.next().unwrap_or(SqlValue::Null);
+            let what = || format!("{}{id}.{}", class.name, &col.name[1..]);
+            match &col.kind {
+                ColumnKind::Automatic(a) => {
+                    values.insert(
+                        a.to_string(),
+                        layout::value_from_sql(auto_type(a), v, &what())?,
+                    );
+                }
+                ColumnKind::Prop(name, _) if class.is_file_content(name) => {}
+                ColumnKind::Prop(name, pt) => {
+                    values.insert(name.clone(), layout::value_from_sql(*pt, v, &what())?);
+                }
+                ColumnKind::IntervalSeconds(_) => {}
+            }
+        }
+        let retired = match row.next() {
+            None | Some(SqlValue::Null) | Some(SqlValue::Int(0)) => false,
+            Some(SqlValue::Real(f)) => f != 0.0,
+            Some(SqlValue::Text(t)) => !matches!(t.trim(), "" | "0"),
+            Some(SqlValue::Int(_)) => true,
+        };
+        for (name, prop) in &class.props {
+            if prop.is_multilink() {
+                let ids = self.load_links(class, name, nid)?;
+                values.insert(name.clone(), Some(Value::Multilink(ids)));
+            }
+        }
+        Ok(Some(StoredNode { values, retired }))
+    }
+
+    fn has_node(&mut self, class: &str, id: &str) -> Result<bool> {
+        let Ok(nid) = id.parse::<i64>() else {
+            return Ok(false);
+        };
+        let sql = format!("select 1 from {} where id=?1", layout::class_table(class));
+        Ok(!self.rows(&sql, &[SqlValue::Int(nid)])?.is_empty())
+    }
+
+    fn set_retired(&mut self, class: &ClassDef, id: &str, retired: bool) -> Result<()> {
+        let nid = layout::parse_id(&class.name, id)?;
+        let sql = format!(
+            "update {} set __retired__=?1 where id=?2",
+            layout::class_table(&class.name)
+        );
+        let flag = if retired { nid } else { 0 };
+        self.write(|s| {
+            if s.exec(&sql, &[SqlValue::Int(flag), SqlValue::Int(nid)])? == 0 {
+                return Err(no_node(&class.name, id));
+            }
+            Ok(())
+        })
+    }
+
+    fn destroy_node(&mut self, class: &ClassDef, id: &str) -> Result<()> {
+        let nid = layout::parse_id(&class.name, id)?;
+        let cn = &class.name;
+        self.write(|s| {
+            let arg = [SqlValue::Int(nid)];
+            if s.exec(&format!("delete from {} where id=?1", layout::class_table(cn)), &arg)? == 0 {
+                return Err(no_node(cn, id));
+            }
+            for (ml, _) in class.multilink_props() {
+                s.exec(&format!("delete from {} where nodeid=?1", layout::multilink_table(cn, ml)), &arg)?;
+            }
+            s.exec(&format!("delete from {} where nodeid=?1", layout::journal_table(cn)), &arg)?;
+            let key = [SqlValue::Text(cn.clone()), SqlValue::Text(nid.to_string())];
+            s.exec(
+                "delete from __words where _textid in (select _textid from __textids where _class=?1 and _itemid=?2)",
+                &key,
+            )?;
+            s.exec("delete from __textids where _class=?1 and _itemid=?2", &key)?;
+            Ok(())
+        })
+    }
+
+    fn node_ids(&mut self, class: &str, retired: Option<bool>) -> Result<Vec<String>> {
+        let cond = match retired {
+            None => "",
+            Some(false) => " where __retired__=0",
+            Some(true) => " where __retired__>0",
+        };
+        self.ids(
+            &format!(
+                "select id from {}{cond} order by id",
+                layout::class_table(class)
+            ),
+            &[],
+        )
+    }
+
+    fn count(&mut self, class: &str) -> Result<u64> {
+        let sql = format!(
+            "select count(*) from {} where __retired__=0",
+            layout::class_table(class)
+        );
+        match self.rows(&sql, &[])?.first().and_then(|r| r.first()) {
+            Some(SqlValue::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
+            other => Err(Error::Storage(format!("{sql} returned {other:?}"))),
+        }
+    }
+
+    fn lookup_key(&mut self, class: &ClassDef, key: &str) -> Result<Option<String>> {
+        let Some(kp) = &class.key else {
+            return Err(Error::value(format!(
+                "class \"{}\" has no key property",
+                class.name
+            )));
+        };
+        let sql = format!(
+            "select id from {} where _{kp}=?1 and __retired__=0",
+            layout::class_table(&class.name)
+        );
+        Ok(self
+            .ids(&sql, &[SqlValue::Text(key.to_string())])?
+            .into_iter()
+            .next())
+    }
+
+    fn find_linking(
+        &mut self,
+        class: &ClassDef,
+        prop: &str,
+        ids: &[String],
+    ) -> Result<Vec<String>> {
+        let p = class.require_prop(prop)?;
+        let list = int_list(ids);
+        if list.is_empty() {
+            return Ok(Vec::new());
+        }
+        let cn = &class.name;
+        let ct = layout::class_table(cn);
+        let sql = match (&p.computed, p.ptype) {
+            (None, PropType::Link) => {
+                format!(
+                    "select id from {ct} where __retired__=0 and _{prop} in ({list}) order by id"
+                )
+            }
+            (None, PropType::Multilink) => {
+                let t = layout::multilink_table(cn, prop);
+                format!(
+                    "select distinct {ct}.id from {ct}, {t} where {ct}.__retired__=0 and {ct}.id={t}.nodeid and {t}.linkid in ({list}) order by {ct}.id"
+                )
+            }
+            (Some(from), _) if from.multilink => {
+                let t = layout::multilink_table(&from.class, &from.prop);
+                format!(
+                    "select distinct {ct}.id from {ct}, {t} where {ct}.__retired__=0 and {ct}.id={t}.linkid and {t}.nodeid in ({list}) order by {ct}.id"
+                )
+            }
+            (Some(from), _) => {
+                let ft = layout::class_table(&from.class);
+                format!(
+                    "select distinct {ct}.id from {ct}, {ft} where {ct}.__retired__=0 and {ft}._{}={ct}.id and {ft}.id in ({list}) order by {ct}.id",
+                    from.prop
+                )
+            }
+            _ => {
+                return Err(Error::value(format!(
+                    "{cn}.{prop} is a {} property, not a Link or Multilink",
+                    p.ptype.name()
+                )))
+            }
+        };
+        self.ids(&sql, &[])
+    }
+
+    fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
+        let (sql, params) = filter_sql(schema, query, &SqliteDialect)?;
+        self.ids(&sql, &params)
+    }
+
+    fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {
+        let row = Self::journal_row(class, entry)?;
+        let sql = format!(
+            "insert into {} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)",
+            layout::journal_table(class)
+        );
+        self.write(|s| s.exec(&sql, &row).map(|_| ()))
+    }
+
+    fn get_journal(&mut self, class: &str, id: &str) -> Result<Vec<JournalEntry>> {
+        let Ok(nid) = id.parse::<i64>() else {
+            return Ok(Vec::new());
+        };
+        let sql = format!(
+            "select nodeid,date,tag,action,params from {} where nodeid=?1 order by date, rowid",
+            layout::journal_table(class)
+        );
+        let mut out = Vec::new();
+        for row in self.rows(&sql, &[SqlValue::Int(nid)])? {
+            let [nodeid, date, tag, action, params] = <[SqlValue; 5]>::try_from(row)
+                .map_err(|_| Error::Storage(format!("{sql}: wrong number of columns")))?;
+            let what = |field: &str| format!("journal of {class}{id}: {field}");
+            let date = layout::date_from_sql(&date)?
+                .ok_or_else(|| Error::Storage(what("entry without a date")))?;
+            let params_text = text_of(&params);
+            let params = pyrepr::eval_import(&params_text).map_err(|e| {
+                Error::Storage(format!(
+                    "{}: unreadable params {params_text:?}: {e}",
+                    what("entry")
+                ))
+            })?;
+            out.push(JournalEntry {
+                nodeid: layout::id_from_sql(&nodeid).unwrap_or_else(|| id.to_string()),
+                date,
+                tag: text_of(&tag),
+                action: text_of(&action),
+                params,
+            });
+        }
+        Ok(out)
+    }
+
+    fn set_journal(&mut self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
+        let nid = layout::parse_id(class, id)?;
+        let table = layout::journal_table(class);
+        let mut rows = Vec::with_capacity(entries.len());
+        for e in entries {
+            let mut row = Self::journal_row(class, e)?;
+            row[0] = SqlValue::Int(nid);
+            rows.push(row);
+        }
+        self.write(|s| {
+            s.exec(
+                &format!("delete from {table} where nodeid=?1"),
+                &[SqlValue::Int(nid)],
+            )?;
+            let sql = format!(
+                "insert into {table} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
+            );
+            for row in &rows {
+                s.exec(&sql, row)?;
+            }
+            Ok(())
+        })
+    }
+
+    fn pack(&mut self, schema: &Schema, before: &Date) -> Result<()> {
+        let stamp = SqliteDialect.date_bound(before);
+        self.write(|s| {
+            for name in schema.classes.keys() {
+                let sql = format!(
+                    "delete from {} where date<?1 and action<>'create'",
+                    layout::journal_table(name)
+                );
+                s.exec(&sql, std::slice::from_ref(&stamp))?;
+            }
+            Ok(())
+        })
+    }
+
+    fn index_text(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()> {
+        let words = layout::index_words(text, &self.stopwords);
+        self.write(|s| {
+            let key = [
+                SqlValue::Text(class.to_string()),
+                SqlValue::Text(id.to_string()),
+                SqlValue::Text(prop.to_string()),
+            ];
+            let found = s.rows(
+                "select _textid from __textids where _class=?1 and _itemid=?2 and _prop=?3",
+                &key,
+            )?;
+            let textid = match found.first().and_then(|r| r.first()) {
+                Some(SqlValue::Int(t)) => {
+                    s.exec("delete from __words where _textid=?1", &[SqlValue::Int(*t)])?;
+                    *t
+                }
+                _ => {
+                    let t = s.allocate_in_tx("__textids")?;
+                    let [c, i, p] = key;
+                    s.exec(
+                        "insert into __textids (_textid, _class, _itemid, _prop) values (?1, ?2, ?3, ?4)",
+                        &[SqlValue::Int(t), c, i, p],
+                    )?;
+                    t
+                }
+            };
+            for w in words {
+                s.exec(
+                    "insert into __words (_word, _textid) values (?1, ?2)",
+                    &[SqlValue::Text(w), SqlValue::Int(textid)],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    fn search_text(
+        &mut self,
+        words: &[String],
+        classes: Option<&[String]>,
+    ) -> Result<Vec<TextHit>> {
+        let words = layout::query_words(words, &self.stopwords);
+        if words.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut params: Vec<SqlValue> = words.into_iter().map(SqlValue::Text).collect();
+        let inner = (1..=params.len())
+            .map(|n| format!("select _textid from __words where _word=?{n}"))
+            .collect::<Vec<_>>()
+            .join(" intersect ");
+        let mut sql =
+            format!("select _class, _itemid, _prop from __textids where _textid in ({inner})");
+        if let Some(cls) = classes {
+            if cls.is_empty() {
+                return Ok(Vec::new());
+            }
+            let first = params.len() + 1;
+            let ph: Vec<String> = (first..first + cls.len())
+                .map(|n| format!("?{n}"))
+                .collect();
+            sql.push_str(&format!(" and _class in ({})", ph.join(",")));
+            params.extend(cls.iter().map(|c| SqlValue::Text(c.clone())));
+        }
+        sql.push_str(" order by _class, cast(_itemid as integer), _prop");
+        Ok(self
+            .rows(&sql, &params)?
+            .into_iter()
+            .map(|r| TextHit {
+                class: r.first().map(text_of).unwrap_or_default(),
+                id: r.get(1).map(text_of).unwrap_or_default(),
+                prop: r.get(2).map(text_of).unwrap_or_default(),
+            })
+            .collect())
+    }
+
+    fn savepoint(&mut self, name: &str) -> Result<()> {
+        let name = savepoint_name(name)?;
+        self.begin()?;
+        self.batch(&format!("SAVEPOINT {name}"))
+    }
+
+    fn release_savepoint(&mut self, name: &str) -> Result<()> {
+        let name = savepoint_name(name)?;
+        self.check_lost_transaction()?;
+        self.batch(&format!("RELEASE {name}"))
+    }
+
+    fn rollback_to_savepoint(&mut self, name: &str) -> Result<()> {
+        let name = savepoint_name(name)?;
+        self.check_lost_transaction()?;
+        self.batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        // Ids handed out since the savepoint stay used.
+        self.reserve_allocated_in_tx()
+    }
+
+    fn commit(&mut self) -> Result<()> {
+        self.check_lost_transaction()?;
+        if !self.in_tx {
+            return Ok(());
+        }
+        match self.batch("COMMIT") {
+            Ok(()) => {
+                self.in_tx = false;
+                self.allocated.clear();
+                Ok(())
+            }
+            Err(e) => {
+                // A busy database leaves the transaction open (retry or roll
+                // back); anything that ended it is reported as a loss.
+                if self.conn.is_autocommit() {
+                    let lost = self.check_lost_transaction().err();
+                    return Err(Error::Storage(format!(
+                        "{e}; {}",
+                        lost.map(|l| l.to_string()).unwrap_or_default()
+                    )));
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn rollback(&mut self) -> Result<()> {
+        if self.in_tx {
+            if !self.conn.is_autocommit() {
+                self.batch("ROLLBACK")?;
+            }
+            self.in_tx = false;
+        }
+        self.restore_allocated_ids()
+    }
+}

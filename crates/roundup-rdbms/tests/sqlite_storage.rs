@@ -1,0 +1,934 @@
+//! The SQLite backend against real database files.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::*;
+use roundup_core::pyrepr::PyValue;
+use roundup_core::schema::{ClassKind, Property};
+use roundup_core::storage::{JournalEntry, MultilinkChange, Storage, TextHit};
+use roundup_core::{Error, Value};
+use roundup_rdbms::layout::DbSchema;
+
+fn setup() -> (
+    tempfile::TempDir,
+    roundup_rdbms::sqlite::SqliteStorage,
+    roundup_core::Schema,
+) {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(dir.path());
+    let schema = test_schema();
+    assert!(st.sync_schema(&schema).unwrap());
+    st.commit().unwrap();
+    (dir, st, schema)
+}
+
+fn add_basics(st: &mut roundup_rdbms::sqlite::SqliteStorage, schema: &roundup_core::Schema) {
+    let status = schema.class("status").unwrap();
+    for (id, name) in [("1", "open"), ("2", "closed")] {
+        assert_eq!(st.new_id("status").unwrap().to_string(), id);
+        let mut v = vals(auto("1", "20240101000000.000"));
+        v.insert("name".into(), s(name));
+        v.insert("order".into(), Some(Value::Number(id.parse().unwrap())));
+        st.add_node(status, id, &v).unwrap();
+    }
+    let user = schema.class("user").unwrap();
+    for (id, name) in [("1", "admin"), ("2", "anonymous"), ("3", "alice")] {
+        assert_eq!(st.new_id("user").unwrap().to_string(), id);
+        let mut v = vals(auto("1", "20240101000000.000"));
+        v.insert("username".into(), s(name));
+        v.insert("password".into(), pw("{plaintext}secret"));
+        st.add_node(user, id, &v).unwrap();
+    }
+}
+
+#[test]
+fn new_database_has_roundups_tables_and_layout() {
+    let (dir, mut st, schema) = setup();
+    let tables = raw_strings(
+        dir.path(),
+        "select name from sqlite_master where type='table' order by name",
+    );
+    for t in [
+        "schema",
+        "ids",
+        "otks",
+        "sessions",
+        "__textids",
+        "__words",
+        "__fts",
+        "_issue",
+        "issue__journal",
+        "issue_nosy",
+        "issue_messages",
+        "issue_files",
+        "issue_superseder",
+        "_user",
+        "_status",
+        "_msg",
+        "_file",
+    ] {
+        assert!(
+            tables.contains(&t.to_string()),
+            "missing table {t} in {tables:?}"
+        );
+    }
+    let indexes = raw_strings(
+        dir.path(),
+        "select name from sqlite_master where type='index' order by name",
+    );
+    for i in [
+        "_user_username_idx",
+        "_user_key_retired_idx",
+        "_user_retired_idx",
+        "issue_journ_idx",
+        "issue_nosy_l_idx",
+        "issue_nosy_n_idx",
+        "words_word_ids",
+        "__textids_by_props",
+        "ids_name_idx",
+    ] {
+        assert!(indexes.contains(&i.to_string()), "missing index {i}");
+    }
+    // column layout: sorted names, Roundup's types, interval seconds column
+    let sql = raw_strings(
+        dir.path(),
+        "select sql from sqlite_master where name='_issue'",
+    );
+    assert_eq!(
+        sql,
+        vec!["CREATE TABLE _issue (__estimate_int__ BIGINT,_activity VARCHAR(30),_actor INTEGER,_assignedto INTEGER,_creation VARCHAR(30),_creator INTEGER,_deadline VARCHAR(30),_estimate VARCHAR(255),_status INTEGER,_title VARCHAR(255),_urgent BOOLEAN,_votes INTEGER,id INTEGER PRIMARY KEY,__retired__ INTEGER DEFAULT 0)"]
+    );
+    let msg_sql = raw_strings(
+        dir.path(),
+        "select sql from sqlite_master where name='_msg'",
+    );
+    assert!(msg_sql[0].contains("_content VARCHAR(255)"), "{msg_sql:?}");
+    assert_eq!(raw_strings(dir.path(), "pragma journal_mode"), vec!["wal"]);
+    let ids = raw_strings(dir.path(), "select name, num from ids order by name");
+    assert!(
+        ids.contains(&"issue|1".to_string()) && ids.contains(&"__textids|1".to_string()),
+        "{ids:?}"
+    );
+
+    // the schema row is Roundup's dict and matches the schema
+    let stored = st.stored_schema().unwrap();
+    assert_eq!(stored.version, 8);
+    assert_eq!(stored.tables.len(), 5);
+    let user = &stored.tables["user"];
+    assert_eq!(user.key, "username");
+    assert_eq!(
+        user.props[0],
+        (
+            "username".to_string(),
+            "<roundup.hyperdb.String>".to_string()
+        )
+    );
+    let text = raw_strings(dir.path(), "select schema from schema");
+    assert!(
+        text[0].starts_with(
+            "{'version': 8, 'tables': {'status': ('name', [('name', '<roundup.hyperdb.String>')"
+        ),
+        "{}",
+        text[0]
+    );
+    assert!(text[0].contains("('author', '<roundup.hyperdb.Link to \"user\">')"));
+    assert_eq!(DbSchema::parse(&text[0]).unwrap(), stored);
+
+    // unchanged schema: nothing to do, nothing written
+    assert!(!st.sync_schema(&schema).unwrap());
+    drop(st);
+    let mut again = open(dir.path());
+    assert!(!again.sync_schema(&schema).unwrap());
+}
+
+#[test]
+fn items_round_trip_with_every_type() {
+    let (_dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    let issue = schema.class("issue").unwrap();
+    let est = interval(5400, "1:30");
+    let mut v = vals(auto("3", "20240102030405.250"));
+    v.extend(vals(vec![
+        ("title", s("Crash on start")),
+        ("status", link("1")),
+        ("assignedto", None),
+        ("deadline", Some(Value::Date(date("20240301120000.000")))),
+        ("estimate", Some(Value::Interval(est))),
+        ("urgent", Some(Value::Boolean(true))),
+        ("votes", Some(Value::Integer(-3))),
+        ("nosy", ml(&["3", "10", "2"])),
+        ("messages", ml(&[])),
+    ]));
+    assert_eq!(st.new_id("issue").unwrap(), 1);
+    st.add_node(issue, "1", &v).unwrap();
+    st.commit().unwrap();
+
+    let n = st.get_node(issue, "1").unwrap().expect("issue1");
+    assert!(!n.retired);
+    assert_eq!(n.values["title"], s("Crash on start"));
+    assert_eq!(n.values["status"], link("1"));
+    assert_eq!(n.values["assignedto"], None);
+    assert_eq!(
+        n.values["deadline"],
+        Some(Value::Date(date("20240301120000.000")))
+    );
+    assert_eq!(n.values["estimate"], Some(Value::Interval(est)));
+    assert_eq!(n.values["urgent"], Some(Value::Boolean(true)));
+    assert_eq!(n.values["votes"], Some(Value::Integer(-3)));
+    assert_eq!(
+        n.values["nosy"],
+        ml(&["2", "3", "10"]),
+        "multilinks sorted numerically"
+    );
+    assert_eq!(n.values["messages"], ml(&[]));
+    assert_eq!(n.values["files"], ml(&[]));
+    assert_eq!(
+        n.values["creation"],
+        Some(Value::Date(date("20240102030405.250")))
+    );
+    assert_eq!(n.values["creator"], link("3"));
+    assert_eq!(n.values["actor"], link("3"));
+
+    // storage encodings as Roundup's sqlite backend
+    let row = raw_strings(
+        _dir.path(),
+        "select _creation, _deadline, _status, _urgent, __estimate_int__, typeof(_status) from _issue where id=1",
+    );
+    assert_eq!(
+        row,
+        vec!["20240102030405.250|20240301120000.000|1|1|5400|integer"]
+    );
+    // intervals as Roundup's str(): what its sqlite backend stores
+    assert_eq!(
+        raw_strings(_dir.path(), "select _estimate from _issue where id=1"),
+        vec![est.to_string()]
+    );
+    assert_eq!(est.to_string(), "+ 1:30");
+    let u = st
+        .get_node(schema.class("user").unwrap(), "3")
+        .unwrap()
+        .unwrap();
+    match &u.values["password"] {
+        Some(Value::Password(p)) => assert_eq!(p.as_str(), "{plaintext}secret"),
+        other => panic!("password came back as {other:?}"),
+    }
+    let st_node = st
+        .get_node(schema.class("status").unwrap(), "2")
+        .unwrap()
+        .unwrap();
+    assert_eq!(st_node.values["order"], Some(Value::Number(2.0)));
+
+    // FileClass content never reaches SQL
+    let msg = schema.class("msg").unwrap();
+    let mut m = vals(auto("3", "20240102030405.000"));
+    m.insert("content".into(), s("on disk only"));
+    m.insert("author".into(), link("3"));
+    st.add_node(msg, "1", &m).unwrap();
+    assert_eq!(
+        raw_strings(
+            _dir.path(),
+            "select count(*) from _msg where _content is null"
+        ),
+        vec!["0"]
+    );
+    st.commit().unwrap();
+    assert_eq!(
+        raw_strings(
+            _dir.path(),
+            "select count(*) from _msg where _content is null"
+        ),
+        vec!["1"]
+    );
+    assert!(!st
+        .get_node(msg, "1")
+        .unwrap()
+        .unwrap()
+        .values
+        .contains_key("content"));
+
+    // missing and malformed ids
+    assert_eq!(st.get_node(issue, "99").unwrap(), None);
+    assert_eq!(st.get_node(issue, "x").unwrap(), None);
+    assert!(st.has_node("issue", "1").unwrap());
+    assert!(!st.has_node("issue", "2").unwrap());
+}
+
+#[test]
+fn set_multilinks_retire_restore_destroy_and_queries() {
+    let (dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    let issue = schema.class("issue").unwrap();
+    for id in ["1", "2", "3"] {
+        let mut v = vals(auto("1", "20240102030405.000"));
+        v.insert("title".into(), s(&format!("issue {id}")));
+        v.insert("status".into(), link("1"));
+        v.insert("nosy".into(), ml(&["1"]));
+        st.add_node(issue, id, &v).unwrap();
+    }
+    // plain column update + interval seconds kept in step
+    let upd = vals(vec![
+        ("status", link("2")),
+        ("estimate", Some(Value::Interval(interval(60, "0:01")))),
+        ("activity", Some(Value::Date(date("20240105000000.000")))),
+    ]);
+    let mut changes = HashMap::new();
+    changes.insert(
+        "nosy".to_string(),
+        MultilinkChange {
+            add: vec!["3".into(), "2".into()],
+            remove: vec!["1".into()],
+        },
+    );
+    st.set_node(issue, "2", &upd, &changes).unwrap();
+    let n = st.get_node(issue, "2").unwrap().unwrap();
+    assert_eq!(n.values["status"], link("2"));
+    assert_eq!(n.values["nosy"], ml(&["2", "3"]));
+    assert_eq!(
+        n.values["activity"],
+        Some(Value::Date(date("20240105000000.000")))
+    );
+    assert_eq!(n.values["title"], s("issue 2"), "untouched");
+    st.commit().unwrap();
+    assert_eq!(
+        raw_strings(dir.path(), "select __estimate_int__ from _issue where id=2"),
+        vec!["60"]
+    );
+    // clearing the interval clears the seconds too
+    st.set_node(
+        issue,
+        "2",
+        &vals(vec![("estimate", None)]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    st.commit().unwrap();
+    assert_eq!(
+        raw_strings(dir.path(), "select __estimate_int__ from _issue where id=2"),
+        vec!["NULL"]
+    );
+    // a whole multilink value replaces the links
+    st.set_node(
+        issue,
+        "3",
+        &vals(vec![("nosy", ml(&["2", "3"]))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    assert_eq!(
+        st.get_node(issue, "3").unwrap().unwrap().values["nosy"],
+        ml(&["2", "3"])
+    );
+    // errors name what was wrong
+    let err = st
+        .set_node(
+            issue,
+            "99",
+            &vals(vec![("title", s("x"))]),
+            &no_ml_changes(),
+        )
+        .unwrap_err();
+    assert!(matches!(err, Error::NoSuchNode { .. }), "{err}");
+    let err = st
+        .set_node(issue, "1", &vals(vec![("nope", s("x"))]), &no_ml_changes())
+        .unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+    let err = st
+        .set_node(
+            issue,
+            "1",
+            &vals(vec![("votes", s("many"))]),
+            &no_ml_changes(),
+        )
+        .unwrap_err();
+    assert!(err.to_string().contains("issue.votes"), "{err}");
+
+    // find_linking on Link and Multilink
+    assert_eq!(
+        st.find_linking(issue, "status", &["1".into()]).unwrap(),
+        vec!["1", "3"]
+    );
+    assert_eq!(
+        st.find_linking(issue, "nosy", &["3".into(), "2".into()])
+            .unwrap(),
+        vec!["2", "3"]
+    );
+    assert_eq!(
+        st.find_linking(issue, "nosy", &[]).unwrap(),
+        Vec::<String>::new()
+    );
+    assert!(st.find_linking(issue, "title", &["1".into()]).is_err());
+
+    // retire stores the id, restore 0
+    st.set_retired(issue, "3", true).unwrap();
+    assert_eq!(
+        raw_strings(dir.path(), "select __retired__ from _issue where id=3"),
+        vec!["0"],
+        "not committed yet"
+    );
+    st.commit().unwrap();
+    assert_eq!(
+        raw_strings(dir.path(), "select __retired__ from _issue where id=3"),
+        vec!["3"]
+    );
+    assert!(st.get_node(issue, "3").unwrap().unwrap().retired);
+    assert_eq!(st.node_ids("issue", Some(false)).unwrap(), vec!["1", "2"]);
+    assert_eq!(st.node_ids("issue", Some(true)).unwrap(), vec!["3"]);
+    assert_eq!(st.node_ids("issue", None).unwrap(), vec!["1", "2", "3"]);
+    assert_eq!(st.count("issue").unwrap(), 2);
+    assert_eq!(
+        st.find_linking(issue, "status", &["1".into()]).unwrap(),
+        vec!["1"]
+    );
+    st.set_retired(issue, "3", false).unwrap();
+    st.commit().unwrap();
+    assert_eq!(
+        raw_strings(dir.path(), "select __retired__ from _issue where id=3"),
+        vec!["0"]
+    );
+    assert_eq!(st.count("issue").unwrap(), 3);
+
+    // key lookup ignores retired items
+    let user = schema.class("user").unwrap();
+    assert_eq!(st.lookup_key(user, "alice").unwrap(), Some("3".to_string()));
+    st.set_retired(user, "3", true).unwrap();
+    assert_eq!(st.lookup_key(user, "alice").unwrap(), None);
+    assert!(st.lookup_key(issue, "x").is_err(), "issue has no key");
+
+    // destroy removes the row, its links and journal
+    st.add_journal(
+        "issue",
+        &JournalEntry {
+            nodeid: "2".into(),
+            date: date("20240105000000.000"),
+            tag: "1".into(),
+            action: "create".into(),
+            params: PyValue::Dict(vec![]),
+        },
+    )
+    .unwrap();
+    st.index_text("issue", "2", "title", "destroyed words")
+        .unwrap();
+    st.destroy_node(issue, "2").unwrap();
+    st.commit().unwrap();
+    assert!(!st.has_node("issue", "2").unwrap());
+    assert_eq!(
+        raw_strings(dir.path(), "select count(*) from issue_nosy where nodeid=2"),
+        vec!["0"]
+    );
+    assert_eq!(
+        raw_strings(
+            dir.path(),
+            "select count(*) from issue__journal where nodeid=2"
+        ),
+        vec!["0"]
+    );
+    assert!(st
+        .search_text(&["destroyed".into()], None)
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        st.destroy_node(issue, "2").unwrap_err(),
+        Error::NoSuchNode { .. }
+    ));
+}
+
+#[test]
+fn journal_round_trip_order_replace_and_pack() {
+    let (dir, mut st, schema) = setup();
+    let entry = |when: &str, action: &str, params: PyValue| JournalEntry {
+        nodeid: "1".into(),
+        date: date(when),
+        tag: "3".into(),
+        action: action.into(),
+        params,
+    };
+    let set_params = PyValue::Dict(vec![
+        (
+            PyValue::Str("nosy".into()),
+            PyValue::Tuple(vec![PyValue::Tuple(vec![
+                PyValue::Str("+".into()),
+                PyValue::List(vec![PyValue::Str("3".into())]),
+            ])]),
+        ),
+        (
+            PyValue::Str("title".into()),
+            PyValue::Str("it's old".into()),
+        ),
+    ]);
+    let entries = vec![
+        entry("20240101000000.000", "create", PyValue::Dict(vec![])),
+        entry("20240102000000.000", "set", set_params.clone()),
+        entry("20240102000000.000", "retired", PyValue::None),
+        entry(
+            "20240103000000.000",
+            "link",
+            PyValue::Tuple(vec![
+                PyValue::Str("msg".into()),
+                PyValue::Str("4".into()),
+                PyValue::Str("issue".into()),
+            ]),
+        ),
+    ];
+    // written out of order; read back by date, insertion order for ties
+    for i in [3, 0, 1, 2] {
+        st.add_journal("issue", &entries[i]).unwrap();
+    }
+    st.commit().unwrap();
+    assert_eq!(st.get_journal("issue", "1").unwrap(), entries);
+    let raw_rows = raw_strings(dir.path(), "select nodeid, typeof(nodeid), date, tag, action, params from issue__journal where action='set'");
+    assert_eq!(
+        raw_rows,
+        vec![format!(
+            "1|integer|20240102000000.000|3|set|{}",
+            roundup_core::pyrepr::repr(&set_params)
+        )]
+    );
+    assert!(
+        raw_rows[0].ends_with("'title': 'it\\'s old'}")
+            || raw_rows[0].ends_with("'title': \"it's old\"}")
+    );
+
+    // pack keeps create entries and recent ones
+    st.pack(&schema, &date("20240102120000.000")).unwrap();
+    let actions: Vec<String> = st
+        .get_journal("issue", "1")
+        .unwrap()
+        .into_iter()
+        .map(|e| e.action)
+        .collect();
+    assert_eq!(actions, vec!["create", "link"]);
+
+    // replace the whole journal (import)
+    st.set_journal("issue", "1", &entries[1..2]).unwrap();
+    assert_eq!(
+        st.get_journal("issue", "1").unwrap(),
+        entries[1..2].to_vec()
+    );
+    assert!(st.get_journal("issue", "2").unwrap().is_empty());
+}
+
+#[test]
+fn schema_evolution_preserves_data() {
+    let (dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    let issue = schema.class("issue").unwrap();
+    let mut v = vals(auto("1", "20240102030405.000"));
+    v.extend(vals(vec![
+        ("title", s("keep me")),
+        ("estimate", Some(Value::Interval(interval(120, "0:02")))),
+        ("nosy", ml(&["1", "3"])),
+        ("votes", Some(Value::Integer(7))),
+    ]));
+    st.add_node(issue, "1", &v).unwrap();
+    st.set_retired(issue, "1", true).unwrap();
+    st.commit().unwrap();
+
+    // 1. add a class, add properties (String, Interval, Multilink), remove
+    //    a property and a multilink, change keys.
+    let mut s2 = test_schema();
+    {
+        let c = s2.class_mut("issue").unwrap();
+        c.props.shift_remove("votes");
+        c.props.shift_remove("superseder");
+        c.props.insert("severity".into(), Property::string());
+        c.props.insert("spent".into(), Property::interval());
+        c.props
+            .insert("watchers".into(), Property::multilink("user"));
+        let u = s2.class_mut("user").unwrap();
+        u.set_key("realname").unwrap();
+    }
+    s2.add_class(class(
+        "keyword",
+        ClassKind::Plain,
+        vec![("name", Property::string())],
+        Some("name"),
+    ))
+    .unwrap();
+    s2.classes.shift_remove("file");
+    {
+        // issue.files and msg.* pointed at file: drop those too
+        let c = s2.class_mut("issue").unwrap();
+        c.props.shift_remove("files");
+    }
+    s2.finish().unwrap();
+    assert!(st.sync_schema(&s2).unwrap());
+    st.commit().unwrap();
+    assert!(!st.sync_schema(&s2).unwrap(), "second sync is a no-op");
+
+    let issue2 = s2.class("issue").unwrap();
+    let n = st.get_node(issue2, "1").unwrap().unwrap();
+    assert_eq!(n.values["title"], s("keep me"));
+    assert_eq!(
+        n.values["estimate"],
+        Some(Value::Interval(interval(120, "0:02")))
+    );
+    assert_eq!(n.values["nosy"], ml(&["1", "3"]));
+    assert_eq!(n.values["severity"], None);
+    assert_eq!(n.values["watchers"], ml(&[]));
+    assert_eq!(
+        n.values["creation"],
+        Some(Value::Date(date("20240102030405.000")))
+    );
+    assert!(n.retired, "retired flag survives the rebuild");
+    assert!(!n.values.contains_key("votes"));
+    assert_eq!(
+        raw_strings(
+            dir.path(),
+            "select __estimate_int__, __retired__ from _issue"
+        ),
+        vec!["120|1"]
+    );
+
+    let tables = raw_strings(
+        dir.path(),
+        "select name from sqlite_master where type='table'",
+    );
+    for gone in [
+        "issue_superseder",
+        "issue_files",
+        "_file",
+        "file__journal",
+        "_issue__rebuild",
+    ] {
+        assert!(
+            !tables.contains(&gone.to_string()),
+            "{gone} should be gone: {tables:?}"
+        );
+    }
+    for new in ["issue_watchers", "_keyword", "keyword__journal"] {
+        assert!(tables.contains(&new.to_string()), "{new} missing");
+    }
+    let sql = raw_strings(
+        dir.path(),
+        "select sql from sqlite_master where name='_issue'",
+    );
+    assert!(
+        sql[0].contains("__spent_int__ BIGINT")
+            && sql[0].contains("_severity VARCHAR(255)")
+            && !sql[0].contains("_votes"),
+        "{sql:?}"
+    );
+    let idx = raw_strings(
+        dir.path(),
+        "select name from sqlite_master where type='index' and tbl_name='_user'",
+    );
+    assert!(
+        idx.contains(&"_user_realname_idx".to_string())
+            && !idx.contains(&"_user_username_idx".to_string()),
+        "{idx:?}"
+    );
+    assert!(idx.contains(&"_user_key_retired_idx".to_string()));
+    assert_eq!(
+        raw_strings(dir.path(), "select num from ids where name='keyword'"),
+        vec!["1"]
+    );
+    let stored = st.stored_schema().unwrap();
+    assert_eq!(stored.tables["user"].key, "realname");
+    assert!(!stored.tables.contains_key("file"));
+    // users kept their data through the key change
+    let user = s2.class("user").unwrap();
+    let u = st.get_node(user, "3").unwrap().unwrap();
+    assert_eq!(u.values["username"], s("alice"));
+
+    // 2. a property changes type to Interval: seconds get computed
+    let mut s3 = s2.clone();
+    s3.class_mut("issue")
+        .unwrap()
+        .props
+        .insert("severity".into(), Property::interval());
+    let hour = interval(3600, "1:00");
+    st.set_node(
+        issue2,
+        "1",
+        &vals(vec![("severity", s(&hour.to_string()))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    st.commit().unwrap();
+    assert!(st.sync_schema(&s3).unwrap());
+    st.commit().unwrap();
+    let n = st
+        .get_node(s3.class("issue").unwrap(), "1")
+        .unwrap()
+        .unwrap();
+    assert_eq!(n.values["severity"], Some(Value::Interval(hour)));
+    assert_eq!(
+        raw_strings(dir.path(), "select __severity_int__ from _issue"),
+        vec!["3600"]
+    );
+}
+
+#[test]
+fn rollback_restores_data_and_ids_are_never_reused() {
+    let (dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    st.commit().unwrap();
+    let status = schema.class("status").unwrap();
+
+    // changes, then rollback: all gone
+    st.set_node(
+        status,
+        "1",
+        &vals(vec![("name", s("reopened"))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    let id = st.new_id("status").unwrap();
+    assert_eq!(id, 3);
+    let mut v = vals(auto("1", "20240101000000.000"));
+    v.insert("name".into(), s("temp"));
+    st.add_node(status, "3", &v).unwrap();
+    st.rollback().unwrap();
+    assert_eq!(
+        st.get_node(status, "1").unwrap().unwrap().values["name"],
+        s("open")
+    );
+    assert!(!st.has_node("status", "3").unwrap());
+    // the id allocated inside the rolled-back transaction stays used
+    assert_eq!(st.new_id("status").unwrap(), 4);
+    // an id allocated outside a transaction is committed at once
+    st.rollback().unwrap();
+    assert_eq!(st.new_id("status").unwrap(), 5);
+    // a second connection sees the counter and continues it
+    let mut other = open(dir.path());
+    assert_eq!(other.new_id("status").unwrap(), 6);
+    drop(other);
+
+    // set_last_id behaves like Roundup's setid
+    st.set_last_id("status", 41).unwrap();
+    st.commit().unwrap();
+    assert_eq!(st.new_id("status").unwrap(), 42);
+    assert!(st
+        .new_id("nosuchclass")
+        .unwrap_err()
+        .to_string()
+        .contains("nosuchclass"));
+}
+
+#[test]
+fn failed_statement_keeps_transaction_usable() {
+    let (_dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    st.commit().unwrap();
+    let status = schema.class("status").unwrap();
+    st.set_node(
+        status,
+        "1",
+        &vals(vec![("name", s("new"))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    // duplicate primary key: the statement fails, naming the table
+    let mut v = vals(auto("1", "20240101000000.000"));
+    v.insert("name".into(), s("dupe"));
+    let err = st.add_node(status, "2", &v).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("insert into _status") && msg.contains("UNIQUE"),
+        "{msg}"
+    );
+    // a duplicate key among active items violates the unique index
+    let mut v = vals(auto("1", "20240101000000.000"));
+    v.insert("name".into(), s("closed"));
+    assert!(st.add_node(status, "7", &v).is_err());
+    // earlier work of the transaction is intact and commits
+    st.commit().unwrap();
+    assert_eq!(
+        st.get_node(status, "1").unwrap().unwrap().values["name"],
+        s("new")
+    );
+    assert!(!st.has_node("status", "7").unwrap());
+}
+
+#[test]
+fn full_text_index_and_search() {
+    let (dir, mut st, _schema) = setup();
+    st.index_text(
+        "issue",
+        "1",
+        "title",
+        "The database is CORRUPT after upgrade",
+    )
+    .unwrap();
+    st.index_text("msg", "2", "content", "Upgrade broke my database; also a x")
+        .unwrap();
+    st.index_text("issue", "10", "title", "Unrelated words")
+        .unwrap();
+    st.commit().unwrap();
+    // stored upper case, stopwords and one-letter words left out
+    let words = raw_strings(dir.path(), "select _word from __words w, __textids t where w._textid=t._textid and t._class='msg' order by _word");
+    assert_eq!(words, vec!["ALSO", "BROKE", "DATABASE", "MY", "UPGRADE"]);
+    let hits = st
+        .search_text(&["database".into(), "Upgrade".into()], None)
+        .unwrap();
+    assert_eq!(
+        hits,
+        vec![
+            TextHit {
+                class: "issue".into(),
+                id: "1".into(),
+                prop: "title".into()
+            },
+            TextHit {
+                class: "msg".into(),
+                id: "2".into(),
+                prop: "content".into()
+            },
+        ]
+    );
+    let only_msg = st
+        .search_text(&["database".into()], Some(&["msg".to_string()]))
+        .unwrap();
+    assert_eq!(only_msg.len(), 1);
+    assert_eq!(only_msg[0].class, "msg");
+    assert!(st
+        .search_text(&["database".into(), "unrelated".into()], None)
+        .unwrap()
+        .is_empty());
+    assert!(st.search_text(&["the".into()], None).unwrap().is_empty());
+    // re-indexing replaces the words and keeps the text id
+    st.index_text("issue", "1", "title", "renamed entirely")
+        .unwrap();
+    st.commit().unwrap();
+    assert_eq!(st.search_text(&["corrupt".into()], None).unwrap(), vec![]);
+    assert_eq!(st.search_text(&["RENAMED".into()], None).unwrap().len(), 1);
+    assert_eq!(
+        raw_strings(dir.path(), "select count(*) from __textids"),
+        vec!["3"]
+    );
+    assert_eq!(
+        raw_strings(dir.path(), "select num from ids where name='__textids'"),
+        vec!["4"]
+    );
+}
+
+#[test]
+fn filter_runs_the_generated_sql() {
+    use roundup_core::filter::{Condition, Direction, Filter, LinkExpr, Query};
+    let (_dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    let issue = schema.class("issue").unwrap();
+    for (id, status, title, urgent) in [
+        ("1", "1", "alpha", true),
+        ("2", "2", "beta", false),
+        ("3", "1", "gamma", true),
+        ("4", "1", "delta", false),
+    ] {
+        let mut v = vals(auto("1", "20240101000000.000"));
+        v.insert("status".into(), link(status));
+        v.insert("title".into(), s(title));
+        v.insert("urgent".into(), Some(Value::Boolean(urgent)));
+        st.add_node(issue, id, &v).unwrap();
+    }
+    st.set_retired(issue, "3", true).unwrap();
+    st.commit().unwrap();
+    let mut q = Query::all("issue");
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["1", "2", "4"]);
+    q.filters.push(Filter {
+        path: vec!["status".into()],
+        cond: Condition::Links(LinkExpr::Id("1".into())),
+    });
+    q.sort.push((Direction::Desc, vec!["title".into()]));
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["4", "1"]);
+    q.filters.push(Filter {
+        path: vec!["urgent".into()],
+        cond: Condition::Values(vec![Value::Boolean(true)]),
+    });
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["1"]);
+    q.filters.truncate(1);
+    q.retired = Some(true);
+    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["3"]);
+}
+
+#[test]
+fn savepoints_undo_partial_work_and_keep_ids() {
+    let (_dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    let status = schema.class("status").unwrap();
+    st.savepoint("rr_op_1").unwrap();
+    st.set_node(
+        status,
+        "1",
+        &vals(vec![("name", s("kept"))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    st.release_savepoint("rr_op_1").unwrap();
+    st.savepoint("rr_op_2").unwrap();
+    st.set_node(
+        status,
+        "2",
+        &vals(vec![("name", s("undone"))]),
+        &no_ml_changes(),
+    )
+    .unwrap();
+    let id = st.new_id("status").unwrap();
+    st.rollback_to_savepoint("rr_op_2").unwrap();
+    st.commit().unwrap();
+    let name = |st: &mut roundup_rdbms::sqlite::SqliteStorage, id: &str| {
+        st.get_node(status, id).unwrap().unwrap().values["name"].clone()
+    };
+    assert_eq!(name(&mut st, "1"), s("kept"));
+    assert_eq!(name(&mut st, "2"), s("closed"));
+    assert!(
+        st.new_id("status").unwrap() > id,
+        "id from the undone part is not handed out again"
+    );
+    assert!(st.savepoint("bad name; drop table x").is_err());
+}
+
+#[test]
+fn computed_reverse_multilinks_are_loaded_and_searchable() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(dir.path());
+    let mut schema = test_schema();
+    {
+        let issue = schema.class_mut("issue").unwrap();
+        let mut nosy = Property::multilink("user").no_journal();
+        nosy.rev_multilink = Some("nosy_issues".into());
+        issue.props.insert("nosy".into(), nosy);
+        let mut asg = Property::link("user");
+        asg.rev_multilink = Some("assigned".into());
+        issue.props.insert("assignedto".into(), asg);
+    }
+    schema.finish().unwrap();
+    assert!(st.sync_schema(&schema).unwrap());
+    add_basics(&mut st, &schema);
+    let issue = schema.class("issue").unwrap();
+    for (id, nosy, asg) in [
+        ("1", vec!["3"], "3"),
+        ("2", vec!["1", "3"], "1"),
+        ("3", vec!["3"], "3"),
+    ] {
+        let mut v = vals(auto("1", "20240101000000.000"));
+        v.insert("nosy".into(), ml(&nosy));
+        v.insert("assignedto".into(), link(asg));
+        st.add_node(issue, id, &v).unwrap();
+    }
+    st.set_retired(issue, "3", true).unwrap();
+    st.commit().unwrap();
+    // no column or table for the computed properties
+    assert!(raw_strings(
+        dir.path(),
+        "select name from sqlite_master where name in ('user_nosy_issues', 'user_assigned')"
+    )
+    .is_empty());
+    let user = schema.class("user").unwrap();
+    let alice = st.get_node(user, "3").unwrap().unwrap();
+    assert_eq!(
+        alice.values["nosy_issues"],
+        ml(&["1", "2"]),
+        "retired issue 3 left out"
+    );
+    assert_eq!(alice.values["assigned"], ml(&["1"]));
+    assert_eq!(
+        st.find_linking(user, "nosy_issues", &["2".into()]).unwrap(),
+        vec!["1", "3"]
+    );
+    assert_eq!(
+        st.find_linking(user, "assigned", &["2".into()]).unwrap(),
+        vec!["1"]
+    );
+}

@@ -1,0 +1,184 @@
+//! A Roundup tracker home and what it takes to open one.
+//!
+//! Layout (as Roundup's): `config.ini`, `schema.py`, `initial_data.py`,
+//! `detectors/*.py` (+ `detectors/config.ini`), `html/`, and the database
+//! directory (`[main] database`, default `db/`) holding the SQLite file
+//! and `files/` with FileClass contents.
+//!
+//! [`Tracker::open`] reads the configuration and runs the schema and
+//! detector scripts once; the result is shared by every connection that
+//! [`Tracker::open_db`] opens.
+
+pub mod templates;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use roundup_core::config::Config;
+use roundup_core::date::Timezone;
+use roundup_core::password::Scheme;
+use roundup_core::storage::Storage;
+use roundup_core::{Db, DbOptions, Error, Result, TrackerDef};
+use roundup_script::ConfigView;
+
+/// An opened tracker home.
+#[derive(Debug)]
+pub struct Tracker {
+    home: PathBuf,
+    config: Arc<Config>,
+    def: Arc<TrackerDef>,
+    opts: Arc<DbOptions>,
+}
+
+fn config_error(e: impl std::fmt::Display) -> Error {
+    Error::Config(e.to_string())
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
+}
+
+/// The configuration as tracker scripts see it (`db.config`).
+pub fn config_view(config: &Config) -> ConfigView {
+    ConfigView::from_config(config)
+}
+
+impl Tracker {
+    /// Read `config.ini`, run `schema.py` and the detectors.
+    pub fn open(home: &Path) -> Result<Tracker> {
+        if !home.join("config.ini").is_file() {
+            return Err(Error::Config(format!(
+                "{} is not a tracker home (no config.ini); create one with `roundup-admin -i {} install`",
+                home.display(),
+                home.display()
+            )));
+        }
+        let config = Config::load(home).map_err(config_error)?;
+        let view = config_view(&config);
+        let schema_path = home.join("schema.py");
+        let source = read_text(&schema_path)?;
+        let (schema, security) = roundup_script::load_schema(&schema_path.display().to_string(), &source, &view)?;
+        let mut detector_files = Vec::new();
+        let ddir = home.join("detectors");
+        if ddir.is_dir() {
+            let mut paths: Vec<PathBuf> = fs::read_dir(&ddir)
+                .map_err(|e| Error::io(format!("listing {}", ddir.display()), e))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "py"))
+                .collect();
+            paths.sort();
+            for p in paths {
+                detector_files.push((p.display().to_string(), read_text(&p)?));
+            }
+        }
+        let detectors = roundup_script::load_detectors(&detector_files, &schema, &view)?;
+        let opts = DbOptions {
+            db_dir: config.database_dir(),
+            password_scheme: Scheme::Pbkdf2S5,
+            password_rounds: u32::try_from(config.pbkdf2_default_rounds()).unwrap_or(u32::MAX),
+            timezone: Timezone::parse(&config.get_str("main", "timezone").unwrap_or_default())
+                .unwrap_or(Timezone::Utc),
+            // Roundup always indexes; [main] indexer only picks the engine.
+            indexing: true,
+        };
+        Ok(Tracker {
+            home: home.to_path_buf(),
+            config: Arc::new(config),
+            def: Arc::new(TrackerDef {
+                schema,
+                security,
+                detectors,
+            }),
+            opts: Arc::new(opts),
+        })
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.home
+    }
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    pub fn def(&self) -> &Arc<TrackerDef> {
+        &self.def
+    }
+
+    /// The configured storage backend, connected.
+    pub fn open_storage(&self) -> Result<Box<dyn Storage>> {
+        let backend = self.config.backend().map_err(config_error)?;
+        match backend {
+            "sqlite" => {
+                let timeout = Duration::from_secs(self.config.sqlite_timeout());
+                Ok(Box::new(roundup_rdbms::sqlite::SqliteStorage::open(&self.opts.db_dir, timeout)?))
+            }
+            other => Err(Error::Config(format!(
+                "{}: [rdbms] backend = {other}: this build supports only sqlite",
+                self.home.join("config.ini").display()
+            ))),
+        }
+    }
+
+    /// Whether the database has been created (by `initialise`).
+    pub fn db_exists(&self) -> bool {
+        self.opts.db_dir.join("db").exists()
+    }
+
+    /// Open a connection acting as user `uid` (an id).
+    pub fn open_db(&self, uid: &str) -> Result<Db> {
+        Db::open(self.def.clone(), self.opts.clone(), self.open_storage()?, uid)
+    }
+
+    /// Open a connection acting as the user with this login name.
+    pub fn open_db_as(&self, username: &str) -> Result<Db> {
+        let db = self.open_db("1")?;
+        if username != "admin" || db.schema().classes.contains_key("user") {
+            let uid = db.lookup("user", username)?;
+            db.set_uid(&uid);
+        }
+        Ok(db)
+    }
+
+    /// Remove the whole database (SQL data and file contents).
+    pub fn nuke(&self) -> Result<()> {
+        let dir = &self.opts.db_dir;
+        if dir.exists() {
+            fs::remove_dir_all(dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+        }
+        Ok(())
+    }
+
+    /// Create a fresh database and fill it from `initial_data.py`
+    /// (destroying any existing data).
+    pub fn initialise(&self, adminpw: &str, admin_email: &str) -> Result<()> {
+        self.nuke()?;
+        let db = self.open_db("1")?;
+        let path = self.home.join("initial_data.py");
+        if path.exists() {
+            let source = read_text(&path)?;
+            roundup_script::run_initial_data(&path.display().to_string(), &source, &db, adminpw, admin_email)?;
+        }
+        db.commit()
+    }
+}
+
+/// Create a tracker home from an embedded template: copy its files and
+/// write `config.ini` with the backend and `settings` (`name=value` pairs
+/// as Roundup's `section_option` names) applied.
+pub fn install(home: &Path, template: &str, backend: &str, settings: &[(String, String)]) -> Result<Config> {
+    templates::copy_to(template, home)?;
+    let mut config = Config::defaults(home);
+    config.set_by_name("rdbms_backend", backend).map_err(config_error)?;
+    let template_settings = home.join("config_ini.ini");
+    if template_settings.is_file() {
+        let extra = Config::load_detector_config(&template_settings).map_err(config_error)?;
+        config.apply_user_config(&extra).map_err(config_error)?;
+    }
+    for (k, v) in settings {
+        config.set_by_name(k, v).map_err(config_error)?;
+    }
+    let path = home.join("config.ini");
+    fs::write(&path, config.write_ini()).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    Ok(config)
+}

@@ -1,0 +1,1 @@
+//! HTTP serving (being written on the web-server branch).
