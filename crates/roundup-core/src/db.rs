@@ -1043,8 +1043,20 @@ impl Db {
 
     /// A link value given as an id or a key of the target class.
     fn resolve_link(&self, target: &str, value: &str, prop: &str) -> Result<String> {
+        self.resolve_link_as(target, value, prop, true)
+    }
+
+    /// Like [`Db::resolve_link`]; with `ids_allowed` false (a property with
+    /// `try_id_parsing='no'`) a number is only ever a key value.
+    fn resolve_link_as(
+        &self,
+        target: &str,
+        value: &str,
+        prop: &str,
+        ids_allowed: bool,
+    ) -> Result<String> {
         let tcls = self.class(target)?;
-        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        if ids_allowed && !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(n) = value.parse::<u64>() {
                 let id = n.to_string();
                 if self.has_node(target, &id)? {
@@ -1115,7 +1127,9 @@ impl Db {
             PropType::Interval => Value::Interval(
                 Interval::parse(raw_trim).map_err(|e| bad(raw_trim, e.to_string()))?,
             ),
-            PropType::Link => Value::Link(self.resolve_link(target, raw_trim, prop)?),
+            PropType::Link => {
+                Value::Link(self.resolve_link_as(target, raw_trim, prop, p.try_id_parsing)?)
+            }
             PropType::Multilink => {
                 let mut current: Vec<String> = match itemid {
                     Some(id) => match self.get(class, id, prop)? {
@@ -1129,16 +1143,18 @@ impl Db {
                 for part in raw_trim.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     if let Some(rest) = part.strip_prefix('+') {
                         edited = true;
-                        let id = self.resolve_link(target, rest.trim(), prop)?;
+                        let id =
+                            self.resolve_link_as(target, rest.trim(), prop, p.try_id_parsing)?;
                         if !current.contains(&id) {
                             current.push(id);
                         }
                     } else if let Some(rest) = part.strip_prefix('-') {
                         edited = true;
-                        let id = self.resolve_link(target, rest.trim(), prop)?;
+                        let id =
+                            self.resolve_link_as(target, rest.trim(), prop, p.try_id_parsing)?;
                         current.retain(|x| x != &id);
                     } else {
-                        let id = self.resolve_link(target, part, prop)?;
+                        let id = self.resolve_link_as(target, part, prop, p.try_id_parsing)?;
                         if !fresh.contains(&id) {
                             fresh.push(id);
                         }
@@ -1177,6 +1193,51 @@ impl Db {
                     .map_err(|_| bad(raw_trim, "not an integer".into()))?,
             ),
         }))
+    }
+
+    /// Check a login: the id of the active user called `username` when
+    /// `plain` is their password (Roundup's `verifyPassword`). With
+    /// `allow_empty` (`[web] login_empty_passwords`) a user without a
+    /// password may log in with an empty one. When the stored hash is
+    /// weaker than the configured scheme or rounds and `migrate`
+    /// (`[web] migrate_passwords`) is on, the password is re-hashed and
+    /// committed, as Roundup does.
+    pub fn authenticate(
+        &self,
+        username: &str,
+        plain: &str,
+        migrate: bool,
+        allow_empty: bool,
+    ) -> Result<Option<String>> {
+        let Ok(uid) = self.lookup("user", username) else {
+            return Ok(None);
+        };
+        match self.get("user", &uid, "password")? {
+            Some(Value::Password(stored)) => {
+                if !stored.verify(plain) {
+                    return Ok(None);
+                }
+                if migrate
+                    && stored.needs_rehash(self.opts.password_scheme, self.opts.password_rounds)
+                {
+                    let fresh =
+                        Password::hash(plain, self.opts.password_scheme, self.opts.password_rounds);
+                    let acting = self.getuid();
+                    self.set_uid(&uid);
+                    let r = self.set(
+                        "user",
+                        &uid,
+                        Values::from([("password".to_string(), Some(Value::Password(fresh)))]),
+                    );
+                    self.set_uid(&acting);
+                    r?;
+                    self.commit()?;
+                }
+                Ok(Some(uid))
+            }
+            None if allow_empty && plain.is_empty() => Ok(Some(uid)),
+            _ => Ok(None),
+        }
     }
 
     /// The current user's time zone (its `timezone` property when the

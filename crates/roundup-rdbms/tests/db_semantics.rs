@@ -860,3 +860,97 @@ fn permissions_follow_roundup_rules() {
         .has_permission(&db, "View", "1", None, None, Some("1"))
         .is_err());
 }
+
+#[test]
+fn try_id_parsing_no_treats_numbers_as_keys() {
+    let mut sch = schema();
+    let mut by_key = Property::link("keyword");
+    by_key.try_id_parsing = false;
+    sch.class_mut("thing")
+        .unwrap()
+        .props
+        .insert("kw".into(), by_key);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Arc::new(DbOptions {
+        db_dir: dir.path().join("db"),
+        password_scheme: Scheme::Pbkdf2S5,
+        password_rounds: 1000,
+        timezone: Timezone::Utc,
+        indexing: true,
+    });
+    let def = Arc::new(TrackerDef {
+        schema: sch,
+        security: Security::with_builtins(),
+        detectors: Detectors::new(),
+    });
+    let store = SqliteStorage::open(&opts.db_dir, Duration::from_secs(5)).unwrap();
+    let db = Db::open(def, opts, Box::new(store), "1").unwrap();
+    db.create("keyword", vals(&[("name", s("alpha"))])).unwrap();
+    db.create("keyword", vals(&[("name", s("1999"))])).unwrap();
+    // "1" is an id of an existing keyword, but ids are not accepted here
+    assert!(db.raw_to_value("thing", "kw", "1", None).is_err());
+    assert_eq!(
+        db.raw_to_value("thing", "kw", "1999", None).unwrap(),
+        Some(Value::Link("2".into()))
+    );
+    // ordinary links still take ids
+    assert_eq!(
+        db.raw_to_value("thing", "ml", "1", None).unwrap(),
+        Some(Value::Multilink(ids(&["1"])))
+    );
+}
+
+#[test]
+fn authenticate_verifies_and_upgrades_weak_hashes() {
+    let fx = Fixture::plain();
+    let db = fx.seeded();
+    // alice has an old SHA hash (as a Roundup 1.x tracker might)
+    let weak = Password::hash("sekrit", Scheme::Sha, 1000);
+    db.set(
+        "user",
+        "3",
+        vals(&[("password", Value::Password(weak.clone()))]),
+    )
+    .unwrap();
+    db.commit().unwrap();
+
+    assert_eq!(
+        db.authenticate("alice", "wrong", true, false).unwrap(),
+        None
+    );
+    assert_eq!(
+        db.authenticate("nobody", "sekrit", true, false).unwrap(),
+        None
+    );
+    // without migration the hash stays as it is
+    assert_eq!(
+        db.authenticate("alice", "sekrit", false, false).unwrap(),
+        Some("3".into())
+    );
+    assert_eq!(
+        db.get("user", "3", "password").unwrap(),
+        Some(Value::Password(weak))
+    );
+    // with migration it is re-hashed with the configured scheme, committed
+    assert_eq!(
+        db.authenticate("alice", "sekrit", true, false).unwrap(),
+        Some("3".into())
+    );
+    let fresh = fx.db("1");
+    match fresh.get("user", "3", "password").unwrap() {
+        Some(Value::Password(p)) => {
+            assert_eq!(p.scheme(), Scheme::Pbkdf2S5);
+            assert!(p.verify("sekrit"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // the acting user is unchanged afterwards
+    assert_eq!(db.getuid(), "1");
+    // empty passwords only when allowed, and only for users without one
+    assert_eq!(db.authenticate("admin", "", true, false).unwrap(), None);
+    assert_eq!(
+        db.authenticate("admin", "", true, true).unwrap(),
+        Some("1".into())
+    );
+    assert_eq!(db.authenticate("alice", "", true, true).unwrap(), None);
+}
