@@ -62,7 +62,7 @@ pub struct Db {
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
     pending_files: RefCell<Vec<PathBuf>>,
-    cache: RefCell<HashMap<(String, String), StoredNode>>,
+    cache: RefCell<HashMap<(String, String), Arc<StoredNode>>>,
     depth: Cell<u32>,
     savepoints: Cell<u64>,
 }
@@ -231,7 +231,7 @@ impl Db {
     // ----------------------------------------------------------------------
     // reading
 
-    fn load(&self, class: &ClassDef, id: &str) -> Result<StoredNode> {
+    fn load(&self, class: &ClassDef, id: &str) -> Result<Arc<StoredNode>> {
         check_id(&class.name, id)?;
         let key = (class.name.clone(), id.to_string());
         if let Some(n) = self.cache.borrow().get(&key) {
@@ -240,6 +240,7 @@ impl Db {
         let node = self.store.borrow_mut().get_node(class, id)?;
         match node {
             Some(n) => {
+                let n = Arc::new(n);
                 self.cache.borrow_mut().insert(key, n.clone());
                 Ok(n)
             }
@@ -307,10 +308,33 @@ impl Db {
         })
     }
 
-    /// All stored values of an item (no file content).
-    pub fn get_node(&self, class: &str, id: &str) -> Result<StoredNode> {
+    /// All stored values of an item (no file content), shared with the
+    /// connection's cache.
+    pub fn get_node(&self, class: &str, id: &str) -> Result<Arc<StoredNode>> {
         let cls = self.class(class)?;
         self.load(cls, id)
+    }
+
+    /// Load many items of a class in one storage round trip, so that the
+    /// `get`s that follow (an index page's cells) are served from the cache.
+    pub fn prefetch(&self, class: &str, ids: &[String]) -> Result<()> {
+        let cls = self.class(class)?;
+        let missing: Vec<String> = {
+            let cache = self.cache.borrow();
+            ids.iter()
+                .filter(|id| !cache.contains_key(&(class.to_string(), (*id).clone())))
+                .cloned()
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let loaded = self.store.borrow_mut().get_nodes(cls, &missing)?;
+        let mut cache = self.cache.borrow_mut();
+        for (id, node) in loaded {
+            cache.insert((class.to_string(), id), Arc::new(node));
+        }
+        Ok(())
     }
 
     pub fn is_retired(&self, class: &str, id: &str) -> Result<bool> {

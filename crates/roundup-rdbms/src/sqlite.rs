@@ -994,31 +994,7 @@ impl Storage for SqliteStorage {
         let Some(row) = self.rows(&sql, &[SqlValue::Int(nid)])?.into_iter().next() else {
             return Ok(None);
         };
-        let mut values = NodeValues::new();
-        let mut row = row.into_iter();
-        for col in &cols {
-            let v = row.next().unwrap_or(SqlValue::Null);
-            let what = || format!("{}{id}.{}", class.name, &col.name[1..]);
-            match &col.kind {
-                ColumnKind::Automatic(a) => {
-                    values.insert(
-                        a.to_string(),
-                        layout::value_from_sql(auto_type(a), v, &what())?,
-                    );
-                }
-                ColumnKind::Prop(name, _) if class.is_file_content(name) => {}
-                ColumnKind::Prop(name, pt) => {
-                    values.insert(name.clone(), layout::value_from_sql(*pt, v, &what())?);
-                }
-                ColumnKind::IntervalSeconds(_) => {}
-            }
-        }
-        let retired = match row.next() {
-            None | Some(SqlValue::Null) | Some(SqlValue::Int(0)) => false,
-            Some(SqlValue::Real(f)) => f != 0.0,
-            Some(SqlValue::Text(t)) => !matches!(t.trim(), "" | "0"),
-            Some(SqlValue::Int(_)) => true,
-        };
+        let (mut values, retired) = decode_node_row(class, &cols, row, id)?;
         for (name, prop) in &class.props {
             if prop.is_multilink() {
                 let ids = self.load_links(class, name, nid)?;
@@ -1026,6 +1002,79 @@ impl Storage for SqliteStorage {
             }
         }
         Ok(Some(StoredNode { values, retired }))
+    }
+
+    /// Batch form of `get_node`: one query for the rows and one per stored
+    /// multilink property, for chunks of up to 500 ids (index pages).
+    fn get_nodes(
+        &mut self,
+        class: &ClassDef,
+        ids: &[String],
+    ) -> Result<HashMap<String, StoredNode>> {
+        let mut out: HashMap<String, StoredNode> = HashMap::new();
+        let nids: Vec<i64> = ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect();
+        let cols = layout::class_columns(class, &SqliteDialect);
+        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        for chunk in nids.chunks(500) {
+            let params: Vec<SqlValue> = chunk.iter().map(|n| SqlValue::Int(*n)).collect();
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+            let sql = format!(
+                "select id,{},__retired__ from {} where id in ({})",
+                names.join(","),
+                layout::class_table(&class.name),
+                marks.join(",")
+            );
+            for row in self.rows(&sql, &params)? {
+                let mut row = row.into_iter();
+                let Some(id) = row.next().as_ref().and_then(layout::id_from_sql) else {
+                    continue;
+                };
+                let (values, retired) = decode_node_row(class, &cols, row.collect(), &id)?;
+                out.insert(id, StoredNode { values, retired });
+            }
+            for (name, prop) in &class.props {
+                if !prop.is_multilink() {
+                    continue;
+                }
+                if prop.is_computed() {
+                    for n in chunk {
+                        let links = self.load_links(class, name, *n)?;
+                        if let Some(node) = out.get_mut(&n.to_string()) {
+                            node.values
+                                .insert(name.clone(), Some(Value::Multilink(links)));
+                        }
+                    }
+                    continue;
+                }
+                for node in out.values_mut() {
+                    node.values
+                        .entry(name.clone())
+                        .or_insert_with(|| Some(Value::Multilink(Vec::new())));
+                }
+                let sql = format!(
+                    "select nodeid, linkid from {} where nodeid in ({}) order by nodeid, linkid",
+                    layout::multilink_table(&class.name, name),
+                    marks.join(",")
+                );
+                for row in self.rows(&sql, &params)? {
+                    let mut row = row.into_iter();
+                    let (Some(node), Some(link)) = (row.next(), row.next()) else {
+                        continue;
+                    };
+                    let (Some(node), Some(link)) =
+                        (layout::id_from_sql(&node), layout::id_from_sql(&link))
+                    else {
+                        continue;
+                    };
+                    if let Some(Some(Value::Multilink(list))) =
+                        out.get_mut(&node).and_then(|n| n.values.get_mut(name))
+                    {
+                        list.push(link);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn has_node(&mut self, class: &str, id: &str) -> Result<bool> {
@@ -1380,4 +1429,40 @@ impl Storage for SqliteStorage {
         }
         self.restore_allocated_ids()
     }
+}
+
+/// Turn one `_<class>` row (the columns of `layout::class_columns`, then
+/// `__retired__`) into node values and the retired flag.
+fn decode_node_row(
+    class: &ClassDef,
+    cols: &[layout::Column],
+    row: Vec<SqlValue>,
+    id: &str,
+) -> Result<(NodeValues, bool)> {
+    let mut values = NodeValues::new();
+    let mut row = row.into_iter();
+    for col in cols {
+        let v = row.next().unwrap_or(SqlValue::Null);
+        let what = || format!("{}{id}.{}", class.name, &col.name[1..]);
+        match &col.kind {
+            ColumnKind::Automatic(a) => {
+                values.insert(
+                    a.to_string(),
+                    layout::value_from_sql(auto_type(a), v, &what())?,
+                );
+            }
+            ColumnKind::Prop(name, _) if class.is_file_content(name) => {}
+            ColumnKind::Prop(name, pt) => {
+                values.insert(name.clone(), layout::value_from_sql(*pt, v, &what())?);
+            }
+            ColumnKind::IntervalSeconds(_) => {}
+        }
+    }
+    let retired = match row.next() {
+        None | Some(SqlValue::Null) | Some(SqlValue::Int(0)) => false,
+        Some(SqlValue::Real(f)) => f != 0.0,
+        Some(SqlValue::Text(t)) => !matches!(t.trim(), "" | "0"),
+        Some(SqlValue::Int(_)) => true,
+    };
+    Ok((values, retired))
 }

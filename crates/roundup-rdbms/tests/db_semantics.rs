@@ -954,3 +954,46 @@ fn authenticate_verifies_and_upgrades_weak_hashes() {
     );
     assert_eq!(db.authenticate("alice", "", true, true).unwrap(), None);
 }
+
+#[test]
+fn batched_node_loading_matches_single_loads() {
+    use roundup_core::storage::Storage;
+    let fx = Fixture::plain();
+    let db = fx.seeded();
+    for i in 0..30 {
+        let kw: Vec<String> = (1..=3)
+            .filter(|k| (i + k) % 2 == 0)
+            .map(|k| k.to_string())
+            .collect();
+        db.create(
+            "issue",
+            vals(&[
+                ("title", s(&format!("issue {i}"))),
+                ("keyword", Value::Multilink(kw)),
+                ("nosy", Value::Multilink(ids(&["3", "1"]))),
+            ]),
+        )
+        .unwrap();
+    }
+    db.retire("issue", "4").unwrap();
+    db.commit().unwrap();
+    let mut store = SqliteStorage::open(&fx.opts.db_dir, Duration::from_secs(5)).unwrap();
+    let cls = fx.def.schema.class("issue").unwrap();
+    let mut wanted: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+    wanted.push("999".into());
+    wanted.push("bogus".into());
+    let batch = store.get_nodes(cls, &wanted).unwrap();
+    assert_eq!(batch.len(), 30);
+    for id in 1..=30 {
+        let id = id.to_string();
+        let single = store.get_node(cls, &id).unwrap().unwrap();
+        assert_eq!(batch.get(&id), Some(&single), "issue{id}");
+    }
+    assert!(batch["4"].retired);
+    // Db::prefetch fills the cache; reads then agree with the storage
+    db.prefetch("issue", &wanted).unwrap();
+    assert_eq!(
+        db.get("issue", "7", "nosy").unwrap(),
+        Some(Value::Multilink(ids(&["1", "3"])))
+    );
+}
