@@ -91,13 +91,17 @@ impl Storage for TestMemStorage {
     }
     fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()> {
         let n: u64 = id.parse().map_err(roundup_core::Error::value)?;
-        self.data.nodes.entry(class.name.clone()).or_default().insert(
-            n,
-            StoredNode {
-                values: values.clone(),
-                retired: false,
-            },
-        );
+        self.data
+            .nodes
+            .entry(class.name.clone())
+            .or_default()
+            .insert(
+                n,
+                StoredNode {
+                    values: values.clone(),
+                    retired: false,
+                },
+            );
         Ok(())
     }
     fn set_node(
@@ -114,7 +118,10 @@ impl Storage for TestMemStorage {
             .get_mut(&class.name)
             .and_then(|m| m.get_mut(&n))
         else {
-            return Err(roundup_core::Error::storage(format!("no {}{id}", class.name)));
+            return Err(roundup_core::Error::storage(format!(
+                "no {}{id}",
+                class.name
+            )));
         };
         for (k, v) in values {
             node.values.insert(k.clone(), v.clone());
@@ -230,8 +237,7 @@ impl Storage for TestMemStorage {
         Ok(m.iter()
             .filter(|(id, n)| {
                 q.retired.is_none_or(|r| n.retired == r)
-                    && q
-                        .search_ids
+                    && q.search_ids
                         .as_ref()
                         .is_none_or(|s| s.contains(&id.to_string()))
                     && q.filters.iter().all(|f| {
