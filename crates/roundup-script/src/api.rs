@@ -58,6 +58,13 @@ fn common_globals(builder: &mut GlobalsBuilder) {
     fn ValueError(#[starlark(require = pos)] message: Value) -> starlark::Result<NoneType> {
         Err(abort(Error::Value(display_text(message))))
     }
+
+    /// Whether the text names a time zone Roundup accepts (a zone name
+    /// such as `Europe/Paris`, or an offset in hours). Used by the classic
+    /// template's user auditor.
+    fn valid_timezone(#[starlark(require = pos)] tz: &str) -> starlark::Result<bool> {
+        Ok(roundup_core::config::value::is_valid_timezone(tz))
+    }
 }
 
 fn display_text(v: Value) -> String {
