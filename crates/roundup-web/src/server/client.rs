@@ -14,7 +14,7 @@ use roundup_core::Error;
 
 use super::actions;
 use super::files;
-use super::reply::{error_page, html_escape, quote, Incoming, Reply};
+use super::reply::{error_page, quote, Incoming, Reply};
 use super::state::{PooledDb, TrackerState};
 use crate::request::{CsrfIssuer, FormValue, WebRequest};
 use crate::templating::{PageMessages, View};
@@ -931,9 +931,4 @@ pub fn split_designator(s: &str) -> Option<(&str, String)> {
             trimmed.to_string()
         },
     ))
-}
-
-#[allow(dead_code)]
-fn _escape_used(s: &str) -> String {
-    html_escape(s)
 }

@@ -6,7 +6,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::compress::{self, Encoding};
+use super::compress;
 use super::reply::{Incoming, Reply};
 use super::settings::WebSettings;
 
@@ -197,6 +197,3 @@ pub fn now_secs() -> u64 {
         .map(|d| d.as_secs())
         .unwrap_or(0)
 }
-
-#[allow(dead_code)]
-fn _uses(_: Encoding) {}
