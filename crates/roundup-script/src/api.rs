@@ -1,6 +1,9 @@
 //! The Roundup names scripts call: globals, and the methods of `db`,
 //! `db.security`, class objects and dates.
 
+// Script-facing methods mirror Roundup's keyword-rich signatures.
+#![allow(clippy::too_many_arguments)]
+
 use std::sync::{Arc, OnceLock};
 
 use indexmap::IndexMap;
@@ -22,16 +25,13 @@ use starlark::values::tuple::AllocTuple;
 use starlark::values::{Heap, Value, ValueLike};
 
 use crate::check::{FilterCheck, StarlarkCheck, StarlarkFilter};
-use crate::convert::{
-    dict_to_values, from_starlark, id_text, parse_date, str_list,
-    to_starlark,
-};
+use crate::convert::{dict_to_values, from_starlark, id_text, parse_date, str_list, to_starlark};
 use crate::ctx::{ctx, Ctx, Mode, Registration};
 use crate::error::{abort, script_err};
 use crate::filterspec;
 use crate::values::{
-    class_ctor_name, ClassCtor, ClassObj, DateCtor, DateObj, DbObj, Gettext, IntervalObj,
-    NodeObj, PermObj, PropCtor, PropObj, SecurityObj,
+    class_ctor_name, ClassCtor, ClassObj, DateCtor, DateObj, DbObj, Gettext, IntervalObj, NodeObj,
+    PermObj, PropCtor, PropObj, SecurityObj,
 };
 
 fn core<T>(r: roundup_core::Result<T>) -> starlark::Result<T> {
@@ -132,9 +132,14 @@ pub(crate) fn script_globals() -> &'static starlark::environment::Globals {
 
 /// The `db` object for a phase.
 pub(crate) fn db_object(ctx: &Ctx<'_>) -> DbObj {
-    let classes = ctx.with_schema(|s| s.classes.keys().cloned().collect());
+    let classes = match ctx.mode {
+        Mode::Schema(_) => None,
+        _ => Some(Arc::new(
+            ctx.with_schema(|s| s.classes.keys().cloned().collect()),
+        )),
+    };
     DbObj {
-        classes: Arc::new(classes),
+        classes,
         config: ctx.config.clone(),
     }
 }
@@ -183,13 +188,7 @@ fn opt_str(class: &str, opt: &str, v: Value) -> starlark::Result<Option<String>>
 }
 
 fn parse_scheme(name: &str) -> Option<Scheme> {
-    // The schemes every build of the password module has; the rest are
-    // reported as unknown.
-    match name {
-        "PBKDF2S5" => Some(Scheme::Pbkdf2S5),
-        "plaintext" => Some(Scheme::Plaintext),
-        _ => None,
-    }
+    Scheme::parse(name)
 }
 
 /// `String(...)`, `Link("user", ...)`, ...: a property definition from
@@ -232,19 +231,19 @@ pub(crate) fn make_property<'v>(
     }
     let mut default: Option<Value> = None;
     for (opt, v) in named {
-        let allowed = match (opt.as_str(), ptype) {
-            ("required" | "default_value" | "quiet", _) => true,
-            ("indexme", PropType::String) => true,
-            ("scheme", PropType::Password) => true,
-            ("offset" | "display_time" | "format", PropType::Date) => true,
-            ("use_double", PropType::Number) => true,
-            (
-                "do_journal" | "try_id_parsing" | "rev_multilink",
-                PropType::Link | PropType::Multilink,
-            ) => true,
-            ("msg_header_property", PropType::Link) => true,
-            _ => false,
-        };
+        let allowed = matches!(
+            (opt.as_str(), ptype),
+            ("required" | "default_value" | "quiet", _)
+                | ("indexme", PropType::String)
+                | ("scheme", PropType::Password)
+                | ("offset" | "display_time" | "format", PropType::Date)
+                | ("use_double", PropType::Number)
+                | (
+                    "do_journal" | "try_id_parsing" | "rev_multilink",
+                    PropType::Link | PropType::Multilink
+                )
+                | ("msg_header_property", PropType::Link)
+        );
         if !allowed {
             return Err(abort(Error::Schema(format!(
                 "{tname}() has no option \"{opt}\""
@@ -287,13 +286,12 @@ pub(crate) fn make_property<'v>(
     }
     if let Some(d) = default {
         let tz = Timezone::Utc;
-        prop.default_value =
-            from_starlark(&tz, "default", "value", &prop, d).map_err(|e| {
-                abort(Error::Schema(format!(
-                    "{tname}(): bad default_value: {}",
-                    e.without_diagnostic()
-                )))
-            })?;
+        prop.default_value = from_starlark(&tz, "default", "value", &prop, d).map_err(|e| {
+            abort(Error::Schema(format!(
+                "{tname}(): bad default_value: {}",
+                e.without_diagnostic()
+            )))
+        })?;
     }
     Ok(prop)
 }
@@ -454,7 +452,10 @@ fn db_methods_impl(builder: &mut MethodsBuilder) {
     }
 
     /// Names of all classes, sorted.
-    fn getclasses<'v>(this: &DbObj, eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<Vec<String>> {
+    fn getclasses<'v>(
+        this: &DbObj,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Vec<String>> {
         let _ = this;
         let mut v: Vec<String> = ctx(eval)?.with_schema(|s| s.classes.keys().cloned().collect());
         v.sort();
@@ -487,7 +488,11 @@ pub(crate) fn security_methods() -> Option<&'static Methods> {
 
 /// A function value given as check/filter, kept in a hidden module
 /// variable until the module is frozen.
-fn keep_function<'v>(eval: &mut Evaluator<'v, '_, '_>, what: &str, f: Value<'v>) -> starlark::Result<String> {
+fn keep_function<'v>(
+    eval: &mut Evaluator<'v, '_, '_>,
+    what: &str,
+    f: Value<'v>,
+) -> starlark::Result<String> {
     let c = ctx(eval)?;
     let slot = c.next_slot(what);
     eval.module().set(&slot, f);
@@ -705,8 +710,7 @@ fn security_methods_impl(builder: &mut MethodsBuilder) {
         let state = c.schema_state("db.security.addPermission()")?;
         let mut st = state.borrow_mut();
         let mut p = Permission::new(name, description);
-        p.props_only = properties.is_some()
-            && props_only.unwrap_or(st.security.props_only_default);
+        p.props_only = properties.is_some() && props_only.unwrap_or(st.security.props_only_default);
         p.properties = properties;
         p.check = check_fn.map(|c| c as Arc<dyn PermissionCheck>);
         if let Some(flt) = filter_fn {
@@ -757,7 +761,12 @@ fn security_methods_impl(builder: &mut MethodsBuilder) {
         };
         let c = ctx(eval)?;
         let state = c.schema_state("db.security.addPermissionToRole()")?;
-        core(state.borrow_mut().security.add_permission_to_role(rolename, idx))?;
+        core(
+            state
+                .borrow_mut()
+                .security
+                .add_permission_to_role(rolename, idx),
+        )?;
         Ok(NoneType)
     }
 
@@ -851,7 +860,10 @@ fn security_methods_impl(builder: &mut MethodsBuilder) {
 
     /// Lower-case names of all roles.
     #[allow(non_snake_case)]
-    fn getRoles<'v>(this: &SecurityObj, eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<Vec<String>> {
+    fn getRoles<'v>(
+        this: &SecurityObj,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Vec<String>> {
         let _ = this;
         let c = ctx(eval)?;
         Ok(match &c.mode {
@@ -1061,14 +1073,16 @@ fn class_methods_impl(builder: &mut MethodsBuilder) {
         let protected = protected.to_bool();
         let heap = eval.heap();
         let c = ctx(eval)?;
-        let props: Vec<(String, Property)> = c.with_schema(|s| {
-            s.class(&this.name).map(|cls| {
-                cls.prop_names(protected)
-                    .into_iter()
-                    .filter_map(|n| cls.prop(&n).map(|p| (n.clone(), p.clone())))
-                    .collect()
+        let props: Vec<(String, Property)> = c
+            .with_schema(|s| {
+                s.class(&this.name).map(|cls| {
+                    cls.prop_names(protected)
+                        .into_iter()
+                        .filter_map(|n| cls.prop(&n).map(|p| (n.clone(), p.clone())))
+                        .collect()
+                })
             })
-        }).map_err(abort)?;
+            .map_err(abort)?;
         Ok(heap.alloc(AllocDict(
             props
                 .into_iter()
@@ -1077,7 +1091,10 @@ fn class_methods_impl(builder: &mut MethodsBuilder) {
     }
 
     /// The key property name, or None.
-    fn getkey<'v>(this: &ClassObj, eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<Value<'v>> {
+    fn getkey<'v>(
+        this: &ClassObj,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Value<'v>> {
         let c = ctx(eval)?;
         let key = core(c.with_schema(|s| s.class(&this.name).map(|cls| cls.key.clone())))?;
         Ok(match key {
@@ -1098,7 +1115,10 @@ fn class_methods_impl(builder: &mut MethodsBuilder) {
     }
 
     /// The order property name.
-    fn orderprop<'v>(this: &ClassObj, eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<String> {
+    fn orderprop<'v>(
+        this: &ClassObj,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<String> {
         let c = ctx(eval)?;
         core(c.with_schema(|s| s.class(&this.name).map(|cls| cls.order_prop())))
     }
@@ -1272,7 +1292,10 @@ fn class_methods_impl(builder: &mut MethodsBuilder) {
     }
 
     /// Ids of active items.
-    fn list<'v>(this: &ClassObj, eval: &mut Evaluator<'v, '_, '_>) -> starlark::Result<Vec<String>> {
+    fn list<'v>(
+        this: &ClassObj,
+        eval: &mut Evaluator<'v, '_, '_>,
+    ) -> starlark::Result<Vec<String>> {
         let db = ctx(eval)?.live("list()")?;
         core(db.list(&this.name))
     }

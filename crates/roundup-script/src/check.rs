@@ -81,7 +81,8 @@ impl PermissionCheck for StarlarkCheck {
             } else {
                 Vec::new()
             };
-            let r = eval.eval_function(f, &[dbv, heap.alloc(userid), heap.alloc(itemid)], &named)?;
+            let r =
+                eval.eval_function(f, &[dbv, heap.alloc(userid), heap.alloc(itemid)], &named)?;
             Ok(r.to_bool())
         })
     }

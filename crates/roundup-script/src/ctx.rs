@@ -30,7 +30,7 @@ pub(crate) struct Ctx<'a> {
 /// The phase a script runs in.
 pub(crate) enum Mode<'a> {
     /// `schema.py`: defines classes and security.
-    Schema(RefCell<SchemaState>),
+    Schema(Box<RefCell<SchemaState>>),
     /// A detector's `init(db)`: registers auditors and reactors.
     Init {
         schema: &'a Schema,

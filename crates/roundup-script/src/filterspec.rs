@@ -172,8 +172,16 @@ pub(crate) fn build_query(db: &Db, class: &str, args: &FilterArgs) -> Result<Que
     q.search_ids = args.search_ids.clone();
     q.limit = args.limit;
     q.offset = args.offset;
-    q.sort = args.sort.iter().map(|(d, p)| (*d, vec![p.clone()])).collect();
-    q.group = args.group.iter().map(|(d, p)| (*d, vec![p.clone()])).collect();
+    q.sort = args
+        .sort
+        .iter()
+        .map(|(d, p)| (*d, vec![p.clone()]))
+        .collect();
+    q.group = args
+        .group
+        .iter()
+        .map(|(d, p)| (*d, vec![p.clone()]))
+        .collect();
     let tz = db.user_timezone()?;
     let both = args
         .spec
@@ -231,24 +239,23 @@ pub(crate) fn build_query(db: &Db, class: &str, args: &FilterArgs) -> Result<Que
             PropType::Boolean => {
                 let mut out = Vec::new();
                 for v in vals {
-                    out.push(CoreValue::Boolean(
-                        match v.trim().to_lowercase().as_str() {
-                            "1" | "yes" | "true" => true,
-                            "0" | "no" | "false" => false,
-                            _ => {
-                                return Err(Error::value(format!(
-                                    "filter on {class}.{prop}: {v:?} is not a boolean"
-                                )))
-                            }
-                        },
-                    ));
+                    out.push(CoreValue::Boolean(match v.trim().to_lowercase().as_str() {
+                        "1" | "yes" | "true" => true,
+                        "0" | "no" | "false" => false,
+                        _ => {
+                            return Err(Error::value(format!(
+                                "filter on {class}.{prop}: {v:?} is not a boolean"
+                            )))
+                        }
+                    }));
                 }
                 Condition::Values(out)
             }
             PropType::Number | PropType::Integer => {
                 let mut out = Vec::new();
                 for v in vals {
-                    let bad = || Error::value(format!("filter on {class}.{prop}: {v:?} is not a number"));
+                    let bad =
+                        || Error::value(format!("filter on {class}.{prop}: {v:?} is not a number"));
                     out.push(if p.ptype == PropType::Integer {
                         CoreValue::Integer(v.trim().parse().map_err(|_| bad())?)
                     } else {

@@ -42,9 +42,9 @@
 //! `use_double` (Number). A misspelt option or a value other than
 //! 'yes'/'no' is a schema error naming the script line.
 //! `Class(db, "name", prop=Type(), ...)` returns a class object with
-//! `setkey`, `setlabelprop`, `setorderprop`, `disableJournalling`; like
-//! Roundup it also defines the class's Create/Edit/View/Retire
-//! permissions. `db.security` has `addRole(name=, description=)`,
+//! `setkey`, `setlabelprop`, `setorderprop`, `disableJournalling` (also
+//! reachable as `db.name`); like Roundup it also defines the class's
+//! Create/Edit/View/Retire permissions. `db.security` has `addRole(name=, description=)`,
 //! `addPermission(name=, klass=, properties=, check=, description=,
 //! props_only=, filter=)` (returns a handle), `addPermissionToRole(role,
 //! handle_or_name, classname=None, properties=, check=, props_only=)`,
@@ -89,6 +89,18 @@
 //! `filter` understands simple filterspecs only: Link/Multilink ids or
 //! keys (`"-1"` for empty), words on String properties, exact strings via
 //! `exact_match_spec`, booleans, numbers, one date range, `id`.
+//!
+//! # Errors
+//!
+//! Syntax and runtime errors become [`roundup_core::Error::Script`] with
+//! `file:line:col: message` and, for runtime errors, the traceback.
+//! `Reject()`/`ValueError()` give `Error::Reject`/`Error::Value` with the
+//! bare message; value errors, rejections and refusals raised by the
+//! database inside a script call (a nested auditor's `Reject`, a duplicate
+//! key) pass through unchanged, as they do in Roundup. Other database
+//! errors (no such item, no such property) are located like runtime
+//! errors. Problems in the schema itself (bad options, links to undefined
+//! classes) name the script and the problem.
 //!
 //! # Runtime
 //!
@@ -136,8 +148,8 @@ pub fn load_detectors(
 }
 
 /// Run `initial_data.py` against an open database (which should act as
-/// the admin user), with `adminpw` and `admin_email` predefined. The
-/// caller commits.
+/// the admin user), with `db`, `adminpw` and `admin_email` predefined
+/// (`db.config` is empty there). The caller commits.
 pub fn run_initial_data(
     label: &str,
     source: &str,

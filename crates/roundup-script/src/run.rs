@@ -42,7 +42,9 @@ fn parse(label: &str, source: &str) -> Result<AstModule> {
 }
 
 fn freeze_failed(label: &str, e: impl std::fmt::Debug) -> Error {
-    Error::Script(format!("{label}: could not keep the script's functions: {e:?}"))
+    Error::Script(format!(
+        "{label}: could not keep the script's functions: {e:?}"
+    ))
 }
 
 fn frozen_slot(label: &str, module: &FrozenModule, slot: &str) -> Result<OwnedFrozenValue> {
@@ -78,12 +80,12 @@ pub(crate) fn load_schema(
     let ctx = Ctx::new(
         label,
         Arc::new(config.clone()),
-        Mode::Schema(RefCell::new(SchemaState {
+        Mode::Schema(Box::new(RefCell::new(SchemaState {
             schema: Schema::new(),
             security: Security::with_builtins(),
             checks: Vec::new(),
             filters: Vec::new(),
-        })),
+        }))),
     );
     let frozen = Module::with_temp_heap(|module| -> Result<FrozenModule> {
         let dbv = module.heap().alloc(db_object(&ctx));

@@ -35,8 +35,11 @@ macro_rules! simple_type {
 /// `db.security` and `db.config`.
 #[derive(Debug, ProvidesStaticType, NoSerialize, Allocative, StarlarkPagablePanic)]
 pub(crate) struct DbObj {
+    /// The classes `db.<name>` gives; `None` while schema.py runs and
+    /// classes are still being added (any name is accepted then, and
+    /// methods of an undefined class fail).
     #[allocative(skip)]
-    pub classes: Arc<Vec<String>>,
+    pub classes: Option<Arc<Vec<String>>>,
     #[allocative(skip)]
     pub config: Arc<ConfigView>,
 }
@@ -58,16 +61,24 @@ impl<'v> StarlarkValue<'v> for DbObj {
         match attribute {
             "security" => Some(heap.alloc(SecurityObj)),
             "config" => Some(heap.alloc(ConfigObj(self.config.clone()))),
-            name if self.classes.iter().any(|c| c == name) => Some(heap.alloc(ClassObj {
-                name: name.to_string(),
-            })),
+            name if self
+                .classes
+                .as_ref()
+                .is_none_or(|cs| cs.iter().any(|c| c == name)) =>
+            {
+                Some(heap.alloc(ClassObj {
+                    name: name.to_string(),
+                }))
+            }
             _ => None,
         }
     }
 
     fn dir_attr(&self) -> Vec<String> {
         let mut v = vec!["security".to_string(), "config".to_string()];
-        v.extend(self.classes.iter().cloned());
+        if let Some(cs) = &self.classes {
+            v.extend(cs.iter().cloned());
+        }
         v
     }
 }
@@ -287,7 +298,9 @@ impl<'v> StarlarkValue<'v> for DateObj {
     }
 
     fn equals(&self, other: Value<'v>) -> starlark::Result<bool> {
-        Ok(other.downcast_ref::<DateObj>().is_some_and(|o| o.0 == self.0))
+        Ok(other
+            .downcast_ref::<DateObj>()
+            .is_some_and(|o| o.0 == self.0))
     }
 
     fn compare(&self, other: Value<'v>) -> starlark::Result<std::cmp::Ordering> {

@@ -31,14 +31,20 @@ fn setup(files: &[(&str, &str)], config: &ConfigView) -> (tempfile::TempDir, Db)
     let detectors = ok(load_detectors(&files, &schema, config));
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_db(dir.path(), schema, security, detectors, "1");
-    ok(db.create("user", vals(&[("username", s("alice")), ("roles", s("User"))])));
+    ok(db.create(
+        "user",
+        vals(&[("username", s("alice")), ("roles", s("User"))]),
+    ));
     for (i, name) in ["unread", "chatting", "resolved"].iter().enumerate() {
         ok(db.create(
             "status",
             vals(&[("name", s(name)), ("order", Value::Number(i as f64 + 1.0))]),
         ));
     }
-    ok(db.create("priority", vals(&[("name", s("bug")), ("order", Value::Number(1.0))])));
+    ok(db.create(
+        "priority",
+        vals(&[("name", s("bug")), ("order", Value::Number(1.0))]),
+    ));
     ok(db.commit());
     (dir, db)
 }
@@ -61,7 +67,10 @@ fn auditor_modifies_newvalues() {
     let (_d, db) = setup(&[("detectors/preset.py", PRESET)], &ConfigView::new());
     let id = ok(db.create("issue", vals(&[("title", s("  crash on start"))])));
     assert_eq!(ok(db.get("issue", &id, "title")), Some(s("Crash on start")));
-    assert_eq!(ok(db.get("issue", &id, "status")), Some(Value::Link("1".into())));
+    assert_eq!(
+        ok(db.get("issue", &id, "status")),
+        Some(Value::Link("1".into()))
+    );
     assert_eq!(
         ok(db.get("issue", &id, "nosy")),
         Some(Value::Multilink(vec!["1".into()]))
@@ -110,7 +119,10 @@ def init(db):
 
 #[test]
 fn value_error_reaches_the_caller_as_value_error() {
-    let (_d, db) = setup(&[("detectors/userauditor.py", VALUE_ERR)], &ConfigView::new());
+    let (_d, db) = setup(
+        &[("detectors/userauditor.py", VALUE_ERR)],
+        &ConfigView::new(),
+    );
     let err = db
         .create("user", vals(&[("username", s("bad name"))]))
         .expect_err("must fail");
@@ -160,7 +172,10 @@ def init(db):
 #[test]
 fn rejection_inside_a_reactor_undoes_the_whole_operation() {
     let (_d, db) = setup(
-        &[("detectors/react.py", REACT), ("detectors/guard.py", GUARD_KEYWORDS)],
+        &[
+            ("detectors/react.py", REACT),
+            ("detectors/guard.py", GUARD_KEYWORDS),
+        ],
         &ConfigView::new(),
     );
     let err = db
@@ -191,7 +206,10 @@ def init(db):
 fn priorities_order_auditors() {
     let (_d, db) = setup(&[("detectors/ordered.py", ORDERED)], &ConfigView::new());
     let id = ok(db.create("issue", vals(&[("title", s("t"))])));
-    assert_eq!(ok(db.get("issue", &id, "title")), Some(s("t early late late")));
+    assert_eq!(
+        ok(db.get("issue", &id, "title")),
+        Some(s("t early late late"))
+    );
 }
 
 const RETIRE: &str = r#"
@@ -332,7 +350,11 @@ fn detector_load_errors() {
     )];
     let err = load_detectors(&bad_event, &schema, &cfg).expect_err("bad event");
     assert!(err.to_string().starts_with("detectors/y.py:3:"), "{err}");
-    assert!(err.to_string().contains("unknown detector event \"change\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("unknown detector event \"change\""),
+        "{err}"
+    );
 
     let live_in_init = vec![(
         "detectors/z.py".to_string(),
@@ -360,4 +382,28 @@ fn detectors_are_send_and_sync() {
     // usable from another thread
     let handle = std::thread::spawn(move || d.len());
     assert_eq!(handle.join().ok(), Some((1, 0)));
+}
+
+const USER_NOTE: &str = r#"
+def note(db, cl, nodeid, newvalues):
+    if "password" in newvalues and type(newvalues["password"]) != "string":
+        fail("passwords reach scripts as their stored text")
+    newvalues["realname"] = "touched"
+
+def init(db):
+    db.user.audit("set", note)
+"#;
+
+#[test]
+fn untouched_values_keep_their_exact_form() {
+    use roundup_core::password::{Password, Scheme};
+    let (_d, db) = setup(&[("detectors/note.py", USER_NOTE)], &ConfigView::new());
+    let uid = ok(db.lookup("user", "alice"));
+    let pw = Password::hash("new secret", Scheme::Pbkdf2S5, 1000);
+    ok(db.set("user", &uid, vals(&[("password", Value::Password(pw))])));
+    assert_eq!(ok(db.get("user", &uid, "realname")), Some(s("touched")));
+    match ok(db.get("user", &uid, "password")) {
+        Some(Value::Password(p)) => assert!(p.verify("new secret"), "password was re-hashed"),
+        other => panic!("{other:?}"),
+    }
 }

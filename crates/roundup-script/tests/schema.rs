@@ -52,7 +52,15 @@ fn classic_classes_and_properties() {
 
     let issue = ok(schema.class("issue"));
     assert_eq!(issue.kind, ClassKind::Issue);
-    for p in ["title", "messages", "files", "nosy", "superseder", "assignedto", "keyword"] {
+    for p in [
+        "title",
+        "messages",
+        "files",
+        "nosy",
+        "superseder",
+        "assignedto",
+        "keyword",
+    ] {
         assert!(issue.props.contains_key(p), "issue lacks {p}");
     }
     assert_eq!(issue.props["status"].link_class.as_deref(), Some("status"));
@@ -117,17 +125,27 @@ fn roles_and_permissions() {
     assert!(security.has_role("user") && security.has_role("anonymous"));
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
-    let admin = ok(db.create("user", vals(&[("username", s("admin")), ("roles", s("Admin"))])));
+    let admin = ok(db.create(
+        "user",
+        vals(&[("username", s("admin")), ("roles", s("Admin"))]),
+    ));
     let anon = ok(db.create(
         "user",
         vals(&[("username", s("anonymous")), ("roles", s("Anonymous"))]),
     ));
-    let alice = ok(db.create("user", vals(&[("username", s("alice")), ("roles", s("User"))])));
-    let bob = ok(db.create("user", vals(&[("username", s("bob")), ("roles", s("User"))])));
+    let alice = ok(db.create(
+        "user",
+        vals(&[("username", s("alice")), ("roles", s("User"))]),
+    ));
+    let bob = ok(db.create(
+        "user",
+        vals(&[("username", s("bob")), ("roles", s("User"))]),
+    ));
     let sec = db.security();
-    let has = |perm: &str, uid: &str, class: Option<&str>, prop: Option<&str>, item: Option<&str>| {
-        ok(sec.has_permission(&db, perm, uid, class, prop, item))
-    };
+    let has =
+        |perm: &str, uid: &str, class: Option<&str>, prop: Option<&str>, item: Option<&str>| {
+            ok(sec.has_permission(&db, perm, uid, class, prop, item))
+        };
     // interfaces
     assert!(has("Web Access", &alice, None, None, None));
     assert!(has("Email Access", &alice, None, None, None));
@@ -145,14 +163,50 @@ fn roles_and_permissions() {
     assert!(has("Search", &anon, Some("user"), None, None));
     assert!(has("Edit", &admin, Some("priority"), None, None));
     // the own_record check: users edit only their own user item ...
-    assert!(has("Edit", &alice, Some("user"), Some("realname"), Some(&alice)));
-    assert!(!has("Edit", &alice, Some("user"), Some("realname"), Some(&bob)));
+    assert!(has(
+        "Edit",
+        &alice,
+        Some("user"),
+        Some("realname"),
+        Some(&alice)
+    ));
+    assert!(!has(
+        "Edit",
+        &alice,
+        Some("user"),
+        Some("realname"),
+        Some(&bob)
+    ));
     // ... and only the listed properties of it
-    assert!(!has("Edit", &alice, Some("user"), Some("roles"), Some(&alice)));
+    assert!(!has(
+        "Edit",
+        &alice,
+        Some("user"),
+        Some("roles"),
+        Some(&alice)
+    ));
     // public properties of others are visible, the rest only of oneself
-    assert!(has("View", &alice, Some("user"), Some("realname"), Some(&bob)));
-    assert!(!has("View", &alice, Some("user"), Some("address"), Some(&bob)));
-    assert!(has("View", &alice, Some("user"), Some("address"), Some(&alice)));
+    assert!(has(
+        "View",
+        &alice,
+        Some("user"),
+        Some("realname"),
+        Some(&bob)
+    ));
+    assert!(!has(
+        "View",
+        &alice,
+        Some("user"),
+        Some("address"),
+        Some(&bob)
+    ));
+    assert!(has(
+        "View",
+        &alice,
+        Some("user"),
+        Some("address"),
+        Some(&alice)
+    ));
 }
 
 #[test]
@@ -160,12 +214,21 @@ fn query_checks_read_the_database() {
     let (schema, security) = classic();
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
-    let alice = ok(db.create("user", vals(&[("username", s("alice")), ("roles", s("User"))])));
-    let bob = ok(db.create("user", vals(&[("username", s("bob")), ("roles", s("User"))])));
+    let alice = ok(db.create(
+        "user",
+        vals(&[("username", s("alice")), ("roles", s("User"))]),
+    ));
+    let bob = ok(db.create(
+        "user",
+        vals(&[("username", s("bob")), ("roles", s("User"))]),
+    ));
     db.set_uid(&alice);
     let private = ok(db.create(
         "query",
-        vals(&[("name", s("mine")), ("private_for", Value::Link(alice.clone()))]),
+        vals(&[
+            ("name", s("mine")),
+            ("private_for", Value::Link(alice.clone())),
+        ]),
     ));
     let public = ok(db.create("query", vals(&[("name", s("shared"))])));
     let sec = db.security();
@@ -211,7 +274,10 @@ db.security.addPermissionToRole("reader", q)
     let perms = security.role_permissions("Reader");
     assert_eq!(perms.len(), 1);
     assert!(perms[0].props_only);
-    assert_eq!(perms[0].properties.as_deref(), Some(&["title".to_string()][..]));
+    assert_eq!(
+        perms[0].properties.as_deref(),
+        Some(&["title".to_string()][..])
+    );
 }
 
 #[test]
@@ -220,14 +286,21 @@ fn bad_option_value_names_file_line_and_option() {
     let err = load_schema("trackers/x/schema.py", src, &ConfigView::new()).expect_err("must fail");
     let text = err.to_string();
     assert!(text.starts_with("trackers/x/schema.py:3:"), "{text}");
-    assert!(text.contains("indexme='maybe'") || text.contains("indexme=\"maybe\""), "{text}");
+    assert!(
+        text.contains("indexme='maybe'") || text.contains("indexme=\"maybe\""),
+        "{text}"
+    );
 }
 
 #[test]
 fn unknown_option_is_refused() {
     let src = "Class(db, \"doc\", body=String(indexed='yes'))\n";
     let err = load_schema("schema.py", src, &ConfigView::new()).expect_err("must fail");
-    assert!(err.to_string().contains("String() has no option \"indexed\""), "{err}");
+    assert!(
+        err.to_string()
+            .contains("String() has no option \"indexed\""),
+        "{err}"
+    );
 }
 
 #[test]
@@ -260,4 +333,66 @@ if getattr(db.config, "NO_SUCH_OPTION", "dflt") != "dflt":
 Class(db, "user", username=String())
 "#;
     ok(load_schema("schema.py", src, &cfg));
+}
+
+#[test]
+fn filter_functions_give_filterspecs_and_a_check() {
+    let src = r#"
+Class(db, "user", username=String(), roles=String())
+Class(db, "query", name=String(), private_for=Link("user"))
+
+def visible_queries(db, userid, klass):
+    if klass.classname != "query":
+        fail("wrong class")
+    return [{"filterspec": {"private_for": ["-1", userid]}}]
+
+p = db.security.addPermission(name="View", klass="query", filter=visible_queries)
+db.security.addPermissionToRole("User", p)
+"#;
+    let (schema, security) = ok(load_schema("schema.py", src, &ConfigView::new()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
+    let alice = ok(db.create(
+        "user",
+        vals(&[("username", s("alice")), ("roles", s("User"))]),
+    ));
+    let bob = ok(db.create(
+        "user",
+        vals(&[("username", s("bob")), ("roles", s("User"))]),
+    ));
+    let mine = ok(db.create(
+        "query",
+        vals(&[
+            ("name", s("mine")),
+            ("private_for", Value::Link(alice.clone())),
+        ]),
+    ));
+    let public = ok(db.create("query", vals(&[("name", s("all"))])));
+    let sec = db.security();
+    let roles = vec!["user".to_string()];
+    let perms: Vec<_> = sec.checked_permissions(&roles, "View", "query").collect();
+    assert_eq!(perms.len(), 1);
+    let filter = perms[0].filter.as_ref().expect("filter kept");
+    assert_eq!(
+        ok(filter.filters(&db, &bob, "query")),
+        vec![vec![(
+            "private_for".to_string(),
+            vec!["-1".to_string(), bob.clone()]
+        )]]
+    );
+    // the check made from the filter
+    let has = |uid: &str, item: &str| {
+        ok(sec.has_permission(&db, "View", uid, Some("query"), None, Some(item)))
+    };
+    assert!(has(&alice, &mine));
+    assert!(!has(&bob, &mine));
+    assert!(has(&bob, &public));
+}
+
+#[test]
+fn filter_without_class_needs_a_check() {
+    let src = "def f(db, userid, klass):\n    return []\n\ndb.security.addPermission(name='View', filter=f)\n";
+    let err = load_schema("schema.py", src, &ConfigView::new()).expect_err("must fail");
+    assert!(err.to_string().starts_with("schema.py:4:"), "{err}");
+    assert!(err.to_string().contains("needs a check function"), "{err}");
 }

@@ -91,13 +91,17 @@ impl Storage for TestMemStorage {
     }
     fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()> {
         let n: u64 = id.parse().map_err(roundup_core::Error::value)?;
-        self.data.nodes.entry(class.name.clone()).or_default().insert(
-            n,
-            StoredNode {
-                values: values.clone(),
-                retired: false,
-            },
-        );
+        self.data
+            .nodes
+            .entry(class.name.clone())
+            .or_default()
+            .insert(
+                n,
+                StoredNode {
+                    values: values.clone(),
+                    retired: false,
+                },
+            );
         Ok(())
     }
     fn set_node(
@@ -114,7 +118,10 @@ impl Storage for TestMemStorage {
             .get_mut(&class.name)
             .and_then(|m| m.get_mut(&n))
         else {
-            return Err(roundup_core::Error::storage(format!("no {}{id}", class.name)));
+            return Err(roundup_core::Error::storage(format!(
+                "no {}{id}",
+                class.name
+            )));
         };
         for (k, v) in values {
             node.values.insert(k.clone(), v.clone());
@@ -230,8 +237,7 @@ impl Storage for TestMemStorage {
         Ok(m.iter()
             .filter(|(id, n)| {
                 q.retired.is_none_or(|r| n.retired == r)
-                    && q
-                        .search_ids
+                    && q.search_ids
                         .as_ref()
                         .is_none_or(|s| s.contains(&id.to_string()))
                     && q.filters.iter().all(|f| {
@@ -329,6 +335,37 @@ pub fn open_db(
     match Db::open(def, opts, Box::new(TestMemStorage::default()), uid) {
         Ok(db) => db,
         Err(e) => panic!("opening the test db failed: {e}"),
+    }
+}
+
+/// Open a Db on a real SQLite database in `dir`, acting as `uid`.
+pub fn open_sqlite_db(
+    dir: &Path,
+    schema: Schema,
+    security: Security,
+    detectors: Detectors,
+    uid: &str,
+) -> Db {
+    let def = Arc::new(TrackerDef {
+        schema,
+        security,
+        detectors,
+    });
+    let opts = Arc::new(DbOptions {
+        db_dir: dir.to_path_buf(),
+        password_scheme: Scheme::Pbkdf2S5,
+        password_rounds: 1000,
+        timezone: Timezone::Utc,
+        indexing: true,
+    });
+    let store =
+        match roundup_rdbms::sqlite::SqliteStorage::open(dir, std::time::Duration::from_secs(5)) {
+            Ok(s) => s,
+            Err(e) => panic!("opening sqlite failed: {e}"),
+        };
+    match Db::open(def, opts, Box::new(store), uid) {
+        Ok(db) => db,
+        Err(e) => panic!("opening the sqlite db failed: {e}"),
     }
 }
 
