@@ -42,7 +42,26 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// The configuration as tracker scripts see it (`db.config`).
 pub fn config_view(config: &Config) -> ConfigView {
-    ConfigView::from_config(config)
+    let mut view = ConfigView::new();
+    for (def, value) in config.items() {
+        // Unset options read as their resolved text (defaults included).
+        let text = match value {
+            Some(v) => v.to_string(),
+            None => config.get_str(def.section, def.name).unwrap_or_default(),
+        };
+        view.set(def.section, def.name, &text);
+    }
+    for (section, options) in config.detectors().sections() {
+        for (option, value) in options {
+            view.set_detector_option(section, option, value);
+        }
+    }
+    for (section, options) in config.extensions().sections() {
+        for (option, value) in options {
+            view.set_extension_option(section, option, value);
+        }
+    }
+    view
 }
 
 impl Tracker {
