@@ -37,6 +37,10 @@ pub struct WebRequest {
     pub username: String,
     /// Per-request CSP nonce for inline scripts, when CSP is enabled.
     pub nonce: String,
+    /// The anti-CSRF token the server issued for this page; templates put
+    /// it in every POST form as the `@csrf` field. `None` when the server
+    /// has not issued one (the field is then rendered empty).
+    pub csrf_token: Option<String>,
 }
 
 impl WebRequest {

@@ -1,1 +1,282 @@
-//! Page templates and their object model (being written on the web-templating branch).
+//! Page templates in Jinja2 syntax (minijinja) and the object model they
+//! see, shaped like Roundup's templating API.
+//!
+//! [`Templates::load`] compiles the tracker's `html/` directory once;
+//! files missing there fall back to the copies embedded for the tracker's
+//! template (classic, minimal). [`Templates::render`] renders a [`View`]
+//! for one request. Template variables:
+//!
+//! * `context`: the class (index, search, new-item pages), the item
+//!   (item pages) or `none` (home pages). See [`model`].
+//! * `request`: the request and its index arguments; `request.batch()`
+//!   gives the page of items an index shows. See [`request`].
+//! * `db`: every class by name (`db.issue.list()`, `db.user.classhelp(...)`).
+//! * `utils`, `config`, `tracker`: helpers and settings. See [`utils`].
+//! * `messages`: `{ok: [...], error: [...]}` to show at the top of the page.
+//! * `_()`, `gettext()`, `ngettext()`: translation hooks (identity for now);
+//!   `csrf_field()`: the hidden `@csrf` input for POST forms.
+
+mod ctx;
+pub mod html;
+pub mod model;
+pub mod request;
+pub mod utils;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use minijinja::{context, Environment, Value as JValue};
+use roundup_core::Error;
+use roundup_tracker::Tracker;
+
+use crate::request::WebRequest;
+
+/// Which page to render: class and item from the URL, and the template
+/// name (`index`, `item`, `search`, `home`, `404`, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    pub classname: Option<String>,
+    pub itemid: Option<String>,
+    pub template: String,
+}
+
+/// Status messages to show at the top of the page (plain text; they are
+/// escaped, and line breaks are kept).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageMessages {
+    pub ok: Vec<String>,
+    pub error: Vec<String>,
+}
+
+/// The compiled templates of one tracker.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Names of the templates found in the tracker's html directory.
+    local: BTreeSet<String>,
+    /// The embedded template whose html files are the fallback.
+    embedded: Option<String>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("local", &self.local)
+            .field("embedded", &self.embedded)
+            .finish()
+    }
+}
+
+/// Files compiled as templates; others (CSS, JS, images) are static.
+fn is_template_file(name: &str) -> bool {
+    [".html", ".htm", ".xml", ".txt", ".json", ".csv"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// A template error as a readable message naming file and line.
+fn describe(err: &minijinja::Error, fallback_name: &str) -> String {
+    let name = err.name().unwrap_or(fallback_name);
+    let detail = err.detail().map(str::to_string).unwrap_or_else(|| err.kind().to_string());
+    let mut msg = match err.line() {
+        Some(line) => format!("template {name}, line {line}: {detail}"),
+        None => format!("template {name}: {detail}"),
+    };
+    // Errors raised inside included templates carry the cause.
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(inner) = s.downcast_ref::<minijinja::Error>() {
+            let n = inner.name().unwrap_or("?");
+            match inner.line() {
+                Some(l) => msg.push_str(&format!("; in {n}, line {l}: {}", inner.detail().unwrap_or(""))),
+                None => msg.push_str(&format!("; {}", inner.detail().unwrap_or(""))),
+            }
+        }
+        source = s.source();
+    }
+    msg
+}
+
+fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<(), Error> {
+    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing templates in {}", dir.display()), e))?;
+    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let Some(fname) = p.file_name().and_then(|f| f.to_str()).map(str::to_string) else {
+            continue;
+        };
+        if fname.starts_with('.') {
+            continue;
+        }
+        let name = format!("{prefix}{fname}");
+        if p.is_dir() {
+            collect_files(&p, &format!("{name}/"), out)?;
+        } else if is_template_file(&name) {
+            out.push((name, p));
+        }
+    }
+    Ok(())
+}
+
+impl Templates {
+    /// Compile the tracker's templates: every template file of its html
+    /// directory (`[main] templates`), falling back to the embedded copies
+    /// of the template the tracker was installed from. A syntax error is
+    /// reported with the file and line.
+    pub fn load(tracker: &Tracker) -> Result<Templates, Error> {
+        let dir = tracker.config().templates_dir();
+        let embedded = fs::read_to_string(tracker.home().join("TEMPLATE-INFO.txt"))
+            .ok()
+            .map(|text| roundup_tracker::templates::parse_info("", &text).name.to_lowercase())
+            .filter(|n| roundup_tracker::templates::exists(n));
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        let mut local = BTreeSet::new();
+        if dir.is_dir() {
+            let mut files = Vec::new();
+            collect_files(&dir, "", &mut files)?;
+            for (name, path) in files {
+                let source =
+                    fs::read_to_string(&path).map_err(|e| Error::io(format!("reading template {}", path.display()), e))?;
+                env.add_template_owned(name.clone(), source).map_err(|e| {
+                    let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
+                    Error::Config(format!(
+                        "template {}{line}: {}",
+                        path.display(),
+                        e.detail().unwrap_or("syntax error")
+                    ))
+                })?;
+                local.insert(name);
+            }
+        }
+        if let Some(tpl) = embedded.clone() {
+            env.set_loader(move |name| {
+                Ok(roundup_tracker::templates::file(&tpl, &format!("html/{name}"))
+                    .map(|b| String::from_utf8_lossy(b).into_owned()))
+            });
+        }
+        env.add_global("db", JValue::from_object(model::DbObj));
+        env.add_global("request", JValue::from_object(request::RequestObj));
+        env.add_global("utils", JValue::from_object(utils::UtilsObj));
+        env.add_global("config", JValue::from_object(utils::ConfigObj));
+        env.add_global("tracker", JValue::from_object(utils::TrackerObj));
+        env.add_function("_", |s: String| s);
+        env.add_function("gettext", |s: String| s);
+        env.add_function("ngettext", |one: String, many: String, n: i64| if n == 1 { one } else { many });
+        env.add_function("csrf_field", || -> Result<JValue, minijinja::Error> {
+            ctx::with(|c| Ok(JValue::from_safe_string(model::csrf_field(c))))
+        });
+        let templates = Templates { env, local, embedded };
+        // Compile the embedded pages now too, so their errors surface at load.
+        templates.check_embedded()?;
+        Ok(templates)
+    }
+
+    fn check_embedded(&self) -> Result<(), Error> {
+        // The embedded files are ours and tested; only the page layout is
+        // compiled eagerly, as every page extends it.
+        if self.embedded.is_some() && !self.local.contains("page.html") && self.exists("page.html") {
+            self.env
+                .get_template("page.html")
+                .map_err(|e| Error::Config(describe(&e, "page.html")))?;
+        }
+        Ok(())
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        if self.local.contains(name) {
+            return true;
+        }
+        match &self.embedded {
+            Some(t) => roundup_tracker::templates::file(t, &format!("html/{name}")).is_some(),
+            None => false,
+        }
+    }
+
+    /// The template file a view resolves to, if any.
+    pub fn resolve(&self, classname: Option<&str>, template: &str) -> Option<String> {
+        let candidates = candidates(classname, template);
+        candidates.into_iter().find(|c| self.exists(c))
+    }
+
+    /// Whether a template exists for this class (or the home page) and
+    /// template name.
+    pub fn has(&self, classname: Option<&str>, template: &str) -> bool {
+        self.resolve(classname, template).is_some()
+    }
+
+    /// Render a page for the request's user.
+    pub fn render(
+        &self,
+        db: &roundup_core::Db,
+        tracker: &Tracker,
+        req: &WebRequest,
+        view: &View,
+        messages: &PageMessages,
+    ) -> Result<String, Error> {
+        let template = if view.template.is_empty() {
+            match (&view.classname, &view.itemid) {
+                (Some(_), Some(_)) => "item",
+                (Some(_), None) => "index",
+                (None, _) => "home",
+            }
+        } else {
+            view.template.as_str()
+        };
+        let name = self.resolve(view.classname.as_deref(), template).ok_or_else(|| {
+            Error::Value(format!(
+                "no template for {}: looked for {}",
+                match &view.classname {
+                    Some(c) => format!("class \"{c}\" view \"{template}\""),
+                    None => format!("home view \"{template}\""),
+                },
+                candidates(view.classname.as_deref(), template).join(", ")
+            ))
+        })?;
+        let context_value = match (&view.classname, &view.itemid) {
+            (Some(c), Some(id)) => {
+                db.class(c)?;
+                if !db.has_node(c, id)? {
+                    return Err(Error::NoSuchNode {
+                        class: c.clone(),
+                        id: id.clone(),
+                    });
+                }
+                model::ItemObj::value(c, id)
+            }
+            (Some(c), None) => {
+                db.class(c)?;
+                model::ClassObj::value(c)
+            }
+            (None, _) => JValue::from(()),
+        };
+        let view = View {
+            template: template.to_string(),
+            ..view.clone()
+        };
+        let rctx = ctx::RenderCtx::new(db, tracker, req, &view)?;
+        let tmpl = self.env.get_template(&name).map_err(|e| Error::Config(describe(&e, &name)))?;
+        let vars = context! {
+            context => context_value,
+            messages => context! { ok => messages.ok.clone(), error => messages.error.clone() },
+            view => context! { classname => view.classname.clone(), itemid => view.itemid.clone(), template => view.template.clone() },
+        };
+        ctx::enter(&rctx, || tmpl.render(vars)).map_err(|e| Error::Value(describe(&e, &name)))
+    }
+}
+
+/// Template files tried for a view, in order.
+fn candidates(classname: Option<&str>, template: &str) -> Vec<String> {
+    let safe = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    if !safe(template) {
+        return Vec::new();
+    }
+    match classname {
+        Some(c) if safe(c) => vec![format!("{c}.{template}.html"), format!("_generic.{template}.html")],
+        Some(_) => Vec::new(),
+        None if template == "home" => vec!["home.html".to_string()],
+        None => vec![format!("home.{template}.html")],
+    }
+}
