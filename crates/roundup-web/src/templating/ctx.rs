@@ -83,7 +83,13 @@ impl<'a> RenderCtx<'a> {
     /// answered from the class-level one when no permission the user's
     /// roles hold for the class has a check function: then the item
     /// cannot change the answer.
-    pub fn may(&self, perm: &str, class: Option<&str>, prop: Option<&str>, item: Option<&str>) -> bool {
+    pub fn may(
+        &self,
+        perm: &str,
+        class: Option<&str>,
+        prop: Option<&str>,
+        item: Option<&str>,
+    ) -> bool {
         let key: PermKey = (
             perm.to_string(),
             class.map(str::to_string),
@@ -240,7 +246,9 @@ pub(crate) fn enter<R>(ctx: &RenderCtx<'_>, f: impl FnOnce() -> R) -> R {
 }
 
 /// Use the render context of the page being rendered on this thread.
-pub(crate) fn with<R>(f: impl FnOnce(&RenderCtx<'_>) -> Result<R, TplError>) -> Result<R, TplError> {
+pub(crate) fn with<R>(
+    f: impl FnOnce(&RenderCtx<'_>) -> Result<R, TplError>,
+) -> Result<R, TplError> {
     let ptr = CURRENT.with(|c| c.get());
     if ptr.is_null() {
         return Err(TplError::new(

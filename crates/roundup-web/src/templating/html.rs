@@ -48,7 +48,9 @@ pub fn url_quote(text: &str) -> String {
 pub fn url_quote_arg(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'@' | b',' | b':' | b'/') {
+        if b.is_ascii_alphanumeric()
+            || matches!(b, b'-' | b'_' | b'.' | b'~' | b'@' | b',' | b':' | b'/')
+        {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -254,7 +256,10 @@ pub fn markdown(source: &str, break_on_newline: bool, is_class: &dyn Fn(&str) ->
                 Event::End(TagEnd::Link)
             }
             Event::Start(Tag::Image {
-                dest_url, title, id, ..
+                dest_url,
+                title,
+                id,
+                ..
             }) => {
                 in_link += 1;
                 let dest = if safe_url(&dest_url) {
@@ -314,7 +319,11 @@ mod tests {
 
     #[test]
     fn markdown_drops_raw_html_and_bad_links() {
-        let s = markdown("**hi** <script>x</script> [a](javascript:alert(1)) issue7", false, &classes);
+        let s = markdown(
+            "**hi** <script>x</script> [a](javascript:alert(1)) issue7",
+            false,
+            &classes,
+        );
         assert!(s.contains("<strong>hi</strong>"), "{s}");
         assert!(!s.contains("<script>"), "{s}");
         assert!(s.contains("&lt;script&gt;"), "{s}");

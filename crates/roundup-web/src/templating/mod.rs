@@ -77,7 +77,10 @@ fn is_template_file(name: &str) -> bool {
 /// A template error as a readable message naming file and line.
 fn describe(err: &minijinja::Error, fallback_name: &str) -> String {
     let name = err.name().unwrap_or(fallback_name);
-    let detail = err.detail().map(str::to_string).unwrap_or_else(|| err.kind().to_string());
+    let detail = err
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| err.kind().to_string());
     let mut msg = match err.line() {
         Some(line) => format!("template {name}, line {line}: {detail}"),
         None => format!("template {name}: {detail}"),
@@ -88,7 +91,10 @@ fn describe(err: &minijinja::Error, fallback_name: &str) -> String {
         if let Some(inner) = s.downcast_ref::<minijinja::Error>() {
             let n = inner.name().unwrap_or("?");
             match inner.line() {
-                Some(l) => msg.push_str(&format!("; in {n}, line {l}: {}", inner.detail().unwrap_or(""))),
+                Some(l) => msg.push_str(&format!(
+                    "; in {n}, line {l}: {}",
+                    inner.detail().unwrap_or("")
+                )),
                 None => msg.push_str(&format!("; {}", inner.detail().unwrap_or(""))),
             }
         }
@@ -97,8 +103,13 @@ fn describe(err: &minijinja::Error, fallback_name: &str) -> String {
     msg
 }
 
-fn collect_files(dir: &Path, prefix: &str, out: &mut Vec<(String, std::path::PathBuf)>) -> Result<(), Error> {
-    let entries = fs::read_dir(dir).map_err(|e| Error::io(format!("listing templates in {}", dir.display()), e))?;
+fn collect_files(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> Result<(), Error> {
+    let entries = fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("listing templates in {}", dir.display()), e))?;
     let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     paths.sort();
     for p in paths {
@@ -127,19 +138,26 @@ impl Templates {
         let dir = tracker.config().templates_dir();
         let embedded = fs::read_to_string(tracker.home().join("TEMPLATE-INFO.txt"))
             .ok()
-            .map(|text| roundup_tracker::templates::parse_info("", &text).name.to_lowercase())
+            .map(|text| {
+                roundup_tracker::templates::parse_info("", &text)
+                    .name
+                    .to_lowercase()
+            })
             .filter(|n| roundup_tracker::templates::exists(n));
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // Python string/dict/list methods (`s.split(",")`, `d.items()`), as
+        // Roundup's Jinja2 templates use them.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
         let mut local = BTreeSet::new();
         if dir.is_dir() {
             let mut files = Vec::new();
             collect_files(&dir, "", &mut files)?;
             for (name, path) in files {
-                let source =
-                    fs::read_to_string(&path).map_err(|e| Error::io(format!("reading template {}", path.display()), e))?;
+                let source = fs::read_to_string(&path)
+                    .map_err(|e| Error::io(format!("reading template {}", path.display()), e))?;
                 env.add_template_owned(name.clone(), source).map_err(|e| {
                     let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
                     Error::Config(format!(
@@ -153,8 +171,10 @@ impl Templates {
         }
         if let Some(tpl) = embedded.clone() {
             env.set_loader(move |name| {
-                Ok(roundup_tracker::templates::file(&tpl, &format!("html/{name}"))
-                    .map(|b| String::from_utf8_lossy(b).into_owned()))
+                Ok(
+                    roundup_tracker::templates::file(&tpl, &format!("html/{name}"))
+                        .map(|b| String::from_utf8_lossy(b).into_owned()),
+                )
             });
         }
         env.add_global("db", JValue::from_object(model::DbObj));
@@ -164,11 +184,28 @@ impl Templates {
         env.add_global("tracker", JValue::from_object(utils::TrackerObj));
         env.add_function("_", |s: String| s);
         env.add_function("gettext", |s: String| s);
-        env.add_function("ngettext", |one: String, many: String, n: i64| if n == 1 { one } else { many });
+        env.add_function(
+            "ngettext",
+            |one: String, many: String, n: i64| if n == 1 { one } else { many },
+        );
+        env.add_filter("breaklines", |s: String| {
+            JValue::from_safe_string(html::breaks(&html::escape(&s)))
+        });
+        env.add_filter("linkify", |s: String| -> Result<JValue, minijinja::Error> {
+            ctx::with(|c| {
+                Ok(JValue::from_safe_string(html::linkify(&s, &|n| {
+                    c.is_class(n)
+                })))
+            })
+        });
         env.add_function("csrf_field", || -> Result<JValue, minijinja::Error> {
             ctx::with(|c| Ok(JValue::from_safe_string(model::csrf_field(c))))
         });
-        let templates = Templates { env, local, embedded };
+        let templates = Templates {
+            env,
+            local,
+            embedded,
+        };
         // Compile the embedded pages now too, so their errors surface at load.
         templates.check_embedded()?;
         Ok(templates)
@@ -177,7 +214,8 @@ impl Templates {
     fn check_embedded(&self) -> Result<(), Error> {
         // The embedded files are ours and tested; only the page layout is
         // compiled eagerly, as every page extends it.
-        if self.embedded.is_some() && !self.local.contains("page.html") && self.exists("page.html") {
+        if self.embedded.is_some() && !self.local.contains("page.html") && self.exists("page.html")
+        {
             self.env
                 .get_template("page.html")
                 .map_err(|e| Error::Config(describe(&e, "page.html")))?;
@@ -225,16 +263,18 @@ impl Templates {
         } else {
             view.template.as_str()
         };
-        let name = self.resolve(view.classname.as_deref(), template).ok_or_else(|| {
-            Error::Value(format!(
-                "no template for {}: looked for {}",
-                match &view.classname {
-                    Some(c) => format!("class \"{c}\" view \"{template}\""),
-                    None => format!("home view \"{template}\""),
-                },
-                candidates(view.classname.as_deref(), template).join(", ")
-            ))
-        })?;
+        let name = self
+            .resolve(view.classname.as_deref(), template)
+            .ok_or_else(|| {
+                Error::Value(format!(
+                    "no template for {}: looked for {}",
+                    match &view.classname {
+                        Some(c) => format!("class \"{c}\" view \"{template}\""),
+                        None => format!("home view \"{template}\""),
+                    },
+                    candidates(view.classname.as_deref(), template).join(", ")
+                ))
+            })?;
         let context_value = match (&view.classname, &view.itemid) {
             (Some(c), Some(id)) => {
                 db.class(c)?;
@@ -257,7 +297,10 @@ impl Templates {
             ..view.clone()
         };
         let rctx = ctx::RenderCtx::new(db, tracker, req, &view)?;
-        let tmpl = self.env.get_template(&name).map_err(|e| Error::Config(describe(&e, &name)))?;
+        let tmpl = self
+            .env
+            .get_template(&name)
+            .map_err(|e| Error::Config(describe(&e, &name)))?;
         let vars = context! {
             context => context_value,
             messages => context! { ok => messages.ok.clone(), error => messages.error.clone() },
@@ -269,12 +312,19 @@ impl Templates {
 
 /// Template files tried for a view, in order.
 fn candidates(classname: Option<&str>, template: &str) -> Vec<String> {
-    let safe = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'));
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    };
     if !safe(template) {
         return Vec::new();
     }
     match classname {
-        Some(c) if safe(c) => vec![format!("{c}.{template}.html"), format!("_generic.{template}.html")],
+        Some(c) if safe(c) => vec![
+            format!("{c}.{template}.html"),
+            format!("_generic.{template}.html"),
+        ],
         Some(_) => Vec::new(),
         None if template == "home" => vec!["home.html".to_string()],
         None => vec![format!("home.{template}.html")],

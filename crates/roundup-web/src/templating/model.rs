@@ -106,7 +106,10 @@ impl Object for DbObj {
             "getclass" => {
                 let (name,): (String,) = from_args(args)?;
                 self.get_value(&JValue::from(name.as_str())).ok_or_else(|| {
-                    TplError::new(ErrorKind::InvalidOperation, format!("no such class \"{name}\""))
+                    TplError::new(
+                        ErrorKind::InvalidOperation,
+                        format!("no such class \"{name}\""),
+                    )
                 })
             }
             _ => Err(unknown_method("db", method)),
@@ -153,7 +156,9 @@ impl Object for ClassObj {
             "id" => return Some(JValue::from(())),
             _ => {}
         }
-        with(|ctx| Ok(PropObj::for_class(ctx, &self.class, name))).ok().flatten()
+        with(|ctx| Ok(PropObj::for_class(ctx, &self.class, name)))
+            .ok()
+            .flatten()
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -174,15 +179,31 @@ impl Object for ClassObj {
         match method {
             "is_view_ok" => with(|ctx| Ok(JValue::from(ctx.may_view(class, None, None)))),
             "is_edit_ok" => with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, None)))),
-            "is_create_ok" => with(|ctx| Ok(JValue::from(ctx.may("Create", Some(class), None, None)))),
-            "is_retire_ok" => with(|ctx| Ok(JValue::from(ctx.may("Retire", Some(class), None, None)))),
-            "is_restore_ok" => with(|ctx| Ok(JValue::from(ctx.may("Restore", Some(class), None, None)))),
+            "is_create_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Create", Some(class), None, None))))
+            }
+            "is_retire_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Retire", Some(class), None, None))))
+            }
+            "is_restore_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Restore", Some(class), None, None))))
+            }
             "is_search_ok" => with(|ctx| {
                 Ok(JValue::from(
                     ctx.may("Search", Some(class), None, None) || ctx.may_view(class, None, None),
                 ))
             }),
             "designator" | "history" => Ok(JValue::from("")),
+            "getkey" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.db.class(class).map_err(core_err)?.key.clone(),
+                ))
+            }),
+            "labelprop" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.db.class(class).map_err(core_err)?.label_prop(true),
+                ))
+            }),
             "propnames" => with(|ctx| {
                 let cls = ctx.db.class(class).map_err(core_err)?;
                 Ok(JValue::from(cls.prop_names(true)))
@@ -196,7 +217,8 @@ impl Object for ClassObj {
                         cls.prop_names(true)
                             .into_iter()
                             .filter(|p| {
-                                !cansearch || ctx.db.security().role_may_search(&ctx.roles, class, p)
+                                !cansearch
+                                    || ctx.db.security().role_may_search(&ctx.roles, class, p)
                             })
                             .filter_map(|p| PropObj::for_class(ctx, class, &p))
                             .collect::<Vec<_>>(),
@@ -280,7 +302,11 @@ fn sort_arg(v: Option<JValue>) -> Result<Vec<(Option<Direction>, String)>, TplEr
         }
     };
     if let Some(s) = v.as_str() {
-        return Ok(s.split(',').filter(|p| !p.trim().is_empty()).map(one).collect());
+        return Ok(s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(one)
+            .collect());
     }
     let mut out = Vec::new();
     for entry in v.try_iter()? {
@@ -323,6 +349,7 @@ fn filter_spec_from_kwargs(kw: &Kwargs) -> Result<FilterSpec, TplError> {
     }
     spec.sort = sort_arg(kw.get("sort")?)?;
     spec.group = sort_arg(kw.get("group")?)?;
+    spec.limit = kw.get::<Option<u64>>("limit")?;
     Ok(spec)
 }
 
@@ -364,7 +391,10 @@ fn classhelp(ctx: &RenderCtx<'_>, class: &str, props: Option<&str>, kw: &Kwargs)
             }
         }
         if !names.is_empty() {
-            url.push_str(&format!("&@filter={}", html::url_quote_arg(&names.join(","))));
+            url.push_str(&format!(
+                "&@filter={}",
+                html::url_quote_arg(&names.join(","))
+            ));
         }
     }
     let mut tag = TagBuilder::new("a")
@@ -375,15 +405,29 @@ fn classhelp(ctx: &RenderCtx<'_>, class: &str, props: Option<&str>, kw: &Kwargs)
     if let Some(p) = kw_str(kw, "property") {
         tag = tag.attr("data-property", &p);
     }
-    tag = tag.attr("aria-label", &format!("Pick from the list of {class} items (opens a new window)"));
+    tag = tag.attr(
+        "aria-label",
+        &format!("Pick from the list of {class} items (opens a new window)"),
+    );
     format!("{}{}</a>", tag.open(), escape(&label))
 }
 
 /// Hidden `@action`, `@csrf` (and for items `@lastactivity`) fields plus
 /// the submit button.
-pub(crate) fn submit_html(ctx: &RenderCtx<'_>, label: &str, action: &str, item: Option<(&str, &str)>) -> String {
+pub(crate) fn submit_html(
+    ctx: &RenderCtx<'_>,
+    label: &str,
+    action: &str,
+    item: Option<(&str, &str)>,
+) -> String {
     let mut out = String::new();
-    out.push_str(&TagBuilder::new("input").attr("type", "hidden").attr("name", "@action").attr("value", action).open());
+    out.push_str(
+        &TagBuilder::new("input")
+            .attr("type", "hidden")
+            .attr("name", "@action")
+            .attr("value", action)
+            .open(),
+    );
     out.push_str(&csrf_field(ctx));
     if let Some((class, id)) = item {
         if let Ok(Some(Value::Date(d))) = ctx.value(class, id, "activity") {
@@ -447,12 +491,18 @@ impl Object for ItemObj {
             "id" => return Some(JValue::from(self.id.as_str())),
             _ => {}
         }
-        with(|ctx| Ok(PropObj::for_item(ctx, &self.class, &self.id, name))).ok().flatten()
+        with(|ctx| Ok(PropObj::for_item(ctx, &self.class, &self.id, name)))
+            .ok()
+            .flatten()
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let text = with(|ctx| {
-            let lp = ctx.db.class(&self.class).map(|c| c.label_prop(true)).unwrap_or_default();
+            let lp = ctx
+                .db
+                .class(&self.class)
+                .map(|c| c.label_prop(true))
+                .unwrap_or_default();
             Ok(if ctx.may_view(&self.class, Some(&lp), Some(&self.id)) {
                 ctx.label(&self.class, &self.id)
             } else {
@@ -477,10 +527,25 @@ impl Object for ItemObj {
         match method {
             "designator" => Ok(JValue::from(format!("{class}{id}"))),
             "is_view_ok" => with(|ctx| Ok(JValue::from(ctx.may_view(class, None, Some(id))))),
-            "is_edit_ok" => with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, Some(id))))),
-            "is_retire_ok" => with(|ctx| Ok(JValue::from(ctx.may("Retire", Some(class), None, Some(id))))),
-            "is_restore_ok" => with(|ctx| Ok(JValue::from(ctx.may("Restore", Some(class), None, Some(id))))),
-            "is_retired" => with(|ctx| Ok(JValue::from(ctx.db.is_retired(class, id).map_err(core_err)?))),
+            "is_edit_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, Some(id)))))
+            }
+            "is_retire_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Retire", Some(class), None, Some(id)))))
+            }
+            "is_restore_ok" => with(|ctx| {
+                Ok(JValue::from(ctx.may(
+                    "Restore",
+                    Some(class),
+                    None,
+                    Some(id),
+                )))
+            }),
+            "is_retired" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.db.is_retired(class, id).map_err(core_err)?,
+                ))
+            }),
             "history" => {
                 let (kw,): (Kwargs,) = from_args(args)?;
                 let showall = kw_bool(&kw, "showall", false);
@@ -498,7 +563,10 @@ impl Object for ItemObj {
                     Ok(Some(Value::String(n))) if ctx.may_view(class, Some("name"), Some(id)) => n,
                     _ => String::new(),
                 };
-                Ok(JValue::from(format!("{class}{id}/{}", html::url_quote(&name))))
+                Ok(JValue::from(format!(
+                    "{class}{id}/{}",
+                    html::url_quote(&name)
+                )))
             }),
             "hasPermission" | "has_permission" => {
                 let (perm, cls, kw): (String, Option<String>, Kwargs) = from_args(args)?;
@@ -514,7 +582,14 @@ impl Object for ItemObj {
                     } else {
                         ctx.db
                             .security()
-                            .has_permission(ctx.db, &perm, id, cls.as_deref(), prop.as_deref(), item.as_deref())
+                            .has_permission(
+                                ctx.db,
+                                &perm,
+                                id,
+                                cls.as_deref(),
+                                prop.as_deref(),
+                                item.as_deref(),
+                            )
                             .unwrap_or(false)
                     };
                     Ok(JValue::from(ok))
@@ -559,7 +634,12 @@ pub struct PropObj {
 
 impl PropObj {
     /// The property `name` of an item, or `None` if the class lacks it.
-    pub(crate) fn for_item(ctx: &RenderCtx<'_>, class: &str, id: &str, name: &str) -> Option<JValue> {
+    pub(crate) fn for_item(
+        ctx: &RenderCtx<'_>,
+        class: &str,
+        id: &str,
+        name: &str,
+    ) -> Option<JValue> {
         let cls = ctx.db.class(class).ok()?;
         let prop = cls.prop(name)?.clone();
         let viewable = ctx.may_view(class, Some(name), Some(id));
@@ -569,7 +649,8 @@ impl PropObj {
         } else {
             None
         };
-        let is_context = ctx.view.classname.as_deref() == Some(class) && ctx.view.itemid.as_deref() == Some(id);
+        let is_context =
+            ctx.view.classname.as_deref() == Some(class) && ctx.view.itemid.as_deref() == Some(id);
         let formname = if is_context {
             name.to_string()
         } else {
@@ -625,7 +706,12 @@ impl PropObj {
     }
 
     fn editable(&self, ctx: &RenderCtx<'_>) -> bool {
-        if self.prop.is_computed() || matches!(self.name.as_str(), "id" | "creation" | "activity" | "creator" | "actor") {
+        if self.prop.is_computed()
+            || matches!(
+                self.name.as_str(),
+                "id" | "creation" | "activity" | "creator" | "actor"
+            )
+        {
             return false;
         }
         ctx.may_edit(&self.class, Some(&self.name), self.item.as_deref())
@@ -661,7 +747,11 @@ impl PropObj {
         if self.prop.ptype == PropType::String && self.value.is_none() {
             // file content is read on demand, and only when viewable
             if let Some(id) = &self.item {
-                if ctx.db.class(&self.class).is_ok_and(|c| c.is_file_content(&self.name)) {
+                if ctx
+                    .db
+                    .class(&self.class)
+                    .is_ok_and(|c| c.is_file_content(&self.name))
+                {
                     return match ctx.db.get(&self.class, id, &self.name) {
                         Ok(Some(Value::String(s))) => s,
                         _ => String::new(),
@@ -693,7 +783,19 @@ impl PropObj {
         }
         let extra = extra_attrs(
             kw,
-            &["size", "showid", "display_time", "format", "y_label", "n_label", "u_label", "labelfirst", "popcal", "form", "type"],
+            &[
+                "size",
+                "showid",
+                "display_time",
+                "format",
+                "y_label",
+                "n_label",
+                "u_label",
+                "labelfirst",
+                "popcal",
+                "form",
+                "type",
+            ],
         );
         let id_attr = self.formname.replace('@', "-");
         let size = kw_str(kw, "size").unwrap_or_else(|| "30".into());
@@ -707,7 +809,8 @@ impl PropObj {
                     _ => None,
                 };
                 let mut out = String::from("<span class=\"radio-group\">");
-                let mut choices = vec![("yes", y, cur == Some(true)), ("no", n, cur == Some(false))];
+                let mut choices =
+                    vec![("yes", y, cur == Some(true)), ("no", n, cur == Some(false))];
                 if let Some(u) = u {
                     choices.push(("", u, cur.is_none()));
                 }
@@ -723,7 +826,11 @@ impl PropObj {
                             .extra(&extra)
                             .open(),
                     );
-                    out.push_str(&format!("<label for=\"{}\">{}</label> ", escape(&rid), escape(&label)));
+                    out.push_str(&format!(
+                        "<label for=\"{}\">{}</label> ",
+                        escape(&rid),
+                        escape(&label)
+                    ));
                 }
                 out.push_str("</span>");
                 out
@@ -751,7 +858,11 @@ impl PropObj {
                     })
                     .collect::<Vec<_>>()
                     .join(",");
-                let text = if self.item.is_none() { self.raw.clone().unwrap_or(text) } else { text };
+                let text = if self.item.is_none() {
+                    self.raw.clone().unwrap_or(text)
+                } else {
+                    text
+                };
                 TagBuilder::new("input")
                     .attr("type", "text")
                     .attr("name", &self.formname)
@@ -781,7 +892,14 @@ impl PropObj {
                     .attr("size", &size)
                     .attr("value", &text);
                 if matches!(self.prop.ptype, PropType::Number | PropType::Integer) {
-                    tag = tag.attr("inputmode", if self.prop.ptype == PropType::Integer { "numeric" } else { "decimal" });
+                    tag = tag.attr(
+                        "inputmode",
+                        if self.prop.ptype == PropType::Integer {
+                            "numeric"
+                        } else {
+                            "decimal"
+                        },
+                    );
                 }
                 tag.extra(&extra).open()
             }
@@ -792,7 +910,10 @@ impl PropObj {
         if !self.prop.is_pointer() {
             return Err(TplError::new(
                 ErrorKind::InvalidOperation,
-                format!("{}.{} is not a Link or Multilink; menu() needs one", self.class, self.name),
+                format!(
+                    "{}.{} is not a Link or Multilink; menu() needs one",
+                    self.class, self.name
+                ),
             ));
         }
         if !self.editable(ctx) {
@@ -807,8 +928,15 @@ impl PropObj {
         let maxlen = kw_usize(kw, "size");
         let height = kw_str(kw, "height");
         let additional: Vec<String> = match kw.get::<Option<JValue>>("additional")? {
-            Some(v) if v.as_str().is_some() => v.as_str().unwrap_or("").split(',').map(|s| s.trim().to_string()).collect(),
-            Some(v) if !v.is_none() && !v.is_undefined() => v.try_iter()?.map(|x| x.to_string()).collect(),
+            Some(v) if v.as_str().is_some() => v
+                .as_str()
+                .unwrap_or("")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect(),
+            Some(v) if !v.is_none() && !v.is_undefined() => {
+                v.try_iter()?.map(|x| x.to_string()).collect()
+            }
             _ => Vec::new(),
         };
         let mut spec = FilterSpec::default();
@@ -819,11 +947,23 @@ impl PropObj {
         }
         let fs = filter_spec_from_kwargs(kw)?;
         spec.filterspec = fs.filterspec;
-        let known = ["size", "height", "showid", "additional", "sort_on", "value", "filterspec", "sort", "group", "html_kwargs"];
+        let known = [
+            "size",
+            "height",
+            "showid",
+            "additional",
+            "sort_on",
+            "value",
+            "filterspec",
+            "sort",
+            "group",
+            "html_kwargs",
+        ];
         for k in kw.args() {
             if !known.contains(&k) && tcls.prop(k).is_some() {
                 let v: JValue = kw.get(k)?;
-                spec.filterspec.push((k.to_string(), SpecValue::One(v.to_string())));
+                spec.filterspec
+                    .push((k.to_string(), SpecValue::One(v.to_string())));
             }
         }
         let ids = ctx.db.filter(&target, &spec).map_err(core_err)?;
@@ -933,7 +1073,10 @@ pub(crate) fn value_text(ctx: &RenderCtx<'_>, prop: &Property, v: &Value, tz: &T
         Value::Link(id) => ctx.label(prop.link_class.as_deref().unwrap_or(""), id),
         Value::Multilink(ids) => {
             let target = prop.link_class.as_deref().unwrap_or("");
-            ids.iter().map(|id| ctx.label(target, id)).collect::<Vec<_>>().join(", ")
+            ids.iter()
+                .map(|id| ctx.label(target, id))
+                .collect::<Vec<_>>()
+                .join(", ")
         }
         Value::Boolean(b) => if *b { "Yes" } else { "No" }.to_string(),
         Value::Number(n) => number_text(*n),
@@ -956,7 +1099,9 @@ fn printf_number(fmt: &str, n: f64) -> String {
         return fmt.to_string();
     };
     let rest = &fmt[pos + 1..];
-    let end = rest.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(rest.len());
+    let end = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
     let spec = &rest[..end];
     let conv = rest[end..].chars().next().unwrap_or('f');
     let prec: Option<usize> = spec.split_once('.').and_then(|(_, p)| p.parse().ok());
@@ -966,7 +1111,12 @@ fn printf_number(fmt: &str, n: f64) -> String {
         's' => number_text(n),
         _ => format!("{:.*}", prec.unwrap_or(6), n),
     };
-    format!("{}{}{}", &fmt[..pos], body, &rest[(end + 1).min(rest.len())..])
+    format!(
+        "{}{}{}",
+        &fmt[..pos],
+        body,
+        &rest[(end + 1).min(rest.len())..]
+    )
 }
 
 impl Object for PropObj {
@@ -981,7 +1131,9 @@ impl Object for PropObj {
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         if self.prop.is_multilink() {
             if let Some(i) = key.as_usize() {
-                return with(|ctx| Ok(self.items(ctx).into_iter().nth(i))).ok().flatten();
+                return with(|ctx| Ok(self.items(ctx).into_iter().nth(i)))
+                    .ok()
+                    .flatten();
             }
         }
         let name = key.as_str()?;
@@ -1016,7 +1168,9 @@ impl Object for PropObj {
             };
             let target = self.target().to_string();
             if name == "id" {
-                return with(|ctx| Ok(self.viewable(ctx).then(|| JValue::from(id.as_str())))).ok().flatten();
+                return with(|ctx| Ok(self.viewable(ctx).then(|| JValue::from(id.as_str()))))
+                    .ok()
+                    .flatten();
             }
             return with(|ctx| {
                 Ok(if self.viewable(ctx) {
@@ -1089,7 +1243,9 @@ impl Object for PropObj {
             }
             "markdown" => with(|ctx| {
                 Ok(match self.shown(ctx) {
-                    Ok(t) => safe(html::markdown(&t, ctx.markdown_breaks, &|c| ctx.is_class(c))),
+                    Ok(t) => safe(html::markdown(&t, ctx.markdown_breaks, &|c| {
+                        ctx.is_class(c)
+                    })),
                     Err(h) => JValue::from(h),
                 })
             }),
@@ -1099,7 +1255,11 @@ impl Object for PropObj {
                     Err(h) => h,
                 }))
             }),
-            "url_quote" => with(|ctx| Ok(JValue::from(html::url_quote(&self.shown(ctx).unwrap_or_default())))),
+            "url_quote" => with(|ctx| {
+                Ok(JValue::from(html::url_quote(
+                    &self.shown(ctx).unwrap_or_default(),
+                )))
+            }),
             "field" => {
                 let (kw,): (Kwargs,) = from_args(args)?;
                 with(|ctx| Ok(safe(self.field_html(ctx, &kw))))
@@ -1115,14 +1275,20 @@ impl Object for PropObj {
                         _ => self.text(ctx),
                     };
                     let extra = extra_attrs(&kw, &[]);
-                    let mut tag = TagBuilder::new("textarea").attr("name", &self.formname).attr("id", &self.formname.replace('@', "-"));
+                    let mut tag = TagBuilder::new("textarea")
+                        .attr("name", &self.formname)
+                        .attr("id", &self.formname.replace('@', "-"));
                     if !kw.has("rows") {
                         tag = tag.attr("rows", "5");
                     }
                     if !kw.has("cols") {
                         tag = tag.attr("cols", "60");
                     }
-                    Ok(safe(format!("{}{}</textarea>", tag.extra(&extra).open(), escape(&text))))
+                    Ok(safe(format!(
+                        "{}{}</textarea>",
+                        tag.extra(&extra).open(),
+                        escape(&text)
+                    )))
                 })
             }
             "confirm" => {
@@ -1160,8 +1326,17 @@ impl Object for PropObj {
                         .linked_ids()
                         .iter()
                         .map(|id| {
-                            let label = if showid { format!("{target}{id}") } else { ctx.label(target, id) };
-                            format!("<a href=\"{}{}\">{}</a>", escape(target), escape(id), escape(&label))
+                            let label = if showid {
+                                format!("{target}{id}")
+                            } else {
+                                ctx.label(target, id)
+                            };
+                            format!(
+                                "<a href=\"{}{}\">{}</a>",
+                                escape(target),
+                                escape(id),
+                                escape(&label)
+                            )
                         })
                         .collect();
                     Ok(safe(links.join(", ")))
@@ -1176,8 +1351,12 @@ impl Object for PropObj {
                     Ok(JValue::from(match &self.value {
                         Some(Value::Date(d)) => d.pretty(self.tz(ctx), fmt.as_deref()),
                         Some(Value::Interval(i)) => i.pretty(),
-                        Some(Value::Number(n)) => printf_number(fmt.as_deref().unwrap_or("%0.3f"), *n),
-                        Some(Value::Integer(n)) => printf_number(fmt.as_deref().unwrap_or("%d"), *n as f64),
+                        Some(Value::Number(n)) => {
+                            printf_number(fmt.as_deref().unwrap_or("%0.3f"), *n)
+                        }
+                        Some(Value::Integer(n)) => {
+                            printf_number(fmt.as_deref().unwrap_or("%d"), *n as f64)
+                        }
                         _ => self.text(ctx),
                     }))
                 })
@@ -1229,8 +1408,14 @@ impl Object for PropObj {
                         let mut keyed: Vec<(String, JValue)> = items
                             .into_iter()
                             .map(|it| {
-                                let id = it.get_attr("id").map(|v| v.to_string()).unwrap_or_default();
-                                let k = ctx.value(&target, &id, &key).ok().flatten().map(|v| sort_key(&v)).unwrap_or_default();
+                                let id =
+                                    it.get_attr("id").map(|v| v.to_string()).unwrap_or_default();
+                                let k = ctx
+                                    .value(&target, &id, &key)
+                                    .ok()
+                                    .flatten()
+                                    .map(|v| sort_key(&v))
+                                    .unwrap_or_default();
                                 (k, it)
                             })
                             .collect();
@@ -1243,7 +1428,10 @@ impl Object for PropObj {
                     Ok(JValue::from(items))
                 })
             }
-            _ => Err(unknown_method(&format!("property {}.{}", self.class, self.name), method)),
+            _ => Err(unknown_method(
+                &format!("property {}.{}", self.class, self.name),
+                method,
+            )),
         }
     }
 }
@@ -1317,15 +1505,22 @@ fn journal_rows(ctx: &RenderCtx<'_>, class: &str, id: &str, showall: bool) -> Ve
             ("set", PyValue::Dict(pairs)) => {
                 for (k, v) in pairs {
                     let PyValue::Str(pname) = k else { continue };
-                    let Some(prop) = cls.prop(pname) else { continue };
+                    let Some(prop) = cls.prop(pname) else {
+                        continue;
+                    };
                     if (prop.quiet && !showall) || !ctx.may_view(class, Some(pname), Some(id)) {
                         continue;
                     }
-                    parts.push(format!("{}: {}", escape(pname), journal_value_html(ctx, prop, v)));
+                    parts.push(format!(
+                        "{}: {}",
+                        escape(pname),
+                        journal_value_html(ctx, prop, v)
+                    ));
                 }
             }
             ("link" | "unlink", PyValue::Tuple(t) | PyValue::List(t)) if t.len() >= 3 => {
-                let (PyValue::Str(c), PyValue::Str(i), PyValue::Str(p)) = (&t[0], &t[1], &t[2]) else {
+                let (PyValue::Str(c), PyValue::Str(i), PyValue::Str(p)) = (&t[0], &t[1], &t[2])
+                else {
                     continue;
                 };
                 if ctx.may_view(c, Some(p), Some(i)) {
@@ -1356,7 +1551,12 @@ fn journal_value_html(ctx: &RenderCtx<'_>, prop: &Property, v: &PyValue) -> Stri
     let target = prop.link_class.as_deref().unwrap_or("");
     let link = |id: &str| -> String {
         if ctx.may_view(target, None, Some(id)) {
-            format!("<a href=\"{}{}\">{}</a>", escape(target), escape(id), escape(&ctx.label(target, id)))
+            format!(
+                "<a href=\"{}{}\">{}</a>",
+                escape(target),
+                escape(id),
+                escape(&ctx.label(target, id))
+            )
         } else {
             escape(id)
         }

@@ -50,7 +50,11 @@ fn list_values(req: &WebRequest, name: &str) -> Vec<String> {
 }
 
 /// Resolve a dotted property path from `class`.
-pub(crate) fn resolve_prop<'s>(schema: &'s Schema, class: &str, dotted: &str) -> Option<&'s Property> {
+pub(crate) fn resolve_prop<'s>(
+    schema: &'s Schema,
+    class: &str,
+    dotted: &str,
+) -> Option<&'s Property> {
     let mut cls = schema.classes.get(class)?;
     let mut steps = dotted.split('.').peekable();
     while let Some(step) = steps.next() {
@@ -84,12 +88,20 @@ fn may_search(db: &Db, roles: &[String], class: &str, dotted: &str) -> bool {
 impl IndexArgs {
     pub fn parse(db: &Db, req: &WebRequest, class: Option<&str>, roles: &[String]) -> IndexArgs {
         let known = |name: &str| match class {
-            Some(c) => resolve_prop(db.schema(), c, name).is_some() && may_search(db, roles, c, name),
+            Some(c) => {
+                resolve_prop(db.schema(), c, name).is_some() && may_search(db, roles, c, name)
+            }
             None => true,
         };
         let columns = list_values(req, "@columns");
-        let sort = parse_order(req, "sort").into_iter().filter(|(_, p)| known(p)).collect();
-        let group = parse_order(req, "group").into_iter().filter(|(_, p)| known(p)).collect();
+        let sort = parse_order(req, "sort")
+            .into_iter()
+            .filter(|(_, p)| known(p))
+            .collect();
+        let group = parse_order(req, "group")
+            .into_iter()
+            .filter(|(_, p)| known(p))
+            .collect();
         let filter: Vec<String> = list_values(req, "@filter");
         let mut filterspec = Vec::new();
         if let Some(c) = class {
@@ -97,7 +109,9 @@ impl IndexArgs {
                 if !req.has(name) || !known(name) {
                     continue;
                 }
-                let Some(p) = resolve_prop(db.schema(), c, name) else { continue };
+                let Some(p) = resolve_prop(db.schema(), c, name) else {
+                    continue;
+                };
                 let raw: Vec<String> = req.get_all(name).iter().map(|s| s.to_string()).collect();
                 if p.is_pointer() || name == "id" || name.ends_with(".id") {
                     filterspec.push((name.clone(), list_values(req, name), true));
@@ -123,7 +137,10 @@ impl IndexArgs {
             .get("@startwith")
             .and_then(|s| s.trim().parse::<usize>().ok())
             .unwrap_or(0);
-        let dispname = req.get("@dispname").filter(|s| !s.is_empty()).map(str::to_string);
+        let dispname = req
+            .get("@dispname")
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
         IndexArgs {
             columns,
             sort,
@@ -141,7 +158,16 @@ impl IndexArgs {
     pub fn filter_spec(&self) -> FilterSpec {
         let order = |v: &[(bool, String)]| {
             v.iter()
-                .map(|(desc, p)| (Some(if *desc { Direction::Desc } else { Direction::Asc }), p.clone()))
+                .map(|(desc, p)| {
+                    (
+                        Some(if *desc {
+                            Direction::Desc
+                        } else {
+                            Direction::Asc
+                        }),
+                        p.clone(),
+                    )
+                })
                 .collect()
         };
         FilterSpec {
@@ -170,15 +196,22 @@ fn parse_order(req: &WebRequest, name: &str) -> Vec<(bool, String)> {
     let mut out = Vec::new();
     let mut i = 0;
     while let Some(field) = req.get(&format!("@{name}{i}")) {
-        let dir = req.get(&format!("@{name}dir{i}")).is_some_and(|d| !d.is_empty());
+        let dir = req
+            .get(&format!("@{name}dir{i}"))
+            .is_some_and(|d| !d.is_empty());
         if !field.trim().is_empty() {
             push_order(&mut out, field.trim(), dir);
         }
         i += 1;
     }
     if out.is_empty() {
-        let dir = req.get(&format!("@{name}dir")).is_some_and(|d| !d.is_empty());
-        for (j, f) in list_values(req, &format!("@{name}")).into_iter().enumerate() {
+        let dir = req
+            .get(&format!("@{name}dir"))
+            .is_some_and(|d| !d.is_empty());
+        for (j, f) in list_values(req, &format!("@{name}"))
+            .into_iter()
+            .enumerate()
+        {
             push_order(&mut out, &f, dir && j == 0);
         }
     }
@@ -199,15 +232,40 @@ fn push_order(out: &mut Vec<(bool, String)>, field: &str, dir: bool) {
 pub struct RequestObj;
 
 const REQUEST_KEYS: &[&str] = &[
-    "base", "classname", "itemid", "nodeid", "template", "path", "method", "form", "columns", "show", "sort",
-    "group", "filter", "filterspec", "search_text", "pagesize", "startwith", "dispname", "user", "userid",
-    "username", "nonce", "csrf_token",
+    "base",
+    "classname",
+    "itemid",
+    "nodeid",
+    "template",
+    "path",
+    "method",
+    "form",
+    "columns",
+    "show",
+    "sort",
+    "group",
+    "filter",
+    "filterspec",
+    "search_text",
+    "pagesize",
+    "startwith",
+    "dispname",
+    "user",
+    "userid",
+    "username",
+    "nonce",
+    "csrf_token",
 ];
 
 fn order_value(v: &[(bool, String)]) -> JValue {
     JValue::from(
         v.iter()
-            .map(|(d, p)| JValue::from(vec![JValue::from(if *d { "-" } else { "+" }), JValue::from(p.as_str())]))
+            .map(|(d, p)| {
+                JValue::from(vec![
+                    JValue::from(if *d { "-" } else { "+" }),
+                    JValue::from(p.as_str()),
+                ])
+            })
             .collect::<Vec<_>>(),
     )
 }
@@ -281,12 +339,31 @@ impl Object for RequestObj {
             }
             "indexargs_form" => {
                 let (kw,): (Kwargs,) = from_args(args)?;
-                let on = |k: &str| kw.get::<Option<JValue>>(k).ok().flatten().is_none_or(|v| v.is_true());
-                let parts = [on("columns"), on("sort"), on("group"), on("filter"), on("filterspec"), on("search_text")];
+                let on = |k: &str| {
+                    kw.get::<Option<JValue>>(k)
+                        .ok()
+                        .flatten()
+                        .is_none_or(|v| v.is_true())
+                };
+                let parts = [
+                    on("columns"),
+                    on("sort"),
+                    on("group"),
+                    on("filter"),
+                    on("filterspec"),
+                    on("search_text"),
+                    on("pagesize"),
+                    on("startwith"),
+                ];
                 with(|ctx| Ok(JValue::from_safe_string(indexargs_form(ctx, parts))))
             }
-            "current_url" => with(|ctx| Ok(JValue::from(format!("{}{}", ctx.req.base, ctx.req.path)))),
-            _ => Err(TplError::new(ErrorKind::UnknownMethod, format!("request has no method {method}()"))),
+            "current_url" => {
+                with(|ctx| Ok(JValue::from(format!("{}{}", ctx.req.base, ctx.req.path))))
+            }
+            _ => Err(TplError::new(
+                ErrorKind::UnknownMethod,
+                format!("request has no method {method}()"),
+            )),
         }
     }
 }
@@ -302,7 +379,12 @@ fn arg_pairs(v: Option<JValue>) -> Result<Vec<(String, Option<String>)>, TplErro
         let text = if val.is_none() || val.is_undefined() {
             None
         } else if val.kind() == minijinja::value::ValueKind::Seq {
-            Some(val.try_iter()?.map(|x| x.to_string()).collect::<Vec<_>>().join(","))
+            Some(
+                val.try_iter()?
+                    .map(|x| x.to_string())
+                    .collect::<Vec<_>>()
+                    .join(","),
+            )
         } else {
             Some(val.to_string())
         };
@@ -319,13 +401,23 @@ fn order_text(v: &[(bool, String)]) -> String {
 }
 
 /// `url?args&current index args not overridden by args`.
-pub(crate) fn indexargs_url(ctx: &RenderCtx<'_>, url: &str, args: &[(String, Option<String>)]) -> String {
+pub(crate) fn indexargs_url(
+    ctx: &RenderCtx<'_>,
+    url: &str,
+    args: &[(String, Option<String>)],
+) -> String {
     let ix = &ctx.index;
     let mut parts: Vec<String> = args
         .iter()
-        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{}={}", url_quote_arg(k), url_quote_arg(v))))
+        .filter_map(|(k, v)| {
+            v.as_ref()
+                .map(|v| format!("{}={}", url_quote_arg(k), url_quote_arg(v)))
+        })
         .collect();
-    let given = |name: &str| args.iter().any(|(k, _)| k == &format!("@{name}") || k == &format!(":{name}"));
+    let given = |name: &str| {
+        args.iter()
+            .any(|(k, _)| k == &format!("@{name}") || k == &format!(":{name}"))
+    };
     if !ix.columns.is_empty() && !given("columns") {
         parts.push(format!("@columns={}", url_quote_arg(&ix.columns.join(","))));
     }
@@ -353,7 +445,11 @@ pub(crate) fn indexargs_url(ctx: &RenderCtx<'_>, url: &str, args: &[(String, Opt
         if args.iter().any(|(a, _)| a == k) {
             continue;
         }
-        parts.push(format!("{}={}", url_quote_arg(k), url_quote_arg(&v.join(","))));
+        parts.push(format!(
+            "{}={}",
+            url_quote_arg(k),
+            url_quote_arg(&v.join(","))
+        ));
     }
     if parts.is_empty() {
         url.to_string()
@@ -371,8 +467,8 @@ fn hidden(name: &str, value: &str) -> String {
 }
 
 /// The index arguments as hidden fields: [columns, sort, group, filter,
-/// filterspec, search_text] say which parts to include.
-fn indexargs_form(ctx: &RenderCtx<'_>, parts: [bool; 6]) -> String {
+/// filterspec, search_text, pagesize, startwith] say which parts to include.
+fn indexargs_form(ctx: &RenderCtx<'_>, parts: [bool; 8]) -> String {
     let ix = &ctx.index;
     let mut out = String::new();
     if parts[0] && !ix.columns.is_empty() {
@@ -397,8 +493,12 @@ fn indexargs_form(ctx: &RenderCtx<'_>, parts: [bool; 6]) -> String {
             out.push_str(&hidden("@search_text", t));
         }
     }
-    out.push_str(&hidden("@pagesize", &ix.pagesize.to_string()));
-    out.push_str(&hidden("@startwith", &ix.startwith.to_string()));
+    if parts[6] {
+        out.push_str(&hidden("@pagesize", &ix.pagesize.to_string()));
+    }
+    if parts[7] {
+        out.push_str(&hidden("@startwith", &ix.startwith.to_string()));
+    }
     out
 }
 
@@ -479,13 +579,24 @@ impl Object for FormObj {
             }
             "getlist" | "getall" => {
                 let (name,): (String,) = from_args(args)?;
-                with(|ctx| Ok(JValue::from(ctx.req.get_all(&name).into_iter().map(str::to_string).collect::<Vec<_>>())))
+                with(|ctx| {
+                    Ok(JValue::from(
+                        ctx.req
+                            .get_all(&name)
+                            .into_iter()
+                            .map(str::to_string)
+                            .collect::<Vec<_>>(),
+                    ))
+                })
             }
             "has_key" | "has" => {
                 let (name,): (String,) = from_args(args)?;
                 with(|ctx| Ok(JValue::from(ctx.req.has(&name))))
             }
-            _ => Err(TplError::new(ErrorKind::UnknownMethod, format!("request.form has no method {method}()"))),
+            _ => Err(TplError::new(
+                ErrorKind::UnknownMethod,
+                format!("request.form has no method {method}()"),
+            )),
         }
     }
 }
@@ -502,7 +613,9 @@ impl Object for FieldObj {
     }
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         match key.as_str()? {
-            "value" => Some(JValue::from(self.values.first().cloned().unwrap_or_default())),
+            "value" => Some(JValue::from(
+                self.values.first().cloned().unwrap_or_default(),
+            )),
             "values" => Some(JValue::from(self.values.clone())),
             _ => None,
         }
@@ -525,7 +638,9 @@ pub struct ShowObj {
 impl Object for ShowObj {
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         let k = key.as_str()?;
-        Some(JValue::from(self.columns.is_empty() || self.columns.iter().any(|c| c == k)))
+        Some(JValue::from(
+            self.columns.is_empty() || self.columns.iter().any(|c| c == k),
+        ))
     }
 }
 
@@ -579,7 +694,10 @@ impl BatchObj {
         };
         // Item checks only when a check function could say no for some
         // items; `may` answers from the class level otherwise.
-        let visible: Vec<String> = ids.into_iter().filter(|id| ctx.may_view(class, None, Some(id))).collect();
+        let visible: Vec<String> = ids
+            .into_iter()
+            .filter(|id| ctx.may_view(class, None, Some(id)))
+            .collect();
         let total = visible.len();
         let first = ix.startwith.min(total);
         let end = first.saturating_add(ix.pagesize).min(total);
@@ -620,7 +738,11 @@ impl BatchObj {
 
 /// Items of `class` matching the full-text words, directly or through
 /// the messages/files (any Link/Multilink) that matched.
-fn search_matches(ctx: &RenderCtx<'_>, class: &str, text: &str) -> roundup_core::Result<Vec<String>> {
+fn search_matches(
+    ctx: &RenderCtx<'_>,
+    class: &str,
+    text: &str,
+) -> roundup_core::Result<Vec<String>> {
     let words: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| w.chars().count() >= 2)
@@ -649,7 +771,9 @@ fn search_matches(ctx: &RenderCtx<'_>, class: &str, text: &str) -> roundup_core:
         if p.is_computed() {
             continue;
         }
-        let Some(target) = &p.link_class else { continue };
+        let Some(target) = &p.link_class else {
+            continue;
+        };
         if let Some(ids) = by_class.get(target) {
             for id in ctx.db.find(class, &[(pname.as_str(), ids.clone())])? {
                 if !out.contains(&id) {
@@ -699,7 +823,12 @@ impl Object for BatchObj {
     }
 
     fn enumerate(self: &Arc<Self>) -> Enumerator {
-        Enumerator::Values(self.ids.iter().map(|id| ItemObj::value(&self.class, id)).collect())
+        Enumerator::Values(
+            self.ids
+                .iter()
+                .map(|id| ItemObj::value(&self.class, id))
+                .collect(),
+        )
     }
 
     fn enumerator_len(self: &Arc<Self>) -> Option<usize> {
@@ -707,7 +836,14 @@ impl Object for BatchObj {
     }
 
     fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}..{} of {}", self.class, self.first + 1, self.first + self.ids.len(), self.total)
+        write!(
+            f,
+            "{} {}..{} of {}",
+            self.class,
+            self.first + 1,
+            self.first + self.ids.len(),
+            self.total
+        )
     }
 
     fn call_method(
@@ -723,9 +859,15 @@ impl Object for BatchObj {
             "grouped" => with(|ctx| {
                 let mut groups: Vec<(String, Vec<JValue>)> = Vec::new();
                 for id in &self.ids {
-                    let heading = if self.group.is_empty() { String::new() } else { self.group_heading(ctx, id) };
+                    let heading = if self.group.is_empty() {
+                        String::new()
+                    } else {
+                        self.group_heading(ctx, id)
+                    };
                     match groups.last_mut() {
-                        Some((h, items)) if *h == heading => items.push(ItemObj::value(&self.class, id)),
+                        Some((h, items)) if *h == heading => {
+                            items.push(ItemObj::value(&self.class, id))
+                        }
                         _ => groups.push((heading, vec![ItemObj::value(&self.class, id)])),
                     }
                 }
@@ -736,7 +878,10 @@ impl Object for BatchObj {
                         .collect::<Vec<_>>(),
                 ))
             }),
-            _ => Err(TplError::new(ErrorKind::UnknownMethod, format!("batch has no method {method}()"))),
+            _ => Err(TplError::new(
+                ErrorKind::UnknownMethod,
+                format!("batch has no method {method}()"),
+            )),
         }
     }
 }

@@ -39,7 +39,12 @@ impl Object for UtilsObj {
             }
             "hyperlink" | "linkify" => {
                 let (s,): (JValue,) = from_args(args)?;
-                with(|ctx| Ok(JValue::from_safe_string(html::linkify(&s.to_string(), &|c| ctx.is_class(c)))))
+                with(|ctx| {
+                    Ok(JValue::from_safe_string(html::linkify(
+                        &s.to_string(),
+                        &|c| ctx.is_class(c),
+                    )))
+                })
             }
             "designator" => {
                 let (class, id): (String, JValue) = from_args(args)?;
@@ -60,9 +65,14 @@ impl Object for UtilsObj {
                 let all: Vec<JValue> = seq.try_iter()?.collect();
                 let size = size.unwrap_or(all.len()).max(1);
                 let start = start.unwrap_or(0).min(all.len());
-                Ok(JValue::from(all.into_iter().skip(start).take(size).collect::<Vec<_>>()))
+                Ok(JValue::from(
+                    all.into_iter().skip(start).take(size).collect::<Vec<_>>(),
+                ))
             }
-            _ => Err(TplError::new(ErrorKind::UnknownMethod, format!("utils has no method {method}()"))),
+            _ => Err(TplError::new(
+                ErrorKind::UnknownMethod,
+                format!("utils has no method {method}()"),
+            )),
         }
     }
 }
@@ -70,7 +80,11 @@ impl Object for UtilsObj {
 /// Option names never shown to templates (secrets).
 fn secret_option(name: &str) -> bool {
     let n = name.to_uppercase();
-    n.contains("PASSWORD") || n.contains("SECRET") || n.contains("JWT") || n.ends_with("_KEY") || n == "KEY"
+    n.contains("PASSWORD")
+        || n.contains("SECRET")
+        || n.contains("JWT")
+        || n.ends_with("_KEY")
+        || n == "KEY"
 }
 
 /// `config`: tracker settings by Roundup's upper-case names
@@ -123,7 +137,9 @@ impl Object for TrackerObj {
             let cfg = ctx.tracker.config();
             Ok(match name {
                 "name" => Some(JValue::from(cfg.tracker_name())),
-                "web" => Some(JValue::from(cfg.tracker_web().unwrap_or(ctx.req.base.as_str()))),
+                "web" => Some(JValue::from(
+                    cfg.tracker_web().unwrap_or(ctx.req.base.as_str()),
+                )),
                 "base" => Some(JValue::from(ctx.req.base.as_str())),
                 _ => None,
             })
