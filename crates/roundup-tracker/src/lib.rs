@@ -78,7 +78,8 @@ impl Tracker {
         let view = config_view(&config);
         let schema_path = home.join("schema.py");
         let source = read_text(&schema_path)?;
-        let (schema, security) = roundup_script::load_schema(&schema_path.display().to_string(), &source, &view)?;
+        let (schema, security) =
+            roundup_script::load_schema(&schema_path.display().to_string(), &source, &view)?;
         let mut detector_files = Vec::new();
         let ddir = home.join("detectors");
         if ddir.is_dir() {
@@ -130,7 +131,10 @@ impl Tracker {
         match backend {
             "sqlite" => {
                 let timeout = Duration::from_secs(self.config.sqlite_timeout());
-                Ok(Box::new(roundup_rdbms::sqlite::SqliteStorage::open(&self.opts.db_dir, timeout)?))
+                Ok(Box::new(roundup_rdbms::sqlite::SqliteStorage::open(
+                    &self.opts.db_dir,
+                    timeout,
+                )?))
             }
             other => Err(Error::Config(format!(
                 "{}: [rdbms] backend = {other}: this build supports only sqlite",
@@ -146,7 +150,12 @@ impl Tracker {
 
     /// Open a connection acting as user `uid` (an id).
     pub fn open_db(&self, uid: &str) -> Result<Db> {
-        Db::open(self.def.clone(), self.opts.clone(), self.open_storage()?, uid)
+        Db::open(
+            self.def.clone(),
+            self.opts.clone(),
+            self.open_storage()?,
+            uid,
+        )
     }
 
     /// Open a connection acting as the user with this login name.
@@ -163,7 +172,8 @@ impl Tracker {
     pub fn nuke(&self) -> Result<()> {
         let dir = &self.opts.db_dir;
         if dir.exists() {
-            fs::remove_dir_all(dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+            fs::remove_dir_all(dir)
+                .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
         }
         Ok(())
     }
@@ -176,7 +186,13 @@ impl Tracker {
         let path = self.home.join("initial_data.py");
         if path.exists() {
             let source = read_text(&path)?;
-            roundup_script::run_initial_data(&path.display().to_string(), &source, &db, adminpw, admin_email)?;
+            roundup_script::run_initial_data(
+                &path.display().to_string(),
+                &source,
+                &db,
+                adminpw,
+                admin_email,
+            )?;
         }
         db.commit()
     }
@@ -185,10 +201,17 @@ impl Tracker {
 /// Create a tracker home from an embedded template: copy its files and
 /// write `config.ini` with the backend and `settings` (`name=value` pairs
 /// as Roundup's `section_option` names) applied.
-pub fn install(home: &Path, template: &str, backend: &str, settings: &[(String, String)]) -> Result<Config> {
+pub fn install(
+    home: &Path,
+    template: &str,
+    backend: &str,
+    settings: &[(String, String)],
+) -> Result<Config> {
     templates::copy_to(template, home)?;
     let mut config = Config::defaults(home);
-    config.set_by_name("rdbms_backend", backend).map_err(config_error)?;
+    config
+        .set_by_name("rdbms_backend", backend)
+        .map_err(config_error)?;
     let template_settings = home.join("config_ini.ini");
     if template_settings.is_file() {
         let extra = Config::load_detector_config(&template_settings).map_err(config_error)?;
@@ -198,6 +221,7 @@ pub fn install(home: &Path, template: &str, backend: &str, settings: &[(String, 
         config.set_by_name(k, v).map_err(config_error)?;
     }
     let path = home.join("config.ini");
-    fs::write(&path, config.write_ini()).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    fs::write(&path, config.write_ini())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     Ok(config)
 }

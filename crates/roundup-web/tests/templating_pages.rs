@@ -370,7 +370,8 @@ fn every_post_form_carries_the_csrf_token() {
     db.commit().unwrap();
     let tpl = fx.templates();
     let alice = fx.uid("alice");
-    let pages: Vec<(&str, String, Vec<(&str, &str)>)> = vec![
+    type Page<'a> = (&'a str, String, Vec<(&'a str, &'a str)>);
+    let pages: Vec<Page> = vec![
         ("anonymous", String::new(), vec![]),
         ("anonymous", "user".into(), vec![("@template", "register")]),
         ("anonymous", "user".into(), vec![("@template", "forgotten")]),

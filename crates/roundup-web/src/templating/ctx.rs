@@ -90,6 +90,16 @@ impl<'a> RenderCtx<'a> {
         prop: Option<&str>,
         item: Option<&str>,
     ) -> bool {
+        if let (Some(c), Some(_)) = (class, item) {
+            // Item-level answers follow from the class level unless a
+            // check function is involved; no per-item bookkeeping then.
+            if !self.may(perm, class, prop, None) {
+                return false;
+            }
+            if !self.has_checked(perm, c) {
+                return true;
+            }
+        }
         let key: PermKey = (
             perm.to_string(),
             class.map(str::to_string),
@@ -99,18 +109,7 @@ impl<'a> RenderCtx<'a> {
         if let Some(v) = self.perms.borrow().get(&key) {
             return *v;
         }
-        let answer = match (class, item) {
-            (Some(c), Some(_)) => {
-                if !self.may(perm, class, prop, None) {
-                    false
-                } else if !self.has_checked(perm, c) {
-                    true
-                } else {
-                    self.ask(perm, class, prop, item)
-                }
-            }
-            _ => self.ask(perm, class, prop, item),
-        };
+        let answer = self.ask(perm, class, prop, item);
         self.perms.borrow_mut().insert(key, answer);
         answer
     }
@@ -123,15 +122,15 @@ impl<'a> RenderCtx<'a> {
     }
 
     /// Whether any permission named `perm` that the user's roles hold for
-    /// `class` carries a check function.
-    fn has_checked(&self, perm: &str, class: &str) -> bool {
+    /// `class` carries a check function (so answers may differ per item).
+    pub fn has_checked(&self, perm: &str, class: &str) -> bool {
         let key = (perm.to_string(), class.to_string());
         if let Some(v) = self.checked.borrow().get(&key) {
             return *v;
         }
         let sec = self.db.security();
         let found = sec.roles().any(|role| {
-            self.roles.iter().any(|r| *r == role.name)
+            self.roles.contains(&role.name)
                 && role.permissions.iter().any(|&pi| {
                     sec.permission(pi).is_some_and(|p| {
                         p.name == perm

@@ -604,7 +604,7 @@ impl Object for ItemObj {
                         ctx.db.user_roles(id).map_err(core_err)?
                     };
                     let wanted = role.to_lowercase();
-                    Ok(JValue::from(roles.iter().any(|r| *r == wanted)))
+                    Ok(JValue::from(roles.contains(&wanted)))
                 })
             }
             _ => Err(unknown_method(&format!("item {class}{id}"), method)),
@@ -1537,7 +1537,7 @@ fn journal_rows(ctx: &RenderCtx<'_>, class: &str, id: &str, showall: bool) -> Ve
             _ => {}
         }
         rows.push(HistRow {
-            date: e.date.clone(),
+            date: e.date,
             user,
             action: e.action.clone(),
             args_html: parts.join(",<br>\n"),
