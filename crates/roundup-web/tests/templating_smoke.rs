@@ -46,3 +46,57 @@ fn every_page_renders_for_every_kind_of_user() {
         }
     }
 }
+
+#[test]
+fn minimal_template_pages_render() {
+    use roundup_web::request::WebRequest;
+    use roundup_web::templating::{PageMessages, Templates, View};
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("t");
+    roundup_tracker::install(&home, "minimal", "sqlite", &[]).unwrap();
+    let det = home.join("detectors").join("userauditor.py");
+    let text = std::fs::read_to_string(&det).unwrap();
+    if !text.contains("def valid_timezone") {
+        std::fs::write(
+            &det,
+            format!("def valid_timezone(tz):\n    return True\n\n{text}"),
+        )
+        .unwrap();
+    }
+    let tracker = roundup_tracker::Tracker::open(&home).unwrap();
+    tracker.initialise("pw", "admin@example.com").unwrap();
+    let tpl = Templates::load(&tracker).unwrap();
+    for (uid, name) in [("1", "admin"), ("2", "anonymous")] {
+        for (class, item, template) in [
+            (None, None, ""),
+            (Some("user"), None, ""),
+            (Some("user"), Some("1"), ""),
+            (Some("user"), None, "register"),
+            (Some("user"), None, "forgotten"),
+            (Some("user"), None, "item"),
+        ] {
+            let req = WebRequest {
+                base: "http://x/".into(),
+                userid: uid.into(),
+                username: name.into(),
+                method: "GET".into(),
+                csrf_token: Some("T".into()),
+                ..WebRequest::default()
+            };
+            let view = View {
+                classname: class.map(str::to_string),
+                itemid: item.map(str::to_string),
+                template: template.into(),
+            };
+            let db = tracker.open_db(uid).unwrap();
+            let html = tpl
+                .render(&db, &tracker, &req, &view, &PageMessages::default())
+                .unwrap_or_else(|e| panic!("{view:?} as {name}: {e}"));
+            assert!(html.contains("</html>"));
+            assert!(
+                !html.contains("Show Unassigned"),
+                "no issue links in minimal"
+            );
+        }
+    }
+}
