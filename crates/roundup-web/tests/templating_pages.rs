@@ -488,3 +488,28 @@ fn classhelp_popup_lists_values_to_pick() {
         "popup has no page chrome"
     );
 }
+
+#[test]
+fn generic_index_offers_csv_editing_to_editors_only() {
+    let fx = Fixture::classic();
+    let db = fx.db();
+    db.create("keyword", vals(&[("name", s("needs, \"quotes\""))]))
+        .unwrap();
+    db.create("keyword", vals(&[("name", s("ui"))])).unwrap();
+    db.commit().unwrap();
+    let tpl = fx.templates();
+    let admin = render(&fx, &tpl, "admin", "keyword", &[]);
+    assert!(admin.contains("name=\"@action\" value=\"editCSV\""));
+    assert!(
+        admin
+            .contains("id,name\r\n1,&quot;needs, &quot;&quot;quotes&quot;&quot;&quot;\r\n2,ui\r\n"),
+        "{admin}"
+    );
+    // users may edit keywords in classic; anonymous may only look
+    let anon = render(&fx, &tpl, "anonymous", "keyword", &[]);
+    assert!(anon.contains(">ui<"));
+    assert!(!anon.contains("editCSV"));
+    // status has View only for users: no editor
+    let status = render(&fx, &tpl, "alice", "status", &[]);
+    assert!(status.contains("in-progress") && !status.contains("editCSV"));
+}
