@@ -513,3 +513,50 @@ fn generic_index_offers_csv_editing_to_editors_only() {
     let status = render(&fx, &tpl, "alice", "status", &[]);
     assert!(status.contains("in-progress") && !status.contains("editCSV"));
 }
+
+#[test]
+fn failed_edits_show_the_submitted_values_again() {
+    let fx = Fixture::classic();
+    let db = fx.db();
+    let id = issue(&db, "stored title", &[("status", link("1"))]);
+    db.commit().unwrap();
+    let tpl = fx.templates();
+    let html = render(
+        &fx,
+        &tpl,
+        "alice",
+        &format!("issue{id}"),
+        &[
+            ("title", "typed <title>"),
+            ("status", "chatting"),
+            ("@note", "my note"),
+        ],
+    );
+    assert!(html.contains("name=\"title\" id=\"title\" size=\"60\" value=\"typed &lt;title&gt;\""));
+    assert!(html.contains("<option value=\"3\" selected>chatting</option>"));
+    assert!(!html.contains("<option value=\"1\" selected>"));
+    assert!(html.contains(">my note</textarea>"));
+    // the heading still shows the stored value
+    assert!(html.contains("stored title"));
+}
+
+#[test]
+fn secrets_are_not_available_to_templates() {
+    let fx = Fixture::classic();
+    std::fs::write(
+        fx.home().join("html").join("home.secrets.html"),
+        "[{{ config.WEB_SECRET_KEY }}][{{ config.RDBMS_PASSWORD }}][{{ config.TRACKER_NAME }}]",
+    )
+    .unwrap();
+    let tpl = fx.templates();
+    assert_eq!(
+        render(&fx, &tpl, "admin", "", &[("@template", "secrets")]),
+        "[][][Test Tracker]"
+    );
+}
+
+#[test]
+fn templates_can_be_shared_between_threads() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<roundup_web::templating::Templates>();
+}

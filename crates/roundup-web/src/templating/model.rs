@@ -720,13 +720,20 @@ impl PropObj {
         } else {
             format!("{class}{id}@{name}")
         };
+        // Values the user submitted (an edit that failed) are shown again
+        // in the edit fields of the page's own item.
+        let raw = if is_context && ctx.req.has(name) && prop.ptype != PropType::Password {
+            Some(ctx.req.get_all(name).join(","))
+        } else {
+            None
+        };
         Some(JValue::from_object(PropObj {
             class: class.to_string(),
             item: Some(id.to_string()),
             name: name.to_string(),
             prop,
             value,
-            raw: None,
+            raw,
             formname,
             tz: None,
         }))
@@ -922,11 +929,7 @@ impl PropObj {
                     })
                     .collect::<Vec<_>>()
                     .join(",");
-                let text = if self.item.is_none() {
-                    self.raw.clone().unwrap_or(text)
-                } else {
-                    text
-                };
+                let text = self.raw.clone().unwrap_or(text);
                 TagBuilder::new("input")
                     .attr("type", "text")
                     .attr("name", &self.formname)
@@ -938,7 +941,7 @@ impl PropObj {
             }
             _ => {
                 let text = match (&self.value, &self.raw) {
-                    (None, Some(raw)) => raw.clone(),
+                    (_, Some(raw)) => raw.clone(),
                     (Some(Value::Date(d)), _) => {
                         let display_time = kw_bool(kw, "display_time", self.prop.display_time);
                         match kw_str(kw, "format") {
@@ -1032,8 +1035,13 @@ impl PropObj {
         }
         let ids = ctx.db.filter(&target, &spec).map_err(core_err)?;
         let mut selected = self.linked_ids();
-        if self.item.is_none() && self.value.is_none() {
-            if let Some(v) = kw_str(kw, "value") {
+        let wanted = match &self.raw {
+            Some(raw) => Some(raw.clone()),
+            None if self.item.is_none() && self.value.is_none() => kw_str(kw, "value"),
+            None => None,
+        };
+        {
+            if let Some(v) = wanted {
                 selected = v
                     .split(',')
                     .filter_map(|k| {
@@ -1335,7 +1343,7 @@ impl Object for PropObj {
                         return Ok(JValue::from(self.shown(ctx).unwrap_or_else(|h| h)));
                     }
                     let text = match (&self.value, &self.raw) {
-                        (None, Some(r)) => r.clone(),
+                        (_, Some(r)) => r.clone(),
                         _ => self.text(ctx),
                     };
                     let extra = extra_attrs(&kw, &[]);
