@@ -457,6 +457,23 @@ fn private_queries_are_only_listed_for_their_owner() {
         "saved queries in the sidebar"
     );
     assert!(sidebar.contains("issue?@sort=-id&amp;@dispname=Alice%20secret%20list"));
+    // a query cannot smuggle a script URL into links
+    let evil = fx.tracker.open_db(&alice).unwrap();
+    evil.create(
+        "query",
+        vals(&[
+            ("klass", s("javascript:alert(1)//")),
+            ("name", s("evil")),
+            ("url", s("x")),
+        ]),
+    )
+    .unwrap();
+    evil.commit().unwrap();
+    for user in ["alice", "bob"] {
+        let page = render(&fx, &tpl, user, "query", &[("@template", "edit")]);
+        assert!(page.contains("evil"));
+        assert!(!page.contains("href=\"javascript:"), "{user}");
+    }
     let bobs = render(&fx, &tpl, "bob", "query", &[("@template", "edit")]);
     assert!(bobs.contains("Everything open"));
     assert!(

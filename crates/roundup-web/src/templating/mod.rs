@@ -4,17 +4,88 @@
 //! [`Templates::load`] compiles the tracker's `html/` directory once;
 //! files missing there fall back to the copies embedded for the tracker's
 //! template (classic, minimal). [`Templates::render`] renders a [`View`]
-//! for one request. Template variables:
+//! for one request: `<class>.<template>.html`, else
+//! `_generic.<template>.html`; without a class `home.html` or
+//! `home.<template>.html`. Files ending in `.html` are auto-escaped.
 //!
-//! * `context`: the class (index, search, new-item pages), the item
-//!   (item pages) or `none` (home pages). See [`model`].
-//! * `request`: the request and its index arguments; `request.batch()`
-//!   gives the page of items an index shows. See [`request`].
-//! * `db`: every class by name (`db.issue.list()`, `db.user.classhelp(...)`).
-//! * `utils`, `config`, `tracker`: helpers and settings. See [`utils`].
-//! * `messages`: `{ok: [...], error: [...]}` to show at the top of the page.
-//! * `_()`, `gettext()`, `ngettext()`: translation hooks (identity for now);
-//!   `csrf_field()`: the hidden `@csrf` input for POST forms.
+//! # What templates see
+//!
+//! Everything below checks the render user's permissions: values they may
+//! not View render as `[hidden]` (and are never loaded), items they may
+//! not View are left out of lists and batches, and `field()`/`menu()`
+//! give edit controls only with Edit (existing items) or Create (new
+//! items) permission, else the plain value. Method names are Roundup's.
+//!
+//! **`context`**: `none` on home pages, a *class* on class pages (index,
+//! search, new item), an *item* on item pages.
+//!
+//! *Class* (`context`, `db.issue`, `db["user"]`): `.classname`; `.id` is
+//! none; `.<prop>` is a property whose value comes from the form (for
+//! new-item forms); `list()` (active items by order property), `filter(filterspec={...},
+//! sort="-activity" | [("-", "activity")], group=..., limit=N)`,
+//! `getItem(id)`, `lookup(key)`, `getkey()`, `labelprop()`, `propnames()`
+//! (`id` + sorted properties), `properties(cansearch=true)`, `csv()`,
+//! `classhelp("id,title", property="superseder", label=, pagesize=, sort=, filter="status=1,2")`,
+//! `submit(label=, action="new")`, `is_view_ok()`, `is_edit_ok()`,
+//! `is_create_ok()`, `is_retire_ok()`, `is_restore_ok()`, `is_search_ok()`.
+//!
+//! *Item* (`context` on item pages, batch rows, linked items):
+//! `.id`, `.classname`, `.<prop>` (a property; `item["name"]` for
+//! properties named like methods); renders as its label. `designator()`,
+//! `is_view_ok()`, `is_edit_ok()`, `is_retire_ok()`, `is_restore_ok()`,
+//! `is_retired()`, `history(showall=false)` (journal as an HTML table),
+//! `journal()` (entries with date, user, action, changes),
+//! `submit(label=, action="edit")` (hidden `@action`, `@csrf`,
+//! `@lastactivity` and the button), `download_url()` (files), and for users
+//! `hasPermission(perm, classname, property=, itemid=)`, `hasRole(role)`.
+//!
+//! *Property* (`context.title`, `issue.status`): renders as its plain
+//! text; true when set. `plain(hyperlink=false)`, `hyperlinked()` (URLs,
+//! e-mail addresses and designators such as `issue42` become links),
+//! `breaklines()` (hyperlinked, line breaks kept), `wrapped(columns=80)`,
+//! `markdown()` (sanitised; `[markdown] break_on_newline`), `email()`,
+//! `url_quote()`, `field(size=, showid=, display_time=, format=, type=,
+//! y_label=, n_label=, u_label=, **html_attributes)`, `multiline(rows=, cols=)`,
+//! `confirm()` (password confirmation field), `menu(height=, showid=,
+//! size=, additional=[...], sort_on=, value=, filterspec={...})` for
+//! Link/Multilink, `link(showid=)`, `pretty(format)` (dates: strftime;
+//! intervals; numbers: `%0.3f`), `local(tz)`, `reldate()`, `now()`,
+//! `isset()`, `is_view_ok()`, `is_edit_ok()`, `sorted(prop, reverse=)`,
+//! `reverse()`; `._name`, `._value` (raw: ids for links), `._formname`.
+//! A Link property stands for the linked item (`issue.status.name`,
+//! `issue.assignedto.id`); a Multilink iterates over the linked items.
+//! Labels of linked items are shown when the link property is viewable
+//! (as Roundup does), even if the linked item's own label is not.
+//!
+//! **`request`**: `base`, `classname`, `itemid`, `template`, `path`,
+//! `method`, `user` (the user item), `userid`, `username`, `nonce`,
+//! `csrf_token`, `form` (`request.form["x"].value`, `.values`,
+//! `request.form.getvalue("x", default)`, `.getlist("x")`, `.has("x")`),
+//! the index arguments `columns`, `show` (`request.show.title`), `sort`
+//! and `group` (lists of `("+"|"-", prop)`), `filter`, `filterspec`,
+//! `search_text`, `pagesize`, `startwith`, `dispname`; and
+//! `batch()`, `indexargs_url(url, {"@sort": "-id", "x": none})`,
+//! `indexargs_form(columns=, sort=, group=, filter=, filterspec=,
+//! search_text=, pagesize=, startwith=)`, `description()`, `current_url()`.
+//! Sort, group and filter properties the user may not search are dropped.
+//!
+//! *Batch* (`request.batch()`): iterates over the page's items; `first`
+//! (0-based), `start` (1-based), `end`, `length`, `sequence_length`,
+//! `pagesize`, `previous_start`/`next_start` (none at the ends),
+//! `error` (a bad filter value), `grouped()` (list of `{heading, items}`).
+//!
+//! **`db`**: classes by name; `db.classes()`, `db.getuid()`.
+//! **`utils`**: `url_quote(s)`, `html_quote(s)`, `anti_csrf_nonce()`,
+//! `csrf_field()`, `hyperlink(s)`, `designator(class, id)`,
+//! `item_link(class, id, label)`, `Batch(seq, size, start)`,
+//! `local_replace(s)`. **`config`**: settings by Roundup's upper-case names
+//! (`config.TRACKER_NAME`; passwords and keys are not available).
+//! **`tracker`**: `name`, `web`, `base`. **`messages`**: `{ok, error}`
+//! lists of plain-text status messages. **`view`**: the resolved view.
+//! Functions `_()`, `gettext()`, `ngettext()` (identity for now),
+//! `csrf_field()`; filters `breaklines` (escape, keep line breaks) and
+//! `linkify`. Python-style string and dict methods (`s.split(",")`,
+//! `d.items()`) work as in Roundup's Jinja2 templates.
 
 mod ctx;
 pub mod html;
