@@ -622,6 +622,16 @@ impl Object for ItemObj {
                 let action = kw_str(&kw, "action").unwrap_or_else(|| "edit".into());
                 with(|ctx| Ok(safe(submit_html(ctx, &label, &action, Some((class, id))))))
             }
+            "copy_url" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let exclude: Vec<String> = match kw.get::<Option<JValue>>("exclude")? {
+                    Some(v) if !v.is_none() && !v.is_undefined() => {
+                        v.try_iter()?.map(|x| x.to_string()).collect()
+                    }
+                    _ => vec!["messages".to_string(), "files".to_string()],
+                };
+                with(|ctx| Ok(JValue::from(copy_url(ctx, class, id, &exclude))))
+            }
             "download_url" => with(|ctx| {
                 let name = match ctx.value(class, id, "name") {
                     Ok(Some(Value::String(n))) if ctx.may_view(class, Some("name"), Some(id)) => n,
@@ -674,6 +684,38 @@ impl Object for ItemObj {
             _ => Err(unknown_method(&format!("item {class}{id}"), method)),
         }
     }
+}
+
+/// `<class>?@template=item&prop=value...`: a new-item form pre-filled
+/// with the viewable values of an item (links as ids).
+fn copy_url(ctx: &RenderCtx<'_>, class: &str, id: &str, exclude: &[String]) -> String {
+    let mut url = format!("{class}?@template=item");
+    let Ok(cls) = ctx.db.class(class) else {
+        return url;
+    };
+    for (name, prop) in &cls.props {
+        if exclude.contains(name)
+            || prop.is_computed()
+            || prop.ptype == PropType::Password
+            || cls.is_file_content(name)
+            || !ctx.may_view(class, Some(name), Some(id))
+        {
+            continue;
+        }
+        let text = match ctx.value(class, id, name) {
+            Ok(Some(Value::Link(l))) => l,
+            Ok(Some(Value::Multilink(ids))) if !ids.is_empty() => ids.join(","),
+            Ok(Some(Value::Multilink(_))) | Ok(None) => continue,
+            Ok(Some(v)) => value_text(ctx, prop, &v, &ctx.tz),
+            Err(_) => continue,
+        };
+        url.push_str(&format!(
+            "&{}={}",
+            html::url_quote(name),
+            html::url_quote(&text)
+        ));
+    }
+    url
 }
 
 // ---------------------------------------------------------------------------
