@@ -577,3 +577,35 @@ fn templates_can_be_shared_between_threads() {
     fn assert_send_sync<T: Send + Sync>() {}
     assert_send_sync::<roundup_web::templating::Templates>();
 }
+
+#[test]
+fn home_page_lists_open_issues_by_priority() {
+    let fx = Fixture::classic();
+    let db = fx.db();
+    let open_bug = issue(
+        &db,
+        "open bug",
+        &[("priority", link("3")), ("status", link("2"))],
+    );
+    let open_crit = issue(
+        &db,
+        "open critical",
+        &[("priority", link("1")), ("status", link("1"))],
+    );
+    let done = issue(
+        &db,
+        "all done",
+        &[("priority", link("1")), ("status", link("8"))],
+    );
+    db.commit().unwrap();
+    let tpl = fx.templates();
+    let html = render(&fx, &tpl, "anonymous", "", &[]);
+    assert_eq!(title_ids(&html), vec![open_crit, open_bug]);
+    assert!(
+        !html.contains(&format!("issue{done}\"")),
+        "resolved issues are not listed"
+    );
+    let crit = html.find(">critical</th>").expect("critical group");
+    let bug = html.find(">bug</th>").expect("bug group");
+    assert!(crit < bug);
+}
