@@ -107,3 +107,23 @@ fn render_errors_name_file_and_line() {
     );
     assert!(err.contains("nosuchmethod"), "{err}");
 }
+
+#[test]
+fn not_found_page_renders_for_missing_classes_and_items() {
+    let fx = Fixture::classic();
+    let tpl = fx.templates();
+    let req = request(&fx, "anonymous", "nosuchclass", &[]);
+    let db = fx.tracker.open_db(&req.userid).unwrap();
+    for (class, item) in [("nosuchclass", None), ("issue", Some("999"))] {
+        let view = roundup_web::templating::View {
+            classname: Some(class.into()),
+            itemid: item.map(str::to_string),
+            template: "404".into(),
+        };
+        let html = tpl
+            .render(&db, &fx.tracker, &req, &view, &Default::default())
+            .unwrap_or_else(|e| panic!("{class}: {e}"));
+        assert!(html.contains("Item not found"));
+        assert!(html.contains(&format!("There is no {class}")), "{html}");
+    }
+}

@@ -346,7 +346,16 @@ impl Templates {
                     candidates(view.classname.as_deref(), template).join(", ")
                 ))
             })?;
+        let class_exists = |c: &str| db.schema().classes.contains_key(c);
         let context_value = match (&view.classname, &view.itemid) {
+            // The not-found page names what was asked for, which may not exist.
+            (Some(c), _) if template == "404" => {
+                if class_exists(c) {
+                    model::ClassObj::value(c)
+                } else {
+                    JValue::from(())
+                }
+            }
             (Some(c), Some(id)) => {
                 db.class(c)?;
                 if !db.has_node(c, id)? {
