@@ -42,7 +42,23 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// The configuration as tracker scripts see it (`db.config`).
 pub fn config_view(config: &Config) -> ConfigView {
-    ConfigView::from_config(config)
+    let mut view = ConfigView::new();
+    for (def, _) in config.items() {
+        if let Ok(v) = config.get_str(def.section, def.name) {
+            view.set(def.section, def.name, &v);
+        }
+    }
+    for (section, options) in config.detectors().sections() {
+        for (option, value) in options {
+            view.set_detector_option(section, option, value);
+        }
+    }
+    for (section, options) in config.extensions().sections() {
+        for (option, value) in options {
+            view.set_extension_option(section, option, value);
+        }
+    }
+    view
 }
 
 impl Tracker {
