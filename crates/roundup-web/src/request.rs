@@ -72,6 +72,8 @@ impl WebRequest {
 
     /// The action requested with `@action`, lower-cased.
     pub fn action(&self) -> Option<String> {
-        self.get("@action").map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty())
+        self.get("@action")
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty())
     }
 }
