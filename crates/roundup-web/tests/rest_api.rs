@@ -97,7 +97,10 @@ fn element_get_with_etag_and_key_lookup() {
     );
     let r = env.send(&env.admin(), &req("GET", "/data/status/foo=bar"));
     assert_eq!(r.status, 400);
-    assert_eq!(r.json()["error"]["msg"], "Field foo is not key property");
+    assert_eq!(
+        r.json()["error"]["msg"],
+        "'No key (name) value \"foo=bar\" for \"status\"'"
+    );
 
     let r = env.send(&env.admin(), &req("GET", "/data/issue/99"));
     assert_eq!(r.status, 404);

@@ -22,7 +22,11 @@ fn basic_auth_success_failure_and_no_credentials() {
     let db = env.db();
     assert_eq!(rest::authenticate(&env.tracker, &db, &[]), Ok(None));
     assert_eq!(
-        rest::authenticate(&env.tracker, &db, &[("authorization".into(), "Negotiate xyz".into())]),
+        rest::authenticate(
+            &env.tracker,
+            &db,
+            &[("authorization".into(), "Negotiate xyz".into())]
+        ),
         Ok(None)
     );
     let ok = rest::authenticate(&env.tracker, &db, &basic("demo", "demo"));
@@ -43,7 +47,9 @@ fn cached_credentials_follow_password_changes() {
     let db = env.db();
     assert!(rest::authenticate(&env.tracker, &db, &basic("demo", "demo")).is_ok());
     let uid = env.uid("demo");
-    let pw = db.raw_to_value("user", "password", "newpass", None).unwrap();
+    let pw = db
+        .raw_to_value("user", "password", "newpass", None)
+        .unwrap();
     let mut v = roundup_core::Values::new();
     v.insert("password".into(), pw);
     db.set("user", &uid, v).unwrap();
@@ -93,25 +99,36 @@ fn jwt_issue_validate_and_use() {
     // admin also holds User, so it may ask for a token limited to User
     let db = env.db();
     let mut v = roundup_core::Values::new();
-    v.insert("roles".into(), Some(roundup_core::Value::String("Admin,User".into())));
+    v.insert(
+        "roles".into(),
+        Some(roundup_core::Value::String("Admin,User".into())),
+    );
     db.set("user", "1", v).unwrap();
     db.commit().unwrap();
     let r = issue_token(&env, r#"{"lifetime": "3600", "roles": ["user"]}"#);
     assert_eq!(r.status, 200, "{:?}", r.json());
     let token = r.json()["data"]["jwt"].as_str().unwrap().to_string();
 
-    let v = env.send(&env.admin(), &req("GET", &format!("/jwt/validate?jwt={token}")));
+    let v = env.send(
+        &env.admin(),
+        &req("GET", &format!("/jwt/validate?jwt={token}")),
+    );
     assert_eq!(v.status, 200);
     let claims = &v.json()["data"];
     assert_eq!(claims["sub"], "1");
     assert_eq!(claims["roles"], serde_json::json!(["user"]));
     assert_eq!(claims["iss"], BASE);
     assert_eq!(claims["aud"], BASE);
-    assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 3600);
+    assert_eq!(
+        claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(),
+        3600
+    );
 
     // the token authenticates as admin restricted to the User role
     let db = env.db();
-    let auth = rest::authenticate(&env.tracker, &db, &bearer(&token)).unwrap().unwrap();
+    let auth = rest::authenticate(&env.tracker, &db, &bearer(&token))
+        .unwrap()
+        .unwrap();
     assert_eq!(
         auth,
         ApiAuth::Restricted {
@@ -122,9 +139,15 @@ fn jwt_issue_validate_and_use() {
     // with only the User role, admin can no longer list roles or create statuses
     let r = env.send(&auth, &req("GET", "/data/user/roles"));
     assert_eq!(r.status, 403);
-    let r = env.send(&auth, &req("POST", "/data/status").csrf().json(r#"{"name": "x"}"#));
+    let r = env.send(
+        &auth,
+        &req("POST", "/data/status").csrf().json(r#"{"name": "x"}"#),
+    );
     assert_eq!(r.status, 403);
-    let r = env.send(&env.admin(), &req("POST", "/data/status").csrf().json(r#"{"name": "x"}"#));
+    let r = env.send(
+        &env.admin(),
+        &req("POST", "/data/status").csrf().json(r#"{"name": "x"}"#),
+    );
     assert_eq!(r.status, 201);
     // but can still do what users do
     let r = env.send(&auth, &req("GET", "/data/issue"));
@@ -152,19 +175,32 @@ fn jwt_roles_must_be_held_and_basic_auth_is_required() {
     let r = issue_token(&env, r#"{"lifetime": "soon"}"#);
     assert_eq!(r.status, 400);
     // demo (User) may not get an Admin token
-    let mut rq = req("POST", "/jwt/issue").csrf().json(r#"{"roles": ["admin"]}"#);
+    let mut rq = req("POST", "/jwt/issue")
+        .csrf()
+        .json(r#"{"roles": ["admin"]}"#);
     rq.headers.extend(basic("demo", "demo"));
     let r = env.send(&env.demo(), &rq);
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["msg"], "Role admin is not permitted.");
     // no Basic credentials: refused
-    let r = env.send(&env.admin(), &req("POST", "/jwt/issue").csrf().json(r#"{"lifetime": "60"}"#));
+    let r = env.send(
+        &env.admin(),
+        &req("POST", "/jwt/issue")
+            .csrf()
+            .json(r#"{"lifetime": "60"}"#),
+    );
     assert_eq!(r.status, 403);
-    assert_eq!(r.json()["error"]["msg"], "Token creation requires login with basic auth.");
+    assert_eq!(
+        r.json()["error"]["msg"],
+        "Token creation requires login with basic auth."
+    );
     // unlimited tokens carry no exp
     let r = issue_token(&env, r#"{"lifetime": "unlimited"}"#);
     let token = r.json()["data"]["jwt"].as_str().unwrap().to_string();
-    let v = env.send(&env.admin(), &req("GET", &format!("/jwt/validate?jwt={token}")));
+    let v = env.send(
+        &env.admin(),
+        &req("GET", &format!("/jwt/validate?jwt={token}")),
+    );
     assert!(v.json()["data"].get("exp").is_none());
     assert_eq!(v.json()["data"]["roles"], serde_json::json!(["admin"]));
 }
@@ -175,7 +211,10 @@ fn jwt_disabled_by_short_secret() {
     let db = env.db();
     let r = rest::authenticate(&env.tracker, &db, &bearer("a.b.c")).unwrap_err();
     assert_eq!(r.status, 401);
-    assert_eq!(r.body, b"Invalid Login - Support for jwt disabled by admin.");
+    assert_eq!(
+        r.body,
+        b"Invalid Login - Support for jwt disabled by admin."
+    );
     assert_eq!(r.header("WWW-Authenticate"), Some("Basic"));
 }
 
@@ -195,16 +234,24 @@ fn expired_and_wrong_audience_tokens() {
         .unwrap()
     };
     let db = env.db();
-    let expired = sign(serde_json::json!({"sub": "1", "iss": BASE, "aud": BASE, "iat": now - 100, "exp": now - 10, "roles": ["admin"]}));
+    let expired = sign(
+        serde_json::json!({"sub": "1", "iss": BASE, "aud": BASE, "iat": now - 100, "exp": now - 10, "roles": ["admin"]}),
+    );
     let r = rest::authenticate(&env.tracker, &db, &bearer(&expired)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Signature has expired");
-    let foreign = sign(serde_json::json!({"sub": "1", "iss": BASE, "aud": "https://other/", "iat": now, "roles": ["admin"]}));
+    let foreign = sign(
+        serde_json::json!({"sub": "1", "iss": BASE, "aud": "https://other/", "iat": now, "roles": ["admin"]}),
+    );
     let r = rest::authenticate(&env.tracker, &db, &bearer(&foreign)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Audience doesn't match");
-    let ghost = sign(serde_json::json!({"sub": "99", "iss": BASE, "aud": BASE, "iat": now, "roles": ["admin"]}));
+    let ghost = sign(
+        serde_json::json!({"sub": "99", "iss": BASE, "aud": BASE, "iat": now, "roles": ["admin"]}),
+    );
     let r = rest::authenticate(&env.tracker, &db, &bearer(&ghost)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Token subject is invalid.");
-    let badrole = sign(serde_json::json!({"sub": "1", "iss": BASE, "aud": BASE, "iat": now, "roles": ["wizard"]}));
+    let badrole = sign(
+        serde_json::json!({"sub": "1", "iss": BASE, "aud": BASE, "iat": now, "roles": ["wizard"]}),
+    );
     let r = rest::authenticate(&env.tracker, &db, &bearer(&badrole)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Token roles are invalid.");
 }

@@ -28,7 +28,10 @@ fn run_python(code: &str) -> String {
     let Some(py) = python() else {
         return String::new();
     };
-    let out = Command::new(py).args(["-c", code]).output().expect("python runs");
+    let out = Command::new(py)
+        .args(["-c", code])
+        .output()
+        .expect("python runs");
     assert!(
         out.status.success(),
         "python failed: {}",
@@ -77,7 +80,10 @@ fn python_reads_what_codec_writes() {
     }
     let v = XValue::Struct(vec![
         ("s".into(), XValue::Str("x & <y>".into())),
-        ("l".into(), XValue::Array(vec![XValue::Int(3), XValue::Nil, XValue::Bool(false)])),
+        (
+            "l".into(),
+            XValue::Array(vec![XValue::Int(3), XValue::Nil, XValue::Bool(false)]),
+        ),
         ("d".into(), XValue::Double(0.1)),
         ("b".into(), XValue::Base64(b"hi".to_vec())),
         ("t".into(), XValue::DateTime("20240102T03:04:05".into())),
@@ -145,7 +151,11 @@ fn serve(home: std::path::PathBuf, n: usize) -> (u16, std::thread::JoinHandle<()
                     roundup_web::xmlrpc::handle(&tracker, &db, &auth, &req)
                 }
             };
-            let mut out = format!("HTTP/1.0 {} X\r\nContent-Length: {}\r\n", resp.status, resp.body.len());
+            let mut out = format!(
+                "HTTP/1.0 {} X\r\nContent-Length: {}\r\n",
+                resp.status,
+                resp.body.len()
+            );
             for (k, v) in &resp.headers {
                 out.push_str(&format!("{k}: {v}\r\n"));
             }
@@ -210,7 +220,11 @@ print(json.dumps(out))
         .args(["-c", script, &port.to_string()])
         .output()
         .expect("python runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let res: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
     let r = |i: usize| res[i].clone();
     assert_eq!(r(0), serde_json::json!(["ok", "1"]));
@@ -227,33 +241,62 @@ print(json.dumps(out))
     assert_eq!(r(7)[1], env.uid("demo"));
     assert_eq!(
         r(8),
-        serde_json::json!(["fault", 1, "<class 'KeyError'>:'No key (username) value \"nosuch\" for \"user\"'"])
+        serde_json::json!([
+            "fault",
+            1,
+            "<class 'KeyError'>:'No key (username) value \"nosuch\" for \"user\"'"
+        ])
     );
     assert_eq!(r(9)[1][0], "unread");
-    assert_eq!(r(10), serde_json::json!(["fault", 1, "<class 'IndexError'>:no such status 99"]));
+    assert_eq!(
+        r(10),
+        serde_json::json!(["fault", 1, "<class 'IndexError'>:no such status 99"])
+    );
     assert_eq!(
         r(11),
-        serde_json::json!(["fault", 1, "<class 'roundup.hyperdb.DesignatorError'>:\"bogus\" not a node designator"])
+        serde_json::json!([
+            "fault",
+            1,
+            "<class 'roundup.hyperdb.DesignatorError'>:\"bogus\" not a node designator"
+        ])
     );
     assert_eq!(
         r(12),
-        serde_json::json!(["fault", 1, "<class 'roundup.exceptions.UsageError'>:argument \"title\" not propname=value"])
+        serde_json::json!([
+            "fault",
+            1,
+            "<class 'roundup.exceptions.UsageError'>:argument \"title\" not propname=value"
+        ])
     );
     assert_eq!(
         r(13),
-        serde_json::json!(["fault", 1, "<class 'Exception'>:method \"nosuch\" is not supported"])
+        serde_json::json!([
+            "fault",
+            1,
+            "<class 'Exception'>:method \"nosuch\" is not supported"
+        ])
     );
     assert_eq!(r(14), serde_json::json!(["ok", null]));
     assert_eq!(r(15)[1], serde_json::json!(["1"]));
     assert_eq!(r(16), serde_json::json!(["ok", null]));
-    assert!(r(17)[1]["creation"].as_str().unwrap().starts_with("<Date 2"));
+    assert!(r(17)[1]["creation"]
+        .as_str()
+        .unwrap()
+        .starts_with("<Date 2"));
     assert_eq!(
         r(18),
-        serde_json::json!(["fault", 1, "<class 'roundup.exceptions.Unauthorised'>:Permission to create status denied"])
+        serde_json::json!([
+            "fault",
+            1,
+            "<class 'roundup.exceptions.Unauthorised'>:Permission to create status denied"
+        ])
     );
     assert_eq!(
         r(19)[1]["status"],
-        serde_json::json!([["name", "<roundup.hyperdb.String>"], ["order", "<roundup.hyperdb.Number>"]])
+        serde_json::json!([
+            ["name", "<roundup.hyperdb.String>"],
+            ["order", "<roundup.hyperdb.Number>"]
+        ])
     );
 
     // a wrong password never reaches the handler
@@ -283,23 +326,36 @@ fn handler_refusals() {
         Err((403, "Forbidden".to_string()))
     );
     // missing X-Requested-With
-    let mut r2 = req("POST", "").header("Content-Type", "text/xml").header("Referer", BASE);
+    let mut r2 = req("POST", "")
+        .header("Content-Type", "text/xml")
+        .header("Referer", BASE);
     r2.body = call.clone();
     let resp = env.xmlrpc(&env.admin(), &r2);
     assert_eq!(
         codec::parse_response(&resp.body).unwrap(),
-        Err((1, "<class 'roundup.exceptions.UsageError'>:Required Header Missing".to_string()))
+        Err((
+            1,
+            "<class 'roundup.exceptions.UsageError'>:Required Header Missing".to_string()
+        ))
     );
     // not XML: the pointer page
     let resp = env.xmlrpc(&env.admin(), &req("GET", ""));
-    assert!(String::from_utf8(resp.body).unwrap().contains("XML-RPC interface"));
+    assert!(String::from_utf8(resp.body)
+        .unwrap()
+        .contains("XML-RPC interface"));
     // multicall
     let mc = codec::call(
         "system.multicall",
         &[XValue::Array(vec![
             XValue::Struct(vec![
                 ("methodName".into(), XValue::Str("lookup".into())),
-                ("params".into(), XValue::Array(vec![XValue::Str("user".into()), XValue::Str("admin".into())])),
+                (
+                    "params".into(),
+                    XValue::Array(vec![
+                        XValue::Str("user".into()),
+                        XValue::Str("admin".into()),
+                    ]),
+                ),
             ]),
             XValue::Struct(vec![
                 ("methodName".into(), XValue::Str("bogus".into())),
@@ -311,7 +367,9 @@ fn handler_refusals() {
     r3.body = mc;
     let resp = env.xmlrpc(&env.admin(), &r3);
     let v = codec::parse_response(&resp.body).unwrap().unwrap();
-    let XValue::Array(items) = v else { panic!("not an array") };
+    let XValue::Array(items) = v else {
+        panic!("not an array")
+    };
     assert_eq!(items[0], XValue::Array(vec![XValue::Str("1".into())]));
     assert!(matches!(&items[1], XValue::Struct(m) if m[0].1 == XValue::Int(1)));
 }

@@ -1252,14 +1252,11 @@ fn resolve_item(ctx: &Ctx<'_>, class: &str, item: &str) -> Result<String, ApiErr
     }
     let cls = need_class(ctx, class)?;
     let keyprop = cls.key.clone();
+    // (Roundup falls back to the whole text when the name before `=` is
+    // not the key property)
     let value = match item.split_once('=') {
-        Some((k, v)) => {
-            if Some(k) != keyprop.as_deref() {
-                return Err(ApiError::new(400, format!("Field {k} is not key property")));
-            }
-            v
-        }
-        None => item,
+        Some((k, v)) if Some(k) == keyprop.as_deref() => v,
+        _ => item,
     };
     let kp = keyprop.clone().unwrap_or_default();
     if !ctx.has("View", Some(class), Some(&kp), None) {
