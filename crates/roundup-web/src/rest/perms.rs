@@ -71,7 +71,7 @@ impl Perms {
 
     pub fn has_role(&self, role: &str) -> bool {
         let role = role.to_lowercase();
-        self.roles.iter().any(|r| *r == role)
+        self.roles.contains(&role)
     }
 
     /// Whether a permission without a check function grants `permission`

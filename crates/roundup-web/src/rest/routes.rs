@@ -1742,7 +1742,7 @@ fn patch_element(ctx: &mut Ctx<'_>, class: &str, id: &str, p: &Payload) -> Out {
                 format!("Attribute '{k}' is required by class {class} and can not be removed."),
             ));
         }
-        let old = ctx.db.get(class, id, &k).map_err(|e| write_error(e))?;
+        let old = ctx.db.get(class, id, &k).map_err(write_error)?;
         patched.insert(k.clone(), patch_value(&op, old, v, &k)?);
     }
     let changed = commit_set(ctx, class, id, patched)?;
