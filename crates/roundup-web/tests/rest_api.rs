@@ -830,7 +830,7 @@ fn summary_and_openapi() {
     let r = env.send(&env.admin(), &req("GET", "/openapi.json"));
     assert_eq!(r.status, 200);
     let doc = r.json();
-    assert_eq!(doc["openapi"], "3.0.3");
+    assert_eq!(doc["openapi"], "3.1.0");
     assert!(doc["paths"]["/data/issue"]["get"].is_object());
     assert!(doc["paths"]["/data/issue/{id}"]["patch"].is_object());
     assert_eq!(
@@ -843,6 +843,30 @@ fn summary_and_openapi() {
         "bearer"
     );
     assert_eq!(doc["servers"][0]["url"], format!("{BASE}rest"));
+
+    // validate against the OpenAPI 3 schema where openapi-spec-validator
+    // is installed (python3 -m venv /tmp/oasv && /tmp/oasv/bin/pip install
+    // openapi-spec-validator)
+    let validator = std::path::Path::new("/tmp/oasv/bin/python");
+    if validator.exists() {
+        let path = env.dir.path().join("openapi.json");
+        std::fs::write(&path, &r.body).unwrap();
+        let out = std::process::Command::new(validator)
+            .args([
+                "-c",
+                "import json, sys\nfrom openapi_spec_validator import validate\nvalidate(json.load(open(sys.argv[1])))\nprint('valid')",
+                &path.display().to_string(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    } else {
+        println!("OpenAPI schema validation skipped: /tmp/oasv/bin/python is missing");
+    }
 }
 
 #[test]

@@ -455,7 +455,7 @@ pub fn openapi_document(db: &Db, base: &str) -> Json {
             "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {}}}}}}),
     );
     json!({
-        "openapi": "3.0.3",
+        "openapi": "3.1.0",
         "info": {
             "title": "Roundup REST API",
             "version": "1",
