@@ -255,3 +255,43 @@ fn expired_and_wrong_audience_tokens() {
     let r = rest::authenticate(&env.tracker, &db, &bearer(&badrole)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Token roles are invalid.");
 }
+
+#[test]
+fn restricted_roles_limit_what_a_user_may_do() {
+    let env = classic(&[]);
+    // admin acting only as Anonymous: no Rest Access in the classic schema
+    let anon_only = ApiAuth::Restricted {
+        userid: "1".into(),
+        roles: vec!["anonymous".into()],
+    };
+    let r = env.send(&anon_only, &req("GET", "/data/issue"));
+    assert_eq!(r.status, 403);
+    // ...nor Xmlrpc Access
+    let mut x = req("POST", "").csrf().header("Content-Type", "text/xml");
+    x.body = roundup_web::xmlrpc::codec::call("schema", &[]);
+    let resp = env.xmlrpc(&anon_only, &x);
+    assert_eq!(
+        roundup_web::xmlrpc::codec::parse_response(&resp.body).unwrap(),
+        Err((403, "Forbidden".to_string()))
+    );
+    // admin acting as User sees user records as a user does: no foreign passwords
+    let as_user = ApiAuth::Restricted {
+        userid: "1".into(),
+        roles: vec!["user".into()],
+    };
+    let demo = env.uid("demo");
+    let r = env.send(&as_user, &req("GET", &format!("/data/user/{demo}")));
+    assert_eq!(r.status, 200);
+    assert!(r.json()["data"]["attributes"].get("password").is_none());
+    let r = env.send(&env.admin(), &req("GET", &format!("/data/user/{demo}")));
+    assert!(r.json()["data"]["attributes"].get("password").is_some());
+}
+
+#[test]
+fn xmlrpc_can_be_disabled() {
+    let env = classic(&[("web_enable_xmlrpc", "no")]);
+    let mut x = req("POST", "").csrf().header("Content-Type", "text/xml");
+    x.body = roundup_web::xmlrpc::codec::call("schema", &[]);
+    let resp = env.xmlrpc(&env.admin(), &x);
+    assert_eq!(resp.status, 404);
+}

@@ -915,6 +915,9 @@ fn summary(ctx: &mut Ctx<'_>) -> Out {
     let ids = db
         .filter("issue", &spec)
         .map_err(|e| ApiError::new(400, e.to_string()))?;
+    // (Roundup lists every recent issue here; we keep to those the caller
+    // may view)
+    let ids = ctx.perms.visible(db, "issue", ids);
     let mut created = Vec::new();
     let mut by_status: Map<String, Json> = Map::new();
     let mut messages: Vec<(i64, Json)> = Vec::new();

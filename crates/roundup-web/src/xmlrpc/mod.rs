@@ -47,6 +47,13 @@ fn xml_response(body: Vec<u8>) -> ApiResponse {
 /// Answer one XML-RPC request for an already authenticated caller.
 pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> ApiResponse {
     let cfg = ApiConfig(tracker);
+    if !cfg.bool("web", "enable_xmlrpc", true) {
+        return ApiResponse {
+            status: 404,
+            headers: vec![("Content-Type".into(), "text/plain".into())],
+            body: b"The XML-RPC interface is disabled ([web] enable_xmlrpc).".to_vec(),
+        };
+    }
     let ctype = req.header("content-type").unwrap_or("");
     if ctype.split(';').next().unwrap_or("").trim() != "text/xml" {
         return ApiResponse {
