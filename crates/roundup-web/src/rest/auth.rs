@@ -38,14 +38,24 @@ fn cache() -> &'static Mutex<HashMap<[u8; 32], Cached>> {
     C.get_or_init(|| Mutex::new(HashMap::new()))
 }
 
+/// The cache key: an HMAC-SHA256, under a random key made once per
+/// process, of tracker home, login name and password, so that what sits
+/// in memory cannot be tested against guessed passwords offline.
 fn cache_key(tracker: &Tracker, user: &str, password: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(tracker.home().display().to_string().as_bytes());
-    h.update([0u8]);
-    h.update(user.as_bytes());
-    h.update([0u8]);
-    h.update(password.as_bytes());
-    h.finalize().into()
+    use hmac::{Hmac, Mac};
+    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+    let key = KEY.get_or_init(rand::random::<[u8; 32]>);
+    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
+        Ok(m) => m,
+        // any key length is valid for HMAC; fall back to a plain digest
+        Err(_) => return Sha256::digest(password.as_bytes()).into(),
+    };
+    mac.update(tracker.home().display().to_string().as_bytes());
+    mac.update(&[0u8]);
+    mac.update(user.as_bytes());
+    mac.update(&[0u8]);
+    mac.update(password.as_bytes());
+    mac.finalize().into_bytes().into()
 }
 
 fn stored_password(db: &Db, uid: &str) -> Option<String> {
