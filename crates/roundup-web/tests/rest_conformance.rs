@@ -22,14 +22,16 @@ const RVENV: &str = "/opt/rvenv/bin";
 
 struct Server {
     child: Child,
+    /// Written by the shell that becomes roundup-server (`echo $$; exec`).
+    pidfile: std::path::PathBuf,
 }
 
 impl Drop for Server {
     fn drop(&mut self) {
-        // the server runs as rt under su: end the whole process group
-        let _ = Command::new("kill")
-            .args(["--", &format!("-{}", self.child.id())])
-            .status();
+        // the server runs as rt below su: end it by its own pid
+        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -79,16 +81,17 @@ fn start_roundup(dir: &Path, port: u16) -> Server {
     .status()
     .expect("roundup-admin");
     assert!(st.success(), "installing the Roundup tracker failed");
+    let pidfile = dir.join("server.pid");
     let child = as_rt(&format!(
-        "exec {RVENV}/roundup-server -p {port} T={}",
+        "echo $$ > {}; exec {RVENV}/roundup-server -p {port} T={}",
+        pidfile.display(),
         home.display()
     ))
     .stdout(Stdio::null())
     .stderr(Stdio::null())
-    .process_group(0)
     .spawn()
     .expect("roundup-server");
-    let server = Server { child };
+    let server = Server { child, pidfile };
     let start = Instant::now();
     while TcpStream::connect(("127.0.0.1", port)).is_err() {
         assert!(
@@ -99,8 +102,6 @@ fn start_roundup(dir: &Path, port: u16) -> Server {
     }
     server
 }
-
-use std::os::unix::process::CommandExt;
 
 /// A minimal HTTP/1.0 exchange.
 fn http(port: u16, req: &ApiRequest) -> ApiResponse {
@@ -518,4 +519,147 @@ fn same_answers_as_roundup() {
         problems.len(),
         problems.join("\n")
     );
+}
+
+/// Python's xmlrpc.client runs the same calls against Roundup's /xmlrpc
+/// and against ours (through the test HTTP shim); the results must agree
+/// once dates are normalised.
+#[test]
+fn xmlrpc_same_answers_as_roundup() {
+    if let Some(why) = skip_reason() {
+        println!("skipped: {why}");
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _ = Command::new("chown")
+        .args(["rt", &dir.path().display().to_string()])
+        .status();
+    let port = free_port();
+    let _server = start_roundup(dir.path(), port);
+    let base = format!("http://localhost:{port}/T/");
+    let env = classic(&[("tracker_web", &base)]);
+    let r = http(
+        port,
+        &step("POST", "/data/user")
+            .csrf(port)
+            .json(r#"{"username": "demo", "password": "demo", "roles": "User", "address": "demo@example.com"}"#)
+            .request(port, &None),
+    );
+    assert_eq!(r.status, 201);
+
+    let script = r#"
+import xmlrpc.client as x, json, sys, re
+url, referer = sys.argv[1], sys.argv[2]
+class T(x.Transport):
+    def send_headers(self, conn, headers):
+        conn.putheader('X-Requested-With', 'rest')
+        conn.putheader('Referer', referer)
+        super().send_headers(conn, headers)
+def proxy(user):
+    return x.ServerProxy(url % user, transport=T(), allow_none=True)
+s = proxy('admin:admin')
+out = []
+def norm(v):
+    if isinstance(v, str):
+        return re.sub(r'<Date [^>]*>', '<date>', v)
+    if isinstance(v, list):
+        return [norm(i) for i in v]
+    if isinstance(v, dict):
+        return {k: norm(i) for k, i in v.items()}
+    return v
+def t(f, *a, who=s):
+    try:
+        out.append(['ok', norm(getattr(who, f)(*a))])
+    except x.Fault as e:
+        out.append(['fault', e.faultCode, e.faultString])
+t('create', 'issue', 'title=first bug', 'priority=bug')
+t('create', 'issue', 'title=second', 'nosy=admin,demo')
+t('create', 'issue', 'title=third', 'status=bogus')
+t('create', 'issue', 'title')
+t('create', 'status', 'name=unread')
+t('set', 'issue1', 'title=first bug changed', 'status=chatting')
+t('set', 'issue1', 'nosy=demo')
+t('display', 'issue1')
+t('display', 'issue1', 'title', 'status', 'priority', 'creation')
+t('display', 'issue99')
+t('display', 'bogus')
+t('filter', 'issue', None, {'title': 'BUG'})
+t('filter', 'issue', ['2'], {})
+t('filter', 'issue', [], {})
+t('filter', 'issue', None, {'nosy': '3'})
+t('filter', 'user', None, {'username': 'adm'})
+t('filter', 'issue', None, {}, [['-', 'id']])
+t('lookup', 'user', 'demo')
+t('lookup', 'user', 'nosuch')
+t('lookup', 'status', 'chatting')
+t('list', 'status')
+t('list', 'issue', 'id')
+t('list', 'nosuch')
+t('nosuch')
+t('action', 'retire', 'issue2')
+t('filter', 'issue', None, {})
+t('action', 'restore', 'issue2')
+t('action', 'bogus', 'issue2')
+t('create', 'status', 'name=x', who=proxy('demo:demo'))
+t('set', 'user1', 'realname=x', who=proxy('demo:demo'))
+t('display', 'user1', 'username', who=proxy('demo:demo'))
+t('schema')
+print(json.dumps(out))
+"#;
+    let py = ["/usr/bin/python3", "/opt/rvenv/bin/python"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("a python3");
+    let theirs = Command::new(py)
+        .args([
+            "-c",
+            script,
+            &format!("http://%s@localhost:{port}/T/xmlrpc"),
+            &base,
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        theirs.status.success(),
+        "{}",
+        String::from_utf8_lossy(&theirs.stderr)
+    );
+    let calls_with_logins = 32;
+    let (sport, h) = serve_xmlrpc(env.home().to_path_buf(), calls_with_logins);
+    let mine = Command::new(py)
+        .args([
+            "-c",
+            script,
+            &format!("http://%s@127.0.0.1:{sport}/xmlrpc"),
+            &format!("http://127.0.0.1:{sport}/T/"),
+        ])
+        .output()
+        .expect("python");
+    assert!(
+        mine.status.success(),
+        "{}",
+        String::from_utf8_lossy(&mine.stderr)
+    );
+    h.join().expect("shim");
+    let t: Json = serde_json::from_slice(&theirs.stdout).expect("json");
+    let m: Json = serde_json::from_slice(&mine.stdout).expect("json");
+    let (t, m) = (t.as_array().unwrap(), m.as_array().unwrap());
+    // Known difference, from roundup-core: its raw-value parser quotes a
+    // bad link value with double quotes where Roundup prints Python's repr
+    // (single quotes).
+    let requote = |v: &Json| -> Json {
+        serde_json::from_str(&v.to_string().replace(
+            r#"property status: \"bogus\" is not"#,
+            "property status: 'bogus' is not",
+        ))
+        .unwrap_or(Json::Null)
+    };
+    let mut problems = Vec::new();
+    for (i, (a, b)) in t.iter().zip(m.iter()).enumerate() {
+        if *a != requote(b) {
+            problems.push(format!("call #{i}:\n  Roundup: {a}\n  ours:    {b}"));
+        }
+    }
+    assert_eq!(t.len(), m.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
 }

@@ -4,13 +4,10 @@
 
 mod rest_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
 use std::process::Command;
 
 use rest_support::*;
-use roundup_tracker::Tracker;
-use roundup_web::rest::{self, ApiAuth, ApiRequest};
+use roundup_web::rest::ApiAuth;
 use roundup_web::xmlrpc::codec::{self, XValue};
 
 fn python() -> Option<&'static str> {
@@ -106,67 +103,6 @@ fn python_reads_what_codec_writes() {
     assert_eq!(lines.next().unwrap(), "403 Forbidden");
 }
 
-/// Serve XML-RPC over HTTP/1.0 for `n` requests on an ephemeral port.
-fn serve(home: std::path::PathBuf, n: usize) -> (u16, std::thread::JoinHandle<()>) {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let port = listener.local_addr().expect("addr").port();
-    let h = std::thread::spawn(move || {
-        let tracker = Tracker::open(&home).expect("open tracker");
-        for stream in listener.incoming().take(n) {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
-            let mut line = String::new();
-            reader.read_line(&mut line).ok();
-            let method = line.split_whitespace().next().unwrap_or("").to_string();
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                if reader.read_line(&mut h).unwrap_or(0) == 0 || h.trim().is_empty() {
-                    break;
-                }
-                if let Some((k, v)) = h.trim_end().split_once(':') {
-                    headers.push((k.trim().to_lowercase(), v.trim().to_string()));
-                }
-            }
-            let len: usize = headers
-                .iter()
-                .find(|(k, _)| k == "content-length")
-                .and_then(|(_, v)| v.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0u8; len];
-            reader.read_exact(&mut body).ok();
-            let db = tracker.open_db("1").expect("db");
-            let resp = match rest::authenticate(&tracker, &db, &headers) {
-                Err(r) => r,
-                Ok(auth) => {
-                    let auth = auth.unwrap_or(ApiAuth::Anonymous);
-                    let req = ApiRequest {
-                        method,
-                        path: String::new(),
-                        query: Vec::new(),
-                        headers,
-                        body,
-                        base: format!("http://127.0.0.1:{port}/T/"),
-                    };
-                    roundup_web::xmlrpc::handle(&tracker, &db, &auth, &req)
-                }
-            };
-            let mut out = format!(
-                "HTTP/1.0 {} X\r\nContent-Length: {}\r\n",
-                resp.status,
-                resp.body.len()
-            );
-            for (k, v) in &resp.headers {
-                out.push_str(&format!("{k}: {v}\r\n"));
-            }
-            out.push_str("\r\n");
-            stream.write_all(out.as_bytes()).ok();
-            stream.write_all(&resp.body).ok();
-        }
-    });
-    (port, h)
-}
-
 #[test]
 fn python_client_drives_the_tracker() {
     if python().is_none() {
@@ -214,7 +150,7 @@ t('schema')
 print(json.dumps(out))
 "#;
     // 20 calls + the login that fails below
-    let (port, h) = serve(env.home().to_path_buf(), 21);
+    let (port, h) = serve_xmlrpc(env.home().to_path_buf(), 21);
     let py = python().unwrap();
     let out = Command::new(py)
         .args(["-c", script, &port.to_string()])
