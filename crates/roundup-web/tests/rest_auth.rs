@@ -295,3 +295,15 @@ fn xmlrpc_can_be_disabled() {
     let resp = env.xmlrpc(&env.admin(), &x);
     assert_eq!(resp.status, 404);
 }
+
+#[test]
+fn huge_rate_limit_periods_do_not_overflow() {
+    let env = classic(&[
+        ("web_api_calls_per_interval", "1"),
+        ("web_api_interval_in_sec", "9223372036854775807"),
+    ]);
+    let r = env.send(&env.admin(), &req("GET", "/data"));
+    assert_eq!(r.status, 200);
+    let r = env.send(&env.admin(), &req("GET", "/data"));
+    assert_eq!(r.status, 429);
+}

@@ -24,9 +24,15 @@ impl RateLimit {
         if count <= 0 || period_secs <= 0 {
             return None;
         }
+        // periods beyond ten years are treated as ten years, so that time
+        // arithmetic cannot overflow
+        const MAX_PERIOD: u64 = 10 * 366 * 24 * 3600;
+        let period = u64::try_from(period_secs)
+            .unwrap_or(MAX_PERIOD)
+            .min(MAX_PERIOD);
         Some(RateLimit {
             count: u32::try_from(count).unwrap_or(u32::MAX),
-            period: Duration::from_secs(u64::try_from(period_secs).unwrap_or(u64::MAX)),
+            period: Duration::from_secs(period),
         })
     }
 
@@ -88,7 +94,7 @@ pub fn hit(key: &str, limit: &RateLimit, record: bool) -> LimitStatus {
     let rejected = separation > max_interval;
     let mut new_tat = tat;
     if !rejected {
-        new_tat = tat + inverse;
+        new_tat = tat.checked_add(inverse).unwrap_or(tat);
         if record {
             t.tat.insert(key.to_string(), new_tat);
         }

@@ -1149,7 +1149,7 @@ fn get_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
                 ));
             }
             if page_index > 1 {
-                offset = (page_index as u64 - 1) * size as u64;
+                offset = (page_index as u64 - 1).saturating_mul(size as u64);
                 spec.offset = Some(offset);
             }
             spec.limit = Some(MAX_RESPONSE_ROW_SIZE);
@@ -1182,7 +1182,9 @@ fn get_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
     let total: i64 = if overflow {
         -1
     } else {
-        offset as i64 + result_len
+        i64::try_from(offset)
+            .unwrap_or(i64::MAX)
+            .saturating_add(result_len)
     };
     let mut m = Map::new();
     if let Some(size) = page_size.filter(|s| *s > 0) {
