@@ -103,6 +103,81 @@ fn cookie_value<'h>(inc: &'h Incoming, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.trim().trim_matches('"'))
 }
 
+/// `/rest/...` and `/xmlrpc`: the caller is whoever the API's own
+/// credentials (Basic, with the verified-credential cache, or a JWT) name,
+/// else the user of the session cookie, else anonymous.
+fn handle_api(st: &Arc<TrackerState>, inc: &Incoming) -> Reply {
+    use crate::rest::{self, ApiAuth, ApiRequest};
+    let db = match st.pool.get("1") {
+        Ok(db) => db,
+        Err(e) => return Reply::text(500, &format!("tracker error: {e}")),
+    };
+    let to_reply = |r: rest::ApiResponse| {
+        let mut reply = Reply::new(r.status);
+        for (k, v) in r.headers {
+            reply.headers.push((k, v));
+        }
+        reply.body = r.body;
+        reply
+    };
+    let auth = match rest::authenticate(&st.tracker, &db, &inc.headers) {
+        Err(resp) => return to_reply(resp),
+        Ok(Some(auth)) => auth,
+        Ok(None) => match api_session_user(st, inc, &db) {
+            Some(uid) => ApiAuth::User(uid),
+            None => ApiAuth::Anonymous,
+        },
+    };
+    let mut query = Vec::new();
+    for (k, v) in form_urlencoded::parse(inc.query.as_bytes()) {
+        query.push((k.into_owned(), v.into_owned()));
+    }
+    let base = base_url(st, inc);
+    let path = inc
+        .path
+        .strip_prefix("rest")
+        .unwrap_or(&inc.path)
+        .to_string();
+    let req = ApiRequest {
+        method: inc.method.clone(),
+        path,
+        query,
+        headers: inc.headers.clone(),
+        body: inc.body.clone(),
+        base,
+    };
+    let resp = if inc.path == "xmlrpc" {
+        crate::xmlrpc::handle(&st.tracker, &db, &auth, &req)
+    } else {
+        rest::handle(&st.tracker, &db, &auth, &req)
+    };
+    to_reply(resp)
+}
+
+/// The user id of a live web session named by the request's cookie.
+fn api_session_user(
+    st: &Arc<TrackerState>,
+    inc: &Incoming,
+    db: &roundup_core::Db,
+) -> Option<String> {
+    let secure = inc.secure
+        || st
+            .settings
+            .web
+            .as_deref()
+            .is_some_and(|w| w.starts_with("https"));
+    let sid = cookie_value(inc, &st.settings.cookie_name(secure))?;
+    if sid.is_empty() {
+        return None;
+    }
+    let record = st.sessions().ok()?.get_all(sid).ok()??;
+    let name = record_str(&record, "user")?;
+    if name == "anonymous" {
+        return None;
+    }
+    db.lookup("user", name).ok()
+}
+
 /// Entry point: handle a request for one tracker.
 pub fn handle(st: &Arc<TrackerState>, inc: &Incoming) -> Reply {
     // Static files need neither a user nor a database connection.
@@ -116,6 +191,9 @@ pub fn handle(st: &Arc<TrackerState>, inc: &Incoming) -> Reply {
                 error_page("Not found", &format!("{rel}: no such file")),
             ),
         };
+    }
+    if inc.is_api() {
+        return handle_api(st, inc);
     }
     let db = match st.pool.get("1") {
         Ok(db) => db,

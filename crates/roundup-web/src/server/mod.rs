@@ -389,7 +389,13 @@ async fn route(
         }
     }
     let mut form = Vec::new();
-    if let Err(r) = read_form(&parts.headers, body, app.settings.max_body, &mut form).await {
+    let mut raw_body = Vec::new();
+    if reply::api_path(rest) {
+        match axum::body::to_bytes(body, app.settings.max_body).await {
+            Ok(b) => raw_body = b.to_vec(),
+            Err(e) => return Reply::text(413, &format!("request body refused: {e}")),
+        }
+    } else if let Err(r) = read_form(&parts.headers, body, app.settings.max_body, &mut form).await {
         return r;
     }
     if let Some(q) = parts.uri.query() {
@@ -405,6 +411,7 @@ async fn route(
         secure: info.is_some_and(|i| i.secure),
         passthrough,
         mount: format!("/{name}/"),
+        body: raw_body,
     };
     let st2 = st.clone();
     let handled = tokio::task::spawn_blocking(move || {

@@ -26,6 +26,22 @@ pub struct Incoming {
     pub passthrough: Vec<(String, String)>,
     /// The URL prefix the tracker is served under (`/demo/`).
     pub mount: String,
+    /// The raw request body, kept only for `/rest` and `/xmlrpc` (other
+    /// requests have theirs parsed into `form`).
+    pub body: Vec<u8>,
+}
+
+impl Incoming {
+    /// Whether this request is for the REST API or XML-RPC, which take
+    /// raw bodies and answer with their own formats.
+    pub fn is_api(&self) -> bool {
+        api_path(&self.path)
+    }
+}
+
+/// `rest`, `rest/...` or `xmlrpc` below the tracker.
+pub fn api_path(path: &str) -> bool {
+    path == "xmlrpc" || path == "rest" || path.starts_with("rest/")
 }
 
 impl Incoming {
