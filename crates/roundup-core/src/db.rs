@@ -427,6 +427,13 @@ impl Db {
     /// Roundup's `filter()`: resolve a raw filterspec (values as typed in a
     /// URL or on the command line, dates in the user's time zone) and run it.
     pub fn filter(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<Vec<String>> {
+        let q = self.resolve_spec(class, spec)?;
+        self.filter_query(&q)
+    }
+
+    /// A raw filterspec resolved against the schema, keys looked up and
+    /// dates read in the user's time zone.
+    fn resolve_spec(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<Query> {
         let tz = self.user_timezone()?;
         let lookup = |cls: &str, key: &str| -> Result<Option<String>> {
             let c = self.class(cls)?;
@@ -435,8 +442,14 @@ impl Db {
             }
             self.store.borrow_mut().lookup_key(c, key)
         };
-        let q = crate::filter::parse_query(&self.def.schema, class, spec, &tz, &lookup)?;
-        self.filter_query(&q)
+        crate::filter::parse_query(&self.def.schema, class, spec, &tz, &lookup)
+    }
+
+    /// How many items Roundup's `filter()` would return for this spec
+    /// (ignoring its sort and paging), without fetching them.
+    pub fn filter_count(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<u64> {
+        let q = self.resolve_spec(class, spec)?;
+        self.store.borrow_mut().filter_count(&self.def.schema, &q)
     }
 
     /// Run a resolved filter query.

@@ -661,6 +661,55 @@ impl SqliteStorage {
     }
 
     /// Ids a (stored or computed) multilink of item `nid` holds, sorted.
+    /// Indexes beyond Roundup's layout that index pages need: on
+    /// `_activity` (the default sort) and on every Link column (filters
+    /// such as `status=2`, sorting by a link). Named `rr_<class>_<col>_idx`,
+    /// they never collide with Roundup's own index names; Roundup ignores
+    /// them, and recreating a table drops them (they come back here).
+    fn ensure_lookup_indexes(&mut self, schema: &Schema) -> Result<bool> {
+        let existing: std::collections::HashSet<String> = self
+            .rows(
+                "select name from sqlite_master where type='index' and name like 'rr\\_%' escape '\\'",
+                &[],
+            )?
+            .into_iter()
+            .filter_map(|r| match r.into_iter().next() {
+                Some(SqlValue::Text(t)) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let mut wanted = Vec::new();
+        for class in schema.classes.values() {
+            let mut cols = vec!["activity".to_string()];
+            cols.extend(
+                class
+                    .props
+                    .iter()
+                    .filter(|(_, p)| p.is_link() && !p.is_computed())
+                    .map(|(n, _)| n.clone()),
+            );
+            for col in cols {
+                let name = format!("rr_{}_{col}_idx", class.name);
+                if !existing.contains(&name) {
+                    wanted.push(format!(
+                        "create index if not exists {name} on {}(_{col})",
+                        layout::class_table(&class.name)
+                    ));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(false);
+        }
+        self.write(|s| {
+            for sql in &wanted {
+                s.exec(sql, &[])?;
+            }
+            Ok(())
+        })?;
+        Ok(true)
+    }
+
     fn load_links(&self, class: &ClassDef, prop: &str, nid: i64) -> Result<Vec<String>> {
         let p = class.require_prop(prop)?;
         let arg = [SqlValue::Int(nid)];
@@ -793,11 +842,15 @@ impl Storage for SqliteStorage {
         // Look first without taking the write lock: opening an unchanged
         // database must not write anything.
         let stored = self.stored_schema()?;
-        if stored.version == DB_VERSION && layout::plan_sync(&stored, schema).is_empty() {
-            return Ok(false);
-        }
-        // Decide again under the lock, in case another process changed it.
-        self.write(|s| s.apply_sync(schema))
+        let changed =
+            if stored.version == DB_VERSION && layout::plan_sync(&stored, schema).is_empty() {
+                false
+            } else {
+                // Decide again under the lock, in case another process changed it.
+                self.write(|s| s.apply_sync(schema))?
+            };
+        let indexed = self.ensure_lookup_indexes(schema)?;
+        Ok(changed || indexed)
     }
 
     /// Roundup allocates an id by reading and incrementing the `ids` row
@@ -1216,6 +1269,21 @@ impl Storage for SqliteStorage {
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
         let (sql, params) = filter_sql(schema, query, &SqliteDialect)?;
         self.ids(&sql, &params)
+    }
+
+    fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
+        let (sql, params) = crate::filter_sql::count_sql(schema, query, &SqliteDialect)?;
+        match self
+            .rows(&sql, &params)?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+        {
+            Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
+            other => Err(Error::Storage(format!(
+                "{sql}: expected a count, got {other:?}"
+            ))),
+        }
     }
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {

@@ -75,6 +75,12 @@ impl SqliteKeyStore {
                 .query_row("PRAGMA journal_mode=wal", [], |r| r.get(0))
                 .map_err(|e| sql_err(&path, "switching to WAL", e))?;
         }
+        // Sessions and one-time keys are written on most page views; in WAL
+        // mode NORMAL skips the fsync per commit. A power cut can lose the
+        // newest keys (a user logs in again), never corrupt the file. The
+        // tracker's own database keeps SQLite's full durability.
+        conn.execute_batch("PRAGMA synchronous=NORMAL")
+            .map_err(|e| sql_err(&path, "setting synchronous=NORMAL", e))?;
         Ok(SqliteKeyStore { kind, path, conn })
     }
 

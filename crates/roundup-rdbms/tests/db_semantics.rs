@@ -796,6 +796,22 @@ fn find_stringfind_and_filter() {
         ..FilterSpec::default()
     };
     assert_eq!(db.filter("issue", &retired).unwrap(), ids(&[&c]));
+    // counting agrees with fetching, and ignores sort and paging
+    for spec in [
+        spec(&[("title", "start")], &["-id"]),
+        spec(&[("assignedto", "-1")], &[]),
+        spec(&[], &["status"]),
+        retired.clone(),
+    ] {
+        let n = db.filter("issue", &spec).unwrap().len() as u64;
+        assert_eq!(db.filter_count("issue", &spec).unwrap(), n, "{spec:?}");
+        let paged = FilterSpec {
+            limit: Some(1),
+            offset: Some(1),
+            ..spec.clone()
+        };
+        assert_eq!(db.filter_count("issue", &paged).unwrap(), n);
+    }
     let err = db
         .filter("issue", &spec(&[("nonesuch", "x")], &[]))
         .unwrap_err();

@@ -701,7 +701,8 @@ impl BatchObj {
                 ..spec
             };
             let page = ctx.db.filter(class, &page_spec).and_then(|page| {
-                let total = ctx.db.filter(class, &count_spec)?.len();
+                let total =
+                    usize::try_from(ctx.db.filter_count(class, &count_spec)?).unwrap_or(usize::MAX);
                 Ok((page, total))
             });
             return match page {
