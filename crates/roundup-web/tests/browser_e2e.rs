@@ -382,6 +382,22 @@ async fn flow(c: &Client, s: &Served, shots: &Path) {
 
     // --- find it with the search page (title contains a word)
     click(c, Locator::Css("nav.sidebar a[href$='@template=search']")).await;
+    // with nothing asked for yet the form offers Roundup's default view
+    for (css, want) in [
+        ("#c-title", true),
+        ("#c-status", true),
+        ("#c-creator", false),
+        (".search-form input[name='@sort'][value=activity]", true),
+        (".search-form input[name='@group'][value=priority]", true),
+        (".search-form input[name='@group'][value='']", false),
+    ] {
+        let on = wait_find(c, Locator::Css(css))
+            .await
+            .is_selected()
+            .await
+            .expect("checkbox state");
+        assert_eq!(on, want, "search page default for {css}");
+    }
     fill(c, "#s-title", "spins").await;
     shoot(c, shots, "search-desktop.png", DESKTOP).await;
     click(c, Locator::Css("form.search-form button[type=submit]")).await;
@@ -390,6 +406,11 @@ async fn flow(c: &Client, s: &Served, shots: &Path) {
     assert!(
         found.len() == 1 && found[0].0.ends_with(&issue) && found[0].1 == TITLE,
         "title search for 'spins' should find only {issue}: {found:?}"
+    );
+    let heads = text_of(c, "table.index thead").await.to_lowercase();
+    assert!(
+        heads.contains("status") && heads.contains("assigned to") && !heads.contains("creator"),
+        "the result shows the columns ticked on the search page: {heads:?}"
     );
 
     // --- and by full-text search from the header box (a word of the message)
@@ -535,4 +556,70 @@ async fn flow(c: &Client, s: &Served, shots: &Path) {
     c.goto(&base).await.expect("front page");
     click(c, Locator::Css("#nav-user ~ form button[type=submit]")).await;
     wait_find(c, Locator::Css("#login-name")).await;
+}
+
+/// The "- no selection -" choice of a Link's menu posts "-1": on a new
+/// item that leaves the property unset, on an existing one it clears it.
+/// (No browser needed; this is what the new-issue form above sends.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_selection_in_a_link_menu_means_unset() {
+    let s = serve_one(&[]).await;
+    let cookie = login(&s, "demo", "demo").await;
+    let demo = s
+        .tracker()
+        .open_db("1")
+        .and_then(|db| db.lookup("user", "demo"))
+        .expect("demo's id");
+    let bug = s
+        .tracker()
+        .open_db("1")
+        .and_then(|db| db.lookup("priority", "bug"))
+        .expect("priority bug");
+    let token = csrf_token(&s, &demo, Some(&cookie));
+    let r = post_form(
+        &s,
+        "/t/issue",
+        Some(&cookie),
+        &[
+            ("@action", "new"),
+            ("title", "made with no status chosen"),
+            ("priority", &bug),
+            ("status", "-1"),
+            ("assignedto", &demo),
+            ("@csrf", &token),
+        ],
+    )
+    .await;
+    assert_eq!(r.status(), 302, "creating with status -1 should succeed");
+    let loc = location(&r);
+    assert!(loc.contains("/t/issue1?"), "{loc}");
+    let db = s.tracker().open_db("1").expect("open db");
+    // the classic status auditor presets "unread" when none is given
+    let unread = db.lookup("status", "unread").expect("status unread");
+    assert_eq!(
+        db.get("issue", "1", "status").expect("status"),
+        Some(Value::Link(unread))
+    );
+    assert_eq!(
+        db.get("issue", "1", "assignedto").expect("assignedto"),
+        Some(Value::Link(demo.clone()))
+    );
+    drop(db);
+
+    let token = csrf_token(&s, &demo, Some(&cookie));
+    let r = post_form(
+        &s,
+        "/t/issue1",
+        Some(&cookie),
+        &[("@action", "edit"), ("assignedto", "-1"), ("@csrf", &token)],
+    )
+    .await;
+    assert_eq!(r.status(), 302, "clearing assignedto should succeed");
+    assert!(decoded(&location(&r)).contains("edited ok"));
+    let db = s.tracker().open_db("1").expect("open db");
+    assert_eq!(
+        db.get("issue", "1", "assignedto").expect("assignedto"),
+        None
+    );
+    s.stop().await;
 }
