@@ -531,7 +531,9 @@ pub fn parse_form(
                 }
             } else {
                 let raw = texts.first().map(|s| s.trim()).unwrap_or("");
-                if raw.is_empty() {
+                // "-1" is the "- no selection -" choice of a Link's menu:
+                // leave it unset (new items) or clear it (existing ones)
+                if raw.is_empty() || (prop.ptype == PropType::Link && raw == "-1") {
                     value = None;
                 } else {
                     value = db.raw_to_value(
