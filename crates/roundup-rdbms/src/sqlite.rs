@@ -662,7 +662,7 @@ impl SqliteStorage {
 
     /// Ids a (stored or computed) multilink of item `nid` holds, sorted.
     /// Indexes beyond Roundup's layout that index pages need: on
-    /// `_activity` (the default sort) and on every Link column (filters
+    /// `(__retired__, _activity)` (the default sort) and on every Link column (filters
     /// such as `status=2`, sorting by a link). Named `rr_<class>_<col>_idx`,
     /// they never collide with Roundup's own index names; Roundup ignores
     /// them, and recreating a table drops them (they come back here).
@@ -691,8 +691,17 @@ impl SqliteStorage {
             for col in cols {
                 let name = format!("rr_{}_{col}_idx", class.name);
                 if !existing.contains(&name) {
+                    // Index pages list active items (`__retired__ = 0`)
+                    // newest first: with the retired flag leading, SQLite
+                    // walks this index in order and stops after one page
+                    // instead of sorting every row.
+                    let key = if col == "activity" {
+                        "__retired__, _activity".to_string()
+                    } else {
+                        format!("_{col}")
+                    };
                     wanted.push(format!(
-                        "create index if not exists {name} on {}(_{col})",
+                        "create index if not exists {name} on {}({key})",
                         layout::class_table(&class.name)
                     ));
                 }
