@@ -188,13 +188,7 @@ fn opt_str(class: &str, opt: &str, v: Value) -> starlark::Result<Option<String>>
 }
 
 fn parse_scheme(name: &str) -> Option<Scheme> {
-    // The schemes every build of the password module has; the rest are
-    // reported as unknown.
-    match name {
-        "PBKDF2S5" => Some(Scheme::Pbkdf2S5),
-        "plaintext" => Some(Scheme::Plaintext),
-        _ => None,
-    }
+    Scheme::parse(name)
 }
 
 /// `String(...)`, `Link("user", ...)`, ...: a property definition from

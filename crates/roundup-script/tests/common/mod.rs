@@ -338,6 +338,37 @@ pub fn open_db(
     }
 }
 
+/// Open a Db on a real SQLite database in `dir`, acting as `uid`.
+pub fn open_sqlite_db(
+    dir: &Path,
+    schema: Schema,
+    security: Security,
+    detectors: Detectors,
+    uid: &str,
+) -> Db {
+    let def = Arc::new(TrackerDef {
+        schema,
+        security,
+        detectors,
+    });
+    let opts = Arc::new(DbOptions {
+        db_dir: dir.to_path_buf(),
+        password_scheme: Scheme::Pbkdf2S5,
+        password_rounds: 1000,
+        timezone: Timezone::Utc,
+        indexing: true,
+    });
+    let store =
+        match roundup_rdbms::sqlite::SqliteStorage::open(dir, std::time::Duration::from_secs(5)) {
+            Ok(s) => s,
+            Err(e) => panic!("opening sqlite failed: {e}"),
+        };
+    match Db::open(def, opts, Box::new(store), uid) {
+        Ok(db) => db,
+        Err(e) => panic!("opening the sqlite db failed: {e}"),
+    }
+}
+
 /// Unwrap in tests with the error text in the failure message.
 pub fn ok<T>(r: Result<T>) -> T {
     match r {
