@@ -102,14 +102,18 @@ impl Settings {
                     .map_err(|_| format!("Incorrect value for float setting {setting}: {value}."))?
             }
             "indexer_backend" => self.indexer_backend = value.to_string(),
-            "show_retired" => self.show_retired = match value {
-                "no" => ShowRetired::No,
-                "only" => ShowRetired::Only,
-                "both" => ShowRetired::Both,
-                _ => return Err(format!(
+            "show_retired" => {
+                self.show_retired = match value {
+                    "no" => ShowRetired::No,
+                    "only" => ShowRetired::Only,
+                    "both" => ShowRetired::Both,
+                    _ => {
+                        return Err(format!(
                     "Incorrect value for setting {setting}: {value}. Should be no, both, or only."
-                )),
-            },
+                ))
+                    }
+                }
+            }
             "_retired_val" => {
                 return Err(format!(
                     "{setting} follows show_retired and cannot be set directly."

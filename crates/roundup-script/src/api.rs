@@ -58,6 +58,12 @@ fn common_globals(builder: &mut GlobalsBuilder) {
     fn ValueError(#[starlark(require = pos)] message: Value) -> starlark::Result<NoneType> {
         Err(abort(Error::Value(display_text(message))))
     }
+
+    /// Whether `name` is a time zone Roundup accepts for a user: an IANA
+    /// name (any case), a known abbreviation, or an hour offset.
+    fn valid_timezone(#[starlark(require = pos)] name: &str) -> starlark::Result<bool> {
+        Ok(roundup_core::config::value::is_valid_timezone(name))
+    }
 }
 
 fn display_text(v: Value) -> String {

@@ -42,7 +42,23 @@ fn read_text(path: &Path) -> Result<String> {
 
 /// The configuration as tracker scripts see it (`db.config`).
 pub fn config_view(config: &Config) -> ConfigView {
-    ConfigView::from_config(config)
+    let mut view = ConfigView::new();
+    for (def, _) in config.items() {
+        if let Ok(v) = config.get_str(def.section, def.name) {
+            view.set(def.section, def.name, &v);
+        }
+    }
+    for (section, options) in config.detectors().sections() {
+        for (option, value) in options {
+            view.set_detector_option(section, option, value);
+        }
+    }
+    for (section, options) in config.extensions().sections() {
+        for (option, value) in options {
+            view.set_extension_option(section, option, value);
+        }
+    }
+    view
 }
 
 impl Tracker {
@@ -59,7 +75,8 @@ impl Tracker {
         let view = config_view(&config);
         let schema_path = home.join("schema.py");
         let source = read_text(&schema_path)?;
-        let (schema, security) = roundup_script::load_schema(&schema_path.display().to_string(), &source, &view)?;
+        let (schema, security) =
+            roundup_script::load_schema(&schema_path.display().to_string(), &source, &view)?;
         let mut detector_files = Vec::new();
         let ddir = home.join("detectors");
         if ddir.is_dir() {
@@ -111,7 +128,10 @@ impl Tracker {
         match backend {
             "sqlite" => {
                 let timeout = Duration::from_secs(self.config.sqlite_timeout());
-                Ok(Box::new(roundup_rdbms::sqlite::SqliteStorage::open(&self.opts.db_dir, timeout)?))
+                Ok(Box::new(roundup_rdbms::sqlite::SqliteStorage::open(
+                    &self.opts.db_dir,
+                    timeout,
+                )?))
             }
             other => Err(Error::Config(format!(
                 "{}: [rdbms] backend = {other}: this build supports only sqlite",
@@ -127,7 +147,12 @@ impl Tracker {
 
     /// Open a connection acting as user `uid` (an id).
     pub fn open_db(&self, uid: &str) -> Result<Db> {
-        Db::open(self.def.clone(), self.opts.clone(), self.open_storage()?, uid)
+        Db::open(
+            self.def.clone(),
+            self.opts.clone(),
+            self.open_storage()?,
+            uid,
+        )
     }
 
     /// Open a connection acting as the user with this login name.
@@ -144,7 +169,8 @@ impl Tracker {
     pub fn nuke(&self) -> Result<()> {
         let dir = &self.opts.db_dir;
         if dir.exists() {
-            fs::remove_dir_all(dir).map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
+            fs::remove_dir_all(dir)
+                .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
         }
         Ok(())
     }
@@ -157,7 +183,13 @@ impl Tracker {
         let path = self.home.join("initial_data.py");
         if path.exists() {
             let source = read_text(&path)?;
-            roundup_script::run_initial_data(&path.display().to_string(), &source, &db, adminpw, admin_email)?;
+            roundup_script::run_initial_data(
+                &path.display().to_string(),
+                &source,
+                &db,
+                adminpw,
+                admin_email,
+            )?;
         }
         db.commit()
     }
@@ -166,10 +198,17 @@ impl Tracker {
 /// Create a tracker home from an embedded template: copy its files and
 /// write `config.ini` with the backend and `settings` (`name=value` pairs
 /// as Roundup's `section_option` names) applied.
-pub fn install(home: &Path, template: &str, backend: &str, settings: &[(String, String)]) -> Result<Config> {
+pub fn install(
+    home: &Path,
+    template: &str,
+    backend: &str,
+    settings: &[(String, String)],
+) -> Result<Config> {
     templates::copy_to(template, home)?;
     let mut config = Config::defaults(home);
-    config.set_by_name("rdbms_backend", backend).map_err(config_error)?;
+    config
+        .set_by_name("rdbms_backend", backend)
+        .map_err(config_error)?;
     let template_settings = home.join("config_ini.ini");
     if template_settings.is_file() {
         let extra = Config::load_detector_config(&template_settings).map_err(config_error)?;
@@ -179,6 +218,7 @@ pub fn install(home: &Path, template: &str, backend: &str, settings: &[(String, 
         config.set_by_name(k, v).map_err(config_error)?;
     }
     let path = home.join("config.ini");
-    fs::write(&path, config.write_ini()).map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+    fs::write(&path, config.write_ini())
+        .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
     Ok(config)
 }

@@ -61,7 +61,11 @@ pub fn parse_info(dirname: &str, text: &str) -> TemplateInfo {
     };
     let name = get("name");
     TemplateInfo {
-        name: if name.is_empty() { dirname.to_string() } else { name },
+        name: if name.is_empty() {
+            dirname.to_string()
+        } else {
+            name
+        },
         description: get("description"),
         intended_for: get("intended-for"),
     }
@@ -99,7 +103,8 @@ fn copy_dir(dir: &Dir<'_>, root: &Path, home: &Path) -> Result<()> {
         let dest = home.join(rel);
         match entry {
             DirEntry::Dir(d) => {
-                fs::create_dir_all(&dest).map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
+                fs::create_dir_all(&dest)
+                    .map_err(|e| Error::io(format!("creating {}", dest.display()), e))?;
                 copy_dir(d, root, home)?;
             }
             DirEntry::File(f) => {
@@ -107,7 +112,8 @@ fn copy_dir(dir: &Dir<'_>, root: &Path, home: &Path) -> Result<()> {
                     fs::create_dir_all(parent)
                         .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
                 }
-                fs::write(&dest, f.contents()).map_err(|e| Error::io(format!("writing {}", dest.display()), e))?;
+                fs::write(&dest, f.contents())
+                    .map_err(|e| Error::io(format!("writing {}", dest.display()), e))?;
             }
         }
     }
