@@ -187,6 +187,13 @@ impl Db {
         self.store.borrow_mut().rollback()
     }
 
+    /// Run `f` as one all-or-nothing step of the open transaction (for
+    /// bulk work such as an import): when it fails, every change it made
+    /// is undone and earlier uncommitted changes are kept.
+    pub fn unit<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.atomic(f)
+    }
+
     /// Run `f` as one unit: if it fails, everything it changed is undone
     /// and the transaction is as it was before. Nested calls join the
     /// outermost unit.
@@ -1206,6 +1213,11 @@ impl Db {
 
     /// Write an item exactly as given (id, automatic properties, retired
     /// state) without detectors or journal: for importing exported data.
+    ///
+    /// An existing item with the same id is replaced (its journal goes
+    /// too; import the journal afterwards). A retired item may carry the
+    /// key of an active one, as Roundup allows: the active item steps
+    /// aside while the retired one is written.
     pub fn import_node(
         &self,
         class: &str,
@@ -1218,9 +1230,25 @@ impl Db {
         check_id(class, id)?;
         self.forget(class, id);
         let mut store = self.store.borrow_mut();
+        if store.has_node(class, id)? {
+            store.destroy_node(cls, id)?;
+        }
+        let mut stepped_aside = None;
+        if let (true, Some(key)) = (retired, &cls.key) {
+            if let Some(Some(Value::String(k))) = values.get(key) {
+                if let Some(active) = store.lookup_key(cls, k)? {
+                    store.set_retired(cls, &active, true)?;
+                    stepped_aside = Some(active);
+                }
+            }
+        }
         store.add_node(cls, id, &values)?;
         if retired {
             store.set_retired(cls, id, true)?;
+        }
+        if let Some(active) = stepped_aside {
+            self.forget(class, &active);
+            store.set_retired(cls, &active, false)?;
         }
         drop(store);
         if let Some(c) = content {
