@@ -637,8 +637,6 @@ fn import_class(db: &Db, cls: &ClassDef, dir: &Path, files: bool) -> Result<u64,
         };
         db.import_node(classname, &id, values, retired, content.as_deref())
             .map_err(|e| bad(line, format!("{classname}{id}: {e}")))?;
-        db.reindex_item(classname, &id)
-            .map_err(|e| bad(line, format!("indexing {classname}{id}: {e}")))?;
         if let Ok(n) = id.parse::<u64>() {
             maxid = maxid.max(n);
         }

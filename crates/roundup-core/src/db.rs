@@ -61,7 +61,7 @@ pub struct Db {
     uid: RefCell<String>,
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
-    pending_files: RefCell<Vec<PathBuf>>,
+    pending_files: RefCell<PendingFiles>,
     cache: RefCell<HashMap<(String, String), StoredNode>>,
     depth: Cell<u32>,
     savepoints: Cell<u64>,
@@ -77,6 +77,44 @@ impl std::fmt::Debug for Db {
 }
 
 const TEMP_EXT: &str = "tmp";
+
+/// File contents written in the open transaction, in the order written,
+/// with a set for quick membership tests (imports write thousands).
+#[derive(Default)]
+struct PendingFiles {
+    order: Vec<PathBuf>,
+    set: std::collections::HashSet<PathBuf>,
+}
+
+impl PendingFiles {
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+    fn contains(&self, p: &Path) -> bool {
+        self.set.contains(p)
+    }
+    fn push(&mut self, p: PathBuf) {
+        if self.set.insert(p.clone()) {
+            self.order.push(p);
+        }
+    }
+    fn remove(&mut self, p: &Path) {
+        if self.set.remove(p) {
+            self.order.retain(|x| x != p);
+        }
+    }
+    fn take_all(&mut self) -> Vec<PathBuf> {
+        self.set.clear();
+        std::mem::take(&mut self.order)
+    }
+    fn drain_from(&mut self, mark: usize) -> Vec<PathBuf> {
+        let out: Vec<PathBuf> = self.order.drain(mark.min(self.order.len())..).collect();
+        for p in &out {
+            self.set.remove(p);
+        }
+        out
+    }
+}
 
 impl Db {
     /// Open a connection: bring the storage up to the schema (committing
@@ -95,7 +133,7 @@ impl Db {
             opts,
             store: RefCell::new(store),
             uid: RefCell::new(uid.to_string()),
-            pending_files: RefCell::new(Vec::new()),
+            pending_files: RefCell::new(PendingFiles::default()),
             cache: RefCell::new(HashMap::new()),
             depth: Cell::new(0),
             savepoints: Cell::new(0),
@@ -163,7 +201,7 @@ impl Db {
     /// Make every change since the last commit permanent.
     pub fn commit(&self) -> Result<()> {
         self.store.borrow_mut().commit()?;
-        let files = std::mem::take(&mut *self.pending_files.borrow_mut());
+        let files = self.pending_files.borrow_mut().take_all();
         let mut first_err = None;
         for path in files {
             let tmp = temp_path(&path);
@@ -181,7 +219,7 @@ impl Db {
     /// Discard every change since the last commit.
     pub fn rollback(&self) -> Result<()> {
         self.cache.borrow_mut().clear();
-        for path in std::mem::take(&mut *self.pending_files.borrow_mut()) {
+        for path in self.pending_files.borrow_mut().take_all() {
             let _ = fs::remove_file(temp_path(&path));
         }
         self.store.borrow_mut().rollback()
@@ -219,11 +257,7 @@ impl Db {
             }
             Err(e) => {
                 self.cache.borrow_mut().clear();
-                let dropped: Vec<PathBuf> = self
-                    .pending_files
-                    .borrow_mut()
-                    .drain(files_mark..)
-                    .collect();
+                let dropped = self.pending_files.borrow_mut().drain_from(files_mark);
                 for p in dropped {
                     let _ = fs::remove_file(temp_path(&p));
                 }
@@ -506,10 +540,7 @@ impl Db {
         }
         let tmp = temp_path(&path);
         fs::write(&tmp, content).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        let mut pending = self.pending_files.borrow_mut();
-        if !pending.contains(&path) {
-            pending.push(path);
-        }
+        self.pending_files.borrow_mut().push(path);
         Ok(())
     }
 
@@ -868,7 +899,7 @@ impl Db {
             self.store.borrow_mut().destroy_node(cls, id)?;
             if cls.kind == ClassKind::File {
                 let path = self.file_path(class, id)?;
-                self.pending_files.borrow_mut().retain(|p| p != &path);
+                self.pending_files.borrow_mut().remove(&path);
                 let _ = fs::remove_file(temp_path(&path));
                 // The committed file is removed now; a rollback of the
                 // destroy cannot bring it back, as in Roundup.
@@ -1213,6 +1244,8 @@ impl Db {
 
     /// Write an item exactly as given (id, automatic properties, retired
     /// state) without detectors or journal: for importing exported data.
+    /// Its indexed text (and text file content) goes into the full-text
+    /// index.
     ///
     /// An existing item with the same id is replaced (its journal goes
     /// too; import the journal afterwards). A retired item may carry the
@@ -1249,6 +1282,26 @@ impl Db {
         if let Some(active) = stepped_aside {
             self.forget(class, &active);
             store.set_retired(cls, &active, false)?;
+        }
+        if self.opts.indexing {
+            for (name, p) in &cls.props {
+                if p.ptype != PropType::String || !p.indexme || cls.is_file_content(name) {
+                    continue;
+                }
+                if let Some(Some(Value::String(text))) = values.get(name) {
+                    store.index_text(class, id, name, text)?;
+                }
+            }
+            if let Some(c) = content {
+                let indexme = cls.props.get("content").is_some_and(|p| p.indexme);
+                let textual = match values.get("type") {
+                    Some(Some(Value::String(t))) => t.starts_with("text/"),
+                    _ => true,
+                };
+                if indexme && textual {
+                    store.index_text(class, id, "content", &String::from_utf8_lossy(c))?;
+                }
+            }
         }
         drop(store);
         if let Some(c) = content {
