@@ -64,8 +64,9 @@ fn import(admin: &mut Admin, args: &[String], files: bool) -> CmdResult {
     let Some(dir) = args.first() else {
         return Err(CmdError::usage(NOT_ENOUGH));
     };
+    let pending = admin.uncommitted;
     let db = admin.db()?;
-    let lines = transfer::import(db, Path::new(dir), files)
+    let lines = transfer::import(db, Path::new(dir), files, pending)
         .map_err(|e| CmdError::failed(format!("import stopped, nothing was imported: {e}")))?;
     for line in lines {
         println!("{line}");

@@ -502,7 +502,13 @@ fn classes_in(dir: &Path) -> Result<Vec<String>, String> {
 /// FileClass contents are read from `<class>-files/`. Returns the lines
 /// Roundup prints (`setting <class> <next id>`), or the first problem;
 /// on a problem nothing has changed.
-pub fn import(db: &Db, dir: &Path, files: bool) -> Result<Vec<String>, String> {
+///
+/// `pending` says whether the transaction already holds changes that must
+/// survive a failed import. Only then is the import wrapped in a
+/// savepoint: SQLite keeps a copy of every page changed under a savepoint
+/// until it ends, which for a big import costs much time and disk, so
+/// without earlier changes a failure simply rolls the transaction back.
+pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<String>, String> {
     let classes = classes_in(dir)?;
     for c in &classes {
         if !db.schema().classes.contains_key(c) {
@@ -513,7 +519,7 @@ pub fn import(db: &Db, dir: &Path, files: bool) -> Result<Vec<String>, String> {
         }
     }
     let mut report = Vec::new();
-    db.unit(|| {
+    let mut work = || {
         for classname in &classes {
             let cls = db.class(classname)?;
             let maxid = import_class(db, cls, dir, files)?;
@@ -528,8 +534,16 @@ pub fn import(db: &Db, dir: &Path, files: bool) -> Result<Vec<String>, String> {
             report.push(format!("setting {classname} {}", maxid + 1));
         }
         Ok(())
-    })
-    .map_err(|e| e.to_string())?;
+    };
+    let result = if pending {
+        db.unit(work)
+    } else {
+        work().or_else(|e| match db.rollback() {
+            Ok(()) => Err(e),
+            Err(e2) => Err(Error::storage(format!("{e}; and undoing it failed: {e2}"))),
+        })
+    };
+    result.map_err(|e| e.to_string())?;
     Ok(report)
 }
 

@@ -160,6 +160,13 @@ impl SqliteStorage {
                 path.display()
             ))
         })?;
+        // Savepoints (one per write operation) copy the pages they change
+        // to a sub-journal; keep it in memory instead of a temporary file,
+        // which for bulk work (imports) means millions of small writes.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(|e| {
+                Error::Storage(format!("setting temp_store on {}: {e}", path.display()))
+            })?;
         let mut st = SqliteStorage {
             conn,
             path,
