@@ -83,7 +83,7 @@ pub static COMMANDS: &[Command] = &[
     cmd!("find", "find classname propname=value ...", Db, do_find,
         "Find the items linking to given items.",
         "The properties must be Link or Multilink properties; the values may\nbe ids or key values of the linked class, several separated by commas.\nAn item matches when any of the conditions holds."),
-    cmd!("genconfig", "genconfig <filename>", NoTracker, do_genconfig,
+    cmd!("genconfig", "genconfig filename", NoTracker, do_genconfig,
         "Write a config.ini with every option at its default.",
         "The settings of the current tracker are not carried over (use\nupdateconfig for that)."),
     cmd!("get", "get property designator[,designator]*", Db, do_get,

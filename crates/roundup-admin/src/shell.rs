@@ -206,6 +206,7 @@ pub fn run(admin: &mut Admin) -> i32 {
             }
         }
     } else {
+        println!("Line editing is off: standard input is not a terminal.");
         plain_input(admin, load_history)
     };
     if load_rc {
@@ -278,10 +279,19 @@ pub fn run(admin: &mut Admin) -> i32 {
         }
     }
 
+    let mut status = 0;
     if admin.has_db() && admin.uncommitted {
-        if let Ok(answer) = admin.ask("There are unsaved changes. Commit them (y/N)? ") {
-            if answer.trim().to_lowercase().starts_with('y') {
+        match admin.ask("There are unsaved changes. Commit them (y/N)? ") {
+            Ok(answer) if answer.trim().to_lowercase().starts_with('y') => {
                 admin.run_command(&["commit".to_string()]);
+            }
+            Ok(_) => {
+                admin.run_command(&["rollback".to_string()]);
+            }
+            Err(_) => {
+                println!("\nError: end of input before an answer; the changes were not committed");
+                admin.run_command(&["rollback".to_string()]);
+                status = 1;
             }
         }
     }
@@ -291,7 +301,7 @@ pub fn run(admin: &mut Admin) -> i32 {
             Input::Plain(h) => h.save(&history_file()),
         };
     }
-    0
+    status
 }
 
 #[cfg(test)]
