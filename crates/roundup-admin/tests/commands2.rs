@@ -801,3 +801,54 @@ fn every_template_installs_and_initialises() {
     let (_tmp, home) = tracker("jinja2");
     assert!(read(&home.join("config.ini")).contains("template_engine = jinja2"));
 }
+
+/// The shell on a terminal (a pty made by util-linux `script`): rustyline
+/// edits the lines and the history file is written in its format.
+#[test]
+fn shell_on_a_pty_uses_the_line_editor() {
+    if !Path::new("/usr/bin/script").exists() {
+        println!("skipped: /usr/bin/script (util-linux) is not installed");
+        return;
+    }
+    let (tmp, home) = tracker("classic");
+    let uh = tmp.path().join("userhome");
+    std::fs::create_dir_all(&uh).unwrap();
+    let line = format!(
+        "{} -i {}",
+        env!("CARGO_BIN_EXE_roundup-admin"),
+        home.display()
+    );
+    let mut child = Command::new("/usr/bin/script")
+        .args(["-qfc", &line, "/dev/null"])
+        .env("HOME", &uh)
+        .env("TERM", "xterm")
+        .env_remove("TRACKER_HOME")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn script");
+    let mut input = child.stdin.take().expect("stdin");
+    // Type one line at a time, as a person would.
+    for l in ["list priority", "create keyword name=typed", "exit", "y"] {
+        std::thread::sleep(std::time::Duration::from_millis(700));
+        input.write_all(format!("{l}\n").as_bytes()).unwrap();
+        input.flush().unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    drop(input);
+    let out = child.wait_with_output().expect("script output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("Readline enabled using rustyline."), "{text}");
+    assert!(text.contains("1: critical"), "{text}");
+    assert!(
+        text.contains("There are unsaved changes. Commit them (y/N)? "),
+        "{text}"
+    );
+    assert_eq!(ok(&home, &["list", "keyword"]), "   1: typed\n");
+    let hist = read(&uh.join(".roundup_admin_history"));
+    assert!(
+        hist.contains("list priority\ncreate keyword name=typed\n"),
+        "{hist}"
+    );
+}
