@@ -538,9 +538,9 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
     let result = if pending {
         db.unit(work)
     } else {
-        work().or_else(|e| match db.rollback() {
-            Ok(()) => Err(e),
-            Err(e2) => Err(Error::storage(format!("{e}; and undoing it failed: {e2}"))),
+        work().map_err(|e| match db.rollback() {
+            Ok(()) => e,
+            Err(e2) => Error::storage(format!("{e}; and undoing it failed: {e2}")),
         })
     };
     result.map_err(|e| e.to_string())?;
