@@ -9,6 +9,11 @@
 //!
 //! Output goes to standard output in the exact forms Roundup 2.6 prints,
 //! so scripts written against Roundup keep working.
+//!
+//! Without a command the interactive shell ([`shell`]) starts; there
+//! changes wait for `commit`. `export`/`import` ([`transfer`]) read and
+//! write Roundup's export format, so data moves between Roundup 2.6 and
+//! this implementation in both directions.
 
 pub mod commands;
 pub mod csvio;
@@ -268,7 +273,7 @@ impl Admin {
         let rest = &args[1..];
         if cmd.scope != Scope::NoTracker {
             while self.tracker_home.is_empty() {
-                match self.ask("Tracker home directory: ") {
+                match self.ask("Enter tracker home: ") {
                     Ok(h) => self.tracker_home = h.trim().to_string(),
                     Err(e) => return self.report(cmd, e),
                 }

@@ -852,3 +852,15 @@ fn shell_on_a_pty_uses_the_line_editor() {
         "{hist}"
     );
 }
+
+#[test]
+fn install_without_a_home_asks_for_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("asked");
+    let input = format!("{}\nclassic\nsqlite\n", home.display());
+    let out = run(None, &["install"], &input, &[]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.starts_with("Enter tracker home: "), "{text}");
+    assert!(home.join("config.ini").is_file());
+}
