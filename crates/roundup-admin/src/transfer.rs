@@ -396,6 +396,7 @@ fn export_class(
         let mut keyed = Vec::with_capacity(ids.len());
         for id in ids.drain(..) {
             let node = db.get_node(classname, &id).map_err(|e| e.to_string())?;
+            db.clear_cache();
             let k = match node.values.get(key) {
                 Some(Some(Value::String(s))) => s.clone(),
                 _ => String::new(),
@@ -413,7 +414,11 @@ fn export_class(
     for (id, node) in nodes {
         let node = match node {
             Some(n) => n,
-            None => db.get_node(classname, &id).map_err(|e| e.to_string())?,
+            None => {
+                let n = db.get_node(classname, &id).map_err(|e| e.to_string())?;
+                db.clear_cache();
+                n
+            }
         };
         row.clear();
         for name in &propnames {

@@ -297,6 +297,12 @@ impl Db {
             .remove(&(class.to_string(), id.to_string()));
     }
 
+    /// Forget the items kept in memory since they were read. Long reads
+    /// over many items (an export) call it now and then to stay small.
+    pub fn clear_cache(&self) {
+        self.cache.borrow_mut().clear();
+    }
+
     /// Whether the item exists (retired or not).
     pub fn has_node(&self, class: &str, id: &str) -> Result<bool> {
         self.class(class)?;
