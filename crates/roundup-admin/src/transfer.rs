@@ -524,7 +524,7 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
         }
     }
     let mut report = Vec::new();
-    let mut work = || {
+    let work = || {
         for classname in &classes {
             let cls = db.class(classname)?;
             let maxid = import_class(db, cls, dir, files)?;
@@ -540,6 +540,9 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
         }
         Ok(())
     };
+    // Bulk mode is safe here: every failure below ends in a rollback of
+    // the savepoint or of the whole transaction.
+    let work = || db.bulk(work);
     let result = if pending {
         db.unit(work)
     } else {

@@ -297,6 +297,17 @@ impl Db {
             .remove(&(class.to_string(), id.to_string()));
     }
 
+    /// Run `f` with the storage in bulk mode (see
+    /// [`Storage::set_bulk`]): faster for many writes, but a failure may
+    /// leave a half-done write behind, so the caller must roll back (or
+    /// run `f` inside [`Db::unit`]) when `f` fails.
+    pub fn bulk<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.store.borrow_mut().set_bulk(true);
+        let r = f();
+        self.store.borrow_mut().set_bulk(false);
+        r
+    }
+
     /// Forget the items kept in memory since they were read. Long reads
     /// over many items (an export) call it now and then to stay small.
     pub fn clear_cache(&self) {
