@@ -79,14 +79,42 @@ impl std::fmt::Debug for Db {
 const TEMP_EXT: &str = "tmp";
 
 /// File contents written in the open transaction, in the order written,
-/// with a set for quick membership tests (imports write thousands).
+/// with sets for quick membership tests (imports write thousands). Most
+/// wait as `<name>.tmp` for the commit; "fresh" ones (new files written by
+/// an import) are in place already and are deleted on rollback.
 #[derive(Default)]
 struct PendingFiles {
     order: Vec<PathBuf>,
     set: std::collections::HashSet<PathBuf>,
+    fresh: std::collections::HashSet<PathBuf>,
+    /// Directories known to exist (saves a mkdir per file).
+    dirs: std::collections::HashSet<PathBuf>,
+}
+
+/// Undo one pending file: its `.tmp`, or the fresh file itself.
+fn discard_file(path: &Path, fresh: bool) {
+    if fresh {
+        let _ = fs::remove_file(path);
+    } else {
+        let _ = fs::remove_file(temp_path(path));
+    }
 }
 
 impl PendingFiles {
+    fn dir_known(&self, d: &Path) -> bool {
+        self.dirs.contains(d)
+    }
+    fn add_dir(&mut self, d: &Path) {
+        self.dirs.insert(d.to_path_buf());
+    }
+    /// Whether the content waits in a `.tmp` file.
+    fn is_staged(&self, p: &Path) -> bool {
+        self.set.contains(p) && !self.fresh.contains(p)
+    }
+    fn push_fresh(&mut self, p: PathBuf) {
+        self.fresh.insert(p.clone());
+        self.push(p);
+    }
     fn len(&self) -> usize {
         self.order.len()
     }
@@ -100,19 +128,31 @@ impl PendingFiles {
     }
     fn remove(&mut self, p: &Path) {
         if self.set.remove(p) {
+            self.fresh.remove(p);
             self.order.retain(|x| x != p);
         }
     }
-    fn take_all(&mut self) -> Vec<PathBuf> {
+    /// Every pending file with whether it is fresh; the list is emptied.
+    fn take_all(&mut self) -> Vec<(PathBuf, bool)> {
         self.set.clear();
+        let fresh = std::mem::take(&mut self.fresh);
         std::mem::take(&mut self.order)
+            .into_iter()
+            .map(|p| {
+                let f = fresh.contains(&p);
+                (p, f)
+            })
+            .collect()
     }
-    fn drain_from(&mut self, mark: usize) -> Vec<PathBuf> {
+    fn drain_from(&mut self, mark: usize) -> Vec<(PathBuf, bool)> {
         let out: Vec<PathBuf> = self.order.drain(mark.min(self.order.len())..).collect();
-        for p in &out {
-            self.set.remove(p);
-        }
-        out
+        out.into_iter()
+            .map(|p| {
+                self.set.remove(&p);
+                let f = self.fresh.remove(&p);
+                (p, f)
+            })
+            .collect()
     }
 }
 
@@ -203,7 +243,10 @@ impl Db {
         self.store.borrow_mut().commit()?;
         let files = self.pending_files.borrow_mut().take_all();
         let mut first_err = None;
-        for path in files {
+        for (path, fresh) in files {
+            if fresh {
+                continue;
+            }
             let tmp = temp_path(&path);
             if let Err(e) = fs::rename(&tmp, &path) {
                 first_err
@@ -219,8 +262,8 @@ impl Db {
     /// Discard every change since the last commit.
     pub fn rollback(&self) -> Result<()> {
         self.cache.borrow_mut().clear();
-        for path in self.pending_files.borrow_mut().take_all() {
-            let _ = fs::remove_file(temp_path(&path));
+        for (path, fresh) in self.pending_files.borrow_mut().take_all() {
+            discard_file(&path, fresh);
         }
         self.store.borrow_mut().rollback()
     }
@@ -258,8 +301,8 @@ impl Db {
             Err(e) => {
                 self.cache.borrow_mut().clear();
                 let dropped = self.pending_files.borrow_mut().drain_from(files_mark);
-                for p in dropped {
-                    let _ = fs::remove_file(temp_path(&p));
+                for (p, fresh) in dropped {
+                    discard_file(&p, fresh);
                 }
                 if let Err(e2) = self.store.borrow_mut().rollback_to_savepoint(&name) {
                     return Err(Error::storage(format!("{e}; and undoing it failed: {e2}")));
@@ -521,7 +564,7 @@ impl Db {
     /// current, uncommitted transaction).
     pub fn file_content(&self, class: &str, id: &str) -> Result<Vec<u8>> {
         let path = self.file_path(class, id)?;
-        if self.pending_files.borrow().contains(&path) {
+        if self.pending_files.borrow().is_staged(&path) {
             let tmp = temp_path(&path);
             return fs::read(&tmp).map_err(|e| Error::io(format!("reading {}", tmp.display()), e));
         }
@@ -549,11 +592,24 @@ impl Db {
         }
     }
 
-    fn store_file(&self, class: &str, id: &str, content: &[u8]) -> Result<()> {
+    /// Write file content for the open transaction: next to its place as
+    /// `<name>.tmp`, moved there at commit. With `direct` (imports), a file
+    /// that does not exist yet is written in place at once (nothing to
+    /// keep for a rollback, which deletes it again).
+    fn store_file(&self, class: &str, id: &str, content: &[u8], direct: bool) -> Result<()> {
         let path = self.file_path(class, id)?;
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            if !self.pending_files.borrow().dir_known(dir) {
+                fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                self.pending_files.borrow_mut().add_dir(dir);
+            }
+        }
+        if direct && !self.pending_files.borrow().contains(&path) && !path.exists() {
+            fs::write(&path, content)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            self.pending_files.borrow_mut().push_fresh(path);
+            return Ok(());
         }
         let tmp = temp_path(&path);
         fs::write(&tmp, content).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
@@ -652,7 +708,7 @@ impl Db {
         self.store.borrow_mut().add_node(cls, &newid, &row)?;
 
         if let Some(c) = &content {
-            self.store_file(class, &newid, c)?;
+            self.store_file(class, &newid, c, false)?;
         }
 
         // link events on the targets, then the item's own create entry
@@ -833,7 +889,7 @@ impl Db {
             .borrow_mut()
             .set_node(cls, id, &changes, &ml_changes)?;
         if let Some(c) = &new_content {
-            self.store_file(class, id, c)?;
+            self.store_file(class, id, c, false)?;
         }
         if cls.do_journal {
             for (target, tid, action, prop) in &link_events {
@@ -1322,7 +1378,7 @@ impl Db {
         }
         drop(store);
         if let Some(c) = content {
-            self.store_file(class, id, c)?;
+            self.store_file(class, id, c, true)?;
         }
         Ok(())
     }
