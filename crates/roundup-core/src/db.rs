@@ -62,7 +62,7 @@ pub struct Db {
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
     pending_files: RefCell<PendingFiles>,
-    cache: RefCell<HashMap<(String, String), StoredNode>>,
+    cache: RefCell<HashMap<(String, String), Arc<StoredNode>>>,
     depth: Cell<u32>,
     savepoints: Cell<u64>,
 }
@@ -315,7 +315,7 @@ impl Db {
     // ----------------------------------------------------------------------
     // reading
 
-    fn load(&self, class: &ClassDef, id: &str) -> Result<StoredNode> {
+    fn load(&self, class: &ClassDef, id: &str) -> Result<Arc<StoredNode>> {
         check_id(&class.name, id)?;
         let key = (class.name.clone(), id.to_string());
         if let Some(n) = self.cache.borrow().get(&key) {
@@ -324,6 +324,7 @@ impl Db {
         let node = self.store.borrow_mut().get_node(class, id)?;
         match node {
             Some(n) => {
+                let n = Arc::new(n);
                 self.cache.borrow_mut().insert(key, n.clone());
                 Ok(n)
             }
@@ -408,10 +409,33 @@ impl Db {
         })
     }
 
-    /// All stored values of an item (no file content).
-    pub fn get_node(&self, class: &str, id: &str) -> Result<StoredNode> {
+    /// All stored values of an item (no file content), shared with the
+    /// connection's cache.
+    pub fn get_node(&self, class: &str, id: &str) -> Result<Arc<StoredNode>> {
         let cls = self.class(class)?;
         self.load(cls, id)
+    }
+
+    /// Load many items of a class in one storage round trip, so that the
+    /// `get`s that follow (an index page's cells) are served from the cache.
+    pub fn prefetch(&self, class: &str, ids: &[String]) -> Result<()> {
+        let cls = self.class(class)?;
+        let missing: Vec<String> = {
+            let cache = self.cache.borrow();
+            ids.iter()
+                .filter(|id| !cache.contains_key(&(class.to_string(), (*id).clone())))
+                .cloned()
+                .collect()
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let loaded = self.store.borrow_mut().get_nodes(cls, &missing)?;
+        let mut cache = self.cache.borrow_mut();
+        for (id, node) in loaded {
+            cache.insert((class.to_string(), id), Arc::new(node));
+        }
+        Ok(())
     }
 
     pub fn is_retired(&self, class: &str, id: &str) -> Result<bool> {
@@ -504,6 +528,13 @@ impl Db {
     /// Roundup's `filter()`: resolve a raw filterspec (values as typed in a
     /// URL or on the command line, dates in the user's time zone) and run it.
     pub fn filter(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<Vec<String>> {
+        let q = self.resolve_spec(class, spec)?;
+        self.filter_query(&q)
+    }
+
+    /// A raw filterspec resolved against the schema, keys looked up and
+    /// dates read in the user's time zone.
+    fn resolve_spec(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<Query> {
         let tz = self.user_timezone()?;
         let lookup = |cls: &str, key: &str| -> Result<Option<String>> {
             let c = self.class(cls)?;
@@ -512,8 +543,14 @@ impl Db {
             }
             self.store.borrow_mut().lookup_key(c, key)
         };
-        let q = crate::filter::parse_query(&self.def.schema, class, spec, &tz, &lookup)?;
-        self.filter_query(&q)
+        crate::filter::parse_query(&self.def.schema, class, spec, &tz, &lookup)
+    }
+
+    /// How many items Roundup's `filter()` would return for this spec
+    /// (ignoring its sort and paging), without fetching them.
+    pub fn filter_count(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<u64> {
+        let q = self.resolve_spec(class, spec)?;
+        self.store.borrow_mut().filter_count(&self.def.schema, &q)
     }
 
     /// Run a resolved filter query.
@@ -1154,8 +1191,20 @@ impl Db {
 
     /// A link value given as an id or a key of the target class.
     fn resolve_link(&self, target: &str, value: &str, prop: &str) -> Result<String> {
+        self.resolve_link_as(target, value, prop, true)
+    }
+
+    /// Like [`Db::resolve_link`]; with `ids_allowed` false (a property with
+    /// `try_id_parsing='no'`) a number is only ever a key value.
+    fn resolve_link_as(
+        &self,
+        target: &str,
+        value: &str,
+        prop: &str,
+        ids_allowed: bool,
+    ) -> Result<String> {
         let tcls = self.class(target)?;
-        if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        if ids_allowed && !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
             if let Ok(n) = value.parse::<u64>() {
                 let id = n.to_string();
                 if self.has_node(target, &id)? {
@@ -1226,7 +1275,9 @@ impl Db {
             PropType::Interval => Value::Interval(
                 Interval::parse(raw_trim).map_err(|e| bad(raw_trim, e.to_string()))?,
             ),
-            PropType::Link => Value::Link(self.resolve_link(target, raw_trim, prop)?),
+            PropType::Link => {
+                Value::Link(self.resolve_link_as(target, raw_trim, prop, p.try_id_parsing)?)
+            }
             PropType::Multilink => {
                 let mut current: Vec<String> = match itemid {
                     Some(id) => match self.get(class, id, prop)? {
@@ -1240,16 +1291,18 @@ impl Db {
                 for part in raw_trim.split(',').map(str::trim).filter(|s| !s.is_empty()) {
                     if let Some(rest) = part.strip_prefix('+') {
                         edited = true;
-                        let id = self.resolve_link(target, rest.trim(), prop)?;
+                        let id =
+                            self.resolve_link_as(target, rest.trim(), prop, p.try_id_parsing)?;
                         if !current.contains(&id) {
                             current.push(id);
                         }
                     } else if let Some(rest) = part.strip_prefix('-') {
                         edited = true;
-                        let id = self.resolve_link(target, rest.trim(), prop)?;
+                        let id =
+                            self.resolve_link_as(target, rest.trim(), prop, p.try_id_parsing)?;
                         current.retain(|x| x != &id);
                     } else {
-                        let id = self.resolve_link(target, part, prop)?;
+                        let id = self.resolve_link_as(target, part, prop, p.try_id_parsing)?;
                         if !fresh.contains(&id) {
                             fresh.push(id);
                         }
@@ -1288,6 +1341,51 @@ impl Db {
                     .map_err(|_| bad(raw_trim, "not an integer".into()))?,
             ),
         }))
+    }
+
+    /// Check a login: the id of the active user called `username` when
+    /// `plain` is their password (Roundup's `verifyPassword`). With
+    /// `allow_empty` (`[web] login_empty_passwords`) a user without a
+    /// password may log in with an empty one. When the stored hash is
+    /// weaker than the configured scheme or rounds and `migrate`
+    /// (`[web] migrate_passwords`) is on, the password is re-hashed and
+    /// committed, as Roundup does.
+    pub fn authenticate(
+        &self,
+        username: &str,
+        plain: &str,
+        migrate: bool,
+        allow_empty: bool,
+    ) -> Result<Option<String>> {
+        let Ok(uid) = self.lookup("user", username) else {
+            return Ok(None);
+        };
+        match self.get("user", &uid, "password")? {
+            Some(Value::Password(stored)) => {
+                if !stored.verify(plain) {
+                    return Ok(None);
+                }
+                if migrate
+                    && stored.needs_rehash(self.opts.password_scheme, self.opts.password_rounds)
+                {
+                    let fresh =
+                        Password::hash(plain, self.opts.password_scheme, self.opts.password_rounds);
+                    let acting = self.getuid();
+                    self.set_uid(&uid);
+                    let r = self.set(
+                        "user",
+                        &uid,
+                        Values::from([("password".to_string(), Some(Value::Password(fresh)))]),
+                    );
+                    self.set_uid(&acting);
+                    r?;
+                    self.commit()?;
+                }
+                Ok(Some(uid))
+            }
+            None if allow_empty && plain.is_empty() => Ok(Some(uid)),
+            _ => Ok(None),
+        }
     }
 
     /// The current user's time zone (its `timezone` property when the

@@ -13,6 +13,7 @@ pub mod password;
 pub mod pyrepr;
 pub mod schema;
 pub mod security;
+pub mod sessions;
 pub mod storage;
 pub mod value;
 

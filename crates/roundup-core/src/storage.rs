@@ -123,6 +123,15 @@ pub trait Storage: Send {
     /// Run a filter query (see [`crate::filter`]), returning matching ids in
     /// the requested order.
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>>;
+    /// How many items a query matches (sort and paging ignored).
+    fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
+        let all = Query {
+            limit: None,
+            offset: 0,
+            ..query.clone()
+        };
+        Ok(self.filter(schema, &all)?.len() as u64)
+    }
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()>;
     /// Journal of an item in date order (insertion order for equal dates).

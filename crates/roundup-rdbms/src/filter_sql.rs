@@ -28,6 +28,27 @@ pub const MULTILINK_SORT_DEPTH: usize = 3;
 
 /// Build the statement for `query`: one column of ids, in group then sort
 /// order (id last as the tiebreaker), with LIMIT/OFFSET applied.
+/// The number of items a query matches (its sort, group and paging are
+/// ignored), as one portable `count(*)` statement.
+pub fn count_sql(
+    schema: &Schema,
+    query: &Query,
+    dialect: &dyn Dialect,
+) -> Result<(String, Vec<SqlValue>)> {
+    let unordered = Query {
+        sort: Vec::new(),
+        group: Vec::new(),
+        limit: None,
+        offset: 0,
+        ..query.clone()
+    };
+    let (inner, params) = filter_sql(schema, &unordered, dialect)?;
+    Ok((
+        format!("select count(*) from ({inner}) as matching"),
+        params,
+    ))
+}
+
 pub fn filter_sql(
     schema: &Schema,
     query: &Query,

@@ -10,3 +10,4 @@ pub mod filter_sql;
 pub mod layout;
 pub mod sql;
 pub mod sqlite;
+pub mod sqlite_sessions;

@@ -675,6 +675,55 @@ impl SqliteStorage {
     }
 
     /// Ids a (stored or computed) multilink of item `nid` holds, sorted.
+    /// Indexes beyond Roundup's layout that index pages need: on
+    /// `_activity` (the default sort) and on every Link column (filters
+    /// such as `status=2`, sorting by a link). Named `rr_<class>_<col>_idx`,
+    /// they never collide with Roundup's own index names; Roundup ignores
+    /// them, and recreating a table drops them (they come back here).
+    fn ensure_lookup_indexes(&mut self, schema: &Schema) -> Result<bool> {
+        let existing: std::collections::HashSet<String> = self
+            .rows(
+                "select name from sqlite_master where type='index' and name like 'rr\\_%' escape '\\'",
+                &[],
+            )?
+            .into_iter()
+            .filter_map(|r| match r.into_iter().next() {
+                Some(SqlValue::Text(t)) => Some(t),
+                _ => None,
+            })
+            .collect();
+        let mut wanted = Vec::new();
+        for class in schema.classes.values() {
+            let mut cols = vec!["activity".to_string()];
+            cols.extend(
+                class
+                    .props
+                    .iter()
+                    .filter(|(_, p)| p.is_link() && !p.is_computed())
+                    .map(|(n, _)| n.clone()),
+            );
+            for col in cols {
+                let name = format!("rr_{}_{col}_idx", class.name);
+                if !existing.contains(&name) {
+                    wanted.push(format!(
+                        "create index if not exists {name} on {}(_{col})",
+                        layout::class_table(&class.name)
+                    ));
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return Ok(false);
+        }
+        self.write(|s| {
+            for sql in &wanted {
+                s.exec(sql, &[])?;
+            }
+            Ok(())
+        })?;
+        Ok(true)
+    }
+
     fn load_links(&self, class: &ClassDef, prop: &str, nid: i64) -> Result<Vec<String>> {
         let p = class.require_prop(prop)?;
         let arg = [SqlValue::Int(nid)];
@@ -807,11 +856,15 @@ impl Storage for SqliteStorage {
         // Look first without taking the write lock: opening an unchanged
         // database must not write anything.
         let stored = self.stored_schema()?;
-        if stored.version == DB_VERSION && layout::plan_sync(&stored, schema).is_empty() {
-            return Ok(false);
-        }
-        // Decide again under the lock, in case another process changed it.
-        self.write(|s| s.apply_sync(schema))
+        let changed =
+            if stored.version == DB_VERSION && layout::plan_sync(&stored, schema).is_empty() {
+                false
+            } else {
+                // Decide again under the lock, in case another process changed it.
+                self.write(|s| s.apply_sync(schema))?
+            };
+        let indexed = self.ensure_lookup_indexes(schema)?;
+        Ok(changed || indexed)
     }
 
     /// Roundup allocates an id by reading and incrementing the `ids` row
@@ -1008,31 +1061,7 @@ impl Storage for SqliteStorage {
         let Some(row) = self.rows(&sql, &[SqlValue::Int(nid)])?.into_iter().next() else {
             return Ok(None);
         };
-        let mut values = NodeValues::new();
-        let mut row = row.into_iter();
-        for col in &cols {
-            let v = row.next().unwrap_or(SqlValue::Null);
-            let what = || format!("{}{id}.{}", class.name, &col.name[1..]);
-            match &col.kind {
-                ColumnKind::Automatic(a) => {
-                    values.insert(
-                        a.to_string(),
-                        layout::value_from_sql(auto_type(a), v, &what())?,
-                    );
-                }
-                ColumnKind::Prop(name, _) if class.is_file_content(name) => {}
-                ColumnKind::Prop(name, pt) => {
-                    values.insert(name.clone(), layout::value_from_sql(*pt, v, &what())?);
-                }
-                ColumnKind::IntervalSeconds(_) => {}
-            }
-        }
-        let retired = match row.next() {
-            None | Some(SqlValue::Null) | Some(SqlValue::Int(0)) => false,
-            Some(SqlValue::Real(f)) => f != 0.0,
-            Some(SqlValue::Text(t)) => !matches!(t.trim(), "" | "0"),
-            Some(SqlValue::Int(_)) => true,
-        };
+        let (mut values, retired) = decode_node_row(class, &cols, row, id)?;
         for (name, prop) in &class.props {
             if prop.is_multilink() {
                 let ids = self.load_links(class, name, nid)?;
@@ -1040,6 +1069,79 @@ impl Storage for SqliteStorage {
             }
         }
         Ok(Some(StoredNode { values, retired }))
+    }
+
+    /// Batch form of `get_node`: one query for the rows and one per stored
+    /// multilink property, for chunks of up to 500 ids (index pages).
+    fn get_nodes(
+        &mut self,
+        class: &ClassDef,
+        ids: &[String],
+    ) -> Result<HashMap<String, StoredNode>> {
+        let mut out: HashMap<String, StoredNode> = HashMap::new();
+        let nids: Vec<i64> = ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect();
+        let cols = layout::class_columns(class, &SqliteDialect);
+        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        for chunk in nids.chunks(500) {
+            let params: Vec<SqlValue> = chunk.iter().map(|n| SqlValue::Int(*n)).collect();
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("?{i}")).collect();
+            let sql = format!(
+                "select id,{},__retired__ from {} where id in ({})",
+                names.join(","),
+                layout::class_table(&class.name),
+                marks.join(",")
+            );
+            for row in self.rows(&sql, &params)? {
+                let mut row = row.into_iter();
+                let Some(id) = row.next().as_ref().and_then(layout::id_from_sql) else {
+                    continue;
+                };
+                let (values, retired) = decode_node_row(class, &cols, row.collect(), &id)?;
+                out.insert(id, StoredNode { values, retired });
+            }
+            for (name, prop) in &class.props {
+                if !prop.is_multilink() {
+                    continue;
+                }
+                if prop.is_computed() {
+                    for n in chunk {
+                        let links = self.load_links(class, name, *n)?;
+                        if let Some(node) = out.get_mut(&n.to_string()) {
+                            node.values
+                                .insert(name.clone(), Some(Value::Multilink(links)));
+                        }
+                    }
+                    continue;
+                }
+                for node in out.values_mut() {
+                    node.values
+                        .entry(name.clone())
+                        .or_insert_with(|| Some(Value::Multilink(Vec::new())));
+                }
+                let sql = format!(
+                    "select nodeid, linkid from {} where nodeid in ({}) order by nodeid, linkid",
+                    layout::multilink_table(&class.name, name),
+                    marks.join(",")
+                );
+                for row in self.rows(&sql, &params)? {
+                    let mut row = row.into_iter();
+                    let (Some(node), Some(link)) = (row.next(), row.next()) else {
+                        continue;
+                    };
+                    let (Some(node), Some(link)) =
+                        (layout::id_from_sql(&node), layout::id_from_sql(&link))
+                    else {
+                        continue;
+                    };
+                    if let Some(Some(Value::Multilink(list))) =
+                        out.get_mut(&node).and_then(|n| n.values.get_mut(name))
+                    {
+                        list.push(link);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     fn has_node(&mut self, class: &str, id: &str) -> Result<bool> {
@@ -1181,6 +1283,21 @@ impl Storage for SqliteStorage {
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
         let (sql, params) = filter_sql(schema, query, &SqliteDialect)?;
         self.ids(&sql, &params)
+    }
+
+    fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
+        let (sql, params) = crate::filter_sql::count_sql(schema, query, &SqliteDialect)?;
+        match self
+            .rows(&sql, &params)?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+        {
+            Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
+            other => Err(Error::Storage(format!(
+                "{sql}: expected a count, got {other:?}"
+            ))),
+        }
     }
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {
@@ -1398,4 +1515,40 @@ impl Storage for SqliteStorage {
         }
         self.restore_allocated_ids()
     }
+}
+
+/// Turn one `_<class>` row (the columns of `layout::class_columns`, then
+/// `__retired__`) into node values and the retired flag.
+fn decode_node_row(
+    class: &ClassDef,
+    cols: &[layout::Column],
+    row: Vec<SqlValue>,
+    id: &str,
+) -> Result<(NodeValues, bool)> {
+    let mut values = NodeValues::new();
+    let mut row = row.into_iter();
+    for col in cols {
+        let v = row.next().unwrap_or(SqlValue::Null);
+        let what = || format!("{}{id}.{}", class.name, &col.name[1..]);
+        match &col.kind {
+            ColumnKind::Automatic(a) => {
+                values.insert(
+                    a.to_string(),
+                    layout::value_from_sql(auto_type(a), v, &what())?,
+                );
+            }
+            ColumnKind::Prop(name, _) if class.is_file_content(name) => {}
+            ColumnKind::Prop(name, pt) => {
+                values.insert(name.clone(), layout::value_from_sql(*pt, v, &what())?);
+            }
+            ColumnKind::IntervalSeconds(_) => {}
+        }
+    }
+    let retired = match row.next() {
+        None | Some(SqlValue::Null) | Some(SqlValue::Int(0)) => false,
+        Some(SqlValue::Real(f)) => f != 0.0,
+        Some(SqlValue::Text(t)) => !matches!(t.trim(), "" | "0"),
+        Some(SqlValue::Int(_)) => true,
+    };
+    Ok((values, retired))
 }

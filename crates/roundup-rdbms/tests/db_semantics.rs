@@ -796,6 +796,22 @@ fn find_stringfind_and_filter() {
         ..FilterSpec::default()
     };
     assert_eq!(db.filter("issue", &retired).unwrap(), ids(&[&c]));
+    // counting agrees with fetching, and ignores sort and paging
+    for spec in [
+        spec(&[("title", "start")], &["-id"]),
+        spec(&[("assignedto", "-1")], &[]),
+        spec(&[], &["status"]),
+        retired.clone(),
+    ] {
+        let n = db.filter("issue", &spec).unwrap().len() as u64;
+        assert_eq!(db.filter_count("issue", &spec).unwrap(), n, "{spec:?}");
+        let paged = FilterSpec {
+            limit: Some(1),
+            offset: Some(1),
+            ..spec.clone()
+        };
+        assert_eq!(db.filter_count("issue", &paged).unwrap(), n);
+    }
     let err = db
         .filter("issue", &spec(&[("nonesuch", "x")], &[]))
         .unwrap_err();
@@ -859,4 +875,141 @@ fn permissions_follow_roundup_rules() {
     assert!(sec
         .has_permission(&db, "View", "1", None, None, Some("1"))
         .is_err());
+}
+
+#[test]
+fn try_id_parsing_no_treats_numbers_as_keys() {
+    let mut sch = schema();
+    let mut by_key = Property::link("keyword");
+    by_key.try_id_parsing = false;
+    sch.class_mut("thing")
+        .unwrap()
+        .props
+        .insert("kw".into(), by_key);
+    let dir = tempfile::tempdir().unwrap();
+    let opts = Arc::new(DbOptions {
+        db_dir: dir.path().join("db"),
+        password_scheme: Scheme::Pbkdf2S5,
+        password_rounds: 1000,
+        timezone: Timezone::Utc,
+        indexing: true,
+    });
+    let def = Arc::new(TrackerDef {
+        schema: sch,
+        security: Security::with_builtins(),
+        detectors: Detectors::new(),
+    });
+    let store = SqliteStorage::open(&opts.db_dir, Duration::from_secs(5)).unwrap();
+    let db = Db::open(def, opts, Box::new(store), "1").unwrap();
+    db.create("keyword", vals(&[("name", s("alpha"))])).unwrap();
+    db.create("keyword", vals(&[("name", s("1999"))])).unwrap();
+    // "1" is an id of an existing keyword, but ids are not accepted here
+    assert!(db.raw_to_value("thing", "kw", "1", None).is_err());
+    assert_eq!(
+        db.raw_to_value("thing", "kw", "1999", None).unwrap(),
+        Some(Value::Link("2".into()))
+    );
+    // ordinary links still take ids
+    assert_eq!(
+        db.raw_to_value("thing", "ml", "1", None).unwrap(),
+        Some(Value::Multilink(ids(&["1"])))
+    );
+}
+
+#[test]
+fn authenticate_verifies_and_upgrades_weak_hashes() {
+    let fx = Fixture::plain();
+    let db = fx.seeded();
+    // alice has an old SHA hash (as a Roundup 1.x tracker might)
+    let weak = Password::hash("sekrit", Scheme::Sha, 1000);
+    db.set(
+        "user",
+        "3",
+        vals(&[("password", Value::Password(weak.clone()))]),
+    )
+    .unwrap();
+    db.commit().unwrap();
+
+    assert_eq!(
+        db.authenticate("alice", "wrong", true, false).unwrap(),
+        None
+    );
+    assert_eq!(
+        db.authenticate("nobody", "sekrit", true, false).unwrap(),
+        None
+    );
+    // without migration the hash stays as it is
+    assert_eq!(
+        db.authenticate("alice", "sekrit", false, false).unwrap(),
+        Some("3".into())
+    );
+    assert_eq!(
+        db.get("user", "3", "password").unwrap(),
+        Some(Value::Password(weak))
+    );
+    // with migration it is re-hashed with the configured scheme, committed
+    assert_eq!(
+        db.authenticate("alice", "sekrit", true, false).unwrap(),
+        Some("3".into())
+    );
+    let fresh = fx.db("1");
+    match fresh.get("user", "3", "password").unwrap() {
+        Some(Value::Password(p)) => {
+            assert_eq!(p.scheme(), Scheme::Pbkdf2S5);
+            assert!(p.verify("sekrit"));
+        }
+        other => panic!("{other:?}"),
+    }
+    // the acting user is unchanged afterwards
+    assert_eq!(db.getuid(), "1");
+    // empty passwords only when allowed, and only for users without one
+    assert_eq!(db.authenticate("admin", "", true, false).unwrap(), None);
+    assert_eq!(
+        db.authenticate("admin", "", true, true).unwrap(),
+        Some("1".into())
+    );
+    assert_eq!(db.authenticate("alice", "", true, true).unwrap(), None);
+}
+
+#[test]
+fn batched_node_loading_matches_single_loads() {
+    use roundup_core::storage::Storage;
+    let fx = Fixture::plain();
+    let db = fx.seeded();
+    for i in 0..30 {
+        let kw: Vec<String> = (1..=3)
+            .filter(|k| (i + k) % 2 == 0)
+            .map(|k| k.to_string())
+            .collect();
+        db.create(
+            "issue",
+            vals(&[
+                ("title", s(&format!("issue {i}"))),
+                ("keyword", Value::Multilink(kw)),
+                ("nosy", Value::Multilink(ids(&["3", "1"]))),
+            ]),
+        )
+        .unwrap();
+    }
+    db.retire("issue", "4").unwrap();
+    db.commit().unwrap();
+    let mut store = SqliteStorage::open(&fx.opts.db_dir, Duration::from_secs(5)).unwrap();
+    let cls = fx.def.schema.class("issue").unwrap();
+    let mut wanted: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
+    wanted.push("999".into());
+    wanted.push("bogus".into());
+    let batch = store.get_nodes(cls, &wanted).unwrap();
+    assert_eq!(batch.len(), 30);
+    for id in 1..=30 {
+        let id = id.to_string();
+        let single = store.get_node(cls, &id).unwrap().unwrap();
+        assert_eq!(batch.get(&id), Some(&single), "issue{id}");
+    }
+    assert!(batch["4"].retired);
+    // Db::prefetch fills the cache; reads then agree with the storage
+    db.prefetch("issue", &wanted).unwrap();
+    assert_eq!(
+        db.get("issue", "7", "nosy").unwrap(),
+        Some(Value::Multilink(ids(&["1", "3"])))
+    );
 }

@@ -52,17 +52,17 @@ fn common_globals(builder: &mut GlobalsBuilder) {
         Err(abort(Error::Reject(display_text(message))))
     }
 
+    /// Whether `name` is a time zone Roundup accepts for a user: an IANA
+    /// name such as `Europe/Paris` or a whole-hour offset from -23 to 23.
+    fn valid_timezone(#[starlark(require = pos)] name: &str) -> starlark::Result<bool> {
+        Ok(roundup_core::date::Timezone::parse(name).is_ok())
+    }
+
     /// Fail with a value error shown to the user (Roundup's
     /// `raise ValueError(message)` in auditors). Ends the script.
     #[allow(non_snake_case)]
     fn ValueError(#[starlark(require = pos)] message: Value) -> starlark::Result<NoneType> {
         Err(abort(Error::Value(display_text(message))))
-    }
-
-    /// Whether `name` is a time zone Roundup accepts for a user: an IANA
-    /// name (any case), a known abbreviation, or an hour offset.
-    fn valid_timezone(#[starlark(require = pos)] name: &str) -> starlark::Result<bool> {
-        Ok(roundup_core::config::value::is_valid_timezone(name))
     }
 }
 
@@ -73,8 +73,91 @@ fn display_text(v: Value) -> String {
     }
 }
 
+/// The `re` namespace: regular expressions for detectors (Rust `regex`
+/// syntax, which covers the Python syntax detectors commonly use; no
+/// backreferences or look-around). Functions answer with plain values
+/// instead of match objects.
+#[starlark_module]
+fn re_functions(builder: &mut GlobalsBuilder) {
+    /// Whether the pattern matches at the start of `text` (Python's `re.match`).
+    fn r#match(
+        pattern: &str,
+        text: &str,
+        #[starlark(default = 0)] flags: i32,
+    ) -> starlark::Result<bool> {
+        let re = compile_re(&format!("^(?:{pattern})"), flags)?;
+        Ok(re.is_match(text))
+    }
+    /// Whether the pattern matches the whole of `text`.
+    fn fullmatch(
+        pattern: &str,
+        text: &str,
+        #[starlark(default = 0)] flags: i32,
+    ) -> starlark::Result<bool> {
+        let re = compile_re(&format!("^(?:{pattern})$"), flags)?;
+        Ok(re.is_match(text))
+    }
+    /// Whether the pattern matches anywhere in `text`.
+    fn search(
+        pattern: &str,
+        text: &str,
+        #[starlark(default = 0)] flags: i32,
+    ) -> starlark::Result<bool> {
+        let re = compile_re(pattern, flags)?;
+        Ok(re.is_match(text))
+    }
+    /// Every non-overlapping match (the whole match text).
+    fn findall(
+        pattern: &str,
+        text: &str,
+        #[starlark(default = 0)] flags: i32,
+    ) -> starlark::Result<Vec<String>> {
+        let re = compile_re(pattern, flags)?;
+        Ok(re.find_iter(text).map(|m| m.as_str().to_string()).collect())
+    }
+    /// Replace every match with `repl` (`$1`/`${name}` refer to groups).
+    fn sub(
+        pattern: &str,
+        repl: &str,
+        text: &str,
+        #[starlark(default = 0)] flags: i32,
+    ) -> starlark::Result<String> {
+        let re = compile_re(pattern, flags)?;
+        Ok(re.replace_all(text, repl).into_owned())
+    }
+    /// Split `text` at every match.
+    fn split(
+        pattern: &str,
+        text: &str,
+        #[starlark(default = 0)] flags: i32,
+    ) -> starlark::Result<Vec<String>> {
+        let re = compile_re(pattern, flags)?;
+        Ok(re.split(text).map(str::to_string).collect())
+    }
+}
+
+/// `re.IGNORECASE` as in Python.
+const RE_IGNORECASE: i32 = 2;
+
+fn compile_re(pattern: &str, flags: i32) -> starlark::Result<regex::Regex> {
+    regex::RegexBuilder::new(pattern)
+        .case_insensitive(flags & RE_IGNORECASE != 0)
+        .size_limit(1 << 20)
+        .build()
+        .map_err(|e| {
+            abort(Error::Value(format!(
+                "bad regular expression {pattern:?}: {e}"
+            )))
+        })
+}
+
 fn add_common(b: &mut GlobalsBuilder) {
     common_globals(b);
+    b.namespace("re", |r| {
+        re_functions(r);
+        r.set("IGNORECASE", RE_IGNORECASE);
+        r.set("I", RE_IGNORECASE);
+    });
     b.set("_", Gettext);
     b.set("gettext", Gettext);
     b.namespace("date", |d| {
@@ -1293,8 +1376,7 @@ fn class_methods_impl(builder: &mut MethodsBuilder) {
             limit,
             offset,
         )?;
-        let q = core(filterspec::build_query(db, &this.name, &args))?;
-        core(db.filter_query(&q))
+        core(db.filter(&this.name, &args.to_spec()))
     }
 
     /// Ids of active items.

@@ -198,8 +198,7 @@ impl PermissionCheck for FilterCheck {
                 search_ids: Some(vec![itemid.to_string()]),
                 ..filterspec::FilterArgs::default()
             };
-            let q = filterspec::build_query(db, &self.klass, &args)?;
-            if !db.filter_query(&q)?.is_empty() {
+            if !db.filter(&self.klass, &args.to_spec())?.is_empty() {
                 return Ok(true);
             }
         }

@@ -47,6 +47,13 @@ impl ConfigView {
             .insert(option.trim().to_lowercase(), value.to_string());
     }
 
+    /// Make an option reachable under an extra upper-case name too (Roundup's
+    /// aliases, e.g. `ADD_AUTHOR_TO_NOSY` for `[nosy] add_author`).
+    pub fn set_alias(&mut self, name: &str, value: &str) {
+        self.names
+            .insert(name.trim().to_uppercase(), value.to_string());
+    }
+
     /// Set an option of `detectors/config.ini`.
     pub fn set_detector_option(&mut self, section: &str, option: &str, value: &str) {
         self.detectors

@@ -1,15 +1,7 @@
-//! A small translation of Roundup filterspecs into the core's typed
-//! [`Query`], enough for what detectors and permission filters usually
-//! ask: links by id or key (with "-1" for "empty"), substring words on
-//! String properties, exact strings via `exact_match_spec`, booleans,
-//! numbers, date ranges, and `id`. Transitive paths (`assignedto.username`)
-//! and other forms are refused with a message; the full filterspec parser
-//! of the core replaces this when it lands.
+//! The arguments of a script's `cl.filter(...)` call, turned into the
+//! core's raw [`FilterSpec`].
 
-use roundup_core::date::Range;
-use roundup_core::filter::{Condition, Direction, Filter, LinkExpr, Query};
-use roundup_core::schema::PropType;
-use roundup_core::{Db, Error, Result, Value as CoreValue};
+use roundup_core::filter::{Direction, FilterSpec, SpecValue};
 use starlark::values::dict::DictRef;
 use starlark::values::Value;
 
@@ -154,136 +146,39 @@ impl FilterArgs {
     }
 }
 
-fn unsupported(class: &str, prop: &str, why: &str) -> Error {
-    Error::value(format!(
-        "filter on {class}.{prop}: {why} is not supported by the script filter yet"
-    ))
-}
-
-/// Build the query for `class`.
-pub(crate) fn build_query(db: &Db, class: &str, args: &FilterArgs) -> Result<Query> {
-    let cls = db.class(class)?;
-    let mut q = Query::all(class);
-    q.retired = match args.retired {
-        Some(false) => Some(false),
-        Some(true) => Some(true),
-        None => None,
-    };
-    q.search_ids = args.search_ids.clone();
-    q.limit = args.limit;
-    q.offset = args.offset;
-    q.sort = args
-        .sort
-        .iter()
-        .map(|(d, p)| (*d, vec![p.clone()]))
-        .collect();
-    q.group = args
-        .group
-        .iter()
-        .map(|(d, p)| (*d, vec![p.clone()]))
-        .collect();
-    let tz = db.user_timezone()?;
-    let both = args
-        .spec
-        .iter()
-        .map(|x| (x, false))
-        .chain(args.exact.iter().map(|x| (x, true)));
-    for ((prop, vals), exact) in both {
-        if prop.contains('.') {
-            return Err(unsupported(class, prop, "a transitive property path"));
-        }
-        if prop == "id" {
-            let ids: Vec<String> = vals.clone();
-            q.search_ids = Some(match q.search_ids.take() {
-                Some(prev) => prev.into_iter().filter(|x| ids.contains(x)).collect(),
-                None => ids,
-            });
-            continue;
-        }
-        let p = cls.require_prop(prop)?;
-        let cond = match p.ptype {
-            PropType::Link | PropType::Multilink => {
-                let target = p.link_class.as_deref().unwrap_or_default();
-                let tcls = db.class(target)?;
-                let mut alts = Vec::new();
-                for v in vals {
-                    if v == "-1" {
-                        alts.push(LinkExpr::Empty);
-                    } else if v.bytes().all(|b| b.is_ascii_digit()) && !v.is_empty() {
-                        alts.push(LinkExpr::Id(v.clone()));
-                    } else if tcls.key.is_some() {
-                        alts.push(LinkExpr::Id(db.lookup(target, v)?));
-                    } else {
-                        return Err(Error::value(format!(
-                            "filter on {class}.{prop}: {v:?} is not an id of {target}"
-                        )));
-                    }
-                }
-                Condition::Links(match alts.len() {
-                    1 => alts.remove(0),
-                    _ => LinkExpr::Or(alts),
+impl FilterArgs {
+    /// The core's raw filterspec for these arguments; `Db::filter` parses
+    /// it with Roundup's full semantics (transitive paths, expressions,
+    /// date ranges, ...).
+    pub(crate) fn to_spec(&self) -> FilterSpec {
+        let values = |list: &[(String, Vec<String>)]| -> Vec<(String, SpecValue)> {
+            list.iter()
+                .map(|(k, v)| {
+                    let v = match v.as_slice() {
+                        [one] => SpecValue::One(one.clone()),
+                        _ => SpecValue::Many(v.clone()),
+                    };
+                    (k.clone(), v)
                 })
-            }
-            PropType::String if exact => Condition::Exact(vals.clone()),
-            PropType::String => {
-                if vals.iter().any(|v| v == "-1") {
-                    Condition::Empty
-                } else {
-                    Condition::Words(
-                        vals.iter()
-                            .flat_map(|v| v.split_whitespace().map(str::to_string))
-                            .collect(),
-                    )
-                }
-            }
-            PropType::Boolean => {
-                let mut out = Vec::new();
-                for v in vals {
-                    out.push(CoreValue::Boolean(match v.trim().to_lowercase().as_str() {
-                        "1" | "yes" | "true" => true,
-                        "0" | "no" | "false" => false,
-                        _ => {
-                            return Err(Error::value(format!(
-                                "filter on {class}.{prop}: {v:?} is not a boolean"
-                            )))
-                        }
-                    }));
-                }
-                Condition::Values(out)
-            }
-            PropType::Number | PropType::Integer => {
-                let mut out = Vec::new();
-                for v in vals {
-                    let bad =
-                        || Error::value(format!("filter on {class}.{prop}: {v:?} is not a number"));
-                    out.push(if p.ptype == PropType::Integer {
-                        CoreValue::Integer(v.trim().parse().map_err(|_| bad())?)
-                    } else {
-                        CoreValue::Number(v.trim().parse().map_err(|_| bad())?)
-                    });
-                }
-                Condition::Values(out)
-            }
-            PropType::Date => match vals.as_slice() {
-                [spec] => {
-                    let r = Range::parse_date_range(spec, &tz).map_err(|e| {
-                        Error::value(format!("filter on {class}.{prop}: {spec:?}: {e}"))
-                    })?;
-                    Condition::DateRange {
-                        from: r.from,
-                        to: r.to,
-                    }
-                }
-                _ => return Err(unsupported(class, prop, "more than one date range")),
-            },
-            PropType::Interval | PropType::Password => {
-                return Err(unsupported(class, prop, p.ptype.name()))
-            }
+                .collect()
         };
-        q.filters.push(Filter {
-            path: vec![prop.clone()],
-            cond,
-        });
+        FilterSpec {
+            search_matches: self.search_ids.clone(),
+            filterspec: values(&self.spec),
+            exact_match: values(&self.exact),
+            sort: self
+                .sort
+                .iter()
+                .map(|(d, p)| (Some(*d), p.clone()))
+                .collect(),
+            group: self
+                .group
+                .iter()
+                .map(|(d, p)| (Some(*d), p.clone()))
+                .collect(),
+            retired: self.retired,
+            limit: self.limit,
+            offset: (self.offset > 0).then_some(self.offset),
+        }
     }
-    Ok(q)
 }

@@ -407,3 +407,55 @@ fn untouched_values_keep_their_exact_form() {
         other => panic!("{other:?}"),
     }
 }
+
+const PATTERNS: &str = r#"
+def check(db, cl, nodeid, newvalues):
+    name = newvalues.get("username", "")
+    if not re.fullmatch("[a-z0-9_.-]+", name, re.IGNORECASE):
+        Reject("bad login name %r" % name)
+    if re.search("admin", name, re.I):
+        Reject("reserved")
+    tz = newvalues.get("timezone")
+    if tz and not valid_timezone(tz):
+        Reject("unknown time zone " + tz)
+    newvalues["realname"] = re.sub("[._-]+", " ", name)
+    newvalues["address"] = "-".join(re.split("[.]", name)) + "@" + str(len(re.findall("[0-9]", name)))
+
+def init(db):
+    db.user.audit("create", check)
+"#;
+
+#[test]
+fn regular_expressions_and_timezone_checks_in_detectors() {
+    let (_d, db) = setup(&[("detectors/names.py", PATTERNS)], &ConfigView::new());
+    let id = ok(db.create(
+        "user",
+        vals(&[
+            ("username", s("Jo.Ann_2")),
+            ("timezone", s("Europe/Vienna")),
+        ]),
+    ));
+    assert_eq!(ok(db.get("user", &id, "realname")), Some(s("Jo Ann 2")));
+    assert_eq!(ok(db.get("user", &id, "address")), Some(s("Jo-Ann_2@1")));
+    for (name, tz, why) in [
+        ("two words", "", "bad login name"),
+        ("SysAdmin", "", "reserved"),
+        ("carol", "Mars/Base", "unknown time zone Mars/Base"),
+        ("dave", "+99", "unknown time zone +99"),
+    ] {
+        let mut v = vals(&[("username", s(name))]);
+        if !tz.is_empty() {
+            v.insert("timezone".into(), Some(s(tz)));
+        }
+        match db.create("user", v) {
+            Err(Error::Reject(m)) => assert!(m.contains(why), "{name}: {m}"),
+            other => panic!("{name}: expected a rejection, got {other:?}"),
+        }
+    }
+    // a bad pattern is a clear value error, not a crash
+    const BAD: &str =
+        "def init(db):\n    db.issue.audit('create', lambda db, cl, n, v: re.search('(', 'x'))\n";
+    let (_d2, db2) = setup(&[("detectors/bad.py", BAD)], &ConfigView::new());
+    let err = db2.create("issue", vals(&[("title", s("x"))])).unwrap_err();
+    assert!(err.to_string().contains("bad regular expression"), "{err}");
+}

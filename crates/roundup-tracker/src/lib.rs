@@ -40,13 +40,23 @@ fn read_text(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
 }
 
-/// The configuration as tracker scripts see it (`db.config`).
+/// The configuration as tracker scripts see it (`db.config`): every
+/// option under its section and upper-case names (aliases included), as
+/// Python code would read it, plus detector and extension options.
 pub fn config_view(config: &Config) -> ConfigView {
     let mut view = ConfigView::new();
-    for (def, _) in config.items() {
-        if let Ok(v) = config.get_str(def.section, def.name) {
-            view.set(def.section, def.name, &v);
+    for (def, raw) in config.items() {
+        let value = match config.get_str(def.section, def.name) {
+            Ok(v) => v,
+            Err(_) => raw.unwrap_or_default().to_string(),
+        };
+        view.set(def.section, def.name, &value);
+        for alias in def.aliases {
+            view.set_alias(alias, &value);
         }
+    }
+    for (section, option, value) in config.unknown_options() {
+        view.set(section, option, value);
     }
     for (section, options) in config.detectors().sections() {
         for (option, value) in options {

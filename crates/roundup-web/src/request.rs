@@ -1,6 +1,8 @@
 //! A web request in Roundup's terms: the contract between the HTTP layer
 //! (which builds it) and the templates and actions (which read it).
 
+use std::sync::Arc;
+
 /// One form variable's value: text or an uploaded file.
 #[derive(Clone, Debug, PartialEq)]
 pub enum FormValue {
@@ -37,6 +39,49 @@ pub struct WebRequest {
     pub username: String,
     /// Per-request CSP nonce for inline scripts, when CSP is enabled.
     pub nonce: String,
+    /// Issues `@csrf` tokens bound to this user and session (see
+    /// [`WebRequest::anti_csrf_nonce`]); set by the server.
+    pub csrf: CsrfIssuer,
+    /// The session id from the session cookie, when there is a session.
+    pub session_id: Option<String>,
+    /// Request headers (names lower-case), for templates that look at
+    /// them (Roundup's `request.env`).
+    pub headers: Vec<(String, String)>,
+}
+
+/// A function that creates and stores a new one-time CSRF token and
+/// returns it; its argument is the lifetime in minutes (`None`: the
+/// tracker's `[web] csrf_token_lifetime`).
+pub type CsrfFn = dyn Fn(Option<u64>) -> String + Send + Sync;
+
+/// Where `@csrf` tokens come from (the server's one-time-key store).
+/// The default issues random tokens that are stored nowhere, so forms
+/// rendered outside a server still have a field to post.
+#[derive(Clone, Default)]
+pub struct CsrfIssuer(Option<Arc<CsrfFn>>);
+
+impl CsrfIssuer {
+    pub fn new(f: Arc<CsrfFn>) -> CsrfIssuer {
+        CsrfIssuer(Some(f))
+    }
+
+    /// A new token (stored by the server, if this issuer has one).
+    pub fn issue(&self, lifetime_minutes: Option<u64>) -> String {
+        match &self.0 {
+            Some(f) => f(lifetime_minutes),
+            None => roundup_core::sessions::random_key(32, true),
+        }
+    }
+}
+
+impl std::fmt::Debug for CsrfIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "CsrfIssuer(store)"
+        } else {
+            "CsrfIssuer(none)"
+        })
+    }
 }
 
 impl WebRequest {
@@ -70,8 +115,24 @@ impl WebRequest {
         self.get("@template")
     }
 
+    /// A fresh `@csrf` token for a form on this page (Roundup's
+    /// `utils.anti_csrf_nonce()`), valid for this user and session only.
+    pub fn anti_csrf_nonce(&self) -> String {
+        self.csrf.issue(None)
+    }
+
+    /// A request header's value (name case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
     /// The action requested with `@action`, lower-cased.
     pub fn action(&self) -> Option<String> {
-        self.get("@action").map(|a| a.trim().to_lowercase()).filter(|a| !a.is_empty())
+        self.get("@action")
+            .map(|a| a.trim().to_lowercase())
+            .filter(|a| !a.is_empty())
     }
 }

@@ -1,1 +1,534 @@
-//! HTTP serving (being written on the web-server branch).
+//! HTTP serving of Roundup trackers (axum on tokio).
+//!
+//! URLs, as roundup-server lays them out: each tracker lives under
+//! `/<name>/`; below that Roundup's own paths: `` (home), `<class>`,
+//! `<class><id>` (also with a trailing `/`), `<class><id>/<filename>`
+//! (file and message contents), `@@file/<path>` (static files). `/`
+//! redirects to the only tracker, or lists the trackers when there are
+//! several; `/favicon.ico` is built in.
+//!
+//! Tracker work (database, templates) runs on blocking threads; each
+//! tracker keeps a pool of open connections ([`state::DbPool`]).
+
+pub mod actions;
+pub mod client;
+pub mod compress;
+pub mod csrf;
+pub mod files;
+pub mod form;
+pub mod mail;
+pub mod redis_store;
+pub mod reply;
+pub mod settings;
+pub mod state;
+pub mod tls;
+
+use std::convert::Infallible;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, Request, Response, StatusCode};
+use axum::Router;
+use indexmap::IndexMap;
+use tokio::net::TcpListener;
+
+use self::reply::{html_escape, legacy_name, parse_urlencoded, Incoming, Reply};
+use self::state::TrackerState;
+use crate::request::FormValue;
+
+/// Mime types served as declared; other file contents are sent as
+/// `application/octet-stream` (`text/html` too unless `[web]
+/// allow_html_file` is set).
+pub const MIME_ALLOWLIST: &[&str] = &[
+    "text/plain",
+    "text/x-csrc",
+    "text/x-chdr",
+    "text/x-patch",
+    "text/x-python",
+    "text/xml",
+    "text/csv",
+    "text/css",
+    "image/gif",
+    "image/jpeg",
+    "image/png",
+    "image/svg+xml",
+    "image/webp",
+    "audio/ogg",
+    "video/webm",
+];
+
+/// The built-in favicon (a 16x16 one-colour icon).
+static FAVICON: &[u8] = include_bytes!("favicon.ico");
+
+/// Server-wide settings (the roundup-server command line / `[main]`).
+#[derive(Clone, Debug)]
+pub struct ServerSettings {
+    /// Headers passed to the trackers (`-I`), as named there.
+    pub include_headers: Vec<String>,
+    /// A favicon file to serve instead of the built-in one.
+    pub favicon: Option<PathBuf>,
+    /// A template for the tracker index page: its text with `{trackers}`
+    /// replaced by the list of links.
+    pub index_template: Option<PathBuf>,
+    /// Largest request body accepted.
+    pub max_body: usize,
+    /// Log the client from `X-Forwarded-For` (`-P`).
+    pub log_forwarded_for: bool,
+    /// "debug" mode: reopen trackers on every request.
+    pub reopen_trackers: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        ServerSettings {
+            include_headers: Vec::new(),
+            favicon: None,
+            index_template: None,
+            max_body: 64 * 1024 * 1024,
+            log_forwarded_for: false,
+            reopen_trackers: false,
+        }
+    }
+}
+
+/// Where request log lines go.
+pub type LogSink = Arc<Mutex<Box<dyn Write + Send>>>;
+
+/// The served trackers and settings.
+pub struct App {
+    pub trackers: IndexMap<String, Arc<TrackerState>>,
+    pub homes: IndexMap<String, PathBuf>,
+    pub settings: ServerSettings,
+    pub log: Option<LogSink>,
+}
+
+impl App {
+    /// Open every `(name, home)` tracker.
+    pub fn open(
+        trackers: &[(String, PathBuf)],
+        settings: ServerSettings,
+    ) -> roundup_core::Result<App> {
+        let mut map = IndexMap::new();
+        let mut homes = IndexMap::new();
+        for (name, home) in trackers {
+            if name.is_empty() || name.contains(['/', ' ', '?', '#', '%']) {
+                return Err(roundup_core::Error::Config(format!(
+                    "tracker name {name:?} cannot be used in a URL; use letters, digits, '-' and '_'"
+                )));
+            }
+            let st = TrackerState::open(name, home)?;
+            map.insert(name.clone(), Arc::new(st));
+            homes.insert(name.clone(), home.clone());
+        }
+        Ok(App {
+            trackers: map,
+            homes,
+            settings,
+            log: None,
+        })
+    }
+
+    fn tracker(&self, name: &str) -> Option<Arc<TrackerState>> {
+        if self.settings.reopen_trackers {
+            let home = self.homes.get(name)?;
+            match TrackerState::open(name, home) {
+                Ok(st) => return Some(Arc::new(st)),
+                Err(e) => eprintln!("roundup-server: reopening {name}: {e}"),
+            }
+        }
+        self.trackers.get(name).cloned()
+    }
+}
+
+/// What the accept loop knows about a connection.
+#[derive(Clone, Copy, Debug)]
+pub struct ConnInfo {
+    pub addr: Option<SocketAddr>,
+    pub secure: bool,
+}
+
+/// The axum router for an [`App`]: every path goes to [`dispatch`].
+pub fn router(app: Arc<App>) -> Router {
+    Router::new().fallback(dispatch).with_state(app)
+}
+
+fn to_response(reply: Reply, head: bool) -> Response<Body> {
+    let mut builder = Response::builder()
+        .status(StatusCode::from_u16(reply.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR));
+    let len = reply.body.len();
+    if let Some(h) = builder.headers_mut() {
+        for (k, v) in &reply.headers {
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(k.as_str()),
+                HeaderValue::try_from(v.as_str()),
+            ) {
+                h.append(name, value);
+            }
+        }
+        if reply.status != 304 && reply.status != 204 {
+            if let Ok(v) = HeaderValue::try_from(len.to_string()) {
+                h.insert(axum::http::header::CONTENT_LENGTH, v);
+            }
+        }
+    }
+    let body = if head || reply.status == 304 {
+        Body::empty()
+    } else {
+        Body::from(reply.body)
+    };
+    builder
+        .body(body)
+        .unwrap_or_else(|_| Response::new(Body::from("internal error building the response")))
+}
+
+fn decode_path(p: &str) -> String {
+    percent_encoding::percent_decode_str(p)
+        .decode_utf8_lossy()
+        .into_owned()
+}
+
+fn index_page(app: &App) -> Reply {
+    let mut list = String::from("<ol>\n");
+    for name in app.trackers.keys() {
+        let n = html_escape(name);
+        list.push_str(&format!("<li><a href=\"{n}/\">{n}</a></li>\n"));
+    }
+    list.push_str("</ol>\n");
+    if let Some(path) = &app.settings.index_template {
+        if let Ok(text) = std::fs::read_to_string(path) {
+            return Reply::html(200, text.replace("{trackers}", &list));
+        }
+    }
+    Reply::html(
+        200,
+        format!(
+            "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Roundup trackers index</title></head>\n<body><h1>Roundup trackers index</h1>\n{list}</body></html>\n"
+        ),
+    )
+}
+
+async fn read_form(
+    headers: &axum::http::HeaderMap,
+    body: Body,
+    limit: usize,
+    form: &mut Vec<(String, FormValue)>,
+) -> Result<(), Reply> {
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|e| Reply::text(413, &format!("request body refused: {e}")))?;
+    if bytes.is_empty() {
+        return Ok(());
+    }
+    let ctype = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let lower = ctype.to_ascii_lowercase();
+    if lower.starts_with("multipart/form-data") {
+        let boundary = multer::parse_boundary(&ctype).map_err(|e| {
+            Reply::text(
+                400,
+                &format!("multipart body without a usable boundary: {e}"),
+            )
+        })?;
+        let stream = futures_util::stream::once(async move { Ok::<_, Infallible>(bytes) });
+        let mut mp = multer::Multipart::new(stream, boundary);
+        loop {
+            let field = match mp.next_field().await {
+                Ok(Some(f)) => f,
+                Ok(None) => break,
+                Err(e) => return Err(Reply::text(400, &format!("malformed multipart body: {e}"))),
+            };
+            let name = legacy_name(field.name().unwrap_or(""));
+            let filename = field.file_name().map(str::to_string);
+            let ctype = field
+                .content_type()
+                .map(|m| m.to_string())
+                .unwrap_or_default();
+            let data = field
+                .bytes()
+                .await
+                .map_err(|e| Reply::text(400, &format!("malformed multipart field {name}: {e}")))?;
+            match filename {
+                Some(f) => form.push((
+                    name,
+                    FormValue::File {
+                        filename: f,
+                        content_type: ctype,
+                        content: data.to_vec(),
+                    },
+                )),
+                None => form.push((
+                    name,
+                    FormValue::Text(String::from_utf8_lossy(&data).into_owned()),
+                )),
+            }
+        }
+    } else {
+        parse_urlencoded(&bytes, form);
+    }
+    Ok(())
+}
+
+fn log_request(
+    app: &App,
+    info: Option<ConnInfo>,
+    headers: &axum::http::HeaderMap,
+    method: &str,
+    uri: &str,
+    status: u16,
+) {
+    let Some(log) = &app.log else { return };
+    let mut client = info
+        .and_then(|i| i.addr)
+        .map(|a| a.ip().to_string())
+        .unwrap_or_else(|| "-".into());
+    if app.settings.log_forwarded_for {
+        if let Some(f) = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok()) {
+            if let Some(first) = f.split(',').next() {
+                client = format!("{}+", first.trim());
+            }
+        }
+    }
+    let when = chrono::Utc::now().format("%d/%b/%Y %H:%M:%S");
+    if let Ok(mut w) = log.lock() {
+        let _ = writeln!(
+            w,
+            "{client} - - [{when}] \"{method} {uri} HTTP/1.1\" {status} -"
+        );
+        let _ = w.flush();
+    }
+}
+
+/// Route one request.
+pub async fn dispatch(State(app): State<Arc<App>>, req: Request<Body>) -> Response<Body> {
+    let info = req.extensions().get::<ConnInfo>().copied();
+    let (parts, body) = req.into_parts();
+    let method = parts.method.as_str().to_ascii_uppercase();
+    let head = method == "HEAD";
+    let uri = parts.uri.to_string();
+    let raw_path = parts.uri.path().to_string();
+    let reply = route(&app, info, &parts, body, &method, &raw_path).await;
+    log_request(&app, info, &parts.headers, &method, &uri, reply.status);
+    to_response(reply, head)
+}
+
+async fn route(
+    app: &Arc<App>,
+    info: Option<ConnInfo>,
+    parts: &axum::http::request::Parts,
+    body: Body,
+    method: &str,
+    raw_path: &str,
+) -> Reply {
+    let path = decode_path(raw_path);
+    let trimmed = path.trim_start_matches('/');
+    if trimmed.is_empty() {
+        return match app.trackers.len() {
+            1 => match app.trackers.keys().next() {
+                Some(name) => Reply::redirect(&format!("/{name}/")),
+                None => index_page(app),
+            },
+            _ => index_page(app),
+        };
+    }
+    if trimmed == "favicon.ico" {
+        let mut r = Reply::new(200);
+        r.set("Content-Type", "image/x-icon");
+        r.set("Cache-Control", "public, max-age=86400");
+        r.body = match &app.settings.favicon {
+            Some(p) => std::fs::read(p).unwrap_or_else(|_| FAVICON.to_vec()),
+            None => FAVICON.to_vec(),
+        };
+        r.compressible = false;
+        return r;
+    }
+    let (name, rest) = match trimmed.split_once('/') {
+        Some((n, r)) => (n, Some(r)),
+        None => (trimmed, None),
+    };
+    let Some(st) = app.tracker(name) else {
+        return Reply::html(
+            404,
+            reply::error_page("Not found", &format!("/{name}: no such tracker")),
+        );
+    };
+    let Some(rest) = rest else {
+        // `/demo` -> `/demo/` (keeping the query)
+        let q = parts
+            .uri
+            .query()
+            .map(|q| format!("?{q}"))
+            .unwrap_or_default();
+        return Reply::redirect(&format!("/{name}/{q}"));
+    };
+    let mut headers: Vec<(String, String)> = Vec::new();
+    for (k, v) in &parts.headers {
+        headers.push((
+            k.as_str().to_ascii_lowercase(),
+            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+        ));
+    }
+    let mut passthrough = Vec::new();
+    for h in &app.settings.include_headers {
+        let hv = parts
+            .headers
+            .get(h.as_str())
+            .or_else(|| parts.headers.get(h.replace('_', "-").as_str()));
+        if let Some(v) = hv {
+            passthrough.push((
+                h.clone(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            ));
+        }
+    }
+    let mut form = Vec::new();
+    let mut raw_body = Vec::new();
+    if reply::api_path(rest) {
+        match axum::body::to_bytes(body, app.settings.max_body).await {
+            Ok(b) => raw_body = b.to_vec(),
+            Err(e) => return Reply::text(413, &format!("request body refused: {e}")),
+        }
+    } else if let Err(r) = read_form(&parts.headers, body, app.settings.max_body, &mut form).await {
+        return r;
+    }
+    if let Some(q) = parts.uri.query() {
+        parse_urlencoded(q.as_bytes(), &mut form);
+    }
+    let inc = Incoming {
+        method: method.to_string(),
+        path: rest.to_string(),
+        query: parts.uri.query().unwrap_or("").to_string(),
+        headers,
+        form,
+        remote_addr: info.and_then(|i| i.addr),
+        secure: info.is_some_and(|i| i.secure),
+        passthrough,
+        mount: format!("/{name}/"),
+        body: raw_body,
+    };
+    let st2 = st.clone();
+    let handled = tokio::task::spawn_blocking(move || {
+        let mut reply = client::handle(&st2, &inc);
+        files::maybe_compress(st2.settings.dynamic_compression, &inc, &mut reply);
+        reply
+    })
+    .await;
+    match handled {
+        Ok(r) => r,
+        Err(e) => Reply::html(
+            500,
+            reply::error_page("Error", &format!("request handler failed: {e}")),
+        ),
+    }
+}
+
+/// HTTP protocol options for [`serve`].
+#[derive(Clone, Copy, Debug)]
+pub struct ServeOptions {
+    /// HTTP/1.1 keep-alive (`-V HTTP/1.0` turns it off).
+    pub keep_alive: bool,
+    /// How long to wait for open requests at shutdown.
+    pub grace: Duration,
+}
+
+impl Default for ServeOptions {
+    fn default() -> Self {
+        ServeOptions {
+            keep_alive: true,
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Accept connections until `shutdown` completes, then let open requests
+/// finish (up to `opts.grace`).
+pub async fn serve(
+    listener: TcpListener,
+    app: Arc<App>,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    opts: ServeOptions,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> std::io::Result<()> {
+    use hyper_util::rt::TokioIo;
+    use tower::ServiceExt;
+
+    let router = router(app);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, addr) = tokio::select! {
+            res = listener.accept() => match res {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("roundup-server: accepting a connection: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let router = router.clone();
+        let acceptor = acceptor.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let info = ConnInfo {
+                addr: Some(addr),
+                secure: acceptor.is_some(),
+            };
+            let svc = hyper::service::service_fn(move |mut req: Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(info);
+                let r = router.clone();
+                async move { r.oneshot(req.map(Body::new)).await }
+            });
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder.keep_alive(opts.keep_alive);
+            match acceptor {
+                Some(acc) => match acc.accept(stream).await {
+                    Ok(tls_stream) => {
+                        let conn = builder.serve_connection(TokioIo::new(tls_stream), svc);
+                        let _ = watcher.watch(conn).await;
+                    }
+                    Err(e) => eprintln!("roundup-server: TLS handshake with {addr} failed: {e}"),
+                },
+                None => {
+                    let conn = builder.serve_connection(TokioIo::new(stream), svc);
+                    let _ = watcher.watch(conn).await;
+                }
+            }
+        });
+    }
+    drop(listener);
+    tokio::select! {
+        _ = graceful.shutdown() => {}
+        _ = tokio::time::sleep(opts.grace) => {
+            eprintln!("roundup-server: requests still open after {:?}; stopping anyway", opts.grace);
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

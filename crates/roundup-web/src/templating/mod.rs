@@ -1,1 +1,412 @@
-//! Page templates and their object model (being written on the web-templating branch).
+//! Page templates in Jinja2 syntax (minijinja) and the object model they
+//! see, shaped like Roundup's templating API.
+//!
+//! [`Templates::load`] compiles the tracker's `html/` directory once;
+//! files missing there fall back to the copies embedded for the tracker's
+//! template (classic, minimal). [`Templates::render`] renders a [`View`]
+//! for one request: `<class>.<template>.html`, else
+//! `_generic.<template>.html`; without a class `home.html` or
+//! `home.<template>.html`. Files ending in `.html` are auto-escaped.
+//!
+//! # What templates see
+//!
+//! Everything below checks the render user's permissions: values they may
+//! not View render as `[hidden]` (and are never loaded), items they may
+//! not View are left out of lists and batches, and `field()`/`menu()`
+//! give edit controls only with Edit (existing items) or Create (new
+//! items) permission, else the plain value. Method names are Roundup's.
+//!
+//! **`context`**: `none` on home pages, a *class* on class pages (index,
+//! search, new item), an *item* on item pages.
+//!
+//! *Class* (`context`, `db.issue`, `db["user"]`): `.classname`; `.id` is
+//! none; `.<prop>` is a property whose value comes from the form (for
+//! new-item forms); `list()` (active items by order property), `filter(filterspec={...},
+//! sort="-activity" | [("-", "activity")], group=..., limit=N)`,
+//! `getItem(id)`, `lookup(key)`, `getkey()`, `labelprop()`, `propnames()`
+//! (`id` + sorted properties), `properties(cansearch=true)`, `csv()`,
+//! `classhelp("id,title", property="superseder", label=, pagesize=, sort=, filter="status=1,2")`,
+//! `submit(label=, action="new")`, `is_view_ok()`, `is_edit_ok()`,
+//! `is_create_ok()`, `is_retire_ok()`, `is_restore_ok()`, `is_search_ok()`.
+//!
+//! *Item* (`context` on item pages, batch rows, linked items):
+//! `.id`, `.classname`, `.<prop>` (a property; `item["name"]` for
+//! properties named like methods); renders as its label. `designator()`,
+//! `is_view_ok()`, `is_edit_ok()`, `is_retire_ok()`, `is_restore_ok()`,
+//! `is_retired()`, `history(showall=false)` (journal as an HTML table),
+//! `journal()` (entries with date, user, action, changes),
+//! `submit(label=, action="edit")` (hidden `@action`, `@csrf`,
+//! `@lastactivity` and the button), `download_url()` (files), and for users
+//! `hasPermission(perm, classname, property=, itemid=)`, `hasRole(role)`.
+//!
+//! *Property* (`context.title`, `issue.status`): renders as its plain
+//! text; true when set. `plain(hyperlink=false)`, `hyperlinked()` (URLs,
+//! e-mail addresses and designators such as `issue42` become links),
+//! `breaklines()` (hyperlinked, line breaks kept), `wrapped(columns=80)`,
+//! `markdown()` (sanitised; `[markdown] break_on_newline`), `email()`,
+//! `url_quote()`, `field(size=, showid=, display_time=, format=, type=,
+//! y_label=, n_label=, u_label=, **html_attributes)`, `multiline(rows=, cols=)`,
+//! `confirm()` (password confirmation field), `menu(height=, showid=,
+//! size=, additional=[...], sort_on=, value=, filterspec={...})` for
+//! Link/Multilink, `link(showid=)`, `pretty(format)` (dates: strftime;
+//! intervals; numbers: `%0.3f`), `local(tz)`, `reldate()`, `now()`,
+//! `isset()`, `is_view_ok()`, `is_edit_ok()`, `sorted(prop, reverse=)`,
+//! `reverse()`; `._name`, `._value` (raw: ids for links), `._formname`.
+//! A Link property stands for the linked item (`issue.status.name`,
+//! `issue.assignedto.id`); a Multilink iterates over the linked items.
+//! Labels of linked items are shown when the link property is viewable
+//! (as Roundup does), even if the linked item's own label is not.
+//!
+//! **`request`**: `base`, `classname`, `itemid`, `template`, `path`,
+//! `method`, `user` (the user item), `userid`, `username`, `nonce`,
+//! `csrf_token`, `form` (`request.form["x"].value`, `.values`,
+//! `request.form.getvalue("x", default)`, `.getlist("x")`, `.has("x")`),
+//! the index arguments `columns`, `show` (`request.show.title`), `sort`
+//! and `group` (lists of `("+"|"-", prop)`), `filter`, `filterspec`,
+//! `search_text`, `pagesize`, `startwith`, `dispname`; and
+//! `batch()`, `indexargs_url(url, {"@sort": "-id", "x": none})`,
+//! `indexargs_form(columns=, sort=, group=, filter=, filterspec=,
+//! search_text=, pagesize=, startwith=)`, `description()`, `current_url()`.
+//! Sort, group and filter properties the user may not search are dropped.
+//!
+//! *Batch* (`request.batch()`): iterates over the page's items; `first`
+//! (0-based), `start` (1-based), `end`, `length`, `sequence_length`,
+//! `pagesize`, `previous_start`/`next_start` (none at the ends),
+//! `error` (a bad filter value), `grouped()` (list of `{heading, items}`).
+//!
+//! **`db`**: classes by name; `db.classes()`, `db.getuid()`.
+//! **`utils`**: `url_quote(s)`, `html_quote(s)`, `anti_csrf_nonce()`,
+//! `csrf_field()`, `hyperlink(s)`, `designator(class, id)`,
+//! `item_link(class, id, label)`, `Batch(seq, size, start)`,
+//! `local_replace(s)`. **`config`**: settings by Roundup's upper-case names
+//! (`config.TRACKER_NAME`; passwords and keys are not available).
+//! **`tracker`**: `name`, `web`, `base`. **`messages`**: `{ok, error}`
+//! lists of plain-text status messages. **`view`**: the resolved view.
+//! Functions `_()`, `gettext()`, `ngettext()` (identity for now),
+//! `csrf_field()`; filters `breaklines` (escape, keep line breaks) and
+//! `linkify`. Python-style string and dict methods (`s.split(",")`,
+//! `d.items()`) work as in Roundup's Jinja2 templates.
+
+mod ctx;
+pub mod html;
+pub mod model;
+pub mod request;
+pub mod utils;
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::path::Path;
+
+use minijinja::{context, Environment, Value as JValue};
+use roundup_core::Error;
+use roundup_tracker::Tracker;
+
+use crate::request::WebRequest;
+
+/// Which page to render: class and item from the URL, and the template
+/// name (`index`, `item`, `search`, `home`, `404`, ...).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct View {
+    pub classname: Option<String>,
+    pub itemid: Option<String>,
+    pub template: String,
+}
+
+/// Status messages to show at the top of the page (plain text; they are
+/// escaped, and line breaks are kept).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PageMessages {
+    pub ok: Vec<String>,
+    pub error: Vec<String>,
+}
+
+/// The compiled templates of one tracker.
+pub struct Templates {
+    env: Environment<'static>,
+    /// Names of the templates found in the tracker's html directory.
+    local: BTreeSet<String>,
+    /// The embedded template whose html files are the fallback.
+    embedded: Option<String>,
+}
+
+impl std::fmt::Debug for Templates {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Templates")
+            .field("local", &self.local)
+            .field("embedded", &self.embedded)
+            .finish()
+    }
+}
+
+/// Files compiled as templates; others (CSS, JS, images) are static.
+fn is_template_file(name: &str) -> bool {
+    [".html", ".htm", ".xml", ".txt", ".json", ".csv"]
+        .iter()
+        .any(|ext| name.ends_with(ext))
+}
+
+/// A template error as a readable message naming file and line.
+fn describe(err: &minijinja::Error, fallback_name: &str) -> String {
+    let name = err.name().unwrap_or(fallback_name);
+    let detail = err
+        .detail()
+        .map(str::to_string)
+        .unwrap_or_else(|| err.kind().to_string());
+    let mut msg = match err.line() {
+        Some(line) => format!("template {name}, line {line}: {detail}"),
+        None => format!("template {name}: {detail}"),
+    };
+    // Errors raised inside included templates carry the cause.
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        if let Some(inner) = s.downcast_ref::<minijinja::Error>() {
+            let n = inner.name().unwrap_or("?");
+            match inner.line() {
+                Some(l) => msg.push_str(&format!(
+                    "; in {n}, line {l}: {}",
+                    inner.detail().unwrap_or("")
+                )),
+                None => msg.push_str(&format!("; {}", inner.detail().unwrap_or(""))),
+            }
+        }
+        source = s.source();
+    }
+    msg
+}
+
+fn collect_files(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, std::path::PathBuf)>,
+) -> Result<(), Error> {
+    let entries = fs::read_dir(dir)
+        .map_err(|e| Error::io(format!("listing templates in {}", dir.display()), e))?;
+    let mut paths: Vec<_> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let Some(fname) = p.file_name().and_then(|f| f.to_str()).map(str::to_string) else {
+            continue;
+        };
+        if fname.starts_with('.') {
+            continue;
+        }
+        let name = format!("{prefix}{fname}");
+        if p.is_dir() {
+            collect_files(&p, &format!("{name}/"), out)?;
+        } else if is_template_file(&name) {
+            out.push((name, p));
+        }
+    }
+    Ok(())
+}
+
+impl Templates {
+    /// Compile the tracker's templates: every template file of its html
+    /// directory (`[main] templates`), falling back to the embedded copies
+    /// of the template the tracker was installed from. A syntax error is
+    /// reported with the file and line.
+    pub fn load(tracker: &Tracker) -> Result<Templates, Error> {
+        let dir = tracker.config().templates_dir();
+        let embedded = fs::read_to_string(tracker.home().join("TEMPLATE-INFO.txt"))
+            .ok()
+            .map(|text| {
+                roundup_tracker::templates::parse_info("", &text)
+                    .name
+                    .to_lowercase()
+            })
+            .filter(|n| roundup_tracker::templates::exists(n));
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_undefined_behavior(minijinja::UndefinedBehavior::Chainable);
+        // Python string/dict/list methods (`s.split(",")`, `d.items()`), as
+        // Roundup's Jinja2 templates use them.
+        env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        let mut local = BTreeSet::new();
+        if dir.is_dir() {
+            let mut files = Vec::new();
+            collect_files(&dir, "", &mut files)?;
+            for (name, path) in files {
+                let source = fs::read_to_string(&path)
+                    .map_err(|e| Error::io(format!("reading template {}", path.display()), e))?;
+                env.add_template_owned(name.clone(), source).map_err(|e| {
+                    let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
+                    Error::Config(format!(
+                        "template {}{line}: {}",
+                        path.display(),
+                        e.detail().unwrap_or("syntax error")
+                    ))
+                })?;
+                local.insert(name);
+            }
+        }
+        if let Some(tpl) = embedded.clone() {
+            env.set_loader(move |name| {
+                Ok(
+                    roundup_tracker::templates::file(&tpl, &format!("html/{name}"))
+                        .map(|b| String::from_utf8_lossy(b).into_owned()),
+                )
+            });
+        }
+        env.add_global("db", JValue::from_object(model::DbObj));
+        env.add_global("request", JValue::from_object(request::RequestObj));
+        env.add_global("utils", JValue::from_object(utils::UtilsObj));
+        env.add_global("config", JValue::from_object(utils::ConfigObj));
+        env.add_global("tracker", JValue::from_object(utils::TrackerObj));
+        env.add_function("_", |s: String| s);
+        env.add_function("gettext", |s: String| s);
+        env.add_function(
+            "ngettext",
+            |one: String, many: String, n: i64| if n == 1 { one } else { many },
+        );
+        env.add_filter("breaklines", |s: String| {
+            JValue::from_safe_string(html::breaks(&html::escape(&s)))
+        });
+        env.add_filter("linkify", |s: String| -> Result<JValue, minijinja::Error> {
+            ctx::with(|c| {
+                Ok(JValue::from_safe_string(html::linkify(&s, &|n| {
+                    c.is_class(n)
+                })))
+            })
+        });
+        env.add_function("csrf_field", || -> Result<JValue, minijinja::Error> {
+            ctx::with(|c| Ok(JValue::from_safe_string(model::csrf_field(c))))
+        });
+        let templates = Templates {
+            env,
+            local,
+            embedded,
+        };
+        // Compile the embedded pages now too, so their errors surface at load.
+        templates.check_embedded()?;
+        Ok(templates)
+    }
+
+    fn check_embedded(&self) -> Result<(), Error> {
+        // The embedded files are ours and tested; only the page layout is
+        // compiled eagerly, as every page extends it.
+        if self.embedded.is_some() && !self.local.contains("page.html") && self.exists("page.html")
+        {
+            self.env
+                .get_template("page.html")
+                .map_err(|e| Error::Config(describe(&e, "page.html")))?;
+        }
+        Ok(())
+    }
+
+    fn exists(&self, name: &str) -> bool {
+        if self.local.contains(name) {
+            return true;
+        }
+        match &self.embedded {
+            Some(t) => roundup_tracker::templates::file(t, &format!("html/{name}")).is_some(),
+            None => false,
+        }
+    }
+
+    /// The template file a view resolves to, if any.
+    pub fn resolve(&self, classname: Option<&str>, template: &str) -> Option<String> {
+        let candidates = candidates(classname, template);
+        candidates.into_iter().find(|c| self.exists(c))
+    }
+
+    /// Whether a template exists for this class (or the home page) and
+    /// template name.
+    pub fn has(&self, classname: Option<&str>, template: &str) -> bool {
+        self.resolve(classname, template).is_some()
+    }
+
+    /// Render a page for the request's user.
+    pub fn render(
+        &self,
+        db: &roundup_core::Db,
+        tracker: &Tracker,
+        req: &WebRequest,
+        view: &View,
+        messages: &PageMessages,
+    ) -> Result<String, Error> {
+        let template = if view.template.is_empty() {
+            match (&view.classname, &view.itemid) {
+                (Some(_), Some(_)) => "item",
+                (Some(_), None) => "index",
+                (None, _) => "home",
+            }
+        } else {
+            view.template.as_str()
+        };
+        let name = self
+            .resolve(view.classname.as_deref(), template)
+            .ok_or_else(|| {
+                Error::Value(format!(
+                    "no template for {}: looked for {}",
+                    match &view.classname {
+                        Some(c) => format!("class \"{c}\" view \"{template}\""),
+                        None => format!("home view \"{template}\""),
+                    },
+                    candidates(view.classname.as_deref(), template).join(", ")
+                ))
+            })?;
+        let class_exists = |c: &str| db.schema().classes.contains_key(c);
+        let context_value = match (&view.classname, &view.itemid) {
+            // The not-found page names what was asked for, which may not exist.
+            (Some(c), _) if template == "404" => {
+                if class_exists(c) {
+                    model::ClassObj::value(c)
+                } else {
+                    JValue::from(())
+                }
+            }
+            (Some(c), Some(id)) => {
+                db.class(c)?;
+                if !db.has_node(c, id)? {
+                    return Err(Error::NoSuchNode {
+                        class: c.clone(),
+                        id: id.clone(),
+                    });
+                }
+                model::ItemObj::value(c, id)
+            }
+            (Some(c), None) => {
+                db.class(c)?;
+                model::ClassObj::value(c)
+            }
+            (None, _) => JValue::from(()),
+        };
+        let view = View {
+            template: template.to_string(),
+            ..view.clone()
+        };
+        let rctx = ctx::RenderCtx::new(db, tracker, req, &view)?;
+        let tmpl = self
+            .env
+            .get_template(&name)
+            .map_err(|e| Error::Config(describe(&e, &name)))?;
+        let vars = context! {
+            context => context_value,
+            messages => context! { ok => messages.ok.clone(), error => messages.error.clone() },
+            view => context! { classname => view.classname.clone(), itemid => view.itemid.clone(), template => view.template.clone() },
+        };
+        ctx::enter(&rctx, || tmpl.render(vars)).map_err(|e| Error::Value(describe(&e, &name)))
+    }
+}
+
+/// Template files tried for a view, in order.
+fn candidates(classname: Option<&str>, template: &str) -> Vec<String> {
+    let safe = |s: &str| {
+        !s.is_empty()
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+    };
+    if !safe(template) {
+        return Vec::new();
+    }
+    match classname {
+        Some(c) if safe(c) => vec![
+            format!("{c}.{template}.html"),
+            format!("_generic.{template}.html"),
+        ],
+        Some(_) => Vec::new(),
+        None if template == "home" => vec!["home.html".to_string()],
+        None => vec![format!("home.{template}.html")],
+    }
+}

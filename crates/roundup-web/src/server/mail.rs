@@ -1,0 +1,46 @@
+//! Outgoing mail for registration and password reset.
+//!
+//! This build has no SMTP transport yet. As in Roundup, when `[mail]
+//! debug` names a file, messages are appended to it instead of being
+//! sent (the demo tracker is set up this way). Without it, sending fails
+//! with a message telling the administrator what to configure, and the
+//! action that needed the mail reports that error and changes nothing.
+
+use std::io::Write;
+
+use super::settings::WebSettings;
+
+/// Send (or record) a plain-text message; `Err` is shown to the user.
+pub fn send(settings: &WebSettings, to: &[&str], subject: &str, body: &str) -> Result<(), String> {
+    let to: Vec<&str> = to
+        .iter()
+        .copied()
+        .filter(|a| !a.trim().is_empty())
+        .collect();
+    if to.is_empty() {
+        return Err("No email address is known for this user, so no mail can be sent.".into());
+    }
+    let Some(path) = &settings.mail_debug else {
+        return Err(
+            "This tracker cannot send mail: no mail transport is available in this server. \
+             Set [mail] debug in config.ini to a file to record outgoing mail, \
+             or enable [main] instant_registration."
+                .into(),
+        );
+    };
+    let date = httpdate::fmt_http_date(std::time::SystemTime::now());
+    let message = format!(
+        "From: {from}\nTo: {to}\nSubject: {subject}\nDate: {date}\nContent-Type: text/plain; charset=utf-8\nX-Roundup-Name: {name}\n\n{body}\n",
+        from = settings.tracker_email,
+        to = to.join(", "),
+        name = settings.tracker_name,
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .map_err(|e| format!("Cannot record outgoing mail in {}: {e}", path.display()))?;
+    f.write_all(message.as_bytes())
+        .map_err(|e| format!("Cannot record outgoing mail in {}: {e}", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,271 @@
+//! The state of one page render, reachable from template objects.
+//!
+//! Template objects (minijinja values) must be `Send + Sync + 'static`,
+//! while the database connection is borrowed and single-threaded. So the
+//! objects hold only names and ids, and reach the connection through
+//! [`with`], which finds the [`RenderCtx`] that [`enter`] installed for
+//! the duration of `Templates::render` on this thread. Outside a render
+//! the objects answer with an error instead of data.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+
+use minijinja::{Error as TplError, ErrorKind};
+use roundup_core::date::Timezone;
+use roundup_core::schema::PropType;
+use roundup_core::storage::StoredNode;
+use roundup_core::{Db, Value};
+use roundup_tracker::Tracker;
+
+use super::request::IndexArgs;
+use super::View;
+use crate::request::WebRequest;
+
+/// Permission question: (permission, class, property, item).
+type PermKey = (String, Option<String>, Option<String>, Option<String>);
+
+/// Everything a template object may consult while a page renders.
+pub(crate) struct RenderCtx<'a> {
+    pub db: &'a Db,
+    pub tracker: &'a Tracker,
+    pub req: &'a WebRequest,
+    pub view: &'a View,
+    /// The user the page is rendered for.
+    pub userid: String,
+    pub roles: Vec<String>,
+    pub tz: Timezone,
+    pub index: IndexArgs,
+    pub markdown_breaks: bool,
+    perms: RefCell<HashMap<PermKey, bool>>,
+    checked: RefCell<HashMap<(String, String), bool>>,
+    nodes: RefCell<HashMap<(String, String), std::sync::Arc<StoredNode>>>,
+}
+
+impl<'a> RenderCtx<'a> {
+    pub fn new(
+        db: &'a Db,
+        tracker: &'a Tracker,
+        req: &'a WebRequest,
+        view: &'a View,
+    ) -> roundup_core::Result<RenderCtx<'a>> {
+        let userid = if req.userid.is_empty() {
+            db.getuid()
+        } else {
+            req.userid.clone()
+        };
+        let roles = db.user_roles(&userid)?;
+        let tz = user_tz(db, &userid, tracker);
+        let index = IndexArgs::parse(db, req, view.classname.as_deref(), &roles);
+        let markdown_breaks = tracker
+            .config()
+            .get_bool("markdown", "break_on_newline")
+            .unwrap_or(false);
+        Ok(RenderCtx {
+            db,
+            tracker,
+            req,
+            view,
+            userid,
+            roles,
+            tz,
+            index,
+            markdown_breaks,
+            perms: RefCell::new(HashMap::new()),
+            checked: RefCell::new(HashMap::new()),
+            nodes: RefCell::new(HashMap::new()),
+        })
+    }
+
+    /// Whether the render's user has `perm` (errors count as "no").
+    ///
+    /// Answers are memoised for the render. An item-level question is
+    /// answered from the class-level one when no permission the user's
+    /// roles hold for the class has a check function: then the item
+    /// cannot change the answer.
+    pub fn may(
+        &self,
+        perm: &str,
+        class: Option<&str>,
+        prop: Option<&str>,
+        item: Option<&str>,
+    ) -> bool {
+        if let (Some(c), Some(_)) = (class, item) {
+            // Item-level answers follow from the class level unless a
+            // check function is involved; no per-item bookkeeping then.
+            if !self.may(perm, class, prop, None) {
+                return false;
+            }
+            if !self.has_checked(perm, c) {
+                return true;
+            }
+        }
+        let key: PermKey = (
+            perm.to_string(),
+            class.map(str::to_string),
+            prop.map(str::to_string),
+            item.map(str::to_string),
+        );
+        if let Some(v) = self.perms.borrow().get(&key) {
+            return *v;
+        }
+        let answer = self.ask(perm, class, prop, item);
+        self.perms.borrow_mut().insert(key, answer);
+        answer
+    }
+
+    fn ask(&self, perm: &str, class: Option<&str>, prop: Option<&str>, item: Option<&str>) -> bool {
+        self.db
+            .security()
+            .roles_have_permission(self.db, &self.roles, perm, &self.userid, class, prop, item)
+            .unwrap_or(false)
+    }
+
+    /// Whether any permission named `perm` that the user's roles hold for
+    /// `class` carries a check function (so answers may differ per item).
+    pub fn has_checked(&self, perm: &str, class: &str) -> bool {
+        let key = (perm.to_string(), class.to_string());
+        if let Some(v) = self.checked.borrow().get(&key) {
+            return *v;
+        }
+        let sec = self.db.security();
+        let found = sec.roles().any(|role| {
+            self.roles.contains(&role.name)
+                && role.permissions.iter().any(|&pi| {
+                    sec.permission(pi).is_some_and(|p| {
+                        p.name == perm
+                            && p.check.is_some()
+                            && p.klass.as_deref().is_none_or(|k| k == class)
+                    })
+                })
+        });
+        self.checked.borrow_mut().insert(key, found);
+        found
+    }
+
+    /// Whether the user may see this property (of this item).
+    pub fn may_view(&self, class: &str, prop: Option<&str>, item: Option<&str>) -> bool {
+        self.may("View", Some(class), prop, item)
+    }
+
+    /// Whether the user may change this property (of this item, or of
+    /// new items when `item` is `None`).
+    pub fn may_edit(&self, class: &str, prop: Option<&str>, item: Option<&str>) -> bool {
+        match item {
+            Some(_) => self.may("Edit", Some(class), prop, item),
+            None => self.may("Create", Some(class), prop, None),
+        }
+    }
+
+    /// A stored item, memoised for the render.
+    pub fn node(&self, class: &str, id: &str) -> roundup_core::Result<std::sync::Arc<StoredNode>> {
+        let key = (class.to_string(), id.to_string());
+        if let Some(n) = self.nodes.borrow().get(&key) {
+            return Ok(n.clone());
+        }
+        let n = self.db.get_node(class, id)?;
+        self.nodes.borrow_mut().insert(key, n.clone());
+        Ok(n)
+    }
+
+    /// A property value of an item (`[]` for an empty multilink).
+    pub fn value(&self, class: &str, id: &str, prop: &str) -> roundup_core::Result<Option<Value>> {
+        let cls = self.db.class(class)?;
+        if prop == "id" {
+            return Ok(Some(Value::String(id.to_string())));
+        }
+        let p = cls.require_prop(prop)?;
+        if cls.is_file_content(prop) || p.is_computed() {
+            return self.db.get(class, id, prop);
+        }
+        let node = self.node(class, id)?;
+        Ok(match node.values.get(prop).cloned().flatten() {
+            None if p.ptype == PropType::Multilink => Some(Value::Multilink(Vec::new())),
+            v => v,
+        })
+    }
+
+    /// The label of an item: its label property's value, or the id when
+    /// that is empty or the item is missing.
+    pub fn label(&self, class: &str, id: &str) -> String {
+        let Ok(cls) = self.db.class(class) else {
+            return id.to_string();
+        };
+        let lp = cls.label_prop(true);
+        match self.value(class, id, &lp) {
+            Ok(Some(Value::String(s))) if !s.is_empty() => s,
+            Ok(Some(v)) if lp != "id" => v.to_string(),
+            _ => id.to_string(),
+        }
+    }
+
+    /// Whether `name` is a class of the schema.
+    pub fn is_class(&self, name: &str) -> bool {
+        self.db.schema().classes.contains_key(name)
+    }
+
+    /// A fresh one-time `@csrf` token for a form (stored by the server's
+    /// one-time-key store, as Roundup's `anti_csrf_nonce`).
+    pub fn csrf(&self) -> String {
+        self.req.anti_csrf_nonce()
+    }
+}
+
+/// The user's time zone, else the tracker's.
+fn user_tz(db: &Db, userid: &str, tracker: &Tracker) -> Timezone {
+    let has_tz = db
+        .schema()
+        .classes
+        .get("user")
+        .is_some_and(|c| c.props.contains_key("timezone"));
+    if has_tz {
+        if let Ok(Some(Value::String(tz))) = db.get("user", userid, "timezone") {
+            if let Ok(tz) = Timezone::parse(&tz) {
+                return tz;
+            }
+        }
+    }
+    Timezone::parse(tracker.config().timezone()).unwrap_or(Timezone::Utc)
+}
+
+thread_local! {
+    static CURRENT: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
+}
+
+/// Run `f` with `ctx` reachable through [`with`] on this thread.
+pub(crate) fn enter<R>(ctx: &RenderCtx<'_>, f: impl FnOnce() -> R) -> R {
+    struct Restore(*const ());
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| c.set(self.0));
+        }
+    }
+    let ptr = ctx as *const RenderCtx<'_> as *const ();
+    let _restore = Restore(CURRENT.with(|c| c.replace(ptr)));
+    f()
+}
+
+/// Use the render context of the page being rendered on this thread.
+pub(crate) fn with<R>(
+    f: impl FnOnce(&RenderCtx<'_>) -> Result<R, TplError>,
+) -> Result<R, TplError> {
+    let ptr = CURRENT.with(|c| c.get());
+    if ptr.is_null() {
+        return Err(TplError::new(
+            ErrorKind::InvalidOperation,
+            "tracker data is only available while a page is rendered",
+        ));
+    }
+    // SAFETY: `ptr` was set by `enter` from a live `&RenderCtx` and is
+    // reset when `enter` returns (or unwinds), so it points at a valid
+    // context for as long as it is non-null. The closure is generic over
+    // the context's lifetime, so it cannot keep the reference (or the
+    // borrowed database) beyond this call; the 'static here is never
+    // observable.
+    let ctx: &RenderCtx<'static> = unsafe { &*(ptr as *const RenderCtx<'static>) };
+    f(ctx)
+}
+
+/// A core error as a template error (keeps the message).
+pub(crate) fn core_err(e: roundup_core::Error) -> TplError {
+    TplError::new(ErrorKind::InvalidOperation, e.to_string())
+}

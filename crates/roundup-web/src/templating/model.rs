@@ -1,0 +1,1759 @@
+//! The object model templates see, shaped like Roundup's templating
+//! wrappers: [`DbObj`] (`db`), [`ClassObj`] (HTMLClass), [`ItemObj`]
+//! (HTMLItem) and [`PropObj`] (HTMLProperty).
+//!
+//! Every value shown is checked against the render user's View
+//! permission (`[hidden]` otherwise), and edit fields are offered only
+//! with Edit (items) or Create (new items) permission; otherwise
+//! `field()` shows the plain value.
+
+use std::sync::Arc;
+
+use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr};
+use minijinja::{Error as TplError, ErrorKind, State, Value as JValue};
+use roundup_core::date::{Date, Timezone};
+use roundup_core::filter::{Direction, FilterSpec, SpecValue};
+use roundup_core::pyrepr::PyValue;
+use roundup_core::schema::{PropType, Property};
+use roundup_core::value::Value;
+
+use super::ctx::{core_err, with, RenderCtx};
+use super::html::{self, escape, TagBuilder};
+
+fn safe(s: String) -> JValue {
+    JValue::from_safe_string(s)
+}
+
+fn unknown_method(what: &str, method: &str) -> TplError {
+    TplError::new(
+        ErrorKind::UnknownMethod,
+        format!("{what} has no method {method}()"),
+    )
+}
+
+/// Extra keyword arguments that become HTML attributes (`None`: no value).
+fn extra_attrs(kw: &Kwargs, known: &[&str]) -> Vec<(String, Option<String>)> {
+    kw.args()
+        .filter(|k| !known.contains(k))
+        .filter_map(|k| {
+            let v: JValue = kw.get(k).ok()?;
+            Some((
+                k.to_string(),
+                if v.is_none() || v.is_undefined() {
+                    None
+                } else {
+                    Some(v.to_string())
+                },
+            ))
+        })
+        .collect()
+}
+
+fn kw_str(kw: &Kwargs, key: &str) -> Option<String> {
+    let v: Option<JValue> = kw.get(key).ok().flatten();
+    v.filter(|v| !v.is_none() && !v.is_undefined())
+        .map(|v| v.to_string())
+}
+
+fn kw_bool(kw: &Kwargs, key: &str, default: bool) -> bool {
+    let v: Option<JValue> = kw.get(key).ok().flatten();
+    v.map(|v| v.is_true()).unwrap_or(default)
+}
+
+fn kw_usize(kw: &Kwargs, key: &str) -> Option<usize> {
+    kw_str(kw, key).and_then(|s| s.trim().parse().ok())
+}
+
+// ---------------------------------------------------------------------------
+// db
+
+/// `db`: every class of the schema by name (`db.issue`, `db['user']`).
+#[derive(Debug)]
+pub struct DbObj;
+
+impl Object for DbObj {
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let name = key.as_str()?;
+        with(|ctx| Ok(ctx.is_class(name)))
+            .ok()
+            .filter(|b| *b)
+            .map(|_| ClassObj::value(name))
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        let names: Vec<JValue> = with(|ctx| {
+            Ok(ctx
+                .db
+                .schema()
+                .classes
+                .keys()
+                .map(|k| JValue::from(k.as_str()))
+                .collect())
+        })
+        .unwrap_or_default();
+        Enumerator::Values(names)
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[JValue],
+    ) -> Result<JValue, TplError> {
+        match method {
+            "getuid" => with(|ctx| Ok(JValue::from(ctx.userid.as_str()))),
+            "classes" => Ok(JValue::from(self.enumerate_values())),
+            "getclass" => {
+                let (name,): (String,) = from_args(args)?;
+                self.get_value(&JValue::from(name.as_str())).ok_or_else(|| {
+                    TplError::new(
+                        ErrorKind::InvalidOperation,
+                        format!("no such class \"{name}\""),
+                    )
+                })
+            }
+            _ => Err(unknown_method("db", method)),
+        }
+    }
+}
+
+impl DbObj {
+    fn enumerate_values(self: &Arc<Self>) -> Vec<JValue> {
+        match self.enumerate() {
+            Enumerator::Values(v) => v,
+            _ => Vec::new(),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// classes
+
+/// A class (Roundup's HTMLClass): the context of index, search and
+/// new-item pages, and `db.<class>`.
+#[derive(Debug)]
+pub struct ClassObj {
+    pub class: String,
+}
+
+impl ClassObj {
+    pub fn value(class: &str) -> JValue {
+        JValue::from_object(ClassObj {
+            class: class.to_string(),
+        })
+    }
+}
+
+impl Object for ClassObj {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let name = key.as_str()?;
+        match name {
+            "classname" => return Some(JValue::from(self.class.as_str())),
+            "id" => return Some(JValue::from(())),
+            _ => {}
+        }
+        with(|ctx| Ok(PropObj::for_class(ctx, &self.class, name)))
+            .ok()
+            .flatten()
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.class)
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[JValue],
+    ) -> Result<JValue, TplError> {
+        let class = self.class.as_str();
+        match method {
+            "is_view_ok" => with(|ctx| Ok(JValue::from(ctx.may_view(class, None, None)))),
+            "is_edit_ok" => with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, None)))),
+            "is_create_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Create", Some(class), None, None))))
+            }
+            "is_retire_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Retire", Some(class), None, None))))
+            }
+            "is_restore_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Restore", Some(class), None, None))))
+            }
+            "is_search_ok" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.may("Search", Some(class), None, None) || ctx.may_view(class, None, None),
+                ))
+            }),
+            "designator" | "history" => Ok(JValue::from("")),
+            "getkey" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.db.class(class).map_err(core_err)?.key.clone(),
+                ))
+            }),
+            "labelprop" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.db.class(class).map_err(core_err)?.label_prop(true),
+                ))
+            }),
+            "propnames" => with(|ctx| Ok(JValue::from(propnames(ctx, class)?))),
+            "csv" => with(|ctx| Ok(JValue::from(class_csv(ctx, class)?))),
+            "properties" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let cansearch = kw_bool(&kw, "cansearch", true);
+                with(|ctx| {
+                    let cls = ctx.db.class(class).map_err(core_err)?;
+                    Ok(JValue::from(
+                        cls.prop_names(true)
+                            .into_iter()
+                            .filter(|p| {
+                                !cansearch
+                                    || ctx.db.security().role_may_search(&ctx.roles, class, p)
+                            })
+                            .filter_map(|p| PropObj::for_class(ctx, class, &p))
+                            .collect::<Vec<_>>(),
+                    ))
+                })
+            }
+            "list" => with(|ctx| {
+                let cls = ctx.db.class(class).map_err(core_err)?;
+                let spec = FilterSpec {
+                    sort: vec![(Some(Direction::Asc), cls.order_prop())],
+                    ..FilterSpec::default()
+                };
+                let ids = ctx.db.filter(class, &spec).map_err(core_err)?;
+                Ok(visible_items(ctx, class, ids))
+            }),
+            "filter" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let spec = filter_spec_from_kwargs(&kw)?;
+                with(|ctx| {
+                    let ids = ctx.db.filter(class, &spec).map_err(core_err)?;
+                    Ok(visible_items(ctx, class, ids))
+                })
+            }
+            "getItem" | "item" => {
+                let (id,): (String,) = from_args(args)?;
+                with(|ctx| {
+                    if !ctx.db.has_node(class, &id).map_err(core_err)? {
+                        return Err(TplError::new(
+                            ErrorKind::InvalidOperation,
+                            format!("{class} has no item {id}"),
+                        ));
+                    }
+                    Ok(ItemObj::value(class, &id))
+                })
+            }
+            "lookup" => {
+                let (key,): (String,) = from_args(args)?;
+                with(|ctx| {
+                    Ok(match ctx.db.lookup(class, &key) {
+                        Ok(id) => ItemObj::value(class, &id),
+                        Err(_) => JValue::from(()),
+                    })
+                })
+            }
+            "classhelp" => {
+                let (props, kw): (Option<String>, Kwargs) = from_args(args)?;
+                with(|ctx| Ok(safe(classhelp(ctx, class, props.as_deref(), &kw))))
+            }
+            "submit" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let label = kw_str(&kw, "label").unwrap_or_else(|| "Submit New Entry".into());
+                let action = kw_str(&kw, "action").unwrap_or_else(|| "new".into());
+                with(|ctx| Ok(safe(submit_html(ctx, &label, &action, None))))
+            }
+            _ => Err(unknown_method(&format!("class {class}"), method)),
+        }
+    }
+}
+
+/// Roundup's `propnames()`: `id`, then the declared properties sorted.
+fn propnames(ctx: &RenderCtx<'_>, class: &str) -> Result<Vec<String>, TplError> {
+    let cls = ctx.db.class(class).map_err(core_err)?;
+    let mut names: Vec<String> = cls.props.keys().cloned().collect();
+    names.sort();
+    names.insert(0, "id".to_string());
+    Ok(names)
+}
+
+/// One CSV field, quoted when needed.
+fn csv_field(out: &mut String, text: &str) {
+    if text.contains([',', '"', '\n', '\r']) {
+        out.push('"');
+        out.push_str(&text.replace('"', "\"\""));
+        out.push('"');
+    } else {
+        out.push_str(text);
+    }
+}
+
+/// The active items of a class as CSV (header of [`propnames`], then one
+/// row per item; multilinks as `1:2:3`), for the generic index's bulk
+/// editor. Refused unless the user may view every value.
+fn class_csv(ctx: &RenderCtx<'_>, class: &str) -> Result<String, TplError> {
+    let names = propnames(ctx, class)?;
+    let cls = ctx.db.class(class).map_err(core_err)?;
+    let mut out = String::new();
+    let line = |out: &mut String, fields: &[String]| {
+        for (i, f) in fields.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            csv_field(out, f);
+        }
+        out.push_str("\r\n");
+    };
+    line(&mut out, &names);
+    for id in ctx.db.list(class).map_err(core_err)? {
+        let mut row = Vec::with_capacity(names.len());
+        for name in &names {
+            if !ctx.may_view(class, Some(name), Some(&id)) {
+                return Err(TplError::new(
+                    ErrorKind::InvalidOperation,
+                    format!(
+                        "you may not view {class}{id} {name}, so the class cannot be edited as CSV"
+                    ),
+                ));
+            }
+            let text = match ctx.value(class, &id, name).map_err(core_err)? {
+                None => String::new(),
+                Some(Value::Multilink(ids)) => ids.join(":"),
+                Some(Value::Link(l)) => l,
+                Some(Value::Date(d)) => d.to_string(),
+                Some(Value::Password(p)) => p.to_string(),
+                Some(v) => match cls.prop(name) {
+                    Some(p) => value_text(ctx, p, &v, &Timezone::Utc),
+                    None => v.to_string(),
+                },
+            };
+            row.push(text);
+        }
+        line(&mut out, &row);
+    }
+    Ok(out)
+}
+
+/// Items of `class` the user may see, as item objects.
+pub(crate) fn visible_items(ctx: &RenderCtx<'_>, class: &str, ids: Vec<String>) -> JValue {
+    JValue::from(
+        ids.into_iter()
+            .filter(|id| ctx.may_view(class, None, Some(id)))
+            .map(|id| ItemObj::value(class, &id))
+            .collect::<Vec<_>>(),
+    )
+}
+
+/// Parse a Jinja sort/group argument: `"-activity"`, `"a,-b"`, or a list
+/// of `[dir, prop]` pairs / strings.
+fn sort_arg(v: Option<JValue>) -> Result<Vec<(Option<Direction>, String)>, TplError> {
+    let Some(v) = v.filter(|v| !v.is_none() && !v.is_undefined()) else {
+        return Ok(Vec::new());
+    };
+    let one = |s: &str| -> (Option<Direction>, String) {
+        let s = s.trim();
+        match s.strip_prefix('-') {
+            Some(rest) => (Some(Direction::Desc), rest.to_string()),
+            None => (None, s.trim_start_matches('+').to_string()),
+        }
+    };
+    if let Some(s) = v.as_str() {
+        return Ok(s
+            .split(',')
+            .filter(|p| !p.trim().is_empty())
+            .map(one)
+            .collect());
+    }
+    let mut out = Vec::new();
+    for entry in v.try_iter()? {
+        if let Some(s) = entry.as_str() {
+            out.push(one(s));
+            continue;
+        }
+        let parts: Vec<JValue> = entry.try_iter()?.collect();
+        let dir = parts.first().map(|d| d.to_string()).unwrap_or_default();
+        let prop = parts.get(1).map(|p| p.to_string()).unwrap_or_default();
+        out.push((
+            Some(if dir == "-" {
+                Direction::Desc
+            } else {
+                Direction::Asc
+            }),
+            prop,
+        ));
+    }
+    Ok(out)
+}
+
+/// `filter(filterspec={...}, sort=..., group=...)` arguments.
+fn filter_spec_from_kwargs(kw: &Kwargs) -> Result<FilterSpec, TplError> {
+    let mut spec = FilterSpec::default();
+    let fs: Option<JValue> = kw.get("filterspec")?;
+    if let Some(fs) = fs.filter(|v| !v.is_none() && !v.is_undefined()) {
+        for key in fs.try_iter()? {
+            let name = key.to_string();
+            let val = fs.get_item(&key)?;
+            let sv = if let Some(s) = val.as_str() {
+                SpecValue::One(s.to_string())
+            } else if val.kind() == minijinja::value::ValueKind::Seq {
+                SpecValue::Many(val.try_iter()?.map(|v| v.to_string()).collect())
+            } else {
+                SpecValue::One(val.to_string())
+            };
+            spec.filterspec.push((name, sv));
+        }
+    }
+    spec.sort = sort_arg(kw.get("sort")?)?;
+    spec.group = sort_arg(kw.get("group")?)?;
+    spec.limit = kw.get::<Option<u64>>("limit")?;
+    Ok(spec)
+}
+
+/// The link that opens a class's help/picker page (`<class>?@template=help`).
+fn classhelp(ctx: &RenderCtx<'_>, class: &str, props: Option<&str>, kw: &Kwargs) -> String {
+    let props = props.map(str::to_string).unwrap_or_else(|| {
+        ctx.db
+            .class(class)
+            .map(|c| c.props.keys().cloned().collect::<Vec<_>>().join(","))
+            .unwrap_or_default()
+    });
+    let label = kw_str(kw, "label").unwrap_or_else(|| "(list)".into());
+    let mut url = format!(
+        "{class}?@template=help&properties={}",
+        html::url_quote_arg(&props)
+    );
+    if let Some(p) = kw_str(kw, "property") {
+        url.push_str(&format!("&property={}", html::url_quote_arg(&p)));
+    }
+    if let Some(f) = kw_str(kw, "form") {
+        url.push_str(&format!("&form={}", html::url_quote_arg(&f)));
+    }
+    let pagesize = kw_usize(kw, "pagesize").unwrap_or(50);
+    url.push_str(&format!("&@pagesize={pagesize}"));
+    if let Some(s) = kw_str(kw, "sort") {
+        url.push_str(&format!("&@sort={}", html::url_quote_arg(&s)));
+    }
+    if let Some(f) = kw_str(kw, "filter") {
+        // "prop=values;prop=values" -> filter arguments
+        let mut names = Vec::new();
+        for part in f.split(';') {
+            if let Some((k, v)) = part.split_once('=') {
+                names.push(k.trim().to_string());
+                url.push_str(&format!(
+                    "&{}={}",
+                    html::url_quote_arg(k.trim()),
+                    html::url_quote_arg(v.trim())
+                ));
+            }
+        }
+        if !names.is_empty() {
+            url.push_str(&format!(
+                "&@filter={}",
+                html::url_quote_arg(&names.join(","))
+            ));
+        }
+    }
+    let mut tag = TagBuilder::new("a")
+        .attr("class", "classhelp")
+        .attr("href", &url)
+        .attr("target", "_blank")
+        .attr("data-classhelp", class);
+    if let Some(p) = kw_str(kw, "property") {
+        tag = tag.attr("data-property", &p);
+    }
+    tag = tag.attr(
+        "aria-label",
+        &format!("Pick from the list of {class} items (opens a new window)"),
+    );
+    format!("{}{}</a>", tag.open(), escape(&label))
+}
+
+/// Hidden `@action`, `@csrf` (and for items `@lastactivity`) fields plus
+/// the submit button.
+pub(crate) fn submit_html(
+    ctx: &RenderCtx<'_>,
+    label: &str,
+    action: &str,
+    item: Option<(&str, &str)>,
+) -> String {
+    let mut out = String::new();
+    out.push_str(
+        &TagBuilder::new("input")
+            .attr("type", "hidden")
+            .attr("name", "@action")
+            .attr("value", action)
+            .open(),
+    );
+    out.push_str(&csrf_field(ctx));
+    if let Some((class, id)) = item {
+        if let Ok(Some(Value::Date(d))) = ctx.value(class, id, "activity") {
+            out.push_str(
+                &TagBuilder::new("input")
+                    .attr("type", "hidden")
+                    .attr("name", "@lastactivity")
+                    .attr("value", &d.formal(&Timezone::Utc))
+                    .open(),
+            );
+        }
+    }
+    out.push_str(
+        &TagBuilder::new("input")
+            .attr("type", "submit")
+            .attr("name", "submit_button")
+            .attr("class", "button primary")
+            .attr("value", label)
+            .open(),
+    );
+    out
+}
+
+/// The hidden `@csrf` field.
+pub(crate) fn csrf_field(ctx: &RenderCtx<'_>) -> String {
+    TagBuilder::new("input")
+        .attr("type", "hidden")
+        .attr("name", "@csrf")
+        .attr("value", &ctx.csrf())
+        .open()
+}
+
+// ---------------------------------------------------------------------------
+// items
+
+/// An item (Roundup's HTMLItem).
+#[derive(Debug)]
+pub struct ItemObj {
+    pub class: String,
+    pub id: String,
+}
+
+impl ItemObj {
+    pub fn value(class: &str, id: &str) -> JValue {
+        JValue::from_object(ItemObj {
+            class: class.to_string(),
+            id: id.to_string(),
+        })
+    }
+}
+
+impl Object for ItemObj {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        let name = key.as_str()?;
+        match name {
+            "classname" => return Some(JValue::from(self.class.as_str())),
+            "id" => return Some(JValue::from(self.id.as_str())),
+            _ => {}
+        }
+        with(|ctx| Ok(PropObj::for_item(ctx, &self.class, &self.id, name)))
+            .ok()
+            .flatten()
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = with(|ctx| {
+            let lp = ctx
+                .db
+                .class(&self.class)
+                .map(|c| c.label_prop(true))
+                .unwrap_or_default();
+            Ok(if ctx.may_view(&self.class, Some(&lp), Some(&self.id)) {
+                ctx.label(&self.class, &self.id)
+            } else {
+                format!("{}{}", self.class, self.id)
+            })
+        })
+        .unwrap_or_default();
+        f.write_str(&text)
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        true
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[JValue],
+    ) -> Result<JValue, TplError> {
+        let (class, id) = (self.class.as_str(), self.id.as_str());
+        match method {
+            "designator" => Ok(JValue::from(format!("{class}{id}"))),
+            "is_view_ok" => with(|ctx| Ok(JValue::from(ctx.may_view(class, None, Some(id))))),
+            "is_edit_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, Some(id)))))
+            }
+            "is_retire_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Retire", Some(class), None, Some(id)))))
+            }
+            "is_restore_ok" => with(|ctx| {
+                Ok(JValue::from(ctx.may(
+                    "Restore",
+                    Some(class),
+                    None,
+                    Some(id),
+                )))
+            }),
+            "is_retired" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.db.is_retired(class, id).map_err(core_err)?,
+                ))
+            }),
+            "history" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let showall = kw_bool(&kw, "showall", false);
+                with(|ctx| Ok(safe(history_html(ctx, class, id, showall))))
+            }
+            "journal" => with(|ctx| Ok(journal_values(ctx, class, id))),
+            "submit" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let label = kw_str(&kw, "label").unwrap_or_else(|| "Submit Changes".into());
+                let action = kw_str(&kw, "action").unwrap_or_else(|| "edit".into());
+                with(|ctx| Ok(safe(submit_html(ctx, &label, &action, Some((class, id))))))
+            }
+            "copy_url" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let exclude: Vec<String> = match kw.get::<Option<JValue>>("exclude")? {
+                    Some(v) if !v.is_none() && !v.is_undefined() => {
+                        v.try_iter()?.map(|x| x.to_string()).collect()
+                    }
+                    _ => vec!["messages".to_string(), "files".to_string()],
+                };
+                with(|ctx| Ok(JValue::from(copy_url(ctx, class, id, &exclude))))
+            }
+            "download_url" => with(|ctx| {
+                let name = match ctx.value(class, id, "name") {
+                    Ok(Some(Value::String(n))) if ctx.may_view(class, Some("name"), Some(id)) => n,
+                    _ => String::new(),
+                };
+                Ok(JValue::from(format!(
+                    "{class}{id}/{}",
+                    html::url_quote(&name)
+                )))
+            }),
+            "hasPermission" | "has_permission" => {
+                let (perm, cls, kw): (String, Option<String>, Kwargs) = from_args(args)?;
+                let cls = cls.or_else(|| kw_str(&kw, "classname"));
+                let prop = kw_str(&kw, "property");
+                let item = kw_str(&kw, "itemid");
+                with(|ctx| {
+                    if class != "user" {
+                        return Ok(JValue::from(false));
+                    }
+                    let ok = if id == ctx.userid {
+                        ctx.may(&perm, cls.as_deref(), prop.as_deref(), item.as_deref())
+                    } else {
+                        ctx.db
+                            .security()
+                            .has_permission(
+                                ctx.db,
+                                &perm,
+                                id,
+                                cls.as_deref(),
+                                prop.as_deref(),
+                                item.as_deref(),
+                            )
+                            .unwrap_or(false)
+                    };
+                    Ok(JValue::from(ok))
+                })
+            }
+            "hasRole" | "has_role" => {
+                let (role,): (String,) = from_args(args)?;
+                with(|ctx| {
+                    let roles = if id == ctx.userid {
+                        ctx.roles.clone()
+                    } else {
+                        ctx.db.user_roles(id).map_err(core_err)?
+                    };
+                    let wanted = role.to_lowercase();
+                    Ok(JValue::from(roles.contains(&wanted)))
+                })
+            }
+            _ => Err(unknown_method(&format!("item {class}{id}"), method)),
+        }
+    }
+}
+
+/// `<class>?@template=item&prop=value...`: a new-item form pre-filled
+/// with the viewable values of an item (links as ids).
+fn copy_url(ctx: &RenderCtx<'_>, class: &str, id: &str, exclude: &[String]) -> String {
+    let mut url = format!("{class}?@template=item");
+    let Ok(cls) = ctx.db.class(class) else {
+        return url;
+    };
+    for (name, prop) in &cls.props {
+        if exclude.contains(name)
+            || prop.is_computed()
+            || prop.ptype == PropType::Password
+            || cls.is_file_content(name)
+            || !ctx.may_view(class, Some(name), Some(id))
+        {
+            continue;
+        }
+        let text = match ctx.value(class, id, name) {
+            Ok(Some(Value::Link(l))) => l,
+            Ok(Some(Value::Multilink(ids))) if !ids.is_empty() => ids.join(","),
+            Ok(Some(Value::Multilink(_))) | Ok(None) => continue,
+            Ok(Some(v)) => value_text(ctx, prop, &v, &ctx.tz),
+            Err(_) => continue,
+        };
+        url.push_str(&format!(
+            "&{}={}",
+            html::url_quote(name),
+            html::url_quote(&text)
+        ));
+    }
+    url
+}
+
+// ---------------------------------------------------------------------------
+// properties
+
+/// A property of an item or (for new-item and search forms) of a class
+/// (Roundup's HTMLProperty).
+#[derive(Debug, Clone)]
+pub struct PropObj {
+    pub class: String,
+    pub item: Option<String>,
+    pub name: String,
+    pub prop: Property,
+    pub value: Option<Value>,
+    /// The form text the value came from (class context).
+    pub raw: Option<String>,
+    /// The form field name.
+    pub formname: String,
+    /// Time zone override from `local()`.
+    pub tz: Option<Timezone>,
+}
+
+impl PropObj {
+    /// The property `name` of an item, or `None` if the class lacks it.
+    pub(crate) fn for_item(
+        ctx: &RenderCtx<'_>,
+        class: &str,
+        id: &str,
+        name: &str,
+    ) -> Option<JValue> {
+        let cls = ctx.db.class(class).ok()?;
+        let prop = cls.prop(name)?.clone();
+        let viewable = ctx.may_view(class, Some(name), Some(id));
+        // Unviewable values are never loaded, so nothing can leak them.
+        let value = if viewable && !cls.is_file_content(name) {
+            ctx.value(class, id, name).ok().flatten()
+        } else {
+            None
+        };
+        let is_context =
+            ctx.view.classname.as_deref() == Some(class) && ctx.view.itemid.as_deref() == Some(id);
+        let formname = if is_context {
+            name.to_string()
+        } else {
+            format!("{class}{id}@{name}")
+        };
+        // Values the user submitted (an edit that failed) are shown again
+        // in the edit fields of the page's own item.
+        let raw = if is_context && ctx.req.has(name) && prop.ptype != PropType::Password {
+            Some(ctx.req.get_all(name).join(","))
+        } else {
+            None
+        };
+        Some(JValue::from_object(PropObj {
+            class: class.to_string(),
+            item: Some(id.to_string()),
+            name: name.to_string(),
+            prop,
+            value,
+            raw,
+            formname,
+            tz: None,
+        }))
+    }
+
+    /// The property `name` of a class, with its value taken from the
+    /// request form (for new-item forms redisplayed after an error).
+    pub(crate) fn for_class(ctx: &RenderCtx<'_>, class: &str, name: &str) -> Option<JValue> {
+        let cls = ctx.db.class(class).ok()?;
+        let prop = cls.prop(name)?.clone();
+        let is_context = ctx.view.classname.as_deref() == Some(class) && ctx.view.itemid.is_none();
+        let raw = if is_context {
+            let all = ctx.req.get_all(name);
+            if all.is_empty() {
+                None
+            } else {
+                Some(all.join(","))
+            }
+        } else {
+            None
+        };
+        let value = raw
+            .as_deref()
+            .filter(|r| !r.trim().is_empty())
+            .and_then(|r| ctx.db.raw_to_value(class, name, r, None).ok().flatten())
+            .filter(|v| !matches!(v, Value::Password(_)));
+        Some(JValue::from_object(PropObj {
+            class: class.to_string(),
+            item: None,
+            name: name.to_string(),
+            prop,
+            value,
+            raw,
+            formname: name.to_string(),
+            tz: None,
+        }))
+    }
+
+    fn viewable(&self, ctx: &RenderCtx<'_>) -> bool {
+        ctx.may_view(&self.class, Some(&self.name), self.item.as_deref())
+    }
+
+    fn editable(&self, ctx: &RenderCtx<'_>) -> bool {
+        if self.prop.is_computed()
+            || matches!(
+                self.name.as_str(),
+                "id" | "creation" | "activity" | "creator" | "actor"
+            )
+        {
+            return false;
+        }
+        ctx.may_edit(&self.class, Some(&self.name), self.item.as_deref())
+    }
+
+    fn tz<'c>(&'c self, ctx: &'c RenderCtx<'_>) -> &'c Timezone {
+        self.tz.as_ref().unwrap_or(&ctx.tz)
+    }
+
+    fn is_set(&self) -> bool {
+        match &self.value {
+            None => false,
+            Some(Value::Multilink(v)) => !v.is_empty(),
+            Some(Value::String(s)) => !s.is_empty(),
+            Some(_) => true,
+        }
+    }
+
+    fn linked_ids(&self) -> Vec<String> {
+        match &self.value {
+            Some(Value::Link(id)) => vec![id.clone()],
+            Some(Value::Multilink(ids)) => ids.clone(),
+            _ => Vec::new(),
+        }
+    }
+
+    fn target(&self) -> &str {
+        self.prop.link_class.as_deref().unwrap_or("")
+    }
+
+    /// The text of the value (no permission check; callers check).
+    fn text(&self, ctx: &RenderCtx<'_>) -> String {
+        if self.prop.ptype == PropType::String && self.value.is_none() {
+            // file content is read on demand, and only when viewable
+            if let Some(id) = &self.item {
+                if ctx
+                    .db
+                    .class(&self.class)
+                    .is_ok_and(|c| c.is_file_content(&self.name))
+                {
+                    return match ctx.db.get(&self.class, id, &self.name) {
+                        Ok(Some(Value::String(s))) => s,
+                        _ => String::new(),
+                    };
+                }
+            }
+        }
+        match &self.value {
+            None => String::new(),
+            Some(v) => value_text(ctx, &self.prop, v, self.tz(ctx)),
+        }
+    }
+
+    /// The text if viewable, else `[hidden]`.
+    fn shown(&self, ctx: &RenderCtx<'_>) -> Result<String, String> {
+        if self.viewable(ctx) {
+            Ok(self.text(ctx))
+        } else {
+            Err("[hidden]".to_string())
+        }
+    }
+
+    fn field_html(&self, ctx: &RenderCtx<'_>, kw: &Kwargs) -> String {
+        if !self.editable(ctx) {
+            return match self.shown(ctx) {
+                Ok(t) => escape(&t),
+                Err(h) => escape(&h),
+            };
+        }
+        let extra = extra_attrs(
+            kw,
+            &[
+                "size",
+                "showid",
+                "display_time",
+                "format",
+                "y_label",
+                "n_label",
+                "u_label",
+                "labelfirst",
+                "popcal",
+                "form",
+                "type",
+            ],
+        );
+        let id_attr = self.formname.replace('@', "-");
+        let size = kw_str(kw, "size").unwrap_or_else(|| "30".into());
+        match self.prop.ptype {
+            PropType::Boolean => {
+                let y = kw_str(kw, "y_label").unwrap_or_else(|| "Yes".into());
+                let n = kw_str(kw, "n_label").unwrap_or_else(|| "No".into());
+                let u = kw_str(kw, "u_label");
+                let cur = match &self.value {
+                    Some(Value::Boolean(b)) => Some(*b),
+                    _ => None,
+                };
+                let mut out = String::from("<span class=\"radio-group\">");
+                let mut choices =
+                    vec![("yes", y, cur == Some(true)), ("no", n, cur == Some(false))];
+                if let Some(u) = u {
+                    choices.push(("", u, cur.is_none()));
+                }
+                for (i, (val, label, on)) in choices.into_iter().enumerate() {
+                    let rid = format!("{id_attr}-{i}");
+                    out.push_str(
+                        &TagBuilder::new("input")
+                            .attr("type", "radio")
+                            .attr("name", &self.formname)
+                            .attr("id", &rid)
+                            .attr("value", val)
+                            .flag("checked", on)
+                            .extra(&extra)
+                            .open(),
+                    );
+                    out.push_str(&format!(
+                        "<label for=\"{}\">{}</label> ",
+                        escape(&rid),
+                        escape(&label)
+                    ));
+                }
+                out.push_str("</span>");
+                out
+            }
+            PropType::Password => TagBuilder::new("input")
+                .attr("type", "password")
+                .attr("name", &self.formname)
+                .attr("id", &id_attr)
+                .attr("size", &size)
+                .attr("autocomplete", "new-password")
+                .extra(&extra)
+                .open(),
+            PropType::Link | PropType::Multilink => {
+                let showid = kw_bool(kw, "showid", false);
+                let text = self
+                    .linked_ids()
+                    .iter()
+                    .map(|id| {
+                        let key_prop = ctx.db.class(self.target()).ok().and_then(|c| c.key.clone());
+                        if showid || key_prop.is_none() {
+                            id.clone()
+                        } else {
+                            ctx.label(self.target(), id)
+                        }
+                    })
+                    .collect::<Vec<_>>()
+                    .join(",");
+                let text = self.raw.clone().unwrap_or(text);
+                TagBuilder::new("input")
+                    .attr("type", "text")
+                    .attr("name", &self.formname)
+                    .attr("id", &id_attr)
+                    .attr("size", &size)
+                    .attr("value", &text)
+                    .extra(&extra)
+                    .open()
+            }
+            _ => {
+                let text = match (&self.value, &self.raw) {
+                    (_, Some(raw)) => raw.clone(),
+                    (Some(Value::Date(d)), _) => {
+                        let display_time = kw_bool(kw, "display_time", self.prop.display_time);
+                        match kw_str(kw, "format") {
+                            Some(f) => d.pretty(self.tz(ctx), Some(&f)),
+                            None if display_time => d.formal(self.tz(ctx)),
+                            None => d.pretty(self.tz(ctx), Some("%Y-%m-%d")),
+                        }
+                    }
+                    _ => self.text(ctx),
+                };
+                let mut tag = TagBuilder::new("input")
+                    .attr("type", kw_str(kw, "type").as_deref().unwrap_or("text"))
+                    .attr("name", &self.formname)
+                    .attr("id", &id_attr)
+                    .attr("size", &size)
+                    .attr("value", &text);
+                if matches!(self.prop.ptype, PropType::Number | PropType::Integer) {
+                    tag = tag.attr(
+                        "inputmode",
+                        if self.prop.ptype == PropType::Integer {
+                            "numeric"
+                        } else {
+                            "decimal"
+                        },
+                    );
+                }
+                tag.extra(&extra).open()
+            }
+        }
+    }
+
+    fn menu_html(&self, ctx: &RenderCtx<'_>, kw: &Kwargs) -> Result<String, TplError> {
+        if !self.prop.is_pointer() {
+            return Err(TplError::new(
+                ErrorKind::InvalidOperation,
+                format!(
+                    "{}.{} is not a Link or Multilink; menu() needs one",
+                    self.class, self.name
+                ),
+            ));
+        }
+        if !self.editable(ctx) {
+            return Ok(match self.shown(ctx) {
+                Ok(t) => escape(&t),
+                Err(h) => escape(&h),
+            });
+        }
+        let target = self.target().to_string();
+        let tcls = ctx.db.class(&target).map_err(core_err)?;
+        let showid = kw_bool(kw, "showid", false);
+        let maxlen = kw_usize(kw, "size");
+        let height = kw_str(kw, "height");
+        let additional: Vec<String> = match kw.get::<Option<JValue>>("additional")? {
+            Some(v) if v.as_str().is_some() => v
+                .as_str()
+                .unwrap_or("")
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .collect(),
+            Some(v) if !v.is_none() && !v.is_undefined() => {
+                v.try_iter()?.map(|x| x.to_string()).collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut spec = FilterSpec::default();
+        let sort_on: Option<JValue> = kw.get("sort_on")?;
+        spec.sort = sort_arg(sort_on)?;
+        if spec.sort.is_empty() {
+            spec.sort = vec![(Some(Direction::Asc), tcls.order_prop())];
+        }
+        let fs = filter_spec_from_kwargs(kw)?;
+        spec.filterspec = fs.filterspec;
+        let known = [
+            "size",
+            "height",
+            "showid",
+            "additional",
+            "sort_on",
+            "value",
+            "filterspec",
+            "sort",
+            "group",
+            "html_kwargs",
+        ];
+        for k in kw.args() {
+            if !known.contains(&k) && tcls.prop(k).is_some() {
+                let v: JValue = kw.get(k)?;
+                spec.filterspec
+                    .push((k.to_string(), SpecValue::One(v.to_string())));
+            }
+        }
+        let ids = ctx.db.filter(&target, &spec).map_err(core_err)?;
+        let mut selected = self.linked_ids();
+        let wanted = match &self.raw {
+            Some(raw) => Some(raw.clone()),
+            None if self.item.is_none() && self.value.is_none() => kw_str(kw, "value"),
+            None => None,
+        };
+        {
+            if let Some(v) = wanted {
+                selected = v
+                    .split(',')
+                    .filter_map(|k| {
+                        let k = k.trim();
+                        if k.chars().all(|c| c.is_ascii_digit()) {
+                            Some(k.to_string())
+                        } else {
+                            ctx.db.lookup(&target, k).ok()
+                        }
+                    })
+                    .collect();
+            }
+        }
+        let multiple = self.prop.is_multilink();
+        let id_attr = self.formname.replace('@', "-");
+        let mut tag = TagBuilder::new("select")
+            .attr("name", &self.formname)
+            .attr("id", &id_attr)
+            .flag("multiple", multiple);
+        if let Some(h) = &height {
+            tag = tag.attr("size", h);
+        }
+        let extra = extra_attrs(kw, &known);
+        let mut out = tag.extra(&extra).open();
+        if !multiple {
+            out.push_str(
+                &TagBuilder::new("option")
+                    .attr("value", "-1")
+                    .flag("selected", selected.is_empty())
+                    .open(),
+            );
+            out.push_str("- no selection -</option>");
+        }
+        let lp = tcls.label_prop(true);
+        for id in ids {
+            if !ctx.may_view(&target, Some(&lp), Some(&id)) {
+                continue;
+            }
+            let mut label = ctx.label(&target, &id);
+            if let Some(n) = maxlen {
+                if label.chars().count() > n {
+                    label = label.chars().take(n.saturating_sub(3)).collect::<String>() + "...";
+                }
+            }
+            if showid {
+                label = format!("{id}: {label}");
+            }
+            let extras: Vec<String> = additional
+                .iter()
+                .filter(|a| ctx.may_view(&target, Some(a), Some(&id)))
+                .filter_map(|a| match ctx.value(&target, &id, a) {
+                    Ok(Some(v)) => tcls.prop(a).map(|p| value_text(ctx, p, &v, &ctx.tz)),
+                    _ => None,
+                })
+                .filter(|s| !s.is_empty())
+                .collect();
+            if !extras.is_empty() {
+                label = format!("{label} ({})", extras.join(", "));
+            }
+            out.push_str(
+                &TagBuilder::new("option")
+                    .attr("value", &id)
+                    .flag("selected", selected.contains(&id))
+                    .open(),
+            );
+            out.push_str(&escape(&label));
+            out.push_str("</option>");
+        }
+        out.push_str("</select>");
+        Ok(out)
+    }
+
+    fn items(&self, ctx: &RenderCtx<'_>) -> Vec<JValue> {
+        if !self.viewable(ctx) {
+            return Vec::new();
+        }
+        let target = self.target().to_string();
+        self.linked_ids()
+            .into_iter()
+            .filter(|id| ctx.may_view(&target, None, Some(id)))
+            .map(|id| ItemObj::value(&target, &id))
+            .collect()
+    }
+}
+
+/// Text of a value as Roundup's `plain()` shows it.
+pub(crate) fn value_text(ctx: &RenderCtx<'_>, prop: &Property, v: &Value, tz: &Timezone) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Password(_) => "*encrypted*".to_string(),
+        Value::Date(d) => {
+            if let Some(f) = &prop.date_format {
+                d.pretty(tz, Some(f))
+            } else if prop.display_time {
+                d.formal(tz)
+            } else {
+                d.pretty(tz, Some("%Y-%m-%d"))
+            }
+        }
+        Value::Interval(i) => i.to_string(),
+        Value::Link(id) => ctx.label(prop.link_class.as_deref().unwrap_or(""), id),
+        Value::Multilink(ids) => {
+            let target = prop.link_class.as_deref().unwrap_or("");
+            ids.iter()
+                .map(|id| ctx.label(target, id))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+        Value::Boolean(b) => if *b { "Yes" } else { "No" }.to_string(),
+        Value::Number(n) => number_text(*n),
+        Value::Integer(i) => i.to_string(),
+    }
+}
+
+/// Python's `str(float)` for the common cases.
+fn number_text(n: f64) -> String {
+    if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 {
+        format!("{n:.1}")
+    } else {
+        n.to_string()
+    }
+}
+
+/// printf-style `%0.Nf`, `%.Nf`, `%d`, `%s` for Number.pretty().
+fn printf_number(fmt: &str, n: f64) -> String {
+    let Some(pos) = fmt.find('%') else {
+        return fmt.to_string();
+    };
+    let rest = &fmt[pos + 1..];
+    let end = rest
+        .find(|c: char| c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    let spec = &rest[..end];
+    let conv = rest[end..].chars().next().unwrap_or('f');
+    let prec: Option<usize> = spec.split_once('.').and_then(|(_, p)| p.parse().ok());
+    let body = match conv {
+        'd' | 'i' => format!("{}", n.trunc() as i64),
+        'e' => format!("{:.*e}", prec.unwrap_or(6), n),
+        's' => number_text(n),
+        _ => format!("{:.*}", prec.unwrap_or(6), n),
+    };
+    format!(
+        "{}{}{}",
+        &fmt[..pos],
+        body,
+        &rest[(end + 1).min(rest.len())..]
+    )
+}
+
+impl Object for PropObj {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        if self.prop.is_multilink() {
+            ObjectRepr::Seq
+        } else {
+            ObjectRepr::Plain
+        }
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        if self.prop.is_multilink() {
+            if let Some(i) = key.as_usize() {
+                return with(|ctx| Ok(self.items(ctx).into_iter().nth(i)))
+                    .ok()
+                    .flatten();
+            }
+        }
+        let name = key.as_str()?;
+        match name {
+            "_name" => return Some(JValue::from(self.name.as_str())),
+            "_value" | "_raw" => {
+                return with(|ctx| {
+                    Ok(if self.viewable(ctx) {
+                        match &self.value {
+                            Some(Value::Multilink(ids)) => JValue::from(ids.clone()),
+                            Some(Value::Link(id)) => JValue::from(id.as_str()),
+                            Some(Value::Boolean(b)) => JValue::from(*b),
+                            Some(Value::Integer(i)) => JValue::from(*i),
+                            Some(Value::Number(n)) => JValue::from(*n),
+                            Some(v) => JValue::from(value_text(ctx, &self.prop, v, &ctx.tz)),
+                            None => JValue::from(()),
+                        }
+                    } else {
+                        JValue::from(())
+                    })
+                })
+                .ok();
+            }
+            "_formname" => return Some(JValue::from(self.formname.as_str())),
+            _ => {}
+        }
+        // A Link property stands for the linked item: status.name, assignedto.id
+        if self.prop.is_link() {
+            let id = match &self.value {
+                Some(Value::Link(id)) => id.clone(),
+                _ => return None,
+            };
+            let target = self.target().to_string();
+            if name == "id" {
+                return with(|ctx| Ok(self.viewable(ctx).then(|| JValue::from(id.as_str()))))
+                    .ok()
+                    .flatten();
+            }
+            return with(|ctx| {
+                Ok(if self.viewable(ctx) {
+                    PropObj::for_item(ctx, &target, &id, name)
+                } else {
+                    None
+                })
+            })
+            .ok()
+            .flatten();
+        }
+        None
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        if !self.prop.is_multilink() {
+            return Enumerator::NonEnumerable;
+        }
+        Enumerator::Values(with(|ctx| Ok(self.items(ctx))).unwrap_or_default())
+    }
+
+    fn is_true(self: &Arc<Self>) -> bool {
+        with(|ctx| Ok(self.viewable(ctx) && self.is_set())).unwrap_or(false)
+    }
+
+    fn render(self: &Arc<Self>, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = with(|ctx| Ok(self.shown(ctx).unwrap_or_else(|h| h))).unwrap_or_default();
+        f.write_str(&text)
+    }
+
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &State<'_, '_>,
+        method: &str,
+        args: &[JValue],
+    ) -> Result<JValue, TplError> {
+        match method {
+            "plain" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let hyperlink = kw_bool(&kw, "hyperlink", false);
+                with(|ctx| {
+                    Ok(match self.shown(ctx) {
+                        Ok(t) if hyperlink => safe(html::linkify(&t, &|c| ctx.is_class(c))),
+                        Ok(t) => JValue::from(t),
+                        Err(h) => JValue::from(h),
+                    })
+                })
+            }
+            "hyperlinked" => with(|ctx| {
+                Ok(match self.shown(ctx) {
+                    Ok(t) => safe(html::linkify(&t, &|c| ctx.is_class(c))),
+                    Err(h) => JValue::from(h),
+                })
+            }),
+            "breaklines" | "rendered" => with(|ctx| {
+                Ok(match self.shown(ctx) {
+                    Ok(t) => safe(html::breaks(&html::linkify(&t, &|c| ctx.is_class(c)))),
+                    Err(h) => JValue::from(h),
+                })
+            }),
+            "wrapped" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let cols = kw_usize(&kw, "columns").unwrap_or(80);
+                with(|ctx| {
+                    Ok(match self.shown(ctx) {
+                        Ok(t) => safe(html::linkify(&wrap(&t, cols), &|c| ctx.is_class(c))),
+                        Err(h) => JValue::from(h),
+                    })
+                })
+            }
+            "markdown" => with(|ctx| {
+                Ok(match self.shown(ctx) {
+                    Ok(t) => safe(html::markdown(&t, ctx.markdown_breaks, &|c| {
+                        ctx.is_class(c)
+                    })),
+                    Err(h) => JValue::from(h),
+                })
+            }),
+            "email" => with(|ctx| {
+                Ok(JValue::from(match self.shown(ctx) {
+                    Ok(t) => t.replace('@', " at ").replace('.', " "),
+                    Err(h) => h,
+                }))
+            }),
+            "url_quote" => with(|ctx| {
+                Ok(JValue::from(html::url_quote(
+                    &self.shown(ctx).unwrap_or_default(),
+                )))
+            }),
+            "field" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                with(|ctx| Ok(safe(self.field_html(ctx, &kw))))
+            }
+            "multiline" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                with(|ctx| {
+                    if !self.editable(ctx) {
+                        return Ok(JValue::from(self.shown(ctx).unwrap_or_else(|h| h)));
+                    }
+                    let text = match (&self.value, &self.raw) {
+                        (_, Some(r)) => r.clone(),
+                        _ => self.text(ctx),
+                    };
+                    let extra = extra_attrs(&kw, &[]);
+                    let mut tag = TagBuilder::new("textarea")
+                        .attr("name", &self.formname)
+                        .attr("id", &self.formname.replace('@', "-"));
+                    if !kw.has("rows") {
+                        tag = tag.attr("rows", "5");
+                    }
+                    if !kw.has("cols") {
+                        tag = tag.attr("cols", "60");
+                    }
+                    Ok(safe(format!(
+                        "{}{}</textarea>",
+                        tag.extra(&extra).open(),
+                        escape(&text)
+                    )))
+                })
+            }
+            "confirm" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                with(|ctx| {
+                    if !self.editable(ctx) || self.prop.ptype != PropType::Password {
+                        return Ok(JValue::from(""));
+                    }
+                    let name = format!("@confirm@{}", self.formname);
+                    Ok(safe(
+                        TagBuilder::new("input")
+                            .attr("type", "password")
+                            .attr("name", &name)
+                            .attr("id", &name.replace('@', "-"))
+                            .attr("size", &kw_str(&kw, "size").unwrap_or_else(|| "30".into()))
+                            .attr("autocomplete", "new-password")
+                            .extra(&extra_attrs(&kw, &["size"]))
+                            .open(),
+                    ))
+                })
+            }
+            "menu" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                with(|ctx| Ok(safe(self.menu_html(ctx, &kw)?)))
+            }
+            "link" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let showid = kw_bool(&kw, "showid", false);
+                with(|ctx| {
+                    if !self.viewable(ctx) {
+                        return Ok(JValue::from("[hidden]"));
+                    }
+                    let target = self.target();
+                    let links: Vec<String> = self
+                        .linked_ids()
+                        .iter()
+                        .map(|id| {
+                            let label = if showid {
+                                format!("{target}{id}")
+                            } else {
+                                ctx.label(target, id)
+                            };
+                            format!(
+                                "<a href=\"{}{}\">{}</a>",
+                                escape(target),
+                                escape(id),
+                                escape(&label)
+                            )
+                        })
+                        .collect();
+                    Ok(safe(links.join(", ")))
+                })
+            }
+            "pretty" => {
+                let (fmt,): (Option<String>,) = from_args(args)?;
+                with(|ctx| {
+                    if !self.viewable(ctx) {
+                        return Ok(JValue::from("[hidden]"));
+                    }
+                    Ok(JValue::from(match &self.value {
+                        Some(Value::Date(d)) => d.pretty(self.tz(ctx), fmt.as_deref()),
+                        Some(Value::Interval(i)) => i.pretty(),
+                        Some(Value::Number(n)) => {
+                            printf_number(fmt.as_deref().unwrap_or("%0.3f"), *n)
+                        }
+                        Some(Value::Integer(n)) => {
+                            printf_number(fmt.as_deref().unwrap_or("%d"), *n as f64)
+                        }
+                        _ => self.text(ctx),
+                    }))
+                })
+            }
+            "local" => {
+                let (tz,): (JValue,) = from_args(args)?;
+                let tz = Timezone::parse(&tz.to_string()).map_err(|e| {
+                    TplError::new(ErrorKind::InvalidOperation, format!("local({tz}): {e}"))
+                })?;
+                let mut copy = (**self).clone();
+                copy.tz = Some(tz);
+                Ok(JValue::from_object(copy))
+            }
+            "reldate" => {
+                let (kw,): (Kwargs,) = from_args(args)?;
+                let pretty = kw_bool(&kw, "pretty", true);
+                with(|ctx| {
+                    if !self.viewable(ctx) {
+                        return Ok(JValue::from("[hidden]"));
+                    }
+                    Ok(JValue::from(match &self.value {
+                        Some(Value::Date(d)) => {
+                            let iv = d.diff(&Date::now());
+                            if pretty {
+                                iv.pretty()
+                            } else {
+                                iv.to_string()
+                            }
+                        }
+                        _ => String::new(),
+                    }))
+                })
+            }
+            "now" => {
+                let mut copy = (**self).clone();
+                copy.value = Some(Value::Date(Date::now()));
+                Ok(JValue::from_object(copy))
+            }
+            "isset" => with(|ctx| Ok(JValue::from(self.viewable(ctx) && self.is_set()))),
+            "is_view_ok" => with(|ctx| Ok(JValue::from(self.viewable(ctx)))),
+            "is_edit_ok" => with(|ctx| Ok(JValue::from(self.editable(ctx)))),
+            "sorted" | "reverse" => {
+                let (key, kw): (Option<String>, Kwargs) = from_args(args)?;
+                let reverse = method == "reverse" || kw_bool(&kw, "reverse", false);
+                with(|ctx| {
+                    let mut items = self.items(ctx);
+                    if let Some(key) = key {
+                        let target = self.target().to_string();
+                        let mut keyed: Vec<(String, JValue)> = items
+                            .into_iter()
+                            .map(|it| {
+                                let id =
+                                    it.get_attr("id").map(|v| v.to_string()).unwrap_or_default();
+                                let k = ctx
+                                    .value(&target, &id, &key)
+                                    .ok()
+                                    .flatten()
+                                    .map(|v| sort_key(&v))
+                                    .unwrap_or_default();
+                                (k, it)
+                            })
+                            .collect();
+                        keyed.sort_by(|a, b| a.0.cmp(&b.0));
+                        items = keyed.into_iter().map(|(_, v)| v).collect();
+                    }
+                    if reverse {
+                        items.reverse();
+                    }
+                    Ok(JValue::from(items))
+                })
+            }
+            _ => Err(unknown_method(
+                &format!("property {}.{}", self.class, self.name),
+                method,
+            )),
+        }
+    }
+}
+
+/// A sort key that orders numbers and dates sensibly as strings.
+fn sort_key(v: &Value) -> String {
+    match v {
+        Value::Integer(i) => format!("{:020}", i.saturating_add(i64::MAX / 2)),
+        Value::Number(n) => format!("{:030.10}", n + 1e15),
+        Value::Date(d) => d.serialise(),
+        Value::Link(id) => format!("{id:0>12}"),
+        other => other.to_string().to_lowercase(),
+    }
+}
+
+/// Wrap lines longer than `cols` at whitespace.
+fn wrap(text: &str, cols: usize) -> String {
+    let mut out = String::with_capacity(text.len());
+    for (i, line) in text.split('\n').enumerate() {
+        if i > 0 {
+            out.push('\n');
+        }
+        let mut len = 0;
+        for (j, word) in line.split(' ').enumerate() {
+            let wl = word.chars().count();
+            if j > 0 {
+                if len + 1 + wl > cols && len > 0 {
+                    out.push('\n');
+                    len = 0;
+                } else {
+                    out.push(' ');
+                    len += 1;
+                }
+            }
+            out.push_str(word);
+            len += wl;
+        }
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------
+// history
+
+struct HistRow {
+    date: Date,
+    user: String,
+    action: String,
+    args_html: String,
+}
+
+fn journal_rows(ctx: &RenderCtx<'_>, class: &str, id: &str, showall: bool) -> Vec<HistRow> {
+    if !ctx.may_view(class, None, Some(id)) {
+        return Vec::new();
+    }
+    let Ok(entries) = ctx.db.history(class, id) else {
+        return Vec::new();
+    };
+    let Ok(cls) = ctx.db.class(class) else {
+        return Vec::new();
+    };
+    let mut rows = Vec::new();
+    for e in entries.iter().rev() {
+        let user = if ctx.db.has_node("user", &e.tag).unwrap_or(false) {
+            ctx.label("user", &e.tag)
+        } else {
+            e.tag.clone()
+        };
+        let mut parts: Vec<String> = Vec::new();
+        match (e.action.as_str(), &e.params) {
+            ("set", PyValue::Dict(pairs)) => {
+                for (k, v) in pairs {
+                    let PyValue::Str(pname) = k else { continue };
+                    let Some(prop) = cls.prop(pname) else {
+                        continue;
+                    };
+                    if (prop.quiet && !showall) || !ctx.may_view(class, Some(pname), Some(id)) {
+                        continue;
+                    }
+                    parts.push(format!(
+                        "{}: {}",
+                        escape(pname),
+                        journal_value_html(ctx, prop, v)
+                    ));
+                }
+            }
+            ("link" | "unlink", PyValue::Tuple(t) | PyValue::List(t)) if t.len() >= 3 => {
+                let (PyValue::Str(c), PyValue::Str(i), PyValue::Str(p)) = (&t[0], &t[1], &t[2])
+                else {
+                    continue;
+                };
+                if ctx.may_view(c, Some(p), Some(i)) {
+                    parts.push(format!(
+                        "<a href=\"{0}{1}\">{0}{1}</a> {2}",
+                        escape(c),
+                        escape(i),
+                        escape(p)
+                    ));
+                } else {
+                    continue;
+                }
+            }
+            _ => {}
+        }
+        rows.push(HistRow {
+            date: e.date,
+            user,
+            action: e.action.clone(),
+            args_html: parts.join(",<br>\n"),
+        });
+    }
+    rows
+}
+
+/// An old value from the journal, as HTML.
+fn journal_value_html(ctx: &RenderCtx<'_>, prop: &Property, v: &PyValue) -> String {
+    let target = prop.link_class.as_deref().unwrap_or("");
+    let link = |id: &str| -> String {
+        if ctx.may_view(target, None, Some(id)) {
+            format!(
+                "<a href=\"{}{}\">{}</a>",
+                escape(target),
+                escape(id),
+                escape(&ctx.label(target, id))
+            )
+        } else {
+            escape(id)
+        }
+    };
+    match (prop.ptype, v) {
+        (_, PyValue::None) => String::new(),
+        (PropType::Link, PyValue::Str(id)) => link(id),
+        (PropType::Multilink, PyValue::Tuple(changes) | PyValue::List(changes)) => {
+            let mut out = Vec::new();
+            for ch in changes {
+                match ch {
+                    PyValue::Tuple(pair) | PyValue::List(pair) if pair.len() == 2 => {
+                        let sign = match &pair[0] {
+                            PyValue::Str(s) => s.clone(),
+                            _ => String::new(),
+                        };
+                        let ids = match &pair[1] {
+                            PyValue::List(l) | PyValue::Tuple(l) => l.clone(),
+                            _ => Vec::new(),
+                        };
+                        let shown: Vec<String> = ids
+                            .iter()
+                            .filter_map(|i| match i {
+                                PyValue::Str(s) => Some(link(s)),
+                                PyValue::Int(n) => Some(link(&n.to_string())),
+                                _ => None,
+                            })
+                            .collect();
+                        let word = if sign == "+" { "added" } else { "removed" };
+                        if !shown.is_empty() {
+                            out.push(format!("{word}: {}", shown.join(", ")));
+                        }
+                    }
+                    PyValue::Str(id) => out.push(link(id)),
+                    _ => {}
+                }
+            }
+            out.join("; ")
+        }
+        (PropType::Date, PyValue::Str(s)) => match Date::from_serialised(s) {
+            Ok(d) => escape(&d.formal(&ctx.tz)),
+            Err(_) => escape(s),
+        },
+        (PropType::Password, _) => "*encrypted*".to_string(),
+        (_, PyValue::Str(s)) => escape(s),
+        (_, PyValue::Int(i)) => i.to_string(),
+        (_, PyValue::Float(f)) => number_text(*f),
+        (PropType::Boolean, PyValue::Bool(b)) => if *b { "Yes" } else { "No" }.to_string(),
+        (_, other) => escape(&roundup_core::pyrepr::repr(other)),
+    }
+}
+
+fn history_html(ctx: &RenderCtx<'_>, class: &str, id: &str, showall: bool) -> String {
+    let rows = journal_rows(ctx, class, id, showall);
+    let mut out = String::from(
+        "<table class=\"history\">\n<caption>History</caption>\n<thead><tr><th scope=\"col\">Date</th><th scope=\"col\">User</th><th scope=\"col\">Action</th><th scope=\"col\">Changes</th></tr></thead>\n<tbody>\n",
+    );
+    for r in rows {
+        out.push_str(&format!(
+            "<tr><td><time datetime=\"{}\">{}</time></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
+            escape(&r.date.iso()),
+            escape(&r.date.formal(&ctx.tz)),
+            escape(&r.user),
+            escape(&r.action),
+            r.args_html
+        ));
+    }
+    out.push_str("</tbody>\n</table>");
+    out
+}
+
+fn journal_values(ctx: &RenderCtx<'_>, class: &str, id: &str) -> JValue {
+    let rows = journal_rows(ctx, class, id, false);
+    JValue::from(
+        rows.into_iter()
+            .map(|r| {
+                minijinja::context! {
+                    date => r.date.formal(&ctx.tz),
+                    user => r.user,
+                    action => r.action,
+                    changes => JValue::from_safe_string(r.args_html),
+                }
+            })
+            .collect::<Vec<_>>(),
+    )
+}
