@@ -868,8 +868,23 @@ fn install_without_a_home_asks_for_it() {
 #[test]
 fn user_auditor_checks_time_zones() {
     let (_tmp, home) = tracker("devel");
-    assert_eq!(ok(&home, &["create", "user", "username=tz1", "timezone=Europe/Paris"]), "6\n");
-    let out = fails(&home, &["create", "user", "username=tz2", "timezone=Mars/Olympus"]);
-    assert!(out.contains("\"Mars/Olympus\" is not a known time zone"), "{out}");
-    assert_eq!(ok(&home, &["create", "user", "username=tz3", "timezone=-5"]), "7\n");
+    assert_eq!(
+        ok(
+            &home,
+            &["create", "user", "username=tz1", "timezone=Europe/Paris"]
+        ),
+        "6\n"
+    );
+    let out = fails(
+        &home,
+        &["create", "user", "username=tz2", "timezone=Mars/Olympus"],
+    );
+    assert!(
+        out.contains("\"Mars/Olympus\" is not a known time zone"),
+        "{out}"
+    );
+    assert_eq!(
+        ok(&home, &["create", "user", "username=tz3", "timezone=-5"]),
+        "7\n"
+    );
 }
