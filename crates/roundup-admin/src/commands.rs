@@ -71,21 +71,21 @@ pub static COMMANDS: &[Command] = &[
     cmd!("display", "display designator[,designator]*", Db, do_display,
         "Print every property of one or more items.",
         "A designator names an item: the class name directly followed by the\nitem id, such as issue12 or user3. The display_protected pragma adds\nthe automatic properties (marked with *), display_header a heading\nwith the item's active or retired state."),
-    cmd!("export", "export [[-]class[,class]] export_dir", Db, not_yet,
+    cmd!("export", "export [[-]class[,class]] export_dir", Db, crate::maint::do_export,
         "Write the database and file contents to CSV files.",
-        "Not available in this version yet."),
-    cmd!("exporttables", "exporttables [[-]class[,class]] export_dir", Db, not_yet,
+        "Each class goes to <class>.csv (a header row, then one row per item,\nretired ones included) and its history to <class>-journals.csv, in\nRoundup's colon-separated format; file contents go below\n<class>-files/. A first argument \"issue,user\" limits the export to\nthose classes, \"-msg,file\" leaves those out."),
+    cmd!("exporttables", "exporttables [[-]class[,class]] export_dir", Db, crate::maint::do_exporttables,
         "Write the database (without file contents) to CSV files.",
-        "Not available in this version yet."),
+        "Like export, but the contents of files and messages stay behind (copy\nthe db/files directory separately)."),
     cmd!("filter", "filter classname propname=value ...", Db, do_filter,
         "Search a class with property conditions.",
         "Prints the ids of the items meeting every condition. Several values\nmay be given separated by commas: for text properties each of them has\nto occur, for links any one of them may match. A property may be a\npath through links such as assignedto.username."),
     cmd!("find", "find classname propname=value ...", Db, do_find,
         "Find the items linking to given items.",
         "The properties must be Link or Multilink properties; the values may\nbe ids or key values of the linked class, several separated by commas.\nAn item matches when any of the conditions holds."),
-    cmd!("genconfig", "genconfig <filename>", NoTracker, do_genconfig,
+    cmd!("genconfig", "genconfig filename", NoTracker, do_genconfig,
         "Write a config.ini with every option at its default.",
-        "The settings of the current tracker are not carried over (that is\nwhat updateconfig will be for)."),
+        "The settings of the current tracker are not carried over (use\nupdateconfig for that)."),
     cmd!("get", "get property designator[,designator]*", Db, do_get,
         "Print one property of one or more items.",
         "A designator names an item: the class name directly followed by the\nitem id, such as issue12 or user3. With -d, -c, -s or -S the property\nmust be a Link or Multilink and its items are printed one by one."),
@@ -95,12 +95,12 @@ pub static COMMANDS: &[Command] = &[
     cmd!("history", "history designator [skipquiet] [raw]", Db, do_history,
         "Print the change log of an item.",
         "Only changes the user may see are listed. skipquiet leaves out changes\nof quiet properties; raw prints the journal entries as data."),
-    cmd!("import", "import import_dir", Db, not_yet,
+    cmd!("import", "import import_dir", Db, crate::maint::do_import,
         "Load exported CSV files into the database.",
-        "Not available in this version yet."),
-    cmd!("importtables", "importtables export_dir", Db, not_yet,
+        "Items keep their ids, dates, creators, history and retired state; an\nitem with the same id is replaced. Either everything is imported or,\nwhen a file has a bad row, nothing is (the error names the file and\nline). Outside the shell the import is committed when it ends."),
+    cmd!("importtables", "importtables export_dir", Db, crate::maint::do_importtables,
         "Load CSV files written by exporttables.",
-        "Not available in this version yet."),
+        "Like import, without reading file contents."),
     cmd!("initialise", "initialise [adminpw]", Home, do_initialise,
         "Create the tracker's database and its initial items.",
         "The password of the admin user is asked for (twice) unless given.\nAn existing database is destroyed after confirmation."),
@@ -110,24 +110,24 @@ pub static COMMANDS: &[Command] = &[
     cmd!("list", "list classname [property]", Db, do_list,
         "List the items of a class.",
         "Each line shows an item id and its label (the key property, name,\ntitle, or the first property by name) or the property given. With -c,\n-s or -S the ids (or property values) are printed on one line. The\nshow_retired pragma selects active, retired or all items."),
-    cmd!("migrate", "migrate", Db, not_yet,
+    cmd!("migrate", "migrate", Db, crate::maint::do_migrate,
         "Bring the database up to the current schema version.",
-        "Not available in this version yet."),
-    cmd!("pack", "pack period | date", Db, not_yet,
+        "Run it once after upgrading; it says whether anything had to change.\nRunning it again does no harm."),
+    cmd!("pack", "pack period | date", Db, crate::maint::do_pack,
         "Delete journal entries older than a date or period.",
-        "Not available in this version yet."),
-    cmd!("perftest", "perftest [mode] [arguments]*", Db, not_yet,
+        "A date is yyyy-mm-dd; a period counts back from now in years (y),\nmonths (m), weeks (w) and days (d), e.g. 3y, \"1m 25d\" or 2w. The\nentries recording the creation of items are kept."),
+    cmd!("perftest", "perftest [mode] [arguments]*", Db, crate::maint::do_perftest,
         "Time password hashing.",
-        "Not available in this version yet."),
+        "The only mode is password (the default). rounds=N (commas or dots\nallowed as thousands separators) overrides the PBKDF2 rounds from\nconfig.ini, scheme=NAME the hashing scheme; \"scheme=\" lists them."),
     cmd!("pragma", "pragma setting=value | 'list'", Db, do_pragma,
         "Change or show the tool's own settings.",
         "\"pragma list\" shows them; \"pragma name=value\" sets one, as -P does."),
-    cmd!("readline", "readline initrc_line | 'emacs' | 'history' | 'reload' | 'vi'", Db, not_yet,
+    cmd!("readline", "readline initrc_line | 'emacs' | 'history' | 'reload' | 'vi'", Db, crate::maint::do_readline,
         "Configure line editing in the interactive shell.",
-        "Not available in this version yet."),
-    cmd!("reindex", "reindex [classname|classname:#-#|designator]*", Db, not_yet,
+        "vi and emacs pick the editing keys, history lists the lines entered,\nreload rereads ~/.roundup_admin_rlrc. Of the readline init-file\nsettings only \"set editing-mode vi|emacs\" is understood."),
+    cmd!("reindex", "reindex [classname|classname:#-#|designator]*", Db, crate::maint::do_reindex,
         "Rebuild the full-text index.",
-        "Not available in this version yet."),
+        "Without arguments every class is reindexed. issue:23-1000 reindexes\nthe items 23 to 999 of issue (missing ones are reported and skipped)."),
     cmd!("restore", "restore designator[,designator]*", Db, do_restore,
         "Bring retired items back.",
         "A designator names an item: the class name directly followed by the\nitem id, such as issue12 or user3."),
@@ -152,9 +152,9 @@ pub static COMMANDS: &[Command] = &[
     cmd!("templates", "templates [trace_search]", NoTracker, do_templates,
         "List the tracker templates available to install.",
         "Templates are built into this program."),
-    cmd!("updateconfig", "updateconfig <filename>", Db, not_yet,
+    cmd!("updateconfig", "updateconfig <filename>", Db, crate::maint::do_updateconfig,
         "Write the tracker's config.ini merged with new options.",
-        "Not available in this version yet."),
+        "Every option keeps the value set in the tracker's config.ini; options\nit lacks get their defaults, with their descriptions. Remarks about\nsettings worth changing are printed."),
 ];
 
 /// The command called `name`, or the only command `name` abbreviates.
@@ -296,16 +296,10 @@ fn do_help(_admin: &mut Admin, args: &[String]) -> CmdResult {
     Ok(0)
 }
 
-fn not_yet(_admin: &mut Admin, _args: &[String]) -> CmdResult {
-    Err(CmdError::failed(
-        "this command is not available in this version of roundup-admin yet",
-    ))
-}
-
 // --------------------------------------------------------------------------
 // shared helpers
 
-const NOT_ENOUGH: &str = "Not enough arguments supplied";
+pub(crate) const NOT_ENOUGH: &str = "Not enough arguments supplied";
 
 /// Split `issue12` into `("issue", "12")`: a name of letters, digits and
 /// underscores that starts with a letter and does not end in a digit,
@@ -326,7 +320,7 @@ pub fn split_designator(d: &str) -> Result<(String, String), CmdError> {
     }
 }
 
-fn get_class<'a>(db: &'a Db, name: &str) -> Result<&'a ClassDef, CmdError> {
+pub(crate) fn get_class<'a>(db: &'a Db, name: &str) -> Result<&'a ClassDef, CmdError> {
     db.schema()
         .classes
         .get(name)
@@ -335,7 +329,7 @@ fn get_class<'a>(db: &'a Db, name: &str) -> Result<&'a ClassDef, CmdError> {
 
 /// `name=value` arguments in order (a repeated name keeps its first place
 /// and its last value); an empty value is `None`.
-fn props_from_args(args: &[String]) -> Result<Vec<(String, Option<String>)>, CmdError> {
+pub(crate) fn props_from_args(args: &[String]) -> Result<Vec<(String, Option<String>)>, CmdError> {
     let mut out: Vec<(String, Option<String>)> = Vec::new();
     for arg in args {
         let Some((k, v)) = arg.split_once('=') else {
@@ -356,11 +350,11 @@ fn props_from_args(args: &[String]) -> Result<Vec<(String, Option<String>)>, Cmd
     Ok(out)
 }
 
-fn usage_err(e: Error) -> CmdError {
+pub(crate) fn usage_err(e: Error) -> CmdError {
     CmdError::Usage(e.to_string())
 }
 
-fn failed(e: Error) -> CmdError {
+pub(crate) fn failed(e: Error) -> CmdError {
     CmdError::Failed(e.to_string())
 }
 

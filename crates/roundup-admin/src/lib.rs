@@ -9,11 +9,20 @@
 //!
 //! Output goes to standard output in the exact forms Roundup 2.6 prints,
 //! so scripts written against Roundup keep working.
+//!
+//! Without a command the interactive shell ([`shell`]) starts; there
+//! changes wait for `commit`. `export`/`import` ([`transfer`]) read and
+//! write Roundup's export format, so data moves between Roundup 2.6 and
+//! this implementation in both directions.
 
 pub mod commands;
+pub mod csvio;
 pub mod format;
 pub mod getopt;
+pub mod maint;
 pub mod pragma;
+pub mod shell;
+pub mod transfer;
 
 use std::io::{self, BufRead, Write};
 use std::path::Path;
@@ -43,6 +52,24 @@ impl CmdError {
     }
 }
 
+/// Line editing keys of the interactive shell.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EditMode {
+    Emacs,
+    Vi,
+}
+
+/// Commands whose success leaves changes waiting for `commit`.
+const WRITING_COMMANDS: &[&str] = &[
+    "create",
+    "set",
+    "retire",
+    "restore",
+    "import",
+    "importtables",
+    "pack",
+];
+
 /// A command's outcome: its exit status, or an error.
 pub type CmdResult = Result<i32, CmdError>;
 
@@ -63,6 +90,15 @@ pub struct Admin {
     /// Answer prompts with their defaults (never set from the command
     /// line; kept for the interactive shell and tests).
     pub force: bool,
+    /// Whether changes are waiting for `commit` (the shell asks at exit).
+    pub uncommitted: bool,
+    /// Database layout version before this run opened the database, and
+    /// the current one (for `migrate`).
+    pub layout_before: Option<(Option<i64>, i64)>,
+    /// Editing mode chosen with `readline vi|emacs` (shell only).
+    pub edit_mode: Option<EditMode>,
+    /// Lines entered in the shell, oldest first (with the saved history).
+    pub history: Vec<String>,
     tracker: Option<Tracker>,
     db: Option<Db>,
     input: Box<dyn BufRead>,
@@ -79,6 +115,10 @@ impl Admin {
             verbose: false,
             settings: Settings::default(),
             force: false,
+            uncommitted: false,
+            layout_before: None,
+            edit_mode: None,
+            history: Vec::new(),
             tracker: None,
             db: None,
             input,
@@ -90,6 +130,11 @@ impl Admin {
         self.db
             .as_ref()
             .ok_or_else(|| CmdError::failed("the tracker database is not open"))
+    }
+
+    /// Whether a database connection is open.
+    pub fn has_db(&self) -> bool {
+        self.db.is_some()
     }
 
     /// The opened tracker.
@@ -178,8 +223,9 @@ impl Admin {
             }
         }
         if parsed.args.is_empty() {
-            println!("The interactive shell is not available yet; give a command (see \"roundup-admin help\").");
-            return 1;
+            let status = shell::run(self);
+            let _ = io::stdout().flush();
+            return status;
         }
         let status = self.run_command(&parsed.args);
         let status = match self.finish() {
@@ -227,7 +273,7 @@ impl Admin {
         let rest = &args[1..];
         if cmd.scope != Scope::NoTracker {
             while self.tracker_home.is_empty() {
-                match self.ask("Tracker home directory: ") {
+                match self.ask("Enter tracker home: ") {
                     Ok(h) => self.tracker_home = h.trim().to_string(),
                     Err(e) => return self.report(cmd, e),
                 }
@@ -239,7 +285,14 @@ impl Admin {
             }
         }
         match (cmd.run)(self, rest) {
-            Ok(code) => code,
+            Ok(code) => {
+                match cmd.name {
+                    "commit" | "rollback" => self.uncommitted = false,
+                    n if WRITING_COMMANDS.contains(&n) => self.uncommitted = true,
+                    _ => {}
+                }
+                code
+            }
             Err(e) => self.report(cmd, e),
         }
     }
@@ -278,6 +331,9 @@ impl Admin {
             let Some(tracker) = &self.tracker else {
                 return Err(1);
             };
+            if self.layout_before.is_none() {
+                self.layout_before = tracker.layout_versions().ok();
+            }
             match tracker.open_db_as(&self.user) {
                 Ok(db) => self.db = Some(db),
                 Err(e) => {

@@ -171,8 +171,12 @@ fn error_paths_exit_1_with_one_error_line() {
         out.contains("Error: 'foo' is not a property of issue"),
         "{out}"
     );
-    let out = fails(&home, &["export", "/tmp/nowhere"]);
-    assert!(out.contains("not available"), "{out}");
+    let out = fails(&home, &["export", "/proc/no/such/dir"]);
+    assert!(
+        out.starts_with("Error: cannot create /proc/no/such/dir: "),
+        "{out}"
+    );
+    assert_eq!(out.lines().count(), 1, "{out}");
     let out = fails(&home, &["zap"]);
     assert_eq!(
         out,

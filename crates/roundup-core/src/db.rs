@@ -61,7 +61,7 @@ pub struct Db {
     uid: RefCell<String>,
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
-    pending_files: RefCell<Vec<PathBuf>>,
+    pending_files: RefCell<PendingFiles>,
     cache: RefCell<HashMap<(String, String), Arc<StoredNode>>>,
     depth: Cell<u32>,
     savepoints: Cell<u64>,
@@ -77,6 +77,84 @@ impl std::fmt::Debug for Db {
 }
 
 const TEMP_EXT: &str = "tmp";
+
+/// File contents written in the open transaction, in the order written,
+/// with sets for quick membership tests (imports write thousands). Most
+/// wait as `<name>.tmp` for the commit; "fresh" ones (new files written by
+/// an import) are in place already and are deleted on rollback.
+#[derive(Default)]
+struct PendingFiles {
+    order: Vec<PathBuf>,
+    set: std::collections::HashSet<PathBuf>,
+    fresh: std::collections::HashSet<PathBuf>,
+    /// Directories known to exist (saves a mkdir per file).
+    dirs: std::collections::HashSet<PathBuf>,
+}
+
+/// Undo one pending file: its `.tmp`, or the fresh file itself.
+fn discard_file(path: &Path, fresh: bool) {
+    if fresh {
+        let _ = fs::remove_file(path);
+    } else {
+        let _ = fs::remove_file(temp_path(path));
+    }
+}
+
+impl PendingFiles {
+    fn dir_known(&self, d: &Path) -> bool {
+        self.dirs.contains(d)
+    }
+    fn add_dir(&mut self, d: &Path) {
+        self.dirs.insert(d.to_path_buf());
+    }
+    /// Whether the content waits in a `.tmp` file.
+    fn is_staged(&self, p: &Path) -> bool {
+        self.set.contains(p) && !self.fresh.contains(p)
+    }
+    fn push_fresh(&mut self, p: PathBuf) {
+        self.fresh.insert(p.clone());
+        self.push(p);
+    }
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+    fn contains(&self, p: &Path) -> bool {
+        self.set.contains(p)
+    }
+    fn push(&mut self, p: PathBuf) {
+        if self.set.insert(p.clone()) {
+            self.order.push(p);
+        }
+    }
+    fn remove(&mut self, p: &Path) {
+        if self.set.remove(p) {
+            self.fresh.remove(p);
+            self.order.retain(|x| x != p);
+        }
+    }
+    /// Every pending file with whether it is fresh; the list is emptied.
+    fn take_all(&mut self) -> Vec<(PathBuf, bool)> {
+        self.set.clear();
+        let fresh = std::mem::take(&mut self.fresh);
+        std::mem::take(&mut self.order)
+            .into_iter()
+            .map(|p| {
+                let f = fresh.contains(&p);
+                (p, f)
+            })
+            .collect()
+    }
+    fn drain_from(&mut self, mark: usize) -> Vec<(PathBuf, bool)> {
+        let out: Vec<PathBuf> = self.order.drain(mark.min(self.order.len())..).collect();
+        out.into_iter()
+            .map(|p| {
+                self.set.remove(&p);
+                let f = self.fresh.remove(&p);
+                (p, f)
+            })
+            .collect()
+    }
+}
 
 impl Db {
     /// Open a connection: bring the storage up to the schema (committing
@@ -95,7 +173,7 @@ impl Db {
             opts,
             store: RefCell::new(store),
             uid: RefCell::new(uid.to_string()),
-            pending_files: RefCell::new(Vec::new()),
+            pending_files: RefCell::new(PendingFiles::default()),
             cache: RefCell::new(HashMap::new()),
             depth: Cell::new(0),
             savepoints: Cell::new(0),
@@ -163,9 +241,12 @@ impl Db {
     /// Make every change since the last commit permanent.
     pub fn commit(&self) -> Result<()> {
         self.store.borrow_mut().commit()?;
-        let files = std::mem::take(&mut *self.pending_files.borrow_mut());
+        let files = self.pending_files.borrow_mut().take_all();
         let mut first_err = None;
-        for path in files {
+        for (path, fresh) in files {
+            if fresh {
+                continue;
+            }
             let tmp = temp_path(&path);
             if let Err(e) = fs::rename(&tmp, &path) {
                 first_err
@@ -181,10 +262,17 @@ impl Db {
     /// Discard every change since the last commit.
     pub fn rollback(&self) -> Result<()> {
         self.cache.borrow_mut().clear();
-        for path in std::mem::take(&mut *self.pending_files.borrow_mut()) {
-            let _ = fs::remove_file(temp_path(&path));
+        for (path, fresh) in self.pending_files.borrow_mut().take_all() {
+            discard_file(&path, fresh);
         }
         self.store.borrow_mut().rollback()
+    }
+
+    /// Run `f` as one all-or-nothing step of the open transaction (for
+    /// bulk work such as an import): when it fails, every change it made
+    /// is undone and earlier uncommitted changes are kept.
+    pub fn unit<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.atomic(f)
     }
 
     /// Run `f` as one unit: if it fails, everything it changed is undone
@@ -212,13 +300,9 @@ impl Db {
             }
             Err(e) => {
                 self.cache.borrow_mut().clear();
-                let dropped: Vec<PathBuf> = self
-                    .pending_files
-                    .borrow_mut()
-                    .drain(files_mark..)
-                    .collect();
-                for p in dropped {
-                    let _ = fs::remove_file(temp_path(&p));
+                let dropped = self.pending_files.borrow_mut().drain_from(files_mark);
+                for (p, fresh) in dropped {
+                    discard_file(&p, fresh);
                 }
                 if let Err(e2) = self.store.borrow_mut().rollback_to_savepoint(&name) {
                     return Err(Error::storage(format!("{e}; and undoing it failed: {e2}")));
@@ -255,6 +339,23 @@ impl Db {
         self.cache
             .borrow_mut()
             .remove(&(class.to_string(), id.to_string()));
+    }
+
+    /// Run `f` with the storage in bulk mode (see
+    /// [`Storage::set_bulk`]): faster for many writes, but a failure may
+    /// leave a half-done write behind, so the caller must roll back (or
+    /// run `f` inside [`Db::unit`]) when `f` fails.
+    pub fn bulk<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
+        self.store.borrow_mut().set_bulk(true);
+        let r = f();
+        self.store.borrow_mut().set_bulk(false);
+        r
+    }
+
+    /// Forget the items kept in memory since they were read. Long reads
+    /// over many items (an export) call it now and then to stay small.
+    pub fn clear_cache(&self) {
+        self.cache.borrow_mut().clear();
     }
 
     /// Whether the item exists (retired or not).
@@ -500,7 +601,7 @@ impl Db {
     /// current, uncommitted transaction).
     pub fn file_content(&self, class: &str, id: &str) -> Result<Vec<u8>> {
         let path = self.file_path(class, id)?;
-        if self.pending_files.borrow().contains(&path) {
+        if self.pending_files.borrow().is_staged(&path) {
             let tmp = temp_path(&path);
             return fs::read(&tmp).map_err(|e| Error::io(format!("reading {}", tmp.display()), e));
         }
@@ -528,18 +629,28 @@ impl Db {
         }
     }
 
-    fn store_file(&self, class: &str, id: &str, content: &[u8]) -> Result<()> {
+    /// Write file content for the open transaction: next to its place as
+    /// `<name>.tmp`, moved there at commit. With `direct` (imports), a file
+    /// that does not exist yet is written in place at once (nothing to
+    /// keep for a rollback, which deletes it again).
+    fn store_file(&self, class: &str, id: &str, content: &[u8], direct: bool) -> Result<()> {
         let path = self.file_path(class, id)?;
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+            if !self.pending_files.borrow().dir_known(dir) {
+                fs::create_dir_all(dir)
+                    .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
+                self.pending_files.borrow_mut().add_dir(dir);
+            }
+        }
+        if direct && !self.pending_files.borrow().contains(&path) && !path.exists() {
+            fs::write(&path, content)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            self.pending_files.borrow_mut().push_fresh(path);
+            return Ok(());
         }
         let tmp = temp_path(&path);
         fs::write(&tmp, content).map_err(|e| Error::io(format!("writing {}", tmp.display()), e))?;
-        let mut pending = self.pending_files.borrow_mut();
-        if !pending.contains(&path) {
-            pending.push(path);
-        }
+        self.pending_files.borrow_mut().push(path);
         Ok(())
     }
 
@@ -634,7 +745,7 @@ impl Db {
         self.store.borrow_mut().add_node(cls, &newid, &row)?;
 
         if let Some(c) = &content {
-            self.store_file(class, &newid, c)?;
+            self.store_file(class, &newid, c, false)?;
         }
 
         // link events on the targets, then the item's own create entry
@@ -815,7 +926,7 @@ impl Db {
             .borrow_mut()
             .set_node(cls, id, &changes, &ml_changes)?;
         if let Some(c) = &new_content {
-            self.store_file(class, id, c)?;
+            self.store_file(class, id, c, false)?;
         }
         if cls.do_journal {
             for (target, tid, action, prop) in &link_events {
@@ -898,7 +1009,7 @@ impl Db {
             self.store.borrow_mut().destroy_node(cls, id)?;
             if cls.kind == ClassKind::File {
                 let path = self.file_path(class, id)?;
-                self.pending_files.borrow_mut().retain(|p| p != &path);
+                self.pending_files.borrow_mut().remove(&path);
                 let _ = fs::remove_file(temp_path(&path));
                 // The committed file is removed now; a rollback of the
                 // destroy cannot bring it back, as in Roundup.
@@ -1304,6 +1415,13 @@ impl Db {
 
     /// Write an item exactly as given (id, automatic properties, retired
     /// state) without detectors or journal: for importing exported data.
+    /// Its indexed text (and text file content) goes into the full-text
+    /// index.
+    ///
+    /// An existing item with the same id is replaced (its journal goes
+    /// too; import the journal afterwards). A retired item may carry the
+    /// key of an active one, as Roundup allows: the active item steps
+    /// aside while the retired one is written.
     pub fn import_node(
         &self,
         class: &str,
@@ -1316,13 +1434,49 @@ impl Db {
         check_id(class, id)?;
         self.forget(class, id);
         let mut store = self.store.borrow_mut();
+        if store.has_node(class, id)? {
+            store.destroy_node(cls, id)?;
+        }
+        let mut stepped_aside = None;
+        if let (true, Some(key)) = (retired, &cls.key) {
+            if let Some(Some(Value::String(k))) = values.get(key) {
+                if let Some(active) = store.lookup_key(cls, k)? {
+                    store.set_retired(cls, &active, true)?;
+                    stepped_aside = Some(active);
+                }
+            }
+        }
         store.add_node(cls, id, &values)?;
         if retired {
             store.set_retired(cls, id, true)?;
         }
+        if let Some(active) = stepped_aside {
+            self.forget(class, &active);
+            store.set_retired(cls, &active, false)?;
+        }
+        if self.opts.indexing {
+            for (name, p) in &cls.props {
+                if p.ptype != PropType::String || !p.indexme || cls.is_file_content(name) {
+                    continue;
+                }
+                if let Some(Some(Value::String(text))) = values.get(name) {
+                    store.index_text(class, id, name, text)?;
+                }
+            }
+            if let Some(c) = content {
+                let indexme = cls.props.get("content").is_some_and(|p| p.indexme);
+                let textual = match values.get("type") {
+                    Some(Some(Value::String(t))) => t.starts_with("text/"),
+                    _ => true,
+                };
+                if indexme && textual {
+                    store.index_text(class, id, "content", &String::from_utf8_lossy(c))?;
+                }
+            }
+        }
         drop(store);
         if let Some(c) = content {
-            self.store_file(class, id, c)?;
+            self.store_file(class, id, c, true)?;
         }
         Ok(())
     }

@@ -148,6 +148,12 @@ pub trait Storage: Send {
     fn search_text(&mut self, words: &[String], classes: Option<&[String]>)
         -> Result<Vec<TextHit>>;
 
+    /// Bulk mode (imports): while on, a failing single write need not be
+    /// undone by itself, because the caller undoes the whole enclosing
+    /// transaction or savepoint on any failure. Backends may then skip
+    /// their per-operation protection. Off by default.
+    fn set_bulk(&mut self, _on: bool) {}
+
     /// Open a named savepoint inside the current transaction.
     fn savepoint(&mut self, name: &str) -> Result<()>;
     /// Forget a savepoint, keeping its changes.

@@ -133,6 +133,8 @@ pub struct SqliteStorage {
     /// number to hand out. Re-applied after a rollback (see `new_id`).
     allocated: HashMap<String, i64>,
     stopwords: HashSet<String>,
+    /// Bulk mode: writes skip their own savepoint (see `Storage::set_bulk`).
+    bulk: bool,
 }
 
 impl SqliteStorage {
@@ -160,12 +162,20 @@ impl SqliteStorage {
                 path.display()
             ))
         })?;
+        // Savepoints (one per write operation) copy the pages they change
+        // to a sub-journal; keep it in memory instead of a temporary file,
+        // which for bulk work (imports) means millions of small writes.
+        conn.pragma_update(None, "temp_store", "MEMORY")
+            .map_err(|e| {
+                Error::Storage(format!("setting temp_store on {}: {e}", path.display()))
+            })?;
         let mut st = SqliteStorage {
             conn,
             path,
             in_tx: false,
             allocated: HashMap::new(),
             stopwords: layout::default_stopwords(),
+            bulk: false,
         };
         if !st.table_exists("schema")? {
             st.create_base_tables()?;
@@ -299,6 +309,10 @@ impl SqliteStorage {
     /// Run a write operation atomically inside the transaction.
     fn write<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         self.begin()?;
+        if self.bulk {
+            // The caller undoes everything on failure (see set_bulk).
+            return f(self);
+        }
         self.batch("SAVEPOINT roundup_op")?;
         match f(self) {
             Ok(v) => {
@@ -1449,6 +1463,10 @@ impl Storage for SqliteStorage {
                 prop: r.get(2).map(text_of).unwrap_or_default(),
             })
             .collect())
+    }
+
+    fn set_bulk(&mut self, on: bool) {
+        self.bulk = on;
     }
 
     fn savepoint(&mut self, name: &str) -> Result<()> {

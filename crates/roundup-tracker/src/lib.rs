@@ -150,6 +150,25 @@ impl Tracker {
         }
     }
 
+    /// The layout version the database records, read without bringing it
+    /// up to date (`None` when there is no database yet), and the version
+    /// opening it would bring it to.
+    pub fn layout_versions(&self) -> Result<(Option<i64>, i64)> {
+        let current = roundup_rdbms::layout::DB_VERSION;
+        if !self.db_exists() {
+            return Ok((None, current));
+        }
+        let backend = self.config.backend().map_err(config_error)?;
+        if backend != "sqlite" {
+            return Err(Error::Config(format!(
+                "[rdbms] backend = {backend}: this build supports only sqlite"
+            )));
+        }
+        let timeout = Duration::from_secs(self.config.sqlite_timeout());
+        let store = roundup_rdbms::sqlite::SqliteStorage::open(&self.opts.db_dir, timeout)?;
+        Ok((Some(store.stored_schema()?.version), current))
+    }
+
     /// Whether the database has been created (by `initialise`).
     pub fn db_exists(&self) -> bool {
         self.opts.db_dir.join("db").exists()

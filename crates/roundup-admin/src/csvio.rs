@@ -1,0 +1,186 @@
+//! The CSV dialect of Roundup's export files.
+//!
+//! Roundup writes its export with Python's `csv` module: the "excel"
+//! dialect with `:` as the delimiter and `\n` ending each record. A field
+//! is put in double quotes only when it holds the delimiter, a quote or a
+//! line break; quotes inside are doubled. Cells are Python literals (see
+//! [`roundup_core::pyrepr::repr_export`]), so quoting happens for dates
+//! never but for most strings that contain a colon.
+
+use std::io::{self, BufRead, Write};
+
+/// Append one record to `out`.
+pub fn write_record<W: Write, S: AsRef<str>>(out: &mut W, fields: &[S]) -> io::Result<()> {
+    let mut line = String::new();
+    for (i, f) in fields.iter().enumerate() {
+        if i > 0 {
+            line.push(':');
+        }
+        let f = f.as_ref();
+        if f.contains([':', '"', '\n', '\r']) {
+            line.push('"');
+            line.push_str(&f.replace('"', "\"\""));
+            line.push('"');
+        } else {
+            line.push_str(f);
+        }
+    }
+    line.push('\n');
+    out.write_all(line.as_bytes())
+}
+
+/// Reads records one at a time, remembering on which line each began.
+pub struct Reader<R> {
+    input: R,
+    /// Line number (1-based) of the next line to read.
+    next_line: usize,
+    buf: String,
+    bytes: u64,
+}
+
+/// A malformed record: the line it starts on and what is wrong.
+#[derive(Debug)]
+pub struct ReadError {
+    pub line: usize,
+    pub reason: String,
+}
+
+impl<R: BufRead> Reader<R> {
+    pub fn new(input: R) -> Reader<R> {
+        Reader {
+            input,
+            next_line: 1,
+            buf: String::new(),
+            bytes: 0,
+        }
+    }
+
+    /// How many bytes have been read so far.
+    pub fn bytes_read(&self) -> u64 {
+        self.bytes
+    }
+
+    fn read_line(&mut self) -> Result<bool, ReadError> {
+        self.buf.clear();
+        match self.input.read_line(&mut self.buf) {
+            Ok(0) => Ok(false),
+            Ok(n) => {
+                self.next_line += 1;
+                self.bytes += n as u64;
+                Ok(true)
+            }
+            Err(e) => Err(ReadError {
+                line: self.next_line,
+                reason: format!("cannot read: {e}"),
+            }),
+        }
+    }
+
+    /// The next record and the line it starts on; `None` at the end.
+    pub fn next_record(&mut self) -> Result<Option<(usize, Vec<String>)>, ReadError> {
+        let start = self.next_line;
+        if !self.read_line()? {
+            return Ok(None);
+        }
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut quoted = false;
+        // Whether the current field started with a quote and so may hold
+        // delimiters and line breaks.
+        let mut in_quotes = false;
+        loop {
+            let line = std::mem::take(&mut self.buf);
+            let mut chars = line.chars().peekable();
+            while let Some(c) = chars.next() {
+                if in_quotes {
+                    if c == '"' {
+                        if chars.peek() == Some(&'"') {
+                            chars.next();
+                            field.push('"');
+                        } else {
+                            in_quotes = false;
+                        }
+                    } else {
+                        field.push(c);
+                    }
+                    continue;
+                }
+                match c {
+                    '"' if field.is_empty() && !quoted => {
+                        quoted = true;
+                        in_quotes = true;
+                    }
+                    ':' => {
+                        fields.push(std::mem::take(&mut field));
+                        quoted = false;
+                    }
+                    '\n' => {}
+                    '\r' if chars.peek() == Some(&'\n') => {}
+                    other => field.push(other),
+                }
+            }
+            if !in_quotes {
+                break;
+            }
+            if !self.read_line()? {
+                return Err(ReadError {
+                    line: start,
+                    reason: "a quoted field is not closed before the end of the file".into(),
+                });
+            }
+        }
+        fields.push(field);
+        Ok(Some((start, fields)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn written(fields: &[&str]) -> String {
+        let mut out = Vec::new();
+        write_record(&mut out, fields).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn quotes_only_when_needed() {
+        assert_eq!(written(&["'1'", "None", "[]"]), "'1':None:[]\n");
+        assert_eq!(
+            written(&["'a:b'", "\"{'x': 1}\""]),
+            "\"'a:b'\":\"\"\"{'x': 1}\"\"\"\n"
+        );
+    }
+
+    #[test]
+    fn reads_back_what_it_writes_with_line_numbers() {
+        let mut text = Vec::new();
+        write_record(&mut text, &["h1", "h2"]).unwrap();
+        write_record(&mut text, &["'a:b'", "x\ny"]).unwrap();
+        write_record(&mut text, &["\"q\"", ""]).unwrap();
+        let mut r = Reader::new(&text[..]);
+        assert_eq!(
+            r.next_record().unwrap().unwrap(),
+            (1, vec!["h1".into(), "h2".into()])
+        );
+        assert_eq!(
+            r.next_record().unwrap().unwrap(),
+            (2, vec!["'a:b'".into(), "x\ny".into()])
+        );
+        assert_eq!(
+            r.next_record().unwrap().unwrap(),
+            (4, vec!["\"q\"".into(), "".into()])
+        );
+        assert!(r.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn unterminated_quote_names_its_line() {
+        let mut r = Reader::new(&b"a:b\n\"open:x\nmore\n"[..]);
+        r.next_record().unwrap();
+        let e = r.next_record().unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.reason.contains("not closed"));
+    }
+}

@@ -1,0 +1,795 @@
+//! `export` / `import` in Roundup's on-disk format.
+//!
+//! An export directory holds, for every class:
+//!
+//! * `<class>.csv`: a header row with the property names (sorted, the
+//!   automatic ones included, a FileClass's `content` left out) and
+//!   `is retired`, then one row per item. Each cell is a Python literal as
+//!   Roundup's `repr_export` writes it: strings as their UTF-8 bytes'
+//!   repr, links as id strings, multilinks as lists of id strings, dates
+//!   as 9-tuples `(year, month, day, hour, minute, second.fff, 0, 0, 0)`
+//!   in UTC, intervals as 7-tuples `(sign, years, months, days, hours,
+//!   minutes, seconds)`, passwords as their stored text, booleans as 0/1.
+//! * `<class>-journals.csv`: rows `nodeid:date:user:action:params` (no
+//!   header) with `set` parameters marshalled the same way.
+//! * `<class>-files/<id // 1000>/<class><id>`: the content of each item of
+//!   a FileClass (left out by `exporttables`).
+//!
+//! Import reads the same files into the open database in one step that
+//! either succeeds completely or changes nothing; a malformed row stops it
+//! with the file, the line and what is wrong.
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::{BufReader, BufWriter, IsTerminal, Write};
+use std::path::{Path, PathBuf};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use roundup_core::date::{Date, Interval};
+use roundup_core::password::Password;
+use roundup_core::pyrepr::{self, PyValue};
+use roundup_core::schema::{ClassDef, ClassKind, PropType};
+use roundup_core::storage::{JournalEntry, NodeValues};
+use roundup_core::{Db, Error, Value};
+
+use crate::csvio;
+
+/// Column name of the retired flag.
+const RETIRED_COLUMN: &str = "is retired";
+
+/// The properties a class exports, in Roundup's (sorted) order.
+pub fn export_propnames(cls: &ClassDef) -> Vec<String> {
+    let mut names: Vec<String> = cls
+        .props
+        .iter()
+        .filter(|(n, p)| !p.is_computed() && !cls.is_file_content(n))
+        .map(|(n, _)| n.clone())
+        .collect();
+    names.extend(
+        roundup_core::schema::AUTOMATIC_PROPS
+            .iter()
+            .map(|s| s.to_string()),
+    );
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Where an item's file content goes inside an export directory.
+pub fn export_file_path(dir: &Path, class: &str, id: &str) -> PathBuf {
+    let n: u64 = id.parse().unwrap_or(0);
+    dir.join(format!("{class}-files"))
+        .join((n / 1000).to_string())
+        .join(format!("{class}{id}"))
+}
+
+fn progress(len: u64, label: String) -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    if let Ok(style) = ProgressStyle::with_template("{msg:24} [{bar:40}] {pos}/{len} ({eta})") {
+        bar.set_style(style.progress_chars("=> "));
+    }
+    bar.set_message(label);
+    bar
+}
+
+// --------------------------------------------------------------------------
+// values <-> Python literals
+
+/// Seconds with milliseconds as Python reads them back from SQL
+/// (`float("48.898")`).
+fn seconds_float(d: &Date) -> PyValue {
+    let text = format!("{}.{:03}", d.second(), d.millisecond());
+    PyValue::Float(text.parse().unwrap_or(f64::from(d.second())))
+}
+
+/// Roundup's `Date.get_tuple()`.
+pub fn date_tuple(d: &Date) -> PyValue {
+    PyValue::Tuple(vec![
+        PyValue::Int(i64::from(d.year())),
+        PyValue::Int(i64::from(d.month())),
+        PyValue::Int(i64::from(d.day())),
+        PyValue::Int(i64::from(d.hour())),
+        PyValue::Int(i64::from(d.minute())),
+        seconds_float(d),
+        PyValue::Int(0),
+        PyValue::Int(0),
+        PyValue::Int(0),
+    ])
+}
+
+/// Roundup's `Interval.get_tuple()`.
+pub fn interval_tuple(i: &Interval) -> PyValue {
+    let (sign, y, m, d, hh, mm, ss) = i.fields();
+    PyValue::Tuple(
+        [i64::from(sign), y, m, d, hh, mm, ss]
+            .into_iter()
+            .map(PyValue::Int)
+            .collect(),
+    )
+}
+
+fn number(v: &PyValue) -> Option<f64> {
+    match v {
+        PyValue::Int(i) => Some(*i as f64),
+        PyValue::Float(f) => Some(*f),
+        PyValue::Bool(b) => Some(f64::from(u8::from(*b))),
+        _ => None,
+    }
+}
+
+fn int_field(v: &PyValue, what: &str) -> Result<i64, String> {
+    match v {
+        PyValue::Int(i) => Ok(*i),
+        PyValue::Float(f) if f.fract() == 0.0 => Ok(*f as i64),
+        other => Err(format!(
+            "{what} {} is not a whole number",
+            pyrepr::repr(other)
+        )),
+    }
+}
+
+/// A date from a 6- to 9-tuple (UTC) or from text (serialised or a spec).
+pub fn date_from_py(v: &PyValue) -> Result<Date, String> {
+    match v {
+        PyValue::Tuple(items) | PyValue::List(items) if items.len() >= 6 => {
+            let f = |i: usize| int_field(&items[i], "date field");
+            let secs = number(&items[5]).ok_or_else(|| {
+                format!("date seconds {} are not a number", pyrepr::repr(&items[5]))
+            })?;
+            let whole = secs.floor();
+            let ms = (((secs - whole) * 1000.0).round() as u32).min(999);
+            let conv = |x: i64, name: &str| {
+                u32::try_from(x).map_err(|_| format!("date {name} {x} is out of range"))
+            };
+            Date::from_utc_fields(
+                i32::try_from(f(0)?).map_err(|_| "date year is out of range".to_string())?,
+                conv(f(1)?, "month")?,
+                conv(f(2)?, "day")?,
+                conv(f(3)?, "hour")?,
+                conv(f(4)?, "minute")?,
+                conv(whole as i64, "second")?,
+                ms,
+            )
+            .map_err(|e| e.to_string())
+        }
+        PyValue::Str(s) => Date::from_serialised(s)
+            .or_else(|_| Date::parse(s, &roundup_core::date::Timezone::Utc))
+            .map_err(|e| format!("{s:?} is not a date: {e}")),
+        other => Err(format!("{} is not a date tuple", pyrepr::repr(other))),
+    }
+}
+
+/// An interval from a 7-tuple or text.
+pub fn interval_from_py(v: &PyValue) -> Result<Interval, String> {
+    match v {
+        PyValue::Tuple(items) | PyValue::List(items) if items.len() == 7 => {
+            let f = |i: usize| int_field(&items[i], "interval field");
+            Ok(Interval::new(
+                i32::try_from(f(0)?).unwrap_or(1),
+                f(1)?,
+                f(2)?,
+                f(3)?,
+                f(4)?,
+                f(5)?,
+                f(6)?,
+            ))
+        }
+        PyValue::Str(s) => Interval::parse(s)
+            .or_else(|_| Interval::from_serialised(s))
+            .map_err(|e| format!("{s:?} is not an interval: {e}")),
+        other => Err(format!("{} is not an interval tuple", pyrepr::repr(other))),
+    }
+}
+
+/// A stored value as Roundup's `export_list` marshals it.
+fn value_to_py(v: &Option<Value>) -> PyValue {
+    match v {
+        None => PyValue::None,
+        Some(Value::String(s)) | Some(Value::Link(s)) => PyValue::Str(s.clone()),
+        Some(Value::Multilink(ids)) => {
+            PyValue::List(ids.iter().map(|i| PyValue::Str(i.clone())).collect())
+        }
+        Some(Value::Date(d)) => date_tuple(d),
+        Some(Value::Interval(i)) => interval_tuple(i),
+        Some(Value::Password(p)) => PyValue::Str(p.as_str().to_string()),
+        // SQLite hands booleans back to Roundup as integers.
+        Some(Value::Boolean(b)) => PyValue::Int(i64::from(*b)),
+        Some(Value::Number(n)) => PyValue::Float(*n),
+        Some(Value::Integer(i)) => PyValue::Int(*i),
+    }
+}
+
+fn id_text(v: &PyValue, what: &str) -> Result<String, String> {
+    let s = match v {
+        PyValue::Str(s) => s.trim().to_string(),
+        PyValue::Int(i) if *i > 0 => i.to_string(),
+        other => return Err(format!("{what}: {} is not an item id", pyrepr::repr(other))),
+    };
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("{what}: {s:?} is not an item id"));
+    }
+    Ok(s)
+}
+
+/// A cell read back into a value of property type `ptype`.
+fn py_to_value(ptype: PropType, v: PyValue, prop: &str) -> Result<Option<Value>, String> {
+    if v == PyValue::None {
+        return Ok(None);
+    }
+    let wrong =
+        |v: &PyValue, want: &str| format!("property {prop}: {} is not {want}", pyrepr::repr(v));
+    Ok(Some(match ptype {
+        PropType::String => match v {
+            PyValue::Str(s) => Value::String(s),
+            other => return Err(wrong(&other, "a string")),
+        },
+        PropType::Link => Value::Link(id_text(&v, &format!("property {prop}"))?),
+        PropType::Multilink => match &v {
+            PyValue::List(items) | PyValue::Tuple(items) => {
+                let mut ids = Vec::with_capacity(items.len());
+                for i in items {
+                    ids.push(id_text(i, &format!("property {prop}"))?);
+                }
+                Value::Multilink(ids)
+            }
+            other => return Err(wrong(other, "a list of ids")),
+        },
+        PropType::Date => {
+            Value::Date(date_from_py(&v).map_err(|e| format!("property {prop}: {e}"))?)
+        }
+        PropType::Interval => {
+            Value::Interval(interval_from_py(&v).map_err(|e| format!("property {prop}: {e}"))?)
+        }
+        PropType::Password => match v {
+            PyValue::Str(s) => Value::Password(
+                Password::from_encrypted(&s).map_err(|e| format!("property {prop}: {e}"))?,
+            ),
+            other => return Err(wrong(&other, "a password string")),
+        },
+        PropType::Boolean => match v {
+            PyValue::Bool(b) => Value::Boolean(b),
+            PyValue::Int(i) => Value::Boolean(i != 0),
+            other => return Err(wrong(&other, "a boolean")),
+        },
+        PropType::Number => match number(&v) {
+            Some(n) if n.is_finite() => Value::Number(n),
+            _ => return Err(wrong(&v, "a number")),
+        },
+        PropType::Integer => match v {
+            PyValue::Int(i) => Value::Integer(i),
+            PyValue::Bool(b) => Value::Integer(i64::from(b)),
+            other => return Err(wrong(&other, "an integer")),
+        },
+    }))
+}
+
+/// Journal `set` parameters from their stored form to the exported one.
+fn journal_params_out(cls: &ClassDef, action: &str, params: &PyValue) -> PyValue {
+    match (action, params) {
+        ("set", PyValue::Dict(pairs)) => {
+            let mut out = Vec::new();
+            for (k, v) in pairs {
+                let PyValue::Str(name) = k else { continue };
+                let Some(p) = cls.prop(name) else { continue };
+                let truthy = !matches!(v, PyValue::None | PyValue::Int(0))
+                    && *v != PyValue::Str(String::new());
+                let value = match (p.ptype, v) {
+                    (PropType::Date, PyValue::Str(s)) if truthy => match Date::from_serialised(s) {
+                        Ok(d) => date_tuple(&d),
+                        Err(_) => v.clone(),
+                    },
+                    (PropType::Interval, PyValue::Str(s)) if truthy => {
+                        match Interval::parse(s).or_else(|_| Interval::from_serialised(s)) {
+                            Ok(i) => interval_tuple(&i),
+                            Err(_) => v.clone(),
+                        }
+                    }
+                    _ => v.clone(),
+                };
+                out.push((k.clone(), value));
+            }
+            PyValue::Dict(out)
+        }
+        ("create", PyValue::Dict(pairs)) if !pairs.is_empty() => PyValue::Dict(Vec::new()),
+        _ => params.clone(),
+    }
+}
+
+/// Journal `set` parameters from the exported form to the stored one.
+fn journal_params_in(cls: &ClassDef, action: &str, params: PyValue) -> Result<PyValue, String> {
+    match (action, params) {
+        ("set", PyValue::Dict(pairs)) => {
+            let mut out = Vec::new();
+            for (k, v) in pairs {
+                let PyValue::Str(name) = &k else {
+                    return Err(format!(
+                        "property name {} is not a string",
+                        pyrepr::repr(&k)
+                    ));
+                };
+                let p = cls
+                    .prop(name)
+                    .ok_or_else(|| format!("class {} has no property {name:?}", cls.name))?;
+                let value = match (p.ptype, &v) {
+                    (_, PyValue::None) => v,
+                    (PropType::Date, _) => PyValue::Str(
+                        date_from_py(&v)
+                            .map_err(|e| format!("property {name}: {e}"))?
+                            .serialise(),
+                    ),
+                    (PropType::Interval, _) => PyValue::Str(
+                        interval_from_py(&v)
+                            .map_err(|e| format!("property {name}: {e}"))?
+                            .to_string(),
+                    ),
+                    (PropType::Boolean, PyValue::Bool(b)) => PyValue::Int(i64::from(*b)),
+                    _ => v,
+                };
+                out.push((k, value));
+            }
+            Ok(PyValue::Dict(out))
+        }
+        ("create", PyValue::Dict(pairs)) if !pairs.is_empty() => Ok(PyValue::Dict(Vec::new())),
+        (_, other) => Ok(other),
+    }
+}
+
+// --------------------------------------------------------------------------
+// export
+
+/// What one export wrote.
+#[derive(Debug, Default)]
+pub struct ExportReport {
+    /// Length of the longest cell written (for Roundup's csv_field_size).
+    pub longest_field: usize,
+}
+
+fn io_err(what: &str, path: &Path, e: std::io::Error) -> String {
+    format!("{what} {}: {e}", path.display())
+}
+
+/// Write `classes` of `db` to `dir`; with `files`, FileClass contents too.
+pub fn export(
+    db: &Db,
+    classes: &[String],
+    dir: &Path,
+    files: bool,
+) -> Result<ExportReport, String> {
+    fs::create_dir_all(dir).map_err(|e| io_err("cannot create", dir, e))?;
+    let mut report = ExportReport::default();
+    for classname in classes {
+        let cls = db.class(classname).map_err(|e| e.to_string())?;
+        if !files && cls.kind == ClassKind::File {
+            print!("Exporting {classname} WITHOUT the files\r\n");
+        }
+        export_class(db, cls, dir, files, &mut report)?;
+        export_journals(db, cls, dir)?;
+    }
+    Ok(report)
+}
+
+fn export_class(
+    db: &Db,
+    cls: &ClassDef,
+    dir: &Path,
+    files: bool,
+    report: &mut ExportReport,
+) -> Result<(), String> {
+    let classname = &cls.name;
+    let path = dir.join(format!("{classname}.csv"));
+    let file = fs::File::create(&path).map_err(|e| io_err("cannot create", &path, e))?;
+    let mut out = BufWriter::new(file);
+    let werr = |e: std::io::Error| io_err("cannot write", &path, e);
+    let propnames = export_propnames(cls);
+    let mut header = propnames.clone();
+    header.push(RETIRED_COLUMN.to_string());
+    csvio::write_record(&mut out, &header).map_err(werr)?;
+
+    let mut ids = db.getnodeids(classname, None).map_err(|e| e.to_string())?;
+    let mut nodes = Vec::with_capacity(ids.len());
+    // Items with a key go out sorted by key, retired ones first, so that
+    // an import never meets two active items with the same key.
+    if let Some(key) = &cls.key {
+        let mut keyed = Vec::with_capacity(ids.len());
+        for id in ids.drain(..) {
+            let node = db.get_node(classname, &id).map_err(|e| e.to_string())?;
+            db.clear_cache();
+            let k = match node.values.get(key) {
+                Some(Some(Value::String(s))) => s.clone(),
+                _ => String::new(),
+            };
+            keyed.push((k, !node.retired, id, node));
+        }
+        keyed.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        nodes.extend(keyed.into_iter().map(|(_, _, id, n)| (id, Some(n))));
+    } else {
+        nodes.extend(ids.into_iter().map(|id| (id, None)));
+    }
+
+    let bar = progress(nodes.len() as u64, format!("Exporting {classname}"));
+    let mut row: Vec<String> = Vec::with_capacity(header.len());
+    for (id, node) in nodes {
+        let node = match node {
+            Some(n) => n,
+            None => {
+                let n = db.get_node(classname, &id).map_err(|e| e.to_string())?;
+                db.clear_cache();
+                n
+            }
+        };
+        row.clear();
+        for name in &propnames {
+            let cell = if name == "id" {
+                pyrepr::repr_export(&PyValue::Str(id.clone()))
+            } else {
+                let v = node.values.get(name).cloned().flatten();
+                let v = match (v, cls.prop(name).map(|p| p.ptype)) {
+                    (None, Some(PropType::Multilink)) => Some(Value::Multilink(Vec::new())),
+                    (v, _) => v,
+                };
+                pyrepr::repr_export(&value_to_py(&v))
+            };
+            report.longest_field = report.longest_field.max(cell.len());
+            row.push(cell);
+        }
+        row.push(pyrepr::repr(&PyValue::Bool(node.retired)));
+        csvio::write_record(&mut out, &row).map_err(werr)?;
+        if files && cls.kind == ClassKind::File {
+            let content = db.file_content(classname, &id).map_err(|e| e.to_string())?;
+            let dest = export_file_path(dir, classname, &id);
+            if let Some(parent) = dest.parent() {
+                fs::create_dir_all(parent).map_err(|e| io_err("cannot create", parent, e))?;
+            }
+            fs::write(&dest, content).map_err(|e| io_err("cannot write", &dest, e))?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    out.flush().map_err(werr)?;
+    Ok(())
+}
+
+fn export_journals(db: &Db, cls: &ClassDef, dir: &Path) -> Result<(), String> {
+    let classname = &cls.name;
+    let path = dir.join(format!("{classname}-journals.csv"));
+    let file = fs::File::create(&path).map_err(|e| io_err("cannot create", &path, e))?;
+    let mut out = BufWriter::new(file);
+    let werr = |e: std::io::Error| io_err("cannot write", &path, e);
+    let ids = db.getnodeids(classname, None).map_err(|e| e.to_string())?;
+    let bar = progress(ids.len() as u64, format!("Journals of {classname}"));
+    for id in ids {
+        for e in db.history(classname, &id).map_err(|e| e.to_string())? {
+            let row = [
+                pyrepr::repr_export(&PyValue::Str(e.nodeid.clone())),
+                pyrepr::repr_export(&date_tuple(&e.date)),
+                pyrepr::repr_export(&PyValue::Str(e.tag.clone())),
+                pyrepr::repr_export(&PyValue::Str(e.action.clone())),
+                pyrepr::repr_export(&journal_params_out(cls, &e.action, &e.params)),
+            ];
+            csvio::write_record(&mut out, &row).map_err(werr)?;
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    out.flush().map_err(werr)?;
+    Ok(())
+}
+
+// --------------------------------------------------------------------------
+// import
+
+/// A problem found while importing: the file, the line, the reason.
+fn located(path: &Path, line: usize, reason: impl std::fmt::Display) -> Error {
+    Error::Value(format!("{}, line {line}: {reason}", path.display()))
+}
+
+/// The classes an import directory holds data for (`<class>.csv`), sorted.
+fn classes_in(dir: &Path) -> Result<Vec<String>, String> {
+    let entries = fs::read_dir(dir).map_err(|e| io_err("cannot read directory", dir, e))?;
+    let mut out = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|e| io_err("cannot read directory", dir, e))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if let Some(class) = name.strip_suffix(".csv") {
+            if !class.ends_with("-journals") {
+                out.push(class.to_string());
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Load an export directory into `db` (uncommitted). With `files`, the
+/// FileClass contents are read from `<class>-files/`. Returns the lines
+/// Roundup prints (`setting <class> <next id>`), or the first problem;
+/// on a problem nothing has changed.
+///
+/// `pending` says whether the transaction already holds changes that must
+/// survive a failed import. Only then is the import wrapped in a
+/// savepoint: SQLite keeps a copy of every page changed under a savepoint
+/// until it ends, which for a big import costs much time and disk, so
+/// without earlier changes a failure simply rolls the transaction back.
+pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<String>, String> {
+    let classes = classes_in(dir)?;
+    for c in &classes {
+        if !db.schema().classes.contains_key(c) {
+            return Err(format!(
+                "{}: there is no class \"{c}\" in this tracker's schema",
+                dir.join(format!("{c}.csv")).display()
+            ));
+        }
+    }
+    let mut report = Vec::new();
+    let work = || {
+        for classname in &classes {
+            let cls = db.class(classname)?;
+            let maxid = import_class(db, cls, dir, files)?;
+            import_journals(db, cls, dir)?;
+            let highest = db
+                .getnodeids(classname, None)?
+                .last()
+                .and_then(|i| i.parse::<u64>().ok())
+                .unwrap_or(0);
+            db.set_last_id(classname, maxid.max(highest))?;
+            report.push(String::new());
+            report.push(format!("setting {classname} {}", maxid + 1));
+        }
+        Ok(())
+    };
+    // Bulk mode is safe here: every failure below ends in a rollback of
+    // the savepoint or of the whole transaction.
+    let work = || db.bulk(work);
+    let result = if pending {
+        db.unit(work)
+    } else {
+        work().map_err(|e| match db.rollback() {
+            Ok(()) => e,
+            Err(e2) => Error::storage(format!("{e}; and undoing it failed: {e2}")),
+        })
+    };
+    result.map_err(|e| e.to_string())?;
+    Ok(report)
+}
+
+fn open_csv(path: &Path) -> Result<csvio::Reader<BufReader<fs::File>>, Error> {
+    let f = fs::File::open(path)
+        .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
+    Ok(csvio::Reader::new(BufReader::with_capacity(1 << 16, f)))
+}
+
+/// Import one `<class>.csv`; returns the highest id seen (at least 1, as
+/// Roundup counts).
+fn import_class(db: &Db, cls: &ClassDef, dir: &Path, files: bool) -> Result<u64, Error> {
+    let classname = &cls.name;
+    let path = dir.join(format!("{classname}.csv"));
+    let mut reader = open_csv(&path)?;
+    let bad = |line: usize, reason: String| located(&path, line, reason);
+    let Some((_, header)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? else {
+        return Err(bad(1, "the file is empty (a header row is needed)".into()));
+    };
+    // Column -> property type (None for id and "is retired").
+    let mut columns: Vec<(String, Option<PropType>)> = Vec::with_capacity(header.len());
+    for name in &header {
+        let ptype = match name.as_str() {
+            "id" | RETIRED_COLUMN => None,
+            "creation" | "activity" => Some(PropType::Date),
+            "creator" | "actor" => Some(PropType::Link),
+            _ => match cls.prop(name) {
+                Some(p) if !p.is_computed() && !cls.is_file_content(name) => Some(p.ptype),
+                _ => {
+                    return Err(bad(
+                        1,
+                        format!("class {classname} has no property \"{name}\" to import"),
+                    ))
+                }
+            },
+        };
+        columns.push((name.clone(), ptype));
+    }
+    let Some(id_col) = header.iter().position(|h| h == "id") else {
+        return Err(bad(1, "the header has no \"id\" column".into()));
+    };
+    let is_file = cls.kind == ClassKind::File && files;
+    let total = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    let bar = progress(total, format!("Importing {classname}"));
+    let mut maxid: u64 = 1;
+    while let Some((line, row)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? {
+        if row.len() != columns.len() {
+            return Err(bad(
+                line,
+                format!(
+                    "{} fields where the header has {}",
+                    row.len(),
+                    columns.len()
+                ),
+            ));
+        }
+        let id_value =
+            pyrepr::eval_import(&row[id_col]).map_err(|e| bad(line, format!("column id: {e}")))?;
+        let id = id_text(&id_value, "column id").map_err(|e| bad(line, e))?;
+        let mut values: NodeValues = NodeValues::with_capacity(columns.len());
+        let mut retired = false;
+        for ((name, ptype), cell) in columns.iter().zip(row) {
+            if name == "id" {
+                continue;
+            }
+            let v =
+                pyrepr::eval_import(&cell).map_err(|e| bad(line, format!("column {name}: {e}")))?;
+            match ptype {
+                None => {
+                    retired = match v {
+                        PyValue::Bool(b) => b,
+                        PyValue::Int(i) => i != 0,
+                        other => {
+                            return Err(bad(
+                                line,
+                                format!("column {name}: {} is not a boolean", pyrepr::repr(&other)),
+                            ))
+                        }
+                    }
+                }
+                Some(pt) => {
+                    let value = py_to_value(*pt, v, name).map_err(|e| bad(line, e))?;
+                    values.insert(name.clone(), value);
+                }
+            }
+        }
+        for (name, p) in &cls.props {
+            if p.ptype == PropType::Multilink && !p.is_computed() && !values.contains_key(name) {
+                values.insert(name.clone(), Some(Value::Multilink(Vec::new())));
+            }
+        }
+        let content = if is_file {
+            let src = export_file_path(dir, classname, &id);
+            Some(fs::read(&src).map_err(|e| {
+                bad(
+                    line,
+                    format!(
+                        "cannot read the content of {classname}{id} from {}: {e}",
+                        src.display()
+                    ),
+                )
+            })?)
+        } else {
+            None
+        };
+        db.import_node(classname, &id, values, retired, content.as_deref())
+            .map_err(|e| bad(line, format!("{classname}{id}: {e}")))?;
+        if let Ok(n) = id.parse::<u64>() {
+            maxid = maxid.max(n);
+        }
+        bar.set_position(reader.bytes_read());
+    }
+    bar.finish_and_clear();
+    Ok(maxid)
+}
+
+/// Import `<class>-journals.csv` (a missing file means no journals).
+fn import_journals(db: &Db, cls: &ClassDef, dir: &Path) -> Result<(), Error> {
+    let classname = &cls.name;
+    let path = dir.join(format!("{classname}-journals.csv"));
+    if !path.exists() {
+        return Ok(());
+    }
+    let mut reader = open_csv(&path)?;
+    let bad = |line: usize, reason: String| located(&path, line, reason);
+    let mut by_item: BTreeMap<u64, Vec<JournalEntry>> = BTreeMap::new();
+    while let Some((line, row)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? {
+        let [nodeid, date, tag, action, params] = <[String; 5]>::try_from(row).map_err(|r| {
+            bad(
+                line,
+                format!("{} fields where a journal row has 5", r.len()),
+            )
+        })?;
+        let field = |name: &str, text: &str| {
+            pyrepr::eval_import(text).map_err(|e| bad(line, format!("{name}: {e}")))
+        };
+        let nodeid = id_text(&field("nodeid", &nodeid)?, "nodeid").map_err(|e| bad(line, e))?;
+        let date =
+            date_from_py(&field("date", &date)?).map_err(|e| bad(line, format!("date: {e}")))?;
+        let tag = match field("user", &tag)? {
+            PyValue::Str(s) => s,
+            PyValue::Int(i) => i.to_string(),
+            PyValue::None => String::new(),
+            other => {
+                return Err(bad(
+                    line,
+                    format!("user: {} is not a user id", pyrepr::repr(&other)),
+                ))
+            }
+        };
+        let action = match field("action", &action)? {
+            PyValue::Str(s) => s,
+            other => {
+                return Err(bad(
+                    line,
+                    format!("action: {} is not text", pyrepr::repr(&other)),
+                ))
+            }
+        };
+        let params = journal_params_in(cls, &action, field("params", &params)?)
+            .map_err(|e| bad(line, format!("params: {e}")))?;
+        let n: u64 = nodeid
+            .parse()
+            .map_err(|_| bad(line, format!("nodeid {nodeid:?} is too large")))?;
+        by_item.entry(n).or_default().push(JournalEntry {
+            nodeid,
+            date,
+            tag,
+            action,
+            params,
+        });
+    }
+    for (n, entries) in by_item {
+        db.import_journal(classname, &n.to_string(), &entries)
+            .map_err(|e| located(&path, 0, format!("journal of {classname}{n}: {e}")))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn date_tuples_match_roundup() {
+        let d = Date::from_utc_fields(2026, 11, 21, 12, 21, 48, 898).unwrap();
+        assert_eq!(
+            pyrepr::repr(&date_tuple(&d)),
+            "(2026, 11, 21, 12, 21, 48.898, 0, 0, 0)"
+        );
+        let d2 = Date::from_utc_fields(2026, 11, 21, 12, 21, 49, 170).unwrap();
+        assert_eq!(
+            pyrepr::repr(&date_tuple(&d2)),
+            "(2026, 11, 21, 12, 21, 49.17, 0, 0, 0)"
+        );
+        let d3 = Date::from_utc_fields(2001, 1, 2, 3, 4, 5, 0).unwrap();
+        assert_eq!(
+            pyrepr::repr(&date_tuple(&d3)),
+            "(2001, 1, 2, 3, 4, 5.0, 0, 0, 0)"
+        );
+        for d in [d, d2, d3] {
+            assert_eq!(date_from_py(&date_tuple(&d)).unwrap(), d);
+        }
+        assert!(date_from_py(&PyValue::Int(3)).is_err());
+        assert!(
+            date_from_py(&pyrepr::parse("(2001, 13, 2, 3, 4, 5.0, 0, 0, 0)").unwrap()).is_err()
+        );
+    }
+
+    #[test]
+    fn interval_tuples_round_trip() {
+        let i = Interval::new(-1, 0, 1, 2, 3, 4, 5);
+        assert_eq!(pyrepr::repr(&interval_tuple(&i)), "(-1, 0, 1, 2, 3, 4, 5)");
+        assert_eq!(interval_from_py(&interval_tuple(&i)).unwrap(), i);
+    }
+
+    #[test]
+    fn cells_convert_by_type() {
+        assert_eq!(
+            py_to_value(
+                PropType::Multilink,
+                pyrepr::parse("['1', '3']").unwrap(),
+                "nosy"
+            )
+            .unwrap(),
+            Some(Value::Multilink(vec!["1".into(), "3".into()]))
+        );
+        assert_eq!(
+            py_to_value(PropType::Boolean, PyValue::Int(1), "b").unwrap(),
+            Some(Value::Boolean(true))
+        );
+        assert_eq!(
+            py_to_value(PropType::Link, PyValue::None, "l").unwrap(),
+            None
+        );
+        let e = py_to_value(PropType::String, PyValue::Int(1), "title").unwrap_err();
+        assert_eq!(e, "property title: 1 is not a string");
+        let e = py_to_value(PropType::Link, PyValue::Str("x".into()), "status").unwrap_err();
+        assert!(e.contains("not an item id"), "{e}");
+    }
+}

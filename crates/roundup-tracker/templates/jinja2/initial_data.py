@@ -1,0 +1,19 @@
+# Items every new "jinja2" tracker starts with (Starlark): those of the
+# classic template plus a user "testuser" (password "testuser") to try the
+# web pages with. `adminpw` and `admin_email` come from
+# `roundup-admin initialise`.
+
+priority = db.getclass("priority")
+for order, name in enumerate(["critical", "urgent", "bug", "feature", "wish"]):
+    priority.create(name=name, order=str(order + 1))
+
+status = db.getclass("status")
+for order, name in enumerate(["unread", "deferred", "chatting", "need-eg",
+                              "in-progress", "testing", "done-cbb", "resolved"]):
+    status.create(name=name, order=str(order + 1))
+
+user = db.getclass("user")
+user.create(username="admin", password=adminpw, address=admin_email, roles="Admin")
+user.create(username="anonymous", roles="Anonymous")
+user.create(username="testuser", password="testuser", realname="Test User",
+            roles="User", address="t1@example.com")
