@@ -93,14 +93,14 @@ fn parse(args: Vec<String>) -> Opts {
 fn free_port(bind: &str, start: u16) -> u16 {
     let mut port = start;
     loop {
-        println!("Trying to set up web server on port {port} ...");
+        println!("Checking whether port {port} is free ...");
         match std::net::TcpListener::bind((bind, port)) {
             Ok(_) => {
-                println!("should be ok.");
+                println!("it is.");
                 return port;
             }
             Err(_) => {
-                println!("already in use.");
+                println!("it is taken; looking for another.");
                 port = port
                     .checked_add(100)
                     .unwrap_or_else(|| fail("no free port found"));
@@ -164,7 +164,7 @@ fn main() {
     if fresh {
         if home.exists() {
             if home.join("config.ini").exists() {
-                println!("Nuking directory left from the previous demo instance.");
+                println!("Removing the previous demo tracker.");
                 std::fs::remove_dir_all(&home)
                     .unwrap_or_else(|e| fail(&format!("removing {}: {e}", home.display())));
             } else if std::fs::read_dir(&home)
@@ -181,7 +181,7 @@ fn main() {
         let hostname = o.hostname.clone().unwrap_or_else(|| "localhost".into());
         let urlport = o.urlport.unwrap_or(port);
         let web = format!("http://{hostname}:{urlport}/demo/");
-        println!("Initializing demo instance in:\n    {}", home.display());
+        println!("Creating the demo tracker in:\n    {}", home.display());
         if let Err(e) = install_demo(
             &home,
             o.template.as_deref().unwrap_or("classic"),
@@ -231,15 +231,13 @@ fn run_demo(home: &Path, bind: &str, o: &Opts) {
     let listener = std::net::TcpListener::bind((bind, port))
         .unwrap_or_else(|e| fail(&format!("cannot listen on {bind}:{port}: {e}")));
     println!(
-        "\nDemo Tracker Home: {}\nServer running - connect to:\n\n    {url}\n\n\
-         1. Log in as \"demo\"/\"demo\" or \"admin\"/\"admin\".\n\
-         2. Hit Control-C to stop the server.\n\
-         3. Re-start the server by running \"roundup-demo\" again.\n\
-         4. Reset the tracker by running \"roundup-demo nuke\".\n\n\
-         By default the demo tracker is set up to be accessed from \"localhost\".\n\
-         If you want to run it on a server, edit \"{}/config.ini\"\n\
-         and set the \"web\" option in section \"[tracker]\" to your host name,\n\
-         then restart demo. If you want to change backend types, you must use \"nuke\".\n",
+        "\nDemo tracker home: {}\nThe demo tracker is being served at:\n\n    {url}\n\n\
+         Users: demo (password demo) and admin (password admin).\n\
+         Stop the server with Control-C; run roundup-demo again to restart it\n\
+         with the same data, or roundup-demo nuke to start from scratch.\n\n\
+         The URL above only works on this machine. To serve the demo to others,\n\
+         set [tracker] web in {}/config.ini to the address they will use and\n\
+         restart. Switching the database backend needs nuke.\n",
         home.display(),
         home.display()
     );
