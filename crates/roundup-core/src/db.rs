@@ -403,10 +403,7 @@ impl Db {
         }
         let node = self.load(cls, id)?;
         let v = node.values.get(prop).cloned().flatten();
-        Ok(match (v, p.ptype) {
-            (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
-            (v, _) => v,
-        })
+        Ok(empty_multilink_as_list(v, p.ptype))
     }
 
     /// All stored values of an item (no file content), shared with the
@@ -732,10 +729,7 @@ impl Db {
                 continue;
             }
             let v = resolved.get(name).cloned().flatten();
-            let v = match (v, p.ptype) {
-                (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
-                (v, _) => v,
-            };
+            let v = empty_multilink_as_list(v, p.ptype);
             row.insert(name.clone(), v);
         }
         row.insert("creation".into(), Some(Value::Date(now)));
@@ -819,10 +813,7 @@ impl Db {
             let p = cls.require_prop(&name)?;
             let value = self.validate(cls, &name, p, value)?;
             let current = node.values.get(&name).cloned().flatten();
-            let current = match (current, p.ptype) {
-                (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
-                (c, _) => c,
-            };
+            let current = empty_multilink_as_list(current, p.ptype);
             if same_value(&value, &current, p.ptype) {
                 continue;
             }
@@ -1120,10 +1111,7 @@ impl Db {
                 continue;
             }
             let v = node.values.get(name).cloned().flatten();
-            let v = match (v, p.ptype) {
-                (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
-                (v, _) => v,
-            };
+            let v = empty_multilink_as_list(v, p.ptype);
             out.insert(name.clone(), v);
         }
         for auto in ["creation", "activity", "creator", "actor"] {
@@ -1143,10 +1131,7 @@ impl Db {
     ) -> Result<Option<Value>> {
         let class = &cls.name;
         let Some(value) = value else {
-            return Ok(match p.ptype {
-                PropType::Multilink => Some(Value::Multilink(Vec::new())),
-                _ => None,
-            });
+            return Ok(empty_multilink_as_list(None, p.ptype));
         };
         let wrong = |v: &Value| {
             Error::value(format!(
@@ -1250,10 +1235,7 @@ impl Db {
             ))
         };
         if raw_trim.is_empty() && p.ptype != PropType::String {
-            return Ok(match p.ptype {
-                PropType::Multilink => Some(Value::Multilink(Vec::new())),
-                _ => None,
-            });
+            return Ok(empty_multilink_as_list(None, p.ptype));
         }
         let target = p.link_class.as_deref().unwrap_or_default();
         Ok(Some(match p.ptype {
@@ -1391,19 +1373,22 @@ impl Db {
     /// The current user's time zone (its `timezone` property when the
     /// schema has one, else the tracker default).
     pub fn user_timezone(&self) -> Result<Timezone> {
+        self.timezone_of(&self.getuid())
+    }
+
+    /// A user's time zone: its `timezone` property when the schema has one
+    /// and it names a valid zone, else the tracker default.
+    pub fn timezone_of(&self, userid: &str) -> Result<Timezone> {
         let has_tz = self
             .def
             .schema
             .classes
             .get("user")
             .is_some_and(|c| c.props.contains_key("timezone"));
-        if has_tz {
-            let uid = self.getuid();
-            if self.has_node("user", &uid)? {
-                if let Some(Value::String(tz)) = self.get("user", &uid, "timezone")? {
-                    if let Ok(tz) = Timezone::parse(&tz) {
-                        return Ok(tz);
-                    }
+        if has_tz && self.has_node("user", userid)? {
+            if let Some(Value::String(tz)) = self.get("user", userid, "timezone")? {
+                if let Ok(tz) = Timezone::parse(&tz) {
+                    return Ok(tz);
                 }
             }
         }
@@ -1557,6 +1542,14 @@ fn same_value(new: &Option<Value>, old: &Option<Value>, ptype: PropType) -> bool
         }
         (None, Some(Value::Multilink(b)), PropType::Multilink) => b.is_empty(),
         _ => new == old,
+    }
+}
+
+/// Roundup reads an unset Multilink as `[]`, never as `None`.
+fn empty_multilink_as_list(v: Option<Value>, ptype: PropType) -> Option<Value> {
+    match (v, ptype) {
+        (None, PropType::Multilink) => Some(Value::Multilink(Vec::new())),
+        (v, _) => v,
     }
 }
 

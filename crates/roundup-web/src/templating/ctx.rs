@@ -54,7 +54,7 @@ impl<'a> RenderCtx<'a> {
             req.userid.clone()
         };
         let roles = db.user_roles(&userid)?;
-        let tz = user_tz(db, &userid, tracker);
+        let tz = db.timezone_of(&userid).unwrap_or(Timezone::Utc);
         let index = IndexArgs::parse(db, req, view.classname.as_deref(), &roles);
         let markdown_breaks = tracker
             .config()
@@ -208,23 +208,6 @@ impl<'a> RenderCtx<'a> {
     pub fn csrf(&self) -> String {
         self.req.anti_csrf_nonce()
     }
-}
-
-/// The user's time zone, else the tracker's.
-fn user_tz(db: &Db, userid: &str, tracker: &Tracker) -> Timezone {
-    let has_tz = db
-        .schema()
-        .classes
-        .get("user")
-        .is_some_and(|c| c.props.contains_key("timezone"));
-    if has_tz {
-        if let Ok(Some(Value::String(tz))) = db.get("user", userid, "timezone") {
-            if let Ok(tz) = Timezone::parse(&tz) {
-                return tz;
-            }
-        }
-    }
-    Timezone::parse(tracker.config().timezone()).unwrap_or(Timezone::Utc)
 }
 
 thread_local! {
