@@ -24,6 +24,7 @@ use crate::password::{Password, Scheme};
 use crate::pyrepr::PyValue;
 use crate::schema::{ClassDef, ClassKind, PropType, Property, Schema};
 use crate::security::{parse_roles, Security};
+use crate::shared_cache::{QueryResult, SharedCache};
 use crate::storage::{JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit};
 use crate::value::{sort_ids, Value};
 
@@ -65,6 +66,15 @@ pub struct Db {
     cache: RefCell<HashMap<(String, String), Arc<StoredNode>>>,
     depth: Cell<u32>,
     savepoints: Cell<u64>,
+    /// The process-wide read cache, when this connection takes part.
+    shared: Option<Arc<SharedCache>>,
+    /// The shared cache's generation this request may use (`None`: not
+    /// usable now; see [`Db::refresh_shared_cache`]).
+    shared_gen: Cell<Option<u64>>,
+    /// The storage's change marker as this connection saw it last.
+    seen_version: Cell<Option<i64>>,
+    /// Whether the open transaction has written anything.
+    wrote: Cell<bool>,
 }
 
 impl std::fmt::Debug for Db {
@@ -177,7 +187,83 @@ impl Db {
             cache: RefCell::new(HashMap::new()),
             depth: Cell::new(0),
             savepoints: Cell::new(0),
+            shared: None,
+            shared_gen: Cell::new(None),
+            seen_version: Cell::new(None),
+            wrote: Cell::new(false),
         })
+    }
+
+    /// Take part in a process-wide read cache shared with other
+    /// connections (see [`crate::shared_cache`]). Call
+    /// [`Db::refresh_shared_cache`] at the start of every request.
+    pub fn with_shared_cache(mut self, cache: Arc<SharedCache>) -> Db {
+        self.shared = Some(cache);
+        self
+    }
+
+    /// Start of a request: notice commits made since this connection last
+    /// looked (by anyone, in any process) and empty the shared cache if
+    /// there were any; then allow its use for this request.
+    pub fn refresh_shared_cache(&self) -> Result<()> {
+        let Some(cache) = &self.shared else {
+            return Ok(());
+        };
+        self.shared_gen.set(None);
+        let Some(v) = self.store.borrow_mut().data_version()? else {
+            return Ok(());
+        };
+        if self.seen_version.get() != Some(v) {
+            // On a connection's first look we cannot know what happened
+            // before it: start over too.
+            cache.invalidate();
+            self.seen_version.set(Some(v));
+        }
+        self.shared_gen.set(Some(cache.generation()));
+        Ok(())
+    }
+
+    /// The shared cache and generation usable right now: not while this
+    /// transaction has uncommitted writes of its own.
+    fn shared_now(&self) -> Option<(&SharedCache, u64)> {
+        if self.wrote.get() {
+            return None;
+        }
+        Some((self.shared.as_deref()?, self.shared_gen.get()?))
+    }
+
+    /// A list of ids computed by `f` from the database alone (nothing
+    /// user-specific may go into it), kept in the shared cache under `key`
+    /// until the next commit.
+    pub fn cached_ids(
+        &self,
+        key: &str,
+        f: impl FnOnce() -> Result<Vec<String>>,
+    ) -> Result<Arc<Vec<String>>> {
+        let shared = self.shared_now();
+        let key = format!("user\0{key}");
+        if let Some((sc, gen)) = shared {
+            if let Some(QueryResult::Ids(ids)) = sc.query(gen, &key) {
+                return Ok(ids);
+            }
+        }
+        let ids = Arc::new(f()?);
+        if let Some((sc, gen)) = shared {
+            sc.put_query(gen, key, QueryResult::Ids(ids.clone()));
+        }
+        Ok(ids)
+    }
+
+    /// The shared cache generation this request reads in, when the shared
+    /// cache is in use and this transaction has not written: results
+    /// derived from the database alone stay valid while it is current.
+    pub fn shared_generation(&self) -> Option<u64> {
+        self.shared_now().map(|(_, g)| g)
+    }
+
+    /// Note that the open transaction writes.
+    fn mark_write(&self) {
+        self.wrote.set(true);
     }
 
     pub fn schema(&self) -> &Schema {
@@ -241,6 +327,12 @@ impl Db {
     /// Make every change since the last commit permanent.
     pub fn commit(&self) -> Result<()> {
         self.store.borrow_mut().commit()?;
+        self.wrote.set(false);
+        if let Some(cache) = &self.shared {
+            // Whatever was committed, everyone's cached view is now old.
+            cache.invalidate();
+            self.shared_gen.set(None);
+        }
         let files = self.pending_files.borrow_mut().take_all();
         let mut first_err = None;
         for (path, fresh) in files {
@@ -262,6 +354,7 @@ impl Db {
     /// Discard every change since the last commit.
     pub fn rollback(&self) -> Result<()> {
         self.cache.borrow_mut().clear();
+        self.wrote.set(false);
         for (path, fresh) in self.pending_files.borrow_mut().take_all() {
             discard_file(&path, fresh);
         }
@@ -285,6 +378,7 @@ impl Db {
             self.depth.set(self.depth.get() - 1);
             return r;
         }
+        self.mark_write();
         let n = self.savepoints.get() + 1;
         self.savepoints.set(n);
         let name = format!("rr_op_{n}");
@@ -321,10 +415,20 @@ impl Db {
         if let Some(n) = self.cache.borrow().get(&key) {
             return Ok(n.clone());
         }
+        let shared = self.shared_now();
+        if let Some((cache, gen)) = shared {
+            if let Some(n) = cache.node(gen, &key.0, &key.1) {
+                self.cache.borrow_mut().insert(key, n.clone());
+                return Ok(n);
+            }
+        }
         let node = self.store.borrow_mut().get_node(class, id)?;
         match node {
             Some(n) => {
                 let n = Arc::new(n);
+                if let Some((cache, gen)) = shared {
+                    cache.put_nodes(gen, &key.0, [(&key.1, &n)]);
+                }
                 self.cache.borrow_mut().insert(key, n.clone());
                 Ok(n)
             }
@@ -427,10 +531,43 @@ impl Db {
         if missing.is_empty() {
             return Ok(());
         }
-        let loaded = self.store.borrow_mut().get_nodes(cls, &missing)?;
+        let shared = self.shared_now();
+        let missing = match shared {
+            Some((sc, gen)) => {
+                let found = sc.nodes(gen, class, &missing);
+                if found.is_empty() {
+                    missing
+                } else {
+                    let mut cache = self.cache.borrow_mut();
+                    let mut have = std::collections::HashSet::new();
+                    for (id, node) in found {
+                        have.insert(id.clone());
+                        cache.insert((class.to_string(), id), node);
+                    }
+                    missing
+                        .into_iter()
+                        .filter(|id| !have.contains(id))
+                        .collect()
+                }
+            }
+            None => missing,
+        };
+        if missing.is_empty() {
+            return Ok(());
+        }
+        let loaded: Vec<(String, Arc<StoredNode>)> = self
+            .store
+            .borrow_mut()
+            .get_nodes(cls, &missing)?
+            .into_iter()
+            .map(|(id, n)| (id, Arc::new(n)))
+            .collect();
+        if let Some((sc, gen)) = shared {
+            sc.put_nodes(gen, class, loaded.iter().map(|(id, n)| (id, n)));
+        }
         let mut cache = self.cache.borrow_mut();
         for (id, node) in loaded {
-            cache.insert((class.to_string(), id), Arc::new(node));
+            cache.insert((class.to_string(), id), node);
         }
         Ok(())
     }
@@ -465,13 +602,28 @@ impl Db {
                 "class \"{class}\" has no key property"
             )));
         }
-        self.store
-            .borrow_mut()
-            .lookup_key(cls, key)?
-            .ok_or_else(|| Error::NoSuchKey {
+        let shared = self.shared_now();
+        let ckey = format!("lookup\0{class}\0{key}");
+        if let Some((sc, gen)) = shared {
+            if let Some(QueryResult::Ids(ids)) = sc.query(gen, &ckey) {
+                if let Some(id) = ids.first() {
+                    return Ok(id.clone());
+                }
+            }
+        }
+        let found = self.store.borrow_mut().lookup_key(cls, key)?;
+        match found {
+            Some(id) => {
+                if let Some((sc, gen)) = shared {
+                    sc.put_query(gen, ckey, QueryResult::Ids(Arc::new(vec![id.clone()])));
+                }
+                Ok(id)
+            }
+            None => Err(Error::NoSuchKey {
                 class: class.into(),
                 key: key.into(),
-            })
+            }),
+        }
     }
 
     /// Active items whose Link/Multilink properties point at any of the
@@ -547,13 +699,35 @@ impl Db {
     /// (ignoring its sort and paging), without fetching them.
     pub fn filter_count(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<u64> {
         let q = self.resolve_spec(class, spec)?;
-        self.store.borrow_mut().filter_count(&self.def.schema, &q)
+        let shared = self.shared_now();
+        let key = query_key("count", &q);
+        if let Some((sc, gen)) = shared {
+            if let Some(QueryResult::Count(n)) = sc.query(gen, &key) {
+                return Ok(n);
+            }
+        }
+        let n = self.store.borrow_mut().filter_count(&self.def.schema, &q)?;
+        if let Some((sc, gen)) = shared {
+            sc.put_query(gen, key, QueryResult::Count(n));
+        }
+        Ok(n)
     }
 
     /// Run a resolved filter query.
     pub fn filter_query(&self, q: &Query) -> Result<Vec<String>> {
         self.class(&q.class)?;
-        self.store.borrow_mut().filter(&self.def.schema, q)
+        let shared = self.shared_now();
+        let key = query_key("ids", q);
+        if let Some((sc, gen)) = shared {
+            if let Some(QueryResult::Ids(ids)) = sc.query(gen, &key) {
+                return Ok(ids.as_ref().clone());
+            }
+        }
+        let ids = self.store.borrow_mut().filter(&self.def.schema, q)?;
+        if let Some((sc, gen)) = shared {
+            sc.put_query(gen, key, QueryResult::Ids(Arc::new(ids.clone())));
+        }
+        Ok(ids)
     }
 
     /// The journal of an item, oldest first.
@@ -574,7 +748,18 @@ impl Db {
         words: &[String],
         classes: Option<&[String]>,
     ) -> Result<Vec<TextHit>> {
-        self.store.borrow_mut().search_text(words, classes)
+        let shared = self.shared_now();
+        let key = format!("text\0{words:?}\0{classes:?}");
+        if let Some((sc, gen)) = shared {
+            if let Some(QueryResult::Hits(h)) = sc.query(gen, &key) {
+                return Ok(h.as_ref().clone());
+            }
+        }
+        let hits = self.store.borrow_mut().search_text(words, classes)?;
+        if let Some((sc, gen)) = shared {
+            sc.put_query(gen, key, QueryResult::Hits(Arc::new(hits.clone())));
+        }
+        Ok(hits)
     }
 
     // ----------------------------------------------------------------------
@@ -1018,6 +1203,7 @@ impl Db {
 
     /// Delete journal entries older than `before` (except creates).
     pub fn pack(&self, before: &Date) -> Result<()> {
+        self.mark_write();
         self.store.borrow_mut().pack(&self.def.schema, before)
     }
 
@@ -1029,6 +1215,7 @@ impl Db {
         params: PyValue,
         date: Date,
     ) -> Result<()> {
+        self.mark_write();
         let entry = JournalEntry {
             nodeid: id.to_string(),
             date,
@@ -1417,6 +1604,7 @@ impl Db {
     ) -> Result<()> {
         let cls = self.class(class)?;
         check_id(class, id)?;
+        self.mark_write();
         self.forget(class, id);
         let mut store = self.store.borrow_mut();
         if store.has_node(class, id)? {
@@ -1469,18 +1657,21 @@ impl Db {
     /// Replace an item's journal (import).
     pub fn import_journal(&self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
         self.class(class)?;
+        self.mark_write();
         self.store.borrow_mut().set_journal(class, id, entries)
     }
 
     /// Make the next id of `class` follow `last_used` (import).
     pub fn set_last_id(&self, class: &str, last_used: u64) -> Result<()> {
         self.class(class)?;
+        self.mark_write();
         self.store.borrow_mut().set_last_id(class, last_used)
     }
 
     /// Re-index one item's indexed properties (reindex command).
     pub fn reindex_item(&self, class: &str, id: &str) -> Result<()> {
         let cls = self.class(class)?;
+        self.mark_write();
         let node = self.load(cls, id)?;
         let mut values: Values = IndexMap::new();
         for (name, p) in &cls.props {
@@ -1495,6 +1686,37 @@ impl Db {
         };
         self.index_item(cls, id, &values, content.as_deref())
     }
+}
+
+/// The shared-cache key of a resolved query. A full-text search's id
+/// list goes in as its length and two hashes rather than spelled out.
+fn query_key(kind: &str, q: &Query) -> String {
+    use std::hash::{Hash, Hasher};
+    // Destructured so that a new field cannot be forgotten here.
+    let Query {
+        class,
+        filters,
+        search_ids,
+        group,
+        sort,
+        retired,
+        limit,
+        offset,
+    } = q;
+    let ids = match search_ids {
+        None => "-".to_string(),
+        Some(ids) => {
+            let mut h1 = std::hash::DefaultHasher::new();
+            let mut h2 = std::hash::DefaultHasher::new();
+            "second".hash(&mut h2);
+            for id in ids.iter() {
+                id.hash(&mut h1);
+                id.hash(&mut h2);
+            }
+            format!("{}:{:016x}{:016x}", ids.len(), h1.finish(), h2.finish())
+        }
+    };
+    format!("{kind}\0{class}\0{filters:?}\0{group:?}\0{sort:?}\0{retired:?}\0{limit:?}\0{offset}\0{ids}")
 }
 
 fn temp_path(path: &Path) -> PathBuf {

@@ -76,7 +76,7 @@ pub struct Query {
     /// All must hold.
     pub filters: Vec<Filter>,
     /// Restrict to these ids (full-text search results); `None`: no restriction.
-    pub search_ids: Option<Vec<String>>,
+    pub search_ids: Option<std::sync::Arc<Vec<String>>>,
     /// Grouping comes before sorting in the final order.
     pub group: Vec<(Direction, PropPath)>,
     pub sort: Vec<(Direction, PropPath)>,
@@ -171,7 +171,8 @@ impl SpecValue {
 ///   default), `Some(true)` retired only, `None` both.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FilterSpec {
-    pub search_matches: Option<Vec<String>>,
+    /// Shared, not copied: a full-text search can match thousands.
+    pub search_matches: Option<std::sync::Arc<Vec<String>>>,
     pub filterspec: Vec<(String, SpecValue)>,
     pub exact_match: Vec<(String, SpecValue)>,
     pub sort: Vec<(Option<Direction>, String)>,

@@ -14,6 +14,7 @@ pub mod pyrepr;
 pub mod schema;
 pub mod security;
 pub mod sessions;
+pub mod shared_cache;
 pub mod storage;
 pub mod value;
 

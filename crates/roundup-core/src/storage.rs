@@ -163,4 +163,11 @@ pub trait Storage: Send {
 
     fn commit(&mut self) -> Result<()>;
     fn rollback(&mut self) -> Result<()>;
+
+    /// A marker that changes whenever another connection (of this process
+    /// or any other) commits to the database, or `None` when the backend
+    /// cannot tell; see [`crate::shared_cache`].
+    fn data_version(&mut self) -> Result<Option<i64>> {
+        Ok(None)
+    }
 }

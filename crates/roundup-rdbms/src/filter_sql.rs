@@ -94,7 +94,7 @@ pub fn filter_sql(
             wheres.push("1 = 0".to_string());
         } else {
             let mut lits = Vec::with_capacity(ids.len());
-            for id in ids {
+            for id in ids.iter() {
                 lits.push(parse_id(id, &query.class, "search_matches")?.to_string());
             }
             wheres.push(format!("{root_alias}.id IN ({})", lits.join(", ")));

@@ -1524,6 +1524,14 @@ impl Storage for SqliteStorage {
         }
         self.restore_allocated_ids()
     }
+
+    fn data_version(&mut self) -> Result<Option<i64>> {
+        let v: i64 = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| Error::storage(format!("reading the data version: {e}")))?;
+        Ok(Some(v))
+    }
 }
 
 /// Turn one `_<class>` row (the columns of `layout::class_columns`, then

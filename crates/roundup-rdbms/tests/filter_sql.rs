@@ -431,7 +431,9 @@ fn retired_and_pagination() {
     check(&db, "issue", &page(None, Some(3)), &[4, 6]);
     check(&db, "issue", &page(Some(0), None), &[]);
     let search = |ids: &[&str]| FilterSpec {
-        search_matches: Some(ids.iter().map(|s| s.to_string()).collect()),
+        search_matches: Some(std::sync::Arc::new(
+            ids.iter().map(|s| s.to_string()).collect(),
+        )),
         ..FilterSpec::default()
     };
     check(&db, "issue", &search(&["1", "4", "5"]), &[1, 4]);

@@ -163,7 +163,7 @@ impl FilterArgs {
                 .collect()
         };
         FilterSpec {
-            search_matches: self.search_ids.clone(),
+            search_matches: self.search_ids.clone().map(std::sync::Arc::new),
             filterspec: values(&self.spec),
             exact_match: values(&self.exact),
             sort: self

@@ -467,6 +467,70 @@ async fn csrf_rejections() {
     )
     .await;
     assert_eq!(r.status(), 302);
+    // ... once only
+    let r = post_form(
+        &s,
+        "/t/issue",
+        Some(&demo),
+        &[("@action", "new"), ("@csrf", &t), ("title", "two again")],
+    )
+    .await;
+    assert!(r.text().await.unwrap().contains("csrf failure"));
+    // rendering pages stores nothing: page tokens are signed, not kept
+    let otk_rows = || {
+        use roundup_core::sessions::KeyStore;
+        roundup_rdbms::sqlite_sessions::SqliteKeyStore::open(
+            &s.home().join("db"),
+            roundup_core::sessions::StoreKind::Otks,
+            std::time::Duration::from_secs(5),
+        )
+        .unwrap()
+        .keys()
+        .unwrap()
+        .len()
+    };
+    let before = otk_rows();
+    for _ in 0..3 {
+        get(&s, "/t/issue", Some(&demo)).await.text().await.unwrap();
+        get(&s, "/t/", None).await.text().await.unwrap();
+    }
+    assert_eq!(otk_rows(), before, "page views wrote one-time keys");
+    // a token rendered for the anonymous visitor is no good in demo's session
+    let anon_page = get(&s, "/t/", None).await.text().await.unwrap();
+    let t = scrape_csrf(&anon_page).expect("login form has a csrf field");
+    let r = post_form(
+        &s,
+        "/t/issue",
+        Some(&demo),
+        &[("@action", "new"), ("@csrf", &t), ("title", "stolen")],
+    )
+    .await;
+    assert!(r.text().await.unwrap().contains("csrf failure"));
+    // a tampered token neither
+    let page = get(&s, "/t/issue", Some(&demo)).await.text().await.unwrap();
+    let mut t = scrape_csrf(&page).unwrap();
+    let last = t.pop().unwrap();
+    t.push(if last == 'A' { 'B' } else { 'A' });
+    let r = post_form(
+        &s,
+        "/t/issue",
+        Some(&demo),
+        &[("@action", "new"), ("@csrf", &t), ("title", "forged")],
+    )
+    .await;
+    assert!(r.text().await.unwrap().contains("csrf failure"));
+    let titles: Vec<String> = {
+        let db = s.tracker().open_db("1").unwrap();
+        db.list("issue")
+            .unwrap()
+            .iter()
+            .map(|id| match db.get("issue", id, "title").unwrap() {
+                Some(roundup_core::value::Value::String(t)) => t,
+                other => panic!("{other:?}"),
+            })
+            .collect()
+    };
+    assert_eq!(titles, vec!["no token", "ok", "two"]);
     s.stop().await;
 }
 

@@ -1210,7 +1210,7 @@ fn export_csv(c: &mut Client<'_>) -> Step<Option<Reply>> {
         .collect();
     if let Some(text) = c.form_text("@search_text").filter(|t| !t.trim().is_empty()) {
         let words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
-        spec.search_matches = Some(text_matches(&c.db, &cn, &words)?);
+        spec.search_matches = Some(std::sync::Arc::new(text_matches(&c.db, &cn, &words)?));
     }
     let ids = match c.db.filter(&cn, &spec) {
         Ok(ids) => ids,

@@ -5,7 +5,8 @@
 //!
 //! Runs on a blocking thread with a pooled database connection.
 
-use std::sync::Arc;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 
 use roundup_core::pyrepr::PyValue;
 use roundup_core::sessions::{self, record_str, Record};
@@ -13,11 +14,16 @@ use roundup_core::value::Value;
 use roundup_core::Error;
 
 use super::actions;
+use super::csrf_token::Verdict;
 use super::files;
+use super::page_cache;
 use super::reply::{error_page, quote, Incoming, Reply};
 use super::state::{PooledDb, TrackerState};
 use crate::request::{CsrfIssuer, FormValue, WebRequest};
 use crate::templating::{PageMessages, View};
+
+/// The `@csrf` tokens a response carries, with their lifetimes (minutes).
+pub type IssuedTokens = Arc<Mutex<Vec<(String, Option<u64>)>>>;
 
 /// How a step ends the normal flow.
 #[derive(Debug)]
@@ -80,6 +86,8 @@ pub struct Client<'a> {
     /// The form's values should win over the database's when rendering
     /// (after a failed edit); passed to templates as `@form_wins`.
     pub form_wins: bool,
+    /// The `@csrf` tokens issued for this response, with their lifetimes.
+    pub issued: IssuedTokens,
 }
 
 /// The tracker's base URL for this request: `[tracker] web`, or the
@@ -236,6 +244,7 @@ pub fn handle(st: &Arc<TrackerState>, inc: &Incoming) -> Reply {
         status: 200,
         nonce: sessions::random_key(30, true),
         form_wins: false,
+        issued: Arc::default(),
     };
     let mut reply = match c.run() {
         Ok(r) => r,
@@ -572,7 +581,18 @@ impl<'a> Client<'a> {
                 let mut otks = self.st.otks()?;
                 if otks.exists(&t)? {
                     eprintln!("roundup-server: csrf key used with method {method}; destroying it");
-                    otks.destroy(&t)?;
+                    if !is_spent(otks.get_all(&t)?.as_ref()) {
+                        otks.destroy(&t)?;
+                        otks.commit()?;
+                    }
+                } else if let Verdict::Valid { expires } = self.st.csrf_signer.verify(
+                    &t,
+                    &self.userid,
+                    self.sid.as_deref(),
+                    sessions::now() as u64,
+                ) {
+                    eprintln!("roundup-server: csrf key used with method {method}; destroying it");
+                    otks.set(&t, spent_record(), Some(expires as f64))?;
                     otks.commit()?;
                 }
             }
@@ -589,15 +609,32 @@ impl<'a> Client<'a> {
             Some(key) => {
                 let mut otks = self.st.otks()?;
                 let _ = otks.clean();
-                let rec = otks.get_all(key)?;
-                otks.destroy(key)?;
-                otks.commit()?;
-                match rec {
-                    Some(r) => (
-                        record_str(&r, "uid").map(str::to_string),
-                        record_str(&r, "sid").map(str::to_string),
-                    ),
-                    None => (None, None),
+                match otks.get_all(key)? {
+                    // already used once
+                    Some(r) if is_spent(Some(&r)) => (None, None),
+                    // a stored token (issued by an older release, or by
+                    // Roundup itself on this database)
+                    Some(r) => {
+                        otks.destroy(key)?;
+                        otks.commit()?;
+                        (
+                            record_str(&r, "uid").map(str::to_string),
+                            record_str(&r, "sid").map(str::to_string),
+                        )
+                    }
+                    None => match self.st.csrf_signer.verify(
+                        key,
+                        &self.userid,
+                        self.sid.as_deref(),
+                        sessions::now() as u64,
+                    ) {
+                        Verdict::Valid { expires } => {
+                            otks.set(key, spent_record(), Some(expires as f64))?;
+                            otks.commit()?;
+                            (Some(self.userid.clone()), self.sid.clone())
+                        }
+                        Verdict::Expired | Verdict::Mismatch | Verdict::Foreign => (None, None),
+                    },
                 }
             }
             None => (None, None),
@@ -667,25 +704,15 @@ impl<'a> Client<'a> {
         let st = Arc::clone(self.st);
         let uid = self.userid.clone();
         let sid = self.sid.clone();
+        let issued = Arc::clone(&self.issued);
         CsrfIssuer::new(Arc::new(move |lifetime: Option<u64>| {
-            let key = sessions::random_key(32, true);
             let minutes = lifetime.unwrap_or(st.settings.csrf_token_lifetime_min);
-            let mut rec = Record::new();
-            rec.insert("uid".into(), PyValue::Str(uid.clone()));
-            rec.insert(
-                "sid".into(),
-                match &sid {
-                    Some(s) => PyValue::Str(s.clone()),
-                    None => PyValue::None,
-                },
-            );
-            if let Ok(mut otks) = st.otks() {
-                let expires = sessions::now() + (minutes as f64) * 60.0;
-                if otks.set(&key, rec, Some(expires)).is_ok() {
-                    let _ = otks.commit();
-                }
+            let expires = sessions::now() as u64 + minutes * 60;
+            let token = st.csrf_signer.issue(&uid, sid.as_deref(), expires);
+            if let Ok(mut v) = issued.lock() {
+                v.push((token.clone(), lifetime));
             }
-            key
+            token
         }))
     }
 
@@ -850,7 +877,30 @@ impl<'a> Client<'a> {
                 template
             },
         };
-        let body = self.render(&view)?;
+        let key = self.page_key(&view);
+        let generation = self.db.shared_generation();
+        let cached = match (&key, generation) {
+            (Some(k), Some(g)) => self.st.pages.get(k, g),
+            _ => None,
+        };
+        let body = match cached {
+            Some(pieces) => {
+                let issuer = self.issuer();
+                page_cache::assemble(&pieces, |life| issuer.issue(life), &self.nonce)
+            }
+            None => {
+                let body = self.render(&view)?;
+                if let (Some(k), Some(g)) = (key, generation) {
+                    if self.cookies.is_empty() && self.status == 200 {
+                        let tokens = self.issued.lock().map(|v| v.clone()).unwrap_or_default();
+                        self.st
+                            .pages
+                            .put(k, g, page_cache::cut(&body, &tokens, &self.nonce));
+                    }
+                }
+                body
+            }
+        };
         let mut reply = Reply::html(self.status, body);
         reply.set("Cache-Control", "no-cache");
         reply.set(
@@ -858,6 +908,50 @@ impl<'a> Client<'a> {
             &files::http_date(files::now_secs().saturating_sub(1)),
         );
         Ok(reply)
+    }
+
+    /// The page cache key of a plain page view, `None` for anything else
+    /// (see [`page_cache`]): what the page can depend on besides the
+    /// database and the clock.
+    fn page_key(&self, view: &View) -> Option<String> {
+        if !matches!(self.inc.method.as_str(), "GET" | "HEAD")
+            || self.has_form("@action")
+            || self.has_form("@csrf")
+            || self.form_wins
+            || !self.cookies.is_empty()
+            || self.status != 200
+        {
+            return None;
+        }
+        let mut k = String::with_capacity(256);
+        let _ = write!(
+            k,
+            "{}\0{}\0{}\0{}\0{}\0{}\0{:?}\0{:?}\0{}\0",
+            self.inc.method,
+            self.base,
+            self.inc.path,
+            self.inc.query,
+            self.userid,
+            self.sid.as_deref().unwrap_or(""),
+            view.classname,
+            view.itemid,
+            view.template,
+        );
+        for m in self.ok.iter().chain(&self.err) {
+            k.push_str(m);
+            k.push('\0');
+        }
+        // Templates may look at any header (request.env); the cookie
+        // header is covered by the session id.
+        for (name, value) in self.inc.headers.iter().chain(&self.inc.passthrough) {
+            if name != "cookie" {
+                k.push_str(name);
+                k.push(':');
+                k.push_str(value);
+                k.push('\0');
+            }
+        }
+        Some(k)
     }
 
     fn render(&self, view: &View) -> Step<String> {
@@ -1009,4 +1103,15 @@ pub fn split_designator(s: &str) -> Option<(&str, String)> {
             trimmed.to_string()
         },
     ))
+}
+
+/// The one-time-key record that marks a signed `@csrf` token as used.
+fn spent_record() -> Record {
+    let mut rec = Record::new();
+    rec.insert("spent".into(), PyValue::Bool(true));
+    rec
+}
+
+fn is_spent(rec: Option<&Record>) -> bool {
+    matches!(rec.and_then(|r| r.get("spent")), Some(PyValue::Bool(true)))
 }

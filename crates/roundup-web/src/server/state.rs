@@ -6,10 +6,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
 use roundup_core::sessions::{KeyStore, StoreKind};
+use roundup_core::shared_cache::SharedCache;
 use roundup_core::{Db, Error, Result};
 use roundup_rdbms::sqlite_sessions::SqliteKeyStore;
 use roundup_tracker::Tracker;
 
+use super::csrf_token::TokenSigner;
+use super::page_cache::PageCache;
 use super::redis_store::RedisKeyStore;
 use super::settings::WebSettings;
 use crate::templating::Templates;
@@ -21,6 +24,9 @@ pub struct DbPool {
     tracker: Arc<Tracker>,
     idle: Mutex<Vec<Db>>,
     max_idle: usize,
+    /// Items and query results read by one request, kept for the next
+    /// (emptied by every commit; see `roundup_core::shared_cache`).
+    cache: Arc<SharedCache>,
 }
 
 impl DbPool {
@@ -29,6 +35,7 @@ impl DbPool {
             tracker,
             idle: Mutex::new(Vec::new()),
             max_idle,
+            cache: SharedCache::new(),
         }
     }
 
@@ -40,8 +47,12 @@ impl DbPool {
                 db.set_uid(uid);
                 db
             }
-            None => self.tracker.open_db(uid)?,
+            None => self
+                .tracker
+                .open_db(uid)?
+                .with_shared_cache(self.cache.clone()),
         };
+        db.refresh_shared_cache()?;
         Ok(PooledDb {
             db: Some(db),
             pool: self,
@@ -94,6 +105,10 @@ pub struct TrackerState {
     pub pool: DbPool,
     pub sessions: Mutex<Box<dyn KeyStore>>,
     pub otks: Mutex<Box<dyn KeyStore>>,
+    /// Signs the `@csrf` tokens put in forms (see [`super::csrf_token`]).
+    pub csrf_signer: TokenSigner,
+    /// Rendered pages for repeated identical requests.
+    pub pages: PageCache,
 }
 
 impl std::fmt::Debug for TrackerState {
@@ -152,7 +167,15 @@ impl TrackerState {
         let settings = WebSettings::from_config(tracker.config());
         let templates = Templates::load(&tracker)?;
         let (sessions, otks) = open_stores(&settings)?;
+        let secret = match tracker.config().secret_key() {
+            Ok(s) if !s.is_empty() => s.into_bytes(),
+            // No usable secret: tokens signed with a per-process key
+            // stay valid only until the server restarts.
+            _ => roundup_core::sessions::random_key(32, false).into_bytes(),
+        };
         Ok(TrackerState {
+            csrf_signer: TokenSigner::new(&secret),
+            pages: PageCache::default(),
             name: name.to_string(),
             pool: DbPool::new(tracker.clone(), 8),
             tracker,

@@ -682,7 +682,8 @@ impl BatchObj {
         }
         let mut spec = ix.filter_spec();
         if let Some(text) = &ix.search_text {
-            match search_matches(ctx, class, text) {
+            let key = format!("search_matches\0{class}\0{text}");
+            match ctx.db.cached_ids(&key, || search_matches(ctx, class, text)) {
                 Ok(m) => spec.search_matches = Some(m),
                 Err(e) => return BatchObj::empty(class, ix.pagesize, Some(e.to_string())),
             }
@@ -781,18 +782,14 @@ fn search_matches(
         return Ok(Vec::new());
     }
     let hits = ctx.db.search_text(&words, None)?;
-    let mut out: Vec<String> = Vec::new();
-    let mut by_class: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    let mut out: indexmap::IndexSet<String> = indexmap::IndexSet::new();
+    let mut by_class: std::collections::BTreeMap<String, indexmap::IndexSet<String>> =
+        Default::default();
     for h in hits {
         if h.class == class {
-            if !out.contains(&h.id) {
-                out.push(h.id);
-            }
+            out.insert(h.id);
         } else {
-            let v = by_class.entry(h.class).or_default();
-            if !v.contains(&h.id) {
-                v.push(h.id);
-            }
+            by_class.entry(h.class).or_default().insert(h.id);
         }
     }
     let cls = ctx.db.class(class)?;
@@ -804,13 +801,11 @@ fn search_matches(
             continue;
         };
         if let Some(ids) = by_class.get(target) {
-            for id in ctx.db.find(class, &[(pname.as_str(), ids.clone())])? {
-                if !out.contains(&id) {
-                    out.push(id);
-                }
-            }
+            let ids: Vec<String> = ids.iter().cloned().collect();
+            out.extend(ctx.db.find(class, &[(pname.as_str(), ids)])?);
         }
     }
+    let out: Vec<String> = out.into_iter().collect();
     Ok(out)
 }
 

@@ -453,8 +453,10 @@ impl Rpc<'_> {
                 ))
             }
             Some(XValue::Nil) => None,
-            Some(XValue::Array(ids)) => Some(ids.iter().filter_map(XValue::as_text).collect()),
-            Some(other) => Some(other.as_text().into_iter().collect()),
+            Some(XValue::Array(ids)) => Some(std::sync::Arc::new(
+                ids.iter().filter_map(XValue::as_text).collect(),
+            )),
+            Some(other) => Some(std::sync::Arc::new(other.as_text().into_iter().collect())),
         };
         let mut spec = FilterSpec {
             search_matches,

@@ -1,0 +1,227 @@
+//! Rendered pages kept for identical requests.
+//!
+//! A page is a function of the request (path, query, headers), the user
+//! and session it is rendered for, the database, and the clock. The cache
+//! keys on the first three and remembers the shared read cache's
+//! generation for the database (any commit, here or in another process,
+//! starts a new one: see `roundup_core::shared_cache`); the clock is
+//! covered by a short lifetime ([`TTL`]), so relative dates ("5 minutes
+//! ago") and queries such as `activity=-1d` are never more than that old.
+//!
+//! What differs between two responses to the same request is kept out of
+//! the stored copy: every `@csrf` token the render issued and the CSP
+//! nonce are cut out and replaced by fresh ones for each response, so no
+//! two responses share a one-time token.
+//!
+//! Only plain page views are cached: GET or HEAD, no `@action`, no
+//! `@csrf` in the URL, status 200, no cookie set.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// How long a stored page may be served.
+pub const TTL: Duration = Duration::from_secs(2);
+/// At most this many pages, and this many bytes of them, are kept.
+const MAX_PAGES: usize = 256;
+const MAX_BYTES: usize = 16 << 20;
+
+/// A piece of a stored page.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Piece {
+    Text(String),
+    /// A fresh `@csrf` token with this lifetime (minutes; `None`: the
+    /// tracker's default).
+    Token(Option<u64>),
+    /// The response's CSP nonce.
+    Nonce,
+}
+
+/// A stored page.
+#[derive(Debug)]
+pub struct Page {
+    generation: u64,
+    made: Instant,
+    pub pieces: Vec<Piece>,
+    size: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    pages: HashMap<String, Page>,
+    bytes: usize,
+}
+
+/// The cache of one tracker.
+#[derive(Default)]
+pub struct PageCache {
+    inner: Mutex<Inner>,
+}
+
+impl std::fmt::Debug for PageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PageCache")
+    }
+}
+
+impl PageCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The pieces of the page stored under `key` in `generation`, if it
+    /// is still young enough.
+    pub fn get(&self, key: &str, generation: u64) -> Option<Vec<Piece>> {
+        let g = self.lock();
+        let p = g.pages.get(key)?;
+        (p.generation == generation && p.made.elapsed() < TTL).then(|| p.pieces.clone())
+    }
+
+    /// Store a page rendered in `generation`.
+    pub fn put(&self, key: String, generation: u64, pieces: Vec<Piece>) {
+        let size = key.len()
+            + pieces
+                .iter()
+                .map(|p| match p {
+                    Piece::Text(t) => t.len(),
+                    _ => 8,
+                })
+                .sum::<usize>();
+        if size > MAX_BYTES / 8 {
+            return;
+        }
+        let mut g = self.lock();
+        if g.pages.len() >= MAX_PAGES || g.bytes + size > MAX_BYTES {
+            // Drop what is stale; if that is not enough, start over.
+            g.pages
+                .retain(|_, p| p.generation == generation && p.made.elapsed() < TTL);
+            g.bytes = g.pages.values().map(|p| p.size).sum();
+            if g.pages.len() >= MAX_PAGES || g.bytes + size > MAX_BYTES {
+                g.pages.clear();
+                g.bytes = 0;
+            }
+        }
+        if let Some(old) = g.pages.insert(
+            key,
+            Page {
+                generation,
+                made: Instant::now(),
+                pieces,
+                size,
+            },
+        ) {
+            g.bytes -= old.size;
+        }
+        g.bytes += size;
+    }
+}
+
+/// Cut a rendered page into pieces: each issued token and each occurrence
+/// of the nonce become placeholders.
+pub fn cut(body: &str, tokens: &[(String, Option<u64>)], nonce: &str) -> Vec<Piece> {
+    let mut marks: Vec<(usize, usize, Piece)> = Vec::new();
+    for (tok, life) in tokens {
+        for (at, _) in body.match_indices(tok.as_str()) {
+            marks.push((at, tok.len(), Piece::Token(*life)));
+        }
+    }
+    if !nonce.is_empty() {
+        for (at, _) in body.match_indices(nonce) {
+            marks.push((at, nonce.len(), Piece::Nonce));
+        }
+    }
+    marks.sort_by_key(|m| m.0);
+    let mut out = Vec::new();
+    let mut pos = 0;
+    for (at, len, piece) in marks {
+        if at < pos {
+            continue;
+        }
+        if at > pos {
+            out.push(Piece::Text(body[pos..at].to_string()));
+        }
+        out.push(piece);
+        pos = at + len;
+    }
+    if pos < body.len() {
+        out.push(Piece::Text(body[pos..].to_string()));
+    }
+    out
+}
+
+/// Put a page back together with fresh tokens and nonce.
+pub fn assemble(
+    pieces: &[Piece],
+    mut token: impl FnMut(Option<u64>) -> String,
+    nonce: &str,
+) -> String {
+    let mut out = String::with_capacity(
+        pieces
+            .iter()
+            .map(|p| match p {
+                Piece::Text(t) => t.len(),
+                _ => 48,
+            })
+            .sum(),
+    );
+    for p in pieces {
+        match p {
+            Piece::Text(t) => out.push_str(t),
+            Piece::Token(life) => out.push_str(&token(*life)),
+            Piece::Nonce => out.push_str(nonce),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_and_nonce_are_replaced() {
+        let body = "<form><input name=\"@csrf\" value=\"TOKA\"></form><script nonce=\"NNN\"></script><input value=\"TOKB\">TOKA";
+        let pieces = cut(
+            body,
+            &[("TOKA".into(), None), ("TOKB".into(), Some(5))],
+            "NNN",
+        );
+        assert!(pieces.contains(&Piece::Token(Some(5))));
+        assert_eq!(
+            pieces.iter().filter(|p| **p == Piece::Token(None)).count(),
+            2
+        );
+        let mut n = 0;
+        let page = assemble(
+            &pieces,
+            |life| {
+                n += 1;
+                format!("fresh{n}-{life:?}")
+            },
+            "new-nonce",
+        );
+        assert_eq!(
+            page,
+            "<form><input name=\"@csrf\" value=\"fresh1-None\"></form><script nonce=\"new-nonce\"></script><input value=\"fresh2-Some(5)\">fresh3-None"
+        );
+        // without placeholders the page comes back unchanged
+        assert_eq!(
+            assemble(&cut("plain", &[], ""), |_| unreachable!(), ""),
+            "plain"
+        );
+    }
+
+    #[test]
+    fn generation_and_age_decide() {
+        let c = PageCache::default();
+        c.put("k".into(), 1, vec![Piece::Text("x".into())]);
+        assert!(c.get("k", 1).is_some());
+        assert!(c.get("k", 2).is_none(), "another generation");
+        assert!(c.get("other", 1).is_none());
+        {
+            let mut g = c.lock();
+            g.pages.get_mut("k").unwrap().made -= TTL;
+        }
+        assert!(c.get("k", 1).is_none(), "too old");
+    }
+}
