@@ -13,7 +13,7 @@ dur=${1:-10}
 data=/tmp/roundup-bench
 theirs=$data/roundup
 ours=$data/ours
-bin=$root/target/release
+bin=${BENCH_BIN:-$root/target/release}
 rport=8917
 oport=8918
 
@@ -62,15 +62,29 @@ peak_kb() {
   echo "$max"
 }
 
-rate() { wrk -t2 -c4 -d"${dur}s" "$1" | awk '/Requests\/sec/ {print $2}'; }
+rate() { wrk -t2 -c4 -d"${dur}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 
-printf '%-10s %12s %12s %8s\n' page roundup_rps ours_rps ratio
+# Every request a different URL (an ignored extra parameter), so that our
+# page cache never answers: the cost of rendering each page afresh.
+unique=$(mktemp --suffix=.lua)
+cat >"$unique" <<'LUA'
+local n = 0
+request = function()
+  n = n + 1
+  local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
+  return wrk.format(nil, wrk.path .. sep .. "bench_nocache=" .. n)
+end
+LUA
+
+printf '%-10s %12s %12s %8s %14s %8s\n' page roundup_rps ours_rps ratio ours_uncached ratio
 for name in index item filtered search; do
   url=${pages[$name]}
   curl -fs -o /dev/null "http://127.0.0.1:$rport/bench/$url"
   curl -fs -o /dev/null "http://127.0.0.1:$oport/bench/$url"
   r=$(rate "http://127.0.0.1:$rport/bench/$url")
   o=$(rate "http://127.0.0.1:$oport/bench/$url")
-  printf '%-10s %12s %12s %8.1f\n' "$name" "$r" "$o" "$(echo "$o / $r" | bc -l)"
+  u=$(rate -s "$unique" "http://127.0.0.1:$oport/bench/$url")
+  printf '%-10s %12s %12s %8.1f %14s %8.1f\n' "$name" "$r" "$o" "$(echo "$o / $r" | bc -l)" "$u" "$(echo "$u / $r" | bc -l)"
 done
+rm -f "$unique"
 echo "server peak RSS (kB): roundup $(peak_kb $rpid)  ours $(peak_kb $opid)"

@@ -88,6 +88,21 @@ fn from_ref(v: ValueRef<'_>) -> SqlValue {
 }
 
 /// A storage error naming the statement (and so the operation and table).
+/// Ask SQLite to keep the memory of all its connections in this process
+/// (page caches above all) under about `bytes`, giving cached pages back
+/// before growing past it. Long-running servers with a pool of
+/// connections call it once; it is advisory (SQLite may exceed it
+/// briefly rather than fail).
+pub fn limit_process_memory(bytes: i64) -> Result<()> {
+    let conn = Connection::open_in_memory()
+        .map_err(|e| Error::storage(format!("opening SQLite in memory: {e}")))?;
+    conn.query_row(&format!("PRAGMA soft_heap_limit = {bytes}"), [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map_err(|e| sql_err("PRAGMA soft_heap_limit", e))?;
+    Ok(())
+}
+
 fn sql_err(sql: &str, e: rusqlite::Error) -> Error {
     let mut text: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
     if text.chars().count() > 160 {

@@ -23,8 +23,8 @@ use std::time::{Duration, Instant};
 /// How long a stored page may be served.
 pub const TTL: Duration = Duration::from_secs(2);
 /// At most this many pages, and this many bytes of them, are kept.
-const MAX_PAGES: usize = 256;
-const MAX_BYTES: usize = 16 << 20;
+const MAX_PAGES: usize = 128;
+const MAX_BYTES: usize = 4 << 20;
 
 /// A piece of a stored page.
 #[derive(Debug, Clone, PartialEq)]
