@@ -21,8 +21,27 @@ use super::request::IndexArgs;
 use super::View;
 use crate::request::WebRequest;
 
-/// Permission question: (permission, class, property, item).
-type PermKey = (String, Option<String>, Option<String>, Option<String>);
+/// Permission question (permission, class, property, item) as one
+/// string, so that a memoised answer is found without allocating.
+fn perm_key(
+    buf: &mut String,
+    perm: &str,
+    class: Option<&str>,
+    prop: Option<&str>,
+    item: Option<&str>,
+) {
+    buf.clear();
+    buf.push_str(perm);
+    for part in [class, prop, item] {
+        match part {
+            Some(p) => {
+                buf.push('\u{1}');
+                buf.push_str(p);
+            }
+            None => buf.push('\u{2}'),
+        }
+    }
+}
 
 /// Everything a template object may consult while a page renders.
 pub(crate) struct RenderCtx<'a> {
@@ -36,9 +55,12 @@ pub(crate) struct RenderCtx<'a> {
     pub tz: Timezone,
     pub index: IndexArgs,
     pub markdown_breaks: bool,
-    perms: RefCell<HashMap<PermKey, bool>>,
-    checked: RefCell<HashMap<(String, String), bool>>,
-    nodes: RefCell<HashMap<(String, String), std::sync::Arc<StoredNode>>>,
+    perms: RefCell<HashMap<String, bool>>,
+    checked: RefCell<HashMap<String, bool>>,
+    /// Scratch space for building memo keys.
+    key_buf: RefCell<String>,
+    /// Items read during the render, by class and id.
+    nodes: RefCell<HashMap<String, HashMap<String, std::sync::Arc<StoredNode>>>>,
 }
 
 impl<'a> RenderCtx<'a> {
@@ -72,6 +94,7 @@ impl<'a> RenderCtx<'a> {
             markdown_breaks,
             perms: RefCell::new(HashMap::new()),
             checked: RefCell::new(HashMap::new()),
+            key_buf: RefCell::new(String::new()),
             nodes: RefCell::new(HashMap::new()),
         })
     }
@@ -99,16 +122,16 @@ impl<'a> RenderCtx<'a> {
                 return true;
             }
         }
-        let key: PermKey = (
-            perm.to_string(),
-            class.map(str::to_string),
-            prop.map(str::to_string),
-            item.map(str::to_string),
-        );
-        if let Some(v) = self.perms.borrow().get(&key) {
-            return *v;
+        {
+            let mut buf = self.key_buf.borrow_mut();
+            perm_key(&mut buf, perm, class, prop, item);
+            if let Some(v) = self.perms.borrow().get(buf.as_str()) {
+                return *v;
+            }
         }
         let answer = self.ask(perm, class, prop, item);
+        let mut key = String::new();
+        perm_key(&mut key, perm, class, prop, item);
         self.perms.borrow_mut().insert(key, answer);
         answer
     }
@@ -123,10 +146,15 @@ impl<'a> RenderCtx<'a> {
     /// Whether any permission named `perm` that the user's roles hold for
     /// `class` carries a check function (so answers may differ per item).
     pub fn has_checked(&self, perm: &str, class: &str) -> bool {
-        let key = (perm.to_string(), class.to_string());
-        if let Some(v) = self.checked.borrow().get(&key) {
-            return *v;
+        {
+            let mut buf = self.key_buf.borrow_mut();
+            perm_key(&mut buf, perm, Some(class), None, None);
+            if let Some(v) = self.checked.borrow().get(buf.as_str()) {
+                return *v;
+            }
         }
+        let mut key = String::new();
+        perm_key(&mut key, perm, Some(class), None, None);
         let sec = self.db.security();
         let found = sec.roles().any(|role| {
             self.roles.contains(&role.name)
@@ -158,12 +186,15 @@ impl<'a> RenderCtx<'a> {
 
     /// A stored item, memoised for the render.
     pub fn node(&self, class: &str, id: &str) -> roundup_core::Result<std::sync::Arc<StoredNode>> {
-        let key = (class.to_string(), id.to_string());
-        if let Some(n) = self.nodes.borrow().get(&key) {
+        if let Some(n) = self.nodes.borrow().get(class).and_then(|m| m.get(id)) {
             return Ok(n.clone());
         }
         let n = self.db.get_node(class, id)?;
-        self.nodes.borrow_mut().insert(key, n.clone());
+        self.nodes
+            .borrow_mut()
+            .entry(class.to_string())
+            .or_default()
+            .insert(id.to_string(), n.clone());
         Ok(n)
     }
 
