@@ -54,6 +54,9 @@ async fn run_schemathesis(st: PathBuf, base: String, who: &str) -> (bool, String
                 "30",
             ])
             .env("SCHEMATHESIS", st)
+            // schemathesis and hypothesis may leave files in the working
+            // directory: not in the source tree
+            .current_dir(std::env::temp_dir())
             .output()
             .expect("sh runs")
     })
