@@ -197,6 +197,14 @@ fn too_fast(st: &ratelimit::LimitStatus) -> ApiResponse {
     r
 }
 
+/// Whether JSON Web Tokens are switched on (a long enough secret).
+pub(crate) fn jwt_enabled(tracker: &Tracker) -> bool {
+    ApiConfig(tracker)
+        .jwt_secrets()
+        .first()
+        .is_some_and(|s| s.len() >= MIN_JWT_SECRET)
+}
+
 /// PyJWT's wording for the token problems clients see.
 fn jwt_message(kind: &ErrorKind) -> String {
     match kind {

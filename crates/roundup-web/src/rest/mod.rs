@@ -379,7 +379,13 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
     }
 
     if let Err(e) = check_csrf(&cfg, &base, req) {
-        return reject_json(e.status, &e.msg, "}}");
+        let mut r = reject_json(e.status, &e.msg, "}}");
+        if e.status == 405 {
+            // RFC 9110: a 405 names the methods the resource has
+            r.headers
+                .push(("Allow".into(), routes::allowed_methods(&req.path).into()));
+        }
+        return r;
     }
 
     routes::dispatch(tracker, db, perms, req, &base)
@@ -387,7 +393,8 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
 
 pub(crate) fn parse_payload(req: &ApiRequest, method: &str) -> Result<Payload, ApiError> {
     let query = Payload::from_query(&req.query);
-    if matches!(method, "GET" | "HEAD") {
+    // an OPTIONS request asks about the resource; its body means nothing
+    if matches!(method, "GET" | "HEAD" | "OPTIONS") {
         return Ok(query);
     }
     let ctype = req.header("content-type").unwrap_or("");

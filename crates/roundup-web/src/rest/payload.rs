@@ -53,19 +53,26 @@ impl Payload {
     }
 
     /// Fields of a URL query string (`+` and %-escapes decoded).
+    ///
+    /// Fields with an empty value are left out, as Roundup's form parser
+    /// (Python's `cgi` module) leaves out blank values: `?status=` is no
+    /// filter at all, and `@sort=` no sort order.
     pub fn from_query(pairs: &[(String, String)]) -> Payload {
         Payload {
             fields: pairs
                 .iter()
+                .filter(|(_, v)| !v.is_empty())
                 .map(|(k, v)| (k.clone(), FieldValue::Text(v.clone())))
                 .collect(),
         }
     }
 
-    /// An `application/x-www-form-urlencoded` body.
+    /// An `application/x-www-form-urlencoded` body (blank values left out
+    /// as in [`Payload::from_query`]).
     pub fn from_urlencoded(body: &[u8]) -> Payload {
         Payload {
             fields: form_urlencoded::parse(body)
+                .filter(|(_, v)| !v.is_empty())
                 .map(|(k, v)| (k.into_owned(), FieldValue::Text(v.into_owned())))
                 .collect(),
         }

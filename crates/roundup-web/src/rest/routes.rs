@@ -253,10 +253,38 @@ fn run(ctx: &mut Ctx<'_>) -> (u16, Vec<u8>) {
             json_out(ctx, status, &Json::Object(env), pretty)
         }
         Err(e) => {
+            if method == "OPTIONS" {
+                // what the resource allows, even when asking failed
+                let allow = allowed_for(ctx, &path);
+                ctx.set_header("Allow", Some(&allow));
+            }
             let v = error_obj(e.status, &e.msg);
             json_out(ctx, e.status, &v, pretty)
         }
     }
+}
+
+/// The methods of a path in `Allow`'s usual order; a protected property
+/// of an item is read only.
+fn allowed_for(ctx: &Ctx<'_>, path: &str) -> String {
+    let segs: Vec<&str> = path.split('/').collect();
+    if let ["data", class, _, attr] = segs.as_slice() {
+        let protected = ctx
+            .db
+            .class(class)
+            .is_ok_and(|c| !c.props.contains_key(*attr) && c.prop(attr).is_some());
+        if protected {
+            return "OPTIONS, GET".into();
+        }
+    }
+    let mut methods: Vec<&str> = allowed_methods(path).split(", ").collect();
+    // OPTIONS first, then GET, then the rest as listed
+    methods.sort_by_key(|m| match *m {
+        "OPTIONS" => 0,
+        "GET" => 1,
+        _ => 2,
+    });
+    methods.join(", ")
 }
 
 pub(crate) fn api_limit_key(tracker: &Tracker, uid: &str) -> String {
@@ -383,6 +411,22 @@ fn not_allowed(ctx: &mut Ctx<'_>, method: &str, allowed: &[&str]) -> Out {
     ))
 }
 
+/// The methods a path answers (for the `Allow` header of a 405 given
+/// before routing), in the order `not_allowed` lists them.
+pub(crate) fn allowed_methods(path: &str) -> &'static str {
+    let path = path.trim_matches('/');
+    let path = path.strip_suffix(".json").unwrap_or(path);
+    let segs: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    match segs.as_slice() {
+        [] | ["data"] => "GET, OPTIONS",
+        ["summary"] | ["openapi"] | ["jwt", "validate"] | ["data", "user", "roles"] => "GET",
+        ["jwt", "issue"] | ["data", _, "@poe"] | ["data", _, "@poe", _] => "POST",
+        ["data", _] => "GET, OPTIONS, POST",
+        ["data", _, _] | ["data", _, _, _] => "DELETE, GET, OPTIONS, PATCH, PUT",
+        _ => "GET, OPTIONS",
+    }
+}
+
 fn route(ctx: &mut Ctx<'_>, method: &str, path: &str, p: &Payload) -> Out {
     let segs: Vec<&str> = if path.is_empty() {
         Vec::new()
@@ -408,7 +452,11 @@ fn route(ctx: &mut Ctx<'_>, method: &str, path: &str, p: &Payload) -> Out {
         ["openapi"] => match method {
             "GET" => {
                 ctx.unwrapped = true;
-                Ok((200, super::openapi::openapi_document(ctx.db, &ctx.base)))
+                let jwt = super::auth::jwt_enabled(ctx.tracker);
+                Ok((
+                    200,
+                    super::openapi::openapi_document(ctx.db, &ctx.base, jwt),
+                ))
             }
             _ => not_allowed(ctx, method, &["GET"]),
         },
@@ -1149,7 +1197,10 @@ fn get_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
                 ));
             }
             if page_index > 1 {
-                offset = (page_index as u64 - 1).saturating_mul(size as u64);
+                // SQL offsets are signed 64-bit numbers
+                offset = (page_index as u64 - 1)
+                    .saturating_mul(size as u64)
+                    .min(i64::MAX as u64);
                 spec.offset = Some(offset);
             }
             spec.limit = Some(MAX_RESPONSE_ROW_SIZE);
@@ -1157,17 +1208,49 @@ fn get_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
     } else {
         spec.limit = Some(MAX_RESPONSE_ROW_SIZE);
     }
-    let ids = db
-        .filter(class, &spec)
-        .map_err(|e| ApiError::new(400, e.to_string()))?;
-    let overflow = ids.len() as u64 == MAX_RESPONSE_ROW_SIZE;
-    let ids = ctx.perms.visible(db, class, ids);
+    let page = page_size.filter(|s| *s > 0).map(|s| s as u64);
+    // `result_len`: how many visible items follow the offset (Roundup
+    // counts them all to report the total and whether there is a next
+    // page); only one page of them is formatted.
+    let (ids, result_len, overflow) = match page {
+        Some(size) if ctx.perms.has_unconditional(db, "View", class) => {
+            // every match is visible: count in SQL, fetch one page
+            let count = db
+                .filter_count(class, &spec)
+                .map_err(|e| ApiError::new(400, e.to_string()))?;
+            let following = count.saturating_sub(offset);
+            spec.limit = Some(size);
+            let ids = db
+                .filter(class, &spec)
+                .map_err(|e| ApiError::new(400, e.to_string()))?;
+            (
+                ids,
+                following.min(MAX_RESPONSE_ROW_SIZE) as i64,
+                following >= MAX_RESPONSE_ROW_SIZE,
+            )
+        }
+        _ => {
+            let ids = db
+                .filter(class, &spec)
+                .map_err(|e| ApiError::new(400, e.to_string()))?;
+            let overflow = ids.len() as u64 == MAX_RESPONSE_ROW_SIZE;
+            let ids = ctx.perms.visible(db, class, ids);
+            let len = ids.len() as i64;
+            (ids, len, overflow)
+        }
+    };
     if verbose > 1 {
         display.insert(cls.label_prop(false));
     }
     let class_path = format!("{}/{class}/", ctx.data_path());
     let mut coll = Vec::new();
-    for id in &ids {
+    let shown = page.map_or(usize::MAX, |s| usize::try_from(s).unwrap_or(usize::MAX));
+    let ids = &ids[..ids.len().min(shown)];
+    if !display.is_empty() {
+        // one storage round trip for the page's rows
+        let _ = db.prefetch(class, ids);
+    }
+    for id in ids {
         let mut r = Map::new();
         r.insert("id".into(), Json::from(id.clone()));
         r.insert("link".into(), Json::from(format!("{class_path}{id}")));
@@ -1178,7 +1261,6 @@ fn get_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
         }
         coll.push(Json::Object(r));
     }
-    let result_len = coll.len() as i64;
     let total: i64 = if overflow {
         -1
     } else {
@@ -1382,13 +1464,68 @@ fn prop_from_arg(
     value: &FieldValue,
     itemid: Option<&str>,
 ) -> Result<Option<Value>, ApiError> {
-    let text = value.text();
+    if let FieldValue::List(items) = value {
+        let target = match ctx.db.class(class).ok().and_then(|c| c.prop(prop)) {
+            Some(p) if p.ptype == PropType::Multilink => p.link_class.clone().unwrap_or_default(),
+            _ => {
+                return Err(ApiError::new(
+                    400,
+                    format!("property {prop}: a list of values is only allowed for a Multilink"),
+                ))
+            }
+        };
+        // the members of a list are ids or keys, never "+id"/"-id" edits
+        if let Some(item) = items.iter().find(|i| i.starts_with(['+', '-'])) {
+            return Err(ApiError::new(409, format!("{target} has no node {item}")));
+        }
+    }
+    let mut text = value.text();
     if text.is_empty() {
         return Ok(None);
     }
     if let FieldValue::File { .. } = value {
         // file uploads are passed on as they are (see `create_from`)
         return Ok(Some(Value::String(text)));
+    }
+    // Roundup takes a number for a Link as an id without looking it up;
+    // the write then fails on the missing item with 409 (a value error),
+    // while an unknown key value is a 400.
+    if let Some(p) = ctx.db.class(class).ok().and_then(|c| c.prop(prop)) {
+        if p.is_pointer() {
+            // JSON may write a whole number as 12.0
+            text = text
+                .split(',')
+                .map(|i| match i.trim().split_once('.') {
+                    Some((n, f))
+                        if !n.is_empty()
+                            && n.bytes().all(|b| b.is_ascii_digit())
+                            && !f.is_empty()
+                            && f.bytes().all(|b| b == b'0') =>
+                    {
+                        n
+                    }
+                    _ => i,
+                })
+                .collect::<Vec<_>>()
+                .join(",");
+        }
+        if p.is_pointer() && p.try_id_parsing {
+            let target = p.link_class.as_deref().unwrap_or_default();
+            for item in text.split(',') {
+                let item = item.trim();
+                let item = item
+                    .strip_prefix(['+', '-'])
+                    .map(str::trim_start)
+                    .unwrap_or(item);
+                if item.is_empty() || !item.bytes().all(|b| b.is_ascii_digit()) {
+                    continue;
+                }
+                let id = item.parse::<u64>().map(|n| n.to_string());
+                if !id.is_ok_and(|id| matches!(ctx.db.has_node(target, &id), Ok(true))) {
+                    return Err(ApiError::new(409, format!("{target} has no node {item}")));
+                }
+            }
+        }
     }
     ctx.db
         .raw_to_value(class, prop, &text, itemid)
@@ -1470,6 +1607,14 @@ fn post_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
     }
     // an empty value means "not given" on create
     values.retain(|_, v| v.is_some());
+    // a FileClass item without content would have no file behind it
+    if cls.kind == ClassKind::File
+        && cls.props.contains_key("content")
+        && binary.is_none()
+        && !values.contains_key("content")
+    {
+        return Err(ApiError::new(400, "Must provide the 'content' property."));
+    }
     let created = match binary {
         Some(data) => ctx.db.create_with_content(class, values, data),
         None => ctx.db.create(class, values),
@@ -1524,6 +1669,7 @@ fn commit_set(ctx: &Ctx<'_>, class: &str, id: &str, values: Values) -> Result<Va
 
 fn put_element(ctx: &mut Ctx<'_>, class: &str, id: &str, p: &Payload) -> Out {
     need_class(ctx, class)?;
+    need_item(ctx, class, id)?;
     let (values, binary) = props_from_args(ctx, class, p, Some(id), true)?;
     for k in values.keys() {
         if !ctx.has("Edit", Some(class), Some(k), Some(id)) {
@@ -1555,8 +1701,16 @@ fn put_attribute(ctx: &mut Ctx<'_>, class: &str, id: &str, attr: &str, p: &Paylo
             format!("Permission to edit {class}{id} {attr} denied"),
         ));
     }
+    let cls = need_class(ctx, class)?;
+    if !cls.props.contains_key(attr) && cls.prop(attr).is_some() {
+        return Err(ApiError::new(
+            405,
+            format!("Attribute '{attr}' can not be updated for class {class}."),
+        ));
+    }
+    need_item(ctx, class, id)?;
     let data = p.get("data").ok_or_else(|| ApiError::new(400, "'data'"))?;
-    if need_class(ctx, class)?.prop(attr).is_none() {
+    if cls.prop(attr).is_none() {
         return Err(ApiError::new(
             405,
             format!("'{class} has no property \"{attr}\"'"),
@@ -1797,6 +1951,17 @@ fn patch_attribute(ctx: &mut Ctx<'_>, class: &str, id: &str, attr: &str, p: &Pay
 // --------------------------------------------------------------------------
 // Post Once Exactly
 
+/// A whole number, also when JSON wrote it as a float (`1260.0`).
+fn parse_whole(text: &str) -> Option<i64> {
+    let t = text.trim();
+    t.parse::<i64>().ok().or_else(|| {
+        t.parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite() && f.fract() == 0.0 && f.abs() < 1e15)
+            .map(|f| f as i64)
+    })
+}
+
 struct PoeToken {
     tracker: String,
     uid: String,
@@ -1814,7 +1979,7 @@ const MAX_POE_TOKENS: usize = 100_000;
 fn poe_token(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
     let lifetime = match p.text("lifetime") {
         None => 30 * 60,
-        Some(v) => v.trim().parse::<i64>().map_err(|_| {
+        Some(v) => parse_whole(&v).ok_or_else(|| {
             ApiError::new(
                 400,
                 format!(

@@ -51,10 +51,10 @@ def addresses_in(values):
 def check_user(db, cl, nodeid, newvalues):
     username = newvalues.get("username")
     if username != None and not (username and only_chars(username, USERNAME_CHARS)):
-        Reject("Login names may only contain the letters a-z (any case), the digits 0-9 and the symbols @._-!+%")
+        ValueError("Login names may only contain the letters a-z (any case), the digits 0-9 and the symbols @._-!+%")
     for address in addresses_in(newvalues):
         if not valid_address(address):
-            Reject('The e-mail address "%s" is not valid' % address)
+            ValueError('The e-mail address "%s" is not valid' % address)
         owners = [u for u in db.user.stringFind(address=address) if u != nodeid]
         for uid in db.user.list():
             if uid == nodeid or uid in owners:
@@ -63,15 +63,15 @@ def check_user(db, cl, nodeid, newvalues):
             if address in [a.strip() for a in alternates.split("\n")]:
                 owners.append(uid)
         if owners:
-            Reject("The e-mail address %s is already in use" % address)
+            ValueError("The e-mail address %s is already in use" % address)
     roles = newvalues.get("roles")
     if roles:
         for role in [r.strip().lower() for r in roles.split(",")]:
             if role and not db.security.hasRole(role):
-                Reject('There is no role called "%s"' % role)
+                ValueError('There is no role called "%s"' % role)
     tz = newvalues.get("timezone")
     if tz and not valid_timezone(tz):
-        Reject('"%s" is not a known time zone (use a name such as Europe/Paris or an offset in hours from -23 to 23)' % tz)
+        ValueError('"%s" is not a known time zone (use a name such as Europe/Paris or an offset in hours from -23 to 23)' % tz)
 
 def init(db):
     db.user.audit("create", check_user)
