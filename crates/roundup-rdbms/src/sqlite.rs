@@ -135,7 +135,24 @@ pub struct SqliteStorage {
     stopwords: HashSet<String>,
     /// Bulk mode: writes skip their own savepoint (see `Storage::set_bulk`).
     bulk: bool,
+    /// Counts this connection computed (`filter_count`), by statement and
+    /// parameters, with the database state they were computed in (see
+    /// `DbState`). A paged list asks for the same count again and again,
+    /// and counting is the costly part of a page.
+    counts: HashMap<String, (DbState, u64)>,
 }
+
+/// What this connection sees of the database: `data_version` changes when
+/// another connection (of any process) commits, `total_changes` when this
+/// one writes. While both stay, every query has the same answer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DbState {
+    data_version: i64,
+    total_changes: u64,
+}
+
+/// Remembered counts per connection, at most.
+const MAX_COUNTS: usize = 256;
 
 impl SqliteStorage {
     /// Open (creating if needed) the database `<db_dir>/db`. `timeout` is
@@ -176,6 +193,7 @@ impl SqliteStorage {
             allocated: HashMap::new(),
             stopwords: layout::default_stopwords(),
             bulk: false,
+            counts: HashMap::new(),
         };
         if !st.table_exists("schema")? {
             st.create_base_tables()?;
@@ -244,6 +262,33 @@ impl SqliteStorage {
         let mut stmt = self.conn.prepare_cached(sql).map_err(|e| sql_err(sql, e))?;
         stmt.execute(params_from_iter(params.iter()))
             .map_err(|e| sql_err(sql, e))
+    }
+
+    /// This connection's view of the database (see [`DbState`]).
+    fn db_state(&self) -> Result<DbState> {
+        let data_version = self
+            .conn
+            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
+            .map_err(|e| sql_err("PRAGMA data_version", e))?;
+        Ok(DbState {
+            data_version,
+            total_changes: self.conn.total_changes(),
+        })
+    }
+
+    /// Run a `count(*)` statement.
+    fn count_rows(&self, sql: &str, params: &[SqlValue]) -> Result<u64> {
+        match self
+            .rows(sql, params)?
+            .into_iter()
+            .next()
+            .and_then(|r| r.into_iter().next())
+        {
+            Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
+            other => Err(Error::Storage(format!(
+                "{sql}: expected a count, got {other:?}"
+            ))),
+        }
     }
 
     fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
@@ -1296,17 +1341,19 @@ impl Storage for SqliteStorage {
 
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
         let (sql, params) = crate::filter_sql::count_sql(schema, query, &SqliteDialect)?;
-        match self
-            .rows(&sql, &params)?
-            .into_iter()
-            .next()
-            .and_then(|r| r.into_iter().next())
-        {
-            Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
-            other => Err(Error::Storage(format!(
-                "{sql}: expected a count, got {other:?}"
-            ))),
+        let key = format!("{sql}\0{params:?}");
+        let state = self.db_state()?;
+        if let Some((seen, n)) = self.counts.get(&key) {
+            if *seen == state {
+                return Ok(*n);
+            }
         }
+        let n = self.count_rows(&sql, &params)?;
+        if self.counts.len() >= MAX_COUNTS {
+            self.counts.clear();
+        }
+        self.counts.insert(key, (state, n));
+        Ok(n)
     }
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {

@@ -1013,3 +1013,37 @@ fn batched_node_loading_matches_single_loads() {
         Some(Value::Multilink(ids(&["1", "3"])))
     );
 }
+
+/// A count is remembered per connection only while the database is as it
+/// was: this connection's writes (committed or not, rolled back or not)
+/// and another connection's commits are seen by the next count.
+#[test]
+fn counts_follow_every_change() {
+    let fx = Fixture::plain();
+    let db = fx.seeded();
+    let other = fx.db("1");
+    let all = FilterSpec::default();
+    let count = |d: &Db| d.filter_count("issue", &all).unwrap();
+    assert_eq!(count(&db), 0);
+    assert_eq!(count(&db), 0);
+    // own write, not yet committed
+    db.create("issue", vals(&[("title", s("one"))])).unwrap();
+    assert_eq!(count(&db), 1);
+    db.rollback().unwrap();
+    assert_eq!(count(&db), 0);
+    // another connection's commit
+    assert_eq!(count(&other), 0);
+    db.create("issue", vals(&[("title", s("two"))])).unwrap();
+    db.commit().unwrap();
+    assert_eq!(count(&other), 1);
+    other
+        .create("issue", vals(&[("title", s("three"))]))
+        .unwrap();
+    other.commit().unwrap();
+    assert_eq!(count(&db), 2);
+    assert_eq!(count(&other), 2);
+    let id = db.filter("issue", &all).unwrap()[0].clone();
+    other.retire("issue", &id).unwrap();
+    other.commit().unwrap();
+    assert_eq!(count(&db), 1);
+}
