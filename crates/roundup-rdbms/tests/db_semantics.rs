@@ -1036,7 +1036,9 @@ fn counts_follow_every_change() {
     db.create("issue", vals(&[("title", s("two"))])).unwrap();
     db.commit().unwrap();
     assert_eq!(count(&other), 1);
-    other.create("issue", vals(&[("title", s("three"))])).unwrap();
+    other
+        .create("issue", vals(&[("title", s("three"))]))
+        .unwrap();
     other.commit().unwrap();
     assert_eq!(count(&db), 2);
     assert_eq!(count(&other), 2);
