@@ -346,10 +346,13 @@ impl Db {
     /// leave a half-done write behind, so the caller must roll back (or
     /// run `f` inside [`Db::unit`]) when `f` fails.
     pub fn bulk<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.store.borrow_mut().set_bulk(true);
+        self.store.borrow_mut().set_bulk(true)?;
         let r = f();
-        self.store.borrow_mut().set_bulk(false);
-        r
+        let ended = self.store.borrow_mut().set_bulk(false);
+        // The first failure is the one to report.
+        let v = r?;
+        ended?;
+        Ok(v)
     }
 
     /// Forget the items kept in memory since they were read. Long reads
@@ -582,16 +585,12 @@ impl Db {
 
     /// Where the content of a FileClass item lives: `files/<class>/<id/1000>/<class><id>`.
     pub fn file_path(&self, class: &str, id: &str) -> Result<PathBuf> {
-        let n: u64 = id
-            .parse()
-            .map_err(|_| Error::value(format!("{class}: \"{id}\" is not an item id")))?;
-        Ok(self
-            .opts
-            .db_dir
-            .join("files")
-            .join(class)
-            .join((n / 1000).to_string())
-            .join(format!("{class}{id}")))
+        content_path(&self.files_dir(), class, id)
+    }
+
+    /// The directory holding the file contents (`db/files`).
+    pub fn files_dir(&self) -> PathBuf {
+        self.opts.db_dir.join("files")
     }
 
     /// The content of a FileClass item (including content written in the
@@ -639,9 +638,11 @@ impl Db {
                 self.pending_files.borrow_mut().add_dir(dir);
             }
         }
-        if direct && !self.pending_files.borrow().contains(&path) && !path.exists() {
-            fs::write(&path, content)
-                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        if direct
+            && !self.pending_files.borrow().contains(&path)
+            && place_new_file(&path, content)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?
+        {
             self.pending_files.borrow_mut().push_fresh(path);
             return Ok(());
         }
@@ -1413,7 +1414,7 @@ impl Db {
         id: &str,
         values: NodeValues,
         retired: bool,
-        content: Option<&[u8]>,
+        content: Option<ImportContent<'_>>,
     ) -> Result<()> {
         let cls = self.class(class)?;
         check_id(class, id)?;
@@ -1448,7 +1449,7 @@ impl Db {
                     store.index_text(class, id, name, text)?;
                 }
             }
-            if let Some(c) = content {
+            if let Some(c) = content.map(|c| c.bytes()) {
                 let indexme = cls.props.get("content").is_some_and(|p| p.indexme);
                 let textual = match values.get("type") {
                     Some(Some(Value::String(t))) => t.starts_with("text/"),
@@ -1460,8 +1461,20 @@ impl Db {
             }
         }
         drop(store);
-        if let Some(c) = content {
-            self.store_file(class, id, c, true)?;
+        match content {
+            Some(ImportContent::Bytes(c)) => self.store_file(class, id, c, true)?,
+            Some(ImportContent::Placed(c)) => {
+                let path = self.file_path(class, id)?;
+                if self.pending_files.borrow().contains(&path) {
+                    // This transaction already wrote content for the item
+                    // (waiting as .tmp): the usual way keeps that in order.
+                    let _ = fs::remove_file(&path);
+                    self.store_file(class, id, c, true)?;
+                } else {
+                    self.pending_files.borrow_mut().push_fresh(path);
+                }
+            }
+            None => {}
         }
         Ok(())
     }
@@ -1470,6 +1483,16 @@ impl Db {
     pub fn import_journal(&self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
         self.class(class)?;
         self.store.borrow_mut().set_journal(class, id, entries)
+    }
+
+    /// Add entries to an item's journal as they are (import).
+    pub fn append_journal(&self, class: &str, entries: &[JournalEntry]) -> Result<()> {
+        self.class(class)?;
+        let mut store = self.store.borrow_mut();
+        for e in entries {
+            store.add_journal(class, e)?;
+        }
+        Ok(())
     }
 
     /// Make the next id of `class` follow `last_used` (import).
@@ -1494,6 +1517,60 @@ impl Db {
             None
         };
         self.index_item(cls, id, &values, content.as_deref())
+    }
+}
+
+/// Where the content of item `id` of FileClass `class` lives below the
+/// files directory (see [`Db::files_dir`]): `<class>/<id // 1000>/<class><id>`.
+pub fn content_path(files_dir: &Path, class: &str, id: &str) -> Result<PathBuf> {
+    let n: u64 = id
+        .parse()
+        .map_err(|_| Error::value(format!("{class}: \"{id}\" is not an item id")))?;
+    Ok(files_dir
+        .join(class)
+        .join((n / 1000).to_string())
+        .join(format!("{class}{id}")))
+}
+
+/// Write `content` to `path` only if no file is there yet (its directory
+/// must exist). Returns whether it wrote; on a write error the partial
+/// file is removed again.
+pub fn place_new_file(path: &Path, content: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    let mut f = match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = f.write_all(content) {
+        drop(f);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// File content handed to [`Db::import_node`].
+#[derive(Clone, Copy, Debug)]
+pub enum ImportContent<'a> {
+    /// Store these bytes as the item's content.
+    Bytes(&'a [u8]),
+    /// The importer has already written these bytes to the item's
+    /// [`Db::file_path`] with [`place_new_file`] (so no file was there
+    /// before). The file joins the transaction: a rollback deletes it.
+    Placed(&'a [u8]),
+}
+
+impl<'a> ImportContent<'a> {
+    /// The content itself.
+    pub fn bytes(&self) -> &'a [u8] {
+        match self {
+            ImportContent::Bytes(b) | ImportContent::Placed(b) => b,
+        }
     }
 }
 

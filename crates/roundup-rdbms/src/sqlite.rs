@@ -135,6 +135,57 @@ pub struct SqliteStorage {
     stopwords: HashSet<String>,
     /// Bulk mode: writes skip their own savepoint (see `Storage::set_bulk`).
     bulk: bool,
+    /// Full-text words indexed in bulk mode, not yet written.
+    pending_words: PendingWords,
+}
+
+/// How many buffered `(word, text)` pairs trigger a write to `__words`.
+const WORDS_BATCH: usize = 1 << 16;
+/// Rows per multi-row `insert into __words`.
+const WORDS_PER_INSERT: usize = 128;
+/// Roundup's indexes on `__words`, dropped while a bulk load fills an
+/// empty table and built again at its end.
+const WORDS_INDEXES: [(&str, &str); 2] = [
+    ("words_word_ids", "__words(_word)"),
+    ("words_by_id", "__words (_textid)"),
+];
+
+/// Words of the full-text index held back in bulk mode: inserting them in
+/// large sorted batches (into an index-less table, when it started empty)
+/// costs a fraction of one statement per word.
+#[derive(Default)]
+struct PendingWords {
+    /// Distinct words seen, and their positions in `words`.
+    vocab: HashMap<String, u32>,
+    words: Vec<String>,
+    /// (word position, text id) pairs to insert.
+    pairs: Vec<(u32, i64)>,
+    /// The next `__textids` id, handed out in memory during bulk mode and
+    /// written back to the `ids` table with the words.
+    next_textid: Option<i64>,
+    /// Whether the first batch was checked for an empty `__words` table.
+    checked_empty: bool,
+    /// Whether this bulk load dropped the `__words` indexes (they may be
+    /// back already if a savepoint was rolled back; they are recreated
+    /// with `if not exists`).
+    indexes_dropped: bool,
+}
+
+impl PendingWords {
+    fn add(&mut self, textid: i64, words: Vec<String>) {
+        for w in words {
+            let n = match self.vocab.get(&w) {
+                Some(n) => *n,
+                None => {
+                    let n = self.words.len() as u32;
+                    self.words.push(w.clone());
+                    self.vocab.insert(w, n);
+                    n
+                }
+            };
+            self.pairs.push((n, textid));
+        }
+    }
 }
 
 impl SqliteStorage {
@@ -176,6 +227,7 @@ impl SqliteStorage {
             allocated: HashMap::new(),
             stopwords: layout::default_stopwords(),
             bulk: false,
+            pending_words: PendingWords::default(),
         };
         if !st.table_exists("schema")? {
             st.create_base_tables()?;
@@ -287,6 +339,7 @@ impl SqliteStorage {
     fn check_lost_transaction(&mut self) -> Result<()> {
         if self.in_tx && self.conn.is_autocommit() {
             self.in_tx = false;
+            self.pending_words = PendingWords::default();
             let restore = self.restore_allocated_ids();
             let mut msg = "SQLite rolled back the open transaction after an error: every change since the last commit is lost".to_string();
             if let Err(e) = restore {
@@ -375,36 +428,214 @@ impl SqliteStorage {
         }
     }
 
-    /// Read and advance a counter of the `ids` table (inside whatever
-    /// transaction is open).
-    fn bump_counter(&mut self, name: &str) -> Result<i64> {
+    /// The current value of a counter of the `ids` table.
+    fn counter(&self, name: &str) -> Result<i64> {
         let rows = self.rows(
             "select num from ids where name=?1",
             &[SqlValue::Text(name.to_string())],
         )?;
-        let num = match rows.first().and_then(|r| r.first()) {
-            Some(SqlValue::Int(n)) => *n,
+        match rows.first().and_then(|r| r.first()) {
+            Some(SqlValue::Int(n)) => Ok(*n),
             Some(SqlValue::Text(t)) => t.trim().parse().map_err(|_| {
                 Error::Storage(format!(
                     "ids table: counter of \"{name}\" is not a number: {t:?}"
                 ))
-            })?,
-            Some(other) => {
-                return Err(Error::Storage(format!(
-                    "ids table: counter of \"{name}\" is {other:?}"
-                )));
-            }
-            None => {
-                return Err(Error::Storage(format!(
-                    "ids table has no counter for \"{name}\""
-                )))
-            }
-        };
+            }),
+            Some(other) => Err(Error::Storage(format!(
+                "ids table: counter of \"{name}\" is {other:?}"
+            ))),
+            None => Err(Error::Storage(format!(
+                "ids table has no counter for \"{name}\""
+            ))),
+        }
+    }
+
+    /// Read and advance a counter of the `ids` table (inside whatever
+    /// transaction is open).
+    fn bump_counter(&mut self, name: &str) -> Result<i64> {
+        let num = self.counter(name)?;
         self.exec(
             "update ids set num=num+1 where name=?1",
             &[SqlValue::Text(name.to_string())],
         )?;
         Ok(num)
+    }
+
+    // ---- full-text words in bulk mode ----
+
+    /// Whether bulk indexing left anything to write or to rebuild.
+    fn words_pending(&self) -> bool {
+        let pw = &self.pending_words;
+        !pw.pairs.is_empty() || pw.next_textid.is_some() || pw.indexes_dropped
+    }
+
+    /// A new `__textids` id in bulk mode: counted in memory, the `ids`
+    /// row is brought up to date by `flush_words`.
+    fn bulk_textid(&mut self) -> Result<i64> {
+        let n = match self.pending_words.next_textid {
+            Some(n) => n,
+            None => self.counter("__textids")?,
+        };
+        self.pending_words.next_textid = Some(n + 1);
+        let next = self
+            .allocated
+            .entry("__textids".to_string())
+            .or_insert(n + 1);
+        *next = (*next).max(n + 1);
+        Ok(n)
+    }
+
+    /// Write the buffered words to `__words` and the text id counter to
+    /// `ids`. The first batch of a bulk load into an empty `__words` drops
+    /// its indexes: filling the bare table and indexing it once at the end
+    /// (`restore_word_indexes`) is much cheaper than updating two indexes
+    /// per word.
+    fn flush_words(&mut self) -> Result<()> {
+        if let Some(next) = self.pending_words.next_textid.take() {
+            self.exec(
+                "update ids set num=max(num, ?1) where name='__textids'",
+                &[SqlValue::Int(next)],
+            )?;
+        }
+        if self.pending_words.pairs.is_empty() {
+            return Ok(());
+        }
+        if !self.pending_words.checked_empty {
+            self.pending_words.checked_empty = true;
+            if self.rows("select 1 from __words limit 1", &[])?.is_empty() {
+                for (name, _) in WORDS_INDEXES {
+                    self.exec(&format!("drop index if exists {name}"), &[])?;
+                }
+                self.pending_words.indexes_dropped = true;
+            }
+        }
+        let pw = std::mem::take(&mut self.pending_words);
+        let PendingWords {
+            words,
+            mut pairs,
+            checked_empty,
+            indexes_dropped,
+            ..
+        } = pw;
+        self.pending_words.checked_empty = checked_empty;
+        self.pending_words.indexes_dropped = indexes_dropped;
+        // Sorted by word, then text: the word index (now or when rebuilt)
+        // receives its entries in order.
+        let mut order: Vec<u32> = (0..words.len() as u32).collect();
+        order.sort_unstable_by(|a, b| words[*a as usize].cmp(&words[*b as usize]));
+        let mut rank = vec![0u32; words.len()];
+        for (r, w) in order.iter().enumerate() {
+            rank[*w as usize] = r as u32;
+        }
+        pairs.sort_unstable_by_key(|(w, t)| (rank[*w as usize], *t));
+        self.insert_words(&words, &pairs)
+    }
+
+    /// Insert `(word, text id)` rows, many per statement.
+    fn insert_words(&self, words: &[String], pairs: &[(u32, i64)]) -> Result<()> {
+        let one = "insert into __words (_word, _textid) values (?1, ?2)";
+        let many = format!(
+            "insert into __words (_word, _textid) values {}",
+            vec!["(?, ?)"; WORDS_PER_INSERT].join(",")
+        );
+        let mut chunks = pairs.chunks_exact(WORDS_PER_INSERT);
+        for chunk in &mut chunks {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&many)
+                .map_err(|e| sql_err(&many, e))?;
+            for (i, (w, t)) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(2 * i + 1, words[*w as usize].as_str())
+                    .and_then(|_| stmt.raw_bind_parameter(2 * i + 2, *t))
+                    .map_err(|e| sql_err(&many, e))?;
+            }
+            stmt.raw_execute().map_err(|e| sql_err(&many, e))?;
+        }
+        for (w, t) in chunks.remainder() {
+            let mut stmt = self.conn.prepare_cached(one).map_err(|e| sql_err(one, e))?;
+            stmt.execute(rusqlite::params![words[*w as usize].as_str(), *t])
+                .map_err(|e| sql_err(one, e))?;
+        }
+        Ok(())
+    }
+
+    /// Write buffered words and rebuild the `__words` indexes if a bulk
+    /// load dropped them: before anything reads or deletes words, and
+    /// when bulk mode ends.
+    fn restore_word_indexes(&mut self) -> Result<()> {
+        if !self.words_pending() {
+            return Ok(());
+        }
+        self.flush_words()?;
+        if self.pending_words.indexes_dropped {
+            // Sorting the index entries in memory (temp_store is MEMORY
+            // for the statement journals) would hold all of them at
+            // once; a temporary file keeps the peak small.
+            self.batch("pragma temp_store=FILE")?;
+            let built = WORDS_INDEXES.iter().try_for_each(|(name, on)| {
+                self.exec(&format!("create index if not exists {name} on {on}"), &[])
+                    .map(|_| ())
+            });
+            self.batch("pragma temp_store=MEMORY")?;
+            built?;
+        }
+        self.pending_words = PendingWords::default();
+        Ok(())
+    }
+
+    /// `index_text` in bulk mode: the text id is settled at once, the
+    /// words wait in `pending_words`.
+    fn index_text_bulk(
+        &mut self,
+        class: &str,
+        id: &str,
+        prop: &str,
+        words: Vec<String>,
+    ) -> Result<()> {
+        self.begin()?;
+        let key = [
+            SqlValue::Text(class.to_string()),
+            SqlValue::Text(id.to_string()),
+            SqlValue::Text(prop.to_string()),
+        ];
+        let found = self.rows(
+            "select _textid from __textids where _class=?1 and _itemid=?2 and _prop=?3",
+            &key,
+        )?;
+        let textid = match found.first().and_then(|r| r.first()) {
+            Some(SqlValue::Int(t)) => {
+                // Re-indexing a text: its old words (perhaps still
+                // buffered) must go first.
+                self.restore_word_indexes()?;
+                self.exec("delete from __words where _textid=?1", &[SqlValue::Int(*t)])?;
+                *t
+            }
+            _ => {
+                let t = self.bulk_textid()?;
+                let [c, i, p] = key;
+                self.exec(
+                    "insert into __textids (_textid, _class, _itemid, _prop) values (?1, ?2, ?3, ?4)",
+                    &[SqlValue::Int(t), c, i, p],
+                )?;
+                t
+            }
+        };
+        self.pending_words.add(textid, words);
+        if self.pending_words.pairs.len() >= WORDS_BATCH {
+            self.flush_words()?;
+        }
+        Ok(())
+    }
+
+    /// Forget buffered words after a rollback (to a savepoint taken after
+    /// the last flush, or of the whole transaction). The text ids handed
+    /// out stay reserved through `allocated`.
+    fn discard_words(&mut self) {
+        let pw = &mut self.pending_words;
+        pw.pairs.clear();
+        pw.words.clear();
+        pw.vocab.clear();
+        pw.next_textid = None;
     }
 
     // ---- schema changes ----
@@ -1179,6 +1410,17 @@ impl Storage for SqliteStorage {
     fn destroy_node(&mut self, class: &ClassDef, id: &str) -> Result<()> {
         let nid = layout::parse_id(&class.name, id)?;
         let cn = &class.name;
+        // Most items have no indexed text yet; only those that do need
+        // the word indexes (which a bulk load may have dropped).
+        let indexed = !self
+            .rows(
+                "select 1 from __textids where _class=?1 and _itemid=?2 limit 1",
+                &[SqlValue::Text(cn.clone()), SqlValue::Text(nid.to_string())],
+            )?
+            .is_empty();
+        if indexed {
+            self.restore_word_indexes()?;
+        }
         self.write(|s| {
             let arg = [SqlValue::Int(nid)];
             if s.exec(&format!("delete from {} where id=?1", layout::class_table(cn)), &arg)? == 0 {
@@ -1188,6 +1430,9 @@ impl Storage for SqliteStorage {
                 s.exec(&format!("delete from {} where nodeid=?1", layout::multilink_table(cn, ml)), &arg)?;
             }
             s.exec(&format!("delete from {} where nodeid=?1", layout::journal_table(cn)), &arg)?;
+            if !indexed {
+                return Ok(());
+            }
             let key = [SqlValue::Text(cn.clone()), SqlValue::Text(nid.to_string())];
             s.exec(
                 "delete from __words where _textid in (select _textid from __textids where _class=?1 and _itemid=?2)",
@@ -1391,6 +1636,10 @@ impl Storage for SqliteStorage {
 
     fn index_text(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()> {
         let words = layout::index_words(text, &self.stopwords);
+        if self.bulk {
+            return self.index_text_bulk(class, id, prop, words);
+        }
+        self.restore_word_indexes()?;
         self.write(|s| {
             let key = [
                 SqlValue::Text(class.to_string()),
@@ -1435,6 +1684,7 @@ impl Storage for SqliteStorage {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        self.restore_word_indexes()?;
         let mut params: Vec<SqlValue> = words.into_iter().map(SqlValue::Text).collect();
         let inner = (1..=params.len())
             .map(|n| format!("select _textid from __words where _word=?{n}"))
@@ -1465,13 +1715,20 @@ impl Storage for SqliteStorage {
             .collect())
     }
 
-    fn set_bulk(&mut self, on: bool) {
+    fn set_bulk(&mut self, on: bool) -> Result<()> {
         self.bulk = on;
+        if on {
+            Ok(())
+        } else {
+            self.restore_word_indexes()
+        }
     }
 
     fn savepoint(&mut self, name: &str) -> Result<()> {
         let name = savepoint_name(name)?;
         self.begin()?;
+        // Buffered words belong before the savepoint.
+        self.flush_words()?;
         self.batch(&format!("SAVEPOINT {name}"))
     }
 
@@ -1485,6 +1742,8 @@ impl Storage for SqliteStorage {
         let name = savepoint_name(name)?;
         self.check_lost_transaction()?;
         self.batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        // Words buffered since (all of them: the savepoint flushed) go.
+        self.discard_words();
         // Ids handed out since the savepoint stay used.
         self.reserve_allocated_in_tx()
     }
@@ -1494,6 +1753,7 @@ impl Storage for SqliteStorage {
         if !self.in_tx {
             return Ok(());
         }
+        self.restore_word_indexes()?;
         match self.batch("COMMIT") {
             Ok(()) => {
                 self.in_tx = false;
@@ -1516,6 +1776,7 @@ impl Storage for SqliteStorage {
     }
 
     fn rollback(&mut self) -> Result<()> {
+        self.pending_words = PendingWords::default();
         if self.in_tx {
             if !self.conn.is_autocommit() {
                 self.batch("ROLLBACK")?;
