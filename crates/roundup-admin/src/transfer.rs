@@ -538,12 +538,14 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
         let stop = AtomicBool::new(false);
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
+            let (done_tx, done_rx) = mpsc::channel::<Vec<Parsed>>();
             let reader = ExportReader {
                 schema: db.schema(),
                 dir,
                 files_dir: files_dir.as_deref(),
                 stop: &stop,
                 tx,
+                done: done_rx,
                 batch: Vec::with_capacity(BATCH_ITEMS),
                 dirs: HashSet::new(),
             };
@@ -554,6 +556,8 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
                 dir,
                 rx,
                 queue: Vec::new().into_iter(),
+                done_tx,
+                done: Vec::with_capacity(BATCH_ITEMS),
             };
             let result = writer.run(classes, &mut report);
             if result.is_err() {
@@ -641,6 +645,10 @@ struct ExportReader<'a> {
     /// Set by the database thread when it gives up.
     stop: &'a AtomicBool,
     tx: mpsc::SyncSender<Batch>,
+    /// Items the database thread is through with, to be freed here: memory
+    /// goes back to the allocator arena of the thread that took it,
+    /// instead of both threads contending for one.
+    done: mpsc::Receiver<Vec<Parsed>>,
     batch: Vec<Parsed>,
     /// Directories below `files_dir` known to exist.
     dirs: HashSet<PathBuf>,
@@ -673,6 +681,9 @@ impl ExportReader<'_> {
             return Ok(());
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ITEMS));
+        while let Ok(used) = self.done.try_recv() {
+            drop(used);
+        }
         if self.stop.load(Ordering::Relaxed) {
             discard_placed(batch);
             return Err(Stopped);
@@ -941,6 +952,9 @@ struct ImportWriter<'a> {
     rx: mpsc::Receiver<Batch>,
     /// The rest of the batch being worked on.
     queue: std::vec::IntoIter<Parsed>,
+    /// Items imported, handed back to the reader to free.
+    done_tx: mpsc::Sender<Vec<Parsed>>,
+    done: Vec<Parsed>,
 }
 
 impl ImportWriter<'_> {
@@ -949,6 +963,12 @@ impl ImportWriter<'_> {
         loop {
             if let Some(item) = self.queue.next() {
                 return Ok(item);
+            }
+            if !self.done.is_empty() {
+                let used = std::mem::replace(&mut self.done, Vec::with_capacity(BATCH_ITEMS));
+                // A reader that has finished frees nothing more: then the
+                // items are dropped here.
+                let _ = self.done_tx.send(used);
             }
             match self.rx.recv() {
                 Ok(batch) => self.queue = batch?.into_iter(),
@@ -1005,7 +1025,7 @@ impl ImportWriter<'_> {
                     };
                     let done =
                         self.db
-                            .import_node(classname, &row.id, row.values, row.retired, content);
+                            .import_node(classname, &row.id, &row.values, row.retired, content);
                     if let Err(e) = done {
                         // A failed item never adopts its placed file.
                         if let Some(p) = &row.placed {
@@ -1018,6 +1038,7 @@ impl ImportWriter<'_> {
                         ));
                     }
                     bar.set_position(row.offset);
+                    self.done.push(Parsed::Row(row));
                 }
                 Parsed::RowsDone(maxid) => {
                     bar.finish_and_clear();
@@ -1037,7 +1058,10 @@ impl ImportWriter<'_> {
         let mut seen: HashSet<u64> = HashSet::new();
         let mut group: Vec<JournalEntry> = Vec::new();
         let mut group_item: Option<(u64, usize)> = None;
-        let mut store = |db: &Db, item: Option<(u64, usize)>, entries: &mut Vec<JournalEntry>| {
+        let mut store = |db: &Db,
+                         used: &mut Vec<Parsed>,
+                         item: Option<(u64, usize)>,
+                         entries: &mut Vec<JournalEntry>| {
             let Some((n, line)) = item else {
                 return Ok(());
             };
@@ -1046,7 +1070,11 @@ impl ImportWriter<'_> {
             } else {
                 db.append_journal(classname, entries)
             };
-            entries.clear();
+            used.extend(entries.drain(..).map(|entry| Parsed::Journal {
+                line,
+                nodeid: n,
+                entry,
+            }));
             done.map_err(|e| located(&path, line, format!("journal of {classname}{n}: {e}")))
         };
         loop {
@@ -1057,13 +1085,13 @@ impl ImportWriter<'_> {
                     entry,
                 } => {
                     if group_item.map(|(n, _)| n) != Some(nodeid) {
-                        store(self.db, group_item, &mut group)?;
+                        store(self.db, &mut self.done, group_item, &mut group)?;
                         group_item = Some((nodeid, line));
                     }
                     group.push(entry);
                 }
                 Parsed::JournalsDone => {
-                    return store(self.db, group_item, &mut group);
+                    return store(self.db, &mut self.done, group_item, &mut group);
                 }
                 _ => return Err(Error::storage("import: rows and journals out of order")),
             }

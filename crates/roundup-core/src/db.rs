@@ -1412,7 +1412,7 @@ impl Db {
         &self,
         class: &str,
         id: &str,
-        values: NodeValues,
+        values: &NodeValues,
         retired: bool,
         content: Option<ImportContent<'_>>,
     ) -> Result<()> {
@@ -1432,7 +1432,7 @@ impl Db {
                 }
             }
         }
-        store.add_node(cls, id, &values)?;
+        store.add_node(cls, id, values)?;
         if retired {
             store.set_retired(cls, id, true)?;
         }

@@ -557,19 +557,30 @@ fn word_char(c: char) -> bool {
 /// The distinct words of `text` that the index stores: maximal runs of
 /// word characters of the allowed length, upper-cased, minus stopwords.
 pub fn index_words(text: &str, stopwords: &HashSet<String>) -> Vec<String> {
-    let upper = text.to_uppercase();
-    let mut seen = HashSet::new();
     let mut out = Vec::new();
+    for_each_index_word(text, stopwords, |w| out.push(w.to_string()));
+    out
+}
+
+/// Call `f` with each word [`index_words`] returns, in the same order,
+/// without building the list.
+pub fn for_each_index_word(text: &str, stopwords: &HashSet<String>, mut f: impl FnMut(&str)) {
+    let upper = text.to_uppercase();
+    let mut seen: HashSet<&str> = HashSet::new();
     for word in upper.split(|c: char| !word_char(c)) {
-        let n = word.chars().count();
-        if (MIN_WORD..=MAX_WORD).contains(&n)
-            && !stopwords.contains(word)
-            && seen.insert(word.to_string())
-        {
-            out.push(word.to_string());
+        // Cheap length bounds first: a word of n chars has n to 4n bytes.
+        if word.len() < MIN_WORD || word.len() > 4 * MAX_WORD {
+            continue;
+        }
+        let n = if word.is_ascii() {
+            word.len()
+        } else {
+            word.chars().count()
+        };
+        if (MIN_WORD..=MAX_WORD).contains(&n) && !stopwords.contains(word) && seen.insert(word) {
+            f(word);
         }
     }
-    out
 }
 
 /// Search words as the index stores them; words the index would never

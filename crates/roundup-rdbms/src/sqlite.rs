@@ -10,6 +10,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -137,6 +138,92 @@ pub struct SqliteStorage {
     bulk: bool,
     /// Full-text words indexed in bulk mode, not yet written.
     pending_words: PendingWords,
+    /// Statements of each class, built once per schema (see `class_sql`).
+    class_sql: HashMap<String, Arc<ClassSql>>,
+    /// In bulk mode: per class, a number no item id (`.0`) or journal item
+    /// number (`.1`) in the tables exceeds, learnt on first use and raised
+    /// by every insert; it saves looking for items an import brings anew.
+    bulk_max: HashMap<String, (Option<i64>, Option<i64>)>,
+}
+
+/// The statements item writes of one class use over and over.
+struct ClassSql {
+    /// The item table's data columns (`layout::class_columns`).
+    columns: Vec<layout::Column>,
+    /// `insert` of a whole row: the columns, then `id`.
+    insert: String,
+    has_node: String,
+    /// Stored multilinks: property name and plain `insert` statements of
+    /// 1 to ROWS_PER_INSERT links (index n - 1 for n rows).
+    link_inserts: Vec<(String, Vec<String>)>,
+    journal_insert: String,
+    /// `insert` of 1 to ROWS_PER_INSERT journal entries.
+    journal_inserts: Vec<String>,
+    journal_delete: String,
+    /// Largest id / journal item number the tables may hold, while in
+    /// bulk mode (see `bulk_may_exist`).
+    max_id: String,
+    max_journal_id: String,
+}
+
+/// Rows per multi-row `insert` of links and journal entries.
+const ROWS_PER_INSERT: usize = 4;
+
+/// `insert into {table} ({cols}) values (...)` for 1 to ROWS_PER_INSERT
+/// rows of `ncols` parameters each.
+fn multi_row_inserts(table: &str, cols: &str, ncols: usize) -> Vec<String> {
+    (1..=ROWS_PER_INSERT)
+        .map(|rows| {
+            let tuples: Vec<String> = (0..rows)
+                .map(|r| {
+                    format!(
+                        "({})",
+                        (1..=ncols)
+                            .map(|c| format!("?{}", r * ncols + c))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                })
+                .collect();
+            format!("insert into {table} ({cols}) values {}", tuples.join(","))
+        })
+        .collect()
+}
+
+impl ClassSql {
+    fn new(class: &ClassDef) -> ClassSql {
+        let columns = layout::class_columns(class, &SqliteDialect);
+        let table = layout::class_table(&class.name);
+        let mut names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        names.push("id");
+        let insert = format!(
+            "insert into {table} ({}) values ({})",
+            names.join(","),
+            placeholders(names.len())
+        );
+        let link_inserts = class
+            .multilink_props()
+            .into_iter()
+            .map(|(ml, _)| {
+                let t = layout::multilink_table(&class.name, ml);
+                (ml.to_string(), multi_row_inserts(&t, "linkid, nodeid", 2))
+            })
+            .collect();
+        let journal = layout::journal_table(&class.name);
+        ClassSql {
+            columns,
+            insert,
+            has_node: format!("select 1 from {table} where id=?1"),
+            link_inserts,
+            journal_insert: format!(
+                "insert into {journal} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
+            ),
+            journal_inserts: multi_row_inserts(&journal, "nodeid,date,tag,action,params", 5),
+            journal_delete: format!("delete from {journal} where nodeid=?1"),
+            max_id: format!("select max(id) from {table}"),
+            max_journal_id: format!("select max(nodeid) from {journal}"),
+        }
+    }
 }
 
 /// How many buffered `(word, text)` pairs trigger a write to `__words`.
@@ -172,19 +259,17 @@ struct PendingWords {
 }
 
 impl PendingWords {
-    fn add(&mut self, textid: i64, words: Vec<String>) {
-        for w in words {
-            let n = match self.vocab.get(&w) {
-                Some(n) => *n,
-                None => {
-                    let n = self.words.len() as u32;
-                    self.words.push(w.clone());
-                    self.vocab.insert(w, n);
-                    n
-                }
-            };
-            self.pairs.push((n, textid));
-        }
+    fn add(&mut self, textid: i64, word: &str) {
+        let n = match self.vocab.get(word) {
+            Some(n) => *n,
+            None => {
+                let n = self.words.len() as u32;
+                self.words.push(word.to_string());
+                self.vocab.insert(word.to_string(), n);
+                n
+            }
+        };
+        self.pairs.push((n, textid));
     }
 }
 
@@ -220,6 +305,8 @@ impl SqliteStorage {
             .map_err(|e| {
                 Error::Storage(format!("setting temp_store on {}: {e}", path.display()))
             })?;
+        // Room for every statement an import or a page cycles through.
+        conn.set_prepared_statement_cache_capacity(64);
         let mut st = SqliteStorage {
             conn,
             path,
@@ -228,6 +315,8 @@ impl SqliteStorage {
             stopwords: layout::default_stopwords(),
             bulk: false,
             pending_words: PendingWords::default(),
+            class_sql: HashMap::new(),
+            bulk_max: HashMap::new(),
         };
         if !st.table_exists("schema")? {
             st.create_base_tables()?;
@@ -585,42 +674,44 @@ impl SqliteStorage {
 
     /// `index_text` in bulk mode: the text id is settled at once, the
     /// words wait in `pending_words`.
-    fn index_text_bulk(
-        &mut self,
-        class: &str,
-        id: &str,
-        prop: &str,
-        words: Vec<String>,
-    ) -> Result<()> {
+    fn index_text_bulk(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()> {
         self.begin()?;
-        let key = [
-            SqlValue::Text(class.to_string()),
-            SqlValue::Text(id.to_string()),
-            SqlValue::Text(prop.to_string()),
-        ];
-        let found = self.rows(
-            "select _textid from __textids where _class=?1 and _itemid=?2 and _prop=?3",
-            &key,
-        )?;
-        let textid = match found.first().and_then(|r| r.first()) {
-            Some(SqlValue::Int(t)) => {
-                // Re-indexing a text: its old words (perhaps still
-                // buffered) must go first.
-                self.restore_word_indexes()?;
-                self.exec("delete from __words where _textid=?1", &[SqlValue::Int(*t)])?;
-                *t
-            }
-            _ => {
-                let t = self.bulk_textid()?;
-                let [c, i, p] = key;
-                self.exec(
-                    "insert into __textids (_textid, _class, _itemid, _prop) values (?1, ?2, ?3, ?4)",
-                    &[SqlValue::Int(t), c, i, p],
-                )?;
-                t
-            }
+        let t = self.bulk_textid()?;
+        // Usually the text is new; a unique index says when it is not.
+        let insert = "insert or ignore into __textids (_textid, _class, _itemid, _prop) values (?1, ?2, ?3, ?4)";
+        let added = self
+            .conn
+            .prepare_cached(insert)
+            .and_then(|mut stmt| stmt.execute(rusqlite::params![t, class, id, prop]))
+            .map_err(|e| sql_err(insert, e))?;
+        let textid = if added == 1 {
+            t
+        } else {
+            let key = [
+                SqlValue::Text(class.to_string()),
+                SqlValue::Text(id.to_string()),
+                SqlValue::Text(prop.to_string()),
+            ];
+            let found = self.rows(
+                "select _textid from __textids where _class=?1 and _itemid=?2 and _prop=?3",
+                &key,
+            )?;
+            let Some(SqlValue::Int(old)) = found.first().and_then(|r| r.first()).cloned() else {
+                return Err(Error::Storage(format!(
+                    "__textids already holds text id {t}: the \"__textids\" counter of the ids table is behind"
+                )));
+            };
+            // Re-indexing a text: its old words (perhaps still buffered)
+            // go first.
+            self.restore_word_indexes()?;
+            self.exec(
+                "delete from __words where _textid=?1",
+                &[SqlValue::Int(old)],
+            )?;
+            old
         };
-        self.pending_words.add(textid, words);
+        let pw = &mut self.pending_words;
+        layout::for_each_index_word(text, &self.stopwords, |w| pw.add(textid, w));
         if self.pending_words.pairs.len() >= WORDS_BATCH {
             self.flush_words()?;
         }
@@ -1055,6 +1146,90 @@ fn no_node(class: &str, id: &str) -> Error {
 }
 
 impl SqliteStorage {
+    /// The statements of `class` (built on first use).
+    fn class_sql(&mut self, class: &ClassDef) -> Arc<ClassSql> {
+        if let Some(c) = self.class_sql.get(&class.name) {
+            return c.clone();
+        }
+        let c = Arc::new(ClassSql::new(class));
+        self.class_sql.insert(class.name.clone(), c.clone());
+        c
+    }
+
+    /// `delete` of an item's journal, `insert` of one entry, and the
+    /// multi-row inserts.
+    fn journal_sql(&self, class: &str) -> (String, String, Vec<String>) {
+        match self.class_sql_named(class) {
+            Some(c) => (
+                c.journal_delete.clone(),
+                c.journal_insert.clone(),
+                c.journal_inserts.clone(),
+            ),
+            None => {
+                let t = layout::journal_table(class);
+                (
+                    format!("delete from {t} where nodeid=?1"),
+                    format!(
+                        "insert into {t} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
+                    ),
+                    multi_row_inserts(&t, "nodeid,date,tag,action,params", 5),
+                )
+            }
+        }
+    }
+
+    /// In bulk mode, whether item `nid` of `class` (with `journal`: a
+    /// journal entry of it) may be in the tables at all; outside bulk
+    /// mode always true.
+    fn bulk_may_exist(&mut self, class: &str, nid: i64, journal: bool) -> Result<bool> {
+        if !self.bulk {
+            return Ok(true);
+        }
+        let known = self.bulk_max.get(class).copied().unwrap_or_default();
+        let max = match if journal { known.1 } else { known.0 } {
+            Some(m) => m,
+            None => {
+                let sql = match (self.class_sql_named(class), journal) {
+                    (Some(c), false) => c.max_id.clone(),
+                    (Some(c), true) => c.max_journal_id.clone(),
+                    (None, false) => format!("select max(id) from {}", layout::class_table(class)),
+                    (None, true) => {
+                        format!("select max(nodeid) from {}", layout::journal_table(class))
+                    }
+                };
+                let m = match self.rows(&sql, &[])?.first().and_then(|r| r.first()) {
+                    None | Some(SqlValue::Null) => 0,
+                    Some(SqlValue::Int(n)) => *n,
+                    // Not stored as numbers: no shortcut.
+                    Some(_) => i64::MAX,
+                };
+                let entry = self.bulk_max.entry(class.to_string()).or_default();
+                if journal {
+                    entry.1 = Some(m);
+                } else {
+                    entry.0 = Some(m);
+                }
+                m
+            }
+        };
+        Ok(nid <= max)
+    }
+
+    /// In bulk mode, note that item `nid` of `class` (or a journal entry
+    /// of it) was written.
+    fn bulk_wrote(&mut self, class: &str, nid: i64, journal: bool) {
+        if let Some(entry) = self.bulk_max.get_mut(class) {
+            if let Some(m) = if journal { &mut entry.1 } else { &mut entry.0 } {
+                *m = (*m).max(nid);
+            }
+        }
+    }
+
+    /// The statements of the class named `name`, if built already.
+    fn class_sql_named(&self, name: &str) -> Option<Arc<ClassSql>> {
+        self.class_sql.get(name).cloned()
+    }
+
     /// Advance a counter inside the open transaction, remembering it so a
     /// rollback cannot hand the same id out again.
     fn allocate_in_tx(&mut self, name: &str) -> Result<i64> {
@@ -1093,6 +1268,7 @@ impl Storage for SqliteStorage {
     }
 
     fn sync_schema(&mut self, schema: &Schema) -> Result<bool> {
+        self.class_sql.clear();
         // Look first without taking the write lock: opening an unchanged
         // database must not write anything.
         let stored = self.stored_schema()?;
@@ -1161,41 +1337,62 @@ impl Storage for SqliteStorage {
 
     fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()> {
         let nid = layout::parse_id(&class.name, id)?;
-        Self::check_prop_names(class, values)?;
-        let get = |name: &str| values.get(name).and_then(|v| v.as_ref());
-        let mut names = Vec::new();
-        let mut params = Vec::new();
-        for col in layout::class_columns(class, &SqliteDialect) {
+        let sql = self.class_sql(class);
+        // Values for names that are no column or multilink are an error;
+        // counting the names used spares looking each one up.
+        let mut used = 0;
+        let mut get = |name: &str, first: bool| match values.get(name) {
+            Some(v) => {
+                used += usize::from(first);
+                v.as_ref()
+            }
+            None => None,
+        };
+        let mut params = Vec::with_capacity(sql.columns.len() + 1);
+        for col in &sql.columns {
             let v = match &col.kind {
-                ColumnKind::Automatic(a) => Self::encode(class, a, auto_type(a), get(a))?,
-                ColumnKind::Prop(name, _) if class.is_file_content(name) => SqlValue::Null,
-                ColumnKind::Prop(name, pt) => Self::encode(class, name, *pt, get(name))?,
-                ColumnKind::IntervalSeconds(name) => layout::interval_seconds(get(name)),
+                ColumnKind::Automatic(a) => Self::encode(class, a, auto_type(a), get(a, true))?,
+                ColumnKind::Prop(name, _) if class.is_file_content(name) => {
+                    get(name, true);
+                    SqlValue::Null
+                }
+                ColumnKind::Prop(name, pt) => Self::encode(class, name, *pt, get(name, true))?,
+                ColumnKind::IntervalSeconds(name) => layout::interval_seconds(get(name, false)),
             };
-            names.push(col.name);
             params.push(v);
         }
-        names.push("id".to_string());
         params.push(SqlValue::Int(nid));
-        let sql = format!(
-            "insert into {} ({}) values ({})",
-            layout::class_table(&class.name),
-            names.join(","),
-            placeholders(params.len())
-        );
+        // A new item has no links yet: plain inserts, each link once.
         let mut links = Vec::new();
-        for (ml, _) in class.multilink_props() {
-            if let Some(v) = get(ml) {
-                links.push((ml, Self::multilink_value(class, ml, v)?));
+        for (ml, inserts) in &sql.link_inserts {
+            if let Some(v) = get(ml, true) {
+                let mut ids = Vec::new();
+                for id in Self::multilink_value(class, ml, v)? {
+                    ids.push(layout::parse_id(ml, id)?);
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                links.push((inserts, ids));
             }
         }
+        if used != values.len() {
+            Self::check_prop_names(class, values)?;
+        }
         self.write(|s| {
-            s.exec(&sql, &params)?;
-            for (ml, ids) in links {
-                s.add_links(&class.name, ml, nid, ids)?;
+            s.exec(&sql.insert, &params)?;
+            for (inserts, ids) in links {
+                for chunk in ids.chunks(ROWS_PER_INSERT) {
+                    let params: Vec<SqlValue> = chunk
+                        .iter()
+                        .flat_map(|lid| [SqlValue::Int(*lid), SqlValue::Int(nid)])
+                        .collect();
+                    s.exec(&inserts[chunk.len() - 1], &params)?;
+                }
             }
             Ok(())
-        })
+        })?;
+        self.bulk_wrote(&class.name, nid, false);
+        Ok(())
     }
 
     fn set_node(
@@ -1388,7 +1585,13 @@ impl Storage for SqliteStorage {
         let Ok(nid) = id.parse::<i64>() else {
             return Ok(false);
         };
-        let sql = format!("select 1 from {} where id=?1", layout::class_table(class));
+        if !self.bulk_may_exist(class, nid, false)? {
+            return Ok(false);
+        }
+        let sql = match self.class_sql_named(class) {
+            Some(c) => c.has_node.clone(),
+            None => format!("select 1 from {} where id=?1", layout::class_table(class)),
+        };
         Ok(!self.rows(&sql, &[SqlValue::Int(nid)])?.is_empty())
     }
 
@@ -1556,11 +1759,12 @@ impl Storage for SqliteStorage {
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {
         let row = Self::journal_row(class, entry)?;
-        let sql = format!(
-            "insert into {} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)",
-            layout::journal_table(class)
-        );
-        self.write(|s| s.exec(&sql, &row).map(|_| ()))
+        let (_, sql, _) = self.journal_sql(class);
+        self.write(|s| s.exec(&sql, &row).map(|_| ()))?;
+        if let SqlValue::Int(nid) = row[0] {
+            self.bulk_wrote(class, nid, true);
+        }
+        Ok(())
     }
 
     fn get_journal(&mut self, class: &str, id: &str) -> Result<Vec<JournalEntry>> {
@@ -1598,26 +1802,28 @@ impl Storage for SqliteStorage {
 
     fn set_journal(&mut self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
         let nid = layout::parse_id(class, id)?;
-        let table = layout::journal_table(class);
+        let (delete, _, inserts) = self.journal_sql(class);
         let mut rows = Vec::with_capacity(entries.len());
         for e in entries {
             let mut row = Self::journal_row(class, e)?;
             row[0] = SqlValue::Int(nid);
             rows.push(row);
         }
+        let may_exist = self.bulk_may_exist(class, nid, true)?;
         self.write(|s| {
-            s.exec(
-                &format!("delete from {table} where nodeid=?1"),
-                &[SqlValue::Int(nid)],
-            )?;
-            let sql = format!(
-                "insert into {table} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
-            );
-            for row in &rows {
-                s.exec(&sql, row)?;
+            if may_exist {
+                s.exec(&delete, &[SqlValue::Int(nid)])?;
+            }
+            for chunk in rows.chunks(ROWS_PER_INSERT) {
+                let params: Vec<SqlValue> = chunk.iter().flatten().cloned().collect();
+                s.exec(&inserts[chunk.len() - 1], &params)?;
             }
             Ok(())
-        })
+        })?;
+        if !entries.is_empty() {
+            self.bulk_wrote(class, nid, true);
+        }
+        Ok(())
     }
 
     fn pack(&mut self, schema: &Schema, before: &Date) -> Result<()> {
@@ -1635,10 +1841,10 @@ impl Storage for SqliteStorage {
     }
 
     fn index_text(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()> {
-        let words = layout::index_words(text, &self.stopwords);
         if self.bulk {
-            return self.index_text_bulk(class, id, prop, words);
+            return self.index_text_bulk(class, id, prop, text);
         }
+        let words = layout::index_words(text, &self.stopwords);
         self.restore_word_indexes()?;
         self.write(|s| {
             let key = [
@@ -1717,6 +1923,7 @@ impl Storage for SqliteStorage {
 
     fn set_bulk(&mut self, on: bool) -> Result<()> {
         self.bulk = on;
+        self.bulk_max.clear();
         if on {
             Ok(())
         } else {
@@ -1777,6 +1984,7 @@ impl Storage for SqliteStorage {
 
     fn rollback(&mut self) -> Result<()> {
         self.pending_words = PendingWords::default();
+        self.bulk_max.clear();
         if self.in_tx {
             if !self.conn.is_autocommit() {
                 self.batch("ROLLBACK")?;
