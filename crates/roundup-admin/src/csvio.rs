@@ -82,6 +82,15 @@ impl<R: BufRead> Reader<R> {
         if !self.read_line()? {
             return Ok(None);
         }
+        // Most lines hold no quote: then fields are just what lies
+        // between the delimiters.
+        if !self.buf.contains('"') {
+            let line = match self.buf.strip_suffix('\n') {
+                Some(l) => l.strip_suffix('\r').unwrap_or(l),
+                None => &self.buf,
+            };
+            return Ok(Some((start, line.split(':').map(str::to_string).collect())));
+        }
         let mut fields = Vec::new();
         let mut field = String::new();
         let mut quoted = false;
@@ -119,6 +128,8 @@ impl<R: BufRead> Reader<R> {
                     other => field.push(other),
                 }
             }
+            // Keep the buffer's memory for the next line.
+            self.buf = line;
             if !in_quotes {
                 break;
             }
@@ -173,6 +184,27 @@ mod tests {
             (4, vec!["\"q\"".into(), "".into()])
         );
         assert!(r.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn lines_without_quotes_split_as_quoted_ones_do() {
+        let mut r = Reader::new(&b"a:b\r\n:x\r:\n\nlast\r"[..]);
+        let mut next = || r.next_record().unwrap().unwrap();
+        assert_eq!(next(), (1, vec!["a".into(), "b".into()]));
+        assert_eq!(next(), (2, vec!["".into(), "x\r".into(), "".into()]));
+        assert_eq!(next(), (3, vec!["".into()]));
+        assert_eq!(next(), (4, vec!["last\r".into()]));
+        assert!(r.next_record().unwrap().is_none());
+        // The same lines with a quoted field in front take the long way.
+        let mut r = Reader::new(&b"\"q\":b\r\n\"q\":x\r:\n"[..]);
+        assert_eq!(
+            r.next_record().unwrap().unwrap(),
+            (1, vec!["q".into(), "b".into()])
+        );
+        assert_eq!(
+            r.next_record().unwrap().unwrap(),
+            (2, vec!["q".into(), "x\r".into(), "".into()])
+        );
     }
 
     #[test]
