@@ -61,9 +61,24 @@ pub fn export_propnames(cls: &ClassDef) -> Vec<String> {
 /// Where an item's file content goes inside an export directory.
 pub fn export_file_path(dir: &Path, class: &str, id: &str) -> PathBuf {
     let n: u64 = id.parse().unwrap_or(0);
-    dir.join(format!("{class}-files"))
-        .join((n / 1000).to_string())
-        .join(format!("{class}{id}"))
+    // Built in one buffer: imports ask for thousands of these.
+    let bucket = (n / 1000).to_string();
+    if dir.as_os_str().is_empty() {
+        return Path::new(&format!("{class}-files"))
+            .join(bucket)
+            .join(format!("{class}{id}"));
+    }
+    let mut path = dir.as_os_str().to_owned();
+    path.reserve(2 * class.len() + bucket.len() + id.len() + 10);
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(class);
+    path.push("-files");
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(&bucket);
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(class);
+    path.push(id);
+    PathBuf::from(path)
 }
 
 fn progress(len: u64, label: String) -> ProgressBar {
@@ -758,7 +773,11 @@ impl ExportReader<'_> {
             .collect();
         let is_file = cls.kind == ClassKind::File;
         let mut maxid: u64 = 1;
-        while let Some((line, row)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? {
+        let mut row = csvio::Record::default();
+        while let Some(line) = reader
+            .read_record(&mut row)
+            .map_err(|e| bad(e.line, e.reason))?
+        {
             if self.stop.load(Ordering::Relaxed) {
                 return Err(ReadFailure::Stopped);
             }
@@ -773,16 +792,16 @@ impl ExportReader<'_> {
                 )
                 .into());
             }
-            let id_value = pyrepr::eval_import(&row[id_col])
+            let id_value = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
                 .map_err(|e| bad(line, format!("column id: {e}")))?;
             let id = id_text(&id_value, "column id").map_err(|e| bad(line, e))?;
             let mut values: NodeValues = NodeValues::with_capacity(columns.len());
             let mut retired = false;
-            for ((name, ptype), cell) in columns.iter().zip(row) {
+            for ((name, ptype), cell) in columns.iter().zip(row.iter()) {
                 if name == "id" {
                     continue;
                 }
-                let v = pyrepr::eval_import(&cell)
+                let v = pyrepr::eval_import(cell)
                     .map_err(|e| bad(line, format!("column {name}: {e}")))?;
                 match ptype {
                     None => {
@@ -875,11 +894,15 @@ impl ExportReader<'_> {
         }
         let mut reader = open_csv(&path)?;
         let bad = |line: usize, reason: String| located(&path, line, reason);
-        while let Some((line, row)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? {
+        let mut row = csvio::Record::default();
+        while let Some(line) = reader
+            .read_record(&mut row)
+            .map_err(|e| bad(e.line, e.reason))?
+        {
             if self.stop.load(Ordering::Relaxed) {
                 return Err(ReadFailure::Stopped);
             }
-            let (nodeid, entry) = parse_journal_row(cls, row).map_err(|e| bad(line, e))?;
+            let (nodeid, entry) = parse_journal_row(cls, &row).map_err(|e| bad(line, e))?;
             self.push(Parsed::Journal {
                 line,
                 nodeid,
@@ -911,24 +934,33 @@ impl From<Stopped> for ReadFailure {
 }
 
 /// One journal row: the item number and the entry as stored.
-fn parse_journal_row(cls: &ClassDef, row: Vec<String>) -> Result<(u64, JournalEntry), String> {
-    let [nodeid, date, tag, action, params] = <[String; 5]>::try_from(row)
-        .map_err(|r| format!("{} fields where a journal row has 5", r.len()))?;
+fn parse_journal_row(cls: &ClassDef, row: &csvio::Record) -> Result<(u64, JournalEntry), String> {
+    let mut fields = row.iter();
+    let (Some(nodeid), Some(date), Some(tag), Some(action), Some(params), None) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
+        return Err(format!("{} fields where a journal row has 5", row.len()));
+    };
     let field =
         |name: &str, text: &str| pyrepr::eval_import(text).map_err(|e| format!("{name}: {e}"));
-    let nodeid = id_text(&field("nodeid", &nodeid)?, "nodeid")?;
-    let date = date_from_py(&field("date", &date)?).map_err(|e| format!("date: {e}"))?;
-    let tag = match field("user", &tag)? {
+    let nodeid = id_text(&field("nodeid", nodeid)?, "nodeid")?;
+    let date = date_from_py(&field("date", date)?).map_err(|e| format!("date: {e}"))?;
+    let tag = match field("user", tag)? {
         PyValue::Str(s) => s,
         PyValue::Int(i) => i.to_string(),
         PyValue::None => String::new(),
         other => return Err(format!("user: {} is not a user id", pyrepr::repr(&other))),
     };
-    let action = match field("action", &action)? {
+    let action = match field("action", action)? {
         PyValue::Str(s) => s,
         other => return Err(format!("action: {} is not text", pyrepr::repr(&other))),
     };
-    let params = journal_params_in(cls, &action, field("params", &params)?)
+    let params = journal_params_in(cls, &action, field("params", params)?)
         .map_err(|e| format!("params: {e}"))?;
     let n: u64 = nodeid
         .parse()

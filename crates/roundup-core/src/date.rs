@@ -278,19 +278,22 @@ impl Date {
         second: u32,
         millisecond: u32,
     ) -> Result<Date, DateError> {
-        let text = format!(
-            "{year:04}-{month:02}-{day:02}.{hour:02}:{minute:02}:{second:02}.{millisecond:03}"
-        );
+        // Only an error needs the fields as text.
+        let text = || {
+            format!(
+                "{year:04}-{month:02}-{day:02}.{hour:02}:{minute:02}:{second:02}.{millisecond:03}"
+            )
+        };
         let n =
             checked_naive(i64::from(year), month, day, hour, minute, second).map_err(|reason| {
                 DateError::InvalidDate {
-                    spec: text.clone(),
+                    spec: text(),
                     reason,
                 }
             })?;
         if millisecond > 999 {
             return Err(DateError::InvalidDate {
-                spec: text,
+                spec: text(),
                 reason: "milliseconds must be in 0..999".to_string(),
             });
         }

@@ -79,14 +79,16 @@ impl std::fmt::Debug for Db {
 const TEMP_EXT: &str = "tmp";
 
 /// File contents written in the open transaction, in the order written,
-/// with sets for quick membership tests (imports write thousands). Most
-/// wait as `<name>.tmp` for the commit; "fresh" ones (new files written by
-/// an import) are in place already and are deleted on rollback.
+/// with an index for quick membership tests (imports write thousands).
+/// Most wait as `<name>.tmp` for the commit; "fresh" ones (new files
+/// written by an import) are in place already and are deleted on rollback.
 #[derive(Default)]
 struct PendingFiles {
-    order: Vec<PathBuf>,
-    set: std::collections::HashSet<PathBuf>,
-    fresh: std::collections::HashSet<PathBuf>,
+    /// Paths and whether each is fresh.
+    order: Vec<(PathBuf, bool)>,
+    /// Position in `order` by path (as plain bytes: hashing a `Path`
+    /// walks its components).
+    index: HashMap<std::ffi::OsString, usize>,
     /// Directories known to exist (saves a mkdir per file).
     dirs: std::collections::HashSet<PathBuf>,
 }
@@ -107,52 +109,60 @@ impl PendingFiles {
     fn add_dir(&mut self, d: &Path) {
         self.dirs.insert(d.to_path_buf());
     }
+    fn get(&self, p: &Path) -> Option<bool> {
+        self.index.get(p.as_os_str()).map(|&i| self.order[i].1)
+    }
     /// Whether the content waits in a `.tmp` file.
     fn is_staged(&self, p: &Path) -> bool {
-        self.set.contains(p) && !self.fresh.contains(p)
+        self.get(p) == Some(false)
     }
-    fn push_fresh(&mut self, p: PathBuf) {
-        self.fresh.insert(p.clone());
-        self.push(p);
+    fn contains(&self, p: &Path) -> bool {
+        self.get(p).is_some()
     }
     fn len(&self) -> usize {
         self.order.len()
     }
-    fn contains(&self, p: &Path) -> bool {
-        self.set.contains(p)
+    /// Record a file: `fresh` when written in place (new), else staged.
+    /// A path already recorded keeps its first entry.
+    fn add(&mut self, p: PathBuf, fresh: bool) {
+        if let std::collections::hash_map::Entry::Vacant(e) =
+            self.index.entry(p.as_os_str().to_owned())
+        {
+            e.insert(self.order.len());
+            self.order.push((p, fresh));
+        }
+    }
+    fn push_fresh(&mut self, p: PathBuf) {
+        self.add(p, true);
     }
     fn push(&mut self, p: PathBuf) {
-        if self.set.insert(p.clone()) {
-            self.order.push(p);
-        }
+        self.add(p, false);
     }
     fn remove(&mut self, p: &Path) {
-        if self.set.remove(p) {
-            self.fresh.remove(p);
-            self.order.retain(|x| x != p);
+        if self.index.remove(p.as_os_str()).is_some() {
+            self.order.retain(|(x, _)| x != p);
+            self.reindex();
         }
+    }
+    fn reindex(&mut self) {
+        self.index = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| (p.as_os_str().to_owned(), i))
+            .collect();
     }
     /// Every pending file with whether it is fresh; the list is emptied.
     fn take_all(&mut self) -> Vec<(PathBuf, bool)> {
-        self.set.clear();
-        let fresh = std::mem::take(&mut self.fresh);
+        self.index.clear();
         std::mem::take(&mut self.order)
-            .into_iter()
-            .map(|p| {
-                let f = fresh.contains(&p);
-                (p, f)
-            })
-            .collect()
     }
     fn drain_from(&mut self, mark: usize) -> Vec<(PathBuf, bool)> {
-        let out: Vec<PathBuf> = self.order.drain(mark.min(self.order.len())..).collect();
-        out.into_iter()
-            .map(|p| {
-                self.set.remove(&p);
-                let f = self.fresh.remove(&p);
-                (p, f)
-            })
-            .collect()
+        let out: Vec<(PathBuf, bool)> = self.order.drain(mark.min(self.order.len())..).collect();
+        for (p, _) in &out {
+            self.index.remove(p.as_os_str());
+        }
+        out
     }
 }
 
@@ -1526,10 +1536,21 @@ pub fn content_path(files_dir: &Path, class: &str, id: &str) -> Result<PathBuf> 
     let n: u64 = id
         .parse()
         .map_err(|_| Error::value(format!("{class}: \"{id}\" is not an item id")))?;
-    Ok(files_dir
-        .join(class)
-        .join((n / 1000).to_string())
-        .join(format!("{class}{id}")))
+    // Built in one buffer: imports ask for thousands of these.
+    let bucket = (n / 1000).to_string();
+    if files_dir.as_os_str().is_empty() {
+        return Ok(Path::new(class).join(bucket).join(format!("{class}{id}")));
+    }
+    let mut path = files_dir.as_os_str().to_owned();
+    path.reserve(2 * class.len() + bucket.len() + id.len() + 3);
+    for part in [class, bucket.as_str()] {
+        path.push(std::path::MAIN_SEPARATOR_STR);
+        path.push(part);
+    }
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(class);
+    path.push(id);
+    Ok(PathBuf::from(path))
 }
 
 /// Write `content` to `path` only if no file is there yet (its directory

@@ -362,7 +362,7 @@ fn quick_sequence(s: &str) -> Option<PyValue> {
     if inner.is_empty() {
         return list.then(|| PyValue::List(Vec::new()));
     }
-    let mut items = Vec::new();
+    let mut items = Vec::with_capacity(inner.matches(", ").count() + 1);
     let mut rest = inner;
     loop {
         let (v, after) = quick_item(rest)?;

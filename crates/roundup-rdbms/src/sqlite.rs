@@ -8,7 +8,9 @@
 //! connection. Every trait method that writes runs inside a savepoint, so a
 //! failing call leaves the transaction as it was before the call.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -134,12 +136,16 @@ pub struct SqliteStorage {
     /// number to hand out. Re-applied after a rollback (see `new_id`).
     allocated: HashMap<String, i64>,
     stopwords: HashSet<String>,
+    /// Length in bytes of the longest stopword.
+    max_stopword: usize,
     /// Bulk mode: writes skip their own savepoint (see `Storage::set_bulk`).
     bulk: bool,
     /// Full-text words indexed in bulk mode, not yet written.
     pending_words: PendingWords,
     /// Statements of each class, built once per schema (see `class_sql`).
     class_sql: HashMap<String, Arc<ClassSql>>,
+    /// The class whose statements were asked for last.
+    last_class_sql: RefCell<Option<(String, Arc<ClassSql>)>>,
     /// In bulk mode: per class, a number no item id (`.0`) or journal item
     /// number (`.1`) in the tables exceeds, learnt on first use and raised
     /// by every insert; it saves looking for items an import brings anew.
@@ -230,21 +236,22 @@ impl ClassSql {
 const WORDS_BATCH: usize = 1 << 16;
 /// Rows per multi-row `insert into __words`.
 const WORDS_PER_INSERT: usize = 128;
-/// Roundup's indexes on `__words`, dropped while a bulk load fills an
-/// empty table and built again at its end.
-const WORDS_INDEXES: [(&str, &str); 2] = [
-    ("words_word_ids", "__words(_word)"),
-    ("words_by_id", "__words (_textid)"),
-];
+/// Roundup's index of `__words` by word, dropped while a bulk load fills
+/// an empty table and built again at its end. (The one by text id stays:
+/// the load adds text ids in ascending order, which only appends to it.)
+const WORD_INDEX: (&str, &str) = ("words_word_ids", "__words(_word)");
 
 /// Words of the full-text index held back in bulk mode: inserting them in
 /// large sorted batches (into an index-less table, when it started empty)
 /// costs a fraction of one statement per word.
 #[derive(Default)]
 struct PendingWords {
-    /// Distinct words seen, and their positions in `words`.
-    vocab: HashMap<String, u32>,
+    /// Distinct words seen, and their positions in `words` (STOPWORD for
+    /// stopwords).
+    vocab: HashMap<String, u32, BuildHasherDefault<WordHasher>>,
     words: Vec<String>,
+    /// For each word, the last text it was buffered for.
+    last_text: Vec<Option<i64>>,
     /// (word position, text id) pairs to insert.
     pairs: Vec<(u32, i64)>,
     /// The next `__textids` id, handed out in memory during bulk mode and
@@ -252,24 +259,67 @@ struct PendingWords {
     next_textid: Option<i64>,
     /// Whether the first batch was checked for an empty `__words` table.
     checked_empty: bool,
-    /// Whether this bulk load dropped the `__words` indexes (they may be
-    /// back already if a savepoint was rolled back; they are recreated
+    /// Whether this bulk load dropped the word index of `__words` (it may
+    /// be back already if a savepoint was rolled back; it is recreated
     /// with `if not exists`).
     indexes_dropped: bool,
 }
 
+/// Position of stopwords in `PendingWords::vocab`.
+const STOPWORD: u32 = u32::MAX;
+
+/// A quick hash for the words of one import (FxHash's mixing step): the
+/// standard SipHash costs more than the rest of buffering a word.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 impl PendingWords {
-    fn add(&mut self, textid: i64, word: &str) {
-        let n = match self.vocab.get(word) {
-            Some(n) => *n,
-            None => {
-                let n = self.words.len() as u32;
-                self.words.push(word.to_string());
-                self.vocab.insert(word.to_string(), n);
-                n
+    /// Buffer the words of one text: each distinct word once, stopwords
+    /// left out. Repeats are told apart by the text id last seen with a
+    /// word, so nothing is sorted or hashed twice.
+    fn add_text(&mut self, textid: i64, text: &str, stopwords: &HashSet<String>, max_stop: usize) {
+        let PendingWords {
+            vocab,
+            words,
+            last_text,
+            pairs,
+            ..
+        } = self;
+        layout::for_each_word_candidate(text, |w| {
+            let n = match vocab.get(w) {
+                Some(n) => *n,
+                None => {
+                    let n = if w.len() <= max_stop && stopwords.contains(w) {
+                        STOPWORD
+                    } else {
+                        words.push(w.to_string());
+                        last_text.push(None);
+                        (words.len() - 1) as u32
+                    };
+                    vocab.insert(w.to_string(), n);
+                    n
+                }
+            };
+            if n != STOPWORD && last_text[n as usize] != Some(textid) {
+                last_text[n as usize] = Some(textid);
+                pairs.push((n, textid));
             }
-        };
-        self.pairs.push((n, textid));
+        });
     }
 }
 
@@ -312,10 +362,12 @@ impl SqliteStorage {
             path,
             in_tx: false,
             allocated: HashMap::new(),
+            max_stopword: layout::STOPWORDS.iter().map(|w| w.len()).max().unwrap_or(0),
             stopwords: layout::default_stopwords(),
             bulk: false,
             pending_words: PendingWords::default(),
             class_sql: HashMap::new(),
+            last_class_sql: RefCell::new(None),
             bulk_max: HashMap::new(),
         };
         if !st.table_exists("schema")? {
@@ -334,6 +386,7 @@ impl SqliteStorage {
     pub fn add_stopwords(&mut self, words: &[String]) {
         self.stopwords
             .extend(words.iter().map(|w| w.to_uppercase()));
+        self.max_stopword = self.stopwords.iter().map(|w| w.len()).max().unwrap_or(0);
     }
 
     /// The schema the database records (layout version and tables).
@@ -576,9 +629,9 @@ impl SqliteStorage {
 
     /// Write the buffered words to `__words` and the text id counter to
     /// `ids`. The first batch of a bulk load into an empty `__words` drops
-    /// its indexes: filling the bare table and indexing it once at the end
-    /// (`restore_word_indexes`) is much cheaper than updating two indexes
-    /// per word.
+    /// its index by word: filling the table and indexing the words once at
+    /// the end (`restore_word_indexes`) is much cheaper than updating that
+    /// index for every word.
     fn flush_words(&mut self) -> Result<()> {
         if let Some(next) = self.pending_words.next_textid.take() {
             self.exec(
@@ -592,9 +645,7 @@ impl SqliteStorage {
         if !self.pending_words.checked_empty {
             self.pending_words.checked_empty = true;
             if self.rows("select 1 from __words limit 1", &[])?.is_empty() {
-                for (name, _) in WORDS_INDEXES {
-                    self.exec(&format!("drop index if exists {name}"), &[])?;
-                }
+                self.exec(&format!("drop index if exists {}", WORD_INDEX.0), &[])?;
                 self.pending_words.indexes_dropped = true;
             }
         }
@@ -608,8 +659,11 @@ impl SqliteStorage {
         } = pw;
         self.pending_words.checked_empty = checked_empty;
         self.pending_words.indexes_dropped = indexes_dropped;
-        // Sorted by word, then text: the word index (now or when rebuilt)
-        // receives its entries in order.
+        if indexes_dropped {
+            // In text id order, as buffered: appends to the text id index.
+            return self.insert_words(&words, &pairs);
+        }
+        // Sorted by word, then text: fewer jumps around the word index.
         let mut order: Vec<u32> = (0..words.len() as u32).collect();
         order.sort_unstable_by(|a, b| words[*a as usize].cmp(&words[*b as usize]));
         let mut rank = vec![0u32; words.len()];
@@ -648,8 +702,8 @@ impl SqliteStorage {
         Ok(())
     }
 
-    /// Write buffered words and rebuild the `__words` indexes if a bulk
-    /// load dropped them: before anything reads or deletes words, and
+    /// Write buffered words and rebuild the word index of `__words` if a
+    /// bulk load dropped it: before anything reads or deletes words, and
     /// when bulk mode ends.
     fn restore_word_indexes(&mut self) -> Result<()> {
         if !self.words_pending() {
@@ -661,10 +715,8 @@ impl SqliteStorage {
             // for the statement journals) would hold all of them at
             // once; a temporary file keeps the peak small.
             self.batch("pragma temp_store=FILE")?;
-            let built = WORDS_INDEXES.iter().try_for_each(|(name, on)| {
-                self.exec(&format!("create index if not exists {name} on {on}"), &[])
-                    .map(|_| ())
-            });
+            let (name, on) = WORD_INDEX;
+            let built = self.exec(&format!("create index if not exists {name} on {on}"), &[]);
             self.batch("pragma temp_store=MEMORY")?;
             built?;
         }
@@ -710,8 +762,8 @@ impl SqliteStorage {
             )?;
             old
         };
-        let pw = &mut self.pending_words;
-        layout::for_each_index_word(text, &self.stopwords, |w| pw.add(textid, w));
+        self.pending_words
+            .add_text(textid, text, &self.stopwords, self.max_stopword);
         if self.pending_words.pairs.len() >= WORDS_BATCH {
             self.flush_words()?;
         }
@@ -725,6 +777,7 @@ impl SqliteStorage {
         let pw = &mut self.pending_words;
         pw.pairs.clear();
         pw.words.clear();
+        pw.last_text.clear();
         pw.vocab.clear();
         pw.next_textid = None;
     }
@@ -1148,8 +1201,8 @@ fn no_node(class: &str, id: &str) -> Error {
 impl SqliteStorage {
     /// The statements of `class` (built on first use).
     fn class_sql(&mut self, class: &ClassDef) -> Arc<ClassSql> {
-        if let Some(c) = self.class_sql.get(&class.name) {
-            return c.clone();
+        if let Some(c) = self.class_sql_named(&class.name) {
+            return c;
         }
         let c = Arc::new(ClassSql::new(class));
         self.class_sql.insert(class.name.clone(), c.clone());
@@ -1227,7 +1280,17 @@ impl SqliteStorage {
 
     /// The statements of the class named `name`, if built already.
     fn class_sql_named(&self, name: &str) -> Option<Arc<ClassSql>> {
-        self.class_sql.get(name).cloned()
+        // Imports ask for one class many times in a row.
+        if let Some((last, c)) = &*self.last_class_sql.borrow() {
+            if last == name {
+                return Some(c.clone());
+            }
+        }
+        let found = self.class_sql.get(name).cloned();
+        if let Some(c) = &found {
+            *self.last_class_sql.borrow_mut() = Some((name.to_string(), c.clone()));
+        }
+        found
     }
 
     /// Advance a counter inside the open transaction, remembering it so a
@@ -1269,6 +1332,7 @@ impl Storage for SqliteStorage {
 
     fn sync_schema(&mut self, schema: &Schema) -> Result<bool> {
         self.class_sql.clear();
+        *self.last_class_sql.borrow_mut() = None;
         // Look first without taking the write lock: opening an unchanged
         // database must not write anything.
         let stored = self.stored_schema()?;
@@ -1614,7 +1678,7 @@ impl Storage for SqliteStorage {
         let nid = layout::parse_id(&class.name, id)?;
         let cn = &class.name;
         // Most items have no indexed text yet; only those that do need
-        // the word indexes (which a bulk load may have dropped).
+        // the word index (which a bulk load may have dropped).
         let indexed = !self
             .rows(
                 "select 1 from __textids where _class=?1 and _itemid=?2 limit 1",
@@ -1803,20 +1867,23 @@ impl Storage for SqliteStorage {
     fn set_journal(&mut self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
         let nid = layout::parse_id(class, id)?;
         let (delete, _, inserts) = self.journal_sql(class);
-        let mut rows = Vec::with_capacity(entries.len());
-        for e in entries {
-            let mut row = Self::journal_row(class, e)?;
-            row[0] = SqlValue::Int(nid);
-            rows.push(row);
+        let mut chunks: Vec<(usize, Vec<SqlValue>)> = Vec::new();
+        for group in entries.chunks(ROWS_PER_INSERT) {
+            let mut params = Vec::with_capacity(group.len() * 5);
+            for e in group {
+                let mut row = Self::journal_row(class, e)?;
+                row[0] = SqlValue::Int(nid);
+                params.extend(row);
+            }
+            chunks.push((group.len(), params));
         }
         let may_exist = self.bulk_may_exist(class, nid, true)?;
         self.write(|s| {
             if may_exist {
                 s.exec(&delete, &[SqlValue::Int(nid)])?;
             }
-            for chunk in rows.chunks(ROWS_PER_INSERT) {
-                let params: Vec<SqlValue> = chunk.iter().flatten().cloned().collect();
-                s.exec(&inserts[chunk.len() - 1], &params)?;
+            for (n, params) in &chunks {
+                s.exec(&inserts[n - 1], params)?;
             }
             Ok(())
         })?;
