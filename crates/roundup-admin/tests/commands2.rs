@@ -422,6 +422,13 @@ fn import_builds_the_full_text_index_that_item_writes_build() {
     ok(&other, &["import", e1.to_str().unwrap()]);
     assert_eq!(index_rows(&other), source);
     assert_eq!(word_indexes(&other), ["words_by_id", "words_word_ids"]);
+    // written through a rollback journal, left in write-ahead logging
+    let mode: String = rusqlite::Connection::open(other.join("db/db"))
+        .unwrap()
+        .query_row("pragma journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(!other.join("db/db-journal").exists());
     assert_eq!(search(&other, "second"), ["issue2.title", "msg1.content"]);
     assert_eq!(search(&other, "WORLD"), ["msg1.content"]);
     assert_eq!(search(&other, "nowhere"), Vec::<String>::new());
@@ -504,6 +511,15 @@ fn a_failed_import_removes_every_content_file_it_wrote() {
     assert_eq!(count_files(&other.join("db/files")), 0);
     assert_eq!(ok(&other, &["-P", "show_retired=both", "list", "msg"]), "");
     assert!(index_rows(&other).is_empty());
+    let mode: String = rusqlite::Connection::open(other.join("db/db"))
+        .unwrap()
+        .query_row("pragma journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        mode, "wal",
+        "back to write-ahead logging after the rollback"
+    );
+    assert!(!other.join("db/db-journal").exists());
 
     // without the bad row it all goes in
     let csv = read(&e1.join("msg.csv"));

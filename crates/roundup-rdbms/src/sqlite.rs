@@ -144,6 +144,8 @@ pub struct SqliteStorage {
     pending_words: PendingWords,
     /// Statements of each class, built once per schema (see `class_sql`).
     class_sql: HashMap<String, Arc<ClassSql>>,
+    /// Whether a bulk load switched the journal mode (see `bulk_journal`).
+    journal_switched: bool,
     /// The class whose statements were asked for last.
     last_class_sql: RefCell<Option<(String, Arc<ClassSql>)>>,
     /// In bulk mode: per class, a number no item id (`.0`) or journal item
@@ -368,6 +370,7 @@ impl SqliteStorage {
             pending_words: PendingWords::default(),
             class_sql: HashMap::new(),
             last_class_sql: RefCell::new(None),
+            journal_switched: false,
             bulk_max: HashMap::new(),
         };
         if !st.table_exists("schema")? {
@@ -611,20 +614,26 @@ impl SqliteStorage {
         !pw.pairs.is_empty() || pw.next_textid.is_some() || pw.indexes_dropped
     }
 
-    /// A new `__textids` id in bulk mode: counted in memory, the `ids`
-    /// row is brought up to date by `flush_words`.
+    /// The next `__textids` id in bulk mode (see `bulk_textid_used`):
+    /// counted in memory, the `ids` row is brought up to date by
+    /// `flush_words`.
     fn bulk_textid(&mut self) -> Result<i64> {
         let n = match self.pending_words.next_textid {
             Some(n) => n,
             None => self.counter("__textids")?,
         };
+        self.pending_words.next_textid = Some(n);
+        Ok(n)
+    }
+
+    /// The id `bulk_textid` offered was taken.
+    fn bulk_textid_used(&mut self, n: i64) {
         self.pending_words.next_textid = Some(n + 1);
         let next = self
             .allocated
             .entry("__textids".to_string())
             .or_insert(n + 1);
         *next = (*next).max(n + 1);
-        Ok(n)
     }
 
     /// Write the buffered words to `__words` and the text id counter to
@@ -737,6 +746,7 @@ impl SqliteStorage {
             .and_then(|mut stmt| stmt.execute(rusqlite::params![t, class, id, prop]))
             .map_err(|e| sql_err(insert, e))?;
         let textid = if added == 1 {
+            self.bulk_textid_used(t);
             t
         } else {
             let key = [
@@ -767,6 +777,60 @@ impl SqliteStorage {
         if self.pending_words.pairs.len() >= WORDS_BATCH {
             self.flush_words()?;
         }
+        Ok(())
+    }
+
+    /// For a bulk load that starts its own transaction on a database no
+    /// other connection has open: switch from the write-ahead log to a
+    /// rollback journal until the transaction ends. The pages then go to
+    /// the database file once, instead of into the log, out of it and into
+    /// the file at the checkpoint; a load into a new tracker journals
+    /// almost nothing, as new pages need no copy. Still all or nothing,
+    /// also across a crash (the journal rolls it back).
+    fn bulk_journal(&mut self) -> Result<()> {
+        if self.in_tx || self.journal_switched {
+            return Ok(());
+        }
+        let mode = |s: &Self, sql: &str| {
+            s.conn
+                .query_row(sql, [], |r| r.get::<_, String>(0))
+                .map_err(|e| sql_err(sql, e))
+        };
+        if mode(self, "pragma journal_mode")?.eq_ignore_ascii_case("wal") {
+            // Refused ("database is locked", or the old mode comes back)
+            // while other connections use the log: then it stays.
+            self.journal_switched = mode(self, "pragma journal_mode=truncate")
+                .is_ok_and(|now| now.eq_ignore_ascii_case("truncate"));
+            if !self.journal_switched {
+                let now = mode(self, "pragma journal_mode")?;
+                if !now.eq_ignore_ascii_case("wal") {
+                    return Err(Error::Storage(format!(
+                        "{}: journal mode {now} after a refused switch",
+                        self.path.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Back to the write-ahead log after a bulk load's transaction.
+    fn restore_wal(&mut self) -> Result<()> {
+        if !self.journal_switched || self.in_tx {
+            return Ok(());
+        }
+        let sql = "pragma journal_mode=wal";
+        let now = self
+            .conn
+            .query_row(sql, [], |r| r.get::<_, String>(0))
+            .map_err(|e| sql_err(sql, e))?;
+        if !now.eq_ignore_ascii_case("wal") {
+            return Err(Error::Storage(format!(
+                "the transaction ended, but {} could not be switched back to write-ahead logging (journal mode {now}); run `pragma journal_mode=wal` on it",
+                self.path.display()
+            )));
+        }
+        self.journal_switched = false;
         Ok(())
     }
 
@@ -1992,7 +2056,7 @@ impl Storage for SqliteStorage {
         self.bulk = on;
         self.bulk_max.clear();
         if on {
-            Ok(())
+            self.bulk_journal()
         } else {
             self.restore_word_indexes()
         }
@@ -2032,7 +2096,7 @@ impl Storage for SqliteStorage {
             Ok(()) => {
                 self.in_tx = false;
                 self.allocated.clear();
-                Ok(())
+                self.restore_wal()
             }
             Err(e) => {
                 // A busy database leaves the transaction open (retry or roll
@@ -2058,7 +2122,24 @@ impl Storage for SqliteStorage {
             }
             self.in_tx = false;
         }
-        self.restore_allocated_ids()
+        let restored = self.restore_allocated_ids();
+        self.restore_wal()?;
+        restored
+    }
+}
+
+impl Drop for SqliteStorage {
+    /// A connection closed inside a bulk load's transaction: the
+    /// transaction is lost (as on any close), and the database goes back to
+    /// write-ahead logging.
+    fn drop(&mut self) {
+        if self.journal_switched {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            self.in_tx = false;
+            let _ = self.restore_wal();
+        }
     }
 }
 
