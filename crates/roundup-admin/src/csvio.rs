@@ -78,12 +78,40 @@ impl<R: BufRead> Reader<R> {
 
     /// The next record and the line it starts on; `None` at the end.
     pub fn next_record(&mut self) -> Result<Option<(usize, Vec<String>)>, ReadError> {
+        let mut rec = Record::default();
+        Ok(self
+            .read_record(&mut rec)?
+            .map(|line| (line, rec.iter().map(str::to_string).collect())))
+    }
+
+    /// Read the next record into `rec` (reusing its memory); returns the
+    /// line it starts on, `None` at the end.
+    pub fn read_record(&mut self, rec: &mut Record) -> Result<Option<usize>, ReadError> {
+        rec.text.clear();
+        rec.spans.clear();
         let start = self.next_line;
         if !self.read_line()? {
             return Ok(None);
         }
-        let mut fields = Vec::new();
-        let mut field = String::new();
+        // Most lines hold no quote: then fields are just what lies
+        // between the delimiters.
+        if !self.buf.contains('"') {
+            let line = match self.buf.strip_suffix('\n') {
+                Some(l) => l.strip_suffix('\r').unwrap_or(l),
+                None => &self.buf,
+            };
+            rec.text.push_str(line);
+            let mut from = 0;
+            for (i, b) in line.bytes().enumerate() {
+                if b == b':' {
+                    rec.spans.push((from, i));
+                    from = i + 1;
+                }
+            }
+            rec.spans.push((from, line.len()));
+            return Ok(Some(start));
+        }
+        let mut field_start = 0;
         let mut quoted = false;
         // Whether the current field started with a quote and so may hold
         // delimiters and line breaks.
@@ -96,29 +124,32 @@ impl<R: BufRead> Reader<R> {
                     if c == '"' {
                         if chars.peek() == Some(&'"') {
                             chars.next();
-                            field.push('"');
+                            rec.text.push('"');
                         } else {
                             in_quotes = false;
                         }
                     } else {
-                        field.push(c);
+                        rec.text.push(c);
                     }
                     continue;
                 }
                 match c {
-                    '"' if field.is_empty() && !quoted => {
+                    '"' if rec.text.len() == field_start && !quoted => {
                         quoted = true;
                         in_quotes = true;
                     }
                     ':' => {
-                        fields.push(std::mem::take(&mut field));
+                        rec.spans.push((field_start, rec.text.len()));
+                        field_start = rec.text.len();
                         quoted = false;
                     }
                     '\n' => {}
                     '\r' if chars.peek() == Some(&'\n') => {}
-                    other => field.push(other),
+                    other => rec.text.push(other),
                 }
             }
+            // Keep the buffer's memory for the next line.
+            self.buf = line;
             if !in_quotes {
                 break;
             }
@@ -129,8 +160,38 @@ impl<R: BufRead> Reader<R> {
                 });
             }
         }
-        fields.push(field);
-        Ok(Some((start, fields)))
+        rec.spans.push((field_start, rec.text.len()));
+        Ok(Some(start))
+    }
+}
+
+/// The fields of one record, in one buffer that the next record reuses.
+#[derive(Debug, Default)]
+pub struct Record {
+    text: String,
+    /// Start and end of each field in `text`.
+    spans: Vec<(usize, usize)>,
+}
+
+impl Record {
+    /// Number of fields.
+    pub fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Whether the record has no fields (only before the first read).
+    pub fn is_empty(&self) -> bool {
+        self.spans.is_empty()
+    }
+
+    /// Field `i`, if there is one.
+    pub fn get(&self, i: usize) -> Option<&str> {
+        self.spans.get(i).map(|&(a, b)| &self.text[a..b])
+    }
+
+    /// The fields in order.
+    pub fn iter(&self) -> impl Iterator<Item = &str> {
+        self.spans.iter().map(|&(a, b)| &self.text[a..b])
     }
 }
 
@@ -173,6 +234,27 @@ mod tests {
             (4, vec!["\"q\"".into(), "".into()])
         );
         assert!(r.next_record().unwrap().is_none());
+    }
+
+    #[test]
+    fn lines_without_quotes_split_as_quoted_ones_do() {
+        let mut r = Reader::new(&b"a:b\r\n:x\r:\n\nlast\r"[..]);
+        let mut next = || r.next_record().unwrap().unwrap();
+        assert_eq!(next(), (1, vec!["a".into(), "b".into()]));
+        assert_eq!(next(), (2, vec!["".into(), "x\r".into(), "".into()]));
+        assert_eq!(next(), (3, vec!["".into()]));
+        assert_eq!(next(), (4, vec!["last\r".into()]));
+        assert!(r.next_record().unwrap().is_none());
+        // The same lines with a quoted field in front take the long way.
+        let mut r = Reader::new(&b"\"q\":b\r\n\"q\":x\r:\n"[..]);
+        assert_eq!(
+            r.next_record().unwrap().unwrap(),
+            (1, vec!["q".into(), "b".into()])
+        );
+        assert_eq!(
+            r.next_record().unwrap().unwrap(),
+            (2, vec!["q".into(), "x\r".into(), "".into()])
+        );
     }
 
     #[test]

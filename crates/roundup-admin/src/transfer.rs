@@ -19,16 +19,19 @@
 //! either succeeds completely or changes nothing; a malformed row stops it
 //! with the file, the line and what is wrong.
 
-use std::collections::BTreeMap;
+use std::collections::HashSet;
 use std::fs;
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use roundup_core::date::{Date, Interval};
+use roundup_core::db::ImportContent;
 use roundup_core::password::Password;
 use roundup_core::pyrepr::{self, PyValue};
-use roundup_core::schema::{ClassDef, ClassKind, PropType};
+use roundup_core::schema::{ClassDef, ClassKind, PropType, Schema};
 use roundup_core::storage::{JournalEntry, NodeValues};
 use roundup_core::{Db, Error, Value};
 
@@ -58,9 +61,24 @@ pub fn export_propnames(cls: &ClassDef) -> Vec<String> {
 /// Where an item's file content goes inside an export directory.
 pub fn export_file_path(dir: &Path, class: &str, id: &str) -> PathBuf {
     let n: u64 = id.parse().unwrap_or(0);
-    dir.join(format!("{class}-files"))
-        .join((n / 1000).to_string())
-        .join(format!("{class}{id}"))
+    // Built in one buffer: imports ask for thousands of these.
+    let bucket = (n / 1000).to_string();
+    if dir.as_os_str().is_empty() {
+        return Path::new(&format!("{class}-files"))
+            .join(bucket)
+            .join(format!("{class}{id}"));
+    }
+    let mut path = dir.as_os_str().to_owned();
+    path.reserve(2 * class.len() + bucket.len() + id.len() + 10);
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(class);
+    path.push("-files");
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(&bucket);
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(class);
+    path.push(id);
+    PathBuf::from(path)
 }
 
 fn progress(len: u64, label: String) -> ProgressBar {
@@ -513,6 +531,12 @@ fn classes_in(dir: &Path) -> Result<Vec<String>, String> {
 /// savepoint: SQLite keeps a copy of every page changed under a savepoint
 /// until it ends, which for a big import costs much time and disk, so
 /// without earlier changes a failure simply rolls the transaction back.
+///
+/// Two threads share the work: a reader parses the CSV files, reads the
+/// file contents and writes them to their places in the tracker (new files
+/// only), while this thread writes to the database. A failure on either
+/// side stops both, and the files placed for rows that never reached the
+/// database are removed again (the others go with the rollback).
 pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<String>, String> {
     let classes = classes_in(dir)?;
     for c in &classes {
@@ -524,21 +548,39 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
         }
     }
     let mut report = Vec::new();
+    let files_dir = files.then(|| db.files_dir());
     let work = || {
-        for classname in &classes {
-            let cls = db.class(classname)?;
-            let maxid = import_class(db, cls, dir, files)?;
-            import_journals(db, cls, dir)?;
-            let highest = db
-                .getnodeids(classname, None)?
-                .last()
-                .and_then(|i| i.parse::<u64>().ok())
-                .unwrap_or(0);
-            db.set_last_id(classname, maxid.max(highest))?;
-            report.push(String::new());
-            report.push(format!("setting {classname} {}", maxid + 1));
-        }
-        Ok(())
+        let stop = AtomicBool::new(false);
+        std::thread::scope(|scope| {
+            let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
+            let (done_tx, done_rx) = mpsc::channel::<Vec<Parsed>>();
+            let reader = ExportReader {
+                schema: db.schema(),
+                dir,
+                files_dir: files_dir.as_deref(),
+                stop: &stop,
+                tx,
+                done: done_rx,
+                batch: Vec::with_capacity(BATCH_ITEMS),
+                dirs: HashSet::new(),
+            };
+            let classes = &classes;
+            scope.spawn(move || reader.run(classes));
+            let mut writer = ImportWriter {
+                db,
+                dir,
+                rx,
+                queue: Vec::new().into_iter(),
+                done_tx,
+                done: Vec::with_capacity(BATCH_ITEMS),
+            };
+            let result = writer.run(classes, &mut report);
+            if result.is_err() {
+                stop.store(true, Ordering::Relaxed);
+                writer.discard_rest();
+            }
+            result
+        })
     };
     // Bulk mode is safe here: every failure below ends in a rollback of
     // the savepoint or of the whole transaction.
@@ -555,180 +597,538 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
     Ok(report)
 }
 
+/// Items the reader hands over at once, and how many such batches may
+/// wait: enough to keep both threads busy, little memory.
+const BATCH_ITEMS: usize = 256;
+const CHANNEL_BATCHES: usize = 8;
+
+/// One parsed item row.
+struct NodeRow {
+    line: usize,
+    id: String,
+    values: NodeValues,
+    retired: bool,
+    /// File content (FileClass items, when importing files).
+    content: Option<Vec<u8>>,
+    /// Where the reader already wrote that content: a new file, which
+    /// the database thread adopts into the transaction.
+    placed: Option<PathBuf>,
+    /// How far into the CSV file the row ends (for the progress bar).
+    offset: u64,
+}
+
+/// What the reader hands the database thread, class by class in the
+/// order of `classes`: rows, `RowsDone`, journal entries, `JournalsDone`.
+enum Parsed {
+    Row(NodeRow),
+    /// The class's rows are through: the highest id seen (at least 1).
+    RowsDone(u64),
+    Journal {
+        line: usize,
+        nodeid: u64,
+        entry: JournalEntry,
+    },
+    JournalsDone,
+}
+
+type Batch = Result<Vec<Parsed>, Error>;
+
+/// Remove the files placed for items that were not imported.
+fn discard_placed(items: impl IntoIterator<Item = Parsed>) {
+    for item in items {
+        if let Parsed::Row(NodeRow {
+            placed: Some(p), ..
+        }) = item
+        {
+            let _ = fs::remove_file(p);
+        }
+    }
+}
+
 fn open_csv(path: &Path) -> Result<csvio::Reader<BufReader<fs::File>>, Error> {
     let f = fs::File::open(path)
         .map_err(|e| Error::io(format!("cannot open {}", path.display()), e))?;
     Ok(csvio::Reader::new(BufReader::with_capacity(1 << 16, f)))
 }
 
-/// Import one `<class>.csv`; returns the highest id seen (at least 1, as
-/// Roundup counts).
-fn import_class(db: &Db, cls: &ClassDef, dir: &Path, files: bool) -> Result<u64, Error> {
-    let classname = &cls.name;
-    let path = dir.join(format!("{classname}.csv"));
-    let mut reader = open_csv(&path)?;
-    let bad = |line: usize, reason: String| located(&path, line, reason);
-    let Some((_, header)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? else {
-        return Err(bad(1, "the file is empty (a header row is needed)".into()));
-    };
-    // Column -> property type (None for id and "is retired").
-    let mut columns: Vec<(String, Option<PropType>)> = Vec::with_capacity(header.len());
-    for name in &header {
-        let ptype = match name.as_str() {
-            "id" | RETIRED_COLUMN => None,
-            "creation" | "activity" => Some(PropType::Date),
-            "creator" | "actor" => Some(PropType::Link),
-            _ => match cls.prop(name) {
-                Some(p) if !p.is_computed() && !cls.is_file_content(name) => Some(p.ptype),
-                _ => {
-                    return Err(bad(
-                        1,
-                        format!("class {classname} has no property \"{name}\" to import"),
-                    ))
-                }
-            },
-        };
-        columns.push((name.clone(), ptype));
-    }
-    let Some(id_col) = header.iter().position(|h| h == "id") else {
-        return Err(bad(1, "the header has no \"id\" column".into()));
-    };
-    let is_file = cls.kind == ClassKind::File && files;
-    let total = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-    let bar = progress(total, format!("Importing {classname}"));
-    let mut maxid: u64 = 1;
-    while let Some((line, row)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? {
-        if row.len() != columns.len() {
-            return Err(bad(
-                line,
-                format!(
-                    "{} fields where the header has {}",
-                    row.len(),
-                    columns.len()
-                ),
-            ));
-        }
-        let id_value =
-            pyrepr::eval_import(&row[id_col]).map_err(|e| bad(line, format!("column id: {e}")))?;
-        let id = id_text(&id_value, "column id").map_err(|e| bad(line, e))?;
-        let mut values: NodeValues = NodeValues::with_capacity(columns.len());
-        let mut retired = false;
-        for ((name, ptype), cell) in columns.iter().zip(row) {
-            if name == "id" {
-                continue;
-            }
-            let v =
-                pyrepr::eval_import(&cell).map_err(|e| bad(line, format!("column {name}: {e}")))?;
-            match ptype {
-                None => {
-                    retired = match v {
-                        PyValue::Bool(b) => b,
-                        PyValue::Int(i) => i != 0,
-                        other => {
-                            return Err(bad(
-                                line,
-                                format!("column {name}: {} is not a boolean", pyrepr::repr(&other)),
-                            ))
-                        }
-                    }
-                }
-                Some(pt) => {
-                    let value = py_to_value(*pt, v, name).map_err(|e| bad(line, e))?;
-                    values.insert(name.clone(), value);
-                }
-            }
-        }
-        for (name, p) in &cls.props {
-            if p.ptype == PropType::Multilink && !p.is_computed() && !values.contains_key(name) {
-                values.insert(name.clone(), Some(Value::Multilink(Vec::new())));
-            }
-        }
-        let content = if is_file {
-            let src = export_file_path(dir, classname, &id);
-            Some(fs::read(&src).map_err(|e| {
-                bad(
-                    line,
-                    format!(
-                        "cannot read the content of {classname}{id} from {}: {e}",
-                        src.display()
-                    ),
-                )
-            })?)
-        } else {
-            None
-        };
-        db.import_node(classname, &id, values, retired, content.as_deref())
-            .map_err(|e| bad(line, format!("{classname}{id}: {e}")))?;
-        if let Ok(n) = id.parse::<u64>() {
-            maxid = maxid.max(n);
-        }
-        bar.set_position(reader.bytes_read());
-    }
-    bar.finish_and_clear();
-    Ok(maxid)
+/// The reading side of an import (runs on its own thread).
+struct ExportReader<'a> {
+    schema: &'a Schema,
+    dir: &'a Path,
+    /// The tracker's files directory, when file contents are imported.
+    files_dir: Option<&'a Path>,
+    /// Set by the database thread when it gives up.
+    stop: &'a AtomicBool,
+    tx: mpsc::SyncSender<Batch>,
+    /// Items the database thread is through with, to be freed here: memory
+    /// goes back to the allocator arena of the thread that took it,
+    /// instead of both threads contending for one.
+    done: mpsc::Receiver<Vec<Parsed>>,
+    batch: Vec<Parsed>,
+    /// Directories below `files_dir` known to exist.
+    dirs: HashSet<PathBuf>,
 }
 
-/// Import `<class>-journals.csv` (a missing file means no journals).
-fn import_journals(db: &Db, cls: &ClassDef, dir: &Path) -> Result<(), Error> {
-    let classname = &cls.name;
-    let path = dir.join(format!("{classname}-journals.csv"));
-    if !path.exists() {
-        return Ok(());
+/// The database thread stopped listening.
+struct Stopped;
+
+impl ExportReader<'_> {
+    fn run(mut self, classes: &[String]) {
+        let result = classes.iter().try_for_each(|c| self.read_class(c));
+        let sent = match result {
+            Ok(()) => self.flush(),
+            Err(ReadFailure::Stopped) => Err(Stopped),
+            // The rows before the problem go first: a problem the
+            // database finds in one of them is the one to report.
+            Err(ReadFailure::Bad(e)) => self
+                .flush()
+                .and_then(|()| self.tx.send(Err(e)).map_err(|_| Stopped)),
+        };
+        if sent.is_err() {
+            // Rows collected but never handed over.
+            discard_placed(std::mem::take(&mut self.batch));
+        }
     }
-    let mut reader = open_csv(&path)?;
-    let bad = |line: usize, reason: String| located(&path, line, reason);
-    let mut by_item: BTreeMap<u64, Vec<JournalEntry>> = BTreeMap::new();
-    while let Some((line, row)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? {
-        let [nodeid, date, tag, action, params] = <[String; 5]>::try_from(row).map_err(|r| {
-            bad(
+
+    /// Hand the collected items over.
+    fn flush(&mut self) -> Result<(), Stopped> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ITEMS));
+        while let Ok(used) = self.done.try_recv() {
+            drop(used);
+        }
+        if self.stop.load(Ordering::Relaxed) {
+            discard_placed(batch);
+            return Err(Stopped);
+        }
+        self.tx.send(Ok(batch)).map_err(|mpsc::SendError(b)| {
+            if let Ok(items) = b {
+                discard_placed(items);
+            }
+            Stopped
+        })
+    }
+
+    fn push(&mut self, item: Parsed) -> Result<(), ReadFailure> {
+        self.batch.push(item);
+        if self.batch.len() >= BATCH_ITEMS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn read_class(&mut self, classname: &str) -> Result<(), ReadFailure> {
+        let cls = self.schema.class(classname).map_err(ReadFailure::Bad)?;
+        let maxid = self.read_rows(cls)?;
+        self.push(Parsed::RowsDone(maxid))?;
+        self.read_journals(cls)?;
+        self.push(Parsed::JournalsDone)
+    }
+
+    /// Read `<class>.csv`; returns the highest id seen (at least 1, as
+    /// Roundup counts).
+    fn read_rows(&mut self, cls: &ClassDef) -> Result<u64, ReadFailure> {
+        let classname = &cls.name;
+        let path = self.dir.join(format!("{classname}.csv"));
+        let mut reader = open_csv(&path)?;
+        let bad = |line: usize, reason: String| located(&path, line, reason);
+        let Some((_, header)) = reader.next_record().map_err(|e| bad(e.line, e.reason))? else {
+            return Err(bad(1, "the file is empty (a header row is needed)".into()).into());
+        };
+        // Column -> property type (None for id and "is retired").
+        let mut columns: Vec<(String, Option<PropType>)> = Vec::with_capacity(header.len());
+        for name in &header {
+            let ptype = match name.as_str() {
+                "id" | RETIRED_COLUMN => None,
+                "creation" | "activity" => Some(PropType::Date),
+                "creator" | "actor" => Some(PropType::Link),
+                _ => match cls.prop(name) {
+                    Some(p) if !p.is_computed() && !cls.is_file_content(name) => Some(p.ptype),
+                    _ => {
+                        return Err(bad(
+                            1,
+                            format!("class {classname} has no property \"{name}\" to import"),
+                        )
+                        .into())
+                    }
+                },
+            };
+            columns.push((name.clone(), ptype));
+        }
+        let Some(id_col) = header.iter().position(|h| h == "id") else {
+            return Err(bad(1, "the header has no \"id\" column".into()).into());
+        };
+        // Multilinks the file leaves out are imported empty.
+        let missing_multilinks: Vec<&String> = cls
+            .props
+            .iter()
+            .filter(|(name, p)| {
+                p.ptype == PropType::Multilink
+                    && !p.is_computed()
+                    && !columns.iter().any(|(c, _)| c == *name)
+            })
+            .map(|(name, _)| name)
+            .collect();
+        let is_file = cls.kind == ClassKind::File;
+        let mut maxid: u64 = 1;
+        let mut row = csvio::Record::default();
+        while let Some(line) = reader
+            .read_record(&mut row)
+            .map_err(|e| bad(e.line, e.reason))?
+        {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(ReadFailure::Stopped);
+            }
+            if row.len() != columns.len() {
+                return Err(bad(
+                    line,
+                    format!(
+                        "{} fields where the header has {}",
+                        row.len(),
+                        columns.len()
+                    ),
+                )
+                .into());
+            }
+            let id_value = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
+                .map_err(|e| bad(line, format!("column id: {e}")))?;
+            let id = id_text(&id_value, "column id").map_err(|e| bad(line, e))?;
+            let mut values: NodeValues = NodeValues::with_capacity(columns.len());
+            let mut retired = false;
+            for ((name, ptype), cell) in columns.iter().zip(row.iter()) {
+                if name == "id" {
+                    continue;
+                }
+                let v = pyrepr::eval_import(cell)
+                    .map_err(|e| bad(line, format!("column {name}: {e}")))?;
+                match ptype {
+                    None => {
+                        retired = match v {
+                            PyValue::Bool(b) => b,
+                            PyValue::Int(i) => i != 0,
+                            other => {
+                                return Err(bad(
+                                    line,
+                                    format!(
+                                        "column {name}: {} is not a boolean",
+                                        pyrepr::repr(&other)
+                                    ),
+                                )
+                                .into())
+                            }
+                        }
+                    }
+                    Some(pt) => {
+                        let value = py_to_value(*pt, v, name).map_err(|e| bad(line, e))?;
+                        values.insert(name.clone(), value);
+                    }
+                }
+            }
+            for name in &missing_multilinks {
+                values.insert((*name).clone(), Some(Value::Multilink(Vec::new())));
+            }
+            let (content, placed) = match self.files_dir {
+                Some(files_dir) if is_file => {
+                    let src = export_file_path(self.dir, classname, &id);
+                    let content = fs::read(&src).map_err(|e| {
+                        bad(
+                            line,
+                            format!(
+                                "cannot read the content of {classname}{id} from {}: {e}",
+                                src.display()
+                            ),
+                        )
+                    })?;
+                    let placed = self
+                        .place(files_dir, classname, &id, &content)
+                        .map_err(|e| bad(line, format!("{classname}{id}: {e}")))?;
+                    (Some(content), placed)
+                }
+                _ => (None, None),
+            };
+            if let Ok(n) = id.parse::<u64>() {
+                maxid = maxid.max(n);
+            }
+            self.push(Parsed::Row(NodeRow {
                 line,
-                format!("{} fields where a journal row has 5", r.len()),
-            )
-        })?;
-        let field = |name: &str, text: &str| {
-            pyrepr::eval_import(text).map_err(|e| bad(line, format!("{name}: {e}")))
-        };
-        let nodeid = id_text(&field("nodeid", &nodeid)?, "nodeid").map_err(|e| bad(line, e))?;
-        let date =
-            date_from_py(&field("date", &date)?).map_err(|e| bad(line, format!("date: {e}")))?;
-        let tag = match field("user", &tag)? {
-            PyValue::Str(s) => s,
-            PyValue::Int(i) => i.to_string(),
-            PyValue::None => String::new(),
-            other => {
-                return Err(bad(
-                    line,
-                    format!("user: {} is not a user id", pyrepr::repr(&other)),
-                ))
+                id,
+                values,
+                retired,
+                content,
+                placed,
+                offset: reader.bytes_read(),
+            }))?;
+        }
+        Ok(maxid)
+    }
+
+    /// Write an item's content to its place in the tracker if no file is
+    /// there yet; returns the path written, if any.
+    fn place(
+        &mut self,
+        files_dir: &Path,
+        class: &str,
+        id: &str,
+        content: &[u8],
+    ) -> Result<Option<PathBuf>, Error> {
+        let path = roundup_core::db::content_path(files_dir, class, id)?;
+        if let Some(parent) = path.parent() {
+            if !self.dirs.contains(parent) {
+                fs::create_dir_all(parent)
+                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+                self.dirs.insert(parent.to_path_buf());
             }
-        };
-        let action = match field("action", &action)? {
-            PyValue::Str(s) => s,
-            other => {
-                return Err(bad(
-                    line,
-                    format!("action: {} is not text", pyrepr::repr(&other)),
-                ))
+        }
+        let written = roundup_core::db::place_new_file(&path, content)
+            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        Ok(written.then_some(path))
+    }
+
+    /// Read `<class>-journals.csv` (a missing file means no journals).
+    fn read_journals(&mut self, cls: &ClassDef) -> Result<(), ReadFailure> {
+        let path = self.dir.join(format!("{}-journals.csv", cls.name));
+        if !path.exists() {
+            return Ok(());
+        }
+        let mut reader = open_csv(&path)?;
+        let bad = |line: usize, reason: String| located(&path, line, reason);
+        let mut row = csvio::Record::default();
+        while let Some(line) = reader
+            .read_record(&mut row)
+            .map_err(|e| bad(e.line, e.reason))?
+        {
+            if self.stop.load(Ordering::Relaxed) {
+                return Err(ReadFailure::Stopped);
             }
-        };
-        let params = journal_params_in(cls, &action, field("params", &params)?)
-            .map_err(|e| bad(line, format!("params: {e}")))?;
-        let n: u64 = nodeid
-            .parse()
-            .map_err(|_| bad(line, format!("nodeid {nodeid:?} is too large")))?;
-        by_item.entry(n).or_default().push(JournalEntry {
+            let (nodeid, entry) = parse_journal_row(cls, &row).map_err(|e| bad(line, e))?;
+            self.push(Parsed::Journal {
+                line,
+                nodeid,
+                entry,
+            })?;
+        }
+        Ok(())
+    }
+}
+
+/// Why the reader ended early.
+enum ReadFailure {
+    /// A problem in the export (reported to the database thread).
+    Bad(Error),
+    /// The database thread gave up.
+    Stopped,
+}
+
+impl From<Error> for ReadFailure {
+    fn from(e: Error) -> Self {
+        ReadFailure::Bad(e)
+    }
+}
+
+impl From<Stopped> for ReadFailure {
+    fn from(_: Stopped) -> Self {
+        ReadFailure::Stopped
+    }
+}
+
+/// One journal row: the item number and the entry as stored.
+fn parse_journal_row(cls: &ClassDef, row: &csvio::Record) -> Result<(u64, JournalEntry), String> {
+    let mut fields = row.iter();
+    let (Some(nodeid), Some(date), Some(tag), Some(action), Some(params), None) = (
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+        fields.next(),
+    ) else {
+        return Err(format!("{} fields where a journal row has 5", row.len()));
+    };
+    let field =
+        |name: &str, text: &str| pyrepr::eval_import(text).map_err(|e| format!("{name}: {e}"));
+    let nodeid = id_text(&field("nodeid", nodeid)?, "nodeid")?;
+    let date = date_from_py(&field("date", date)?).map_err(|e| format!("date: {e}"))?;
+    let tag = match field("user", tag)? {
+        PyValue::Str(s) => s,
+        PyValue::Int(i) => i.to_string(),
+        PyValue::None => String::new(),
+        other => return Err(format!("user: {} is not a user id", pyrepr::repr(&other))),
+    };
+    let action = match field("action", action)? {
+        PyValue::Str(s) => s,
+        other => return Err(format!("action: {} is not text", pyrepr::repr(&other))),
+    };
+    let params = journal_params_in(cls, &action, field("params", params)?)
+        .map_err(|e| format!("params: {e}"))?;
+    let n: u64 = nodeid
+        .parse()
+        .map_err(|_| format!("nodeid {nodeid:?} is too large"))?;
+    Ok((
+        n,
+        JournalEntry {
             nodeid,
             date,
             tag,
             action,
             params,
-        });
+        },
+    ))
+}
+
+/// The database side of an import.
+struct ImportWriter<'a> {
+    db: &'a Db,
+    dir: &'a Path,
+    rx: mpsc::Receiver<Batch>,
+    /// The rest of the batch being worked on.
+    queue: std::vec::IntoIter<Parsed>,
+    /// Items imported, handed back to the reader to free.
+    done_tx: mpsc::Sender<Vec<Parsed>>,
+    done: Vec<Parsed>,
+}
+
+impl ImportWriter<'_> {
+    /// The next item from the reader (or the problem it found).
+    fn next(&mut self) -> Result<Parsed, Error> {
+        loop {
+            if let Some(item) = self.queue.next() {
+                return Ok(item);
+            }
+            if !self.done.is_empty() {
+                let used = std::mem::replace(&mut self.done, Vec::with_capacity(BATCH_ITEMS));
+                // A reader that has finished frees nothing more: then the
+                // items are dropped here.
+                let _ = self.done_tx.send(used);
+            }
+            match self.rx.recv() {
+                Ok(batch) => self.queue = batch?.into_iter(),
+                Err(_) => {
+                    return Err(Error::storage(
+                        "the import's reading thread ended unexpectedly",
+                    ))
+                }
+            }
+        }
     }
-    for (n, entries) in by_item {
-        db.import_journal(classname, &n.to_string(), &entries)
-            .map_err(|e| located(&path, 0, format!("journal of {classname}{n}: {e}")))?;
+
+    /// After a failure: remove the files placed for everything not yet
+    /// imported, until the reader has stopped.
+    fn discard_rest(&mut self) {
+        discard_placed(std::mem::take(&mut self.queue));
+        while let Ok(batch) = self.rx.recv() {
+            if let Ok(items) = batch {
+                discard_placed(items);
+            }
+        }
     }
-    Ok(())
+
+    fn run(&mut self, classes: &[String], report: &mut Vec<String>) -> Result<(), Error> {
+        for classname in classes {
+            let cls = self.db.class(classname)?;
+            let maxid = self.write_rows(cls)?;
+            self.write_journals(cls)?;
+            let highest = self
+                .db
+                .getnodeids(classname, None)?
+                .last()
+                .and_then(|i| i.parse::<u64>().ok())
+                .unwrap_or(0);
+            self.db.set_last_id(classname, maxid.max(highest))?;
+            report.push(String::new());
+            report.push(format!("setting {classname} {}", maxid + 1));
+        }
+        Ok(())
+    }
+
+    fn write_rows(&mut self, cls: &ClassDef) -> Result<u64, Error> {
+        let classname = &cls.name;
+        let path = self.dir.join(format!("{classname}.csv"));
+        let total = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+        let bar = progress(total, format!("Importing {classname}"));
+        loop {
+            match self.next()? {
+                Parsed::Row(row) => {
+                    let content = match (&row.content, &row.placed) {
+                        (Some(c), Some(_)) => Some(ImportContent::Placed(c)),
+                        (Some(c), None) => Some(ImportContent::Bytes(c)),
+                        _ => None,
+                    };
+                    let done =
+                        self.db
+                            .import_node(classname, &row.id, &row.values, row.retired, content);
+                    if let Err(e) = done {
+                        // A failed item never adopts its placed file.
+                        if let Some(p) = &row.placed {
+                            let _ = fs::remove_file(p);
+                        }
+                        return Err(located(
+                            &path,
+                            row.line,
+                            format!("{classname}{}: {e}", row.id),
+                        ));
+                    }
+                    bar.set_position(row.offset);
+                    self.done.push(Parsed::Row(row));
+                }
+                Parsed::RowsDone(maxid) => {
+                    bar.finish_and_clear();
+                    return Ok(maxid);
+                }
+                _ => return Err(Error::storage("import: rows and journals out of order")),
+            }
+        }
+    }
+
+    /// Journal entries arrive grouped by item (as exports write them): an
+    /// item's first group replaces its journal, a later one (from a file
+    /// written in another order) adds to it.
+    fn write_journals(&mut self, cls: &ClassDef) -> Result<(), Error> {
+        let classname = &cls.name;
+        let path = self.dir.join(format!("{classname}-journals.csv"));
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut group: Vec<JournalEntry> = Vec::new();
+        let mut group_item: Option<(u64, usize)> = None;
+        let mut store = |db: &Db,
+                         used: &mut Vec<Parsed>,
+                         item: Option<(u64, usize)>,
+                         entries: &mut Vec<JournalEntry>| {
+            let Some((n, line)) = item else {
+                return Ok(());
+            };
+            let done = if seen.insert(n) {
+                db.import_journal(classname, &n.to_string(), entries)
+            } else {
+                db.append_journal(classname, entries)
+            };
+            used.extend(entries.drain(..).map(|entry| Parsed::Journal {
+                line,
+                nodeid: n,
+                entry,
+            }));
+            done.map_err(|e| located(&path, line, format!("journal of {classname}{n}: {e}")))
+        };
+        loop {
+            match self.next()? {
+                Parsed::Journal {
+                    line,
+                    nodeid,
+                    entry,
+                } => {
+                    if group_item.map(|(n, _)| n) != Some(nodeid) {
+                        store(self.db, &mut self.done, group_item, &mut group)?;
+                        group_item = Some((nodeid, line));
+                    }
+                    group.push(entry);
+                }
+                Parsed::JournalsDone => {
+                    return store(self.db, &mut self.done, group_item, &mut group);
+                }
+                _ => return Err(Error::storage("import: rows and journals out of order")),
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -359,6 +359,181 @@ fn a_bad_row_aborts_the_whole_import_and_names_file_and_line() {
     );
 }
 
+/// The full-text index of a tracker as (class, item, property, word) rows.
+fn index_rows(home: &Path) -> Vec<(String, String, String, String)> {
+    let conn = rusqlite::Connection::open(home.join("db/db")).expect("open db");
+    let mut stmt = conn
+        .prepare(
+            "select t._class, t._itemid, t._prop, w._word from __words w, __textids t \
+             where w._textid = t._textid order by 1, 2, 3, 4",
+        )
+        .expect("prepare");
+    let rows = stmt
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+        .expect("query")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("rows");
+    rows
+}
+
+/// Names of the indexes on `__words`.
+fn word_indexes(home: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(home.join("db/db")).expect("open db");
+    let mut stmt = conn
+        .prepare("select name from sqlite_master where type='index' and tbl_name='__words' order by name")
+        .expect("prepare");
+    let names = stmt
+        .query_map([], |r| r.get(0))
+        .expect("query")
+        .collect::<Result<Vec<String>, _>>()
+        .expect("rows");
+    names
+}
+
+fn search(home: &Path, word: &str) -> Vec<String> {
+    let tracker = roundup_tracker::Tracker::open(home).expect("open tracker");
+    let db = tracker.open_db("1").expect("open db");
+    db.search_text(&[word.to_string()], None)
+        .expect("search")
+        .into_iter()
+        .map(|h| format!("{}{}.{}", h.class, h.id, h.prop))
+        .collect()
+}
+
+#[test]
+fn import_builds_the_full_text_index_that_item_writes_build() {
+    let (tmp, home) = filled();
+    let e1 = tmp.path().join("e1");
+    ok(&home, &["export", e1.to_str().unwrap()]);
+    let source = index_rows(&home);
+    assert!(
+        source.contains(&("msg".into(), "1".into(), "content".into(), "SECOND".into())),
+        "{source:?}"
+    );
+
+    // into an empty index (the bulk load rebuilds its indexes)
+    let other = tmp.path().join("other");
+    ok(
+        &other,
+        &["install", "classic", "sqlite", "mail_domain=example.com"],
+    );
+    ok(&other, &["initialise", "x"]);
+    assert!(index_rows(&other).is_empty());
+    ok(&other, &["import", e1.to_str().unwrap()]);
+    assert_eq!(index_rows(&other), source);
+    assert_eq!(word_indexes(&other), ["words_by_id", "words_word_ids"]);
+    // written through a rollback journal, left in write-ahead logging
+    let mode: String = rusqlite::Connection::open(other.join("db/db"))
+        .unwrap()
+        .query_row("pragma journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert!(!other.join("db/db-journal").exists());
+    assert_eq!(search(&other, "second"), ["issue2.title", "msg1.content"]);
+    assert_eq!(search(&other, "WORLD"), ["msg1.content"]);
+    assert_eq!(search(&other, "nowhere"), Vec::<String>::new());
+
+    // again over the imported items: their old words give way
+    ok(&other, &["import", e1.to_str().unwrap()]);
+    assert_eq!(index_rows(&other), source);
+    assert_eq!(word_indexes(&other), ["words_by_id", "words_word_ids"]);
+
+    // a reindex finds nothing to change
+    ok(&other, &["reindex"]);
+    assert_eq!(index_rows(&other), source);
+
+    // new text ids continue after the imported ones
+    ok(&other, &["create", "issue", "title=gamma ray"]);
+    assert_eq!(search(&other, "gamma"), ["issue3.title"]);
+    assert_eq!(search(&other, "second"), ["issue2.title", "msg1.content"]);
+}
+
+#[test]
+fn a_failed_import_removes_every_content_file_it_wrote() {
+    let (tmp, home) = filled();
+    let e1 = tmp.path().join("e1");
+    ok(&home, &["export", e1.to_str().unwrap()]);
+    // Many more messages, so that the reading thread is well ahead of
+    // the database when the database refuses one of them: an id that
+    // does not fit the id column.
+    let csv = read(&e1.join("msg.csv"));
+    let mut lines = csv.lines();
+    let header = lines.next().unwrap();
+    let row1 = lines.next().unwrap();
+    // The columns before the id (dates, links, lists) hold no colon.
+    let id_col = header.split(':').position(|c| c == "id").unwrap();
+    let fields: Vec<&str> = row1.splitn(id_col + 2, ':').collect();
+    assert_eq!(fields[id_col], "'1'", "{row1}");
+    let with_id = |n: u64| {
+        let mut f = fields.clone();
+        let id = format!("'{n}'");
+        f[id_col] = &id;
+        f.join(":")
+    };
+    let content = read(&e1.join("msg-files/0/msg1"));
+    let mut out = format!("{header}\n{row1}\n");
+    let bad_id: u64 = u64::MAX;
+    for n in (2..=300u64).chain([bad_id]).chain(301..=1200) {
+        out.push_str(&with_id(n));
+        out.push('\n');
+        let f = e1.join(format!("msg-files/{}/msg{n}", n / 1000));
+        std::fs::create_dir_all(f.parent().unwrap()).unwrap();
+        std::fs::write(&f, &content).unwrap();
+    }
+    std::fs::write(e1.join("msg.csv"), out).unwrap();
+
+    let other = tmp.path().join("other");
+    ok(
+        &other,
+        &["install", "classic", "sqlite", "mail_domain=example.com"],
+    );
+    ok(&other, &["initialise", "x"]);
+    let out = fails(&other, &["import", e1.to_str().unwrap()]);
+    assert!(
+        out.contains(&format!("msg.csv, line 302: msg{bad_id}: ")),
+        "{out}"
+    );
+    fn count_files(dir: &Path) -> usize {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        entries
+            .map(|e| {
+                let p = e.unwrap().path();
+                if p.is_dir() {
+                    count_files(&p)
+                } else {
+                    1
+                }
+            })
+            .sum()
+    }
+    assert_eq!(count_files(&other.join("db/files")), 0);
+    assert_eq!(ok(&other, &["-P", "show_retired=both", "list", "msg"]), "");
+    assert!(index_rows(&other).is_empty());
+    let mode: String = rusqlite::Connection::open(other.join("db/db"))
+        .unwrap()
+        .query_row("pragma journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(
+        mode, "wal",
+        "back to write-ahead logging after the rollback"
+    );
+    assert!(!other.join("db/db-journal").exists());
+
+    // without the bad row it all goes in
+    let csv = read(&e1.join("msg.csv"));
+    let good: Vec<&str> = csv
+        .lines()
+        .filter(|l| !l.contains(&format!("'{bad_id}'")))
+        .collect();
+    std::fs::write(e1.join("msg.csv"), good.join("\n") + "\n").unwrap();
+    ok(&other, &["import", e1.to_str().unwrap()]);
+    assert_eq!(count_files(&other.join("db/files/msg")), 1200);
+    assert_eq!(read(&other.join("db/files/msg/1/msg1111")), content);
+    assert_eq!(search(&other, "world").len(), 1200);
+}
+
 #[test]
 fn import_refuses_classes_the_schema_lacks() {
     let (tmp, home) = tracker("classic");

@@ -278,19 +278,22 @@ impl Date {
         second: u32,
         millisecond: u32,
     ) -> Result<Date, DateError> {
-        let text = format!(
-            "{year:04}-{month:02}-{day:02}.{hour:02}:{minute:02}:{second:02}.{millisecond:03}"
-        );
+        // Only an error needs the fields as text.
+        let text = || {
+            format!(
+                "{year:04}-{month:02}-{day:02}.{hour:02}:{minute:02}:{second:02}.{millisecond:03}"
+            )
+        };
         let n =
             checked_naive(i64::from(year), month, day, hour, minute, second).map_err(|reason| {
                 DateError::InvalidDate {
-                    spec: text.clone(),
+                    spec: text(),
                     reason,
                 }
             })?;
         if millisecond > 999 {
             return Err(DateError::InvalidDate {
-                spec: text,
+                spec: text(),
                 reason: "milliseconds must be in 0..999".to_string(),
             });
         }
@@ -407,16 +410,33 @@ impl Date {
     /// The storage form Roundup writes: `yyyymmddHHMMSS.fff` in UTC.
     pub fn serialise(&self) -> String {
         let n = self.naive_utc();
-        format!(
-            "{:04}{:02}{:02}{:02}{:02}{:02}.{:03}",
-            n.year(),
-            n.month(),
-            n.day(),
-            n.hour(),
-            n.minute(),
-            n.second(),
-            self.millisecond()
-        )
+        if !(0..=9999).contains(&n.year()) {
+            return format!(
+                "{:04}{:02}{:02}{:02}{:02}{:02}.{:03}",
+                n.year(),
+                n.month(),
+                n.day(),
+                n.hour(),
+                n.minute(),
+                n.second(),
+                self.millisecond()
+            );
+        }
+        // Written digit by digit: imports serialise hundreds of thousands.
+        let mut out = String::with_capacity(18);
+        for (value, width) in [
+            (n.year() as u32, 4),
+            (n.month(), 2),
+            (n.day(), 2),
+            (n.hour(), 2),
+            (n.minute(), 2),
+            (n.second(), 2),
+        ] {
+            push_digits(&mut out, value, width);
+        }
+        out.push('.');
+        push_digits(&mut out, self.millisecond(), 3);
+        out
     }
 
     /// The full date format `yyyy-mm-dd.HH:MM:SS` shown in `tz`.
@@ -672,6 +692,14 @@ impl SerialFields<'_> {
 
 /// The storage form at the start of `s`, if there is one, and how many bytes
 /// it used.  Text after it is ignored by Roundup when parsing a spec.
+/// Append the last `width` decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, value: u32, width: u32) {
+    for k in (0..width).rev() {
+        let d = (value / 10u32.pow(k)) % 10;
+        out.push(char::from(b'0' + d as u8));
+    }
+}
+
 fn serialised_date_prefix(s: &str) -> Option<(SerialFields<'_>, usize)> {
     let b = s.as_bytes();
     if !digit_run(b, 0, 13) {
@@ -2094,6 +2122,21 @@ mod tests {
         assert_eq!(strftime(&d, "%-d/%-m %f %Q %Z|%z"), "5/4 250000 %Q |");
         assert_eq!(strftime(&d, "%c"), "Sat Apr  5 13:34:56 2003");
         assert_eq!(strftime(&d, "trailing %"), "trailing %");
+    }
+
+    #[test]
+    fn serialise_pads_every_field() {
+        for (fields, want) in [
+            ((2026, 11, 21, 12, 21, 48, 898), "20261121122148.898"),
+            ((5, 1, 2, 3, 4, 5, 7), "00050102030405.007"),
+            ((1999, 12, 31, 23, 59, 59, 0), "19991231235959.000"),
+            ((9999, 10, 1, 0, 0, 0, 90), "99991001000000.090"),
+        ] {
+            let (y, mo, d, h, mi, s, ms) = fields;
+            let date = Date::from_utc_fields(y, mo, d, h, mi, s, ms).unwrap();
+            assert_eq!(date.serialise(), want);
+            assert_eq!(Date::from_serialised(want).unwrap(), date);
+        }
     }
 
     #[test]

@@ -89,14 +89,16 @@ impl std::fmt::Debug for Db {
 const TEMP_EXT: &str = "tmp";
 
 /// File contents written in the open transaction, in the order written,
-/// with sets for quick membership tests (imports write thousands). Most
-/// wait as `<name>.tmp` for the commit; "fresh" ones (new files written by
-/// an import) are in place already and are deleted on rollback.
+/// with an index for quick membership tests (imports write thousands).
+/// Most wait as `<name>.tmp` for the commit; "fresh" ones (new files
+/// written by an import) are in place already and are deleted on rollback.
 #[derive(Default)]
 struct PendingFiles {
-    order: Vec<PathBuf>,
-    set: std::collections::HashSet<PathBuf>,
-    fresh: std::collections::HashSet<PathBuf>,
+    /// Paths and whether each is fresh.
+    order: Vec<(PathBuf, bool)>,
+    /// Position in `order` by path (as plain bytes: hashing a `Path`
+    /// walks its components).
+    index: HashMap<std::ffi::OsString, usize>,
     /// Directories known to exist (saves a mkdir per file).
     dirs: std::collections::HashSet<PathBuf>,
 }
@@ -117,52 +119,60 @@ impl PendingFiles {
     fn add_dir(&mut self, d: &Path) {
         self.dirs.insert(d.to_path_buf());
     }
+    fn get(&self, p: &Path) -> Option<bool> {
+        self.index.get(p.as_os_str()).map(|&i| self.order[i].1)
+    }
     /// Whether the content waits in a `.tmp` file.
     fn is_staged(&self, p: &Path) -> bool {
-        self.set.contains(p) && !self.fresh.contains(p)
+        self.get(p) == Some(false)
     }
-    fn push_fresh(&mut self, p: PathBuf) {
-        self.fresh.insert(p.clone());
-        self.push(p);
+    fn contains(&self, p: &Path) -> bool {
+        self.get(p).is_some()
     }
     fn len(&self) -> usize {
         self.order.len()
     }
-    fn contains(&self, p: &Path) -> bool {
-        self.set.contains(p)
+    /// Record a file: `fresh` when written in place (new), else staged.
+    /// A path already recorded keeps its first entry.
+    fn add(&mut self, p: PathBuf, fresh: bool) {
+        if let std::collections::hash_map::Entry::Vacant(e) =
+            self.index.entry(p.as_os_str().to_owned())
+        {
+            e.insert(self.order.len());
+            self.order.push((p, fresh));
+        }
+    }
+    fn push_fresh(&mut self, p: PathBuf) {
+        self.add(p, true);
     }
     fn push(&mut self, p: PathBuf) {
-        if self.set.insert(p.clone()) {
-            self.order.push(p);
-        }
+        self.add(p, false);
     }
     fn remove(&mut self, p: &Path) {
-        if self.set.remove(p) {
-            self.fresh.remove(p);
-            self.order.retain(|x| x != p);
+        if self.index.remove(p.as_os_str()).is_some() {
+            self.order.retain(|(x, _)| x != p);
+            self.reindex();
         }
+    }
+    fn reindex(&mut self) {
+        self.index = self
+            .order
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| (p.as_os_str().to_owned(), i))
+            .collect();
     }
     /// Every pending file with whether it is fresh; the list is emptied.
     fn take_all(&mut self) -> Vec<(PathBuf, bool)> {
-        self.set.clear();
-        let fresh = std::mem::take(&mut self.fresh);
+        self.index.clear();
         std::mem::take(&mut self.order)
-            .into_iter()
-            .map(|p| {
-                let f = fresh.contains(&p);
-                (p, f)
-            })
-            .collect()
     }
     fn drain_from(&mut self, mark: usize) -> Vec<(PathBuf, bool)> {
-        let out: Vec<PathBuf> = self.order.drain(mark.min(self.order.len())..).collect();
-        out.into_iter()
-            .map(|p| {
-                self.set.remove(&p);
-                let f = self.fresh.remove(&p);
-                (p, f)
-            })
-            .collect()
+        let out: Vec<(PathBuf, bool)> = self.order.drain(mark.min(self.order.len())..).collect();
+        for (p, _) in &out {
+            self.index.remove(p.as_os_str());
+        }
+        out
     }
 }
 
@@ -450,10 +460,13 @@ impl Db {
     /// leave a half-done write behind, so the caller must roll back (or
     /// run `f` inside [`Db::unit`]) when `f` fails.
     pub fn bulk<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        self.store.borrow_mut().set_bulk(true);
+        self.store.borrow_mut().set_bulk(true)?;
         let r = f();
-        self.store.borrow_mut().set_bulk(false);
-        r
+        let ended = self.store.borrow_mut().set_bulk(false);
+        // The first failure is the one to report.
+        let v = r?;
+        ended?;
+        Ok(v)
     }
 
     /// Forget the items kept in memory since they were read. Long reads
@@ -767,16 +780,12 @@ impl Db {
 
     /// Where the content of a FileClass item lives: `files/<class>/<id/1000>/<class><id>`.
     pub fn file_path(&self, class: &str, id: &str) -> Result<PathBuf> {
-        let n: u64 = id
-            .parse()
-            .map_err(|_| Error::value(format!("{class}: \"{id}\" is not an item id")))?;
-        Ok(self
-            .opts
-            .db_dir
-            .join("files")
-            .join(class)
-            .join((n / 1000).to_string())
-            .join(format!("{class}{id}")))
+        content_path(&self.files_dir(), class, id)
+    }
+
+    /// The directory holding the file contents (`db/files`).
+    pub fn files_dir(&self) -> PathBuf {
+        self.opts.db_dir.join("files")
     }
 
     /// The content of a FileClass item (including content written in the
@@ -824,9 +833,11 @@ impl Db {
                 self.pending_files.borrow_mut().add_dir(dir);
             }
         }
-        if direct && !self.pending_files.borrow().contains(&path) && !path.exists() {
-            fs::write(&path, content)
-                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+        if direct
+            && !self.pending_files.borrow().contains(&path)
+            && place_new_file(&path, content)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?
+        {
             self.pending_files.borrow_mut().push_fresh(path);
             return Ok(());
         }
@@ -1598,9 +1609,9 @@ impl Db {
         &self,
         class: &str,
         id: &str,
-        values: NodeValues,
+        values: &NodeValues,
         retired: bool,
-        content: Option<&[u8]>,
+        content: Option<ImportContent<'_>>,
     ) -> Result<()> {
         let cls = self.class(class)?;
         check_id(class, id)?;
@@ -1619,7 +1630,7 @@ impl Db {
                 }
             }
         }
-        store.add_node(cls, id, &values)?;
+        store.add_node(cls, id, values)?;
         if retired {
             store.set_retired(cls, id, true)?;
         }
@@ -1636,7 +1647,7 @@ impl Db {
                     store.index_text(class, id, name, text)?;
                 }
             }
-            if let Some(c) = content {
+            if let Some(c) = content.map(|c| c.bytes()) {
                 let indexme = cls.props.get("content").is_some_and(|p| p.indexme);
                 let textual = match values.get("type") {
                     Some(Some(Value::String(t))) => t.starts_with("text/"),
@@ -1648,8 +1659,20 @@ impl Db {
             }
         }
         drop(store);
-        if let Some(c) = content {
-            self.store_file(class, id, c, true)?;
+        match content {
+            Some(ImportContent::Bytes(c)) => self.store_file(class, id, c, true)?,
+            Some(ImportContent::Placed(c)) => {
+                let path = self.file_path(class, id)?;
+                if self.pending_files.borrow().contains(&path) {
+                    // This transaction already wrote content for the item
+                    // (waiting as .tmp): the usual way keeps that in order.
+                    let _ = fs::remove_file(&path);
+                    self.store_file(class, id, c, true)?;
+                } else {
+                    self.pending_files.borrow_mut().push_fresh(path);
+                }
+            }
+            None => {}
         }
         Ok(())
     }
@@ -1659,6 +1682,16 @@ impl Db {
         self.class(class)?;
         self.mark_write();
         self.store.borrow_mut().set_journal(class, id, entries)
+    }
+
+    /// Add entries to an item's journal as they are (import).
+    pub fn append_journal(&self, class: &str, entries: &[JournalEntry]) -> Result<()> {
+        self.class(class)?;
+        let mut store = self.store.borrow_mut();
+        for e in entries {
+            store.add_journal(class, e)?;
+        }
+        Ok(())
     }
 
     /// Make the next id of `class` follow `last_used` (import).
@@ -1717,6 +1750,71 @@ fn query_key(kind: &str, q: &Query) -> String {
         }
     };
     format!("{kind}\0{class}\0{filters:?}\0{group:?}\0{sort:?}\0{retired:?}\0{limit:?}\0{offset}\0{ids}")
+}
+
+/// Where the content of item `id` of FileClass `class` lives below the
+/// files directory (see [`Db::files_dir`]): `<class>/<id // 1000>/<class><id>`.
+pub fn content_path(files_dir: &Path, class: &str, id: &str) -> Result<PathBuf> {
+    let n: u64 = id
+        .parse()
+        .map_err(|_| Error::value(format!("{class}: \"{id}\" is not an item id")))?;
+    // Built in one buffer: imports ask for thousands of these.
+    let bucket = (n / 1000).to_string();
+    if files_dir.as_os_str().is_empty() {
+        return Ok(Path::new(class).join(bucket).join(format!("{class}{id}")));
+    }
+    let mut path = files_dir.as_os_str().to_owned();
+    path.reserve(2 * class.len() + bucket.len() + id.len() + 3);
+    for part in [class, bucket.as_str()] {
+        path.push(std::path::MAIN_SEPARATOR_STR);
+        path.push(part);
+    }
+    path.push(std::path::MAIN_SEPARATOR_STR);
+    path.push(class);
+    path.push(id);
+    Ok(PathBuf::from(path))
+}
+
+/// Write `content` to `path` only if no file is there yet (its directory
+/// must exist). Returns whether it wrote; on a write error the partial
+/// file is removed again.
+pub fn place_new_file(path: &Path, content: &[u8]) -> std::io::Result<bool> {
+    use std::io::Write;
+    let mut f = match fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+    {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if let Err(e) = f.write_all(content) {
+        drop(f);
+        let _ = fs::remove_file(path);
+        return Err(e);
+    }
+    Ok(true)
+}
+
+/// File content handed to [`Db::import_node`].
+#[derive(Clone, Copy, Debug)]
+pub enum ImportContent<'a> {
+    /// Store these bytes as the item's content.
+    Bytes(&'a [u8]),
+    /// The importer has already written these bytes to the item's
+    /// [`Db::file_path`] with [`place_new_file`] (so no file was there
+    /// before). The file joins the transaction: a rollback deletes it.
+    Placed(&'a [u8]),
+}
+
+impl<'a> ImportContent<'a> {
+    /// The content itself.
+    pub fn bytes(&self) -> &'a [u8] {
+        match self {
+            ImportContent::Bytes(b) | ImportContent::Placed(b) => b,
+        }
+    }
 }
 
 fn temp_path(path: &Path) -> PathBuf {

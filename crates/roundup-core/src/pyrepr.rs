@@ -263,11 +263,137 @@ fn export_key_order(a: &PyValue, b: &PyValue) -> std::cmp::Ordering {
     }
 }
 
+/// The shapes most export cells have, read without the general parser:
+/// `None`, `True`, `False`, decimal ints, plain decimal floats, quoted
+/// strings without escapes, and lists or tuples (of two or more items)
+/// of those, written as `repr` writes them. `None` for anything else,
+/// which [`parse`] then reads (or rejects); where this answers, the
+/// answer is the parser's.
+fn quick_value(s: &str) -> Option<PyValue> {
+    match *s.as_bytes().first()? {
+        b'[' | b'(' => quick_sequence(s),
+        _ => match quick_item(s)? {
+            (v, "") => Some(v),
+            _ => None,
+        },
+    }
+}
+
+/// One scalar at the start of `s` and the text after it.
+fn quick_item(s: &str) -> Option<(PyValue, &str)> {
+    let b = s.as_bytes();
+    match *b.first()? {
+        b'\'' => {
+            let end = 1 + s[1..].find(['\'', '\\', '\n', '\r'])?;
+            if b[end] != b'\'' {
+                return None;
+            }
+            let rest = &s[end + 1..];
+            // 'a' 'b' is one string in Python; 'a'x is an error.
+            if rest.starts_with(|c: char| c == '\'' || c == '"' || c.is_alphanumeric()) {
+                return None;
+            }
+            Some((PyValue::Str(s[1..end].to_string()), rest))
+        }
+        b'N' | b'T' | b'F' => {
+            let len = s
+                .find(|c: char| !c.is_ascii_alphabetic())
+                .unwrap_or(s.len());
+            let value = match &s[..len] {
+                "None" => PyValue::None,
+                "True" => PyValue::Bool(true),
+                "False" => PyValue::Bool(false),
+                _ => return None,
+            };
+            let rest = &s[len..];
+            if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '\'' || c == '"')
+            {
+                return None;
+            }
+            Some((value, rest))
+        }
+        b'-' | b'0'..=b'9' => {
+            let digits_from = usize::from(b[0] == b'-');
+            let int_len = b[digits_from..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            if int_len == 0 || int_len > 18 {
+                return None;
+            }
+            let mut end = digits_from + int_len;
+            let mut float = false;
+            if b.get(end) == Some(&b'.') {
+                let frac = b[end + 1..]
+                    .iter()
+                    .take_while(|c| c.is_ascii_digit())
+                    .count();
+                if frac == 0 {
+                    return None;
+                }
+                end += 1 + frac;
+                float = true;
+            } else if int_len > 1 && b[digits_from] == b'0' {
+                return None;
+            }
+            let rest = &s[end..];
+            if rest.starts_with(|c: char| c.is_alphanumeric() || c == '_' || c == '.') {
+                return None;
+            }
+            let text = &s[..end];
+            let value = if float {
+                PyValue::Float(text.parse().ok()?)
+            } else {
+                PyValue::Int(text.parse().ok()?)
+            };
+            Some((value, rest))
+        }
+        _ => None,
+    }
+}
+
+/// `[]`, or `[a, b, ...]` / `(a, b, ...)` of quick scalars.
+fn quick_sequence(s: &str) -> Option<PyValue> {
+    let (list, close) = match s.as_bytes()[0] {
+        b'[' => (true, ']'),
+        _ => (false, ')'),
+    };
+    let inner = s[1..].strip_suffix(close)?;
+    if inner.is_empty() {
+        return list.then(|| PyValue::List(Vec::new()));
+    }
+    let mut items = Vec::with_capacity(inner.matches(", ").count() + 1);
+    let mut rest = inner;
+    loop {
+        let (v, after) = quick_item(rest)?;
+        items.push(v);
+        if after.is_empty() {
+            break;
+        }
+        rest = after.strip_prefix(", ")?;
+    }
+    // "(x)" is x and "(x,)" a tuple: left to the parser.
+    if !list && items.len() < 2 {
+        return None;
+    }
+    Some(if list {
+        PyValue::List(items)
+    } else {
+        PyValue::Tuple(items)
+    })
+}
+
 /// Roundup's `eval_import`, the inverse of [`repr_export`]: parse the
 /// literal, then turn strings that carry UTF-8 bytes as `\xNN` escapes
 /// (top level, or keys and values of a top-level dict) back into text.
 /// Strings that are not such byte sequences are kept as they are.
 pub fn eval_import(s: &str) -> Result<PyValue, PyReprError> {
+    if let Some(v) = quick_value(s) {
+        return Ok(match v {
+            PyValue::Str(text) => PyValue::Str(undo_byte_escapes(text)),
+            other => other,
+        });
+    }
     Ok(match parse(s)? {
         PyValue::Str(text) => PyValue::Str(undo_byte_escapes(text)),
         PyValue::Dict(pairs) => PyValue::Dict(
@@ -1610,3 +1736,113 @@ const NOT_PRINTABLE: &[(u32, u32)] = &[
     (0x3134b, 0xe00ff),
     (0xe01f0, 0x10ffff),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Wherever the shortcut answers, the parser gives the same value.
+    fn agrees(s: &str) -> bool {
+        match quick_value(s) {
+            Some(v) => {
+                assert_eq!(parse(s).as_ref(), Ok(&v), "quick read of {s:?}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn quick_reading_of_export_cells_matches_the_parser() {
+        for s in [
+            "None",
+            "True",
+            "False",
+            "[]",
+            "'1'",
+            "''",
+            "'hello: world'",
+            "'caf\u{e9}'",
+            "'tab\there'",
+            "['1', '166', '197']",
+            "['a]']",
+            "['a, b', 'c']",
+            "(2020, 4, 25, 17, 48, 10.0, 0, 0, 0)",
+            "(-1, 0, 1, 2, 3, 4, 5)",
+            "0",
+            "-5",
+            "42",
+            "10.0",
+            "-0.0",
+            "00.5",
+            "123456789012345678",
+            "[None, True, 3, 'x']",
+        ] {
+            assert!(agrees(s), "{s:?} should take the quick way");
+        }
+        // Left to the parser (which may accept or reject them).
+        for s in [
+            "",
+            " None",
+            "None ",
+            "Nonesuch",
+            "None_",
+            "'a' 'b'",
+            "'a'\"b\"",
+            "'a'x",
+            "'a\\'b'",
+            "'\\xc3\\xbc'",
+            "\"it's\"",
+            "'line\nbreak'",
+            "'open",
+            "007",
+            "0x10",
+            "1_000",
+            "5L",
+            "1e5",
+            "5.",
+            ".5",
+            "+5",
+            "--5",
+            "-",
+            "1234567890123456789",
+            "-9223372036854775808",
+            "10.5.3",
+            "()",
+            "(1)",
+            "(1,)",
+            "[1,2]",
+            "[ ]",
+            "[1, [2]]",
+            "['a']x]",
+            "{}",
+            "{'a': 1}",
+            "(1, 2",
+            "[1, 2,]",
+            "u'x'",
+        ] {
+            assert!(!agrees(s), "{s:?} should be left to the parser");
+        }
+        // Every repr Python wrote for the parser's tests.
+        let table = include_str!("../tests/data/pyrepr_cases.txt");
+        for line in table.lines().filter(|l| !l.starts_with('#')) {
+            if let Some((_, text)) = line.split_once('\t') {
+                agrees(text);
+            }
+        }
+    }
+
+    #[test]
+    fn eval_import_takes_the_same_values_either_way() {
+        // A top-level string carrying UTF-8 bytes is decoded; in a list
+        // it is not (as Roundup does).
+        assert_eq!(
+            eval_import("'caf\u{c3}\u{a9}'").unwrap(),
+            PyValue::Str("caf\u{e9}".into())
+        );
+        assert_eq!(
+            eval_import("['caf\u{c3}\u{a9}', 'x']").unwrap(),
+            parse("['caf\u{c3}\u{a9}', 'x']").unwrap()
+        );
+    }
+}

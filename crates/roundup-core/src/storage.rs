@@ -151,8 +151,12 @@ pub trait Storage: Send {
     /// Bulk mode (imports): while on, a failing single write need not be
     /// undone by itself, because the caller undoes the whole enclosing
     /// transaction or savepoint on any failure. Backends may then skip
-    /// their per-operation protection. Off by default.
-    fn set_bulk(&mut self, _on: bool) {}
+    /// their per-operation protection and defer work (such as writing the
+    /// full-text index) until bulk mode ends, which can therefore fail.
+    /// Off by default.
+    fn set_bulk(&mut self, _on: bool) -> Result<()> {
+        Ok(())
+    }
 
     /// Open a named savepoint inside the current transaction.
     fn savepoint(&mut self, name: &str) -> Result<()>;

@@ -557,19 +557,60 @@ fn word_char(c: char) -> bool {
 /// The distinct words of `text` that the index stores: maximal runs of
 /// word characters of the allowed length, upper-cased, minus stopwords.
 pub fn index_words(text: &str, stopwords: &HashSet<String>) -> Vec<String> {
-    let upper = text.to_uppercase();
-    let mut seen = HashSet::new();
     let mut out = Vec::new();
+    for_each_index_word(text, stopwords, |w| out.push(w.to_string()));
+    out
+}
+
+/// Call `f` with each word [`index_words`] returns, in the same order,
+/// without building the list.
+pub fn for_each_index_word(text: &str, stopwords: &HashSet<String>, mut f: impl FnMut(&str)) {
+    let upper = text.to_uppercase();
+    let mut seen: HashSet<&str> = HashSet::new();
     for word in upper.split(|c: char| !word_char(c)) {
-        let n = word.chars().count();
-        if (MIN_WORD..=MAX_WORD).contains(&n)
-            && !stopwords.contains(word)
-            && seen.insert(word.to_string())
-        {
-            out.push(word.to_string());
+        // Cheap length bounds first: a word of n chars has n to 4n bytes.
+        if word.len() < MIN_WORD || word.len() > 4 * MAX_WORD {
+            continue;
+        }
+        let n = if word.is_ascii() {
+            word.len()
+        } else {
+            word.chars().count()
+        };
+        if (MIN_WORD..=MAX_WORD).contains(&n) && !stopwords.contains(word) && seen.insert(word) {
+            f(word);
         }
     }
-    out
+}
+
+/// Every word of `text` the index could store, upper-cased, in text
+/// order and with repeats, stopwords not yet removed: the first steps of
+/// [`index_words`], for callers that remove repeats and stopwords their
+/// own way (bulk indexing).
+pub fn for_each_word_candidate(text: &str, mut f: impl FnMut(&str)) {
+    let mut emit = |w: &str, n: usize| {
+        if (MIN_WORD..=MAX_WORD).contains(&n) {
+            f(w);
+        }
+    };
+    if text.is_ascii() {
+        // The usual case, byte by byte: same result, much faster.
+        let upper = text.to_ascii_uppercase();
+        let bytes = upper.as_bytes();
+        let mut start = 0;
+        for (i, b) in bytes.iter().enumerate() {
+            if !(b.is_ascii_alphanumeric() || *b == b'_') {
+                emit(&upper[start..i], i - start);
+                start = i + 1;
+            }
+        }
+        emit(&upper[start..], bytes.len() - start);
+    } else {
+        let upper = text.to_uppercase();
+        for w in upper.split(|c: char| !word_char(c)) {
+            emit(w, w.chars().count());
+        }
+    }
 }
 
 /// Search words as the index stores them; words the index would never
@@ -589,6 +630,26 @@ pub fn query_words(words: &[String], stopwords: &HashSet<String>) -> Vec<String>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn word_candidates_less_repeats_and_stopwords_are_the_words() {
+        let sw = default_stopwords();
+        for text in [
+            "The quick brown fox, a fox! snake_case 42 \u{e9} ab",
+            "Stra\u{df}e und STRASSE; \u{c9}t\u{e9} \u{e9}t\u{e9} x",
+            &format!("{} {} ok", "y".repeat(50), "z".repeat(51)),
+            "snake_case 42, Ab-cd x9 THE the [brackets] tab\there",
+            "",
+        ] {
+            let mut got: Vec<String> = Vec::new();
+            for_each_word_candidate(text, |w| {
+                if !sw.contains(w) && !got.iter().any(|g| g == w) {
+                    got.push(w.to_string());
+                }
+            });
+            assert_eq!(got, index_words(text, &sw), "{text:?}");
+        }
+    }
 
     #[test]
     fn words_follow_native_indexer_rules() {

@@ -8,8 +8,11 @@
 //! connection. Every trait method that writes runs inside a savepoint, so a
 //! failing call leaves the transaction as it was before the call.
 
+use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rusqlite::types::{ToSqlOutput, ValueRef};
@@ -148,6 +151,8 @@ pub struct SqliteStorage {
     /// number to hand out. Re-applied after a rollback (see `new_id`).
     allocated: HashMap<String, i64>,
     stopwords: HashSet<String>,
+    /// Length in bytes of the longest stopword.
+    max_stopword: usize,
     /// Bulk mode: writes skip their own savepoint (see `Storage::set_bulk`).
     bulk: bool,
     /// Counts this connection computed (`filter_count`), by statement and
@@ -155,6 +160,189 @@ pub struct SqliteStorage {
     /// `DbState`). A paged list asks for the same count again and again,
     /// and counting is the costly part of a page.
     counts: HashMap<String, (DbState, u64)>,
+    /// Full-text words indexed in bulk mode, not yet written.
+    pending_words: PendingWords,
+    /// Statements of each class, built once per schema (see `class_sql`).
+    class_sql: HashMap<String, Arc<ClassSql>>,
+    /// Whether a bulk load switched the journal mode (see `bulk_journal`).
+    journal_switched: bool,
+    /// The class whose statements were asked for last.
+    last_class_sql: RefCell<Option<(String, Arc<ClassSql>)>>,
+    /// In bulk mode: per class, a number no item id (`.0`) or journal item
+    /// number (`.1`) in the tables exceeds, learnt on first use and raised
+    /// by every insert; it saves looking for items an import brings anew.
+    bulk_max: HashMap<String, (Option<i64>, Option<i64>)>,
+}
+
+/// The statements item writes of one class use over and over.
+struct ClassSql {
+    /// The item table's data columns (`layout::class_columns`).
+    columns: Vec<layout::Column>,
+    /// `insert` of a whole row: the columns, then `id`.
+    insert: String,
+    has_node: String,
+    /// Stored multilinks: property name and plain `insert` statements of
+    /// 1 to ROWS_PER_INSERT links (index n - 1 for n rows).
+    link_inserts: Vec<(String, Vec<String>)>,
+    journal_insert: String,
+    /// `insert` of 1 to ROWS_PER_INSERT journal entries.
+    journal_inserts: Vec<String>,
+    journal_delete: String,
+    /// Largest id / journal item number the tables may hold, while in
+    /// bulk mode (see `bulk_may_exist`).
+    max_id: String,
+    max_journal_id: String,
+}
+
+/// Rows per multi-row `insert` of links and journal entries.
+const ROWS_PER_INSERT: usize = 4;
+
+/// `insert into {table} ({cols}) values (...)` for 1 to ROWS_PER_INSERT
+/// rows of `ncols` parameters each.
+fn multi_row_inserts(table: &str, cols: &str, ncols: usize) -> Vec<String> {
+    (1..=ROWS_PER_INSERT)
+        .map(|rows| {
+            let tuples: Vec<String> = (0..rows)
+                .map(|r| {
+                    format!(
+                        "({})",
+                        (1..=ncols)
+                            .map(|c| format!("?{}", r * ncols + c))
+                            .collect::<Vec<_>>()
+                            .join(",")
+                    )
+                })
+                .collect();
+            format!("insert into {table} ({cols}) values {}", tuples.join(","))
+        })
+        .collect()
+}
+
+impl ClassSql {
+    fn new(class: &ClassDef) -> ClassSql {
+        let columns = layout::class_columns(class, &SqliteDialect);
+        let table = layout::class_table(&class.name);
+        let mut names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
+        names.push("id");
+        let insert = format!(
+            "insert into {table} ({}) values ({})",
+            names.join(","),
+            placeholders(names.len())
+        );
+        let link_inserts = class
+            .multilink_props()
+            .into_iter()
+            .map(|(ml, _)| {
+                let t = layout::multilink_table(&class.name, ml);
+                (ml.to_string(), multi_row_inserts(&t, "linkid, nodeid", 2))
+            })
+            .collect();
+        let journal = layout::journal_table(&class.name);
+        ClassSql {
+            columns,
+            insert,
+            has_node: format!("select 1 from {table} where id=?1"),
+            link_inserts,
+            journal_insert: format!(
+                "insert into {journal} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
+            ),
+            journal_inserts: multi_row_inserts(&journal, "nodeid,date,tag,action,params", 5),
+            journal_delete: format!("delete from {journal} where nodeid=?1"),
+            max_id: format!("select max(id) from {table}"),
+            max_journal_id: format!("select max(nodeid) from {journal}"),
+        }
+    }
+}
+
+/// How many buffered `(word, text)` pairs trigger a write to `__words`.
+const WORDS_BATCH: usize = 1 << 16;
+/// Rows per multi-row `insert into __words`.
+const WORDS_PER_INSERT: usize = 128;
+/// Roundup's index of `__words` by word, dropped while a bulk load fills
+/// an empty table and built again at its end. (The one by text id stays:
+/// the load adds text ids in ascending order, which only appends to it.)
+const WORD_INDEX: (&str, &str) = ("words_word_ids", "__words(_word)");
+
+/// Words of the full-text index held back in bulk mode: inserting them in
+/// large sorted batches (into an index-less table, when it started empty)
+/// costs a fraction of one statement per word.
+#[derive(Default)]
+struct PendingWords {
+    /// Distinct words seen, and their positions in `words` (STOPWORD for
+    /// stopwords).
+    vocab: HashMap<String, u32, BuildHasherDefault<WordHasher>>,
+    words: Vec<String>,
+    /// For each word, the last text it was buffered for.
+    last_text: Vec<Option<i64>>,
+    /// (word position, text id) pairs to insert.
+    pairs: Vec<(u32, i64)>,
+    /// The next `__textids` id, handed out in memory during bulk mode and
+    /// written back to the `ids` table with the words.
+    next_textid: Option<i64>,
+    /// Whether the first batch was checked for an empty `__words` table.
+    checked_empty: bool,
+    /// Whether this bulk load dropped the word index of `__words` (it may
+    /// be back already if a savepoint was rolled back; it is recreated
+    /// with `if not exists`).
+    indexes_dropped: bool,
+}
+
+/// Position of stopwords in `PendingWords::vocab`.
+const STOPWORD: u32 = u32::MAX;
+
+/// A quick hash for the words of one import (FxHash's mixing step): the
+/// standard SipHash costs more than the rest of buffering a word.
+#[derive(Default)]
+struct WordHasher(u64);
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+impl PendingWords {
+    /// Buffer the words of one text: each distinct word once, stopwords
+    /// left out. Repeats are told apart by the text id last seen with a
+    /// word, so nothing is sorted or hashed twice.
+    fn add_text(&mut self, textid: i64, text: &str, stopwords: &HashSet<String>, max_stop: usize) {
+        let PendingWords {
+            vocab,
+            words,
+            last_text,
+            pairs,
+            ..
+        } = self;
+        layout::for_each_word_candidate(text, |w| {
+            let n = match vocab.get(w) {
+                Some(n) => *n,
+                None => {
+                    let n = if w.len() <= max_stop && stopwords.contains(w) {
+                        STOPWORD
+                    } else {
+                        words.push(w.to_string());
+                        last_text.push(None);
+                        (words.len() - 1) as u32
+                    };
+                    vocab.insert(w.to_string(), n);
+                    n
+                }
+            };
+            if n != STOPWORD && last_text[n as usize] != Some(textid) {
+                last_text[n as usize] = Some(textid);
+                pairs.push((n, textid));
+            }
+        });
+    }
 }
 
 /// What this connection sees of the database: `data_version` changes when
@@ -201,14 +389,22 @@ impl SqliteStorage {
             .map_err(|e| {
                 Error::Storage(format!("setting temp_store on {}: {e}", path.display()))
             })?;
+        // Room for every statement an import or a page cycles through.
+        conn.set_prepared_statement_cache_capacity(64);
         let mut st = SqliteStorage {
             conn,
             path,
             in_tx: false,
             allocated: HashMap::new(),
+            max_stopword: layout::STOPWORDS.iter().map(|w| w.len()).max().unwrap_or(0),
             stopwords: layout::default_stopwords(),
             bulk: false,
             counts: HashMap::new(),
+            pending_words: PendingWords::default(),
+            class_sql: HashMap::new(),
+            last_class_sql: RefCell::new(None),
+            journal_switched: false,
+            bulk_max: HashMap::new(),
         };
         if !st.table_exists("schema")? {
             st.create_base_tables()?;
@@ -226,6 +422,7 @@ impl SqliteStorage {
     pub fn add_stopwords(&mut self, words: &[String]) {
         self.stopwords
             .extend(words.iter().map(|w| w.to_uppercase()));
+        self.max_stopword = self.stopwords.iter().map(|w| w.len()).max().unwrap_or(0);
     }
 
     /// The schema the database records (layout version and tables).
@@ -347,6 +544,7 @@ impl SqliteStorage {
     fn check_lost_transaction(&mut self) -> Result<()> {
         if self.in_tx && self.conn.is_autocommit() {
             self.in_tx = false;
+            self.pending_words = PendingWords::default();
             let restore = self.restore_allocated_ids();
             let mut msg = "SQLite rolled back the open transaction after an error: every change since the last commit is lost".to_string();
             if let Err(e) = restore {
@@ -435,36 +633,277 @@ impl SqliteStorage {
         }
     }
 
-    /// Read and advance a counter of the `ids` table (inside whatever
-    /// transaction is open).
-    fn bump_counter(&mut self, name: &str) -> Result<i64> {
+    /// The current value of a counter of the `ids` table.
+    fn counter(&self, name: &str) -> Result<i64> {
         let rows = self.rows(
             "select num from ids where name=?1",
             &[SqlValue::Text(name.to_string())],
         )?;
-        let num = match rows.first().and_then(|r| r.first()) {
-            Some(SqlValue::Int(n)) => *n,
+        match rows.first().and_then(|r| r.first()) {
+            Some(SqlValue::Int(n)) => Ok(*n),
             Some(SqlValue::Text(t)) => t.trim().parse().map_err(|_| {
                 Error::Storage(format!(
                     "ids table: counter of \"{name}\" is not a number: {t:?}"
                 ))
-            })?,
-            Some(other) => {
-                return Err(Error::Storage(format!(
-                    "ids table: counter of \"{name}\" is {other:?}"
-                )));
-            }
-            None => {
-                return Err(Error::Storage(format!(
-                    "ids table has no counter for \"{name}\""
-                )))
-            }
-        };
+            }),
+            Some(other) => Err(Error::Storage(format!(
+                "ids table: counter of \"{name}\" is {other:?}"
+            ))),
+            None => Err(Error::Storage(format!(
+                "ids table has no counter for \"{name}\""
+            ))),
+        }
+    }
+
+    /// Read and advance a counter of the `ids` table (inside whatever
+    /// transaction is open).
+    fn bump_counter(&mut self, name: &str) -> Result<i64> {
+        let num = self.counter(name)?;
         self.exec(
             "update ids set num=num+1 where name=?1",
             &[SqlValue::Text(name.to_string())],
         )?;
         Ok(num)
+    }
+
+    // ---- full-text words in bulk mode ----
+
+    /// Whether bulk indexing left anything to write or to rebuild.
+    fn words_pending(&self) -> bool {
+        let pw = &self.pending_words;
+        !pw.pairs.is_empty() || pw.next_textid.is_some() || pw.indexes_dropped
+    }
+
+    /// The next `__textids` id in bulk mode (see `bulk_textid_used`):
+    /// counted in memory, the `ids` row is brought up to date by
+    /// `flush_words`.
+    fn bulk_textid(&mut self) -> Result<i64> {
+        let n = match self.pending_words.next_textid {
+            Some(n) => n,
+            None => self.counter("__textids")?,
+        };
+        self.pending_words.next_textid = Some(n);
+        Ok(n)
+    }
+
+    /// The id `bulk_textid` offered was taken.
+    fn bulk_textid_used(&mut self, n: i64) {
+        self.pending_words.next_textid = Some(n + 1);
+        let next = self
+            .allocated
+            .entry("__textids".to_string())
+            .or_insert(n + 1);
+        *next = (*next).max(n + 1);
+    }
+
+    /// Write the buffered words to `__words` and the text id counter to
+    /// `ids`. The first batch of a bulk load into an empty `__words` drops
+    /// its index by word: filling the table and indexing the words once at
+    /// the end (`restore_word_indexes`) is much cheaper than updating that
+    /// index for every word.
+    fn flush_words(&mut self) -> Result<()> {
+        if let Some(next) = self.pending_words.next_textid.take() {
+            self.exec(
+                "update ids set num=max(num, ?1) where name='__textids'",
+                &[SqlValue::Int(next)],
+            )?;
+        }
+        if self.pending_words.pairs.is_empty() {
+            return Ok(());
+        }
+        if !self.pending_words.checked_empty {
+            self.pending_words.checked_empty = true;
+            if self.rows("select 1 from __words limit 1", &[])?.is_empty() {
+                self.exec(&format!("drop index if exists {}", WORD_INDEX.0), &[])?;
+                self.pending_words.indexes_dropped = true;
+            }
+        }
+        let pw = std::mem::take(&mut self.pending_words);
+        let PendingWords {
+            words,
+            mut pairs,
+            checked_empty,
+            indexes_dropped,
+            ..
+        } = pw;
+        self.pending_words.checked_empty = checked_empty;
+        self.pending_words.indexes_dropped = indexes_dropped;
+        if indexes_dropped {
+            // In text id order, as buffered: appends to the text id index.
+            return self.insert_words(&words, &pairs);
+        }
+        // Sorted by word, then text: fewer jumps around the word index.
+        let mut order: Vec<u32> = (0..words.len() as u32).collect();
+        order.sort_unstable_by(|a, b| words[*a as usize].cmp(&words[*b as usize]));
+        let mut rank = vec![0u32; words.len()];
+        for (r, w) in order.iter().enumerate() {
+            rank[*w as usize] = r as u32;
+        }
+        pairs.sort_unstable_by_key(|(w, t)| (rank[*w as usize], *t));
+        self.insert_words(&words, &pairs)
+    }
+
+    /// Insert `(word, text id)` rows, many per statement.
+    fn insert_words(&self, words: &[String], pairs: &[(u32, i64)]) -> Result<()> {
+        let one = "insert into __words (_word, _textid) values (?1, ?2)";
+        let many = format!(
+            "insert into __words (_word, _textid) values {}",
+            vec!["(?, ?)"; WORDS_PER_INSERT].join(",")
+        );
+        let mut chunks = pairs.chunks_exact(WORDS_PER_INSERT);
+        for chunk in &mut chunks {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&many)
+                .map_err(|e| sql_err(&many, e))?;
+            for (i, (w, t)) in chunk.iter().enumerate() {
+                stmt.raw_bind_parameter(2 * i + 1, words[*w as usize].as_str())
+                    .and_then(|_| stmt.raw_bind_parameter(2 * i + 2, *t))
+                    .map_err(|e| sql_err(&many, e))?;
+            }
+            stmt.raw_execute().map_err(|e| sql_err(&many, e))?;
+        }
+        for (w, t) in chunks.remainder() {
+            let mut stmt = self.conn.prepare_cached(one).map_err(|e| sql_err(one, e))?;
+            stmt.execute(rusqlite::params![words[*w as usize].as_str(), *t])
+                .map_err(|e| sql_err(one, e))?;
+        }
+        Ok(())
+    }
+
+    /// Write buffered words and rebuild the word index of `__words` if a
+    /// bulk load dropped it: before anything reads or deletes words, and
+    /// when bulk mode ends.
+    fn restore_word_indexes(&mut self) -> Result<()> {
+        if !self.words_pending() {
+            return Ok(());
+        }
+        self.flush_words()?;
+        if self.pending_words.indexes_dropped {
+            // Sorting the index entries in memory (temp_store is MEMORY
+            // for the statement journals) would hold all of them at
+            // once; a temporary file keeps the peak small.
+            self.batch("pragma temp_store=FILE")?;
+            let (name, on) = WORD_INDEX;
+            let built = self.exec(&format!("create index if not exists {name} on {on}"), &[]);
+            self.batch("pragma temp_store=MEMORY")?;
+            built?;
+        }
+        self.pending_words = PendingWords::default();
+        Ok(())
+    }
+
+    /// `index_text` in bulk mode: the text id is settled at once, the
+    /// words wait in `pending_words`.
+    fn index_text_bulk(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()> {
+        self.begin()?;
+        let t = self.bulk_textid()?;
+        // Usually the text is new; a unique index says when it is not.
+        let insert = "insert or ignore into __textids (_textid, _class, _itemid, _prop) values (?1, ?2, ?3, ?4)";
+        let added = self
+            .conn
+            .prepare_cached(insert)
+            .and_then(|mut stmt| stmt.execute(rusqlite::params![t, class, id, prop]))
+            .map_err(|e| sql_err(insert, e))?;
+        let textid = if added == 1 {
+            self.bulk_textid_used(t);
+            t
+        } else {
+            let key = [
+                SqlValue::Text(class.to_string()),
+                SqlValue::Text(id.to_string()),
+                SqlValue::Text(prop.to_string()),
+            ];
+            let found = self.rows(
+                "select _textid from __textids where _class=?1 and _itemid=?2 and _prop=?3",
+                &key,
+            )?;
+            let Some(SqlValue::Int(old)) = found.first().and_then(|r| r.first()).cloned() else {
+                return Err(Error::Storage(format!(
+                    "__textids already holds text id {t}: the \"__textids\" counter of the ids table is behind"
+                )));
+            };
+            // Re-indexing a text: its old words (perhaps still buffered)
+            // go first.
+            self.restore_word_indexes()?;
+            self.exec(
+                "delete from __words where _textid=?1",
+                &[SqlValue::Int(old)],
+            )?;
+            old
+        };
+        self.pending_words
+            .add_text(textid, text, &self.stopwords, self.max_stopword);
+        if self.pending_words.pairs.len() >= WORDS_BATCH {
+            self.flush_words()?;
+        }
+        Ok(())
+    }
+
+    /// For a bulk load that starts its own transaction on a database no
+    /// other connection has open: switch from the write-ahead log to a
+    /// rollback journal until the transaction ends. The pages then go to
+    /// the database file once, instead of into the log, out of it and into
+    /// the file at the checkpoint; a load into a new tracker journals
+    /// almost nothing, as new pages need no copy. Still all or nothing,
+    /// also across a crash (the journal rolls it back).
+    fn bulk_journal(&mut self) -> Result<()> {
+        if self.in_tx || self.journal_switched {
+            return Ok(());
+        }
+        let mode = |s: &Self, sql: &str| {
+            s.conn
+                .query_row(sql, [], |r| r.get::<_, String>(0))
+                .map_err(|e| sql_err(sql, e))
+        };
+        if mode(self, "pragma journal_mode")?.eq_ignore_ascii_case("wal") {
+            // Refused ("database is locked", or the old mode comes back)
+            // while other connections use the log: then it stays.
+            self.journal_switched = mode(self, "pragma journal_mode=truncate")
+                .is_ok_and(|now| now.eq_ignore_ascii_case("truncate"));
+            if !self.journal_switched {
+                let now = mode(self, "pragma journal_mode")?;
+                if !now.eq_ignore_ascii_case("wal") {
+                    return Err(Error::Storage(format!(
+                        "{}: journal mode {now} after a refused switch",
+                        self.path.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Back to the write-ahead log after a bulk load's transaction.
+    fn restore_wal(&mut self) -> Result<()> {
+        if !self.journal_switched || self.in_tx {
+            return Ok(());
+        }
+        let sql = "pragma journal_mode=wal";
+        let now = self
+            .conn
+            .query_row(sql, [], |r| r.get::<_, String>(0))
+            .map_err(|e| sql_err(sql, e))?;
+        if !now.eq_ignore_ascii_case("wal") {
+            return Err(Error::Storage(format!(
+                "the transaction ended, but {} could not be switched back to write-ahead logging (journal mode {now}); run `pragma journal_mode=wal` on it",
+                self.path.display()
+            )));
+        }
+        self.journal_switched = false;
+        Ok(())
+    }
+
+    /// Forget buffered words after a rollback (to a savepoint taken after
+    /// the last flush, or of the whole transaction). The text ids handed
+    /// out stay reserved through `allocated`.
+    fn discard_words(&mut self) {
+        let pw = &mut self.pending_words;
+        pw.pairs.clear();
+        pw.words.clear();
+        pw.last_text.clear();
+        pw.vocab.clear();
+        pw.next_textid = None;
     }
 
     // ---- schema changes ----
@@ -884,6 +1323,100 @@ fn no_node(class: &str, id: &str) -> Error {
 }
 
 impl SqliteStorage {
+    /// The statements of `class` (built on first use).
+    fn class_sql(&mut self, class: &ClassDef) -> Arc<ClassSql> {
+        if let Some(c) = self.class_sql_named(&class.name) {
+            return c;
+        }
+        let c = Arc::new(ClassSql::new(class));
+        self.class_sql.insert(class.name.clone(), c.clone());
+        c
+    }
+
+    /// `delete` of an item's journal, `insert` of one entry, and the
+    /// multi-row inserts.
+    fn journal_sql(&self, class: &str) -> (String, String, Vec<String>) {
+        match self.class_sql_named(class) {
+            Some(c) => (
+                c.journal_delete.clone(),
+                c.journal_insert.clone(),
+                c.journal_inserts.clone(),
+            ),
+            None => {
+                let t = layout::journal_table(class);
+                (
+                    format!("delete from {t} where nodeid=?1"),
+                    format!(
+                        "insert into {t} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
+                    ),
+                    multi_row_inserts(&t, "nodeid,date,tag,action,params", 5),
+                )
+            }
+        }
+    }
+
+    /// In bulk mode, whether item `nid` of `class` (with `journal`: a
+    /// journal entry of it) may be in the tables at all; outside bulk
+    /// mode always true.
+    fn bulk_may_exist(&mut self, class: &str, nid: i64, journal: bool) -> Result<bool> {
+        if !self.bulk {
+            return Ok(true);
+        }
+        let known = self.bulk_max.get(class).copied().unwrap_or_default();
+        let max = match if journal { known.1 } else { known.0 } {
+            Some(m) => m,
+            None => {
+                let sql = match (self.class_sql_named(class), journal) {
+                    (Some(c), false) => c.max_id.clone(),
+                    (Some(c), true) => c.max_journal_id.clone(),
+                    (None, false) => format!("select max(id) from {}", layout::class_table(class)),
+                    (None, true) => {
+                        format!("select max(nodeid) from {}", layout::journal_table(class))
+                    }
+                };
+                let m = match self.rows(&sql, &[])?.first().and_then(|r| r.first()) {
+                    None | Some(SqlValue::Null) => 0,
+                    Some(SqlValue::Int(n)) => *n,
+                    // Not stored as numbers: no shortcut.
+                    Some(_) => i64::MAX,
+                };
+                let entry = self.bulk_max.entry(class.to_string()).or_default();
+                if journal {
+                    entry.1 = Some(m);
+                } else {
+                    entry.0 = Some(m);
+                }
+                m
+            }
+        };
+        Ok(nid <= max)
+    }
+
+    /// In bulk mode, note that item `nid` of `class` (or a journal entry
+    /// of it) was written.
+    fn bulk_wrote(&mut self, class: &str, nid: i64, journal: bool) {
+        if let Some(entry) = self.bulk_max.get_mut(class) {
+            if let Some(m) = if journal { &mut entry.1 } else { &mut entry.0 } {
+                *m = (*m).max(nid);
+            }
+        }
+    }
+
+    /// The statements of the class named `name`, if built already.
+    fn class_sql_named(&self, name: &str) -> Option<Arc<ClassSql>> {
+        // Imports ask for one class many times in a row.
+        if let Some((last, c)) = &*self.last_class_sql.borrow() {
+            if last == name {
+                return Some(c.clone());
+            }
+        }
+        let found = self.class_sql.get(name).cloned();
+        if let Some(c) = &found {
+            *self.last_class_sql.borrow_mut() = Some((name.to_string(), c.clone()));
+        }
+        found
+    }
+
     /// Advance a counter inside the open transaction, remembering it so a
     /// rollback cannot hand the same id out again.
     fn allocate_in_tx(&mut self, name: &str) -> Result<i64> {
@@ -922,6 +1455,8 @@ impl Storage for SqliteStorage {
     }
 
     fn sync_schema(&mut self, schema: &Schema) -> Result<bool> {
+        self.class_sql.clear();
+        *self.last_class_sql.borrow_mut() = None;
         // Look first without taking the write lock: opening an unchanged
         // database must not write anything.
         let stored = self.stored_schema()?;
@@ -990,41 +1525,62 @@ impl Storage for SqliteStorage {
 
     fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()> {
         let nid = layout::parse_id(&class.name, id)?;
-        Self::check_prop_names(class, values)?;
-        let get = |name: &str| values.get(name).and_then(|v| v.as_ref());
-        let mut names = Vec::new();
-        let mut params = Vec::new();
-        for col in layout::class_columns(class, &SqliteDialect) {
+        let sql = self.class_sql(class);
+        // Values for names that are no column or multilink are an error;
+        // counting the names used spares looking each one up.
+        let mut used = 0;
+        let mut get = |name: &str, first: bool| match values.get(name) {
+            Some(v) => {
+                used += usize::from(first);
+                v.as_ref()
+            }
+            None => None,
+        };
+        let mut params = Vec::with_capacity(sql.columns.len() + 1);
+        for col in &sql.columns {
             let v = match &col.kind {
-                ColumnKind::Automatic(a) => Self::encode(class, a, auto_type(a), get(a))?,
-                ColumnKind::Prop(name, _) if class.is_file_content(name) => SqlValue::Null,
-                ColumnKind::Prop(name, pt) => Self::encode(class, name, *pt, get(name))?,
-                ColumnKind::IntervalSeconds(name) => layout::interval_seconds(get(name)),
+                ColumnKind::Automatic(a) => Self::encode(class, a, auto_type(a), get(a, true))?,
+                ColumnKind::Prop(name, _) if class.is_file_content(name) => {
+                    get(name, true);
+                    SqlValue::Null
+                }
+                ColumnKind::Prop(name, pt) => Self::encode(class, name, *pt, get(name, true))?,
+                ColumnKind::IntervalSeconds(name) => layout::interval_seconds(get(name, false)),
             };
-            names.push(col.name);
             params.push(v);
         }
-        names.push("id".to_string());
         params.push(SqlValue::Int(nid));
-        let sql = format!(
-            "insert into {} ({}) values ({})",
-            layout::class_table(&class.name),
-            names.join(","),
-            placeholders(params.len())
-        );
+        // A new item has no links yet: plain inserts, each link once.
         let mut links = Vec::new();
-        for (ml, _) in class.multilink_props() {
-            if let Some(v) = get(ml) {
-                links.push((ml, Self::multilink_value(class, ml, v)?));
+        for (ml, inserts) in &sql.link_inserts {
+            if let Some(v) = get(ml, true) {
+                let mut ids = Vec::new();
+                for id in Self::multilink_value(class, ml, v)? {
+                    ids.push(layout::parse_id(ml, id)?);
+                }
+                ids.sort_unstable();
+                ids.dedup();
+                links.push((inserts, ids));
             }
         }
+        if used != values.len() {
+            Self::check_prop_names(class, values)?;
+        }
         self.write(|s| {
-            s.exec(&sql, &params)?;
-            for (ml, ids) in links {
-                s.add_links(&class.name, ml, nid, ids)?;
+            s.exec(&sql.insert, &params)?;
+            for (inserts, ids) in links {
+                for chunk in ids.chunks(ROWS_PER_INSERT) {
+                    let params: Vec<SqlValue> = chunk
+                        .iter()
+                        .flat_map(|lid| [SqlValue::Int(*lid), SqlValue::Int(nid)])
+                        .collect();
+                    s.exec(&inserts[chunk.len() - 1], &params)?;
+                }
             }
             Ok(())
-        })
+        })?;
+        self.bulk_wrote(&class.name, nid, false);
+        Ok(())
     }
 
     fn set_node(
@@ -1217,7 +1773,13 @@ impl Storage for SqliteStorage {
         let Ok(nid) = id.parse::<i64>() else {
             return Ok(false);
         };
-        let sql = format!("select 1 from {} where id=?1", layout::class_table(class));
+        if !self.bulk_may_exist(class, nid, false)? {
+            return Ok(false);
+        }
+        let sql = match self.class_sql_named(class) {
+            Some(c) => c.has_node.clone(),
+            None => format!("select 1 from {} where id=?1", layout::class_table(class)),
+        };
         Ok(!self.rows(&sql, &[SqlValue::Int(nid)])?.is_empty())
     }
 
@@ -1239,6 +1801,17 @@ impl Storage for SqliteStorage {
     fn destroy_node(&mut self, class: &ClassDef, id: &str) -> Result<()> {
         let nid = layout::parse_id(&class.name, id)?;
         let cn = &class.name;
+        // Most items have no indexed text yet; only those that do need
+        // the word index (which a bulk load may have dropped).
+        let indexed = !self
+            .rows(
+                "select 1 from __textids where _class=?1 and _itemid=?2 limit 1",
+                &[SqlValue::Text(cn.clone()), SqlValue::Text(nid.to_string())],
+            )?
+            .is_empty();
+        if indexed {
+            self.restore_word_indexes()?;
+        }
         self.write(|s| {
             let arg = [SqlValue::Int(nid)];
             if s.exec(&format!("delete from {} where id=?1", layout::class_table(cn)), &arg)? == 0 {
@@ -1248,6 +1821,9 @@ impl Storage for SqliteStorage {
                 s.exec(&format!("delete from {} where nodeid=?1", layout::multilink_table(cn, ml)), &arg)?;
             }
             s.exec(&format!("delete from {} where nodeid=?1", layout::journal_table(cn)), &arg)?;
+            if !indexed {
+                return Ok(());
+            }
             let key = [SqlValue::Text(cn.clone()), SqlValue::Text(nid.to_string())];
             s.exec(
                 "delete from __words where _textid in (select _textid from __textids where _class=?1 and _itemid=?2)",
@@ -1373,11 +1949,12 @@ impl Storage for SqliteStorage {
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {
         let row = Self::journal_row(class, entry)?;
-        let sql = format!(
-            "insert into {} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)",
-            layout::journal_table(class)
-        );
-        self.write(|s| s.exec(&sql, &row).map(|_| ()))
+        let (_, sql, _) = self.journal_sql(class);
+        self.write(|s| s.exec(&sql, &row).map(|_| ()))?;
+        if let SqlValue::Int(nid) = row[0] {
+            self.bulk_wrote(class, nid, true);
+        }
+        Ok(())
     }
 
     fn get_journal(&mut self, class: &str, id: &str) -> Result<Vec<JournalEntry>> {
@@ -1415,26 +1992,31 @@ impl Storage for SqliteStorage {
 
     fn set_journal(&mut self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
         let nid = layout::parse_id(class, id)?;
-        let table = layout::journal_table(class);
-        let mut rows = Vec::with_capacity(entries.len());
-        for e in entries {
-            let mut row = Self::journal_row(class, e)?;
-            row[0] = SqlValue::Int(nid);
-            rows.push(row);
+        let (delete, _, inserts) = self.journal_sql(class);
+        let mut chunks: Vec<(usize, Vec<SqlValue>)> = Vec::new();
+        for group in entries.chunks(ROWS_PER_INSERT) {
+            let mut params = Vec::with_capacity(group.len() * 5);
+            for e in group {
+                let mut row = Self::journal_row(class, e)?;
+                row[0] = SqlValue::Int(nid);
+                params.extend(row);
+            }
+            chunks.push((group.len(), params));
         }
+        let may_exist = self.bulk_may_exist(class, nid, true)?;
         self.write(|s| {
-            s.exec(
-                &format!("delete from {table} where nodeid=?1"),
-                &[SqlValue::Int(nid)],
-            )?;
-            let sql = format!(
-                "insert into {table} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
-            );
-            for row in &rows {
-                s.exec(&sql, row)?;
+            if may_exist {
+                s.exec(&delete, &[SqlValue::Int(nid)])?;
+            }
+            for (n, params) in &chunks {
+                s.exec(&inserts[n - 1], params)?;
             }
             Ok(())
-        })
+        })?;
+        if !entries.is_empty() {
+            self.bulk_wrote(class, nid, true);
+        }
+        Ok(())
     }
 
     fn pack(&mut self, schema: &Schema, before: &Date) -> Result<()> {
@@ -1452,7 +2034,11 @@ impl Storage for SqliteStorage {
     }
 
     fn index_text(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()> {
+        if self.bulk {
+            return self.index_text_bulk(class, id, prop, text);
+        }
         let words = layout::index_words(text, &self.stopwords);
+        self.restore_word_indexes()?;
         self.write(|s| {
             let key = [
                 SqlValue::Text(class.to_string()),
@@ -1497,6 +2083,7 @@ impl Storage for SqliteStorage {
         if words.is_empty() {
             return Ok(Vec::new());
         }
+        self.restore_word_indexes()?;
         let mut params: Vec<SqlValue> = words.into_iter().map(SqlValue::Text).collect();
         let inner = (1..=params.len())
             .map(|n| format!("select _textid from __words where _word=?{n}"))
@@ -1527,13 +2114,21 @@ impl Storage for SqliteStorage {
             .collect())
     }
 
-    fn set_bulk(&mut self, on: bool) {
+    fn set_bulk(&mut self, on: bool) -> Result<()> {
         self.bulk = on;
+        self.bulk_max.clear();
+        if on {
+            self.bulk_journal()
+        } else {
+            self.restore_word_indexes()
+        }
     }
 
     fn savepoint(&mut self, name: &str) -> Result<()> {
         let name = savepoint_name(name)?;
         self.begin()?;
+        // Buffered words belong before the savepoint.
+        self.flush_words()?;
         self.batch(&format!("SAVEPOINT {name}"))
     }
 
@@ -1547,6 +2142,8 @@ impl Storage for SqliteStorage {
         let name = savepoint_name(name)?;
         self.check_lost_transaction()?;
         self.batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        // Words buffered since (all of them: the savepoint flushed) go.
+        self.discard_words();
         // Ids handed out since the savepoint stay used.
         self.reserve_allocated_in_tx()
     }
@@ -1556,11 +2153,12 @@ impl Storage for SqliteStorage {
         if !self.in_tx {
             return Ok(());
         }
+        self.restore_word_indexes()?;
         match self.batch("COMMIT") {
             Ok(()) => {
                 self.in_tx = false;
                 self.allocated.clear();
-                Ok(())
+                self.restore_wal()
             }
             Err(e) => {
                 // A busy database leaves the transaction open (retry or roll
@@ -1578,13 +2176,17 @@ impl Storage for SqliteStorage {
     }
 
     fn rollback(&mut self) -> Result<()> {
+        self.pending_words = PendingWords::default();
+        self.bulk_max.clear();
         if self.in_tx {
             if !self.conn.is_autocommit() {
                 self.batch("ROLLBACK")?;
             }
             self.in_tx = false;
         }
-        self.restore_allocated_ids()
+        let restored = self.restore_allocated_ids();
+        self.restore_wal()?;
+        restored
     }
 
     fn data_version(&mut self) -> Result<Option<i64>> {
@@ -1593,6 +2195,21 @@ impl Storage for SqliteStorage {
             .query_row("PRAGMA data_version", [], |r| r.get(0))
             .map_err(|e| Error::storage(format!("reading the data version: {e}")))?;
         Ok(Some(v))
+    }
+}
+
+impl Drop for SqliteStorage {
+    /// A connection closed inside a bulk load's transaction: the
+    /// transaction is lost (as on any close), and the database goes back to
+    /// write-ahead logging.
+    fn drop(&mut self) {
+        if self.journal_switched {
+            if !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            self.in_tx = false;
+            let _ = self.restore_wal();
+        }
     }
 }
 

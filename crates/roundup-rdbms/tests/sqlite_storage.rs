@@ -804,6 +804,120 @@ fn full_text_index_and_search() {
     );
 }
 
+fn journal_mode(dir: &std::path::Path) -> String {
+    raw_strings(dir, "pragma journal_mode").join("")
+}
+
+#[test]
+fn bulk_indexing_matches_single_writes_and_keeps_write_ahead_logging() {
+    let texts = [
+        (
+            "issue",
+            "1",
+            "title",
+            "The database is CORRUPT after upgrade",
+        ),
+        ("msg", "1", "content", "Upgrade broke my database; also a x"),
+        ("msg", "2", "content", "database database DATABASE again"),
+        ("issue", "2", "title", "Stra\u{df}e \u{e9}t\u{e9}"),
+    ];
+    let dump = "select t._class, t._itemid, t._prop, w._word from __words w, __textids t \
+                where w._textid = t._textid order by 1, 2, 3, 4";
+    // One write at a time.
+    let (one_dir, mut one, _) = setup();
+    for (c, i, p, t) in texts {
+        one.index_text(c, i, p, t).unwrap();
+    }
+    one.commit().unwrap();
+    let want = raw_strings(one_dir.path(), dump);
+    assert!(want.len() > 10, "{want:?}");
+
+    // A bulk load into the empty index, with a search in the middle.
+    let (dir, mut st, _) = setup();
+    assert_eq!(journal_mode(dir.path()), "wal");
+    st.set_bulk(true).unwrap();
+    for (c, i, p, t) in &texts[..2] {
+        st.index_text(c, i, p, t).unwrap();
+    }
+    // Alone on the database, the load writes it through a rollback
+    // journal instead of the log.
+    assert!(dir.path().join("db-journal").exists());
+    let hits = st.search_text(&["upgrade".into()], None).unwrap();
+    assert_eq!(hits.len(), 2, "{hits:?}");
+    for (c, i, p, t) in &texts[2..] {
+        st.index_text(c, i, p, t).unwrap();
+    }
+    // re-indexing a text of this load replaces its words
+    st.index_text("msg", "2", "content", "database again")
+        .unwrap();
+    st.index_text("msg", "2", "content", "database database DATABASE again")
+        .unwrap();
+    st.set_bulk(false).unwrap();
+    st.commit().unwrap();
+    assert_eq!(raw_strings(dir.path(), dump), want);
+    assert_eq!(
+        raw_strings(
+            dir.path(),
+            "select name from sqlite_master where tbl_name='__words' and type='index' order by 1"
+        ),
+        ["words_by_id", "words_word_ids"]
+    );
+    assert_eq!(journal_mode(dir.path()), "wal");
+    assert!(!dir.path().join("db-journal").exists());
+    // Text ids carry on after the bulk ones.
+    st.index_text("issue", "9", "title", "later words").unwrap();
+    st.commit().unwrap();
+    assert_eq!(
+        raw_strings(
+            dir.path(),
+            "select _textid from __textids where _itemid='9'"
+        ),
+        ["5"]
+    );
+
+    // A bulk load that is rolled back leaves nothing, and the log.
+    st.set_bulk(true).unwrap();
+    st.index_text("issue", "3", "title", "vanishing words")
+        .unwrap();
+    st.set_bulk(false).unwrap();
+    st.rollback().unwrap();
+    assert!(st
+        .search_text(&["vanishing".into()], None)
+        .unwrap()
+        .is_empty());
+    assert_eq!(journal_mode(dir.path()), "wal");
+
+    // Dropped in the middle of one: the same.
+    st.set_bulk(true).unwrap();
+    st.index_text("issue", "4", "title", "abandoned words")
+        .unwrap();
+    drop(st);
+    assert_eq!(journal_mode(dir.path()), "wal");
+    let mut st = open(dir.path());
+    assert!(st
+        .search_text(&["abandoned".into()], None)
+        .unwrap()
+        .is_empty());
+
+    // With another connection open, the log stays in use throughout.
+    let other = rusqlite::Connection::open(dir.path().join("db")).unwrap();
+    let n: i64 = other
+        .query_row("select count(*) from __words", [], |r| r.get(0))
+        .unwrap();
+    assert!(n > 10);
+    st.set_bulk(true).unwrap();
+    st.index_text("issue", "5", "title", "shared words")
+        .unwrap();
+    assert!(!dir.path().join("db-journal").exists());
+    st.set_bulk(false).unwrap();
+    st.commit().unwrap();
+    let mode: String = other
+        .query_row("pragma journal_mode", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(st.search_text(&["shared".into()], None).unwrap().len(), 1);
+}
+
 #[test]
 fn filter_runs_the_generated_sql() {
     use roundup_core::filter::{Condition, Direction, Filter, LinkExpr, Query};
