@@ -30,7 +30,17 @@ WORK=${BENCH_DIR:-/tmp/rr-bench-import}
 id rt >/dev/null 2>&1 || { echo "skipped: there is no user rt to run Roundup as"; exit 0; }
 [ -x "$OURS" ] || { echo "no roundup-admin binary at $OURS (cargo build -p roundup-admin --release)"; exit 1; }
 
-rm -rf "$WORK"
+if [ -e "$WORK" ]; then
+    echo "removing the previous run's files in $WORK ..."
+    rm -rf "$WORK"
+    # ext4 without a journal (as on the development machine) passes over
+    # inodes freed in the last minute when it allocates new ones: creating
+    # thousands of files soon after deleting thousands is then many times
+    # slower, for whichever program comes first. Let the deletion age.
+    sync
+    echo "waiting 65 s for the freed inodes to age ..."
+    sleep 65
+fi
 mkdir -p "$WORK"
 echo "generating an export with $ISSUES issues in $WORK/export ..."
 python3 "$HERE/gen_export.py" "$WORK/export" "$ISSUES"

@@ -532,11 +532,13 @@ fn classes_in(dir: &Path) -> Result<Vec<String>, String> {
 /// until it ends, which for a big import costs much time and disk, so
 /// without earlier changes a failure simply rolls the transaction back.
 ///
-/// Two threads share the work: a reader parses the CSV files, reads the
-/// file contents and writes them to their places in the tracker (new files
-/// only), while this thread writes to the database. A failure on either
-/// side stops both, and the files placed for rows that never reached the
-/// database are removed again (the others go with the rollback).
+/// Three threads share the work: a reader parses the CSV files, a placer
+/// reads the file contents and writes them to their places in the tracker
+/// (new files only; it starts on them at once, while the other classes
+/// are still being imported), and this thread writes to the database. A
+/// failure anywhere stops all three, and the files placed for rows that
+/// never reached the database are removed again (the others go with the
+/// rollback).
 pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<String>, String> {
     let classes = classes_in(dir)?;
     for c in &classes {
@@ -551,20 +553,40 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
     let files_dir = files.then(|| db.files_dir());
     let work = || {
         let stop = AtomicBool::new(false);
+        let budget = Budget::default();
         std::thread::scope(|scope| {
             let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
             let (done_tx, done_rx) = mpsc::channel::<Vec<Parsed>>();
+            let classes = &classes;
+            let budget = &budget;
+            let placer = files_dir.as_deref().map(|files_dir| {
+                let (place_tx, place_rx) = mpsc::sync_channel::<Placement>(PLACER_ITEMS);
+                let placer = Placer {
+                    dir,
+                    files_dir,
+                    stop: &stop,
+                    tx: place_tx,
+                    budget,
+                    dirs: HashSet::new(),
+                };
+                let file_classes: Vec<&ClassDef> = classes
+                    .iter()
+                    .filter_map(|c| db.schema().class(c).ok())
+                    .filter(|c| c.kind == ClassKind::File)
+                    .collect();
+                scope.spawn(move || placer.run(&file_classes));
+                place_rx
+            });
             let reader = ExportReader {
                 schema: db.schema(),
                 dir,
-                files_dir: files_dir.as_deref(),
                 stop: &stop,
                 tx,
                 done: done_rx,
                 batch: Vec::with_capacity(BATCH_ITEMS),
-                dirs: HashSet::new(),
+                placer,
+                budget,
             };
-            let classes = &classes;
             scope.spawn(move || reader.run(classes));
             let mut writer = ImportWriter {
                 db,
@@ -655,8 +677,6 @@ fn open_csv(path: &Path) -> Result<csvio::Reader<BufReader<fs::File>>, Error> {
 struct ExportReader<'a> {
     schema: &'a Schema,
     dir: &'a Path,
-    /// The tracker's files directory, when file contents are imported.
-    files_dir: Option<&'a Path>,
     /// Set by the database thread when it gives up.
     stop: &'a AtomicBool,
     tx: mpsc::SyncSender<Batch>,
@@ -665,8 +685,10 @@ struct ExportReader<'a> {
     /// instead of both threads contending for one.
     done: mpsc::Receiver<Vec<Parsed>>,
     batch: Vec<Parsed>,
-    /// Directories below `files_dir` known to exist.
-    dirs: HashSet<PathBuf>,
+    /// File contents, read and placed ahead (when file contents are
+    /// imported), row by row of the FileClass classes.
+    placer: Option<mpsc::Receiver<Placement>>,
+    budget: &'a Budget,
 }
 
 /// The database thread stopped listening.
@@ -687,6 +709,13 @@ impl ExportReader<'_> {
         if sent.is_err() {
             // Rows collected but never handed over.
             discard_placed(std::mem::take(&mut self.batch));
+        }
+        // Whatever the placer did beyond the rows handed over is undone
+        // (it stops when the database thread gives up, or has finished).
+        if let Some(placer) = self.placer.take() {
+            while let Ok(p) = placer.recv() {
+                self.budget.discard(p);
+            }
         }
     }
 
@@ -829,23 +858,28 @@ impl ExportReader<'_> {
             for name in &missing_multilinks {
                 values.insert((*name).clone(), Some(Value::Multilink(Vec::new())));
             }
-            let (content, placed) = match self.files_dir {
-                Some(files_dir) if is_file => {
-                    let src = export_file_path(self.dir, classname, &id);
-                    let content = fs::read(&src).map_err(|e| {
-                        bad(
-                            line,
-                            format!(
-                                "cannot read the content of {classname}{id} from {}: {e}",
-                                src.display()
-                            ),
+            let (content, placed) = match &self.placer {
+                Some(placer) if is_file => match placer.recv() {
+                    Ok(Placement::Row {
+                        line: l,
+                        id: placed_id,
+                        content,
+                    }) if l == line && placed_id == id => {
+                        let (c, placed) = self.budget.release(content)?;
+                        (Some(c), placed)
+                    }
+                    Ok(p @ Placement::Row { .. }) => {
+                        self.budget.discard(p);
+                        return Err(
+                            bad(line, "file contents out of step with the rows".into()).into()
+                        );
+                    }
+                    Ok(Placement::ClassDone) | Err(_) => {
+                        return Err(
+                            bad(line, "file contents out of step with the rows".into()).into()
                         )
-                    })?;
-                    let placed = self
-                        .place(files_dir, classname, &id, &content)
-                        .map_err(|e| bad(line, format!("{classname}{id}: {e}")))?;
-                    (Some(content), placed)
-                }
+                    }
+                },
                 _ => (None, None),
             };
             if let Ok(n) = id.parse::<u64>() {
@@ -861,29 +895,19 @@ impl ExportReader<'_> {
                 offset: reader.bytes_read(),
             }))?;
         }
-        Ok(maxid)
-    }
-
-    /// Write an item's content to its place in the tracker if no file is
-    /// there yet; returns the path written, if any.
-    fn place(
-        &mut self,
-        files_dir: &Path,
-        class: &str,
-        id: &str,
-        content: &[u8],
-    ) -> Result<Option<PathBuf>, Error> {
-        let path = roundup_core::db::content_path(files_dir, class, id)?;
-        if let Some(parent) = path.parent() {
-            if !self.dirs.contains(parent) {
-                fs::create_dir_all(parent)
-                    .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-                self.dirs.insert(parent.to_path_buf());
+        if let (Some(placer), true) = (&self.placer, is_file) {
+            match placer.recv() {
+                Ok(Placement::ClassDone) => {}
+                Ok(p @ Placement::Row { .. }) => {
+                    self.budget.discard(p);
+                    return Err(bad(0, "file contents out of step with the rows".into()).into());
+                }
+                Err(_) => {
+                    return Err(bad(0, "file contents out of step with the rows".into()).into())
+                }
             }
         }
-        let written = roundup_core::db::place_new_file(&path, content)
-            .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-        Ok(written.then_some(path))
+        Ok(maxid)
     }
 
     /// Read `<class>-journals.csv` (a missing file means no journals).
@@ -910,6 +934,185 @@ impl ExportReader<'_> {
             })?;
         }
         Ok(())
+    }
+}
+
+/// How many file contents the placer may have read ahead, and how many
+/// bytes of them: it can run far ahead while the other classes are
+/// imported, in little memory.
+const PLACER_ITEMS: usize = 16384;
+const PLACER_BYTES: usize = 8 << 20;
+
+/// A FileClass row's content, read from the export and written to its
+/// place in the tracker.
+enum Placement {
+    Row {
+        line: usize,
+        id: String,
+        /// The content and the path written (`None` when a file was there
+        /// already), or what went wrong (located).
+        content: Result<(Vec<u8>, Option<PathBuf>), Error>,
+    },
+    /// The class's rows are through.
+    ClassDone,
+}
+
+/// Bytes of content read ahead and not yet taken by the reader.
+#[derive(Default)]
+struct Budget {
+    used: std::sync::Mutex<usize>,
+    freed: std::sync::Condvar,
+}
+
+impl Budget {
+    /// Wait until `n` more bytes fit (or nothing is outstanding, or the
+    /// import is stopping).
+    fn take(&self, n: usize, stop: &AtomicBool) {
+        let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+        while *used > 0 && *used + n > PLACER_BYTES && !stop.load(Ordering::Relaxed) {
+            used = self
+                .freed
+                .wait_timeout(used, std::time::Duration::from_millis(50))
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
+        }
+        *used += n;
+    }
+
+    /// Drop a placement: its bytes no longer count, its file goes.
+    fn discard(&self, p: Placement) {
+        if let Placement::Row { content, .. } = p {
+            if let Ok((_, Some(placed))) = self.release(content) {
+                let _ = fs::remove_file(placed);
+            }
+        }
+    }
+
+    /// Account for a content taken over. Passes it on.
+    fn release(
+        &self,
+        content: Result<(Vec<u8>, Option<PathBuf>), Error>,
+    ) -> Result<(Vec<u8>, Option<PathBuf>), Error> {
+        if let Ok((c, _)) = &content {
+            let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
+            *used = used.saturating_sub(c.len());
+            self.freed.notify_one();
+        }
+        content
+    }
+}
+
+/// Reads the contents of FileClass items and writes them into the
+/// tracker, ahead of the reader (runs on its own thread).
+struct Placer<'a> {
+    dir: &'a Path,
+    files_dir: &'a Path,
+    stop: &'a AtomicBool,
+    tx: mpsc::SyncSender<Placement>,
+    budget: &'a Budget,
+    /// Directories below `files_dir` known to exist.
+    dirs: HashSet<PathBuf>,
+}
+
+impl Placer<'_> {
+    fn run(mut self, classes: &[&ClassDef]) {
+        for cls in classes {
+            if !self.place_class(cls) {
+                return;
+            }
+        }
+    }
+
+    /// Place the contents of one class's rows, in the order of its CSV
+    /// file, then say so. Rows the reader will refuse end the class early
+    /// (the reader reports them). False when the import is over.
+    fn place_class(&mut self, cls: &ClassDef) -> bool {
+        let classname = &cls.name;
+        let path = self.dir.join(format!("{classname}.csv"));
+        let mut read = || -> Result<bool, ()> {
+            let mut reader = open_csv(&path).map_err(|_| ())?;
+            let mut row = csvio::Record::default();
+            if reader.read_record(&mut row).map_err(|_| ())?.is_none() {
+                return Err(());
+            }
+            let width = row.len();
+            let id_col = row.iter().position(|h| h == "id").ok_or(())?;
+            while let Some(line) = reader.read_record(&mut row).map_err(|_| ())? {
+                if self.stop.load(Ordering::Relaxed) {
+                    return Ok(false);
+                }
+                if row.len() != width {
+                    return Err(());
+                }
+                let id = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
+                    .map_err(|_| ())
+                    .and_then(|v| id_text(&v, "column id").map_err(|_| ()))?;
+                let content = self
+                    .place(classname, &id)
+                    .map_err(|e| located(&path, line, e));
+                let failed = content.is_err();
+                if let Ok((c, _)) = &content {
+                    self.budget.take(c.len(), self.stop);
+                }
+                if !self.send(Placement::Row { line, id, content }) {
+                    return Ok(false);
+                }
+                if failed {
+                    return Err(());
+                }
+            }
+            Ok(true)
+        };
+        match read() {
+            Ok(false) => false,
+            // After a row the reader will refuse, it stops there too.
+            Ok(true) | Err(()) => self.send(Placement::ClassDone),
+        }
+    }
+
+    /// Hand one placement over; false (and the file removed) when nobody
+    /// listens any more.
+    fn send(&self, p: Placement) -> bool {
+        match self.tx.send(p) {
+            Ok(()) => true,
+            Err(mpsc::SendError(p)) => {
+                if let Placement::Row {
+                    content: Ok((_, Some(placed))),
+                    ..
+                } = p
+                {
+                    let _ = fs::remove_file(placed);
+                }
+                false
+            }
+        }
+    }
+
+    /// Read an item's content from the export and write it to its place
+    /// in the tracker if no file is there yet.
+    fn place(&mut self, classname: &str, id: &str) -> Result<(Vec<u8>, Option<PathBuf>), String> {
+        let src = export_file_path(self.dir, classname, id);
+        let content = fs::read(&src).map_err(|e| {
+            format!(
+                "cannot read the content of {classname}{id} from {}: {e}",
+                src.display()
+            )
+        })?;
+        let placed = (|| {
+            let path = roundup_core::db::content_path(self.files_dir, classname, id)?;
+            if let Some(parent) = path.parent() {
+                if !self.dirs.contains(parent) {
+                    fs::create_dir_all(parent)
+                        .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
+                    self.dirs.insert(parent.to_path_buf());
+                }
+            }
+            let written = roundup_core::db::place_new_file(&path, &content)
+                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
+            Ok::<_, Error>(written.then_some(path))
+        })()
+        .map_err(|e| format!("{classname}{id}: {e}"))?;
+        Ok((content, placed))
     }
 }
 

@@ -521,12 +521,21 @@ fn a_failed_import_removes_every_content_file_it_wrote() {
     );
     assert!(!other.join("db/db-journal").exists());
 
-    // without the bad row it all goes in
+    // A row the reading side refuses, while the contents of later rows
+    // have been written ahead: none of them stays either.
     let csv = read(&e1.join("msg.csv"));
     let good: Vec<&str> = csv
         .lines()
         .filter(|l| !l.contains(&format!("'{bad_id}'")))
         .collect();
+    let mut broken: Vec<String> = good.iter().map(|l| l.to_string()).collect();
+    broken[900] = broken[900].replacen("(", "[", 1);
+    std::fs::write(e1.join("msg.csv"), broken.join("\n") + "\n").unwrap();
+    let out = fails(&other, &["import", e1.to_str().unwrap()]);
+    assert!(out.contains("msg.csv, line 901: column "), "{out}");
+    assert_eq!(count_files(&other.join("db/files")), 0);
+
+    // without the bad rows it all goes in
     std::fs::write(e1.join("msg.csv"), good.join("\n") + "\n").unwrap();
     ok(&other, &["import", e1.to_str().unwrap()]);
     assert_eq!(count_files(&other.join("db/files/msg")), 1200);
