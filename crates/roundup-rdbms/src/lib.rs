@@ -8,6 +8,7 @@
 //!   SQL that only SQLite accepts.
 pub mod filter_sql;
 pub mod layout;
+pub mod local_writers;
 pub mod sql;
 pub mod sqlite;
 pub mod sqlite_sessions;

@@ -30,6 +30,7 @@ use roundup_core::{Error, Result, Value};
 
 use crate::filter_sql::filter_sql;
 use crate::layout::{self, ClassChange, ColumnKind, DbSchema, TableSpec, DB_VERSION};
+use crate::local_writers::LocalWriters;
 use crate::sql::{Dialect, SqlValue};
 
 /// SQLite's flavour of SQL for the generic layout and filter code.
@@ -147,6 +148,16 @@ pub struct SqliteStorage {
     path: PathBuf,
     /// Whether this connection has an open (write) transaction.
     in_tx: bool,
+    /// The write queue and log flushes this process's connections to the
+    /// file share (see `local_writers`).
+    shared: Arc<LocalWriters>,
+    /// Where the write-ahead log is, when the database uses one (then
+    /// commits are synced by group commit, see `local_writers`).
+    wal: Option<PathBuf>,
+    /// Whether the open transaction passed the gate (and must release it).
+    gate_held: bool,
+    /// How long to wait for the write lock (`[rdbms] sqlite_timeout`).
+    timeout: Duration,
     /// Id counters advanced inside the open transaction: name -> the next
     /// number to hand out. Re-applied after a rollback (see `new_id`).
     allocated: HashMap<String, i64>,
@@ -391,10 +402,15 @@ impl SqliteStorage {
             })?;
         // Room for every statement an import or a page cycles through.
         conn.set_prepared_statement_cache_capacity(64);
+        let shared = LocalWriters::for_path(&path);
         let mut st = SqliteStorage {
             conn,
             path,
             in_tx: false,
+            shared,
+            wal: None,
+            gate_held: false,
+            timeout,
             allocated: HashMap::new(),
             max_stopword: layout::STOPWORDS.iter().map(|w| w.len()).max().unwrap_or(0),
             stopwords: layout::default_stopwords(),
@@ -409,6 +425,7 @@ impl SqliteStorage {
         if !st.table_exists("schema")? {
             st.create_base_tables()?;
         }
+        st.set_durability()?;
         Ok(st)
     }
 
@@ -543,7 +560,7 @@ impl SqliteStorage {
     /// errors, disk full and the like).
     fn check_lost_transaction(&mut self) -> Result<()> {
         if self.in_tx && self.conn.is_autocommit() {
-            self.in_tx = false;
+            self.end_tx();
             self.pending_words = PendingWords::default();
             let restore = self.restore_allocated_ids();
             let mut msg = "SQLite rolled back the open transaction after an error: every change since the last commit is lost".to_string();
@@ -558,10 +575,71 @@ impl SqliteStorage {
     fn begin(&mut self) -> Result<()> {
         self.check_lost_transaction()?;
         if !self.in_tx {
-            self.batch("BEGIN IMMEDIATE")?;
+            self.gate_held = self.shared.gate.acquire(self.timeout);
+            if let Err(e) = self.batch("BEGIN IMMEDIATE") {
+                self.release_gate();
+                return Err(e);
+            }
             self.in_tx = true;
         }
         Ok(())
+    }
+
+    /// The transaction has ended: the next writer of this process may go.
+    fn end_tx(&mut self) {
+        self.in_tx = false;
+        self.release_gate();
+    }
+
+    fn release_gate(&mut self) {
+        if std::mem::take(&mut self.gate_held) {
+            self.shared.gate.release();
+        }
+    }
+
+    /// How commits reach the disk, by journal mode. With a write-ahead log
+    /// SQLite writes the log at commit without syncing it
+    /// (`synchronous=NORMAL`) and [`Storage::commit`] syncs it afterwards,
+    /// outside the write lock, in a flush shared with other commits (see
+    /// `local_writers`). With a rollback journal SQLite syncs at every
+    /// commit itself (`FULL`).
+    fn set_durability(&mut self) -> Result<()> {
+        let sql = "pragma journal_mode";
+        let mode = self
+            .conn
+            .query_row(sql, [], |r| r.get::<_, String>(0))
+            .map_err(|e| sql_err(sql, e))?;
+        let wal = mode.eq_ignore_ascii_case("wal");
+        let level = if wal { "NORMAL" } else { "FULL" };
+        self.conn
+            .pragma_update(None, "synchronous", level)
+            .map_err(|e| sql_err(&format!("pragma synchronous={level}"), e))?;
+        self.wal = wal.then(|| {
+            let mut p = self.path.clone().into_os_string();
+            p.push("-wal");
+            PathBuf::from(p)
+        });
+        Ok(())
+    }
+
+    /// Make the commit just made durable: return once the log has been
+    /// synced after it (by this thread or another committer).
+    fn sync_log(&self) -> Result<()> {
+        let Some(wal) = &self.wal else {
+            return Ok(());
+        };
+        self.shared
+            .wal_sync
+            .sync(|| std::fs::File::open(wal)?.sync_data())
+            .map_err(|e| {
+                Error::io(
+                    format!(
+                        "the transaction was committed, but syncing {} to disk failed",
+                        wal.display()
+                    ),
+                    e,
+                )
+            })
     }
 
     /// Run a write operation atomically inside the transaction.
@@ -869,6 +947,8 @@ impl SqliteStorage {
                         self.path.display()
                     )));
                 }
+            } else {
+                self.set_durability()?;
             }
         }
         Ok(())
@@ -891,7 +971,7 @@ impl SqliteStorage {
             )));
         }
         self.journal_switched = false;
-        Ok(())
+        self.set_durability()
     }
 
     /// Forget buffered words after a rollback (to a savepoint taken after
@@ -1473,35 +1553,18 @@ impl Storage for SqliteStorage {
 
     /// Roundup allocates an id by reading and incrementing the `ids` row
     /// under `BEGIN IMMEDIATE` and committing at once, so the id survives a
-    /// later rollback. A second connection cannot do that for us while
-    /// this one holds the write lock (SQLite has a single writer; it would
-    /// wait for our own commit), and committing this connection would end
-    /// the caller's transaction. So: with no transaction open we do exactly
-    /// what Roundup does; inside one we increment there and remember the
-    /// counter, and [`Storage::rollback`] (or SQLite aborting the
-    /// transaction) re-applies it in a short transaction of its own. Other
-    /// connections cannot allocate meanwhile because we hold the write
-    /// lock. Only a crash before commit loses the increment, and then no
-    /// committed data refers to the id either.
+    /// later rollback; an item made outside a transaction thus costs two
+    /// commits, each a sync of the log to disk. We take the id inside the
+    /// transaction that then writes the item (opening it if needed), so
+    /// creating costs one, and remember the counter: [`Storage::rollback`]
+    /// (or SQLite aborting the transaction) re-applies it in a short
+    /// transaction of its own, so an id handed out is never handed out
+    /// again. Other connections cannot allocate meanwhile because we hold
+    /// the write lock. Only a crash before commit loses the increment, and
+    /// then no committed data refers to the id either.
     fn new_id(&mut self, class: &str) -> Result<u64> {
         self.check_lost_transaction()?;
-        let n = if self.in_tx {
-            self.write(|s| s.allocate_in_tx(class))?
-        } else {
-            self.batch("BEGIN IMMEDIATE")?;
-            let res = self
-                .bump_counter(class)
-                .and_then(|n| self.batch("COMMIT").map(|_| n));
-            match res {
-                Ok(n) => n,
-                Err(e) => {
-                    if !self.conn.is_autocommit() {
-                        let _ = self.batch("ROLLBACK");
-                    }
-                    return Err(e);
-                }
-            }
-        };
+        let n = self.write(|s| s.allocate_in_tx(class))?;
         u64::try_from(n).map_err(|_| {
             Error::Storage(format!(
                 "ids table: counter of \"{class}\" is negative ({n})"
@@ -2156,9 +2219,11 @@ impl Storage for SqliteStorage {
         self.restore_word_indexes()?;
         match self.batch("COMMIT") {
             Ok(()) => {
-                self.in_tx = false;
+                self.end_tx();
                 self.allocated.clear();
-                self.restore_wal()
+                let synced = self.sync_log();
+                self.restore_wal()?;
+                synced
             }
             Err(e) => {
                 // A busy database leaves the transaction open (retry or roll
@@ -2180,9 +2245,12 @@ impl Storage for SqliteStorage {
         self.bulk_max.clear();
         if self.in_tx {
             if !self.conn.is_autocommit() {
-                self.batch("ROLLBACK")?;
+                let undone = self.batch("ROLLBACK");
+                if undone.is_err() && !self.conn.is_autocommit() {
+                    return undone;
+                }
             }
-            self.in_tx = false;
+            self.end_tx();
         }
         let restored = self.restore_allocated_ids();
         self.restore_wal()?;
@@ -2199,15 +2267,17 @@ impl Storage for SqliteStorage {
 }
 
 impl Drop for SqliteStorage {
-    /// A connection closed inside a bulk load's transaction: the
-    /// transaction is lost (as on any close), and the database goes back to
-    /// write-ahead logging.
+    /// A connection closed inside a transaction rolls it back as
+    /// [`Storage::rollback`] does (so the ids it took stay used) and lets
+    /// the next writer of this process in; after a bulk load the database
+    /// goes back to write-ahead logging.
     fn drop(&mut self) {
+        if self.in_tx && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        self.end_tx();
+        let _ = self.restore_allocated_ids();
         if self.journal_switched {
-            if !self.conn.is_autocommit() {
-                let _ = self.conn.execute_batch("ROLLBACK");
-            }
-            self.in_tx = false;
             let _ = self.restore_wal();
         }
     }

@@ -688,12 +688,17 @@ fn rollback_restores_data_and_ids_are_never_reused() {
     assert!(!st.has_node("status", "3").unwrap());
     // the id allocated inside the rolled-back transaction stays used
     assert_eq!(st.new_id("status").unwrap(), 4);
-    // an id allocated outside a transaction is committed at once
+    // an id allocated outside a transaction opens one (so the item
+    // written next commits with it); rolled back, it stays used too
     st.rollback().unwrap();
     assert_eq!(st.new_id("status").unwrap(), 5);
+    st.rollback().unwrap();
+    assert_eq!(st.new_id("status").unwrap(), 6);
+    st.commit().unwrap();
     // a second connection sees the counter and continues it
     let mut other = open(dir.path());
-    assert_eq!(other.new_id("status").unwrap(), 6);
+    assert_eq!(other.new_id("status").unwrap(), 7);
+    other.commit().unwrap();
     drop(other);
 
     // set_last_id behaves like Roundup's setid

@@ -1,0 +1,108 @@
+//! Several connections of one process writing the same SQLite file: the
+//! in-process write queue and shared log flushes (`local_writers`).
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use roundup_core::storage::Storage;
+use roundup_core::Value;
+use roundup_rdbms::sqlite::SqliteStorage;
+
+fn status_values(name: &str) -> roundup_core::storage::NodeValues {
+    let mut v = vals(auto("1", "20240101000000.000"));
+    v.insert("name".into(), s(name));
+    v.insert("order".into(), Some(Value::Number(1.0)));
+    v
+}
+
+fn prepared() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    let mut st = open(dir.path());
+    st.sync_schema(&test_schema()).unwrap();
+    st.commit().unwrap();
+    dir
+}
+
+#[test]
+fn concurrent_writers_all_commit_with_distinct_ids() {
+    let dir = prepared();
+    let schema = test_schema();
+    let threads: Vec<_> = (0..4)
+        .map(|t| {
+            let path = dir.path().to_path_buf();
+            let schema = schema.clone();
+            std::thread::spawn(move || {
+                let mut st = open(&path);
+                let status = schema.class("status").unwrap();
+                let mut ids = Vec::new();
+                for i in 0..40 {
+                    let id = st.new_id("status").unwrap().to_string();
+                    st.add_node(status, &id, &status_values(&format!("s{t}-{i}")))
+                        .unwrap();
+                    st.commit().unwrap();
+                    ids.push(id);
+                }
+                ids
+            })
+        })
+        .collect();
+    let mut ids: Vec<u64> = threads
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .map(|id| id.parse().unwrap())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 160);
+    assert_eq!(
+        raw_strings(dir.path(), "select count(*) from _status"),
+        ["160"]
+    );
+    assert_eq!(
+        raw_strings(dir.path(), "select num from ids where name='status'"),
+        ["161"]
+    );
+    assert_eq!(raw_strings(dir.path(), "pragma journal_mode"), ["wal"]);
+}
+
+#[test]
+fn a_writer_that_ends_its_transaction_lets_the_next_in_at_once() {
+    let dir = prepared();
+    let mut first = open(dir.path());
+    let mut second = open(dir.path());
+    // Taking an id opens the transaction (and takes the write lock).
+    assert_eq!(first.new_id("status").unwrap(), 1);
+    first.rollback().unwrap();
+    let start = Instant::now();
+    assert_eq!(second.new_id("status").unwrap(), 2);
+    second.commit().unwrap();
+    assert_eq!(first.new_id("status").unwrap(), 3);
+    // A connection closed inside its transaction gives the lock up too.
+    drop(first);
+    assert_eq!(second.new_id("status").unwrap(), 4);
+    second.commit().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "waited {:?} for a free lock",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn waiting_for_ones_own_other_connection_ends_with_a_busy_error() {
+    let dir = prepared();
+    let timeout = Duration::from_millis(300);
+    let mut first = SqliteStorage::open(dir.path(), timeout).unwrap();
+    let mut second = SqliteStorage::open(dir.path(), timeout).unwrap();
+    first.new_id("status").unwrap();
+    let start = Instant::now();
+    let err = second.new_id("status").unwrap_err().to_string();
+    assert!(err.contains("locked") || err.contains("busy"), "{err}");
+    // The queue's wait and then SQLite's, not forever.
+    assert!(start.elapsed() < Duration::from_secs(3));
+    first.commit().unwrap();
+    assert_eq!(second.new_id("status").unwrap(), 2);
+    second.commit().unwrap();
+}
