@@ -1004,6 +1004,13 @@ impl Budget {
 
 /// Reads the contents of FileClass items and writes them into the
 /// tracker, ahead of the reader (runs on its own thread).
+///
+/// The reading and writing itself is done by [`PLACER_WORKERS`] threads:
+/// an export's contents are thousands of small files, mostly not in the
+/// page cache, and one thread reading them one after the other spends
+/// most of its time waiting for the disk; several keep several reads in
+/// flight. The placer hands them the rows in order and passes the results
+/// on in the same order.
 struct Placer<'a> {
     dir: &'a Path,
     files_dir: &'a Path,
@@ -1014,19 +1021,87 @@ struct Placer<'a> {
     dirs: HashSet<PathBuf>,
 }
 
+/// Threads reading and writing file contents for the placer.
+const PLACER_WORKERS: usize = 6;
+/// Rows whose contents may be in the workers' hands at once.
+const PLACER_IN_FLIGHT: usize = 64;
+
+/// One content to copy: read `src`, write `dest` (unless a file is there).
+struct PlaceJob {
+    seq: u64,
+    /// The item, as `msg12`.
+    item: String,
+    src: PathBuf,
+    dest: PathBuf,
+}
+
+/// A copied content, or why not (naming the item, not yet the line).
+type PlaceResult = Result<(Vec<u8>, Option<PathBuf>), String>;
+
+/// The rows handed to the workers, oldest first, and the results that
+/// came back out of order.
+struct InFlight {
+    /// (sequence number, CSV line, item id, class) of each row handed out.
+    rows: std::collections::VecDeque<(u64, usize, String, String)>,
+    done: std::collections::HashMap<u64, PlaceResult>,
+    next_seq: u64,
+}
+
 impl Placer<'_> {
     fn run(mut self, classes: &[&ClassDef]) {
-        for cls in classes {
-            if !self.place_class(cls) {
-                return;
+        let (job_tx, job_rx) = mpsc::channel::<PlaceJob>();
+        let (res_tx, res_rx) = mpsc::channel::<(u64, PlaceResult)>();
+        let job_rx = std::sync::Mutex::new(job_rx);
+        std::thread::scope(|scope| {
+            for _ in 0..PLACER_WORKERS {
+                let (job_rx, res_tx) = (&job_rx, res_tx.clone());
+                scope.spawn(move || loop {
+                    let job = match job_rx.lock() {
+                        Ok(rx) => rx.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    if res_tx.send((job.seq, copy_content(&job))).is_err() {
+                        return;
+                    }
+                });
             }
-        }
+            drop(res_tx);
+            let mut flight = InFlight {
+                rows: Default::default(),
+                done: Default::default(),
+                next_seq: 0,
+            };
+            for cls in classes {
+                if !self.place_class(cls, &job_tx, &res_rx, &mut flight) {
+                    break;
+                }
+            }
+            // Stopped early: whatever the workers still place goes again.
+            drop(job_tx);
+            for (_, result) in res_rx.iter() {
+                if let Ok((_, Some(placed))) = result {
+                    let _ = fs::remove_file(placed);
+                }
+            }
+            for (_, result) in flight.done.drain() {
+                if let Ok((_, Some(placed))) = result {
+                    let _ = fs::remove_file(placed);
+                }
+            }
+        });
     }
 
     /// Place the contents of one class's rows, in the order of its CSV
     /// file, then say so. Rows the reader will refuse end the class early
     /// (the reader reports them). False when the import is over.
-    fn place_class(&mut self, cls: &ClassDef) -> bool {
+    fn place_class(
+        &mut self,
+        cls: &ClassDef,
+        jobs: &mpsc::Sender<PlaceJob>,
+        results: &mpsc::Receiver<(u64, PlaceResult)>,
+        flight: &mut InFlight,
+    ) -> bool {
         let classname = &cls.name;
         let path = self.dir.join(format!("{classname}.csv"));
         let mut read = || -> Result<bool, ()> {
@@ -1047,27 +1122,87 @@ impl Placer<'_> {
                 let id = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
                     .map_err(|_| ())
                     .and_then(|v| id_text(&v, "column id").map_err(|_| ()))?;
-                let content = self
-                    .place(classname, &id)
-                    .map_err(|e| located(&path, line, e));
-                let failed = content.is_err();
-                if let Ok((c, _)) = &content {
-                    self.budget.take(c.len(), self.stop);
+                let job = self.job(classname, &id, flight.next_seq);
+                match job {
+                    Ok(job) => {
+                        flight
+                            .rows
+                            .push_back((job.seq, line, id, classname.clone()));
+                        flight.next_seq += 1;
+                        if jobs.send(job).is_err() {
+                            return Ok(false);
+                        }
+                    }
+                    Err(e) => {
+                        // Hand over what is before it, then the problem.
+                        if !self.hand_over(flight, results, 0)? {
+                            return Ok(false);
+                        }
+                        let content = Err(located(&path, line, e));
+                        self.send(Placement::Row { line, id, content });
+                        return Err(());
+                    }
                 }
-                if !self.send(Placement::Row { line, id, content }) {
+                if !self.hand_over(flight, results, PLACER_IN_FLIGHT)? {
                     return Ok(false);
                 }
-                if failed {
-                    return Err(());
-                }
             }
-            Ok(true)
+            Ok(self.hand_over(flight, results, 0)?)
         };
         match read() {
             Ok(false) => false,
             // After a row the reader will refuse, it stops there too.
             Ok(true) | Err(()) => self.send(Placement::ClassDone),
         }
+    }
+
+    /// Pass finished rows on, in order, until at most `keep` are in the
+    /// workers' hands. False when nobody listens any more; an error after
+    /// passing on a row whose content could not be placed.
+    fn hand_over(
+        &mut self,
+        flight: &mut InFlight,
+        results: &mpsc::Receiver<(u64, PlaceResult)>,
+        keep: usize,
+    ) -> Result<bool, ()> {
+        while let Some(&(seq, ..)) = flight.rows.front() {
+            let result = match flight.done.remove(&seq) {
+                Some(r) => r,
+                None if flight.rows.len() > keep => match results.recv() {
+                    Ok((s, r)) => {
+                        flight.done.insert(s, r);
+                        continue;
+                    }
+                    Err(_) => return Ok(false),
+                },
+                None => {
+                    // Take what has come back meanwhile without waiting.
+                    match results.try_recv() {
+                        Ok((s, r)) => {
+                            flight.done.insert(s, r);
+                            continue;
+                        }
+                        Err(_) => return Ok(true),
+                    }
+                }
+            };
+            let Some((_, line, id, classname)) = flight.rows.pop_front() else {
+                break;
+            };
+            let path = self.dir.join(format!("{classname}.csv"));
+            let content = result.map_err(|e| located(&path, line, e));
+            let failed = content.is_err();
+            if let Ok((c, _)) = &content {
+                self.budget.take(c.len(), self.stop);
+            }
+            if !self.send(Placement::Row { line, id, content }) {
+                return Ok(false);
+            }
+            if failed {
+                return Err(());
+            }
+        }
+        Ok(true)
     }
 
     /// Hand one placement over; false (and the file removed) when nobody
@@ -1088,32 +1223,41 @@ impl Placer<'_> {
         }
     }
 
-    /// Read an item's content from the export and write it to its place
-    /// in the tracker if no file is there yet.
-    fn place(&mut self, classname: &str, id: &str) -> Result<(Vec<u8>, Option<PathBuf>), String> {
+    /// Where an item's content comes from and goes to, its directory
+    /// made if it is new.
+    fn job(&mut self, classname: &str, id: &str, seq: u64) -> Result<PlaceJob, String> {
         let src = export_file_path(self.dir, classname, id);
-        let content = fs::read(&src).map_err(|e| {
-            format!(
-                "cannot read the content of {classname}{id} from {}: {e}",
-                src.display()
-            )
-        })?;
-        let placed = (|| {
-            let path = roundup_core::db::content_path(self.files_dir, classname, id)?;
-            if let Some(parent) = path.parent() {
-                if !self.dirs.contains(parent) {
-                    fs::create_dir_all(parent)
-                        .map_err(|e| Error::io(format!("creating {}", parent.display()), e))?;
-                    self.dirs.insert(parent.to_path_buf());
-                }
+        let dest = roundup_core::db::content_path(self.files_dir, classname, id)
+            .map_err(|e| format!("{classname}{id}: {e}"))?;
+        if let Some(parent) = dest.parent() {
+            if !self.dirs.contains(parent) {
+                fs::create_dir_all(parent)
+                    .map_err(|e| format!("{classname}{id}: creating {}: {e}", parent.display()))?;
+                self.dirs.insert(parent.to_path_buf());
             }
-            let written = roundup_core::db::place_new_file(&path, &content)
-                .map_err(|e| Error::io(format!("writing {}", path.display()), e))?;
-            Ok::<_, Error>(written.then_some(path))
-        })()
-        .map_err(|e| format!("{classname}{id}: {e}"))?;
-        Ok((content, placed))
+        }
+        Ok(PlaceJob {
+            seq,
+            item: format!("{classname}{id}"),
+            src,
+            dest,
+        })
     }
+}
+
+/// Read an item's content from the export and write it to its place in
+/// the tracker if no file is there yet (on a placer worker).
+fn copy_content(job: &PlaceJob) -> PlaceResult {
+    let content = fs::read(&job.src).map_err(|e| {
+        format!(
+            "cannot read the content of {} from {}: {e}",
+            job.item,
+            job.src.display()
+        )
+    })?;
+    let written = roundup_core::db::place_new_file(&job.dest, &content)
+        .map_err(|e| format!("{}: writing {}: {e}", job.item, job.dest.display()))?;
+    Ok((content, written.then(|| job.dest.clone())))
 }
 
 /// Why the reader ended early.
