@@ -1147,7 +1147,7 @@ impl Placer<'_> {
                     return Ok(false);
                 }
             }
-            Ok(self.hand_over(flight, results, 0)?)
+            self.hand_over(flight, results, 0)
         };
         match read() {
             Ok(false) => false,
