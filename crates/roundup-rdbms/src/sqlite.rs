@@ -183,6 +183,11 @@ pub struct SqliteStorage {
     /// number (`.1`) in the tables exceeds, learnt on first use and raised
     /// by every insert; it saves looking for items an import brings anew.
     bulk_max: HashMap<String, (Option<i64>, Option<i64>)>,
+    /// In bulk mode: classes whose tables were looked at for
+    /// `defer_indexes`, and the indexes dropped there (name, `create`
+    /// statement), recreated when the load ends (`restore_deferred_indexes`).
+    deferred_checked: HashSet<String>,
+    deferred_indexes: Vec<(String, String)>,
 }
 
 /// The statements item writes of one class use over and over.
@@ -421,6 +426,8 @@ impl SqliteStorage {
             last_class_sql: RefCell::new(None),
             journal_switched: false,
             bulk_max: HashMap::new(),
+            deferred_checked: HashSet::new(),
+            deferred_indexes: Vec::new(),
         };
         if !st.table_exists("schema")? {
             st.create_base_tables()?;
@@ -562,6 +569,8 @@ impl SqliteStorage {
         if self.in_tx && self.conn.is_autocommit() {
             self.end_tx();
             self.pending_words = PendingWords::default();
+            self.deferred_indexes.clear();
+            self.deferred_checked.clear();
             let restore = self.restore_allocated_ids();
             let mut msg = "SQLite rolled back the open transaction after an error: every change since the last commit is lost".to_string();
             if let Err(e) = restore {
@@ -869,6 +878,91 @@ impl SqliteStorage {
         }
         self.pending_words = PendingWords::default();
         Ok(())
+    }
+
+    /// In bulk mode, before the first item of `class` is written: when its
+    /// table is empty, drop the ordinary (not unique) indexes of the table,
+    /// its multilink tables and its journal (each only when empty) until
+    /// the load ends. Sorting all entries once at the end is much cheaper
+    /// than updating every index for every row, and an import into a new
+    /// tracker is exactly such a load. Unique indexes stay, so a duplicate
+    /// key is still refused at its row.
+    fn defer_indexes(&mut self, class: &ClassDef) -> Result<()> {
+        if !self.bulk || !self.deferred_checked.insert(class.name.clone()) {
+            return Ok(());
+        }
+        let table = layout::class_table(&class.name);
+        if !self
+            .rows(&format!("select 1 from {table} limit 1"), &[])?
+            .is_empty()
+        {
+            return Ok(());
+        }
+        let mut tables = vec![table, layout::journal_table(&class.name)];
+        for (name, prop) in &class.props {
+            if prop.ptype == PropType::Multilink {
+                tables.push(layout::multilink_table(&class.name, name));
+            }
+        }
+        for t in tables {
+            if self.table_exists(&t)?
+                && self
+                    .rows(&format!("select 1 from {t} limit 1"), &[])?
+                    .is_empty()
+            {
+                self.drop_plain_indexes(&t)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Drop the indexes of `table` made by `create index` without
+    /// `unique`, remembering how to make them again.
+    fn drop_plain_indexes(&mut self, table: &str) -> Result<()> {
+        let found = self.rows(
+            "select m.name, m.sql from sqlite_master m, pragma_index_list(?1) l \
+             where m.type='index' and m.name=l.name and l.\"unique\"=0 and l.origin='c' \
+             and m.sql is not null",
+            &[SqlValue::Text(table.to_string())],
+        )?;
+        for row in found {
+            let (Some(SqlValue::Text(name)), Some(SqlValue::Text(sql))) = (row.first(), row.get(1))
+            else {
+                continue;
+            };
+            // `create index x on ...` made again only if still missing (a
+            // rolled-back savepoint may have brought it back already).
+            let Some(rest) = sql
+                .get(..13)
+                .filter(|head| head.eq_ignore_ascii_case("create index "))
+                .map(|_| &sql[13..])
+            else {
+                continue;
+            };
+            self.begin()?;
+            self.exec(&format!("drop index if exists \"{name}\""), &[])?;
+            self.deferred_indexes
+                .push((name.clone(), format!("create index if not exists {rest}")));
+        }
+        Ok(())
+    }
+
+    /// Make the indexes `defer_indexes` dropped again.
+    fn restore_deferred_indexes(&mut self) -> Result<()> {
+        if self.deferred_indexes.is_empty() {
+            return Ok(());
+        }
+        // As for the word index: sort in a temporary file, not in memory.
+        self.batch("pragma temp_store=FILE")?;
+        let mut built = Ok(());
+        for (_, sql) in std::mem::take(&mut self.deferred_indexes) {
+            built = self.exec(&sql, &[]).map(|_| ());
+            if built.is_err() {
+                break;
+            }
+        }
+        self.batch("pragma temp_store=MEMORY")?;
+        built
     }
 
     /// `index_text` in bulk mode: the text id is settled at once, the
@@ -1588,6 +1682,7 @@ impl Storage for SqliteStorage {
 
     fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()> {
         let nid = layout::parse_id(&class.name, id)?;
+        self.defer_indexes(class)?;
         let sql = self.class_sql(class);
         // Values for names that are no column or multilink are an error;
         // counting the names used spares looking each one up.
@@ -2180,10 +2275,12 @@ impl Storage for SqliteStorage {
     fn set_bulk(&mut self, on: bool) -> Result<()> {
         self.bulk = on;
         self.bulk_max.clear();
+        self.deferred_checked.clear();
         if on {
             self.bulk_journal()
         } else {
-            self.restore_word_indexes()
+            self.restore_word_indexes()?;
+            self.restore_deferred_indexes()
         }
     }
 
@@ -2217,6 +2314,7 @@ impl Storage for SqliteStorage {
             return Ok(());
         }
         self.restore_word_indexes()?;
+        self.restore_deferred_indexes()?;
         match self.batch("COMMIT") {
             Ok(()) => {
                 self.end_tx();
@@ -2243,6 +2341,9 @@ impl Storage for SqliteStorage {
     fn rollback(&mut self) -> Result<()> {
         self.pending_words = PendingWords::default();
         self.bulk_max.clear();
+        // The rollback brings the dropped indexes back.
+        self.deferred_indexes.clear();
+        self.deferred_checked.clear();
         if self.in_tx {
             if !self.conn.is_autocommit() {
                 let undone = self.batch("ROLLBACK");

@@ -1051,3 +1051,64 @@ fn computed_reverse_multilinks_are_loaded_and_searchable() {
         vec!["1"]
     );
 }
+
+/// The indexes of a table: name and definition.
+fn indexes_of(dir: &std::path::Path, table: &str) -> Vec<String> {
+    raw_strings(
+        dir,
+        &format!(
+            "select name || ': ' || sql from sqlite_master where type='index' and tbl_name='{table}' and sql is not null order by name"
+        ),
+    )
+}
+
+#[test]
+fn a_bulk_load_into_empty_tables_rebuilds_their_indexes_at_the_end() {
+    let (dir, mut st, schema) = setup();
+    add_basics(&mut st, &schema);
+    st.commit().unwrap();
+    let tables = ["_issue", "issue_nosy", "issue__journal", "_status"];
+    let before: Vec<Vec<String>> = tables.iter().map(|t| indexes_of(dir.path(), t)).collect();
+    assert!(before[0].len() >= 2, "{:?}", before[0]);
+    assert!(!before[1].is_empty());
+
+    let issue = schema.class("issue").unwrap();
+    let status = schema.class("status").unwrap();
+    let add_issues = |st: &mut roundup_rdbms::sqlite::SqliteStorage, ids: &[&str]| {
+        for id in ids {
+            let mut v = vals(auto("1", "20240102030405.000"));
+            v.insert("title".into(), s(&format!("issue {id}")));
+            v.insert("status".into(), link("1"));
+            v.insert("nosy".into(), ml(&["1", "3"]));
+            st.add_node(issue, id, &v).unwrap();
+        }
+    };
+
+    // Rolled back: everything as before, indexes included.
+    st.set_bulk(true).unwrap();
+    add_issues(&mut st, &["1", "2"]);
+    st.set_bulk(false).unwrap();
+    st.rollback().unwrap();
+    for (t, want) in tables.iter().zip(&before) {
+        assert_eq!(&indexes_of(dir.path(), t), want, "{t}");
+    }
+
+    // Committed: the same indexes as before, and they are used.
+    st.set_bulk(true).unwrap();
+    add_issues(&mut st, &["1", "2", "3"]);
+    // status already holds items: its indexes stay while loading
+    let id = st.new_id("status").unwrap().to_string();
+    let mut v = vals(auto("1", "20240101000000.000"));
+    v.insert("name".into(), s("later"));
+    st.add_node(status, &id, &v).unwrap();
+    st.set_bulk(false).unwrap();
+    st.commit().unwrap();
+    for (t, want) in tables.iter().zip(&before) {
+        assert_eq!(&indexes_of(dir.path(), t), want, "{t}");
+    }
+    assert_eq!(
+        raw_strings(dir.path(), "select count(*) from issue_nosy"),
+        ["6"]
+    );
+    assert_eq!(raw_strings(dir.path(), "pragma integrity_check"), ["ok"]);
+}
