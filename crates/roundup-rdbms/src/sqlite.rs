@@ -639,7 +639,13 @@ impl SqliteStorage {
         };
         self.shared
             .wal_sync
-            .sync(|| std::fs::File::open(wal)?.sync_data())
+            .sync(|| match std::fs::File::open(wal) {
+                Ok(f) => f.sync_data(),
+                // No log any more: the last connection checkpointed it into
+                // the database (syncing that) and removed it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+                Err(e) => Err(e),
+            })
             .map_err(|e| {
                 Error::io(
                     format!(
