@@ -1039,10 +1039,11 @@ struct PlaceJob {
 type PlaceResult = Result<(Vec<u8>, Option<PathBuf>), String>;
 
 /// The rows handed to the workers, oldest first, and the results that
-/// came back out of order.
+/// came back out of order. All belong to the class being placed: each
+/// class is handed over completely before the next starts.
 struct InFlight {
-    /// (sequence number, CSV line, item id, class) of each row handed out.
-    rows: std::collections::VecDeque<(u64, usize, String, String)>,
+    /// (sequence number, CSV line, item id) of each row handed out.
+    rows: std::collections::VecDeque<(u64, usize, String)>,
     done: std::collections::HashMap<u64, PlaceResult>,
     next_seq: u64,
 }
@@ -1112,22 +1113,25 @@ impl Placer<'_> {
             }
             let width = row.len();
             let id_col = row.iter().position(|h| h == "id").ok_or(())?;
-            while let Some(line) = reader.read_record(&mut row).map_err(|_| ())? {
+            // A row the reader will refuse ends the class there (the
+            // reader reports it); the rows before it still get theirs.
+            while let Ok(Some(line)) = reader.read_record(&mut row) {
                 if self.stop.load(Ordering::Relaxed) {
                     return Ok(false);
                 }
                 if row.len() != width {
-                    return Err(());
+                    break;
                 }
-                let id = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
+                let Ok(id) = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
                     .map_err(|_| ())
-                    .and_then(|v| id_text(&v, "column id").map_err(|_| ()))?;
+                    .and_then(|v| id_text(&v, "column id").map_err(|_| ()))
+                else {
+                    break;
+                };
                 let job = self.job(classname, &id, flight.next_seq);
                 match job {
                     Ok(job) => {
-                        flight
-                            .rows
-                            .push_back((job.seq, line, id, classname.clone()));
+                        flight.rows.push_back((job.seq, line, id));
                         flight.next_seq += 1;
                         if jobs.send(job).is_err() {
                             return Ok(false);
@@ -1135,7 +1139,7 @@ impl Placer<'_> {
                     }
                     Err(e) => {
                         // Hand over what is before it, then the problem.
-                        if !self.hand_over(flight, results, 0)? {
+                        if !self.hand_over(flight, results, &path, 0)? {
                             return Ok(false);
                         }
                         let content = Err(located(&path, line, e));
@@ -1143,26 +1147,27 @@ impl Placer<'_> {
                         return Err(());
                     }
                 }
-                if !self.hand_over(flight, results, PLACER_IN_FLIGHT)? {
+                if !self.hand_over(flight, results, &path, PLACER_IN_FLIGHT)? {
                     return Ok(false);
                 }
             }
-            self.hand_over(flight, results, 0)
+            self.hand_over(flight, results, &path, 0)
         };
         match read() {
             Ok(false) => false,
-            // After a row the reader will refuse, it stops there too.
             Ok(true) | Err(()) => self.send(Placement::ClassDone),
         }
     }
 
-    /// Pass finished rows on, in order, until at most `keep` are in the
-    /// workers' hands. False when nobody listens any more; an error after
-    /// passing on a row whose content could not be placed.
+    /// Pass finished rows of the class file `path` on, in order, until at
+    /// most `keep` are in the workers' hands. False when nobody listens
+    /// any more; an error after passing on a row whose content could not
+    /// be placed.
     fn hand_over(
         &mut self,
         flight: &mut InFlight,
         results: &mpsc::Receiver<(u64, PlaceResult)>,
+        path: &Path,
         keep: usize,
     ) -> Result<bool, ()> {
         while let Some(&(seq, ..)) = flight.rows.front() {
@@ -1186,11 +1191,10 @@ impl Placer<'_> {
                     }
                 }
             };
-            let Some((_, line, id, classname)) = flight.rows.pop_front() else {
+            let Some((_, line, id)) = flight.rows.pop_front() else {
                 break;
             };
-            let path = self.dir.join(format!("{classname}.csv"));
-            let content = result.map_err(|e| located(&path, line, e));
+            let content = result.map_err(|e| located(path, line, e));
             let failed = content.is_err();
             if let Ok((c, _)) = &content {
                 self.budget.take(c.len(), self.stop);

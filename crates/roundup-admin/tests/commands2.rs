@@ -535,6 +535,16 @@ fn a_failed_import_removes_every_content_file_it_wrote() {
     assert!(out.contains("msg.csv, line 901: column "), "{out}");
     assert_eq!(count_files(&other.join("db/files")), 0);
 
+    // A row whose fields do not fit the header: the contents of the rows
+    // before it are still handed over, and the error names that row.
+    let mut short: Vec<String> = good.iter().map(|l| l.to_string()).collect();
+    short[900] = short[900].rsplit_once(':').unwrap().0.to_string();
+    std::fs::write(e1.join("msg.csv"), short.join("\n") + "\n").unwrap();
+    let out = fails(&other, &["import", e1.to_str().unwrap()]);
+    assert!(out.contains("msg.csv, line 901: "), "{out}");
+    assert!(!out.contains("out of step"), "{out}");
+    assert_eq!(count_files(&other.join("db/files")), 0);
+
     // without the bad rows it all goes in
     std::fs::write(e1.join("msg.csv"), good.join("\n") + "\n").unwrap();
     ok(&other, &["import", e1.to_str().unwrap()]);
