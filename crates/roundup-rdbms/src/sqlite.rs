@@ -184,10 +184,10 @@ pub struct SqliteStorage {
     /// by every insert; it saves looking for items an import brings anew.
     bulk_max: HashMap<String, (Option<i64>, Option<i64>)>,
     /// In bulk mode: classes whose tables were looked at for
-    /// `defer_indexes`, and the indexes dropped there (name, `create`
-    /// statement), recreated when the load ends (`restore_deferred_indexes`).
+    /// `defer_indexes`, and the `create` statements of the indexes dropped
+    /// there, run when the load ends (`restore_deferred_indexes`).
     deferred_checked: HashSet<String>,
-    deferred_indexes: Vec<(String, String)>,
+    deferred_indexes: Vec<String>,
 }
 
 /// The statements item writes of one class use over and over.
@@ -806,7 +806,7 @@ impl SqliteStorage {
         }
         if !self.pending_words.checked_empty {
             self.pending_words.checked_empty = true;
-            if self.rows("select 1 from __words limit 1", &[])?.is_empty() {
+            if self.is_empty_table("__words")? {
                 self.exec(&format!("drop index if exists {}", WORD_INDEX.0), &[])?;
                 self.pending_words.indexes_dropped = true;
             }
@@ -873,14 +873,8 @@ impl SqliteStorage {
         }
         self.flush_words()?;
         if self.pending_words.indexes_dropped {
-            // Sorting the index entries in memory (temp_store is MEMORY
-            // for the statement journals) would hold all of them at
-            // once; a temporary file keeps the peak small.
-            self.batch("pragma temp_store=FILE")?;
             let (name, on) = WORD_INDEX;
-            let built = self.exec(&format!("create index if not exists {name} on {on}"), &[]);
-            self.batch("pragma temp_store=MEMORY")?;
-            built?;
+            self.build_indexes(&[format!("create index if not exists {name} on {on}")])?;
         }
         self.pending_words = PendingWords::default();
         Ok(())
@@ -898,28 +892,28 @@ impl SqliteStorage {
             return Ok(());
         }
         let table = layout::class_table(&class.name);
-        if !self
-            .rows(&format!("select 1 from {table} limit 1"), &[])?
-            .is_empty()
-        {
+        if !self.is_empty_table(&table)? {
             return Ok(());
         }
-        let mut tables = vec![table, layout::journal_table(&class.name)];
+        self.drop_plain_indexes(&table)?;
+        let mut others = vec![layout::journal_table(&class.name)];
         for (name, prop) in &class.props {
             if prop.ptype == PropType::Multilink {
-                tables.push(layout::multilink_table(&class.name, name));
+                others.push(layout::multilink_table(&class.name, name));
             }
         }
-        for t in tables {
-            if self.table_exists(&t)?
-                && self
-                    .rows(&format!("select 1 from {t} limit 1"), &[])?
-                    .is_empty()
-            {
+        for t in others {
+            if self.table_exists(&t)? && self.is_empty_table(&t)? {
                 self.drop_plain_indexes(&t)?;
             }
         }
         Ok(())
+    }
+
+    fn is_empty_table(&self, table: &str) -> Result<bool> {
+        Ok(self
+            .rows(&format!("select 1 from {table} limit 1"), &[])?
+            .is_empty())
     }
 
     /// Drop the indexes of `table` made by `create index` without
@@ -948,25 +942,29 @@ impl SqliteStorage {
             self.begin()?;
             self.exec(&format!("drop index if exists \"{name}\""), &[])?;
             self.deferred_indexes
-                .push((name.clone(), format!("create index if not exists {rest}")));
+                .push(format!("create index if not exists {rest}"));
         }
         Ok(())
     }
 
     /// Make the indexes `defer_indexes` dropped again.
     fn restore_deferred_indexes(&mut self) -> Result<()> {
-        if self.deferred_indexes.is_empty() {
+        let creates = std::mem::take(&mut self.deferred_indexes);
+        self.build_indexes(&creates)
+    }
+
+    /// Run `create index` statements of a bulk load's end. Sorting the
+    /// entries in memory (temp_store is MEMORY for the statement journals)
+    /// would hold all of them at once; a temporary file keeps the peak
+    /// small.
+    fn build_indexes(&mut self, creates: &[String]) -> Result<()> {
+        if creates.is_empty() {
             return Ok(());
         }
-        // As for the word index: sort in a temporary file, not in memory.
         self.batch("pragma temp_store=FILE")?;
-        let mut built = Ok(());
-        for (_, sql) in std::mem::take(&mut self.deferred_indexes) {
-            built = self.exec(&sql, &[]).map(|_| ());
-            if built.is_err() {
-                break;
-            }
-        }
+        let built = creates
+            .iter()
+            .try_for_each(|sql| self.exec(sql, &[]).map(|_| ()));
         self.batch("pragma temp_store=MEMORY")?;
         built
     }
