@@ -158,29 +158,8 @@ fn install_demo(home: &Path, template: &str, backend: &str, web: &str) -> roundu
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-/// Keep the server's memory small: transparent huge pages (on by default
-/// on many Linux systems) round the allocator's small, scattered heaps up
-/// to 2 MiB pages, and each pooled SQLite connection would otherwise keep
-/// its own page cache of up to 2 MiB.
-fn tune_memory() {
-    #[cfg(target_os = "linux")]
-    // SAFETY: prctl with PR_SET_THP_DISABLE only sets a flag on this
-    // process; it reads no memory of ours.
-    unsafe {
-        libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
-    }
-    // Give freed memory back to the system at once instead of after a
-    // delay (option 15 is `mi_option_purge_delay` in mimalloc 2 and 3).
-    // SAFETY: setting an allocator option is a plain store of an integer.
-    unsafe {
-        libmimalloc_sys::mi_option_set(15, 0);
-    }
-    // Advisory; a failure only means SQLite keeps its default caches.
-    let _ = roundup_rdbms::sqlite::limit_process_memory(8 << 20);
-}
-
 fn main() {
-    tune_memory();
+    roundup_web::server::tune_memory();
     let o = parse(std::env::args().skip(1).collect());
     let home = std::path::absolute(o.directory.clone().unwrap_or_else(|| PathBuf::from("demo")))
         .unwrap_or_else(|e| fail(&format!("bad directory: {e}")));
