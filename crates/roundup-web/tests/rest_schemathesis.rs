@@ -13,9 +13,8 @@ mod server_support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 
-use roundup_web::server::{self, App, ServeOptions, ServerSettings};
+use roundup_web::server::ServerSettings;
 use server_support::*;
 
 fn st_program() -> Option<PathBuf> {
@@ -103,28 +102,14 @@ async fn openapi_document_holds_for_anonymous() {
         println!("skipped: schemathesis is not installed (see .ci/run)");
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = listener.local_addr().unwrap().port();
-    let home = dir.path().join("t");
-    make_tracker(&home, "t", port, &[]);
-    let schema = home.join("schema.py");
-    let mut text = std::fs::read_to_string(&schema).unwrap();
-    text.push_str("\ndb.security.addPermissionToRole('Anonymous', 'Rest Access')\n");
-    std::fs::write(&schema, text).unwrap();
-    let app = Arc::new(App::open(&[("t".to_string(), home)], ServerSettings::default()).unwrap());
-    listener.set_nonblocking(true).unwrap();
-    let l = tokio::net::TcpListener::from_std(listener).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let stop = async move {
-            let _ = rx.await;
-        };
-        server::serve(l, app, None, ServeOptions::default(), stop)
-            .await
-            .unwrap();
-    });
-    let base = format!("http://127.0.0.1:{port}/t/");
+    let s = serve_prepared(&["t"], &[], ServerSettings::default(), |home| {
+        let schema = home.join("schema.py");
+        let mut text = std::fs::read_to_string(&schema).unwrap();
+        text.push_str("\ndb.security.addPermissionToRole('Anonymous', 'Rest Access')\n");
+        std::fs::write(&schema, text).unwrap();
+    })
+    .await;
+    let base = s.base();
     // the grant took effect: the document is readable without credentials
     let r = http()
         .get(format!("{base}rest/openapi.json"))
@@ -133,7 +118,6 @@ async fn openapi_document_holds_for_anonymous() {
         .unwrap();
     assert_eq!(r.status(), 200);
     let (ok, report) = run_schemathesis(st, base, "-").await;
-    let _ = tx.send(());
-    let _ = task.await;
+    s.stop().await;
     assert_clean(ok, &report);
 }

@@ -101,6 +101,17 @@ pub async fn serve_many(
     extra: &[(&str, &str)],
     settings: ServerSettings,
 ) -> Served {
+    serve_prepared(names, extra, settings, |_| {}).await
+}
+
+/// As [`serve_many`], with `prepare` run on each tracker home after it is
+/// made and before it is served (to change its schema, say).
+pub async fn serve_prepared(
+    names: &[&str],
+    extra: &[(&str, &str)],
+    settings: ServerSettings,
+    prepare: impl Fn(&Path),
+) -> Served {
     let dir = tempfile::tempdir().unwrap();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -108,6 +119,7 @@ pub async fn serve_many(
     for n in names {
         let home = dir.path().join(n);
         make_tracker(&home, n, port, extra);
+        prepare(&home);
         homes.push((n.to_string(), home));
     }
     let app = Arc::new(App::open(&homes, settings).unwrap());
