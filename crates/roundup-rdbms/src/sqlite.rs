@@ -200,14 +200,28 @@ struct ClassSql {
     /// Stored multilinks: property name and plain `insert` statements of
     /// 1 to ROWS_PER_INSERT links (index n - 1 for n rows).
     link_inserts: Vec<(String, Vec<String>)>,
-    journal_insert: String,
-    /// `insert` of 1 to ROWS_PER_INSERT journal entries.
-    journal_inserts: Vec<String>,
-    journal_delete: String,
+    journal: Arc<JournalSql>,
     /// Largest id / journal item number the tables may hold, while in
     /// bulk mode (see `bulk_may_exist`).
     max_id: String,
     max_journal_id: String,
+}
+
+/// The statements of one class's journal table.
+struct JournalSql {
+    /// `delete` of an item's entries.
+    delete: String,
+    /// `insert` of 1 to ROWS_PER_INSERT entries (index n - 1 for n).
+    inserts: Vec<String>,
+}
+
+impl JournalSql {
+    fn new(table: &str) -> JournalSql {
+        JournalSql {
+            delete: format!("delete from {table} where nodeid=?1"),
+            inserts: multi_row_inserts(table, "nodeid,date,tag,action,params", 5),
+        }
+    }
 }
 
 /// Rows per multi-row `insert` of links and journal entries.
@@ -259,11 +273,7 @@ impl ClassSql {
             insert,
             has_node: format!("select 1 from {table} where id=?1"),
             link_inserts,
-            journal_insert: format!(
-                "insert into {journal} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
-            ),
-            journal_inserts: multi_row_inserts(&journal, "nodeid,date,tag,action,params", 5),
-            journal_delete: format!("delete from {journal} where nodeid=?1"),
+            journal: Arc::new(JournalSql::new(&journal)),
             max_id: format!("select max(id) from {table}"),
             max_journal_id: format!("select max(nodeid) from {journal}"),
         }
@@ -1511,25 +1521,11 @@ impl SqliteStorage {
         c
     }
 
-    /// `delete` of an item's journal, `insert` of one entry, and the
-    /// multi-row inserts.
-    fn journal_sql(&self, class: &str) -> (String, String, Vec<String>) {
+    /// The journal statements of `class`.
+    fn journal_sql(&self, class: &str) -> Arc<JournalSql> {
         match self.class_sql_named(class) {
-            Some(c) => (
-                c.journal_delete.clone(),
-                c.journal_insert.clone(),
-                c.journal_inserts.clone(),
-            ),
-            None => {
-                let t = layout::journal_table(class);
-                (
-                    format!("delete from {t} where nodeid=?1"),
-                    format!(
-                        "insert into {t} (nodeid,date,tag,action,params) values (?1,?2,?3,?4,?5)"
-                    ),
-                    multi_row_inserts(&t, "nodeid,date,tag,action,params", 5),
-                )
-            }
+            Some(c) => c.journal.clone(),
+            None => Arc::new(JournalSql::new(&layout::journal_table(class))),
         }
     }
 
@@ -2111,8 +2107,8 @@ impl Storage for SqliteStorage {
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {
         let row = Self::journal_row(class, entry)?;
-        let (_, sql, _) = self.journal_sql(class);
-        self.write(|s| s.exec(&sql, &row).map(|_| ()))?;
+        let sql = self.journal_sql(class);
+        self.write(|s| s.exec(&sql.inserts[0], &row).map(|_| ()))?;
         if let SqlValue::Int(nid) = row[0] {
             self.bulk_wrote(class, nid, true);
         }
@@ -2154,7 +2150,7 @@ impl Storage for SqliteStorage {
 
     fn set_journal(&mut self, class: &str, id: &str, entries: &[JournalEntry]) -> Result<()> {
         let nid = layout::parse_id(class, id)?;
-        let (delete, _, inserts) = self.journal_sql(class);
+        let sql = self.journal_sql(class);
         let mut chunks: Vec<(usize, Vec<SqlValue>)> = Vec::new();
         for group in entries.chunks(ROWS_PER_INSERT) {
             let mut params = Vec::with_capacity(group.len() * 5);
@@ -2168,10 +2164,10 @@ impl Storage for SqliteStorage {
         let may_exist = self.bulk_may_exist(class, nid, true)?;
         self.write(|s| {
             if may_exist {
-                s.exec(&delete, &[SqlValue::Int(nid)])?;
+                s.exec(&sql.delete, &[SqlValue::Int(nid)])?;
             }
             for (n, params) in &chunks {
-                s.exec(&inserts[n - 1], params)?;
+                s.exec(&sql.inserts[n - 1], params)?;
             }
             Ok(())
         })?;
