@@ -578,9 +578,7 @@ impl SqliteStorage {
     fn check_lost_transaction(&mut self) -> Result<()> {
         if self.in_tx && self.conn.is_autocommit() {
             self.end_tx();
-            self.pending_words = PendingWords::default();
-            self.deferred_indexes.clear();
-            self.deferred_checked.clear();
+            self.forget_bulk_work();
             let restore = self.restore_allocated_ids();
             let mut msg = "SQLite rolled back the open transaction after an error: every change since the last commit is lost".to_string();
             if let Err(e) = restore {
@@ -602,6 +600,14 @@ impl SqliteStorage {
             self.in_tx = true;
         }
         Ok(())
+    }
+
+    /// The transaction is being undone: words not yet written go, and the
+    /// indexes a bulk load dropped come back with the rollback itself.
+    fn forget_bulk_work(&mut self) {
+        self.pending_words = PendingWords::default();
+        self.deferred_indexes.clear();
+        self.deferred_checked.clear();
     }
 
     /// The transaction has ended: the next writer of this process may go.
@@ -2339,11 +2345,8 @@ impl Storage for SqliteStorage {
     }
 
     fn rollback(&mut self) -> Result<()> {
-        self.pending_words = PendingWords::default();
+        self.forget_bulk_work();
         self.bulk_max.clear();
-        // The rollback brings the dropped indexes back.
-        self.deferred_indexes.clear();
-        self.deferred_checked.clear();
         if self.in_tx {
             if !self.conn.is_autocommit() {
                 let undone = self.batch("ROLLBACK");
