@@ -250,18 +250,39 @@ impl Db {
         key: &str,
         f: impl FnOnce() -> Result<Vec<String>>,
     ) -> Result<Arc<Vec<String>>> {
+        self.through_shared(
+            format!("user\0{key}"),
+            |r| match r {
+                QueryResult::Ids(ids) => Some(ids),
+                _ => None,
+            },
+            |ids| QueryResult::Ids(ids.clone()),
+            || Ok(Arc::new(f()?)),
+        )
+    }
+
+    /// A result derived from the database alone: taken from the shared
+    /// cache under `key` when it is there (`read` picks it out of the
+    /// stored form), else computed and kept (`keep` makes the stored form)
+    /// until the next commit. Errors are not kept.
+    fn through_shared<T>(
+        &self,
+        key: String,
+        read: impl FnOnce(QueryResult) -> Option<T>,
+        keep: impl FnOnce(&T) -> QueryResult,
+        compute: impl FnOnce() -> Result<T>,
+    ) -> Result<T> {
         let shared = self.shared_now();
-        let key = format!("user\0{key}");
         if let Some((sc, gen)) = shared {
-            if let Some(QueryResult::Ids(ids)) = sc.query(gen, &key) {
-                return Ok(ids);
+            if let Some(v) = sc.query(gen, &key).and_then(read) {
+                return Ok(v);
             }
         }
-        let ids = Arc::new(f()?);
+        let v = compute()?;
         if let Some((sc, gen)) = shared {
-            sc.put_query(gen, key, QueryResult::Ids(ids.clone()));
+            sc.put_query(gen, key, keep(&v));
         }
-        Ok(ids)
+        Ok(v)
     }
 
     /// The shared cache generation this request reads in, when the shared
@@ -615,28 +636,23 @@ impl Db {
                 "class \"{class}\" has no key property"
             )));
         }
-        let shared = self.shared_now();
-        let ckey = format!("lookup\0{class}\0{key}");
-        if let Some((sc, gen)) = shared {
-            if let Some(QueryResult::Ids(ids)) = sc.query(gen, &ckey) {
-                if let Some(id) = ids.first() {
-                    return Ok(id.clone());
-                }
-            }
-        }
-        let found = self.store.borrow_mut().lookup_key(cls, key)?;
-        match found {
-            Some(id) => {
-                if let Some((sc, gen)) = shared {
-                    sc.put_query(gen, ckey, QueryResult::Ids(Arc::new(vec![id.clone()])));
-                }
-                Ok(id)
-            }
-            None => Err(Error::NoSuchKey {
-                class: class.into(),
-                key: key.into(),
-            }),
-        }
+        self.through_shared(
+            format!("lookup\0{class}\0{key}"),
+            |r| match r {
+                QueryResult::Ids(ids) => ids.first().cloned(),
+                _ => None,
+            },
+            |id| QueryResult::Ids(Arc::new(vec![id.clone()])),
+            || {
+                self.store
+                    .borrow_mut()
+                    .lookup_key(cls, key)?
+                    .ok_or_else(|| Error::NoSuchKey {
+                        class: class.into(),
+                        key: key.into(),
+                    })
+            },
+        )
     }
 
     /// Active items whose Link/Multilink properties point at any of the
@@ -712,35 +728,29 @@ impl Db {
     /// (ignoring its sort and paging), without fetching them.
     pub fn filter_count(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<u64> {
         let q = self.resolve_spec(class, spec)?;
-        let shared = self.shared_now();
-        let key = query_key("count", &q);
-        if let Some((sc, gen)) = shared {
-            if let Some(QueryResult::Count(n)) = sc.query(gen, &key) {
-                return Ok(n);
-            }
-        }
-        let n = self.store.borrow_mut().filter_count(&self.def.schema, &q)?;
-        if let Some((sc, gen)) = shared {
-            sc.put_query(gen, key, QueryResult::Count(n));
-        }
-        Ok(n)
+        self.through_shared(
+            query_key("count", &q),
+            |r| match r {
+                QueryResult::Count(n) => Some(n),
+                _ => None,
+            },
+            |n| QueryResult::Count(*n),
+            || self.store.borrow_mut().filter_count(&self.def.schema, &q),
+        )
     }
 
     /// Run a resolved filter query.
     pub fn filter_query(&self, q: &Query) -> Result<Vec<String>> {
         self.class(&q.class)?;
-        let shared = self.shared_now();
-        let key = query_key("ids", q);
-        if let Some((sc, gen)) = shared {
-            if let Some(QueryResult::Ids(ids)) = sc.query(gen, &key) {
-                return Ok(ids.as_ref().clone());
-            }
-        }
-        let ids = self.store.borrow_mut().filter(&self.def.schema, q)?;
-        if let Some((sc, gen)) = shared {
-            sc.put_query(gen, key, QueryResult::Ids(Arc::new(ids.clone())));
-        }
-        Ok(ids)
+        self.through_shared(
+            query_key("ids", q),
+            |r| match r {
+                QueryResult::Ids(ids) => Some(ids.as_ref().clone()),
+                _ => None,
+            },
+            |ids| QueryResult::Ids(Arc::new(ids.clone())),
+            || self.store.borrow_mut().filter(&self.def.schema, q),
+        )
     }
 
     /// The journal of an item, oldest first.
@@ -761,18 +771,15 @@ impl Db {
         words: &[String],
         classes: Option<&[String]>,
     ) -> Result<Vec<TextHit>> {
-        let shared = self.shared_now();
-        let key = format!("text\0{words:?}\0{classes:?}");
-        if let Some((sc, gen)) = shared {
-            if let Some(QueryResult::Hits(h)) = sc.query(gen, &key) {
-                return Ok(h.as_ref().clone());
-            }
-        }
-        let hits = self.store.borrow_mut().search_text(words, classes)?;
-        if let Some((sc, gen)) = shared {
-            sc.put_query(gen, key, QueryResult::Hits(Arc::new(hits.clone())));
-        }
-        Ok(hits)
+        self.through_shared(
+            format!("text\0{words:?}\0{classes:?}"),
+            |r| match r {
+                QueryResult::Hits(h) => Some(h.as_ref().clone()),
+                _ => None,
+            },
+            |hits| QueryResult::Hits(Arc::new(hits.clone())),
+            || self.store.borrow_mut().search_text(words, classes),
+        )
     }
 
     // ----------------------------------------------------------------------
