@@ -61,24 +61,7 @@ pub fn export_propnames(cls: &ClassDef) -> Vec<String> {
 /// Where an item's file content goes inside an export directory.
 pub fn export_file_path(dir: &Path, class: &str, id: &str) -> PathBuf {
     let n: u64 = id.parse().unwrap_or(0);
-    // Built in one buffer: imports ask for thousands of these.
-    let bucket = (n / 1000).to_string();
-    if dir.as_os_str().is_empty() {
-        return Path::new(&format!("{class}-files"))
-            .join(bucket)
-            .join(format!("{class}{id}"));
-    }
-    let mut path = dir.as_os_str().to_owned();
-    path.reserve(2 * class.len() + bucket.len() + id.len() + 10);
-    path.push(std::path::MAIN_SEPARATOR_STR);
-    path.push(class);
-    path.push("-files");
-    path.push(std::path::MAIN_SEPARATOR_STR);
-    path.push(&bucket);
-    path.push(std::path::MAIN_SEPARATOR_STR);
-    path.push(class);
-    path.push(id);
-    PathBuf::from(path)
+    roundup_core::db::bucketed_path(dir, &format!("{class}-files"), class, n, id)
 }
 
 fn progress(len: u64, label: String) -> ProgressBar {

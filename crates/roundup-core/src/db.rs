@@ -1765,21 +1765,27 @@ pub fn content_path(files_dir: &Path, class: &str, id: &str) -> Result<PathBuf> 
     let n: u64 = id
         .parse()
         .map_err(|_| Error::value(format!("{class}: \"{id}\" is not an item id")))?;
+    Ok(bucketed_path(files_dir, class, class, n, id))
+}
+
+/// `<base>/<folder>/<n // 1000>/<class><id>`: the layout of file contents
+/// in a tracker (`folder` is the class) and in an export (`<class>-files`).
+pub fn bucketed_path(base: &Path, folder: &str, class: &str, n: u64, id: &str) -> PathBuf {
     // Built in one buffer: imports ask for thousands of these.
     let bucket = (n / 1000).to_string();
-    if files_dir.as_os_str().is_empty() {
-        return Ok(Path::new(class).join(bucket).join(format!("{class}{id}")));
+    if base.as_os_str().is_empty() {
+        return Path::new(folder).join(bucket).join(format!("{class}{id}"));
     }
-    let mut path = files_dir.as_os_str().to_owned();
-    path.reserve(2 * class.len() + bucket.len() + id.len() + 3);
-    for part in [class, bucket.as_str()] {
+    let mut path = base.as_os_str().to_owned();
+    path.reserve(folder.len() + class.len() + bucket.len() + id.len() + 3);
+    for part in [folder, bucket.as_str()] {
         path.push(std::path::MAIN_SEPARATOR_STR);
         path.push(part);
     }
     path.push(std::path::MAIN_SEPARATOR_STR);
     path.push(class);
     path.push(id);
-    Ok(PathBuf::from(path))
+    PathBuf::from(path)
 }
 
 /// Write `content` to `path` only if no file is there yet (its directory
