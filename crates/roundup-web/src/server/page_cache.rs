@@ -17,7 +17,7 @@
 //! `@csrf` in the URL, status 200, no cookie set.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// How long a stored page may be served.
@@ -42,7 +42,7 @@ pub enum Piece {
 pub struct Page {
     generation: u64,
     made: Instant,
-    pub pieces: Vec<Piece>,
+    pub pieces: Arc<Vec<Piece>>,
     size: usize,
 }
 
@@ -70,8 +70,9 @@ impl PageCache {
     }
 
     /// The pieces of the page stored under `key` in `generation`, if it
-    /// is still young enough.
-    pub fn get(&self, key: &str, generation: u64) -> Option<Vec<Piece>> {
+    /// is still young enough (shared, not copied: each response is
+    /// assembled from them anyway).
+    pub fn get(&self, key: &str, generation: u64) -> Option<Arc<Vec<Piece>>> {
         let g = self.lock();
         let p = g.pages.get(key)?;
         (p.generation == generation && p.made.elapsed() < TTL).then(|| p.pieces.clone())
@@ -106,7 +107,7 @@ impl PageCache {
             Page {
                 generation,
                 made: Instant::now(),
-                pieces,
+                pieces: Arc::new(pieces),
                 size,
             },
         ) {
