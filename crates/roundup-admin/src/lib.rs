@@ -17,6 +17,7 @@
 
 pub mod commands;
 pub mod csvio;
+mod file_writer;
 pub mod format;
 pub mod getopt;
 pub mod maint;

@@ -19,7 +19,7 @@
 //! either succeeds completely or changes nothing; a malformed row stops it
 //! with the file, the line and what is wrong.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::{BufReader, BufWriter, IsTerminal, Write};
 use std::path::{Path, PathBuf};
@@ -36,6 +36,7 @@ use roundup_core::storage::{JournalEntry, NodeValues};
 use roundup_core::{Db, Error, Value};
 
 use crate::csvio;
+use crate::file_writer::{FileWriter, WriteJob};
 
 /// Column name of the retired flag.
 const RETIRED_COLUMN: &str = "is retired";
@@ -534,71 +535,119 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
     }
     let mut report = Vec::new();
     let files_dir = files.then(|| db.files_dir());
-    let work = || {
-        let stop = AtomicBool::new(false);
-        let budget = Budget::default();
-        std::thread::scope(|scope| {
-            let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
-            let (done_tx, done_rx) = mpsc::channel::<Vec<Parsed>>();
-            let classes = &classes;
-            let budget = &budget;
-            let placer = files_dir.as_deref().map(|files_dir| {
-                let (place_tx, place_rx) = mpsc::sync_channel::<Placement>(PLACER_ITEMS);
-                let placer = Placer {
+    let stop = AtomicBool::new(false);
+    let writer = files_dir.clone().map(FileWriter::new);
+    std::thread::scope(|outer| {
+        let writing = writer.as_ref().map(|w| {
+            let stop = &stop;
+            outer.spawn(move || w.run(stop))
+        });
+        let work = || {
+            let budget = Budget::default();
+            std::thread::scope(|scope| {
+                let (tx, rx) = mpsc::sync_channel::<Batch>(CHANNEL_BATCHES);
+                let (done_tx, done_rx) = mpsc::channel::<Vec<Parsed>>();
+                let classes = &classes;
+                let budget = &budget;
+                let stop = &stop;
+                let placer =
+                    files_dir
+                        .as_deref()
+                        .zip(writer.as_ref())
+                        .map(|(files_dir, writer)| {
+                            let (place_tx, place_rx) =
+                                mpsc::sync_channel::<Placement>(PLACER_ITEMS);
+                            let placer = Placer {
+                                dir,
+                                files_dir,
+                                stop,
+                                tx: place_tx,
+                                budget,
+                                writer,
+                                dirs: HashMap::new(),
+                                last_id: None,
+                            };
+                            let file_classes: Vec<&ClassDef> = classes
+                                .iter()
+                                .filter_map(|c| db.schema().class(c).ok())
+                                .filter(|c| c.kind == ClassKind::File)
+                                .collect();
+                            scope.spawn(move || placer.run(&file_classes));
+                            place_rx
+                        });
+                let reader = ExportReader {
+                    schema: db.schema(),
                     dir,
-                    files_dir,
-                    stop: &stop,
-                    tx: place_tx,
+                    stop,
+                    tx,
+                    done: done_rx,
+                    batch: Vec::with_capacity(BATCH_ITEMS),
+                    placer,
                     budget,
-                    dirs: HashSet::new(),
                 };
-                let file_classes: Vec<&ClassDef> = classes
-                    .iter()
-                    .filter_map(|c| db.schema().class(c).ok())
-                    .filter(|c| c.kind == ClassKind::File)
-                    .collect();
-                scope.spawn(move || placer.run(&file_classes));
-                place_rx
-            });
-            let reader = ExportReader {
-                schema: db.schema(),
-                dir,
-                stop: &stop,
-                tx,
-                done: done_rx,
-                batch: Vec::with_capacity(BATCH_ITEMS),
-                placer,
-                budget,
-            };
-            scope.spawn(move || reader.run(classes));
-            let mut writer = ImportWriter {
-                db,
-                dir,
-                rx,
-                queue: Vec::new().into_iter(),
-                done_tx,
-                done: Vec::with_capacity(BATCH_ITEMS),
-            };
-            let result = writer.run(classes, &mut report);
+                scope.spawn(move || reader.run(classes));
+                let mut writer = ImportWriter {
+                    db,
+                    dir,
+                    rx,
+                    queue: Vec::new().into_iter(),
+                    done_tx,
+                    done: Vec::with_capacity(BATCH_ITEMS),
+                    files: writer.as_ref(),
+                    check_pending: pending,
+                };
+                let result = writer.run(classes, &mut report);
+                if result.is_err() {
+                    stop.store(true, Ordering::Relaxed);
+                    writer.discard_rest();
+                }
+                result
+            })
+        };
+        // Bulk mode is safe here: every failure below ends in a rollback
+        // of the savepoint or of the whole transaction. The file writer
+        // finishes its backlog while bulk mode ends (the database builds
+        // its indexes then); it is through before anything is undone or
+        // committed.
+        let work = || {
+            let result = db.bulk(work);
             if result.is_err() {
                 stop.store(true, Ordering::Relaxed);
-                writer.discard_rest();
+            }
+            let written = match (&writer, writing) {
+                (Some(w), Some(thread)) => {
+                    w.close();
+                    let _ = thread.join();
+                    match w.failure() {
+                        Some(e) => Err(e),
+                        None => Ok(()),
+                    }
+                }
+                _ => Ok(()),
+            };
+            // The writer's failure is what stopped the others.
+            let result = written.and(result);
+            if result.is_err() {
+                if let Some(w) = &writer {
+                    w.remove_created();
+                }
             }
             result
-        })
-    };
-    // Bulk mode is safe here: every failure below ends in a rollback of
-    // the savepoint or of the whole transaction.
-    let work = || db.bulk(work);
-    let result = if pending {
-        db.unit(work)
-    } else {
-        work().map_err(|e| match db.rollback() {
-            Ok(()) => e,
-            Err(e2) => Error::storage(format!("{e}; and undoing it failed: {e2}")),
-        })
-    };
-    result.map_err(|e| e.to_string())?;
+        };
+        let result = if pending {
+            db.unit(work)
+        } else {
+            work().map_err(|e| match db.rollback() {
+                Ok(()) => e,
+                Err(e2) => Error::storage(format!("{e}; and undoing it failed: {e2}")),
+            })
+        };
+        // (Closed already, unless the unit could not even start.)
+        if let Some(w) = &writer {
+            w.close();
+        }
+        result.map_err(|e| e.to_string())
+    })?;
     Ok(report)
 }
 
@@ -614,7 +663,7 @@ struct NodeRow {
     values: NodeValues,
     retired: bool,
     /// File content (FileClass items, when importing files).
-    content: Option<Vec<u8>>,
+    content: Option<Shared>,
     /// Where the reader already wrote that content: a new file, which
     /// the database thread adopts into the transaction.
     placed: Option<PathBuf>,
@@ -934,7 +983,7 @@ enum Placement {
         id: String,
         /// The content and the path written (`None` when a file was there
         /// already), or what went wrong (located).
-        content: Result<(Vec<u8>, Option<PathBuf>), Error>,
+        content: Result<(Shared, Option<PathBuf>), Error>,
     },
     /// The class's rows are through.
     ClassDone,
@@ -974,8 +1023,8 @@ impl Budget {
     /// Account for a content taken over. Passes it on.
     fn release(
         &self,
-        content: Result<(Vec<u8>, Option<PathBuf>), Error>,
-    ) -> Result<(Vec<u8>, Option<PathBuf>), Error> {
+        content: Result<(Shared, Option<PathBuf>), Error>,
+    ) -> Result<(Shared, Option<PathBuf>), Error> {
         if let Ok((c, _)) = &content {
             let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
             *used = used.saturating_sub(c.len());
@@ -985,49 +1034,65 @@ impl Budget {
     }
 }
 
-/// Reads the contents of FileClass items and writes them into the
-/// tracker, ahead of the reader (runs on its own thread).
+/// Reads the contents of FileClass items ahead of the reader and has the
+/// new ones written into the tracker (runs on its own thread).
 ///
-/// The reading and writing itself is done by [`PLACER_WORKERS`] threads:
-/// an export's contents are thousands of small files, mostly not in the
-/// page cache, and one thread reading them one after the other spends
-/// most of its time waiting for the disk; several keep several reads in
-/// flight. The placer hands them the rows in order and passes the results
-/// on in the same order.
+/// The reading itself is done by [`PLACER_WORKERS`] threads: an export's
+/// contents are thousands of small files, mostly not in the page cache,
+/// and one thread reading them one after the other spends most of its
+/// time waiting for the disk; several keep several reads in flight. The
+/// placer hands them the rows in order and passes the results on in the
+/// same order, each new file also to the [`FileWriter`].
 struct Placer<'a> {
     dir: &'a Path,
     files_dir: &'a Path,
     stop: &'a AtomicBool,
     tx: mpsc::SyncSender<Placement>,
     budget: &'a Budget,
-    /// Directories below `files_dir` known to exist.
-    dirs: HashSet<PathBuf>,
+    writer: &'a FileWriter,
+    /// Directories below `files_dir` known to exist, and whether this
+    /// import made them (then no file in them is older than the import).
+    dirs: HashMap<PathBuf, bool>,
+    /// The highest id of the class being placed that went to the writer.
+    last_id: Option<u64>,
 }
 
-/// Threads reading and writing file contents for the placer.
+/// Threads reading file contents for the placer.
 const PLACER_WORKERS: usize = 6;
 /// Rows whose contents may be in the workers' hands at once.
 const PLACER_IN_FLIGHT: usize = 64;
 
-/// One content to copy: read `src`, write `dest` (unless a file is there).
+/// One content to read.
 struct PlaceJob {
     seq: u64,
     /// The item, as `msg12`.
     item: String,
     src: PathBuf,
-    dest: PathBuf,
 }
 
-/// A copied content, or why not (naming the item, not yet the line).
-type PlaceResult = Result<(Vec<u8>, Option<PathBuf>), String>;
+/// A content read, or why not (naming the item, not yet the line).
+type PlaceResult = Result<Vec<u8>, String>;
+
+/// A content read from the export: the database thread and the file
+/// writer hold it, whichever is later frees it.
+type Shared = std::sync::Arc<Vec<u8>>;
+
+/// A row handed to the workers, and where its content goes.
+struct FlightRow {
+    seq: u64,
+    line: usize,
+    id: String,
+    dest: PathBuf,
+    /// Whether `dest`'s directory was made by this import.
+    new_dir: bool,
+}
 
 /// The rows handed to the workers, oldest first, and the results that
 /// came back out of order. All belong to the class being placed: each
 /// class is handed over completely before the next starts.
 struct InFlight {
-    /// (sequence number, CSV line, item id) of each row handed out.
-    rows: std::collections::VecDeque<(u64, usize, String)>,
-    done: std::collections::HashMap<u64, PlaceResult>,
+    rows: std::collections::VecDeque<FlightRow>,
+    done: HashMap<u64, PlaceResult>,
     next_seq: u64,
 }
 
@@ -1045,7 +1110,7 @@ impl Placer<'_> {
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    if res_tx.send((job.seq, copy_content(&job))).is_err() {
+                    if res_tx.send((job.seq, read_content(&job))).is_err() {
                         return;
                     }
                 });
@@ -1057,22 +1122,12 @@ impl Placer<'_> {
                 next_seq: 0,
             };
             for cls in classes {
+                self.last_id = None;
                 if !self.place_class(cls, &job_tx, &res_rx, &mut flight) {
                     break;
                 }
             }
-            // Stopped early: whatever the workers still place goes again.
             drop(job_tx);
-            for (_, result) in res_rx.iter() {
-                if let Ok((_, Some(placed))) = result {
-                    let _ = fs::remove_file(placed);
-                }
-            }
-            for (_, result) in flight.done.drain() {
-                if let Ok((_, Some(placed))) = result {
-                    let _ = fs::remove_file(placed);
-                }
-            }
         });
     }
 
@@ -1088,6 +1143,8 @@ impl Placer<'_> {
     ) -> bool {
         let classname = &cls.name;
         let path = self.dir.join(format!("{classname}.csv"));
+        let csv: std::sync::Arc<Path> = path.clone().into();
+        let class: std::sync::Arc<str> = classname.as_str().into();
         let mut read = || -> Result<bool, ()> {
             let mut reader = open_csv(&path).map_err(|_| ())?;
             let mut row = csvio::Record::default();
@@ -1111,18 +1168,29 @@ impl Placer<'_> {
                 else {
                     break;
                 };
-                let job = self.job(classname, &id, flight.next_seq);
-                match job {
-                    Ok(job) => {
-                        flight.rows.push_back((job.seq, line, id));
+                match self.destination(classname, &id) {
+                    Ok((dest, new_dir)) => {
+                        let seq = flight.next_seq;
                         flight.next_seq += 1;
+                        let job = PlaceJob {
+                            seq,
+                            item: format!("{classname}{id}"),
+                            src: export_file_path(self.dir, classname, &id),
+                        };
+                        flight.rows.push_back(FlightRow {
+                            seq,
+                            line,
+                            id,
+                            dest,
+                            new_dir,
+                        });
                         if jobs.send(job).is_err() {
                             return Ok(false);
                         }
                     }
                     Err(e) => {
                         // Hand over what is before it, then the problem.
-                        if !self.hand_over(flight, results, &path, 0)? {
+                        if !self.hand_over(flight, results, &csv, &class, 0)? {
                             return Ok(false);
                         }
                         let content = Err(located(&path, line, e));
@@ -1130,11 +1198,11 @@ impl Placer<'_> {
                         return Err(());
                     }
                 }
-                if !self.hand_over(flight, results, &path, PLACER_IN_FLIGHT)? {
+                if !self.hand_over(flight, results, &csv, &class, PLACER_IN_FLIGHT)? {
                     return Ok(false);
                 }
             }
-            self.hand_over(flight, results, &path, 0)
+            self.hand_over(flight, results, &csv, &class, 0)
         };
         match read() {
             Ok(false) => false,
@@ -1142,18 +1210,19 @@ impl Placer<'_> {
         }
     }
 
-    /// Pass finished rows of the class file `path` on, in order, until at
+    /// Pass finished rows of the class file `csv` on, in order, until at
     /// most `keep` are in the workers' hands. False when nobody listens
     /// any more; an error after passing on a row whose content could not
-    /// be placed.
+    /// be read.
     fn hand_over(
         &mut self,
         flight: &mut InFlight,
         results: &mpsc::Receiver<(u64, PlaceResult)>,
-        path: &Path,
+        csv: &std::sync::Arc<Path>,
+        class: &std::sync::Arc<str>,
         keep: usize,
     ) -> Result<bool, ()> {
-        while let Some(&(seq, ..)) = flight.rows.front() {
+        while let Some(&FlightRow { seq, .. }) = flight.rows.front() {
             let result = match flight.done.remove(&seq) {
                 Some(r) => r,
                 None if flight.rows.len() > keep => match results.recv() {
@@ -1174,14 +1243,22 @@ impl Placer<'_> {
                     }
                 }
             };
-            let Some((_, line, id)) = flight.rows.pop_front() else {
+            let Some(row) = flight.rows.pop_front() else {
                 break;
             };
-            let content = result.map_err(|e| located(path, line, e));
+            let content = match result {
+                Ok(c) => {
+                    let c = Shared::new(c);
+                    let placed = self.write_new(&row, &c, csv, class);
+                    Ok((c, placed))
+                }
+                Err(e) => Err(located(csv, row.line, e)),
+            };
             let failed = content.is_err();
             if let Ok((c, _)) = &content {
                 self.budget.take(c.len(), self.stop);
             }
+            let (line, id) = (row.line, row.id);
             if !self.send(Placement::Row { line, id, content }) {
                 return Ok(false);
             }
@@ -1192,59 +1269,88 @@ impl Placer<'_> {
         Ok(true)
     }
 
-    /// Hand one placement over; false (and the file removed) when nobody
-    /// listens any more.
-    fn send(&self, p: Placement) -> bool {
-        match self.tx.send(p) {
-            Ok(()) => true,
-            Err(mpsc::SendError(p)) => {
-                if let Placement::Row {
-                    content: Ok((_, Some(placed))),
-                    ..
-                } = p
-                {
-                    let _ = fs::remove_file(placed);
-                }
-                false
-            }
+    /// Give the content of `row` to the file writer if its file is new:
+    /// no file at its place, and no earlier row of this class placed
+    /// there (ids come in ascending order in an export; a row out of
+    /// order goes the database's usual way instead). The path, when so.
+    fn write_new(
+        &mut self,
+        row: &FlightRow,
+        content: &Shared,
+        csv: &std::sync::Arc<Path>,
+        class: &std::sync::Arc<str>,
+    ) -> Option<PathBuf> {
+        let n = row.id.parse::<u64>().ok()?;
+        if self.last_id.is_some_and(|last| n <= last) {
+            return None;
         }
+        if !row.new_dir && fs::symlink_metadata(&row.dest).is_ok() {
+            return None;
+        }
+        let job = WriteJob {
+            csv: csv.clone(),
+            line: row.line,
+            class: class.clone(),
+            id: n,
+            dest: row.dest.clone(),
+            content: content.clone(),
+        };
+        if !self.writer.send(job, self.stop) {
+            return None;
+        }
+        self.last_id = Some(n);
+        Some(row.dest.clone())
     }
 
-    /// Where an item's content comes from and goes to, its directory
-    /// made if it is new.
-    fn job(&mut self, classname: &str, id: &str, seq: u64) -> Result<PlaceJob, String> {
-        let src = export_file_path(self.dir, classname, id);
+    /// Hand one placement over; false when nobody listens any more.
+    fn send(&self, p: Placement) -> bool {
+        self.tx.send(p).is_ok()
+    }
+
+    /// Where an item's content goes, its directory made if it is new;
+    /// whether this import made that directory.
+    fn destination(&mut self, classname: &str, id: &str) -> Result<(PathBuf, bool), String> {
         let dest = roundup_core::db::content_path(self.files_dir, classname, id)
             .map_err(|e| format!("{classname}{id}: {e}"))?;
-        if let Some(parent) = dest.parent() {
-            if !self.dirs.contains(parent) {
-                fs::create_dir_all(parent)
-                    .map_err(|e| format!("{classname}{id}: creating {}: {e}", parent.display()))?;
-                self.dirs.insert(parent.to_path_buf());
-            }
-        }
-        Ok(PlaceJob {
-            seq,
-            item: format!("{classname}{id}"),
-            src,
-            dest,
-        })
+        let new_dir = match dest.parent() {
+            Some(parent) => match self.dirs.get(parent) {
+                Some(new) => *new,
+                None => {
+                    let new = make_dir(parent).map_err(|e| {
+                        format!("{classname}{id}: creating {}: {e}", parent.display())
+                    })?;
+                    self.dirs.insert(parent.to_path_buf(), new);
+                    new
+                }
+            },
+            None => false,
+        };
+        Ok((dest, new_dir))
     }
 }
 
-/// Read an item's content from the export and write it to its place in
-/// the tracker if no file is there yet (on a placer worker).
-fn copy_content(job: &PlaceJob) -> PlaceResult {
-    let content = fs::read(&job.src).map_err(|e| {
+/// Make a directory (and its parents); whether it is new.
+fn make_dir(dir: &Path) -> std::io::Result<bool> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            fs::create_dir_all(dir.parent().unwrap_or(dir))?;
+            make_dir(dir)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Read an item's content from the export (on a placer worker).
+fn read_content(job: &PlaceJob) -> PlaceResult {
+    fs::read(&job.src).map_err(|e| {
         format!(
             "cannot read the content of {} from {}: {e}",
             job.item,
             job.src.display()
         )
-    })?;
-    let written = roundup_core::db::place_new_file(&job.dest, &content)
-        .map_err(|e| format!("{}: writing {}: {e}", job.item, job.dest.display()))?;
-    Ok((content, written.then(|| job.dest.clone())))
+    })
 }
 
 /// Why the reader ended early.
@@ -1321,6 +1427,11 @@ struct ImportWriter<'a> {
     /// Items imported, handed back to the reader to free.
     done_tx: mpsc::Sender<Vec<Parsed>>,
     done: Vec<Parsed>,
+    /// The thread writing new content files (when contents are imported).
+    files: Option<&'a FileWriter>,
+    /// Whether the transaction had changes before the import (it may have
+    /// written content for the items imported).
+    check_pending: bool,
 }
 
 impl ImportWriter<'_> {
@@ -1381,9 +1492,29 @@ impl ImportWriter<'_> {
         let path = self.dir.join(format!("{classname}.csv"));
         let total = fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
         let bar = progress(total, format!("Importing {classname}"));
+        let mut highest: Option<u64> = None;
         loop {
             match self.next()? {
                 Parsed::Row(row) => {
+                    if let (Some(files), Some(_)) = (self.files, &row.content) {
+                        // Content this transaction already has for the item
+                        // (an earlier row, or the changes before the import)
+                        // is dealt with by the database as usual, once the
+                        // file writer is through with it.
+                        let n = row.id.parse::<u64>().ok();
+                        let repeat = match (n, highest) {
+                            (Some(n), Some(h)) => n <= h,
+                            (Some(_), None) => false,
+                            (None, _) => true,
+                        };
+                        highest = highest.max(n);
+                        if (repeat || self.check_pending)
+                            && self.db.file_pending(classname, &row.id).unwrap_or(false)
+                        {
+                            // The writer's failure names its file and line.
+                            files.wait_idle()?;
+                        }
+                    }
                     let content = match (&row.content, &row.placed) {
                         (Some(c), Some(_)) => Some(ImportContent::Placed(c)),
                         (Some(c), None) => Some(ImportContent::Bytes(c)),

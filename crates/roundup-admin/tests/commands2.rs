@@ -553,6 +553,152 @@ fn a_failed_import_removes_every_content_file_it_wrote() {
     assert_eq!(search(&other, "world").len(), 1200);
 }
 
+/// Every file below `dir` whose name ends in `.tmp` (content staged for a
+/// commit and never moved into place).
+fn staged_files(dir: &Path) -> Vec<PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in entries {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(staged_files(&p));
+        } else if p.extension().is_some_and(|x| x == "tmp") {
+            out.push(p);
+        }
+    }
+    out
+}
+
+/// An export of `filled()` with 40 messages (each with its own content).
+fn export_with_messages(tmp: &Path, home: &Path) -> PathBuf {
+    for n in 2..=40 {
+        ok(
+            home,
+            &["create", "msg", &format!("content=message {n}"), "author=1"],
+        );
+    }
+    let dir = tmp.join("export40");
+    ok(home, &["export", dir.to_str().unwrap()]);
+    dir
+}
+
+#[test]
+fn content_set_after_an_import_in_the_same_session_is_what_is_committed() {
+    let (tmp, home) = filled();
+    let e1 = export_with_messages(tmp.path(), &home);
+    let other = tmp.path().join("other");
+    ok(
+        &other,
+        &["install", "classic", "sqlite", "mail_domain=example.com"],
+    );
+    ok(&other, &["initialise", "x"]);
+    let session = format!(
+        "import {}\nset msg7 content=changed_after_import\ncommit\n",
+        e1.display()
+    );
+    let out = run(Some(&other), &[], &session, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        read(&other.join("db/files/msg/0/msg7")),
+        "changed_after_import"
+    );
+    assert_eq!(read(&other.join("db/files/msg/0/msg8")), "message 8");
+    assert_eq!(staged_files(&other.join("db/files")), Vec::<PathBuf>::new());
+    assert_eq!(
+        ok(&other, &["get", "content", "msg7"]).trim_end(),
+        "changed_after_import"
+    );
+
+    // Undone by a rollback: the imported content stays as imported.
+    let session = "set msg9 content=never\nrollback\ncommit\n";
+    let out = run(Some(&other), &[], session, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(read(&other.join("db/files/msg/0/msg9")), "message 9");
+    assert_eq!(staged_files(&other.join("db/files")), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn import_contents_are_right_over_existing_files_out_of_order_and_after_own_writes() {
+    let (tmp, home) = filled();
+    let e1 = export_with_messages(tmp.path(), &home);
+    let other = tmp.path().join("other");
+    ok(
+        &other,
+        &["install", "classic", "sqlite", "mail_domain=example.com"],
+    );
+    ok(&other, &["initialise", "x"]);
+
+    // The session's own, uncommitted message 1 is replaced by the
+    // export's (the same id).
+    let session = format!(
+        "create msg content=written_before_the_import author=1\nimport {}\ncommit\n",
+        e1.display()
+    );
+    let out = run(Some(&other), &[], &session, &[]);
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        read(&other.join("db/files/msg/0/msg1")),
+        "hello: \"world\"\nsecond line"
+    );
+    assert_eq!(read(&other.join("db/files/msg/0/msg40")), "message 40");
+    assert_eq!(staged_files(&other.join("db/files")), Vec::<PathBuf>::new());
+
+    // Imported again over the items and files now there, with changed
+    // contents: the new ones replace the old.
+    for n in [1, 20, 40] {
+        std::fs::write(
+            e1.join(format!("msg-files/0/msg{n}")),
+            format!("second version of {n}"),
+        )
+        .unwrap();
+    }
+    ok(&other, &["import", e1.to_str().unwrap()]);
+    assert_eq!(
+        read(&other.join("db/files/msg/0/msg20")),
+        "second version of 20"
+    );
+    assert_eq!(
+        read(&other.join("db/files/msg/0/msg1")),
+        "second version of 1"
+    );
+    assert_eq!(read(&other.join("db/files/msg/0/msg39")), "message 39");
+    assert_eq!(staged_files(&other.join("db/files")), Vec::<PathBuf>::new());
+    assert_eq!(search(&other, "second").len(), 3 + 1);
+
+    // Rows out of order, one of them twice, into a new tracker.
+    let csv = read(&e1.join("msg.csv"));
+    let mut lines: Vec<&str> = csv.lines().collect();
+    let header = lines.remove(0);
+    lines.reverse();
+    let again = lines[5];
+    lines.push(again);
+    let mut out = format!("{header}\n");
+    for l in &lines {
+        out.push_str(l);
+        out.push('\n');
+    }
+    std::fs::write(e1.join("msg.csv"), out).unwrap();
+    let third = tmp.path().join("third");
+    ok(
+        &third,
+        &["install", "classic", "sqlite", "mail_domain=example.com"],
+    );
+    ok(&third, &["initialise", "x"]);
+    ok(&third, &["import", e1.to_str().unwrap()]);
+    for n in 2..=40 {
+        let want = match n {
+            20 | 40 => format!("second version of {n}"),
+            _ => format!("message {n}"),
+        };
+        assert_eq!(read(&third.join(format!("db/files/msg/0/msg{n}"))), want);
+    }
+    assert_eq!(staged_files(&third.join("db/files")), Vec::<PathBuf>::new());
+    let listed = ok(&third, &["-P", "show_retired=both", "list", "msg"]);
+    assert_eq!(listed.lines().count(), 40, "{listed}");
+}
+
 #[test]
 fn import_refuses_classes_the_schema_lacks() {
     let (tmp, home) = tracker("classic");

@@ -133,13 +133,22 @@ impl PendingFiles {
         self.order.len()
     }
     /// Record a file: `fresh` when written in place (new), else staged.
-    /// A path already recorded keeps its first entry.
+    /// A path already recorded keeps its entry, except that content
+    /// staged for a fresh file gets an entry of its own after it: the
+    /// commit then moves the newer content over the fresh file, and
+    /// undoing only the later step leaves the fresh file as it was.
     fn add(&mut self, p: PathBuf, fresh: bool) {
-        if let std::collections::hash_map::Entry::Vacant(e) =
-            self.index.entry(p.as_os_str().to_owned())
-        {
-            e.insert(self.order.len());
-            self.order.push((p, fresh));
+        match self.index.entry(p.as_os_str().to_owned()) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(self.order.len());
+                self.order.push((p, fresh));
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                if !fresh && self.order[*e.get()].1 {
+                    e.insert(self.order.len());
+                    self.order.push((p, false));
+                }
+            }
         }
     }
     fn push_fresh(&mut self, p: PathBuf) {
@@ -171,6 +180,11 @@ impl PendingFiles {
         let out: Vec<(PathBuf, bool)> = self.order.drain(mark.min(self.order.len())..).collect();
         for (p, _) in &out {
             self.index.remove(p.as_os_str());
+        }
+        if out.iter().any(|(_, fresh)| !fresh) {
+            // A staged entry may have stood for a fresh file kept above
+            // the mark: the path is known by that entry again.
+            self.reindex();
         }
         out
     }
@@ -793,6 +807,13 @@ impl Db {
     /// The directory holding the file contents (`db/files`).
     pub fn files_dir(&self) -> PathBuf {
         self.opts.db_dir.join("files")
+    }
+
+    /// Whether this transaction has written (or staged) content for the
+    /// item already.
+    pub fn file_pending(&self, class: &str, id: &str) -> Result<bool> {
+        let path = self.file_path(class, id)?;
+        Ok(self.pending_files.borrow().contains(&path))
     }
 
     /// The content of a FileClass item (including content written in the
