@@ -1061,13 +1061,14 @@ struct Placer<'a> {
 const PLACER_WORKERS: usize = 6;
 /// Rows whose contents may be in the workers' hands at once.
 const PLACER_IN_FLIGHT: usize = 64;
+/// Rows handed to a worker at once (fewer hand-overs between threads).
+const PLACER_CHUNK: usize = 8;
 
-/// One content to read.
+/// Contents to read, of consecutive rows: (the item, as `msg12`; where
+/// its content is in the export).
 struct PlaceJob {
     seq: u64,
-    /// The item, as `msg12`.
-    item: String,
-    src: PathBuf,
+    items: Vec<(String, PathBuf)>,
 }
 
 /// A content read, or why not (naming the item, not yet the line).
@@ -1092,14 +1093,32 @@ struct FlightRow {
 /// class is handed over completely before the next starts.
 struct InFlight {
     rows: std::collections::VecDeque<FlightRow>,
-    done: HashMap<u64, PlaceResult>,
+    done: HashMap<u64, std::collections::VecDeque<PlaceResult>>,
+    /// The next job's number, and its rows collected so far.
     next_seq: u64,
+    chunk: Vec<(String, PathBuf)>,
+}
+
+impl InFlight {
+    /// Hand the collected rows to the workers; false when they are gone.
+    fn send_chunk(&mut self, jobs: &mpsc::Sender<PlaceJob>) -> bool {
+        if self.chunk.is_empty() {
+            return true;
+        }
+        let items = std::mem::replace(&mut self.chunk, Vec::with_capacity(PLACER_CHUNK));
+        let job = PlaceJob {
+            seq: self.next_seq,
+            items,
+        };
+        self.next_seq += 1;
+        jobs.send(job).is_ok()
+    }
 }
 
 impl Placer<'_> {
     fn run(mut self, classes: &[&ClassDef]) {
         let (job_tx, job_rx) = mpsc::channel::<PlaceJob>();
-        let (res_tx, res_rx) = mpsc::channel::<(u64, PlaceResult)>();
+        let (res_tx, res_rx) = mpsc::channel::<(u64, Vec<PlaceResult>)>();
         let job_rx = std::sync::Mutex::new(job_rx);
         std::thread::scope(|scope| {
             for _ in 0..PLACER_WORKERS {
@@ -1110,7 +1129,12 @@ impl Placer<'_> {
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    if res_tx.send((job.seq, read_content(&job))).is_err() {
+                    let read = job
+                        .items
+                        .iter()
+                        .map(|(item, src)| read_content(item, src))
+                        .collect();
+                    if res_tx.send((job.seq, read)).is_err() {
                         return;
                     }
                 });
@@ -1120,6 +1144,7 @@ impl Placer<'_> {
                 rows: Default::default(),
                 done: Default::default(),
                 next_seq: 0,
+                chunk: Vec::with_capacity(PLACER_CHUNK),
             };
             for cls in classes {
                 self.last_id = None;
@@ -1138,7 +1163,7 @@ impl Placer<'_> {
         &mut self,
         cls: &ClassDef,
         jobs: &mpsc::Sender<PlaceJob>,
-        results: &mpsc::Receiver<(u64, PlaceResult)>,
+        results: &mpsc::Receiver<(u64, Vec<PlaceResult>)>,
         flight: &mut InFlight,
     ) -> bool {
         let classname = &cls.name;
@@ -1170,27 +1195,26 @@ impl Placer<'_> {
                 };
                 match self.destination(classname, &id) {
                     Ok((dest, new_dir)) => {
-                        let seq = flight.next_seq;
-                        flight.next_seq += 1;
-                        let job = PlaceJob {
-                            seq,
-                            item: format!("{classname}{id}"),
-                            src: export_file_path(self.dir, classname, &id),
-                        };
+                        flight.chunk.push((
+                            format!("{classname}{id}"),
+                            export_file_path(self.dir, classname, &id),
+                        ));
                         flight.rows.push_back(FlightRow {
-                            seq,
+                            seq: flight.next_seq,
                             line,
                             id,
                             dest,
                             new_dir,
                         });
-                        if jobs.send(job).is_err() {
+                        if flight.chunk.len() >= PLACER_CHUNK && !flight.send_chunk(jobs) {
                             return Ok(false);
                         }
                     }
                     Err(e) => {
                         // Hand over what is before it, then the problem.
-                        if !self.hand_over(flight, results, &csv, &class, 0)? {
+                        if !flight.send_chunk(jobs)
+                            || !self.hand_over(flight, results, &csv, &class, 0)?
+                        {
                             return Ok(false);
                         }
                         let content = Err(located(&path, line, e));
@@ -1201,6 +1225,9 @@ impl Placer<'_> {
                 if !self.hand_over(flight, results, &csv, &class, PLACER_IN_FLIGHT)? {
                     return Ok(false);
                 }
+            }
+            if !flight.send_chunk(jobs) {
+                return Ok(false);
             }
             self.hand_over(flight, results, &csv, &class, 0)
         };
@@ -1217,17 +1244,21 @@ impl Placer<'_> {
     fn hand_over(
         &mut self,
         flight: &mut InFlight,
-        results: &mpsc::Receiver<(u64, PlaceResult)>,
+        results: &mpsc::Receiver<(u64, Vec<PlaceResult>)>,
         csv: &std::sync::Arc<Path>,
         class: &std::sync::Arc<str>,
         keep: usize,
     ) -> Result<bool, ()> {
         while let Some(&FlightRow { seq, .. }) = flight.rows.front() {
-            let result = match flight.done.remove(&seq) {
+            let ready = flight.done.get_mut(&seq).and_then(|rs| rs.pop_front());
+            if ready.is_some() && flight.done.get(&seq).is_some_and(|rs| rs.is_empty()) {
+                flight.done.remove(&seq);
+            }
+            let result = match ready {
                 Some(r) => r,
                 None if flight.rows.len() > keep => match results.recv() {
                     Ok((s, r)) => {
-                        flight.done.insert(s, r);
+                        flight.done.insert(s, r.into());
                         continue;
                     }
                     Err(_) => return Ok(false),
@@ -1236,7 +1267,7 @@ impl Placer<'_> {
                     // Take what has come back meanwhile without waiting.
                     match results.try_recv() {
                         Ok((s, r)) => {
-                            flight.done.insert(s, r);
+                            flight.done.insert(s, r.into());
                             continue;
                         }
                         Err(_) => return Ok(true),
@@ -1343,12 +1374,11 @@ fn make_dir(dir: &Path) -> std::io::Result<bool> {
 }
 
 /// Read an item's content from the export (on a placer worker).
-fn read_content(job: &PlaceJob) -> PlaceResult {
-    fs::read(&job.src).map_err(|e| {
+fn read_content(item: &str, src: &Path) -> PlaceResult {
+    fs::read(src).map_err(|e| {
         format!(
-            "cannot read the content of {} from {}: {e}",
-            job.item,
-            job.src.display()
+            "cannot read the content of {item} from {}: {e}",
+            src.display()
         )
     })
 }
