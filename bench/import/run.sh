@@ -40,17 +40,33 @@ WORK=${BENCH_DIR:-/tmp/rr-bench-import}
 id rt >/dev/null 2>&1 || { echo "skipped: there is no user rt to run Roundup as"; exit 0; }
 [ -x "$OURS" ] || { echo "no roundup-admin binary at $OURS (cargo build -p roundup-admin --release)"; exit 1; }
 
+# ext4 without a journal (as on the development machine) passes over
+# inodes freed in the last minutes when it allocates new ones (up to six
+# minutes once their inode table block is written to again): creating
+# thousands of files soon after deleting thousands is then many times
+# slower, for whichever program comes first. So nothing is deleted before
+# the timed imports: the previous run's files are moved aside and
+# deleted at the end, and a run that starts less than six minutes after
+# such a deletion waits for the rest of that time.
+STAMP="$WORK.deleted-at"
 if [ -e "$WORK" ]; then
-    echo "removing the previous run's files in $WORK ..."
-    rm -rf "$WORK"
-    # ext4 without a journal (as on the development machine) passes over
-    # inodes freed in the last minute when it allocates new ones: creating
-    # thousands of files soon after deleting thousands is then many times
-    # slower, for whichever program comes first. Let the deletion age.
-    sync
-    echo "waiting 65 s for the freed inodes to age ..."
-    sleep 65
+    mv "$WORK" "$WORK.old.$$"
 fi
+if [ -e "$STAMP" ]; then
+    left=$(( $(cat "$STAMP") + 370 - $(date +%s) ))
+    if [ "$left" -gt 0 ]; then
+        echo "waiting $left s for the inodes freed by the previous run to age ..."
+        sleep "$left"
+    fi
+fi
+cleanup_old() {
+    if compgen -G "$WORK.old.*" >/dev/null; then
+        echo "removing the previous runs' files ..."
+        rm -rf "$WORK".old.*
+        sync
+        date +%s > "$STAMP"
+    fi
+}
 mkdir -p "$WORK"
 echo "generating an export with $ISSUES issues in $WORK/export ..."
 python3 "$HERE/gen_export.py" "$WORK/export" "$ISSUES"
@@ -98,3 +114,4 @@ count() { "$OURS" -i "$WORK/ours1" -P show_retired=both -c list "$1" | tr ',' '\
 echo "items imported by ours (run 1): issue $(count issue), msg $(count msg), user $(count user)"
 printf 'speed-up (Roundup / median of ours): %.1fx   memory ratio (largest of ours / Roundup): %.2f\n' \
     "$(echo "$RT/$OT" | bc -l)" "$(echo "$OM/$RM" | bc -l)"
+cleanup_old

@@ -59,6 +59,9 @@ struct State {
     /// Bytes of the jobs not done yet.
     bytes: usize,
     failure: Option<Error>,
+    /// Threads waiting on `changed` (a wake-up is a system call, made only
+    /// when someone waits).
+    waiting: usize,
 }
 
 /// The side of the writer the other import threads see.
@@ -100,11 +103,13 @@ impl FileWriter {
                 && st.failure.is_none()
                 && !stop.load(Ordering::Relaxed)
             {
+                st.waiting += 1;
                 st = self
                     .changed
                     .wait_timeout(st, std::time::Duration::from_millis(50))
                     .unwrap_or_else(|e| e.into_inner())
                     .0;
+                st.waiting -= 1;
             }
             if st.failure.is_some() {
                 return false;
@@ -127,7 +132,9 @@ impl FileWriter {
     pub(crate) fn wait_idle(&self) -> Result<(), Error> {
         let mut st = self.state();
         while st.done < st.queued && st.failure.is_none() {
+            st.waiting += 1;
             st = self.changed.wait(st).unwrap_or_else(|e| e.into_inner());
+            st.waiting -= 1;
         }
         match &st.failure {
             Some(e) => Err(Error::storage(e.to_string())),
@@ -178,8 +185,17 @@ impl FileWriter {
                     job.line
                 )));
             }
+            // A waiting placer is woken once a quarter of the queue is
+            // free, not for every file (each wake-up costs both threads a
+            // system call and a switch).
+            let wake = st.waiting > 0
+                && (st.bytes <= QUEUED_BYTES / 4 * 3
+                    || st.done == st.queued
+                    || st.failure.is_some());
             drop(st);
-            self.changed.notify_all();
+            if wake {
+                self.changed.notify_all();
+            }
         }
     }
 

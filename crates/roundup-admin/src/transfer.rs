@@ -992,7 +992,8 @@ enum Placement {
 /// Bytes of content read ahead and not yet taken by the reader.
 #[derive(Default)]
 struct Budget {
-    used: std::sync::Mutex<usize>,
+    /// Bytes outstanding, and whether the placer waits for some to go.
+    used: std::sync::Mutex<(usize, bool)>,
     freed: std::sync::Condvar,
 }
 
@@ -1001,14 +1002,16 @@ impl Budget {
     /// import is stopping).
     fn take(&self, n: usize, stop: &AtomicBool) {
         let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-        while *used > 0 && *used + n > PLACER_BYTES && !stop.load(Ordering::Relaxed) {
+        while used.0 > 0 && used.0 + n > PLACER_BYTES && !stop.load(Ordering::Relaxed) {
+            used.1 = true;
             used = self
                 .freed
                 .wait_timeout(used, std::time::Duration::from_millis(50))
                 .unwrap_or_else(|e| e.into_inner())
                 .0;
         }
-        *used += n;
+        used.1 = false;
+        used.0 += n;
     }
 
     /// Drop a placement: its bytes no longer count, its file goes.
@@ -1027,8 +1030,11 @@ impl Budget {
     ) -> Result<(Shared, Option<PathBuf>), Error> {
         if let Ok((c, _)) = &content {
             let mut used = self.used.lock().unwrap_or_else(|e| e.into_inner());
-            *used = used.saturating_sub(c.len());
-            self.freed.notify_one();
+            used.0 = used.0.saturating_sub(c.len());
+            // (A wake-up is a system call: only when the placer waits.)
+            if used.1 {
+                self.freed.notify_one();
+            }
         }
         content
     }
@@ -1123,19 +1129,22 @@ impl Placer<'_> {
         std::thread::scope(|scope| {
             for _ in 0..PLACER_WORKERS {
                 let (job_rx, res_tx) = (&job_rx, res_tx.clone());
-                scope.spawn(move || loop {
-                    let job = match job_rx.lock() {
-                        Ok(rx) => rx.recv(),
-                        Err(_) => return,
-                    };
-                    let Ok(job) = job else { return };
-                    let read = job
-                        .items
-                        .iter()
-                        .map(|(item, src)| read_content(item, src))
-                        .collect();
-                    if res_tx.send((job.seq, read)).is_err() {
-                        return;
+                scope.spawn(move || {
+                    let mut buf = Vec::new();
+                    loop {
+                        let job = match job_rx.lock() {
+                            Ok(rx) => rx.recv(),
+                            Err(_) => return,
+                        };
+                        let Ok(job) = job else { return };
+                        let read = job
+                            .items
+                            .iter()
+                            .map(|(item, src)| read_content(item, src, &mut buf))
+                            .collect();
+                        if res_tx.send((job.seq, read)).is_err() {
+                            return;
+                        }
                     }
                 });
             }
@@ -1374,13 +1383,39 @@ fn make_dir(dir: &Path) -> std::io::Result<bool> {
 }
 
 /// Read an item's content from the export (on a placer worker).
-fn read_content(item: &str, src: &Path) -> PlaceResult {
-    fs::read(src).map_err(|e| {
+fn read_content(item: &str, src: &Path, buf: &mut Vec<u8>) -> PlaceResult {
+    read_whole(src, buf).map_err(|e| {
         format!(
             "cannot read the content of {item} from {}: {e}",
             src.display()
         )
     })
+}
+
+/// A whole file, read through `buf` without asking for its size first
+/// (`fs::read` does: one more system call per file, for files mostly
+/// read in one go).
+fn read_whole(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = fs::File::open(path)?;
+    if buf.len() < 1 << 16 {
+        buf.resize(1 << 16, 0);
+    }
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            // A large file: the rest the usual way.
+            let mut all = buf[..len].to_vec();
+            f.read_to_end(&mut all)?;
+            return Ok(all);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => return Ok(buf[..len].to_vec()),
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
 }
 
 /// Why the reader ended early.
@@ -1629,6 +1664,22 @@ impl ImportWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn whole_files_are_read_whatever_their_size() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut buf = Vec::new();
+        for size in [0usize, 1, 300, (1 << 16) - 1, 1 << 16, (1 << 16) + 1, 200_000] {
+            let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
+            let p = dir.path().join(format!("f{size}"));
+            fs::write(&p, &data).unwrap();
+            let got = read_whole(&p, &mut buf).unwrap();
+            assert_eq!(got.len(), size);
+            assert!(got == data, "content of the {size}-byte file");
+        }
+        let missing = read_whole(&dir.path().join("nope"), &mut buf).unwrap_err();
+        assert_eq!(missing.kind(), std::io::ErrorKind::NotFound);
+    }
 
     #[test]
     fn date_tuples_match_roundup() {
