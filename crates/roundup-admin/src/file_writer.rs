@@ -25,7 +25,7 @@ use roundup_core::Error;
 /// Bytes of content that may wait for the writer: past that, the placer
 /// waits (and with it the reading side), which leaves the processor to
 /// the writer.
-const QUEUED_BYTES: usize = 6 << 20;
+const QUEUED_BYTES: usize = 8 << 20;
 
 /// Runs of consecutive ids (first, last) per class.
 type Created = HashMap<std::sync::Arc<str>, Vec<(u64, u64)>>;
