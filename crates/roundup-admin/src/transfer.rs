@@ -1669,7 +1669,15 @@ mod tests {
     fn whole_files_are_read_whatever_their_size() {
         let dir = tempfile::tempdir().unwrap();
         let mut buf = Vec::new();
-        for size in [0usize, 1, 300, (1 << 16) - 1, 1 << 16, (1 << 16) + 1, 200_000] {
+        for size in [
+            0usize,
+            1,
+            300,
+            (1 << 16) - 1,
+            1 << 16,
+            (1 << 16) + 1,
+            200_000,
+        ] {
             let data: Vec<u8> = (0..size).map(|i| (i * 7 % 251) as u8).collect();
             let p = dir.path().join(format!("f{size}"));
             fs::write(&p, &data).unwrap();
