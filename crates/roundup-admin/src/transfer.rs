@@ -204,14 +204,17 @@ fn value_to_py(v: &Option<Value>) -> PyValue {
     }
 }
 
-fn id_text(v: &PyValue, what: &str) -> Result<String, String> {
+/// An item id from its cell (the error without saying where: the
+/// callers add that only when there is an error).
+fn id_of(v: PyValue) -> Result<String, String> {
     let s = match v {
+        PyValue::Str(s) if s.trim().len() == s.len() => s,
         PyValue::Str(s) => s.trim().to_string(),
-        PyValue::Int(i) if *i > 0 => i.to_string(),
-        other => return Err(format!("{what}: {} is not an item id", pyrepr::repr(other))),
+        PyValue::Int(i) if i > 0 => i.to_string(),
+        other => return Err(format!("{} is not an item id", pyrepr::repr(&other))),
     };
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("{what}: {s:?} is not an item id"));
+        return Err(format!("{s:?} is not an item id"));
     }
     Ok(s)
 }
@@ -228,16 +231,18 @@ fn py_to_value(ptype: PropType, v: PyValue, prop: &str) -> Result<Option<Value>,
             PyValue::Str(s) => Value::String(s),
             other => return Err(wrong(&other, "a string")),
         },
-        PropType::Link => Value::Link(id_text(&v, &format!("property {prop}"))?),
-        PropType::Multilink => match &v {
+        PropType::Link => {
+            Value::Link(id_of(v).map_err(|reason| format!("property {prop}: {reason}"))?)
+        }
+        PropType::Multilink => match v {
             PyValue::List(items) | PyValue::Tuple(items) => {
                 let mut ids = Vec::with_capacity(items.len());
                 for i in items {
-                    ids.push(id_text(i, &format!("property {prop}"))?);
+                    ids.push(id_of(i).map_err(|reason| format!("property {prop}: {reason}"))?);
                 }
                 Value::Multilink(ids)
             }
-            other => return Err(wrong(other, "a list of ids")),
+            other => return Err(wrong(&other, "a list of ids")),
         },
         PropType::Date => {
             Value::Date(date_from_py(&v).map_err(|e| format!("property {prop}: {e}"))?)
@@ -584,6 +589,8 @@ pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<Str
                     batch: Vec::with_capacity(BATCH_ITEMS),
                     placer,
                     budget,
+                    file: 0,
+                    spare: Vec::new(),
                 };
                 scope.spawn(move || reader.run(classes));
                 let mut writer = ImportWriter {
@@ -669,6 +676,9 @@ struct NodeRow {
     placed: Option<PathBuf>,
     /// How far into the CSV file the row ends (for the progress bar).
     offset: u64,
+    /// Which class file of this import it came from (see
+    /// `ExportReader::spare`).
+    file: u32,
 }
 
 /// What the reader hands the database thread, class by class in the
@@ -721,7 +731,16 @@ struct ExportReader<'a> {
     /// imported), row by row of the FileClass classes.
     placer: Option<mpsc::Receiver<Placement>>,
     budget: &'a Budget,
+    /// The class file being read (counted from 1), and value maps of its
+    /// rows the database is through with: every row of one class file has
+    /// the same properties, so a map used again keeps its keys and table
+    /// and only its values are replaced.
+    file: u32,
+    spare: Vec<NodeValues>,
 }
+
+/// Value maps kept for reuse at most.
+const SPARE_MAPS: usize = 2 * BATCH_ITEMS;
 
 /// The database thread stopped listening.
 struct Stopped;
@@ -758,7 +777,13 @@ impl ExportReader<'_> {
         }
         let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH_ITEMS));
         while let Ok(used) = self.done.try_recv() {
-            drop(used);
+            for item in used {
+                if let Parsed::Row(row) = item {
+                    if row.file == self.file && self.spare.len() < SPARE_MAPS {
+                        self.spare.push(row.values);
+                    }
+                }
+            }
         }
         if self.stop.load(Ordering::Relaxed) {
             discard_placed(batch);
@@ -833,6 +858,8 @@ impl ExportReader<'_> {
             .map(|(name, _)| name)
             .collect();
         let is_file = cls.kind == ClassKind::File;
+        self.file += 1;
+        self.spare.clear();
         let mut maxid: u64 = 1;
         let mut row = csvio::Record::default();
         while let Some(line) = reader
@@ -855,8 +882,17 @@ impl ExportReader<'_> {
             }
             let id_value = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
                 .map_err(|e| bad(line, format!("column id: {e}")))?;
-            let id = id_text(&id_value, "column id").map_err(|e| bad(line, e))?;
-            let mut values: NodeValues = NodeValues::with_capacity(columns.len());
+            let id = id_of(id_value).map_err(|e| bad(line, format!("column id: {e}")))?;
+            let mut values: NodeValues = self
+                .spare
+                .pop()
+                .unwrap_or_else(|| NodeValues::with_capacity(columns.len()));
+            let mut set = |name: &String, value: Option<Value>| match values.get_mut(name) {
+                Some(slot) => *slot = value,
+                None => {
+                    values.insert(name.clone(), value);
+                }
+            };
             let mut retired = false;
             for ((name, ptype), cell) in columns.iter().zip(row.iter()) {
                 if name == "id" {
@@ -883,12 +919,12 @@ impl ExportReader<'_> {
                     }
                     Some(pt) => {
                         let value = py_to_value(*pt, v, name).map_err(|e| bad(line, e))?;
-                        values.insert(name.clone(), value);
+                        set(name, value);
                     }
                 }
             }
             for name in &missing_multilinks {
-                values.insert((*name).clone(), Some(Value::Multilink(Vec::new())));
+                set(name, Some(Value::Multilink(Vec::new())));
             }
             let (content, placed) = match &self.placer {
                 Some(placer) if is_file => match placer.recv() {
@@ -925,6 +961,7 @@ impl ExportReader<'_> {
                 content,
                 placed,
                 offset: reader.bytes_read(),
+                file: self.file,
             }))?;
         }
         if let (Some(placer), true) = (&self.placer, is_file) {
@@ -1198,7 +1235,7 @@ impl Placer<'_> {
                 }
                 let Ok(id) = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
                     .map_err(|_| ())
-                    .and_then(|v| id_text(&v, "column id").map_err(|_| ()))
+                    .and_then(|v| id_of(v).map_err(|_| ()))
                 else {
                     break;
                 };
@@ -1453,7 +1490,7 @@ fn parse_journal_row(cls: &ClassDef, row: &csvio::Record) -> Result<(u64, Journa
     };
     let field =
         |name: &str, text: &str| pyrepr::eval_import(text).map_err(|e| format!("{name}: {e}"));
-    let nodeid = id_text(&field("nodeid", nodeid)?, "nodeid")?;
+    let nodeid = id_of(field("nodeid", nodeid)?).map_err(|e| format!("nodeid: {e}"))?;
     let date = date_from_py(&field("date", date)?).map_err(|e| format!("date: {e}"))?;
     let tag = match field("user", tag)? {
         PyValue::Str(s) => s,
