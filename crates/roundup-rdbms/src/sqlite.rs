@@ -911,16 +911,18 @@ impl SqliteStorage {
         if !self.is_empty_table(&table)? {
             return Ok(());
         }
-        self.drop_plain_indexes(&table)?;
+        self.drop_plain_indexes(&table, false)?;
         let mut others = vec![layout::journal_table(&class.name)];
         for (name, prop) in &class.props {
             if prop.ptype == PropType::Multilink {
                 others.push(layout::multilink_table(&class.name, name));
             }
         }
+        // Their index by item stays: a load writes them item by item in
+        // ascending order, so that index only grows at its end.
         for t in others {
             if self.table_exists(&t)? && self.is_empty_table(&t)? {
-                self.drop_plain_indexes(&t)?;
+                self.drop_plain_indexes(&t, true)?;
             }
         }
         Ok(())
@@ -933,8 +935,9 @@ impl SqliteStorage {
     }
 
     /// Drop the indexes of `table` made by `create index` without
-    /// `unique`, remembering how to make them again.
-    fn drop_plain_indexes(&mut self, table: &str) -> Result<()> {
+    /// `unique`, remembering how to make them again; with `keep_by_item`
+    /// not the one on `nodeid` alone.
+    fn drop_plain_indexes(&mut self, table: &str, keep_by_item: bool) -> Result<()> {
         let found = self.rows(
             "select m.name, m.sql from sqlite_master m, pragma_index_list(?1) l \
              where m.type='index' and m.name=l.name and l.\"unique\"=0 and l.origin='c' \
@@ -955,6 +958,9 @@ impl SqliteStorage {
             else {
                 continue;
             };
+            if keep_by_item && rest.replace(' ', "").ends_with("(nodeid)") {
+                continue;
+            }
             self.begin()?;
             self.exec(&format!("drop index if exists \"{name}\""), &[])?;
             self.deferred_indexes
