@@ -58,10 +58,27 @@ struct State {
     done: u64,
     /// Bytes of the jobs not done yet.
     bytes: usize,
-    failure: Option<Error>,
+    failure: Option<Failure>,
     /// Threads waiting on `changed` (a wake-up is a system call, made only
     /// when someone waits).
     waiting: usize,
+}
+
+/// Why the writer stopped: where (file, line, item, path) and the
+/// system's error, kept to make an [`Error`] for each thread that asks.
+struct Failure {
+    context: String,
+    kind: std::io::ErrorKind,
+    reason: String,
+}
+
+impl Failure {
+    fn error(&self) -> Error {
+        Error::io(
+            &self.context,
+            std::io::Error::new(self.kind, self.reason.clone()),
+        )
+    }
 }
 
 /// The side of the writer the other import threads see.
@@ -137,7 +154,7 @@ impl FileWriter {
             st.waiting -= 1;
         }
         match &st.failure {
-            Some(e) => Err(Error::storage(e.to_string())),
+            Some(f) => Err(f.error()),
             None => Ok(()),
         }
     }
@@ -160,30 +177,30 @@ impl FileWriter {
                         self.record(&job.class, job.id);
                         None
                     }
-                    Ok(false) => Some(format!(
-                        "{}{}: a file appeared at {} during the import",
-                        job.class,
-                        job.id,
-                        job.dest.display()
+                    Ok(false) => Some(std::io::Error::new(
+                        std::io::ErrorKind::AlreadyExists,
+                        "a file appeared there during the import",
                     )),
-                    Err(e) => Some(format!(
-                        "{}{}: writing {}: {e}",
-                        job.class,
-                        job.id,
-                        job.dest.display()
-                    )),
+                    Err(e) => Some(e),
                 }
             };
             let mut st = self.state();
             st.done += 1;
             st.bytes = st.bytes.saturating_sub(job.cost());
-            if let Some(reason) = failure {
+            if let Some(e) = failure {
                 stop.store(true, Ordering::Relaxed);
-                st.failure.get_or_insert(Error::storage(format!(
-                    "{}, line {}: {reason}",
-                    job.csv.display(),
-                    job.line
-                )));
+                st.failure.get_or_insert(Failure {
+                    context: format!(
+                        "{}, line {}: {}{}: writing {}",
+                        job.csv.display(),
+                        job.line,
+                        job.class,
+                        job.id,
+                        job.dest.display()
+                    ),
+                    kind: e.kind(),
+                    reason: e.to_string(),
+                });
             }
             // A waiting placer is woken once a quarter of the queue is
             // free, not for every file (each wake-up costs both threads a
@@ -216,10 +233,7 @@ impl FileWriter {
 
     /// The writer's failure, if any (after the thread has ended).
     pub(crate) fn failure(&self) -> Option<Error> {
-        self.state()
-            .failure
-            .as_ref()
-            .map(|e| Error::storage(e.to_string()))
+        self.state().failure.as_ref().map(Failure::error)
     }
 
     /// Remove every file the writer created (the import failed; the

@@ -699,6 +699,87 @@ fn import_contents_are_right_over_existing_files_out_of_order_and_after_own_writ
     assert_eq!(listed.lines().count(), 40, "{listed}");
 }
 
+/// Files below `dir` (directories not counted).
+fn files_below(dir: &Path) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .map(|e| {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files_below(&p)
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_content_file_that_cannot_be_written_fails_the_import_and_leaves_nothing() {
+    use std::os::unix::process::CommandExt;
+    let (tmp, home) = filled();
+    let e1 = export_with_messages(tmp.path(), &home);
+    // One content larger than the file size the import may write (the
+    // database files stay far below it).
+    const LIMIT: u64 = 4 << 20;
+    std::fs::write(e1.join("msg-files/0/msg30"), vec![b'x'; 6 << 20]).unwrap();
+    let other = tmp.path().join("other");
+    ok(
+        &other,
+        &["install", "classic", "sqlite", "mail_domain=example.com"],
+    );
+    ok(&other, &["initialise", "x"]);
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_roundup-admin"));
+    cmd.arg("-i")
+        .arg(&other)
+        .arg("import")
+        .arg(&e1)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            // Writing past the limit then fails with EFBIG instead of
+            // killing the process.
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+            let lim = libc::rlimit {
+                rlim_cur: LIMIT as libc::rlim_t,
+                rlim_max: LIMIT as libc::rlim_t,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &lim) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let out = cmd.output().expect("run roundup-admin import");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let said = format!("{stdout}{stderr}");
+    assert!(
+        said.contains("msg.csv, line 31: msg30: writing ") && said.contains("msg30"),
+        "{said}"
+    );
+    // Nothing of it stays: no content file, no item, no index entry.
+    assert_eq!(files_below(&other.join("db/files")), 0);
+    assert_eq!(ok(&other, &["-P", "show_retired=both", "list", "msg"]), "");
+    assert!(index_rows(&other).is_empty());
+    // Without the limit the same export goes in whole.
+    ok(&other, &["import", e1.to_str().unwrap()]);
+    assert_eq!(files_below(&other.join("db/files/msg")), 40);
+    assert_eq!(
+        std::fs::metadata(other.join("db/files/msg/0/msg30"))
+            .unwrap()
+            .len(),
+        6 << 20
+    );
+}
+
 #[test]
 fn import_refuses_classes_the_schema_lacks() {
     let (tmp, home) = tracker("classic");
