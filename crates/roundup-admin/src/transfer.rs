@@ -521,13 +521,12 @@ fn classes_in(dir: &Path) -> Result<Vec<String>, String> {
 /// until it ends, which for a big import costs much time and disk, so
 /// without earlier changes a failure simply rolls the transaction back.
 ///
-/// Three threads share the work: a reader parses the CSV files, a placer
-/// reads the file contents and writes them to their places in the tracker
-/// (new files only; it starts on them at once, while the other classes
-/// are still being imported), and this thread writes to the database. A
-/// failure anywhere stops all three, and the files placed for rows that
-/// never reached the database are removed again (the others go with the
-/// rollback).
+/// Four threads share the work: a reader parses the CSV files, a placer
+/// reads the file contents ahead (it starts on them at once, while the
+/// other classes are still being imported), a file writer creates the new
+/// content files behind the rest (see [`FileWriter`]), and this thread
+/// writes to the database. A failure anywhere stops them all, and every
+/// file the writer created is removed again.
 pub fn import(db: &Db, dir: &Path, files: bool, pending: bool) -> Result<Vec<String>, String> {
     let classes = classes_in(dir)?;
     for c in &classes {
@@ -671,8 +670,8 @@ struct NodeRow {
     retired: bool,
     /// File content (FileClass items, when importing files).
     content: Option<Shared>,
-    /// Where the reader already wrote that content: a new file, which
-    /// the database thread adopts into the transaction.
+    /// Where the file writer puts that content: a new file, which the
+    /// database thread adopts into the transaction.
     placed: Option<PathBuf>,
     /// How far into the CSV file the row ends (for the progress bar).
     offset: u64,
@@ -696,18 +695,6 @@ enum Parsed {
 }
 
 type Batch = Result<Vec<Parsed>, Error>;
-
-/// Remove the files placed for items that were not imported.
-fn discard_placed(items: impl IntoIterator<Item = Parsed>) {
-    for item in items {
-        if let Parsed::Row(NodeRow {
-            placed: Some(p), ..
-        }) = item
-        {
-            let _ = fs::remove_file(p);
-        }
-    }
-}
 
 fn open_csv(path: &Path) -> Result<csvio::Reader<BufReader<fs::File>>, Error> {
     let f = fs::File::open(path)
@@ -748,7 +735,9 @@ struct Stopped;
 impl ExportReader<'_> {
     fn run(mut self, classes: &[String]) {
         let result = classes.iter().try_for_each(|c| self.read_class(c));
-        let sent = match result {
+        // Rows never handed over (nobody listens) are dropped; their files
+        // go with the failed import (the file writer removes all it made).
+        let _ = match result {
             Ok(()) => self.flush(),
             Err(ReadFailure::Stopped) => Err(Stopped),
             // The rows before the problem go first: a problem the
@@ -757,12 +746,8 @@ impl ExportReader<'_> {
                 .flush()
                 .and_then(|()| self.tx.send(Err(e)).map_err(|_| Stopped)),
         };
-        if sent.is_err() {
-            // Rows collected but never handed over.
-            discard_placed(std::mem::take(&mut self.batch));
-        }
-        // Whatever the placer did beyond the rows handed over is undone
-        // (it stops when the database thread gives up, or has finished).
+        // The placer's rows are taken until it stops (when the database
+        // thread gives up, or has finished), their bytes released.
         if let Some(placer) = self.placer.take() {
             while let Ok(p) = placer.recv() {
                 self.budget.discard(p);
@@ -786,15 +771,9 @@ impl ExportReader<'_> {
             }
         }
         if self.stop.load(Ordering::Relaxed) {
-            discard_placed(batch);
             return Err(Stopped);
         }
-        self.tx.send(Ok(batch)).map_err(|mpsc::SendError(b)| {
-            if let Ok(items) = b {
-                discard_placed(items);
-            }
-            Stopped
-        })
+        self.tx.send(Ok(batch)).map_err(|_| Stopped)
     }
 
     fn push(&mut self, item: Parsed) -> Result<(), ReadFailure> {
@@ -1018,8 +997,9 @@ enum Placement {
     Row {
         line: usize,
         id: String,
-        /// The content and the path written (`None` when a file was there
-        /// already), or what went wrong (located).
+        /// The content and the path the file writer puts it at (`None`:
+        /// the database writes it the usual way), or what went wrong
+        /// (located).
         content: Result<(Shared, Option<PathBuf>), Error>,
     },
     /// The class's rows are through.
@@ -1051,12 +1031,11 @@ impl Budget {
         used.0 += n;
     }
 
-    /// Drop a placement: its bytes no longer count, its file goes.
+    /// Drop a placement: its bytes no longer count (its file, if any,
+    /// goes with the failed import: see [`FileWriter::remove_created`]).
     fn discard(&self, p: Placement) {
         if let Placement::Row { content, .. } = p {
-            if let Ok((_, Some(placed))) = self.release(content) {
-                let _ = fs::remove_file(placed);
-            }
+            let _ = self.release(content);
         }
     }
 
@@ -1560,15 +1539,12 @@ impl ImportWriter<'_> {
         }
     }
 
-    /// After a failure: remove the files placed for everything not yet
-    /// imported, until the reader has stopped.
+    /// After a failure: take what the reader still sends until it has
+    /// stopped (the files of those rows go with the failed import: see
+    /// [`FileWriter::remove_created`]).
     fn discard_rest(&mut self) {
-        discard_placed(std::mem::take(&mut self.queue));
-        while let Ok(batch) = self.rx.recv() {
-            if let Ok(items) = batch {
-                discard_placed(items);
-            }
-        }
+        self.queue = Vec::new().into_iter();
+        while self.rx.recv().is_ok() {}
     }
 
     fn run(&mut self, classes: &[String], report: &mut Vec<String>) -> Result<(), Error> {
@@ -1626,10 +1602,6 @@ impl ImportWriter<'_> {
                         self.db
                             .import_node(classname, &row.id, &row.values, row.retired, content);
                     if let Err(e) = done {
-                        // A failed item never adopts its placed file.
-                        if let Some(p) = &row.placed {
-                            let _ = fs::remove_file(p);
-                        }
                         return Err(located(
                             &path,
                             row.line,
