@@ -939,7 +939,9 @@ impl SqliteStorage {
     /// not the one on `nodeid` alone.
     fn drop_plain_indexes(&mut self, table: &str, keep_by_item: bool) -> Result<()> {
         let found = self.rows(
-            "select m.name, m.sql from sqlite_master m, pragma_index_list(?1) l \
+            "select m.name, m.sql, \
+             (select group_concat(i.name, ',') from pragma_index_info(m.name) i) \
+             from sqlite_master m, pragma_index_list(?1) l \
              where m.type='index' and m.name=l.name and l.\"unique\"=0 and l.origin='c' \
              and m.sql is not null",
             &[SqlValue::Text(table.to_string())],
@@ -958,7 +960,7 @@ impl SqliteStorage {
             else {
                 continue;
             };
-            if keep_by_item && rest.replace(' ', "").ends_with("(nodeid)") {
+            if keep_by_item && matches!(row.get(2), Some(SqlValue::Text(c)) if c == "nodeid") {
                 continue;
             }
             self.begin()?;
