@@ -66,6 +66,18 @@ fn tracker(template: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, home)
 }
 
+/// A new classic tracker at `<dir>/<name>`, initialised (admin password
+/// "x"), to import into.
+fn empty_tracker(dir: &Path, name: &str) -> PathBuf {
+    let home = dir.join(name);
+    ok(
+        &home,
+        &["install", "classic", "sqlite", "mail_domain=example.com"],
+    );
+    ok(&home, &["initialise", "x"]);
+    home
+}
+
 /// A classic tracker with users, issues, a message with content, a
 /// retired issue and a retired keyword sharing its name with an active one.
 fn filled() -> (tempfile::TempDir, PathBuf) {
@@ -167,12 +179,7 @@ fn export_import_round_trip_keeps_ids_dates_journals_and_retired_state() {
     let (tmp, home) = filled();
     let e1 = tmp.path().join("e1");
     ok(&home, &["export", e1.to_str().unwrap()]);
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
     let out = ok(&other, &["import", e1.to_str().unwrap()]);
     assert!(out.contains("\nsetting issue 3\n"), "{out}");
     assert!(out.contains("\nsetting user 4\n"), "{out}");
@@ -253,12 +260,7 @@ fn importtables_takes_no_file_contents() {
     let (tmp, home) = filled();
     let tables = tmp.path().join("tables");
     ok(&home, &["exporttables", tables.to_str().unwrap()]);
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
     ok(&other, &["importtables", tables.to_str().unwrap()]);
     assert_eq!(ok(&other, &["get", "title", "issue1"]), "first ü\n");
     // the import without files needs no msg-files directory
@@ -289,12 +291,7 @@ fn a_bad_row_aborts_the_whole_import_and_names_file_and_line() {
         })
         .collect();
     std::fs::write(&path, broken.join("\n") + "\n").unwrap();
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
     let before_users = ok(&other, &["list", "user"]);
     let out = fails(&other, &["import", e1.to_str().unwrap()]);
     assert!(
@@ -412,12 +409,7 @@ fn import_builds_the_full_text_index_that_item_writes_build() {
     );
 
     // into an empty index (the bulk load rebuilds its indexes)
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
     assert!(index_rows(&other).is_empty());
     ok(&other, &["import", e1.to_str().unwrap()]);
     assert_eq!(index_rows(&other), source);
@@ -482,33 +474,13 @@ fn a_failed_import_removes_every_content_file_it_wrote() {
     }
     std::fs::write(e1.join("msg.csv"), out).unwrap();
 
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
     let out = fails(&other, &["import", e1.to_str().unwrap()]);
     assert!(
         out.contains(&format!("msg.csv, line 302: msg{bad_id}: ")),
         "{out}"
     );
-    fn count_files(dir: &Path) -> usize {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return 0;
-        };
-        entries
-            .map(|e| {
-                let p = e.unwrap().path();
-                if p.is_dir() {
-                    count_files(&p)
-                } else {
-                    1
-                }
-            })
-            .sum()
-    }
-    assert_eq!(count_files(&other.join("db/files")), 0);
+    assert_eq!(files_in(&other.join("db/files")).len(), 0);
     assert_eq!(ok(&other, &["-P", "show_retired=both", "list", "msg"]), "");
     assert!(index_rows(&other).is_empty());
     let mode: String = rusqlite::Connection::open(other.join("db/db"))
@@ -533,7 +505,7 @@ fn a_failed_import_removes_every_content_file_it_wrote() {
     std::fs::write(e1.join("msg.csv"), broken.join("\n") + "\n").unwrap();
     let out = fails(&other, &["import", e1.to_str().unwrap()]);
     assert!(out.contains("msg.csv, line 901: column "), "{out}");
-    assert_eq!(count_files(&other.join("db/files")), 0);
+    assert_eq!(files_in(&other.join("db/files")).len(), 0);
 
     // A row whose fields do not fit the header: the contents of the rows
     // before it are still handed over, and the error names that row.
@@ -543,19 +515,18 @@ fn a_failed_import_removes_every_content_file_it_wrote() {
     let out = fails(&other, &["import", e1.to_str().unwrap()]);
     assert!(out.contains("msg.csv, line 901: "), "{out}");
     assert!(!out.contains("out of step"), "{out}");
-    assert_eq!(count_files(&other.join("db/files")), 0);
+    assert_eq!(files_in(&other.join("db/files")).len(), 0);
 
     // without the bad rows it all goes in
     std::fs::write(e1.join("msg.csv"), good.join("\n") + "\n").unwrap();
     ok(&other, &["import", e1.to_str().unwrap()]);
-    assert_eq!(count_files(&other.join("db/files/msg")), 1200);
+    assert_eq!(files_in(&other.join("db/files/msg")).len(), 1200);
     assert_eq!(read(&other.join("db/files/msg/1/msg1111")), content);
     assert_eq!(search(&other, "world").len(), 1200);
 }
 
-/// Every file below `dir` whose name ends in `.tmp` (content staged for a
-/// commit and never moved into place).
-fn staged_files(dir: &Path) -> Vec<PathBuf> {
+/// Every file below `dir` (none when it does not exist).
+fn files_in(dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
@@ -563,12 +534,21 @@ fn staged_files(dir: &Path) -> Vec<PathBuf> {
     for e in entries {
         let p = e.unwrap().path();
         if p.is_dir() {
-            out.extend(staged_files(&p));
-        } else if p.extension().is_some_and(|x| x == "tmp") {
+            out.extend(files_in(&p));
+        } else {
             out.push(p);
         }
     }
     out
+}
+
+/// Every file below `dir` whose name ends in `.tmp` (content staged for a
+/// commit and never moved into place).
+fn staged_files(dir: &Path) -> Vec<PathBuf> {
+    files_in(dir)
+        .into_iter()
+        .filter(|p| p.extension().is_some_and(|x| x == "tmp"))
+        .collect()
 }
 
 /// An export of `filled()` with 40 messages (each with its own content).
@@ -588,12 +568,7 @@ fn export_with_messages(tmp: &Path, home: &Path) -> PathBuf {
 fn content_set_after_an_import_in_the_same_session_is_what_is_committed() {
     let (tmp, home) = filled();
     let e1 = export_with_messages(tmp.path(), &home);
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
     let session = format!(
         "import {}\nset msg7 content=changed_after_import\ncommit\n",
         e1.display()
@@ -623,12 +598,7 @@ fn content_set_after_an_import_in_the_same_session_is_what_is_committed() {
 fn import_contents_are_right_over_existing_files_out_of_order_and_after_own_writes() {
     let (tmp, home) = filled();
     let e1 = export_with_messages(tmp.path(), &home);
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
 
     // The session's own, uncommitted message 1 is replaced by the
     // export's (the same id).
@@ -680,12 +650,7 @@ fn import_contents_are_right_over_existing_files_out_of_order_and_after_own_writ
         out.push('\n');
     }
     std::fs::write(e1.join("msg.csv"), out).unwrap();
-    let third = tmp.path().join("third");
-    ok(
-        &third,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&third, &["initialise", "x"]);
+    let third = empty_tracker(tmp.path(), "third");
     ok(&third, &["import", e1.to_str().unwrap()]);
     for n in 2..=40 {
         let want = match n {
@@ -699,23 +664,6 @@ fn import_contents_are_right_over_existing_files_out_of_order_and_after_own_writ
     assert_eq!(listed.lines().count(), 40, "{listed}");
 }
 
-/// Files below `dir` (directories not counted).
-fn files_below(dir: &Path) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return 0;
-    };
-    entries
-        .map(|e| {
-            let p = e.unwrap().path();
-            if p.is_dir() {
-                files_below(&p)
-            } else {
-                1
-            }
-        })
-        .sum()
-}
-
 #[test]
 fn a_content_file_that_cannot_be_written_fails_the_import_and_leaves_nothing() {
     use std::os::unix::process::CommandExt;
@@ -725,12 +673,7 @@ fn a_content_file_that_cannot_be_written_fails_the_import_and_leaves_nothing() {
     // database files stay far below it).
     const LIMIT: u64 = 4 << 20;
     std::fs::write(e1.join("msg-files/0/msg30"), vec![b'x'; 6 << 20]).unwrap();
-    let other = tmp.path().join("other");
-    ok(
-        &other,
-        &["install", "classic", "sqlite", "mail_domain=example.com"],
-    );
-    ok(&other, &["initialise", "x"]);
+    let other = empty_tracker(tmp.path(), "other");
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_roundup-admin"));
     cmd.arg("-i")
         .arg(&other)
@@ -766,12 +709,12 @@ fn a_content_file_that_cannot_be_written_fails_the_import_and_leaves_nothing() {
         "{said}"
     );
     // Nothing of it stays: no content file, no item, no index entry.
-    assert_eq!(files_below(&other.join("db/files")), 0);
+    assert_eq!(files_in(&other.join("db/files")).len(), 0);
     assert_eq!(ok(&other, &["-P", "show_retired=both", "list", "msg"]), "");
     assert!(index_rows(&other).is_empty());
     // Without the limit the same export goes in whole.
     ok(&other, &["import", e1.to_str().unwrap()]);
-    assert_eq!(files_below(&other.join("db/files/msg")), 40);
+    assert_eq!(files_in(&other.join("db/files/msg")).len(), 40);
     assert_eq!(
         std::fs::metadata(other.join("db/files/msg/0/msg30"))
             .unwrap()
