@@ -803,10 +803,11 @@ fn migrate_reports_the_schema_version() {
         "import sqlite3\nc=sqlite3.connect({:?})\nt=c.execute('select schema from schema').fetchone()[0]\nc.execute('update schema set schema=?', (t.replace(\"'version': 8\", \"'version': 7\"),))\nc.commit()\n",
         db.display().to_string()
     );
-    let py = Command::new("python3").arg("-c").arg(&script).status();
-    if !py.is_ok_and(|s| s.success()) {
-        println!("python3 with sqlite3 not available; the upgrade path is not checked");
-        return;
+    match Command::new("python3").arg("-c").arg(&script).status() {
+        Ok(status) => assert!(status.success(), "python3 could not edit the schema table"),
+        Err(e) => {
+            return roundup_testkit::missing_because(&roundup_testkit::PYTHON3, &e.to_string())
+        }
     }
     assert_eq!(
         ok(&home, &["migrate"]),
@@ -1171,8 +1172,7 @@ fn every_template_installs_and_initialises() {
 #[test]
 fn shell_on_a_pty_uses_the_line_editor() {
     if !Path::new("/usr/bin/script").exists() {
-        println!("skipped: /usr/bin/script (util-linux) is not installed");
-        return;
+        return roundup_testkit::missing(&roundup_testkit::SCRIPT);
     }
     let (tmp, home) = tracker("classic");
     let uh = tmp.path().join("userhome");

@@ -334,10 +334,13 @@ fn generated_passwords() {
 }
 
 /// Runs `script` with Roundup's python, feeding `input`; None (after
-/// printing why) when that python is not available.
+/// printing why) when that python is not available (under CI: a failure).
 fn run_roundup_python(script: &str, input: &str) -> Option<String> {
     if !Path::new(ROUNDUP_PYTHON).exists() {
-        eprintln!("skipped: {ROUNDUP_PYTHON} not found, cannot cross-check with Roundup");
+        roundup_testkit::missing_because(
+            &roundup_testkit::ROUNDUP26,
+            &format!("{ROUNDUP_PYTHON} not found, cannot cross-check with Roundup"),
+        );
         return None;
     }
     let mut child = Command::new(ROUNDUP_PYTHON)
@@ -357,7 +360,10 @@ fn run_roundup_python(script: &str, input: &str) -> Option<String> {
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
         if err.contains("No module named 'roundup'") {
-            eprintln!("skipped: Roundup is not importable: {err}");
+            roundup_testkit::missing_because(
+                &roundup_testkit::ROUNDUP26,
+                &format!("Roundup is not importable: {err}"),
+            );
             return None;
         }
         panic!("Roundup's python failed: {err}");

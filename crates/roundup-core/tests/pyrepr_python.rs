@@ -115,8 +115,10 @@ proptest! {
 #[test]
 fn repr_matches_python_for_random_values() {
     if !Path::new(PYTHON).exists() {
-        eprintln!("skipped: {PYTHON} not found, cannot compare repr() with Python");
-        return;
+        return roundup_testkit::missing_because(
+            &roundup_testkit::ROUNDUP26,
+            &format!("{PYTHON} not found, cannot compare repr() with Python"),
+        );
     }
     let mut runner = TestRunner::new(Config::default());
     let strategy = value();

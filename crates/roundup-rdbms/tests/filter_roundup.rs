@@ -20,8 +20,10 @@ const ROUNDUP_BUGS: &[(&str, &str)] = &[(
 fn same_results_as_roundup() {
     let python = Path::new("/opt/rvenv/bin/python");
     if !python.exists() {
-        println!("SKIPPED: Roundup 2.6 is not installed at /opt/rvenv");
-        return;
+        return roundup_testkit::missing_because(
+            &roundup_testkit::ROUNDUP26,
+            "/opt/rvenv/bin/python does not exist",
+        );
     }
     let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests");
     let dir = tempfile::tempdir().expect("tempdir");

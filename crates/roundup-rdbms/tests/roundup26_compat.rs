@@ -347,12 +347,14 @@ fn roundup_26_database_reads_and_writes_both_ways() {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !admin_bin.exists() || !is_root || !has_rt {
-        eprintln!(
-            "SKIPPED the Roundup 2.6 read-back: needs {} (exists: {}), running as root (is: {is_root}) and a user `rt` (exists: {has_rt})",
-            admin_bin.display(),
-            admin_bin.exists()
+        return roundup_testkit::missing_because(
+            &roundup_testkit::ROUNDUP26,
+            &format!(
+                "the Roundup 2.6 read-back needs {} (exists: {}), running as root (is: {is_root}) and a user `rt` (exists: {has_rt})",
+                admin_bin.display(),
+                admin_bin.exists()
+            ),
         );
-        return;
     }
     let chown = Command::new("chown")
         .arg("-R")

@@ -15,10 +15,10 @@ fn rec(k: &str, v: &str) -> Record {
 #[test]
 fn redis_store_semantics() {
     let Ok(url) = std::env::var("ROUNDUP_TEST_REDIS") else {
-        eprintln!(
-            "skipping redis_store_semantics: set ROUNDUP_TEST_REDIS to a redis URL to run it"
+        return roundup_testkit::missing_because(
+            &roundup_testkit::REDIS,
+            "ROUNDUP_TEST_REDIS is not set",
         );
-        return;
     };
     let mut s = RedisKeyStore::open(&url, StoreKind::Sessions).unwrap();
     let mut o = RedisKeyStore::open(&url, StoreKind::Otks).unwrap();

@@ -40,8 +40,7 @@ fn run_python(code: &str) -> String {
 #[test]
 fn codec_reads_what_python_writes() {
     if python().is_none() {
-        println!("skipped: no python3 with xmlrpc.client");
-        return;
+        return roundup_testkit::missing(&roundup_testkit::PYTHON3);
     }
     let xml = run_python(
         "import xmlrpc.client as x, datetime, sys\n\
@@ -72,8 +71,7 @@ fn codec_reads_what_python_writes() {
 #[test]
 fn python_reads_what_codec_writes() {
     if python().is_none() {
-        println!("skipped: no python3 with xmlrpc.client");
-        return;
+        return roundup_testkit::missing(&roundup_testkit::PYTHON3);
     }
     let v = XValue::Struct(vec![
         ("s".into(), XValue::Str("x & <y>".into())),
@@ -106,8 +104,7 @@ fn python_reads_what_codec_writes() {
 #[test]
 fn python_client_drives_the_tracker() {
     if python().is_none() {
-        println!("skipped: no python3 with xmlrpc.client");
-        return;
+        return roundup_testkit::missing(&roundup_testkit::PYTHON3);
     }
     let env = classic(&[]);
     let script = r#"

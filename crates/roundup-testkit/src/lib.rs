@@ -1,0 +1,213 @@
+//! Test support shared by the workspace's tests.
+//!
+//! Many tests compare with a reference tool: Roundup 2.6, Chromium,
+//! schemathesis, an OpenAPI validator, Python, Redis... On a developer's
+//! machine such a tool may be missing, and the test then says so and
+//! passes without checking. Under CI (`CI=true`, as `.ci/run` sets it) a
+//! missing tool is a failure naming what is missing and how `.ci/run`
+//! installs it, so a green CI run means every comparison really ran.
+//!
+//! ```ignore
+//! let Some(st) = find_schemathesis() else {
+//!     return roundup_testkit::missing(&roundup_testkit::SCHEMATHESIS);
+//! };
+//! ```
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+/// A reference tool and how `.ci/run` provides it.
+#[derive(Clone, Copy, Debug)]
+pub struct Tool {
+    /// What is needed, e.g. "Roundup 2.6 (/opt/rvenv/bin/roundup-admin)".
+    pub what: &'static str,
+    /// How `.ci/run` installs or starts it.
+    pub ci_provides: &'static str,
+}
+
+pub const ROUNDUP26: Tool = Tool {
+    what: "Roundup 2.6 in /opt/rvenv and a user rt to run it as (tests running as root)",
+    ci_provides: ".ci/run: `python3 -m venv /opt/rvenv && /opt/rvenv/bin/pip install roundup==2.6.0` and `useradd -m rt`",
+};
+pub const PYTHON3: Tool = Tool {
+    what: "python3 (/usr/bin/python3, with its standard library: sqlite3, xmlrpc.client)",
+    ci_provides: ".ci/run: `apt-get install python3 python3-venv`",
+};
+pub const SCRIPT: Tool = Tool {
+    what: "/usr/bin/script (util-linux), to run a command on a pseudo-terminal",
+    ci_provides: ".ci/run: `apt-get install util-linux`",
+};
+pub const CHROMIUM: Tool = Tool {
+    what: "Chromium and chromedriver (/usr/bin/chromium, /usr/bin/chromedriver)",
+    ci_provides: ".ci/run: `apt-get install chromium chromium-driver`",
+};
+pub const SCHEMATHESIS: Tool = Tool {
+    what: "schemathesis (/opt/stvenv/bin/st)",
+    ci_provides: ".ci/run: `python3 -m venv /opt/stvenv && /opt/stvenv/bin/pip install 'schemathesis>=4.32,<5'`",
+};
+pub const OPENAPI_VALIDATOR: Tool = Tool {
+    what: "the OpenAPI validator (/opt/oasv/bin/python with openapi-spec-validator)",
+    ci_provides:
+        ".ci/run: `python3 -m venv /opt/oasv && /opt/oasv/bin/pip install openapi-spec-validator`",
+};
+pub const REDIS: Tool = Tool {
+    what: "a Redis server named by ROUNDUP_TEST_REDIS (e.g. redis://127.0.0.1:6379)",
+    ci_provides: ".ci/run: `apt-get install redis-server`, starts it on 127.0.0.1:6379 and exports ROUNDUP_TEST_REDIS",
+};
+
+/// Whether this is a CI run (`CI=true`, or any value but empty, `0` and
+/// `false`, as CI services set it).
+pub fn in_ci() -> bool {
+    match std::env::var("CI") {
+        Ok(v) => !matches!(v.trim().to_ascii_lowercase().as_str(), "" | "0" | "false"),
+        Err(_) => false,
+    }
+}
+
+/// A test cannot run because `tool` is missing (`detail` says what was
+/// found missing). Under CI this panics with what is missing and how
+/// `.ci/run` provides it; elsewhere it prints that the test was skipped,
+/// and the caller returns.
+#[track_caller]
+pub fn missing_because(tool: &Tool, detail: &str) {
+    let caller = std::panic::Location::caller();
+    let detail = if detail.is_empty() {
+        String::new()
+    } else {
+        format!(" ({detail})")
+    };
+    if in_ci() {
+        panic!(
+            "CI=true but {}{detail} is missing, so the test at {caller} cannot run; {}",
+            tool.what, tool.ci_provides
+        );
+    }
+    eprintln!(
+        "skipped at {caller}: {}{detail} is missing (CI fails here; {})",
+        tool.what, tool.ci_provides
+    );
+}
+
+/// [`missing_because`] without a detail.
+#[track_caller]
+pub fn missing(tool: &Tool) {
+    missing_because(tool, "")
+}
+
+/// Whether we run as root (then Roundup runs as user rt).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Roundup 2.6, run as user rt when the tests run as root (Roundup's
+/// trackers must not belong to root, and rt owns what it writes).
+#[derive(Clone, Debug)]
+pub struct Roundup26 {
+    as_rt: bool,
+}
+
+impl Roundup26 {
+    pub const BIN: &'static str = "/opt/rvenv/bin";
+    pub const ADMIN: &'static str = "/opt/rvenv/bin/roundup-admin";
+    pub const SERVER: &'static str = "/opt/rvenv/bin/roundup-server";
+    pub const PYTHON: &'static str = "/opt/rvenv/bin/python";
+
+    /// Roundup 2.6 if it can run here; otherwise [`missing`] (a failure
+    /// under CI) and `None`.
+    #[track_caller]
+    pub fn find() -> Option<Roundup26> {
+        match Roundup26::detect() {
+            Ok(r) => Some(r),
+            Err(why) => {
+                missing_because(&ROUNDUP26, &why);
+                None
+            }
+        }
+    }
+
+    /// Why Roundup 2.6 cannot run here, if it cannot.
+    pub fn detect() -> Result<Roundup26, String> {
+        if !Path::new(Roundup26::ADMIN).exists() {
+            return Err(format!("{} does not exist", Roundup26::ADMIN));
+        }
+        let as_rt = is_root();
+        if as_rt
+            && !Command::new("id")
+                .arg("rt")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        {
+            return Err("there is no user rt to run Roundup as".into());
+        }
+        Ok(Roundup26 { as_rt })
+    }
+
+    /// A command running `program` with `args` (as rt when we are root).
+    pub fn command(&self, program: &str, args: &[&str]) -> Command {
+        if self.as_rt {
+            let mut line = shell_quote(program);
+            for a in args {
+                line.push(' ');
+                line.push_str(&shell_quote(a));
+            }
+            let mut c = Command::new("su");
+            c.args(["rt", "-s", "/bin/sh", "-c", &line]);
+            c
+        } else {
+            let mut c = Command::new(program);
+            c.args(args);
+            c
+        }
+    }
+
+    /// Run `program` with `args`; its output, whatever the status.
+    pub fn output(&self, program: &str, args: &[&str]) -> Output {
+        self.command(program, args)
+            .output()
+            .unwrap_or_else(|e| panic!("cannot run {program}: {e}"))
+    }
+
+    /// Run `program` with `args`, which must succeed; its standard output.
+    #[track_caller]
+    pub fn run(&self, program: &str, args: &[&str]) -> String {
+        let out = self.output(program, args);
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        assert!(
+            out.status.success(),
+            "{program} {args:?} failed ({}):\n{stdout}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    }
+
+    /// Roundup 2.6's roundup-admin with `args`, which must succeed.
+    #[track_caller]
+    pub fn admin(&self, args: &[&str]) -> String {
+        self.run(Roundup26::ADMIN, args)
+    }
+
+    /// A temporary directory Roundup (as rt) may write in.
+    pub fn workdir(&self) -> tempfile::TempDir {
+        open_tempdir()
+    }
+}
+
+/// Quote for `sh -c`.
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
+/// A temporary directory open to every user (mode 0777), so that Roundup
+/// running as rt can write in it.
+pub fn open_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir =
+        tempfile::tempdir().unwrap_or_else(|e| panic!("cannot make a temporary directory: {e}"));
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777))
+        .unwrap_or_else(|e| panic!("chmod {}: {e}", dir.path().display()));
+    dir
+}
