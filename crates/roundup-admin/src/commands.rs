@@ -414,7 +414,9 @@ fn convert(
         }
         PropType::Link | PropType::Multilink => {
             let target = p.link_class.as_deref().unwrap_or_default();
-            let parts: Vec<&str> = if p.ptype == PropType::Link {
+            let parts: Vec<&str> = if p.raw_means_unset(raw) {
+                Vec::new()
+            } else if p.ptype == PropType::Link {
                 vec![raw.trim()]
             } else {
                 raw.split(',')
@@ -742,6 +744,8 @@ fn do_find(admin: &mut Admin, args: &[String]) -> CmdResult {
             match convert(db, classname, prop, Some(value), None)? {
                 Some(Value::Multilink(v)) => ids.extend(v),
                 Some(Value::Link(v)) | Some(Value::String(v)) => ids.push(v),
+                // A Link given as "not set" (-1) finds the items without one.
+                None => ids.push("-1".to_string()),
                 _ => {}
             }
         }

@@ -334,3 +334,118 @@ fn devel_round_trip_with_roundup_26() {
     round_trip("devel");
 }
 
+/// `filter` and `find` with `-1` ("not set") for Link and Multilink
+/// properties, alone and beside ids and key values, print what Roundup
+/// 2.6's roundup-admin prints on the same data; `set` with `-1` unsets a
+/// Link as in Roundup. Roundup's `filter` command fails on Multilinks
+/// (it hands lists to SQL), so there our command is compared with
+/// Roundup's `filter()` API, which the command is meant to call.
+#[test]
+fn filter_and_find_not_set_as_roundup_26() {
+    let Some(r) = roundup_testkit::Roundup26::find() else {
+        return;
+    };
+    let work = r.workdir();
+    let settings = "mail_domain=example.com,tracker_web=http://localhost/t/";
+    let rh = work.path().join("r").display().to_string();
+    let oh = work.path().join("o").display().to_string();
+    r.admin(&["-i", &rh, "install", "classic", "sqlite", settings]);
+    r.admin(&["-i", &rh, "initialise", "admin-secret"]);
+    ours(&["-i", &oh, "install", "classic", "sqlite", settings]);
+    ours(&["-i", &oh, "initialise", "admin-secret"]);
+    let both = |args: &[&str]| -> (String, String) {
+        let mut r_args = vec!["-i", rh.as_str()];
+        r_args.extend_from_slice(args);
+        let mut o_args = vec!["-i", oh.as_str()];
+        o_args.extend_from_slice(args);
+        (r.admin(&r_args), ours(&o_args))
+    };
+    let setup: &[&[&str]] = &[
+        &["create", "user", "username=alice", "roles=User"],
+        &["create", "user", "username=bob", "roles=User"],
+        &["create", "issue", "title=nobody"],
+        &[
+            "create",
+            "issue",
+            "title=alice's",
+            "assignedto=alice",
+            "nosy=alice",
+        ],
+        &[
+            "create",
+            "issue",
+            "title=bob's",
+            "assignedto=bob",
+            "nosy=alice,bob",
+        ],
+        &[
+            "create",
+            "issue",
+            "title=admin's",
+            "assignedto=admin",
+            "nosy=bob",
+            "status=2",
+        ],
+        &["create", "issue", "title=nobody either"],
+        &["create", "issue", "title=to unset", "assignedto=bob"],
+    ];
+    for args in setup {
+        let (theirs, mine) = both(args);
+        assert_eq!(mine, theirs, "roundup-admin {args:?}");
+    }
+    let (theirs, mine) = both(&["set", "issue6", "assignedto=-1"]);
+    assert_eq!(mine, theirs, "set issue6 assignedto=-1");
+    let (theirs, mine) = both(&["get", "assignedto", "issue6"]);
+    assert_eq!(mine, theirs, "assignedto after set to -1");
+    assert_eq!(mine.trim(), "None", "set assignedto=-1 unsets it");
+
+    let queries: &[&str] = &[
+        "filter issue assignedto=-1",
+        "filter issue assignedto=-1,2",
+        "filter issue assignedto=-1,alice",
+        "filter issue assignedto=3,-1",
+        "filter issue assignedto=-1 title=either",
+        "filter issue assignedto.username=-1",
+        "filter issue status=-1",
+        "find issue assignedto=-1",
+        "find issue assignedto=-1,3",
+        "find issue assignedto=bob,-1",
+        "find issue nosy=-1",
+        "find issue nosy=-1,3",
+        "find issue nosy=3,-1",
+        "find issue assignedto=-1 nosy=3",
+        "find issue assignedto=-1 nosy=-1",
+        "find issue assignedto=-1 status=1",
+        "find issue assignedto=3 status=1",
+        "find issue assignedto=3 status=2",
+        "find issue status=-1,1",
+    ];
+    let mut checked = 0;
+    for q in queries {
+        let args: Vec<&str> = q.split(' ').collect();
+        let (theirs, mine) = both(&args);
+        assert_eq!(mine, theirs, "roundup-admin {q}");
+        checked += 1;
+    }
+    assert_eq!(checked, queries.len());
+
+    // Multilinks through Roundup's filter() API.
+    let script = work.path().join("ml.py");
+    std::fs::write(
+        &script,
+        "import sys, roundup.instance\n\
+         db = roundup.instance.open(sys.argv[1]).open('admin')\n\
+         for v in sys.argv[2:]:\n    print(db.issue.filter(None, {'nosy': v.split(',')}))\n",
+    )
+    .expect("write ml.py");
+    let values = ["-1", "-1,3", "3,-1", "3", "4,-1,2"];
+    let mut args = vec![script.to_str().expect("utf-8 path"), rh.as_str()];
+    args.extend(values);
+    let theirs = r.run(roundup_testkit::Roundup26::PYTHON, &args);
+    let theirs: Vec<&str> = theirs.lines().collect();
+    assert_eq!(theirs.len(), values.len());
+    for (v, expected) in values.iter().zip(theirs) {
+        let mine = ours(&["-i", &oh, "filter", "issue", &format!("nosy={v}")]);
+        assert_eq!(mine.trim(), expected, "filter issue nosy={v}");
+    }
+}

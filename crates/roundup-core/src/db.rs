@@ -669,11 +669,17 @@ impl Db {
         )
     }
 
-    /// Active items whose Link/Multilink properties point at any of the
-    /// given ids (any property matching is enough), as Roundup's `find`.
+    /// Roundup's `find`: active items linking to any of the given ids.
+    ///
+    /// As in Roundup, the Link properties must all match (each to any of
+    /// its ids) and every Multilink property adds the items linking to any
+    /// of its ids. For a Link, `-1` (or an empty value) means "not set"
+    /// and may stand beside ids; for a Multilink it matches nothing, as in
+    /// Roundup, where it names no item.
     pub fn find(&self, class: &str, spec: &[(&str, Vec<String>)]) -> Result<Vec<String>> {
         let cls = self.class(class)?;
         let mut out: Vec<String> = Vec::new();
+        let mut links: Option<Vec<String>> = None;
         for (prop, ids) in spec {
             let p = cls.require_prop(prop)?;
             if !p.is_pointer() {
@@ -684,13 +690,49 @@ impl Db {
             }
             let target = p.link_class.as_deref().unwrap_or_default();
             let mut resolved = Vec::new();
+            let mut unset = false;
             for id in ids {
-                resolved.push(self.resolve_link(target, id, prop)?);
-            }
-            for id in self.store.borrow_mut().find_linking(cls, prop, &resolved)? {
-                if !out.contains(&id) {
-                    out.push(id);
+                if p.ptype == PropType::Link && p.raw_means_unset(id) {
+                    unset = true;
+                } else if p.ptype == PropType::Multilink && p.try_id_parsing && id.trim() == "-1" {
+                    continue;
+                } else {
+                    resolved.push(self.resolve_link(target, id, prop)?);
                 }
+            }
+            let mut found = if resolved.is_empty() {
+                Vec::new()
+            } else {
+                self.store.borrow_mut().find_linking(cls, prop, &resolved)?
+            };
+            if unset {
+                let mut q = Query::all(class);
+                q.filters.push(crate::filter::Filter {
+                    path: vec![prop.to_string()],
+                    cond: crate::filter::Condition::Empty,
+                });
+                for id in self.filter_query(&q)? {
+                    if !found.contains(&id) {
+                        found.push(id);
+                    }
+                }
+            }
+            if p.ptype == PropType::Link {
+                links = Some(match links {
+                    None => found,
+                    Some(before) => before.into_iter().filter(|id| found.contains(id)).collect(),
+                });
+            } else {
+                for id in found {
+                    if !out.contains(&id) {
+                        out.push(id);
+                    }
+                }
+            }
+        }
+        for id in links.unwrap_or_default() {
+            if !out.contains(&id) {
+                out.push(id);
             }
         }
         sort_ids(&mut out);
@@ -1460,7 +1502,7 @@ impl Db {
                 p.ptype.name()
             ))
         };
-        if raw_trim.is_empty() && p.ptype != PropType::String {
+        if p.raw_means_unset(raw) {
             return Ok(empty_multilink_as_list(None, p.ptype));
         }
         let target = p.link_class.as_deref().unwrap_or_default();

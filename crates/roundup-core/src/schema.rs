@@ -162,6 +162,17 @@ impl Property {
     pub fn is_pointer(&self) -> bool {
         matches!(self.ptype, PropType::Link | PropType::Multilink)
     }
+    /// Whether raw input (a form field, a command-line value) means "not
+    /// set" for this property: an empty value for every type but String,
+    /// and, as in Roundup, `-1` for a Link that takes ids.
+    pub fn raw_means_unset(&self, raw: &str) -> bool {
+        let raw = raw.trim();
+        match self.ptype {
+            PropType::String => false,
+            PropType::Link => raw.is_empty() || (self.try_id_parsing && raw == "-1"),
+            _ => raw.is_empty(),
+        }
+    }
     pub fn is_computed(&self) -> bool {
         self.computed.is_some()
     }

@@ -4,6 +4,7 @@
 mod rest_support;
 
 use rest_support::*;
+use roundup_core::{Value, Values};
 use roundup_web::rest::{ApiAuth, ApiRequest};
 use serde_json::Value as Json;
 
@@ -176,6 +177,32 @@ fn collection_filter_sort_page_fields() {
     assert_eq!(data(&r)["@total_size"], 4);
     let r = env.send(&env.admin(), &req("GET", "/data/issue?status=bogus"));
     assert_eq!(r.status, 400);
+    // -1 is "not set", alone or beside ids and keys (Link and Multilink),
+    // as in Roundup's filter()
+    {
+        let db = env.db();
+        let mut v = Values::new();
+        v.insert("assignedto".into(), Some(Value::Link("1".into())));
+        v.insert("nosy".into(), Some(Value::Multilink(vec!["1".into()])));
+        db.set("issue", "2", v).unwrap();
+        db.commit().unwrap();
+    }
+    let ids = |q: &str| -> Vec<String> {
+        let r = env.send(&env.admin(), &req("GET", q));
+        assert_eq!(r.status, 200, "{q}: {:?}", r.json());
+        data(&r)["collection"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids("/data/issue?assignedto=-1"), ["1", "3", "4"]);
+    assert_eq!(ids("/data/issue?assignedto=-1,admin"), ["1", "2", "3", "4"]);
+    assert_eq!(ids("/data/issue?assignedto=2,-1"), ["1", "3", "4"]);
+    assert_eq!(ids("/data/issue?nosy=-1"), ["1", "3", "4"]);
+    assert_eq!(ids("/data/issue?nosy=1,-1"), ["1", "2", "3", "4"]);
+    assert_eq!(ids("/data/issue?nosy=1"), ["2"]);
 
     // paging
     let r = env.send(

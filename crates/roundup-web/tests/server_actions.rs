@@ -711,6 +711,28 @@ async fn search_show_and_csv() {
         body,
         "\"id\",\"title\"\r\n\"2\",\"beta bug\"\r\n\"1\",\"alpha bug\"\r\n"
     );
+    // the index filter takes -1 as "not set" (beside ids and keys too)
+    {
+        let db = s.tracker().open_db("1").unwrap();
+        let mut v = roundup_core::Values::new();
+        v.insert("assignedto".into(), Some(Value::Link("3".into())));
+        db.set("issue", "2", v).unwrap();
+        db.commit().unwrap();
+    }
+    for (value, expected) in [
+        ("-1", "\"id\"\r\n\"1\"\r\n"),
+        ("-1,demo", "\"id\"\r\n\"1\"\r\n\"2\"\r\n"),
+        ("3", "\"id\"\r\n\"2\"\r\n"),
+    ] {
+        let r = get(
+            &s,
+            &format!("/t/issue?@action=export_csv&@columns=id&@filter=assignedto&assignedto={value}&@sort=id"),
+            Some(&demo),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.text().await.unwrap(), expected, "assignedto={value}");
+    }
     let r = get(
         &s,
         "/t/issue?@action=export_csv&@columns=nosuch",
