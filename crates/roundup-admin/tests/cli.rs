@@ -267,3 +267,52 @@ fn install_refuses_a_missing_parent_and_asks_before_overwriting() {
         "   1: admin\n   2: anonymous\n"
     );
 }
+
+/// `roundup-admin ... | head -1`: when the reader goes away, roundup-admin
+/// ends quietly, as other Unix tools do (SIGPIPE), without a panic, and
+/// the same with standard error closed too.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly() {
+    use std::io::{BufRead, Write};
+    use std::os::unix::process::ExitStatusExt;
+    const SIGPIPE: i32 = 13; // Linux
+    let dir = tempfile::tempdir().unwrap();
+    for close_stderr in [false, true] {
+        let err_path = dir.path().join(format!("err-{close_stderr}"));
+        let err = std::fs::File::create(&err_path).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_roundup-admin"))
+            .env_remove("TRACKER_HOME")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(if close_stderr {
+                std::process::Stdio::piped()
+            } else {
+                std::process::Stdio::from(err)
+            })
+            .spawn()
+            .unwrap();
+        // far more output than a pipe holds: help, again and again
+        let mut stdin = child.stdin.take().unwrap();
+        let feeder = std::thread::spawn(move || {
+            for _ in 0..200 {
+                if stdin.write_all(b"help all\n").is_err() {
+                    break;
+                }
+            }
+        });
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(!line.is_empty());
+        drop(child.stderr.take());
+        let st = child.wait().unwrap();
+        feeder.join().unwrap();
+        assert!(
+            st.success() || st.signal() == Some(SIGPIPE),
+            "roundup-admin ended with {st:?}"
+        );
+        let text = std::fs::read_to_string(&err_path).unwrap();
+        assert!(!text.contains("panicked"), "{text}");
+    }
+}

@@ -301,3 +301,122 @@ async fn demo_creates_then_reuses() {
     term(child.id() as i32);
     wait_exit(&mut child);
 }
+
+/// Standard error into a file, to look for a panic message afterwards.
+fn stderr_file(dir: &Path, name: &str) -> (std::path::PathBuf, Stdio) {
+    let path = dir.join(name);
+    let f = std::fs::File::create(&path).unwrap();
+    (path, Stdio::from(f))
+}
+
+fn assert_no_panic(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(
+        !text.contains("panicked") && !text.contains("Broken pipe"),
+        "{}:\n{text}",
+        path.display()
+    );
+}
+
+/// Read one line from a pipe.
+fn first_line(r: impl std::io::Read) -> String {
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut std::io::BufReader::new(r), &mut line).unwrap();
+    line
+}
+
+/// `roundup-demo | head -1`, and with standard error closed as well: the
+/// demo does not panic when its reader goes away, and goes on serving
+/// (it logs every request to the closed standard error).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_keeps_serving_after_its_output_pipes_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let client = http();
+    for close_stderr in [false, true] {
+        let port = free_port();
+        let (err_path, err) = stderr_file(dir.path(), &format!("demo-{close_stderr}.err"));
+        let mut child = Proc(
+            Command::new(DEMO)
+                .current_dir(dir.path())
+                .args(["-p", &port.to_string(), "nuke"])
+                .stdout(Stdio::piped())
+                .stderr(if close_stderr { Stdio::piped() } else { err })
+                .spawn()
+                .unwrap(),
+        );
+        // the reader takes the first line and goes away; the demo is still
+        // installing the tracker and has more to print
+        let line = first_line(child.stdout.take().unwrap());
+        assert!(!line.is_empty());
+        drop(child.stderr.take());
+        let r = wait_up(&client, &format!("http://127.0.0.1:{port}/demo/")).await;
+        assert_eq!(r.status(), 200);
+        for _ in 0..5 {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/demo/issue?@columns=title"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200, "the demo serves on");
+        }
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the demo is still running"
+        );
+        term(child.id() as i32);
+        let st = wait_exit(&mut child);
+        assert!(st.success(), "the demo ends cleanly on SIGTERM: {st:?}");
+        if !close_stderr {
+            assert_no_panic(&err_path);
+        }
+    }
+}
+
+/// roundup-server with both output pipes closed after its first line
+/// goes on serving and logging (into nothing), and `-h | head -1` ends
+/// without a panic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_keeps_serving_after_its_output_pipes_close() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let home = tracker_at(dir.path(), "bugs", port);
+    let mut child = Proc(
+        Command::new(SERVER)
+            .args(["-n", "127.0.0.1", "-p", &port.to_string()])
+            .arg(format!("bugs={}", home.display()))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let line = first_line(child.stderr.take().unwrap());
+    assert!(line.contains("serving bugs"), "{line}");
+    drop(child.stdout.take());
+    let client = http();
+    for _ in 0..5 {
+        let r = wait_up(&client, &format!("http://127.0.0.1:{port}/bugs/")).await;
+        assert_eq!(r.status(), 200, "the server serves on");
+    }
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the server is still running"
+    );
+    term(child.id() as i32);
+    let st = wait_exit(&mut child);
+    assert!(st.success(), "the server ends cleanly on SIGTERM: {st:?}");
+
+    // usage and version into a pipe that is closed before they are written
+    for arg in ["-h", "-v"] {
+        let (err_path, err) = stderr_file(dir.path(), &format!("server{arg}.err"));
+        let mut child = Command::new(SERVER)
+            .arg(arg)
+            .stdout(Stdio::piped())
+            .stderr(err)
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let st = wait_exit(&mut child);
+        assert!(st.success(), "roundup-server {arg}: {st:?}");
+        assert_no_panic(&err_path);
+    }
+}

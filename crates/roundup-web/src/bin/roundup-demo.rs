@@ -29,7 +29,7 @@ const USAGE: &str = "usage: roundup-demo [-t template] [-b backend] [-p port] [-
  nuke          delete the existing demo tracker and create a fresh one";
 
 fn fail(msg: &str) -> ! {
-    eprintln!("roundup-demo: {msg}");
+    roundup_web::errln!("roundup-demo: {msg}");
     std::process::exit(1)
 }
 
@@ -59,11 +59,11 @@ fn parse(args: Vec<String>) -> Opts {
     while let Some(a) = it.next() {
         match a.as_str() {
             "-h" | "--help" => {
-                println!("{USAGE}");
+                roundup_web::outln!("{USAGE}");
                 std::process::exit(0)
             }
             "-V" | "--version" => {
-                println!("roundup-demo {}", env!("CARGO_PKG_VERSION"));
+                roundup_web::outln!("roundup-demo {}", env!("CARGO_PKG_VERSION"));
                 std::process::exit(0)
             }
             "-t" | "--template" => o.template = Some(need(&mut it, &a)),
@@ -93,14 +93,14 @@ fn parse(args: Vec<String>) -> Opts {
 fn free_port(bind: &str, start: u16) -> u16 {
     let mut port = start;
     loop {
-        println!("Checking whether port {port} is free ...");
+        roundup_web::outln!("Checking whether port {port} is free ...");
         match std::net::TcpListener::bind((bind, port)) {
             Ok(_) => {
-                println!("it is.");
+                roundup_web::outln!("it is.");
                 return port;
             }
             Err(_) => {
-                println!("it is taken; looking for another.");
+                roundup_web::outln!("it is taken; looking for another.");
                 port = port
                     .checked_add(100)
                     .unwrap_or_else(|| fail("no free port found"));
@@ -168,7 +168,7 @@ fn main() {
     if fresh {
         if home.exists() {
             if home.join("config.ini").exists() {
-                println!("Removing the previous demo tracker.");
+                roundup_web::outln!("Removing the previous demo tracker.");
                 std::fs::remove_dir_all(&home)
                     .unwrap_or_else(|e| fail(&format!("removing {}: {e}", home.display())));
             } else if std::fs::read_dir(&home)
@@ -185,7 +185,7 @@ fn main() {
         let hostname = o.hostname.clone().unwrap_or_else(|| "localhost".into());
         let urlport = o.urlport.unwrap_or(port);
         let web = format!("http://{hostname}:{urlport}/demo/");
-        println!("Creating the demo tracker in:\n    {}", home.display());
+        roundup_web::outln!("Creating the demo tracker in:\n    {}", home.display());
         if let Err(e) = install_demo(
             &home,
             o.template.as_deref().unwrap_or("classic"),
@@ -234,7 +234,7 @@ fn run_demo(home: &Path, bind: &str, o: &Opts) {
     app.log = Some(Arc::new(Mutex::new(Box::new(std::io::stderr()))));
     let listener = std::net::TcpListener::bind((bind, port))
         .unwrap_or_else(|e| fail(&format!("cannot listen on {bind}:{port}: {e}")));
-    println!(
+    roundup_web::outln!(
         "\nDemo tracker home: {}\nThe demo tracker is being served at:\n\n    {url}\n\n\
          Users: demo (password demo) and admin (password admin).\n\
          Stop the server with Control-C; run roundup-demo again to restart it\n\

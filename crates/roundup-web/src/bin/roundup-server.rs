@@ -68,7 +68,7 @@ struct Options {
 }
 
 fn fail(msg: &str) -> ! {
-    eprintln!("roundup-server: {msg}");
+    roundup_web::errln!("roundup-server: {msg}");
     std::process::exit(2)
 }
 
@@ -259,11 +259,11 @@ fn parse_args(args: Vec<String>) -> (Options, bool) {
     while let Some(a) = it.next() {
         match a.as_str() {
             "-h" | "--help" => {
-                println!("{USAGE}");
+                roundup_web::outln!("{USAGE}");
                 std::process::exit(0)
             }
             "-v" | "--version" => {
-                println!("roundup-server {}", env!("CARGO_PKG_VERSION"));
+                roundup_web::outln!("roundup-server {}", env!("CARGO_PKG_VERSION"));
                 std::process::exit(0)
             }
             "--save-config" => save = true,
@@ -390,7 +390,7 @@ fn drop_privileges(o: &Options) -> Result<(), String> {
     }
     // SAFETY: plain libc calls without pointers.
     if unsafe { libc::getuid() } != 0 {
-        eprintln!("roundup-server: WARNING: not started as root; ignoring -u/-g");
+        roundup_web::errln!("roundup-server: WARNING: not started as root; ignoring -u/-g");
         return Ok(());
     }
     if let Some(g) = &o.group {
@@ -477,7 +477,7 @@ fn main() {
     if save {
         match save_config(&o) {
             Ok(()) => {
-                println!("Configuration saved to config.ini");
+                roundup_web::outln!("Configuration saved to config.ini");
                 return;
             }
             Err(e) => fail(&e),
@@ -490,7 +490,7 @@ fn main() {
     let mode = match mode.as_str() {
         "fork" | "thread" | "debug" | "none" => mode,
         other => {
-            eprintln!(
+            roundup_web::errln!(
                 "roundup-server: multiprocess mode {other:?} is not available; using \"none\""
             );
             "none".into()
@@ -502,7 +502,9 @@ fn main() {
         Some(other) => fail(&format!("-V {other}: use HTTP/1.1 or HTTP/1.0")),
     };
     if o.log_hostnames {
-        eprintln!("roundup-server: -N (host names in the log) is not supported; logging addresses");
+        roundup_web::errln!(
+            "roundup-server: -N (host names in the log) is not supported; logging addresses"
+        );
     }
     let daemon = o.pidfile.is_some() && !o.nodaemon;
     if daemon && o.logfile.is_none() {
@@ -526,7 +528,7 @@ fn main() {
             None => {
                 let host = o.host.clone().unwrap_or_else(|| "localhost".into());
                 let (cfg, _pem) = server::tls::self_signed(&[host]).unwrap_or_else(|e| fail(&e));
-                eprintln!("roundup-server: using a temporary self-signed certificate");
+                roundup_web::errln!("roundup-server: using a temporary self-signed certificate");
                 Some(cfg)
             }
         }
@@ -588,7 +590,7 @@ fn main() {
     let scheme = if tls.is_some() { "https" } else { "http" };
     if let Some(a) = addr {
         let names: Vec<&str> = app.trackers.keys().map(String::as_str).collect();
-        eprintln!(
+        roundup_web::errln!(
             "roundup-server: serving {} at {scheme}://{a}/ (mode {mode})",
             names.join(", ")
         );
@@ -611,5 +613,5 @@ fn main() {
     if let Err(e) = result {
         fail(&format!("serving: {e}"));
     }
-    eprintln!("roundup-server: stopped");
+    roundup_web::errln!("roundup-server: stopped");
 }
