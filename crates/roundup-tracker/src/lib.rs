@@ -184,10 +184,13 @@ impl Tracker {
         )
     }
 
-    /// Open a connection acting as the user with this login name.
+    /// Open a connection acting as the user with this login name. As in
+    /// Roundup, `admin` is always user 1, even where that user does not
+    /// exist yet (a tracker installed but not initialised, about to be
+    /// filled by `import`).
     pub fn open_db_as(&self, username: &str) -> Result<Db> {
         let db = self.open_db("1")?;
-        if username != "admin" || db.schema().classes.contains_key("user") {
+        if username != "admin" {
             let uid = db.lookup("user", username)?;
             db.set_uid(&uid);
         }
