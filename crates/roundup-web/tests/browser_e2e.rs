@@ -289,22 +289,33 @@ async fn overflows_sideways(c: &Client) -> bool {
     .unwrap_or(true)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_person_files_finds_edits_and_downloads() {
+/// Chromium and chromedriver, or `None` after [`roundup_testkit::missing`]
+/// (a failure under CI).
+fn browser_tools() -> Option<(PathBuf, PathBuf)> {
     let Some(chromium) = find_binary(
         "ROUNDUP_CHROMIUM",
         &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
     ) else {
-        return roundup_testkit::missing_because(
+        roundup_testkit::missing_because(
             &roundup_testkit::CHROMIUM,
             "no Chromium (or set ROUNDUP_CHROMIUM)",
         );
+        return None;
     };
     let Some(chromedriver) = find_binary("ROUNDUP_CHROMEDRIVER", &["/usr/bin/chromedriver"]) else {
-        return roundup_testkit::missing_because(
+        roundup_testkit::missing_because(
             &roundup_testkit::CHROMIUM,
             "no chromedriver (or set ROUNDUP_CHROMEDRIVER)",
         );
+        return None;
+    };
+    Some((chromium, chromedriver))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_files_finds_edits_and_downloads() {
+    let Some((chromium, chromedriver)) = browser_tools() else {
+        return;
     };
 
     let s = serve_one(&[]).await;
@@ -625,4 +636,92 @@ async fn no_selection_in_a_link_menu_means_unset() {
         None
     );
     s.stop().await;
+}
+
+/// A person registers on a classic tracker with the default configuration
+/// ([web] registration_delay = 4, confirmation by mail, no mail
+/// transport: the mail goes to the server's log, and the test takes the
+/// one-time key of its link from the store), then logs in.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_registers_on_the_default_classic_tracker() {
+    let Some((chromium, chromedriver)) = browser_tools() else {
+        return;
+    };
+    let s = serve_template_defaults("classic").await;
+    let driver = start_driver(&chromedriver).await;
+    let client = start_browser(&driver, &chromium).await;
+    let outcome = std::panic::AssertUnwindSafe(register_flow(&client, &s))
+        .catch_unwind()
+        .await;
+    let _ = client.close().await;
+    drop(driver);
+    s.stop().await;
+    if let Err(panic) = outcome {
+        std::panic::resume_unwind(panic);
+    }
+}
+
+async fn register_flow(c: &Client, s: &Served) {
+    c.goto(&s.base())
+        .await
+        .expect("open the tracker's front page");
+    click(c, Locator::LinkText("Register")).await;
+    let opened = Instant::now();
+    let heading = text_of(c, "main h1").await;
+    assert!(heading.contains("Registering with"), "{heading:?}");
+    fill(c, "#r-realname", "New Person").await;
+    fill(c, "#r-username", "newperson").await;
+    fill(c, "#r-password", "a long secret").await;
+    fill(c, "[id='r-@confirm@password']", "a long secret").await;
+    fill(c, "#r-address", "newperson@example.com").await;
+    // a person takes longer than [web] registration_delay to fill the form
+    tokio::time::sleep(Duration::from_millis(4500).saturating_sub(opened.elapsed())).await;
+    click(c, Locator::Css("form.item-form button[type=submit]")).await;
+    let heading = text_of(c, "main h1").await;
+    assert!(
+        heading.contains("Registration in progress"),
+        "after registering: {heading:?}\n{}",
+        c.source().await.unwrap_or_default()
+    );
+    let keys = otks_with(s.home(), "username", "newperson");
+    assert_eq!(keys.len(), 1, "one pending registration");
+
+    // the link of the confirmation mail logs the new user in
+    c.goto(&format!("{}?@action=confrego&otk={}", s.base(), keys[0]))
+        .await
+        .expect("open the confirmation link");
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let hello = match c.find(Locator::Css("#nav-user")).await {
+            Ok(e) => e.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        };
+        if hello.to_lowercase().contains("hello, newperson") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not logged in as newperson after the confirmation link: {hello:?}\n{}",
+            c.source().await.unwrap_or_default()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let db = s.tracker().open_db("1").expect("open the tracker");
+    let uid = db.lookup("user", "newperson").expect("the user exists");
+    assert_eq!(
+        db.get("user", &uid, "realname").expect("realname"),
+        Some(Value::String("New Person".into()))
+    );
+    drop(db);
+
+    // and can log out and in again with the chosen password
+    click(c, Locator::Css("button.link")).await;
+    fill(c, "#login-name", "newperson").await;
+    fill(c, "#login-password", "a long secret").await;
+    click(c, Locator::Css(".login-form button[type=submit]")).await;
+    let hello = text_of(c, "#nav-user").await;
+    assert!(
+        hello.to_lowercase().contains("hello, newperson"),
+        "sidebar after logging in again: {hello:?}"
+    );
 }

@@ -4,6 +4,7 @@ mod server_support;
 
 use roundup_core::value::Value;
 use server_support::*;
+use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn routing_and_anonymous_pages() {
@@ -874,4 +875,158 @@ async fn registration_with_confirmation_mail() {
     drop(db);
     login(&s, "later", "pw").await;
     s.stop().await;
+}
+
+/// The value of a hidden form field named `name` in a page.
+fn hidden_value(page: &str, name: &str) -> Option<String> {
+    let i = page.find(&format!("name=\"{name}\""))?;
+    let tag_start = page[..i].rfind('<')?;
+    let tag = &page[tag_start..tag_start + page[tag_start..].find('>')?];
+    let v = tag.find("value=\"")?;
+    let after = &tag[v + 7..];
+    Some(after[..after.find('"')?].to_string())
+}
+
+/// Registration as Roundup does it, on a template's default
+/// configuration ([web] registration_delay = 4, confirmation by a mailed
+/// link, no mail transport): the form carries the time it was made; an
+/// answer sooner than the delay is refused; a later one stores the
+/// details under a one-time key and shows the "registration in
+/// progress" page (the mail goes to the server's log); the link with
+/// the key makes the user, logs them in and is spent.
+async fn register_on_default_config(template: &str) {
+    let s = serve_template_defaults(template).await;
+    let r = get(&s, "/t/user?@template=register", None).await;
+    assert_eq!(r.status(), 200, "{template}: the registration form");
+    let asked = std::time::Instant::now();
+    let page = r.text().await.unwrap();
+    let stamp = hidden_value(&page, "opaqueregister")
+        .unwrap_or_else(|| panic!("{template}: the form has no opaqueregister field"));
+    let made = roundup_web::server::actions::unpack_timestamp(&stamp)
+        .unwrap_or_else(|| panic!("{template}: opaqueregister {stamp:?} is not a timestamp"));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert!(
+        (now - made).abs() <= 5,
+        "{template}: stamp {made}, now {now}"
+    );
+    let form = |csrf: String| {
+        vec![
+            ("@action", "register".to_string()),
+            ("@template", "register".to_string()),
+            ("@csrf", csrf),
+            ("opaqueregister", stamp.clone()),
+            ("username", "newbie".to_string()),
+            ("password", "new-secret".to_string()),
+            ("@confirm@password", "new-secret".to_string()),
+            ("address", "newbie@example.com".to_string()),
+        ]
+    };
+    let post = |fields: Vec<(&'static str, String)>| {
+        let refs: Vec<(&str, String)> = fields;
+        let s = &s;
+        async move {
+            let pairs: Vec<(&str, &str)> = refs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(s, "/t/user", None, &pairs).await
+        }
+    };
+
+    // at once: too quick
+    let r = post(form(scrape_csrf(&page).expect("a @csrf field"))).await;
+    assert_eq!(r.status(), 200, "{template}");
+    let page = r.text().await.unwrap();
+    assert!(
+        page.contains("Responding to form too quickly"),
+        "{template}: {page}"
+    );
+    assert!(otks_with(s.home(), "username", "newbie").is_empty());
+
+    // after the delay
+    let wait = Duration::from_millis(4300).saturating_sub(asked.elapsed());
+    tokio::time::sleep(wait).await;
+    let r = post(form(scrape_csrf(&page).expect("a @csrf field"))).await;
+    assert_eq!(r.status(), 302, "{template}: {}", r.text().await.unwrap());
+    let to = location(&r);
+    assert_eq!(to, s.url("/t/user?@template=rego_progress"), "{template}");
+    let r = get(&s, "/t/user?@template=rego_progress", None).await;
+    assert_eq!(r.status(), 200, "{template}: the progress page");
+    assert!(r.text().await.unwrap().contains("Registration in progress"));
+    let keys = otks_with(s.home(), "username", "newbie");
+    assert_eq!(keys.len(), 1, "{template}: one pending registration");
+    let stored = {
+        let mut otks = roundup_rdbms::sqlite_sessions::SqliteKeyStore::open(
+            &s.home().join("db"),
+            roundup_core::sessions::StoreKind::Otks,
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        roundup_core::sessions::KeyStore::get_all(&mut otks, &keys[0])
+            .unwrap()
+            .unwrap()
+    };
+    let pw = roundup_core::sessions::record_str(&stored, "password").unwrap_or("");
+    assert!(
+        pw.starts_with('{') && !pw.contains("new-secret"),
+        "{template}: the pending password is kept hashed: {pw:?}"
+    );
+    assert!(s
+        .tracker()
+        .open_db("1")
+        .unwrap()
+        .lookup("user", "newbie")
+        .is_err());
+
+    // the link of the mail
+    let r = get(&s, &format!("/t/?@action=confrego&otk={}", keys[0]), None).await;
+    assert_eq!(r.status(), 200, "{template}");
+    assert!(session_cookie(&r).is_some(), "{template}: logged in");
+    assert!(r.text().await.unwrap().contains("You are now registered"));
+    let db = s.tracker().open_db("1").unwrap();
+    let uid = db.lookup("user", "newbie").unwrap();
+    assert_eq!(
+        db.get("user", &uid, "address").unwrap(),
+        Some(Value::String("newbie@example.com".into()))
+    );
+    assert_eq!(
+        db.get("user", &uid, "roles").unwrap(),
+        Some(Value::String("User".into())),
+        "{template}: [main] new_web_user_roles"
+    );
+    drop(db);
+    assert!(
+        otks_with(s.home(), "username", "newbie").is_empty(),
+        "spent"
+    );
+    let r = get(&s, &format!("/t/?@action=confrego&otk={}", keys[0]), None).await;
+    assert_eq!(r.status(), 200, "{template}: a spent link");
+    assert!(r.text().await.unwrap().contains("No such otk"));
+    login(&s, "newbie", "new-secret").await;
+    s.stop().await;
+}
+
+/// Every shipped template with a registration form registers on its
+/// default configuration (classic's is also tested in Chromium, in
+/// browser_e2e.rs).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn registration_on_default_config_of_every_template() {
+    let registering: Vec<String> = roundup_tracker::templates::list()
+        .into_iter()
+        .map(|t| t.name.to_lowercase())
+        .filter(|t| roundup_tracker::templates::file(t, "html/user.register.html").is_some())
+        .collect();
+    for needed in ["classic", "minimal"] {
+        assert!(registering.iter().any(|t| t == needed), "{registering:?}");
+    }
+    let runs: Vec<_> = registering
+        .iter()
+        .map(|t| {
+            let t = t.clone();
+            tokio::spawn(async move { register_on_default_config(&t).await })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap();
+    }
 }

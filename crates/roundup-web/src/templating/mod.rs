@@ -76,7 +76,8 @@
 //!
 //! **`db`**: classes by name; `db.classes()`, `db.getuid()`.
 //! **`utils`**: `url_quote(s)`, `html_quote(s)`, `anti_csrf_nonce()`,
-//! `csrf_field()`, `hyperlink(s)`, `designator(class, id)`,
+//! `csrf_field()`, `timestamp()` (for the registration form's
+//! `opaqueregister` field), `hyperlink(s)`, `designator(class, id)`,
 //! `item_link(class, id, label)`, `Batch(seq, size, start)`,
 //! `local_replace(s)`. **`config`**: settings by Roundup's upper-case names
 //! (`config.TRACKER_NAME`; passwords and keys are not available).

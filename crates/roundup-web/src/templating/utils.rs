@@ -31,6 +31,11 @@ impl Object for UtilsObj {
                 Ok(JValue::from_safe_string(html::escape(&s.to_string())))
             }
             "anti_csrf_nonce" => with(|ctx| Ok(JValue::from(ctx.csrf()))),
+            // When the form was made, for the registration form's
+            // `opaqueregister` field ([web] registration_delay).
+            "timestamp" => Ok(JValue::from(crate::server::actions::pack_timestamp(
+                crate::server::files::now_secs() as i64,
+            ))),
             "csrf_field" => with(|ctx| Ok(JValue::from_safe_string(csrf_field(ctx)))),
             // Roundup's extension hook for message display: identity here.
             "local_replace" => {

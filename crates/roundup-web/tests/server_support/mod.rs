@@ -96,6 +96,81 @@ pub async fn serve_one(extra: &[(&str, &str)]) -> Served {
     serve_many(&["t"], extra, ServerSettings::default()).await
 }
 
+/// Serve one tracker (`t`) installed from `template` with that template's
+/// default configuration: only the web URL and mail domain, which an
+/// install needs, are set (so `[web] registration_delay` is as shipped
+/// and no `[mail] debug` file records mail). Initialised with the admin
+/// password `admin`.
+pub async fn serve_template_defaults(template: &str) -> Served {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let home = dir.path().join("t");
+    let settings = vec![
+        (
+            "tracker_web".to_string(),
+            format!("http://127.0.0.1:{port}/t/"),
+        ),
+        ("mail_domain".to_string(), "example.com".to_string()),
+    ];
+    roundup_tracker::install(&home, template, "sqlite", &settings).unwrap();
+    Tracker::open(&home)
+        .unwrap()
+        .initialise("admin", "admin@example.com")
+        .unwrap();
+    serve_homes(
+        dir,
+        listener,
+        vec![("t".to_string(), home)],
+        ServerSettings::default(),
+    )
+}
+
+/// Serve already made tracker homes on `listener`.
+pub fn serve_homes(
+    dir: tempfile::TempDir,
+    listener: std::net::TcpListener,
+    homes: Vec<(String, PathBuf)>,
+    settings: ServerSettings,
+) -> Served {
+    let port = listener.local_addr().unwrap().port();
+    let app = Arc::new(App::open(&homes, settings).unwrap());
+    listener.set_nonblocking(true).unwrap();
+    let l = tokio::net::TcpListener::from_std(listener).unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let stop = async move {
+            let _ = rx.await;
+        };
+        server::serve(l, app, None, ServeOptions::default(), stop)
+            .await
+            .unwrap();
+    });
+    Served {
+        dir,
+        port,
+        homes,
+        stop: Some(tx),
+        task: Some(task),
+    }
+}
+
+/// The one-time keys in a tracker's store whose record has `name` =
+/// `value` (e.g. the registration of a user name).
+pub fn otks_with(home: &Path, name: &str, value: &str) -> Vec<String> {
+    let mut otks =
+        SqliteKeyStore::open(&home.join("db"), StoreKind::Otks, Duration::from_secs(5)).unwrap();
+    let mut out = Vec::new();
+    for key in otks.keys().unwrap() {
+        if let Some(rec) = otks.get_all(&key).unwrap() {
+            if roundup_core::sessions::record_str(&rec, name) == Some(value) {
+                out.push(key);
+            }
+        }
+    }
+    out
+}
+
 pub async fn serve_many(
     names: &[&str],
     extra: &[(&str, &str)],
@@ -122,25 +197,7 @@ pub async fn serve_prepared(
         prepare(&home);
         homes.push((n.to_string(), home));
     }
-    let app = Arc::new(App::open(&homes, settings).unwrap());
-    listener.set_nonblocking(true).unwrap();
-    let l = tokio::net::TcpListener::from_std(listener).unwrap();
-    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        let stop = async move {
-            let _ = rx.await;
-        };
-        server::serve(l, app, None, ServeOptions::default(), stop)
-            .await
-            .unwrap();
-    });
-    Served {
-        dir,
-        port,
-        homes,
-        stop: Some(tx),
-        task: Some(task),
-    }
+    serve_homes(dir, listener, homes, settings)
 }
 
 pub fn http() -> reqwest::Client {
