@@ -523,6 +523,14 @@ impl Db {
         {
             return Ok(true);
         }
+        if let Some((cache, gen)) = self.shared_now() {
+            if let Some(n) = cache.node(gen, class, id) {
+                self.cache
+                    .borrow_mut()
+                    .insert((class.to_string(), id.to_string()), n);
+                return Ok(true);
+            }
+        }
         self.store.borrow_mut().has_node(class, id)
     }
 

@@ -4,6 +4,7 @@
 //! [`schema`], the [`storage`] trait backends implement, the typed
 //! [`filter`] query, and [`db`], which gives Roundup's semantics on top.
 pub mod config;
+pub mod counting_storage;
 pub mod date;
 pub mod db;
 pub mod detectors;

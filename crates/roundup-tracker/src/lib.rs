@@ -184,6 +184,13 @@ impl Tracker {
         )
     }
 
+    /// Open a connection as user `uid` on the given storage (for example
+    /// one wrapped to count its calls, see
+    /// [`roundup_core::counting_storage`]).
+    pub fn open_db_on(&self, store: Box<dyn Storage>, uid: &str) -> Result<Db> {
+        Db::open(self.def.clone(), self.opts.clone(), store, uid)
+    }
+
     /// Open a connection acting as the user with this login name. As in
     /// Roundup, `admin` is always user 1, even where that user does not
     /// exist yet (a tracker installed but not initialised, about to be

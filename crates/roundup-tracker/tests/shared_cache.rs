@@ -1,9 +1,14 @@
 //! The process-wide read cache (roundup_core::shared_cache) on a real
 //! classic tracker: connections sharing it see each other's commits,
 //! commits by a connection outside it (another process, as far as the
-//! cache can tell), and their own uncommitted writes.
+//! cache can tell), and their own uncommitted writes. Each connection's
+//! storage counts its calls, so the test sees which reads the cache
+//! served (no call reaches storage) and which it did not.
+
+use std::sync::Arc;
 
 use indexmap::IndexMap;
+use roundup_core::counting_storage::{CountingStorage, StorageCalls};
 use roundup_core::filter::{FilterSpec, SpecValue};
 use roundup_core::shared_cache::SharedCache;
 use roundup_core::{Db, Value};
@@ -51,50 +56,83 @@ fn commits_from_anywhere_reach_every_sharing_connection() {
     }
 
     let cache = SharedCache::new();
-    let a = tracker
-        .open_db("1")
-        .unwrap()
-        .with_shared_cache(cache.clone());
-    let b = tracker
-        .open_db("1")
-        .unwrap()
-        .with_shared_cache(cache.clone());
+    let counted = |calls: &Arc<StorageCalls>| {
+        let store = CountingStorage::new(tracker.open_storage().unwrap(), calls.clone());
+        tracker
+            .open_db_on(Box::new(store), "1")
+            .unwrap()
+            .with_shared_cache(cache.clone())
+    };
+    let (calls_a, calls_b) = (StorageCalls::new(), StorageCalls::new());
+    let a = counted(&calls_a);
+    let b = counted(&calls_b);
+    // how many storage reads `f` costs a connection
+    let reads = |calls: &Arc<StorageCalls>, f: &dyn Fn()| {
+        let before = calls.reads();
+        f();
+        calls.reads() - before
+    };
 
-    // a reads and fills the cache; b is served from it
+    // each connection's first look starts the cache over (it cannot know
+    // what was committed before it)
     a.refresh_shared_cache().unwrap();
-    assert_eq!(title(&a, "1"), "first");
-    assert_eq!(count_titled(&a, "first"), 1);
     a.rollback().unwrap();
     let gen = cache.generation();
     b.refresh_shared_cache().unwrap();
     assert_eq!(cache.generation(), gen + 1, "b's first look starts over");
-    assert_eq!(title(&b, "1"), "first");
     b.rollback().unwrap();
 
-    // b writes: it sees its own change before committing, a does not
+    // b reads and fills the cache; a is served from it
+    b.refresh_shared_cache().unwrap();
+    let filled = reads(&calls_b, &|| {
+        assert_eq!(title(&b, "1"), "first");
+        assert_eq!(count_titled(&b, "first"), 1);
+    });
+    assert!(filled >= 2, "b's reads reach storage: {filled}");
+    b.rollback().unwrap();
+    a.refresh_shared_cache().unwrap();
+    let served = reads(&calls_a, &|| {
+        assert_eq!(title(&a, "1"), "first");
+        assert_eq!(count_titled(&a, "first"), 1);
+    });
+    assert_eq!(served, 0, "a is served from what b put in the cache");
+    a.rollback().unwrap();
+
+    // b writes: it sees its own change before committing (from storage,
+    // not the cache), a does not (and is still served from the cache)
     b.refresh_shared_cache().unwrap();
     a.refresh_shared_cache().unwrap();
     b.set("issue", "1", values(&[("title", "second")])).unwrap();
-    assert_eq!(title(&b, "1"), "second");
-    assert_eq!(count_titled(&b, "second"), 1);
-    assert_eq!(title(&a, "1"), "first");
+    let own = reads(&calls_b, &|| {
+        assert_eq!(title(&b, "1"), "second");
+        assert_eq!(count_titled(&b, "second"), 1);
+    });
+    assert!(own >= 1, "uncommitted writes are read from storage");
+    let served = reads(&calls_a, &|| assert_eq!(title(&a, "1"), "first"));
+    assert_eq!(served, 0);
     b.commit().unwrap();
     a.rollback().unwrap();
-    // after b's commit a's next request sees it, title and query alike
+    // after b's commit a's next request sees it, title and query alike,
+    // read from storage
     a.refresh_shared_cache().unwrap();
-    assert_eq!(title(&a, "1"), "second");
-    assert_eq!(count_titled(&a, "first"), 0);
-    assert_eq!(count_titled(&a, "second"), 1);
+    let fresh = reads(&calls_a, &|| {
+        assert_eq!(title(&a, "1"), "second");
+        assert_eq!(count_titled(&a, "first"), 0);
+        assert_eq!(count_titled(&a, "second"), 1);
+    });
+    assert!(fresh >= 3, "after a commit the cache is empty: {fresh}");
     a.rollback().unwrap();
+    // ... and filled again: b is served
+    b.refresh_shared_cache().unwrap();
+    let served = reads(&calls_b, &|| {
+        assert_eq!(title(&b, "1"), "second");
+        assert_eq!(count_titled(&b, "second"), 1);
+    });
+    assert_eq!(served, 0);
+    b.rollback().unwrap();
 
     // a connection that does not share the cache (as roundup-admin in
     // another process) commits: both notice on their next request
-    a.refresh_shared_cache().unwrap();
-    assert_eq!(title(&a, "1"), "second");
-    a.rollback().unwrap();
-    b.refresh_shared_cache().unwrap();
-    assert_eq!(count_titled(&b, "second"), 1);
-    b.rollback().unwrap();
     {
         let other = tracker.open_db("1").unwrap();
         other
@@ -103,13 +141,25 @@ fn commits_from_anywhere_reach_every_sharing_connection() {
         other.commit().unwrap();
     }
     a.refresh_shared_cache().unwrap();
-    assert_eq!(title(&a, "1"), "third");
+    let fresh = reads(&calls_a, &|| assert_eq!(title(&a, "1"), "third"));
+    assert!(fresh >= 1, "a commit elsewhere empties the cache");
     a.rollback().unwrap();
     b.refresh_shared_cache().unwrap();
-    assert_eq!(count_titled(&b, "second"), 0);
-    assert_eq!(count_titled(&b, "third"), 1);
-    assert_eq!(title(&b, "1"), "third");
+    // (b had not seen that commit yet either: its look starts over again)
+    let fresh = reads(&calls_b, &|| {
+        assert_eq!(count_titled(&b, "second"), 0);
+        assert_eq!(count_titled(&b, "third"), 1);
+        assert_eq!(title(&b, "1"), "third");
+    });
+    assert!(fresh >= 3, "queries are not kept over a commit: {fresh}");
     b.rollback().unwrap();
+    a.refresh_shared_cache().unwrap();
+    let served = reads(&calls_a, &|| {
+        assert_eq!(title(&a, "1"), "third");
+        assert_eq!(count_titled(&a, "third"), 1);
+    });
+    assert_eq!(served, 0, "b filled the cache again");
+    a.rollback().unwrap();
 
     // a rolled-back write leaves nothing behind in the cache
     a.refresh_shared_cache().unwrap();

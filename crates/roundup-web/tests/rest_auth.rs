@@ -31,9 +31,15 @@ fn basic_auth_success_failure_and_no_credentials() {
     );
     let ok = rest::authenticate(&env.tracker, &db, &basic("demo", "demo"));
     assert_eq!(ok, Ok(Some(ApiAuth::User(env.uid("demo")))));
-    // second time from the cache, same answer
+    // second time from the cache (the counter is per process and other
+    // tests may add to it, never take away), same answer
+    let hits = rest::credential_cache_hits();
     let ok = rest::authenticate(&env.tracker, &db, &basic("demo", "demo"));
     assert_eq!(ok, Ok(Some(ApiAuth::User(env.uid("demo")))));
+    assert!(
+        rest::credential_cache_hits() > hits,
+        "the second login is answered from the credential cache"
+    );
     let bad = rest::authenticate(&env.tracker, &db, &basic("demo", "wrong")).unwrap_err();
     assert_eq!(bad.status, 401);
     assert_eq!(bad.body, b"Invalid Login - Invalid login");
@@ -45,8 +51,12 @@ fn basic_auth_success_failure_and_no_credentials() {
 fn cached_credentials_follow_password_changes() {
     let env = classic(&[]);
     let db = env.db();
-    assert!(rest::authenticate(&env.tracker, &db, &basic("demo", "demo")).is_ok());
     let uid = env.uid("demo");
+    // verified once: now in the credential cache
+    assert_eq!(
+        rest::authenticate(&env.tracker, &db, &basic("demo", "demo")),
+        Ok(Some(ApiAuth::User(uid.clone())))
+    );
     let pw = db
         .raw_to_value("user", "password", "newpass", None)
         .unwrap();
@@ -84,7 +94,10 @@ fn failed_logins_are_rate_limited_and_lock_the_name() {
     let r = rest::authenticate(&env.tracker, &db, &basic("demo", "demo")).unwrap_err();
     assert_eq!(r.status, 429);
     // another name is not affected
-    assert!(rest::authenticate(&env.tracker, &db, &basic("admin", "admin")).is_ok());
+    assert_eq!(
+        rest::authenticate(&env.tracker, &db, &basic("admin", "admin")),
+        Ok(Some(ApiAuth::User("1".into())))
+    );
 }
 
 fn issue_token(env: &Env, body: &str) -> roundup_web::rest::ApiResponse {

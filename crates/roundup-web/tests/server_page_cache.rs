@@ -134,3 +134,122 @@ async fn cached_pages_stay_correct() {
     assert!(anon_again.contains("__login_name"));
     s.stop().await;
 }
+
+/// The cache really serves: a second identical view is a hit (counted by
+/// the cache), with the same page but fresh tokens; a commit made behind
+/// the server's back (another connection, as another process would) or
+/// through the web makes the next view a miss that shows the change;
+/// a stored page is not served after its lifetime; each user's pages are
+/// their own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repeated_view_is_served_from_the_cache_until_a_commit() {
+    let s = serve_one(&[]).await;
+    {
+        let db = s.tracker().open_db("1").unwrap();
+        let mut v = indexmap::IndexMap::new();
+        v.insert(
+            "title".to_string(),
+            Some(roundup_core::Value::String("alpha".into())),
+        );
+        db.create("issue", v).unwrap();
+        db.commit().unwrap();
+    }
+    let cache = &s.app.trackers["t"].pages;
+    let view = |cookie: Option<String>| {
+        let s = &s;
+        async move {
+            let r = get(s, "/t/issue1", cookie.as_deref()).await;
+            assert_eq!(r.status(), 200);
+            r.text().await.unwrap()
+        }
+    };
+    // tokens differ between responses; compare pages without them
+    let without_tokens = |page: &str| -> String {
+        let mut page = page.to_string();
+        for prefix in ["name=\"@csrf\" value=\"", "nonce=\""] {
+            let mut out = String::new();
+            let mut rest = page.as_str();
+            while let Some(i) = rest.find(prefix) {
+                let start = i + prefix.len();
+                out.push_str(&rest[..start]);
+                out.push_str("MASKED");
+                rest = &rest[start..];
+                rest = &rest[rest.find('"').unwrap_or(rest.len())..];
+            }
+            out.push_str(rest);
+            page = out;
+        }
+        page
+    };
+
+    let first = view(None).await;
+    assert!(first.contains("alpha"));
+    let hits = cache.hits();
+    let second = view(None).await;
+    assert_eq!(cache.hits(), hits + 1, "the same view again is a hit");
+    assert_eq!(without_tokens(&second), without_tokens(&first));
+    assert_ne!(scrape_csrf(&first), scrape_csrf(&second));
+
+    // a commit behind the server's back: the next view is rendered anew
+    {
+        let db = s.tracker().open_db("1").unwrap();
+        let mut v = indexmap::IndexMap::new();
+        v.insert(
+            "title".to_string(),
+            Some(roundup_core::Value::String("beta".into())),
+        );
+        db.set("issue", "1", v).unwrap();
+        db.commit().unwrap();
+    }
+    let hits = cache.hits();
+    let page = view(None).await;
+    assert_eq!(
+        cache.hits(),
+        hits,
+        "no stored page is served after a commit"
+    );
+    assert!(page.contains("beta"));
+    let page = view(None).await;
+    assert_eq!(cache.hits(), hits + 1, "and the new page is stored");
+    assert!(page.contains("beta"));
+
+    // a commit through the web does the same
+    let demo = login(&s, "demo", "demo").await;
+    let t = csrf_token(&s, "3", Some(&demo));
+    let r = post_form(
+        &s,
+        "/t/issue1",
+        Some(&demo),
+        &[("@action", "edit"), ("@csrf", &t), ("title", "gamma")],
+    )
+    .await;
+    assert_eq!(r.status(), 302);
+    let hits = cache.hits();
+    let page = view(None).await;
+    assert_eq!(cache.hits(), hits);
+    assert!(page.contains("gamma"));
+
+    // another user's view of the same URL is not the anonymous page
+    let hits = cache.hits();
+    let mine = view(Some(demo.clone())).await;
+    assert_eq!(cache.hits(), hits, "demo's first view is rendered for demo");
+    assert!(!mine.contains("__login_name"));
+    let mine = view(Some(demo.clone())).await;
+    assert_eq!(cache.hits(), hits + 1);
+    assert!(!mine.contains("__login_name"));
+    let anon = view(None).await;
+    assert_eq!(cache.hits(), hits + 2);
+    assert!(anon.contains("__login_name"));
+
+    // a stored page lives no longer than its lifetime
+    tokio::time::sleep(
+        roundup_web::server::page_cache::TTL + std::time::Duration::from_millis(300),
+    )
+    .await;
+    let hits = cache.hits();
+    view(None).await;
+    assert_eq!(cache.hits(), hits, "an expired page is rendered anew");
+    view(None).await;
+    assert_eq!(cache.hits(), hits + 1);
+    s.stop().await;
+}

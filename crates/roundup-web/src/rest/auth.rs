@@ -33,6 +33,15 @@ struct Cached {
     expires: Instant,
 }
 
+/// Basic logins answered from the cache (without hashing), since start.
+static CACHE_HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many Basic logins the credential cache has answered in this
+/// process (without hashing the password again).
+pub fn credential_cache_hits() -> u64 {
+    CACHE_HITS.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 fn cache() -> &'static Mutex<HashMap<[u8; 32], Cached>> {
     static C: OnceLock<Mutex<HashMap<[u8; 32], Cached>>> = OnceLock::new();
     C.get_or_init(|| Mutex::new(HashMap::new()))
@@ -142,7 +151,9 @@ fn basic(tracker: &Tracker, db: &Db, challenge: &str) -> Result<ApiAuth, ApiResp
             .is_some_and(|e| e.uid == uid && &e.stored == s && e.expires > now),
         _ => false,
     };
-    if !cached_ok {
+    if cached_ok {
+        CACHE_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    } else {
         let ok = match db.get("user", &uid, "password") {
             Ok(Some(Value::Password(p))) => p.verify(password),
             _ => false,

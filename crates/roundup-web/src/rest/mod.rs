@@ -25,7 +25,7 @@ use roundup_core::Db;
 use roundup_tracker::Tracker;
 use serde_json::Value as Json;
 
-pub use auth::authenticate;
+pub use auth::{authenticate, credential_cache_hits};
 pub use openapi::openapi_document;
 
 use format::{error_obj, to_json_bytes};

@@ -56,6 +56,8 @@ struct Inner {
 #[derive(Default)]
 pub struct PageCache {
     inner: Mutex<Inner>,
+    /// Responses served from a stored page, since start.
+    hits: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for PageCache {
@@ -75,7 +77,17 @@ impl PageCache {
     pub fn get(&self, key: &str, generation: u64) -> Option<Arc<Vec<Piece>>> {
         let g = self.lock();
         let p = g.pages.get(key)?;
-        (p.generation == generation && p.made.elapsed() < TTL).then(|| p.pieces.clone())
+        let found =
+            (p.generation == generation && p.made.elapsed() < TTL).then(|| p.pieces.clone());
+        if found.is_some() {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        found
+    }
+
+    /// How many responses were served from a stored page.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Store a page rendered in `generation`.

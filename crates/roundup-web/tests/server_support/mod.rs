@@ -19,6 +19,8 @@ use roundup_web::server::{self, App, ServeOptions, ServerSettings};
 pub struct Served {
     pub dir: tempfile::TempDir,
     pub port: u16,
+    /// What the server serves (its trackers' state: caches, stores).
+    pub app: Arc<App>,
     pub homes: Vec<(String, PathBuf)>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
@@ -135,6 +137,7 @@ pub fn serve_homes(
 ) -> Served {
     let port = listener.local_addr().unwrap().port();
     let app = Arc::new(App::open(&homes, settings).unwrap());
+    let served = app.clone();
     listener.set_nonblocking(true).unwrap();
     let l = tokio::net::TcpListener::from_std(listener).unwrap();
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
@@ -149,6 +152,7 @@ pub fn serve_homes(
     Served {
         dir,
         port,
+        app: served,
         homes,
         stop: Some(tx),
         task: Some(task),
