@@ -198,6 +198,48 @@ impl<'a> RenderCtx<'a> {
         Ok(n)
     }
 
+    /// Load the items a list shows in batches (one storage query per
+    /// class, whatever the number of rows): the items of `class`, and the
+    /// items their Link and Multilink properties among `props` point at
+    /// (for their labels). Only an optimisation: a failure here is left
+    /// for the item's own read to report.
+    pub fn prefetch(&self, class: &str, ids: &[String], props: &[String]) {
+        if ids.is_empty() || self.db.prefetch(class, ids).is_err() {
+            return;
+        }
+        let Ok(cls) = self.db.class(class) else {
+            return;
+        };
+        let mut targets: indexmap::IndexMap<String, indexmap::IndexSet<String>> =
+            indexmap::IndexMap::new();
+        for name in props {
+            let Some(p) = cls.prop(name) else { continue };
+            let Some(target) = p.link_class.as_deref() else {
+                continue;
+            };
+            if p.is_computed() {
+                continue;
+            }
+            for id in ids {
+                let Ok(node) = self.db.get_node(class, id) else {
+                    continue;
+                };
+                let linked = targets.entry(target.to_string()).or_default();
+                match node.values.get(name.as_str()) {
+                    Some(Some(Value::Link(l))) => {
+                        linked.insert(l.clone());
+                    }
+                    Some(Some(Value::Multilink(ls))) => linked.extend(ls.iter().cloned()),
+                    _ => {}
+                }
+            }
+        }
+        for (target, linked) in targets {
+            let linked: Vec<String> = linked.into_iter().collect();
+            let _ = self.db.prefetch(&target, &linked);
+        }
+    }
+
     /// A property value of an item (`[]` for an empty multilink).
     pub fn value(&self, class: &str, id: &str, prop: &str) -> roundup_core::Result<Option<Value>> {
         let cls = self.db.class(class)?;

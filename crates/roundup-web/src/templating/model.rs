@@ -313,7 +313,9 @@ fn class_csv(ctx: &RenderCtx<'_>, class: &str) -> Result<String, TplError> {
         out.push_str("\r\n");
     };
     line(&mut out, &names);
-    for id in ctx.db.list(class).map_err(core_err)? {
+    let ids = ctx.db.list(class).map_err(core_err)?;
+    ctx.prefetch(class, &ids, &names);
+    for id in ids {
         let mut row = Vec::with_capacity(names.len());
         for name in &names {
             if !ctx.may_view(class, Some(name), Some(&id)) {
@@ -344,6 +346,7 @@ fn class_csv(ctx: &RenderCtx<'_>, class: &str) -> Result<String, TplError> {
 
 /// Items of `class` the user may see, as item objects.
 pub(crate) fn visible_items(ctx: &RenderCtx<'_>, class: &str, ids: Vec<String>) -> JValue {
+    ctx.prefetch(class, &ids, &[]);
     JValue::from(
         ids.into_iter()
             .filter(|id| ctx.may_view(class, None, Some(id)))
@@ -1076,6 +1079,7 @@ impl PropObj {
             }
         }
         let ids = ctx.db.filter(&target, &spec).map_err(core_err)?;
+        ctx.prefetch(&target, &ids, &additional);
         let mut selected = self.linked_ids();
         let wanted = match &self.raw {
             Some(raw) => Some(raw.clone()),
@@ -1161,8 +1165,9 @@ impl PropObj {
             return Vec::new();
         }
         let target = self.target().to_string();
-        self.linked_ids()
-            .into_iter()
+        let ids = self.linked_ids();
+        ctx.prefetch(&target, &ids, &[]);
+        ids.into_iter()
             .filter(|id| ctx.may_view(&target, None, Some(id)))
             .map(|id| ItemObj::value(&target, &id))
             .collect()

@@ -671,8 +671,23 @@ impl BatchObj {
     }
 
     /// Run the request's index arguments through the database, keeping
-    /// only the items the user may view.
+    /// only the items the user may view; the page's items and what their
+    /// shown and grouped Link/Multilink columns point at are loaded in
+    /// batches.
     pub(crate) fn for_request(ctx: &RenderCtx<'_>) -> BatchObj {
+        let batch = BatchObj::query(ctx);
+        let ix = &ctx.index;
+        let shown: Vec<String> = ix
+            .columns
+            .iter()
+            .chain(ix.group.iter().map(|(_, g)| g))
+            .cloned()
+            .collect();
+        ctx.prefetch(&batch.class, &batch.ids, &shown);
+        batch
+    }
+
+    fn query(ctx: &RenderCtx<'_>) -> BatchObj {
         let ix = &ctx.index;
         let Some(class) = ctx.view.classname.as_deref() else {
             return BatchObj::empty("", ix.pagesize, None);
