@@ -221,6 +221,26 @@ async fn click(c: &Client, loc: Locator<'_>) {
         .unwrap_or_else(|e| panic!("click {what}: {e}"));
 }
 
+/// Wait until the browser is on a URL containing `needle`.
+async fn wait_url(c: &Client, needle: &str) {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let url = c
+            .current_url()
+            .await
+            .map(|u| u.to_string())
+            .unwrap_or_default();
+        if url.contains(needle) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the browser did not get to a URL with {needle:?} within {WAIT:?}: {url}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// Links in the index table that lead to items, as (href, text).
 async fn index_links(c: &Client) -> Vec<(String, String)> {
     let mut out = Vec::new();
@@ -430,6 +450,9 @@ async fn flow(c: &Client, s: &Served, shots: &Path) {
     // --- and by full-text search from the header box (a word of the message)
     fill(c, "#quick-search-text", NOTE_WORD).await;
     click(c, Locator::Css("form.quick-search button[type=submit]")).await;
+    // the page before (the title search) has an index table too: wait
+    // for the new one
+    wait_url(c, NOTE_WORD).await;
     wait_find(c, Locator::Css("table.index")).await;
     let found = index_links(c).await;
     assert!(
@@ -677,6 +700,8 @@ async fn register_flow(c: &Client, s: &Served) {
     // a person takes longer than [web] registration_delay to fill the form
     tokio::time::sleep(Duration::from_millis(4500).saturating_sub(opened.elapsed())).await;
     click(c, Locator::Css("form.item-form button[type=submit]")).await;
+    // (the form's page has a heading too: wait for the next page's)
+    wait_url(c, "rego_progress").await;
     let heading = text_of(c, "main h1").await;
     assert!(
         heading.contains("Registration in progress"),
