@@ -140,9 +140,16 @@ fn input_schema(p: &Property, required: bool, body: Body) -> Json {
         ], "description": "text (other JSON values but lists are taken as their text)"}),
         (PropType::Date, _) => text(&format!("^{DATE}$")),
         (PropType::Interval, _) => text(INTERVAL),
+        // -1, as in Roundup, means "no value" (the "- no selection -"
+        // choice), where the property may be without one
+        (PropType::Link, Body::Form) if !required => text(&format!("^(-1|{})$", inner(ID))),
         (PropType::Link, Body::Form) => text(ID),
+        (PropType::Link, Body::Json) if !required => json!({"anyOf": [
+            text(&format!("^(-1|{})$", inner(ID))),
+            {"type": "integer", "minimum": -1}
+        ], "description": "an item id (a key value works too); empty or -1: no value"}),
         (PropType::Link, Body::Json) => json!({"anyOf": [text(ID), json_id],
-            "description": "an item id (a key value works too); empty: no value"}),
+            "description": "an item id (a key value works too)"}),
         (PropType::Multilink, Body::Form) => text(ID_LIST),
         (PropType::Multilink, Body::Json) => json!({"anyOf": [
             {"type": "array", "items": {"anyOf": [{"type": "string", "pattern": format!("^({})?$", inner(ID))}, json_id]}},
