@@ -19,6 +19,6 @@ pub mod storage;
 pub mod value;
 
 pub use db::{Db, DbOptions, TrackerDef, Values};
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageError, StorageKind};
 pub use schema::{ClassDef, ClassKind, PropType, Property, Schema};
 pub use value::Value;

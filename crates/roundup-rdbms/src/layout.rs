@@ -239,7 +239,7 @@ impl Default for DbSchema {
 }
 
 fn schema_err(what: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("unreadable schema table: {what}"))
+    Error::storage(format!("unreadable schema table: {what}"))
 }
 
 fn py_str(v: &PyValue, what: &str) -> Result<String> {
@@ -457,7 +457,7 @@ pub fn date_from_sql(v: &SqlValue) -> Result<Option<Date>> {
     let text = sql_text(v);
     Date::from_serialised(text.trim())
         .map(Some)
-        .map_err(|e| Error::Storage(format!("stored date \"{text}\" is unreadable: {e}")))
+        .map_err(|e| Error::storage(format!("stored date \"{text}\" is unreadable: {e}")))
 }
 
 /// Turn a column value back into a property value. `what` names the
@@ -466,7 +466,7 @@ pub fn value_from_sql(ptype: PropType, v: SqlValue, what: &str) -> Result<Option
     if v == SqlValue::Null {
         return Ok(None);
     }
-    let bad = |why: &str| Error::Storage(format!("{what}: stored value {v:?} {why}"));
+    let bad = |why: &str| Error::storage(format!("{what}: stored value {v:?} {why}"));
     let value = match ptype {
         PropType::String => Value::String(sql_text(&v)),
         PropType::Password => Value::Password(

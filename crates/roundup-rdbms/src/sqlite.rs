@@ -26,7 +26,7 @@ use roundup_core::storage::{
     JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit,
 };
 use roundup_core::value::sort_ids;
-use roundup_core::{Error, Result, Value};
+use roundup_core::{Error, Result, StorageKind, Value};
 
 use crate::filter_sql::filter_sql;
 use crate::layout::{self, ClassChange, ColumnKind, DbSchema, TableSpec, DB_VERSION};
@@ -112,7 +112,21 @@ fn sql_err(sql: &str, e: rusqlite::Error) -> Error {
     if text.chars().count() > 160 {
         text = text.chars().take(160).collect::<String>() + "...";
     }
-    Error::Storage(format!("SQLite statement `{text}` failed: {e}"))
+    Error::storage_kind(
+        error_kind(&e),
+        format!("SQLite statement `{text}` failed: {e}"),
+    )
+}
+
+/// What kind of storage failure an SQLite error is.
+pub fn error_kind(e: &rusqlite::Error) -> StorageKind {
+    use rusqlite::ErrorCode as C;
+    match e.sqlite_error_code() {
+        Some(C::DatabaseBusy | C::DatabaseLocked) => StorageKind::Busy,
+        Some(C::ConstraintViolation) => StorageKind::Constraint,
+        Some(C::CannotOpen | C::NotADatabase | C::PermissionDenied) => StorageKind::Connection,
+        _ => StorageKind::Other,
+    }
 }
 
 fn int_list(ids: &[String]) -> String {
@@ -397,13 +411,13 @@ impl SqliteStorage {
         })?;
         let path = db_dir.join("db");
         let conn = Connection::open(&path).map_err(|e| {
-            Error::Storage(format!(
-                "cannot open SQLite database {}: {e}",
-                path.display()
-            ))
+            Error::storage_kind(
+                error_kind(&e),
+                format!("cannot open SQLite database {}: {e}", path.display()),
+            )
         })?;
         conn.busy_timeout(timeout).map_err(|e| {
-            Error::Storage(format!(
+            Error::storage(format!(
                 "setting the busy timeout on {}: {e}",
                 path.display()
             ))
@@ -413,7 +427,7 @@ impl SqliteStorage {
         // which for bulk work (imports) means millions of small writes.
         conn.pragma_update(None, "temp_store", "MEMORY")
             .map_err(|e| {
-                Error::Storage(format!("setting temp_store on {}: {e}", path.display()))
+                Error::storage(format!("setting temp_store on {}: {e}", path.display()))
             })?;
         // Room for every statement an import or a page cycles through.
         conn.set_prepared_statement_cache_capacity(64);
@@ -464,7 +478,7 @@ impl SqliteStorage {
         let rows = self.rows("select schema from schema", &[])?;
         match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
             Some(SqlValue::Text(text)) => DbSchema::parse(&text),
-            Some(other) => Err(Error::Storage(format!(
+            Some(other) => Err(Error::storage(format!(
                 "schema table holds {other:?} instead of text"
             ))),
             None => Ok(DbSchema::default()),
@@ -531,7 +545,7 @@ impl SqliteStorage {
             .and_then(|r| r.into_iter().next())
         {
             Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
-            other => Err(Error::Storage(format!(
+            other => Err(Error::storage(format!(
                 "{sql}: expected a count, got {other:?}"
             ))),
         }
@@ -584,7 +598,7 @@ impl SqliteStorage {
             if let Err(e) = restore {
                 msg.push_str(&format!(" (and re-reserving allocated ids failed: {e})"));
             }
-            return Err(Error::Storage(msg));
+            return Err(Error::storage(msg));
         }
         Ok(())
     }
@@ -690,7 +704,7 @@ impl SqliteStorage {
                 if self.conn.is_autocommit() {
                     let lost = self.check_lost_transaction().err();
                     let extra = lost.map(|l| format!("; {l}")).unwrap_or_default();
-                    return Err(Error::Storage(format!("{e}{extra}")));
+                    return Err(Error::storage(format!("{e}{extra}")));
                 }
                 self.batch("ROLLBACK TO roundup_op; RELEASE roundup_op")?;
                 self.reserve_allocated_in_tx()?;
@@ -751,14 +765,14 @@ impl SqliteStorage {
         match rows.first().and_then(|r| r.first()) {
             Some(SqlValue::Int(n)) => Ok(*n),
             Some(SqlValue::Text(t)) => t.trim().parse().map_err(|_| {
-                Error::Storage(format!(
+                Error::storage(format!(
                     "ids table: counter of \"{name}\" is not a number: {t:?}"
                 ))
             }),
-            Some(other) => Err(Error::Storage(format!(
+            Some(other) => Err(Error::storage(format!(
                 "ids table: counter of \"{name}\" is {other:?}"
             ))),
-            None => Err(Error::Storage(format!(
+            None => Err(Error::storage(format!(
                 "ids table has no counter for \"{name}\""
             ))),
         }
@@ -1019,7 +1033,7 @@ impl SqliteStorage {
                 &key,
             )?;
             let Some(SqlValue::Int(old)) = found.first().and_then(|r| r.first()).cloned() else {
-                return Err(Error::Storage(format!(
+                return Err(Error::storage(format!(
                     "__textids already holds text id {t}: the \"__textids\" counter of the ids table is behind"
                 )));
             };
@@ -1064,7 +1078,7 @@ impl SqliteStorage {
             if !self.journal_switched {
                 let now = mode(self, "pragma journal_mode")?;
                 if !now.eq_ignore_ascii_case("wal") {
-                    return Err(Error::Storage(format!(
+                    return Err(Error::storage(format!(
                         "{}: journal mode {now} after a refused switch",
                         self.path.display()
                     )));
@@ -1087,7 +1101,7 @@ impl SqliteStorage {
             .query_row(sql, [], |r| r.get::<_, String>(0))
             .map_err(|e| sql_err(sql, e))?;
         if !now.eq_ignore_ascii_case("wal") {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "the transaction ended, but {} could not be switched back to write-ahead logging (journal mode {now}); run `pragma journal_mode=wal` on it",
                 self.path.display()
             )));
@@ -1296,14 +1310,14 @@ impl SqliteStorage {
         let mut stored = self.stored_schema()?;
         let mut changed = false;
         if stored.version > DB_VERSION {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "database layout version {} is newer than the supported version {DB_VERSION}",
                 stored.version
             )));
         }
         if stored.version < DB_VERSION {
             if stored.version < 6 {
-                return Err(Error::Storage(format!(
+                return Err(Error::storage(format!(
                     "database layout version {} is too old: open it once with Roundup 2.6 to upgrade it to version {DB_VERSION}",
                     stored.version
                 )));
@@ -1674,7 +1688,7 @@ impl Storage for SqliteStorage {
         self.check_lost_transaction()?;
         let n = self.write(|s| s.allocate_in_tx(class))?;
         u64::try_from(n).map_err(|_| {
-            Error::Storage(format!(
+            Error::storage(format!(
                 "ids table: counter of \"{class}\" is negative ({n})"
             ))
         })
@@ -2028,7 +2042,7 @@ impl Storage for SqliteStorage {
         );
         match self.rows(&sql, &[])?.first().and_then(|r| r.first()) {
             Some(SqlValue::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
-            other => Err(Error::Storage(format!("{sql} returned {other:?}"))),
+            other => Err(Error::storage(format!("{sql} returned {other:?}"))),
         }
     }
 
@@ -2140,13 +2154,13 @@ impl Storage for SqliteStorage {
         let mut out = Vec::new();
         for row in self.rows(&sql, &[SqlValue::Int(nid)])? {
             let [nodeid, date, tag, action, params] = <[SqlValue; 5]>::try_from(row)
-                .map_err(|_| Error::Storage(format!("{sql}: wrong number of columns")))?;
+                .map_err(|_| Error::storage(format!("{sql}: wrong number of columns")))?;
             let what = |field: &str| format!("journal of {class}{id}: {field}");
             let date = layout::date_from_sql(&date)?
-                .ok_or_else(|| Error::Storage(what("entry without a date")))?;
+                .ok_or_else(|| Error::storage(what("entry without a date")))?;
             let params_text = text_of(&params);
             let params = pyrepr::eval_import(&params_text).map_err(|e| {
-                Error::Storage(format!(
+                Error::storage(format!(
                     "{}: unreadable params {params_text:?}: {e}",
                     what("entry")
                 ))
@@ -2342,7 +2356,7 @@ impl Storage for SqliteStorage {
                 // back); anything that ended it is reported as a loss.
                 if self.conn.is_autocommit() {
                     let lost = self.check_lost_transaction().err();
-                    return Err(Error::Storage(format!(
+                    return Err(Error::storage(format!(
                         "{e}; {}",
                         lost.map(|l| l.to_string()).unwrap_or_default()
                     )));

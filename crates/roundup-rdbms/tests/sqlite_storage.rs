@@ -8,7 +8,7 @@ use common::*;
 use roundup_core::pyrepr::PyValue;
 use roundup_core::schema::{ClassKind, Property};
 use roundup_core::storage::{JournalEntry, MultilinkChange, Storage, TextHit};
-use roundup_core::{Error, Value};
+use roundup_core::{Error, StorageKind, Value};
 use roundup_rdbms::layout::DbSchema;
 
 fn setup() -> (
@@ -734,10 +734,18 @@ fn failed_statement_keeps_transaction_usable() {
         msg.contains("insert into _status") && msg.contains("UNIQUE"),
         "{msg}"
     );
+    // it is a constraint violation, not worth retrying
+    assert_eq!(err.storage_error_kind(), Some(StorageKind::Constraint));
+    assert!(!err.is_retryable());
     // a duplicate key among active items violates the unique index
     let mut v = vals(auto("1", "20240101000000.000"));
     v.insert("name".into(), s("closed"));
-    assert!(st.add_node(status, "7", &v).is_err());
+    let err = st.add_node(status, "7", &v).unwrap_err();
+    assert_eq!(
+        err.storage_error_kind(),
+        Some(StorageKind::Constraint),
+        "{err}"
+    );
     // earlier work of the transaction is intact and commits
     st.commit().unwrap();
     assert_eq!(
@@ -1111,4 +1119,50 @@ fn a_bulk_load_into_empty_tables_rebuilds_their_indexes_at_the_end() {
         ["6"]
     );
     assert_eq!(raw_strings(dir.path(), "pragma integrity_check"), ["ok"]);
+}
+
+/// A writer that meets another connection's write lock past its busy
+/// timeout gets a retryable "busy" error, and can write once the lock is
+/// gone.
+#[test]
+fn a_locked_database_is_a_busy_retryable_error() {
+    let (dir, mut st, schema) = setup();
+    let locker = raw(dir.path());
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut other = roundup_rdbms::sqlite::SqliteStorage::open(
+        dir.path(),
+        std::time::Duration::from_millis(50),
+    )
+    .unwrap();
+    let err = other.new_id("status").unwrap_err();
+    assert_eq!(err.storage_error_kind(), Some(StorageKind::Busy), "{err}");
+    assert!(err.is_retryable());
+    assert!(err.to_string().starts_with("database error: "), "{err}");
+    locker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(other.new_id("status").unwrap(), 1);
+    other.commit().unwrap();
+    // this connection's counter has moved on as well
+    assert_eq!(st.new_id("status").unwrap(), 2);
+    st.rollback().unwrap();
+    let _ = schema;
+}
+
+/// A file that is no SQLite database is a connection failure.
+#[test]
+fn a_file_that_is_not_a_database_is_a_connection_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db"), vec![b'x'; 4096]).unwrap();
+    let err = match roundup_rdbms::sqlite::SqliteStorage::open(
+        dir.path(),
+        std::time::Duration::from_millis(50),
+    ) {
+        Ok(_) => panic!("a garbage file opened as a database"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        err.storage_error_kind(),
+        Some(StorageKind::Connection),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
 }
