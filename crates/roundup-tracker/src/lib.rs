@@ -138,10 +138,7 @@ impl Tracker {
         match backend {
             "sqlite" => {
                 let timeout = Duration::from_secs(self.config.sqlite_timeout());
-                Ok(Box::new(roundup_rdbms::sqlite::SqliteStorage::open(
-                    &self.opts.db_dir,
-                    timeout,
-                )?))
+                Ok(Box::new(roundup_sqlite::open(&self.opts.db_dir, timeout)?))
             }
             other => Err(Error::Config(format!(
                 "{}: [rdbms] backend = {other}: this build supports only sqlite",
@@ -165,7 +162,7 @@ impl Tracker {
             )));
         }
         let timeout = Duration::from_secs(self.config.sqlite_timeout());
-        let store = roundup_rdbms::sqlite::SqliteStorage::open(&self.opts.db_dir, timeout)?;
+        let store = roundup_sqlite::open(&self.opts.db_dir, timeout)?;
         Ok((Some(store.stored_schema()?.version), current))
     }
 

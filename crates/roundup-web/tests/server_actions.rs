@@ -479,7 +479,7 @@ async fn csrf_rejections() {
     // rendering pages stores nothing: page tokens are signed, not kept
     let otk_rows = || {
         use roundup_core::sessions::KeyStore;
-        roundup_rdbms::sqlite_sessions::SqliteKeyStore::open(
+        roundup_sqlite::SqliteKeyStore::open(
             &s.home().join("db"),
             roundup_core::sessions::StoreKind::Otks,
             std::time::Duration::from_secs(5),

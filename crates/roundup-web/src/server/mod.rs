@@ -536,7 +536,7 @@ pub fn tune_memory() {
         libmimalloc_sys::mi_option_set(15, 0);
     }
     // Advisory; a failure only means SQLite keeps its default caches.
-    let _ = roundup_rdbms::sqlite::limit_process_memory(8 << 20);
+    let _ = roundup_sqlite::limit_process_memory(8 << 20);
 }
 
 /// Resolves on SIGTERM or SIGINT.

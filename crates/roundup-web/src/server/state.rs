@@ -8,7 +8,7 @@ use std::time::Duration;
 use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::shared_cache::SharedCache;
 use roundup_core::{Db, Error, Result};
-use roundup_rdbms::sqlite_sessions::SqliteKeyStore;
+use roundup_sqlite::SqliteKeyStore;
 use roundup_tracker::Tracker;
 
 use super::csrf_token::TokenSigner;

@@ -39,7 +39,7 @@ impl std::fmt::Debug for SqliteKeyStore {
 
 fn sql_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
     Error::storage_kind(
-        crate::sqlite::error_kind(&e),
+        crate::connection::error_kind(&e),
         format!("{}: {what}: {e}", path.display()),
     )
 }

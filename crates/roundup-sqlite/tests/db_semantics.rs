@@ -15,7 +15,6 @@ use roundup_core::pyrepr::PyValue;
 use roundup_core::schema::{ClassDef, ClassKind, Property, Schema};
 use roundup_core::security::{CheckContext, Permission, PermissionCheck, Security};
 use roundup_core::{Db, DbOptions, Error, Result, TrackerDef, Value, Values};
-use roundup_rdbms::sqlite::SqliteStorage;
 
 fn props(list: Vec<(&str, Property)>) -> IndexMap<String, Property> {
     list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
@@ -136,7 +135,7 @@ impl Fixture {
     }
 
     fn db(&self, uid: &str) -> Db {
-        let store = SqliteStorage::open(&self.opts.db_dir, Duration::from_secs(5)).unwrap();
+        let store = roundup_sqlite::open(&self.opts.db_dir, Duration::from_secs(5)).unwrap();
         Db::open(self.def.clone(), self.opts.clone(), Box::new(store), uid).unwrap()
     }
 
@@ -899,7 +898,7 @@ fn try_id_parsing_no_treats_numbers_as_keys() {
         security: Security::with_builtins(),
         detectors: Detectors::new(),
     });
-    let store = SqliteStorage::open(&opts.db_dir, Duration::from_secs(5)).unwrap();
+    let store = roundup_sqlite::open(&opts.db_dir, Duration::from_secs(5)).unwrap();
     let db = Db::open(def, opts, Box::new(store), "1").unwrap();
     db.create("keyword", vals(&[("name", s("alpha"))])).unwrap();
     db.create("keyword", vals(&[("name", s("1999"))])).unwrap();
@@ -993,7 +992,7 @@ fn batched_node_loading_matches_single_loads() {
     }
     db.retire("issue", "4").unwrap();
     db.commit().unwrap();
-    let mut store = SqliteStorage::open(&fx.opts.db_dir, Duration::from_secs(5)).unwrap();
+    let mut store = roundup_sqlite::open(&fx.opts.db_dir, Duration::from_secs(5)).unwrap();
     let cls = fx.def.schema.class("issue").unwrap();
     let mut wanted: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
     wanted.push("999".into());

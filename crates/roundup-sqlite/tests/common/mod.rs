@@ -11,10 +11,10 @@ use roundup_core::password::Password;
 use roundup_core::schema::{ClassDef, ClassKind, Property, Schema};
 use roundup_core::storage::NodeValues;
 use roundup_core::Value;
-use roundup_rdbms::sqlite::SqliteStorage;
+use roundup_sqlite::SqliteStorage;
 
 pub fn open(dir: &Path) -> SqliteStorage {
-    match SqliteStorage::open(dir, Duration::from_secs(5)) {
+    match roundup_sqlite::open(dir, Duration::from_secs(5)) {
         Ok(s) => s,
         Err(e) => panic!("open {}: {e}", dir.display()),
     }

@@ -13,7 +13,7 @@ use roundup_rdbms::layout::DbSchema;
 
 fn setup() -> (
     tempfile::TempDir,
-    roundup_rdbms::sqlite::SqliteStorage,
+    roundup_sqlite::SqliteStorage,
     roundup_core::Schema,
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,7 +24,7 @@ fn setup() -> (
     (dir, st, schema)
 }
 
-fn add_basics(st: &mut roundup_rdbms::sqlite::SqliteStorage, schema: &roundup_core::Schema) {
+fn add_basics(st: &mut roundup_sqlite::SqliteStorage, schema: &roundup_core::Schema) {
     let status = schema.class("status").unwrap();
     for (id, name) in [("1", "open"), ("2", "closed")] {
         assert_eq!(st.new_id("status").unwrap().to_string(), id);
@@ -994,7 +994,7 @@ fn savepoints_undo_partial_work_and_keep_ids() {
     let id = st.new_id("status").unwrap();
     st.rollback_to_savepoint("rr_op_2").unwrap();
     st.commit().unwrap();
-    let name = |st: &mut roundup_rdbms::sqlite::SqliteStorage, id: &str| {
+    let name = |st: &mut roundup_sqlite::SqliteStorage, id: &str| {
         st.get_node(status, id).unwrap().unwrap().values["name"].clone()
     };
     assert_eq!(name(&mut st, "1"), s("kept"));
@@ -1082,7 +1082,7 @@ fn a_bulk_load_into_empty_tables_rebuilds_their_indexes_at_the_end() {
 
     let issue = schema.class("issue").unwrap();
     let status = schema.class("status").unwrap();
-    let add_issues = |st: &mut roundup_rdbms::sqlite::SqliteStorage, ids: &[&str]| {
+    let add_issues = |st: &mut roundup_sqlite::SqliteStorage, ids: &[&str]| {
         for id in ids {
             let mut v = vals(auto("1", "20240102030405.000"));
             v.insert("title".into(), s(&format!("issue {id}")));
@@ -1129,11 +1129,7 @@ fn a_locked_database_is_a_busy_retryable_error() {
     let (dir, mut st, schema) = setup();
     let locker = raw(dir.path());
     locker.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let mut other = roundup_rdbms::sqlite::SqliteStorage::open(
-        dir.path(),
-        std::time::Duration::from_millis(50),
-    )
-    .unwrap();
+    let mut other = roundup_sqlite::open(dir.path(), std::time::Duration::from_millis(50)).unwrap();
     let err = other.new_id("status").unwrap_err();
     assert_eq!(err.storage_error_kind(), Some(StorageKind::Busy), "{err}");
     assert!(err.is_retryable());
@@ -1152,10 +1148,7 @@ fn a_locked_database_is_a_busy_retryable_error() {
 fn a_file_that_is_not_a_database_is_a_connection_error() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("db"), vec![b'x'; 4096]).unwrap();
-    let err = match roundup_rdbms::sqlite::SqliteStorage::open(
-        dir.path(),
-        std::time::Duration::from_millis(50),
-    ) {
+    let err = match roundup_sqlite::open(dir.path(), std::time::Duration::from_millis(50)) {
         Ok(_) => panic!("a garbage file opened as a database"),
         Err(e) => e,
     };
