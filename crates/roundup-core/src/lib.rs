@@ -2,7 +2,9 @@
 //!
 //! Layers, bottom up: value types ([`date`], [`password`], [`value`]), the
 //! [`schema`], the [`storage`] trait backends implement, the typed
-//! [`filter`] query, and [`db`], which gives Roundup's semantics on top.
+//! [`filter`] query, and [`db`], which gives Roundup's semantics on top;
+//! [`backend`] is what a storage backend provides for a tracker's database.
+pub mod backend;
 pub mod config;
 pub mod date;
 pub mod db;

@@ -8,8 +8,11 @@
 //!   process's connections to one file.
 //! * [`sessions`]: the session and one-time-key stores (`db-session`,
 //!   `db-otk`).
+//! * [`backend`]: the [`SqliteBackend`], what `roundup-tracker` selects for
+//!   `[rdbms] backend = sqlite`.
 //!
 //! It is the only crate allowed to hold SQL that only SQLite accepts.
+pub mod backend;
 pub mod connection;
 pub mod local_writers;
 pub mod sessions;
@@ -17,6 +20,7 @@ pub mod sessions;
 use std::path::Path;
 use std::time::Duration;
 
+pub use backend::SqliteBackend;
 pub use connection::{error_kind, limit_process_memory, SqliteConnection, SqliteDialect};
 pub use sessions::SqliteKeyStore;
 
