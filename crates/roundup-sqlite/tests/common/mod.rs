@@ -1,16 +1,15 @@
-//! Helpers shared by the SQLite storage tests.
+//! Helpers shared by the SQLite storage tests: the backend suite's
+//! schema and value shorthand, plus raw access to the file.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+#[allow(unused_imports)]
+pub use roundup_backend_tests::support::{
+    auto, class, date, interval, link, ml, no_ml_changes, props, pw, s, test_schema, vals,
+};
+
 use std::path::Path;
 use std::time::Duration;
 
-use indexmap::IndexMap;
-use roundup_core::date::{Date, Interval};
-use roundup_core::password::Password;
-use roundup_core::schema::{ClassDef, ClassKind, Property, Schema};
-use roundup_core::storage::NodeValues;
-use roundup_core::Value;
 use roundup_sqlite::SqliteStorage;
 
 pub fn open(dir: &Path) -> SqliteStorage {
@@ -46,131 +45,4 @@ pub fn raw_strings(dir: &Path, sql: &str) -> Vec<String> {
         })
         .expect("query");
     rows.map(|r| r.expect("row")).collect()
-}
-
-pub fn date(s: &str) -> Date {
-    Date::from_serialised(s).expect("date")
-}
-
-/// An interval of `secs` seconds, whatever spelling the Interval parser
-/// of the day accepts.
-pub fn interval(secs: i64, spec: &str) -> Interval {
-    for cand in [spec.to_string(), secs.to_string()] {
-        if let Ok(i) = Interval::parse(&cand) {
-            if i.as_seconds() == secs {
-                return i;
-            }
-        }
-    }
-    panic!("cannot build an interval of {secs}s");
-}
-
-pub fn props(list: Vec<(&str, Property)>) -> IndexMap<String, Property> {
-    list.into_iter().map(|(n, p)| (n.to_string(), p)).collect()
-}
-
-pub fn class(
-    name: &str,
-    kind: ClassKind,
-    list: Vec<(&str, Property)>,
-    key: Option<&str>,
-) -> ClassDef {
-    let mut c = ClassDef::new(name, kind, props(list)).expect("class");
-    if let Some(k) = key {
-        c.set_key(k).expect("key");
-    }
-    c
-}
-
-/// A small tracker schema using every property type.
-pub fn test_schema() -> Schema {
-    let mut s = Schema::new();
-    s.add_class(class(
-        "status",
-        ClassKind::Plain,
-        vec![("name", Property::string()), ("order", Property::number())],
-        Some("name"),
-    ))
-    .unwrap();
-    s.add_class(class(
-        "user",
-        ClassKind::Plain,
-        vec![
-            ("username", Property::string()),
-            ("password", Property::password()),
-            ("realname", Property::string()),
-        ],
-        Some("username"),
-    ))
-    .unwrap();
-    s.add_class(class(
-        "msg",
-        ClassKind::File,
-        vec![
-            ("author", Property::link("user")),
-            ("date", Property::date()),
-        ],
-        None,
-    ))
-    .unwrap();
-    s.add_class(class(
-        "file",
-        ClassKind::File,
-        vec![("name", Property::string())],
-        None,
-    ))
-    .unwrap();
-    s.add_class(class(
-        "issue",
-        ClassKind::Issue,
-        vec![
-            ("status", Property::link("status")),
-            ("assignedto", Property::link("user")),
-            ("deadline", Property::date()),
-            ("estimate", Property::interval()),
-            ("urgent", Property::boolean()),
-            ("votes", Property::integer()),
-        ],
-        None,
-    ))
-    .unwrap();
-    s.finish().unwrap();
-    s
-}
-
-pub fn vals(list: Vec<(&str, Option<Value>)>) -> NodeValues {
-    list.into_iter().map(|(n, v)| (n.to_string(), v)).collect()
-}
-
-pub fn auto(creator: &str, when: &str) -> Vec<(&'static str, Option<Value>)> {
-    vec![
-        ("creation", Some(Value::Date(date(when)))),
-        ("activity", Some(Value::Date(date(when)))),
-        ("creator", Some(Value::Link(creator.into()))),
-        ("actor", Some(Value::Link(creator.into()))),
-    ]
-}
-
-pub fn ml(ids: &[&str]) -> Option<Value> {
-    Some(Value::Multilink(
-        ids.iter().map(|s| s.to_string()).collect(),
-    ))
-}
-
-pub fn s(v: &str) -> Option<Value> {
-    Some(Value::String(v.to_string()))
-}
-
-pub fn link(v: &str) -> Option<Value> {
-    Some(Value::Link(v.to_string()))
-}
-
-pub fn pw(stored: &str) -> Option<Value> {
-    Some(Value::Password(
-        Password::from_encrypted(stored).expect("password"),
-    ))
-}
-
-pub fn no_ml_changes() -> HashMap<String, roundup_core::storage::MultilinkChange> {
-    HashMap::new()
 }
