@@ -71,6 +71,42 @@ pub struct RdbmsStorage<C: Connection> {
     /// there, run when the load ends (`restore_deferred_indexes`).
     deferred_checked: HashSet<String>,
     deferred_indexes: Vec<String>,
+    /// Fixed statements in the dialect's words, built once.
+    fixed: Fixed,
+}
+
+/// Statements the storage runs often whose text comes from the dialect.
+struct Fixed {
+    /// The savepoint around each write: start, keep, undo.
+    op_savepoint: String,
+    op_release: String,
+    op_rollback: String,
+    /// `update ids` raising counter `?2` to at least `?1`.
+    raise_counter: String,
+    /// Add a `__textids` row unless one exists (bulk indexing).
+    add_textid: String,
+}
+
+impl Fixed {
+    fn new(d: &dyn Dialect) -> Fixed {
+        let op = "roundup_op";
+        let raise_counter = format!(
+            "update ids set num={} where name=?2",
+            d.greatest("num", "?1")
+        );
+        let add_textid = d.insert_ignore(
+            "__textids",
+            "_textid, _class, _itemid, _prop",
+            "?1, ?2, ?3, ?4",
+        );
+        Fixed {
+            op_savepoint: d.savepoint(op),
+            op_release: d.release_savepoint(op),
+            op_rollback: d.rollback_to_savepoint(op),
+            raise_counter: d.numbered(&raise_counter).into_owned(),
+            add_textid: d.numbered(&add_textid).into_owned(),
+        }
+    }
 }
 
 /// The statements item writes of one class use over and over.
@@ -262,6 +298,7 @@ impl<C: Connection> RdbmsStorage<C> {
     /// tables gets them (classes are created by [`Storage::sync_schema`]).
     pub fn new(conn: C) -> Result<RdbmsStorage<C>> {
         let d = conn.dialect();
+        let fixed = Fixed::new(&d);
         let mut st = RdbmsStorage {
             conn,
             d,
@@ -277,6 +314,7 @@ impl<C: Connection> RdbmsStorage<C> {
             bulk_max: HashMap::new(),
             deferred_checked: HashSet::new(),
             deferred_indexes: Vec::new(),
+            fixed,
         };
         if !st.conn.table_exists("schema")? {
             st.create_base_tables()?;
@@ -430,10 +468,10 @@ impl<C: Connection> RdbmsStorage<C> {
             // The caller undoes everything on failure (see set_bulk).
             return f(self);
         }
-        self.batch(&self.d.savepoint("roundup_op"))?;
+        self.batch(&self.fixed.op_savepoint)?;
         match f(self) {
             Ok(v) => {
-                self.batch(&self.d.release_savepoint("roundup_op"))?;
+                self.batch(&self.fixed.op_release)?;
                 Ok(v)
             }
             Err(e) => {
@@ -445,8 +483,8 @@ impl<C: Connection> RdbmsStorage<C> {
                         other => Error::storage(format!("{other}{extra}")),
                     });
                 }
-                self.batch(&self.d.rollback_to_savepoint("roundup_op"))?;
-                self.batch(&self.d.release_savepoint("roundup_op"))?;
+                self.batch(&self.fixed.op_rollback)?;
+                self.batch(&self.fixed.op_release)?;
                 self.reserve_allocated_in_tx()?;
                 Err(e)
             }
@@ -461,7 +499,7 @@ impl<C: Connection> RdbmsStorage<C> {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        let sql = self.raise_counter_sql();
+        let sql = self.fixed.raise_counter.clone();
         for (name, next) in allocated {
             self.exec(&sql, &[SqlValue::Int(next), SqlValue::Text(name)])?;
         }
@@ -475,7 +513,7 @@ impl<C: Connection> RdbmsStorage<C> {
             return Ok(());
         }
         let allocated: Vec<(String, i64)> = self.allocated.drain().collect();
-        let sql = self.raise_counter_sql();
+        let sql = self.fixed.raise_counter.clone();
         self.conn.begin()?;
         let res = (|| {
             for (name, next) in &allocated {
@@ -492,14 +530,6 @@ impl<C: Connection> RdbmsStorage<C> {
         };
         self.conn.transaction_ended();
         ended
-    }
-
-    /// `update ids` raising counter `?2` to at least `?1`.
-    fn raise_counter_sql(&self) -> String {
-        format!(
-            "update ids set num={} where name=?2",
-            self.d.greatest("num", "?1")
-        )
     }
 
     /// The current value of a counter of the `ids` table.
@@ -572,9 +602,8 @@ impl<C: Connection> RdbmsStorage<C> {
     /// index for every word.
     fn flush_words(&mut self) -> Result<()> {
         if let Some(next) = self.pending_words.next_textid.take() {
-            let sql = self.raise_counter_sql();
-            self.exec(
-                &sql,
+            self.conn.execute(
+                &self.fixed.raise_counter,
                 &[SqlValue::Int(next), SqlValue::Text("__textids".into())],
             )?;
         }
@@ -736,13 +765,8 @@ impl<C: Connection> RdbmsStorage<C> {
         self.begin()?;
         let t = self.bulk_textid()?;
         // Usually the text is new; a unique index says when it is not.
-        let insert = self.d.insert_ignore(
-            "__textids",
-            "_textid, _class, _itemid, _prop",
-            "?1, ?2, ?3, ?4",
-        );
         let added = self.conn.execute_refs(
-            &self.d.numbered(&insert),
+            &self.fixed.add_textid,
             &[
                 SqlRef::Int(t),
                 SqlRef::Text(class),
