@@ -1459,7 +1459,7 @@ fn do_initialise(admin: &mut Admin, args: &[String]) -> CmdResult {
         return Err(CmdError::usage("Instance has not been installed"));
     }
     let tracker = Tracker::open(&home).map_err(usage_err)?;
-    if tracker.db_exists() && !admin.force {
+    if tracker.db_exists().map_err(failed)? && !admin.force {
         let answer = admin.ask(
             "WARNING: this tracker already has a database.\nInitialising again deletes all of its data.\nDelete it? Y/N: ",
         )?;

@@ -2,7 +2,9 @@
 //!
 //! Layers, bottom up: value types ([`date`], [`password`], [`value`]), the
 //! [`schema`], the [`storage`] trait backends implement, the typed
-//! [`filter`] query, and [`db`], which gives Roundup's semantics on top.
+//! [`filter`] query, and [`db`], which gives Roundup's semantics on top;
+//! [`backend`] is what a storage backend provides for a tracker's database.
+pub mod backend;
 pub mod config;
 pub mod counting_storage;
 pub mod date;
@@ -20,6 +22,6 @@ pub mod storage;
 pub mod value;
 
 pub use db::{Db, DbOptions, TrackerDef, Values};
-pub use error::{Error, Result};
+pub use error::{Error, Result, StorageError, StorageKind};
 pub use schema::{ClassDef, ClassKind, PropType, Property, Schema};
 pub use value::Value;

@@ -7,7 +7,7 @@
 //! to a dict of Python literals and expire records by time.
 //!
 //! [`KeyStore`] is the contract; backends live elsewhere (SQLite files
-//! `db-session` / `db-otk` in the rdbms crate, Redis in the web crate) and
+//! `db-session` / `db-otk` in roundup-sqlite, Redis in roundup-redis) and
 //! [`MemoryStore`] here serves tests and single-process use.
 //!
 //! Expiry is expressed as an absolute Unix time (`expires`); each backend

@@ -17,7 +17,7 @@
 use std::collections::HashSet;
 
 use indexmap::IndexMap;
-use roundup_core::date::{Date, Interval};
+use roundup_core::date::Interval;
 use roundup_core::password::Password;
 use roundup_core::pyrepr::{self, PyValue};
 use roundup_core::schema::{ClassDef, PropType, Schema};
@@ -27,6 +27,26 @@ use crate::sql::{Dialect, SqlValue};
 
 /// The layout version Roundup 2.6 writes into the `schema` table.
 pub const DB_VERSION: i64 = 8;
+
+/// Statements that create the tables of a new Roundup database besides
+/// the classes' (sessions and one-time keys included; a full-text search
+/// table comes from [`crate::sql::Dialect::fts_table`]), as Roundup's rdbms
+/// layer issues them.
+pub const BASE_TABLES: [&str; 13] = [
+    "create table schema (schema varchar)",
+    "create table ids (name varchar, num integer)",
+    "create index ids_name_idx on ids(name)",
+    "create table otks (otk_key varchar, otk_value varchar, otk_time integer)",
+    "create index otks_key_idx on otks(otk_key)",
+    "create table sessions (session_key varchar, session_time integer, session_value varchar)",
+    "create index sessions_key_idx on sessions(session_key)",
+    "CREATE TABLE __textids (_class varchar, _itemid varchar, _prop varchar, _textid integer primary key) ",
+    "CREATE TABLE __words (_word varchar, _textid integer)",
+    "CREATE INDEX words_word_ids ON __words(_word)",
+    "CREATE INDEX words_by_id ON __words (_textid)",
+    "CREATE UNIQUE INDEX __textids_by_props ON __textids (_class, _itemid, _prop)",
+    "insert into ids (name, num) values ('__textids', 1)",
+];
 
 /// Item table of a class.
 pub fn class_table(class: &str) -> String {
@@ -239,7 +259,7 @@ impl Default for DbSchema {
 }
 
 fn schema_err(what: impl std::fmt::Display) -> Error {
-    Error::Storage(format!("unreadable schema table: {what}"))
+    Error::storage(format!("unreadable schema table: {what}"))
 }
 
 fn py_str(v: &PyValue, what: &str) -> Result<String> {
@@ -449,31 +469,25 @@ fn sql_text(v: &SqlValue) -> String {
     }
 }
 
-/// Read a date as Roundup's SQLite backend stores it (serialised text).
-pub fn date_from_sql(v: &SqlValue) -> Result<Option<Date>> {
-    if *v == SqlValue::Null {
-        return Ok(None);
-    }
-    let text = sql_text(v);
-    Date::from_serialised(text.trim())
-        .map(Some)
-        .map_err(|e| Error::Storage(format!("stored date \"{text}\" is unreadable: {e}")))
-}
-
-/// Turn a column value back into a property value. `what` names the
-/// column for error messages.
-pub fn value_from_sql(ptype: PropType, v: SqlValue, what: &str) -> Result<Option<Value>> {
+/// Turn a column value back into a property value (dates as the dialect
+/// stores them). `what` names the column for error messages.
+pub fn value_from_sql(
+    dialect: &dyn Dialect,
+    ptype: PropType,
+    v: SqlValue,
+    what: &str,
+) -> Result<Option<Value>> {
     if v == SqlValue::Null {
         return Ok(None);
     }
-    let bad = |why: &str| Error::Storage(format!("{what}: stored value {v:?} {why}"));
+    let bad = |why: &str| Error::storage(format!("{what}: stored value {v:?} {why}"));
     let value = match ptype {
         PropType::String => Value::String(sql_text(&v)),
         PropType::Password => Value::Password(
             Password::from_encrypted(&sql_text(&v))
                 .map_err(|e| bad(&format!("is not a password: {e}")))?,
         ),
-        PropType::Date => match date_from_sql(&v).map_err(|e| bad(&e.to_string()))? {
+        PropType::Date => match dialect.date_from_sql(&v).map_err(|e| bad(&e.to_string()))? {
             Some(d) => Value::Date(d),
             None => return Ok(None),
         },

@@ -1,14 +1,21 @@
-//! Roundup's relational storage layout (the "rdbms" backends).
+//! Roundup's relational storage layout (the "rdbms" backends), for any
+//! SQL engine.
 //!
-//! * [`sql`]: the backend-neutral pieces: SQL values, the [`sql::Dialect`]
-//!   trait that captures what differs between database engines.
+//! * [`sql`]: SQL values, the [`sql::Dialect`] trait (what the text of SQL
+//!   differs in between engines) and the [`sql::Connection`] trait (what a
+//!   database driver provides).
+//! * [`layout`]: Roundup's tables, the `schema` table, value encoding and
+//!   decoding, full-text index words.
 //! * [`filter_sql`]: turns a core [`roundup_core::filter::Query`] into one
 //!   SQL statement for any dialect.
-//! * [`sqlite`]: the SQLite backend. It is the only module allowed to hold
-//!   SQL that only SQLite accepts.
+//! * [`storage`]: [`storage::RdbmsStorage`], the core's
+//!   [`roundup_core::storage::Storage`] over any connection.
+//!
+//! Engines live in their own crates (`roundup-sqlite`); no SQL that only
+//! one engine accepts belongs here.
 pub mod filter_sql;
 pub mod layout;
-pub mod local_writers;
 pub mod sql;
-pub mod sqlite;
-pub mod sqlite_sessions;
+pub mod storage;
+
+pub use storage::RdbmsStorage;

@@ -5,29 +5,32 @@
 //! directory (`[main] database`, default `db/`) holding the SQLite file
 //! and `files/` with FileClass contents.
 //!
-//! [`Tracker::open`] reads the configuration and runs the schema and
+//! [`Tracker::open`] reads the configuration, picks the storage backend
+//! ([`backends`], the only place that does) and runs the schema and
 //! detector scripts once; the result is shared by every connection that
 //! [`Tracker::open_db`] opens.
 
+pub mod backends;
 pub mod templates;
 
-use std::fs;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::time::Duration;
-
+use roundup_core::backend::Backend;
 use roundup_core::config::Config;
 use roundup_core::date::Timezone;
 use roundup_core::password::Scheme;
+use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::storage::Storage;
 use roundup_core::{Db, DbOptions, Error, Result, TrackerDef};
 use roundup_script::ConfigView;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// An opened tracker home.
 #[derive(Debug)]
 pub struct Tracker {
     home: PathBuf,
     config: Arc<Config>,
+    backend: Arc<dyn Backend>,
     def: Arc<TrackerDef>,
     opts: Arc<DbOptions>,
 }
@@ -82,6 +85,7 @@ impl Tracker {
             )));
         }
         let config = Config::load(home).map_err(config_error)?;
+        let backend = backends::database_backend(&config)?;
         let view = config_view(&config);
         let schema_path = home.join("schema.py");
         let source = read_text(&schema_path)?;
@@ -113,6 +117,7 @@ impl Tracker {
         Ok(Tracker {
             home: home.to_path_buf(),
             config: Arc::new(config),
+            backend,
             def: Arc::new(TrackerDef {
                 schema,
                 security,
@@ -132,46 +137,41 @@ impl Tracker {
         &self.def
     }
 
+    /// The configured database backend (`[rdbms] backend`).
+    pub fn backend(&self) -> &dyn Backend {
+        self.backend.as_ref()
+    }
+
     /// The configured storage backend, connected.
     pub fn open_storage(&self) -> Result<Box<dyn Storage>> {
-        let backend = self.config.backend().map_err(config_error)?;
-        match backend {
-            "sqlite" => {
-                let timeout = Duration::from_secs(self.config.sqlite_timeout());
-                Ok(Box::new(roundup_rdbms::sqlite::SqliteStorage::open(
-                    &self.opts.db_dir,
-                    timeout,
-                )?))
-            }
-            other => Err(Error::Config(format!(
-                "{}: [rdbms] backend = {other}: this build supports only sqlite",
-                self.home.join("config.ini").display()
-            ))),
-        }
+        self.backend.open()
     }
 
     /// The layout version the database records, read without bringing it
     /// up to date (`None` when there is no database yet), and the version
     /// opening it would bring it to.
     pub fn layout_versions(&self) -> Result<(Option<i64>, i64)> {
-        let current = roundup_rdbms::layout::DB_VERSION;
-        if !self.db_exists() {
-            return Ok((None, current));
-        }
-        let backend = self.config.backend().map_err(config_error)?;
-        if backend != "sqlite" {
-            return Err(Error::Config(format!(
-                "[rdbms] backend = {backend}: this build supports only sqlite"
-            )));
-        }
-        let timeout = Duration::from_secs(self.config.sqlite_timeout());
-        let store = roundup_rdbms::sqlite::SqliteStorage::open(&self.opts.db_dir, timeout)?;
-        Ok((Some(store.stored_schema()?.version), current))
+        Ok((
+            self.backend.stored_layout_version()?,
+            self.backend.current_layout_version(),
+        ))
     }
 
     /// Whether the database has been created (by `initialise`).
-    pub fn db_exists(&self) -> bool {
-        self.opts.db_dir.join("db").exists()
+    pub fn db_exists(&self) -> Result<bool> {
+        self.backend.exists()
+    }
+
+    /// Open the session or one-time-key store (`[sessiondb] backend`).
+    pub fn open_key_store(&self, kind: StoreKind) -> Result<Box<dyn KeyStore>> {
+        backends::open_key_store(&self.config, self.backend.as_ref(), kind)
+    }
+
+    /// Advice from a long-running process with many connections (a web
+    /// server): keep the backend's memory in this process under about
+    /// `bytes`. Advisory.
+    pub fn limit_process_memory(&self, bytes: i64) -> Result<()> {
+        self.backend.limit_process_memory(bytes)
     }
 
     /// Open a connection acting as user `uid` (an id).
@@ -204,20 +204,17 @@ impl Tracker {
         Ok(db)
     }
 
-    /// Remove the whole database (SQL data and file contents).
+    /// Remove the whole database (SQL data, file contents, session
+    /// stores), as Roundup's `nuke` does.
     pub fn nuke(&self) -> Result<()> {
-        let dir = &self.opts.db_dir;
-        if dir.exists() {
-            fs::remove_dir_all(dir)
-                .map_err(|e| Error::io(format!("removing {}", dir.display()), e))?;
-        }
-        Ok(())
+        self.backend.nuke()
     }
 
     /// Create a fresh database and fill it from `initial_data.py`
     /// (destroying any existing data).
     pub fn initialise(&self, adminpw: &str, admin_email: &str) -> Result<()> {
         self.nuke()?;
+        self.backend.create()?;
         let db = self.open_db("1")?;
         let path = self.home.join("initial_data.py");
         if path.exists() {

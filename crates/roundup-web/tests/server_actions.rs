@@ -480,7 +480,7 @@ async fn csrf_rejections() {
     // rendering pages stores nothing: page tokens are signed, not kept
     let otk_rows = || {
         use roundup_core::sessions::KeyStore;
-        roundup_rdbms::sqlite_sessions::SqliteKeyStore::open(
+        roundup_sqlite::SqliteKeyStore::open(
             &s.home().join("db"),
             roundup_core::sessions::StoreKind::Otks,
             std::time::Duration::from_secs(5),
@@ -956,7 +956,7 @@ async fn register_on_default_config(template: &str) {
     let keys = otks_with(s.home(), "username", "newbie");
     assert_eq!(keys.len(), 1, "{template}: one pending registration");
     let stored = {
-        let mut otks = roundup_rdbms::sqlite_sessions::SqliteKeyStore::open(
+        let mut otks = roundup_sqlite::SqliteKeyStore::open(
             &s.home().join("db"),
             roundup_core::sessions::StoreKind::Otks,
             Duration::from_secs(5),

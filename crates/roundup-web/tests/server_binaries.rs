@@ -188,7 +188,7 @@ async fn tls_with_a_self_signed_certificate() {
     // cookies over https are Secure and carry the __Secure- prefix
     let token = {
         let s = home.join("db");
-        let mut otks = roundup_rdbms::sqlite_sessions::SqliteKeyStore::open(
+        let mut otks = roundup_sqlite::SqliteKeyStore::open(
             &s,
             roundup_core::sessions::StoreKind::Otks,
             Duration::from_secs(5),

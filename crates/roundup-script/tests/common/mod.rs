@@ -358,11 +358,10 @@ pub fn open_sqlite_db(
         timezone: Timezone::Utc,
         indexing: true,
     });
-    let store =
-        match roundup_rdbms::sqlite::SqliteStorage::open(dir, std::time::Duration::from_secs(5)) {
-            Ok(s) => s,
-            Err(e) => panic!("opening sqlite failed: {e}"),
-        };
+    let store = match roundup_sqlite::open(dir, std::time::Duration::from_secs(5)) {
+        Ok(s) => s,
+        Err(e) => panic!("opening sqlite failed: {e}"),
+    };
     match Db::open(def, opts, Box::new(store), uid) {
         Ok(db) => db,
         Err(e) => panic!("opening the sqlite db failed: {e}"),

@@ -19,7 +19,6 @@ pub mod files;
 pub mod form;
 pub mod mail;
 pub mod page_cache;
-pub mod redis_store;
 pub mod reply;
 pub mod settings;
 pub mod state;
@@ -535,8 +534,8 @@ pub fn tune_memory() {
     unsafe {
         libmimalloc_sys::mi_option_set(15, 0);
     }
-    // Advisory; a failure only means SQLite keeps its default caches.
-    let _ = roundup_rdbms::sqlite::limit_process_memory(8 << 20);
+    // The storage backend's share is set per tracker as it is opened
+    // (`Tracker::limit_process_memory`).
 }
 
 /// Resolves on SIGTERM or SIGINT.

@@ -67,9 +67,6 @@ pub struct WebSettings {
     pub templates_dir: PathBuf,
     pub static_files: Vec<PathBuf>,
     pub db_dir: PathBuf,
-    pub sqlite_timeout: u64,
-    pub sessiondb_backend: Option<String>,
-    pub redis_url: String,
     /// Not a Roundup option: `[web] content_security_policy`, a CSP
     /// header value where `{nonce}` stands for the request's nonce.
     pub content_security_policy: Option<String>,
@@ -152,12 +149,6 @@ impl WebSettings {
             templates_dir: c.templates_dir(),
             static_files: c.static_files(),
             db_dir: c.database_dir(),
-            sqlite_timeout: c.sqlite_timeout(),
-            sessiondb_backend: c
-                .sessiondb_backend()
-                .map(str::to_string)
-                .filter(|s| !s.is_empty()),
-            redis_url: s(c, "sessiondb", "redis_url", "redis://localhost:6379/0"),
             content_security_policy: extra,
         }
     }

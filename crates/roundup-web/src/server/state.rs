@@ -3,17 +3,14 @@
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
 
 use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::shared_cache::SharedCache;
 use roundup_core::{Db, Error, Result};
-use roundup_rdbms::sqlite_sessions::SqliteKeyStore;
 use roundup_tracker::Tracker;
 
 use super::csrf_token::TokenSigner;
 use super::page_cache::PageCache;
-use super::redis_store::RedisKeyStore;
 use super::settings::WebSettings;
 use crate::templating::Templates;
 
@@ -120,33 +117,6 @@ impl std::fmt::Debug for TrackerState {
     }
 }
 
-/// Open the session and one-time-key stores `[sessiondb]` selects.
-pub fn open_stores(settings: &WebSettings) -> Result<(Box<dyn KeyStore>, Box<dyn KeyStore>)> {
-    match settings.sessiondb_backend.as_deref() {
-        Some("redis") => Ok((
-            Box::new(RedisKeyStore::open(
-                &settings.redis_url,
-                StoreKind::Sessions,
-            )?),
-            Box::new(RedisKeyStore::open(&settings.redis_url, StoreKind::Otks)?),
-        )),
-        None | Some("sqlite") => {
-            let t = Duration::from_secs(settings.sqlite_timeout.max(1));
-            Ok((
-                Box::new(SqliteKeyStore::open(
-                    &settings.db_dir,
-                    StoreKind::Sessions,
-                    t,
-                )?),
-                Box::new(SqliteKeyStore::open(&settings.db_dir, StoreKind::Otks, t)?),
-            ))
-        }
-        Some(other) => Err(Error::Config(format!(
-            "[sessiondb] backend = {other}: this server supports sqlite and redis session stores"
-        ))),
-    }
-}
-
 fn poisoned(what: &str) -> Error {
     Error::storage(format!(
         "the {what} store lock was poisoned by a failed request"
@@ -157,16 +127,20 @@ impl TrackerState {
     /// Open a tracker home for serving under `/<name>/`.
     pub fn open(name: &str, home: &Path) -> Result<TrackerState> {
         let tracker = Arc::new(Tracker::open(home)?);
-        if !tracker.db_exists() {
+        if !tracker.db_exists()? {
             return Err(Error::Config(format!(
                 "{}: the tracker database does not exist; run `roundup-admin -i {} initialise` first",
                 home.display(),
                 home.display()
             )));
         }
+        // Advisory: a server keeps many connections; a failure only means
+        // the backend keeps its default caches.
+        let _ = tracker.limit_process_memory(8 << 20);
         let settings = WebSettings::from_config(tracker.config());
         let templates = Templates::load(&tracker)?;
-        let (sessions, otks) = open_stores(&settings)?;
+        let sessions = tracker.open_key_store(StoreKind::Sessions)?;
+        let otks = tracker.open_key_store(StoreKind::Otks)?;
         let secret = match tracker.config().secret_key() {
             Ok(s) if !s.is_empty() => s.into_bytes(),
             // No usable secret: tokens signed with a per-process key

@@ -12,7 +12,7 @@ use roundup_core::pyrepr::PyValue;
 use roundup_core::sessions::{KeyStore, Record, StoreKind};
 use roundup_core::value::Value;
 use roundup_core::Values;
-use roundup_rdbms::sqlite_sessions::SqliteKeyStore;
+use roundup_sqlite::SqliteKeyStore;
 use roundup_tracker::Tracker;
 use roundup_web::server::{self, App, ServeOptions, ServerSettings};
 

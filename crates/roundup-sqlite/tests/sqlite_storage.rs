@@ -8,12 +8,12 @@ use common::*;
 use roundup_core::pyrepr::PyValue;
 use roundup_core::schema::{ClassKind, Property};
 use roundup_core::storage::{JournalEntry, MultilinkChange, Storage, TextHit};
-use roundup_core::{Error, Value};
+use roundup_core::{Error, StorageKind, Value};
 use roundup_rdbms::layout::DbSchema;
 
 fn setup() -> (
     tempfile::TempDir,
-    roundup_rdbms::sqlite::SqliteStorage,
+    roundup_sqlite::SqliteStorage,
     roundup_core::Schema,
 ) {
     let dir = tempfile::tempdir().unwrap();
@@ -24,7 +24,7 @@ fn setup() -> (
     (dir, st, schema)
 }
 
-fn add_basics(st: &mut roundup_rdbms::sqlite::SqliteStorage, schema: &roundup_core::Schema) {
+fn add_basics(st: &mut roundup_sqlite::SqliteStorage, schema: &roundup_core::Schema) {
     let status = schema.class("status").unwrap();
     for (id, name) in [("1", "open"), ("2", "closed")] {
         assert_eq!(st.new_id("status").unwrap().to_string(), id);
@@ -661,58 +661,6 @@ fn schema_evolution_preserves_data() {
 }
 
 #[test]
-fn rollback_restores_data_and_ids_are_never_reused() {
-    let (dir, mut st, schema) = setup();
-    add_basics(&mut st, &schema);
-    st.commit().unwrap();
-    let status = schema.class("status").unwrap();
-
-    // changes, then rollback: all gone
-    st.set_node(
-        status,
-        "1",
-        &vals(vec![("name", s("reopened"))]),
-        &no_ml_changes(),
-    )
-    .unwrap();
-    let id = st.new_id("status").unwrap();
-    assert_eq!(id, 3);
-    let mut v = vals(auto("1", "20240101000000.000"));
-    v.insert("name".into(), s("temp"));
-    st.add_node(status, "3", &v).unwrap();
-    st.rollback().unwrap();
-    assert_eq!(
-        st.get_node(status, "1").unwrap().unwrap().values["name"],
-        s("open")
-    );
-    assert!(!st.has_node("status", "3").unwrap());
-    // the id allocated inside the rolled-back transaction stays used
-    assert_eq!(st.new_id("status").unwrap(), 4);
-    // an id allocated outside a transaction opens one (so the item
-    // written next commits with it); rolled back, it stays used too
-    st.rollback().unwrap();
-    assert_eq!(st.new_id("status").unwrap(), 5);
-    st.rollback().unwrap();
-    assert_eq!(st.new_id("status").unwrap(), 6);
-    st.commit().unwrap();
-    // a second connection sees the counter and continues it
-    let mut other = open(dir.path());
-    assert_eq!(other.new_id("status").unwrap(), 7);
-    other.commit().unwrap();
-    drop(other);
-
-    // set_last_id behaves like Roundup's setid
-    st.set_last_id("status", 41).unwrap();
-    st.commit().unwrap();
-    assert_eq!(st.new_id("status").unwrap(), 42);
-    assert!(st
-        .new_id("nosuchclass")
-        .unwrap_err()
-        .to_string()
-        .contains("nosuchclass"));
-}
-
-#[test]
 fn failed_statement_keeps_transaction_usable() {
     let (_dir, mut st, schema) = setup();
     add_basics(&mut st, &schema);
@@ -734,10 +682,18 @@ fn failed_statement_keeps_transaction_usable() {
         msg.contains("insert into _status") && msg.contains("UNIQUE"),
         "{msg}"
     );
+    // it is a constraint violation, not worth retrying
+    assert_eq!(err.storage_error_kind(), Some(StorageKind::Constraint));
+    assert!(!err.is_retryable());
     // a duplicate key among active items violates the unique index
     let mut v = vals(auto("1", "20240101000000.000"));
     v.insert("name".into(), s("closed"));
-    assert!(st.add_node(status, "7", &v).is_err());
+    let err = st.add_node(status, "7", &v).unwrap_err();
+    assert_eq!(
+        err.storage_error_kind(),
+        Some(StorageKind::Constraint),
+        "{err}"
+    );
     // earlier work of the transaction is intact and commits
     st.commit().unwrap();
     assert_eq!(
@@ -924,81 +880,6 @@ fn bulk_indexing_matches_single_writes_and_keeps_write_ahead_logging() {
 }
 
 #[test]
-fn filter_runs_the_generated_sql() {
-    use roundup_core::filter::{Condition, Direction, Filter, LinkExpr, Query};
-    let (_dir, mut st, schema) = setup();
-    add_basics(&mut st, &schema);
-    let issue = schema.class("issue").unwrap();
-    for (id, status, title, urgent) in [
-        ("1", "1", "alpha", true),
-        ("2", "2", "beta", false),
-        ("3", "1", "gamma", true),
-        ("4", "1", "delta", false),
-    ] {
-        let mut v = vals(auto("1", "20240101000000.000"));
-        v.insert("status".into(), link(status));
-        v.insert("title".into(), s(title));
-        v.insert("urgent".into(), Some(Value::Boolean(urgent)));
-        st.add_node(issue, id, &v).unwrap();
-    }
-    st.set_retired(issue, "3", true).unwrap();
-    st.commit().unwrap();
-    let mut q = Query::all("issue");
-    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["1", "2", "4"]);
-    q.filters.push(Filter {
-        path: vec!["status".into()],
-        cond: Condition::Links(LinkExpr::Id("1".into())),
-    });
-    q.sort.push((Direction::Desc, vec!["title".into()]));
-    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["4", "1"]);
-    q.filters.push(Filter {
-        path: vec!["urgent".into()],
-        cond: Condition::Values(vec![Value::Boolean(true)]),
-    });
-    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["1"]);
-    q.filters.truncate(1);
-    q.retired = Some(true);
-    assert_eq!(st.filter(&schema, &q).unwrap(), vec!["3"]);
-}
-
-#[test]
-fn savepoints_undo_partial_work_and_keep_ids() {
-    let (_dir, mut st, schema) = setup();
-    add_basics(&mut st, &schema);
-    let status = schema.class("status").unwrap();
-    st.savepoint("rr_op_1").unwrap();
-    st.set_node(
-        status,
-        "1",
-        &vals(vec![("name", s("kept"))]),
-        &no_ml_changes(),
-    )
-    .unwrap();
-    st.release_savepoint("rr_op_1").unwrap();
-    st.savepoint("rr_op_2").unwrap();
-    st.set_node(
-        status,
-        "2",
-        &vals(vec![("name", s("undone"))]),
-        &no_ml_changes(),
-    )
-    .unwrap();
-    let id = st.new_id("status").unwrap();
-    st.rollback_to_savepoint("rr_op_2").unwrap();
-    st.commit().unwrap();
-    let name = |st: &mut roundup_rdbms::sqlite::SqliteStorage, id: &str| {
-        st.get_node(status, id).unwrap().unwrap().values["name"].clone()
-    };
-    assert_eq!(name(&mut st, "1"), s("kept"));
-    assert_eq!(name(&mut st, "2"), s("closed"));
-    assert!(
-        st.new_id("status").unwrap() > id,
-        "id from the undone part is not handed out again"
-    );
-    assert!(st.savepoint("bad name; drop table x").is_err());
-}
-
-#[test]
 fn computed_reverse_multilinks_are_loaded_and_searchable() {
     let dir = tempfile::tempdir().unwrap();
     let mut st = open(dir.path());
@@ -1074,7 +955,7 @@ fn a_bulk_load_into_empty_tables_rebuilds_their_indexes_at_the_end() {
 
     let issue = schema.class("issue").unwrap();
     let status = schema.class("status").unwrap();
-    let add_issues = |st: &mut roundup_rdbms::sqlite::SqliteStorage, ids: &[&str]| {
+    let add_issues = |st: &mut roundup_sqlite::SqliteStorage, ids: &[&str]| {
         for id in ids {
             let mut v = vals(auto("1", "20240102030405.000"));
             v.insert("title".into(), s(&format!("issue {id}")));
@@ -1111,4 +992,43 @@ fn a_bulk_load_into_empty_tables_rebuilds_their_indexes_at_the_end() {
         ["6"]
     );
     assert_eq!(raw_strings(dir.path(), "pragma integrity_check"), ["ok"]);
+}
+
+/// A writer that meets another connection's write lock past its busy
+/// timeout gets a retryable "busy" error, and can write once the lock is
+/// gone.
+#[test]
+fn a_locked_database_is_a_busy_retryable_error() {
+    let (dir, mut st, schema) = setup();
+    let locker = raw(dir.path());
+    locker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut other = roundup_sqlite::open(dir.path(), std::time::Duration::from_millis(50)).unwrap();
+    let err = other.new_id("status").unwrap_err();
+    assert_eq!(err.storage_error_kind(), Some(StorageKind::Busy), "{err}");
+    assert!(err.is_retryable());
+    assert!(err.to_string().starts_with("database error: "), "{err}");
+    locker.execute_batch("ROLLBACK").unwrap();
+    assert_eq!(other.new_id("status").unwrap(), 1);
+    other.commit().unwrap();
+    // this connection's counter has moved on as well
+    assert_eq!(st.new_id("status").unwrap(), 2);
+    st.rollback().unwrap();
+    let _ = schema;
+}
+
+/// A file that is no SQLite database is a connection failure.
+#[test]
+fn a_file_that_is_not_a_database_is_a_connection_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("db"), vec![b'x'; 4096]).unwrap();
+    let err = match roundup_sqlite::open(dir.path(), std::time::Duration::from_millis(50)) {
+        Ok(_) => panic!("a garbage file opened as a database"),
+        Err(e) => e,
+    };
+    assert_eq!(
+        err.storage_error_kind(),
+        Some(StorageKind::Connection),
+        "{err}"
+    );
+    assert!(!err.is_retryable());
 }

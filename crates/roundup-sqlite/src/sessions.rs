@@ -38,7 +38,10 @@ impl std::fmt::Debug for SqliteKeyStore {
 }
 
 fn sql_err(path: &Path, what: &str, e: rusqlite::Error) -> Error {
-    Error::storage(format!("{}: {what}: {e}", path.display()))
+    Error::storage_kind(
+        crate::connection::error_kind(&e),
+        format!("{}: {what}: {e}", path.display()),
+    )
 }
 
 impl SqliteKeyStore {

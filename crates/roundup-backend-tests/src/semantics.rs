@@ -1,10 +1,10 @@
-//! Roundup's hyperdb semantics through `Db` on a real SQLite file: every
-//! property type, journal contents, link/unlink events, detectors,
-//! savepoint rollback after a rejection, keys, retire/restore, file
-//! contents, find/stringfind/filter and permission checks.
+//! Roundup's hyperdb semantics through `Db` on a fresh database of the
+//! backend under test: every property type, journal contents, link/unlink
+//! events, detectors, savepoint rollback after a rejection, keys,
+//! retire/restore, file contents, find/stringfind/filter and permission
+//! checks.
 
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use indexmap::IndexMap;
 use roundup_core::date::{Date, Interval, Timezone};
@@ -15,7 +15,8 @@ use roundup_core::pyrepr::PyValue;
 use roundup_core::schema::{ClassDef, ClassKind, Property, Schema};
 use roundup_core::security::{CheckContext, Permission, PermissionCheck, Security};
 use roundup_core::{Db, DbOptions, Error, Result, TrackerDef, Value, Values};
-use roundup_rdbms::sqlite::SqliteStorage;
+
+use crate::{BackendFactory, Fresh};
 
 fn props(list: Vec<(&str, Property)>) -> IndexMap<String, Property> {
     list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
@@ -104,16 +105,16 @@ fn schema() -> Schema {
 }
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    fresh: Fresh,
     def: Arc<TrackerDef>,
     opts: Arc<DbOptions>,
 }
 
 impl Fixture {
-    fn new(detectors: Detectors, security: Security) -> Fixture {
-        let dir = tempfile::tempdir().unwrap();
+    fn new(f: &dyn BackendFactory, detectors: Detectors, security: Security) -> Fixture {
+        let fresh = f.fresh();
         let opts = DbOptions {
-            db_dir: dir.path().join("db"),
+            db_dir: fresh.files_dir.clone(),
             password_scheme: Scheme::Pbkdf2S5,
             password_rounds: 1000,
             timezone: Timezone::Utc,
@@ -125,19 +126,19 @@ impl Fixture {
             detectors,
         };
         Fixture {
-            _dir: dir,
+            fresh,
             def: Arc::new(def),
             opts: Arc::new(opts),
         }
     }
 
-    fn plain() -> Fixture {
-        Fixture::new(Detectors::new(), Security::with_builtins())
+    fn plain(f: &dyn BackendFactory) -> Fixture {
+        Fixture::new(f, Detectors::new(), Security::with_builtins())
     }
 
     fn db(&self, uid: &str) -> Db {
-        let store = SqliteStorage::open(&self.opts.db_dir, Duration::from_secs(5)).unwrap();
-        Db::open(self.def.clone(), self.opts.clone(), Box::new(store), uid).unwrap()
+        let store = crate::support::open(&self.fresh);
+        Db::open(self.def.clone(), self.opts.clone(), store, uid).unwrap()
     }
 
     /// A db with admin (1), anonymous (2), two statuses and keywords.
@@ -187,9 +188,8 @@ fn ids(list: &[&str]) -> Vec<String> {
     list.iter().map(|x| x.to_string()).collect()
 }
 
-#[test]
-fn every_property_type_round_trips_through_sqlite() {
-    let fx = Fixture::plain();
+pub fn every_property_type_round_trips(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let d = Date::parse("2003-04-05.06:07:08", &Timezone::Utc).unwrap();
     let iv = Interval::parse("1w 2d 3:04").unwrap();
@@ -277,9 +277,8 @@ fn every_property_type_round_trips_through_sqlite() {
     );
 }
 
-#[test]
-fn raw_input_is_converted_like_roundup() {
-    let fx = Fixture::plain();
+pub fn raw_input_is_converted_like_roundup(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let id = db.create("thing", Values::new()).unwrap();
     let raw = |p: &str, v: &str| db.raw_to_value("thing", p, v, Some(&id)).unwrap();
@@ -329,9 +328,8 @@ fn raw_input_is_converted_like_roundup() {
     assert!(err.contains("perhaps"), "{err}");
 }
 
-#[test]
-fn journal_records_create_set_link_unlink_retire_restore() {
-    let fx = Fixture::plain();
+pub fn journal_records_create_set_link_unlink_retire_restore(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let issue = db
         .create(
@@ -414,9 +412,10 @@ fn journal_records_create_set_link_unlink_retire_restore() {
         .any(|e| e.action == "link"));
 }
 
-#[test]
-fn setting_the_same_value_changes_nothing_and_quiet_props_are_not_reported() {
-    let fx = Fixture::plain();
+pub fn setting_the_same_value_changes_nothing_and_quiet_props_are_not_reported(
+    f: &dyn BackendFactory,
+) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let id = db.create("thing", vals(&[("s", s("x"))])).unwrap();
     let before = db.history("thing", &id).unwrap().len();
@@ -434,9 +433,8 @@ fn setting_the_same_value_changes_nothing_and_quiet_props_are_not_reported() {
     );
 }
 
-#[test]
-fn keys_are_unique_among_active_items_and_reusable_after_retire() {
-    let fx = Fixture::plain();
+pub fn keys_are_unique_among_active_items_and_reusable_after_retire(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let err = db
         .create("keyword", vals(&[("name", s("alpha"))]))
@@ -473,9 +471,8 @@ fn keys_are_unique_among_active_items_and_reusable_after_retire() {
         .is_err());
 }
 
-#[test]
-fn links_are_checked_and_keys_resolved() {
-    let fx = Fixture::plain();
+pub fn links_are_checked_and_keys_resolved(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let id = db
         .create(
@@ -556,14 +553,13 @@ impl Reactor for RecordOld {
     }
 }
 
-#[test]
-fn auditors_change_or_reject_and_reactors_see_old_values() {
+pub fn auditors_change_or_reject_and_reactors_see_old_values(f: &dyn BackendFactory) {
     let mut det = Detectors::new();
     det.add_auditor("issue", Op::Create, 100, Arc::new(RejectBadTitles));
     det.add_auditor("issue", Op::Set, 100, Arc::new(RejectBadTitles));
     let rec = Arc::new(RecordOld::default());
     det.add_reactor("issue", Op::Set, 100, rec.clone());
-    let fx = Fixture::new(det, Security::with_builtins());
+    let fx = Fixture::new(f, det, Security::with_builtins());
     let db = fx.seeded();
 
     let id = db.create("issue", vals(&[("title", s("hello"))])).unwrap();
@@ -610,9 +606,8 @@ fn auditors_change_or_reject_and_reactors_see_old_values() {
     );
 }
 
-#[test]
-fn rollback_restores_the_database_exactly() {
-    let fx = Fixture::plain();
+pub fn rollback_restores_the_database_exactly(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let id = db
         .create("issue", vals(&[("title", s("committed"))]))
@@ -637,9 +632,8 @@ fn rollback_restores_the_database_exactly() {
     assert!(next.parse::<u64>().unwrap() > extra.parse::<u64>().unwrap());
 }
 
-#[test]
-fn file_contents_live_on_disk_and_follow_the_transaction() {
-    let fx = Fixture::plain();
+pub fn file_contents_live_on_disk_and_follow_the_transaction(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let id = db
         .create(
@@ -696,9 +690,8 @@ fn file_contents_live_on_disk_and_follow_the_transaction() {
     );
 }
 
-#[test]
-fn find_stringfind_and_filter() {
-    let fx = Fixture::plain();
+pub fn find_stringfind_and_filter(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let a = db
         .create(
@@ -826,8 +819,7 @@ impl PermissionCheck for OwnRecord {
     }
 }
 
-#[test]
-fn permissions_follow_roundup_rules() {
+pub fn permissions_follow_roundup_rules(f: &dyn BackendFactory) {
     let mut sec = Security::with_builtins();
     let view_issue = {
         let mut p = Permission::new("View", "");
@@ -848,7 +840,7 @@ fn permissions_follow_roundup_rules() {
     let props_only = sec.add_permission(props_only);
     sec.add_permission_to_role("Anonymous", props_only).unwrap();
 
-    let fx = Fixture::new(Detectors::new(), sec);
+    let fx = Fixture::new(f, Detectors::new(), sec);
     let db = fx.seeded();
     let sec = db.security();
     let has = |perm: &str, uid: &str, cls: Option<&str>, prop: Option<&str>, item: Option<&str>| {
@@ -877,8 +869,7 @@ fn permissions_follow_roundup_rules() {
         .is_err());
 }
 
-#[test]
-fn try_id_parsing_no_treats_numbers_as_keys() {
+pub fn try_id_parsing_no_treats_numbers_as_keys(f: &dyn BackendFactory) {
     let mut sch = schema();
     let mut by_key = Property::link("keyword");
     by_key.try_id_parsing = false;
@@ -886,9 +877,9 @@ fn try_id_parsing_no_treats_numbers_as_keys() {
         .unwrap()
         .props
         .insert("kw".into(), by_key);
-    let dir = tempfile::tempdir().unwrap();
+    let fresh = f.fresh();
     let opts = Arc::new(DbOptions {
-        db_dir: dir.path().join("db"),
+        db_dir: fresh.files_dir.clone(),
         password_scheme: Scheme::Pbkdf2S5,
         password_rounds: 1000,
         timezone: Timezone::Utc,
@@ -899,8 +890,8 @@ fn try_id_parsing_no_treats_numbers_as_keys() {
         security: Security::with_builtins(),
         detectors: Detectors::new(),
     });
-    let store = SqliteStorage::open(&opts.db_dir, Duration::from_secs(5)).unwrap();
-    let db = Db::open(def, opts, Box::new(store), "1").unwrap();
+    let store = crate::support::open(&fresh);
+    let db = Db::open(def, opts, store, "1").unwrap();
     db.create("keyword", vals(&[("name", s("alpha"))])).unwrap();
     db.create("keyword", vals(&[("name", s("1999"))])).unwrap();
     // "1" is an id of an existing keyword, but ids are not accepted here
@@ -916,9 +907,8 @@ fn try_id_parsing_no_treats_numbers_as_keys() {
     );
 }
 
-#[test]
-fn authenticate_verifies_and_upgrades_weak_hashes() {
-    let fx = Fixture::plain();
+pub fn authenticate_verifies_and_upgrades_weak_hashes(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     // alice has an old SHA hash (as a Roundup 1.x tracker might)
     let weak = Password::hash("sekrit", Scheme::Sha, 1000);
@@ -971,10 +961,8 @@ fn authenticate_verifies_and_upgrades_weak_hashes() {
     assert_eq!(db.authenticate("alice", "", true, true).unwrap(), None);
 }
 
-#[test]
-fn batched_node_loading_matches_single_loads() {
-    use roundup_core::storage::Storage;
-    let fx = Fixture::plain();
+pub fn batched_node_loading_matches_single_loads(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     for i in 0..30 {
         let kw: Vec<String> = (1..=3)
@@ -993,7 +981,7 @@ fn batched_node_loading_matches_single_loads() {
     }
     db.retire("issue", "4").unwrap();
     db.commit().unwrap();
-    let mut store = SqliteStorage::open(&fx.opts.db_dir, Duration::from_secs(5)).unwrap();
+    let mut store = crate::support::open(&fx.fresh);
     let cls = fx.def.schema.class("issue").unwrap();
     let mut wanted: Vec<String> = (1..=30).map(|i| i.to_string()).collect();
     wanted.push("999".into());
@@ -1017,9 +1005,8 @@ fn batched_node_loading_matches_single_loads() {
 /// A count is remembered per connection only while the database is as it
 /// was: this connection's writes (committed or not, rolled back or not)
 /// and another connection's commits are seen by the next count.
-#[test]
-fn counts_follow_every_change() {
-    let fx = Fixture::plain();
+pub fn counts_follow_every_change(f: &dyn BackendFactory) {
+    let fx = Fixture::plain(f);
     let db = fx.seeded();
     let other = fx.db("1");
     let all = FilterSpec::default();

@@ -1,22 +1,19 @@
-//! The SQLite backend: Roundup 2.6's `sqlite` database layout, readable
-//! and writable by both Roundup and this crate.
+//! Roundup's relational storage over any SQL engine: item rows,
+//! journals, multilinks, schema sync, ids and the word index, written once
+//! over a [`Connection`] and its [`Dialect`] (the `rdbms_common` of
+//! Roundup).
 //!
-//! The database is the single file `<tracker>/db/db`. Writes run inside one
-//! transaction per connection, opened (`BEGIN IMMEDIATE`) by the first write
-//! and ended by [`Storage::commit`] / [`Storage::rollback`]; reads outside a
-//! transaction see the latest committed state, as with Roundup's pysqlite
-//! connection. Every trait method that writes runs inside a savepoint, so a
-//! failing call leaves the transaction as it was before the call.
+//! Writes run inside one transaction per connection, opened by the first
+//! write and ended by [`Storage::commit`] / [`Storage::rollback`]; reads
+//! outside a transaction see the latest committed state. Every trait
+//! method that writes runs inside a savepoint, so a failing call leaves the
+//! transaction as it was before the call (except in bulk mode, see
+//! [`Storage::set_bulk`]).
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
-
-use rusqlite::types::{ToSqlOutput, ValueRef};
-use rusqlite::{params_from_iter, Connection, ToSql};
 
 use roundup_core::date::Date;
 use roundup_core::filter::Query;
@@ -28,92 +25,9 @@ use roundup_core::storage::{
 use roundup_core::value::sort_ids;
 use roundup_core::{Error, Result, Value};
 
-use crate::filter_sql::filter_sql;
+use crate::filter_sql::{count_sql, filter_sql};
 use crate::layout::{self, ClassChange, ColumnKind, DbSchema, TableSpec, DB_VERSION};
-use crate::local_writers::LocalWriters;
-use crate::sql::{Dialect, SqlValue};
-
-/// SQLite's flavour of SQL for the generic layout and filter code.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct SqliteDialect;
-
-impl Dialect for SqliteDialect {
-    fn name(&self) -> &'static str {
-        "sqlite"
-    }
-
-    fn placeholder(&self, n: usize) -> String {
-        format!("?{n}")
-    }
-
-    fn like_ci(&self, expr: &str, placeholder: &str) -> String {
-        // SQLite's LIKE ignores ASCII case already.
-        format!("{expr} LIKE {placeholder} ESCAPE '\\'")
-    }
-
-    fn nulls_sort_first(&self) -> bool {
-        // SQLite orders NULL before everything else, as Roundup expects.
-        true
-    }
-
-    fn column_type(&self, ptype: PropType, _use_double: bool) -> &'static str {
-        // REAL is already double precision in SQLite.
-        match ptype {
-            PropType::String | PropType::Interval | PropType::Password => "VARCHAR(255)",
-            PropType::Date => "VARCHAR(30)",
-            PropType::Link | PropType::Integer | PropType::Multilink => "INTEGER",
-            PropType::Boolean => "BOOLEAN",
-            PropType::Number => "REAL",
-        }
-    }
-}
-
-impl ToSql for SqlValue {
-    fn to_sql(&self) -> rusqlite::Result<ToSqlOutput<'_>> {
-        use rusqlite::types::Value as V;
-        Ok(match self {
-            SqlValue::Null => ToSqlOutput::Owned(V::Null),
-            SqlValue::Int(n) => ToSqlOutput::Owned(V::Integer(*n)),
-            SqlValue::Real(f) => ToSqlOutput::Owned(V::Real(*f)),
-            SqlValue::Text(s) => ToSqlOutput::Borrowed(ValueRef::Text(s.as_bytes())),
-        })
-    }
-}
-
-fn from_ref(v: ValueRef<'_>) -> SqlValue {
-    match v {
-        ValueRef::Null => SqlValue::Null,
-        ValueRef::Integer(n) => SqlValue::Int(n),
-        ValueRef::Real(f) => SqlValue::Real(f),
-        ValueRef::Text(t) | ValueRef::Blob(t) => {
-            SqlValue::Text(String::from_utf8_lossy(t).into_owned())
-        }
-    }
-}
-
-/// A storage error naming the statement (and so the operation and table).
-/// Ask SQLite to keep the memory of all its connections in this process
-/// (page caches above all) under about `bytes`, giving cached pages back
-/// before growing past it. Long-running servers with a pool of
-/// connections call it once; it is advisory (SQLite may exceed it
-/// briefly rather than fail).
-pub fn limit_process_memory(bytes: i64) -> Result<()> {
-    let conn = Connection::open_in_memory()
-        .map_err(|e| Error::storage(format!("opening SQLite in memory: {e}")))?;
-    conn.query_row(&format!("PRAGMA soft_heap_limit = {bytes}"), [], |r| {
-        r.get::<_, i64>(0)
-    })
-    .map_err(|e| sql_err("PRAGMA soft_heap_limit", e))?;
-    Ok(())
-}
-
-fn sql_err(sql: &str, e: rusqlite::Error) -> Error {
-    let mut text: String = sql.split_whitespace().collect::<Vec<_>>().join(" ");
-    if text.chars().count() > 160 {
-        text = text.chars().take(160).collect::<String>() + "...";
-    }
-    Error::Storage(format!("SQLite statement `{text}` failed: {e}"))
-}
+use crate::sql::{Connection, Dialect, SqlRef, SqlValue};
 
 fn int_list(ids: &[String]) -> String {
     ids.iter()
@@ -123,41 +37,12 @@ fn int_list(ids: &[String]) -> String {
         .join(",")
 }
 
-/// Statements that create the tables of a new Roundup SQLite database
-/// (sessions and one-time keys included; the `__fts` table comes apart).
-const BASE_TABLES: [&str; 13] = [
-    "create table schema (schema varchar)",
-    "create table ids (name varchar, num integer)",
-    "create index ids_name_idx on ids(name)",
-    "create table otks (otk_key varchar, otk_value varchar, otk_time integer)",
-    "create index otks_key_idx on otks(otk_key)",
-    "create table sessions (session_key varchar, session_time integer, session_value varchar)",
-    "create index sessions_key_idx on sessions(session_key)",
-    "CREATE TABLE __textids (_class varchar, _itemid varchar, _prop varchar, _textid integer primary key) ",
-    "CREATE TABLE __words (_word varchar, _textid integer)",
-    "CREATE INDEX words_word_ids ON __words(_word)",
-    "CREATE INDEX words_by_id ON __words (_textid)",
-    "CREATE UNIQUE INDEX __textids_by_props ON __textids (_class, _itemid, _prop)",
-    "insert into ids (name, num) values ('__textids', 1)",
-];
-const FTS_TABLE: &str = "CREATE virtual TABLE __fts USING fts5(_class, _itemid, _prop, _textblob)";
-
-/// A connection to a tracker's SQLite database.
-pub struct SqliteStorage {
-    conn: Connection,
-    path: PathBuf,
+/// Roundup's storage on one database connection.
+pub struct RdbmsStorage<C: Connection> {
+    conn: C,
+    d: C::Dialect,
     /// Whether this connection has an open (write) transaction.
     in_tx: bool,
-    /// The write queue and log flushes this process's connections to the
-    /// file share (see `local_writers`).
-    shared: Arc<LocalWriters>,
-    /// Where the write-ahead log is, when the database uses one (then
-    /// commits are synced by group commit, see `local_writers`).
-    wal: Option<PathBuf>,
-    /// Whether the open transaction passed the gate (and must release it).
-    gate_held: bool,
-    /// How long to wait for the write lock (`[rdbms] sqlite_timeout`).
-    timeout: Duration,
     /// Id counters advanced inside the open transaction: name -> the next
     /// number to hand out. Re-applied after a rollback (see `new_id`).
     allocated: HashMap<String, i64>,
@@ -168,15 +53,13 @@ pub struct SqliteStorage {
     bulk: bool,
     /// Counts this connection computed (`filter_count`), by statement and
     /// parameters, with the database state they were computed in (see
-    /// `DbState`). A paged list asks for the same count again and again,
-    /// and counting is the costly part of a page.
-    counts: HashMap<String, (DbState, u64)>,
+    /// `Connection::state_marker`). A paged list asks for the same count
+    /// again and again, and counting is the costly part of a page.
+    counts: HashMap<String, ((i64, u64), u64)>,
     /// Full-text words indexed in bulk mode, not yet written.
     pending_words: PendingWords,
     /// Statements of each class, built once per schema (see `class_sql`).
     class_sql: HashMap<String, Arc<ClassSql>>,
-    /// Whether a bulk load switched the journal mode (see `bulk_journal`).
-    journal_switched: bool,
     /// The class whose statements were asked for last.
     last_class_sql: RefCell<Option<(String, Arc<ClassSql>)>>,
     /// In bulk mode: per class, a number no item id (`.0`) or journal item
@@ -188,6 +71,42 @@ pub struct SqliteStorage {
     /// there, run when the load ends (`restore_deferred_indexes`).
     deferred_checked: HashSet<String>,
     deferred_indexes: Vec<String>,
+    /// Fixed statements in the dialect's words, built once.
+    fixed: Fixed,
+}
+
+/// Statements the storage runs often whose text comes from the dialect.
+struct Fixed {
+    /// The savepoint around each write: start, keep, undo.
+    op_savepoint: String,
+    op_release: String,
+    op_rollback: String,
+    /// `update ids` raising counter `?2` to at least `?1`.
+    raise_counter: String,
+    /// Add a `__textids` row unless one exists (bulk indexing).
+    add_textid: String,
+}
+
+impl Fixed {
+    fn new(d: &dyn Dialect) -> Fixed {
+        let op = "roundup_op";
+        let raise_counter = format!(
+            "update ids set num={} where name=?2",
+            d.greatest("num", "?1")
+        );
+        let add_textid = d.insert_ignore(
+            "__textids",
+            "_textid, _class, _itemid, _prop",
+            "?1, ?2, ?3, ?4",
+        );
+        Fixed {
+            op_savepoint: d.savepoint(op),
+            op_release: d.release_savepoint(op),
+            op_rollback: d.rollback_to_savepoint(op),
+            raise_counter: d.numbered(&raise_counter).into_owned(),
+            add_textid: d.numbered(&add_textid).into_owned(),
+        }
+    }
 }
 
 /// The statements item writes of one class use over and over.
@@ -249,8 +168,8 @@ fn multi_row_inserts(table: &str, cols: &str, ncols: usize) -> Vec<String> {
 }
 
 impl ClassSql {
-    fn new(class: &ClassDef) -> ClassSql {
-        let columns = layout::class_columns(class, &SqliteDialect);
+    fn new(class: &ClassDef, dialect: &dyn Dialect) -> ClassSql {
+        let columns = layout::class_columns(class, dialect);
         let table = layout::class_table(&class.name);
         let mut names: Vec<&str> = columns.iter().map(|c| c.name.as_str()).collect();
         names.push("id");
@@ -287,7 +206,7 @@ const WORDS_PER_INSERT: usize = 128;
 /// Roundup's index of `__words` by word, dropped while a bulk load fills
 /// an empty table and built again at its end. (The one by text id stays:
 /// the load adds text ids in ascending order, which only appends to it.)
-const WORD_INDEX: (&str, &str) = ("words_word_ids", "__words(_word)");
+const WORD_INDEX: (&str, &str, &str) = ("words_word_ids", "__words", "_word");
 
 /// Words of the full-text index held back in bulk mode: inserting them in
 /// large sorted batches (into an index-less table, when it started empty)
@@ -371,61 +290,19 @@ impl PendingWords {
     }
 }
 
-/// What this connection sees of the database: `data_version` changes when
-/// another connection (of any process) commits, `total_changes` when this
-/// one writes. While both stay, every query has the same answer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct DbState {
-    data_version: i64,
-    total_changes: u64,
-}
-
 /// Remembered counts per connection, at most.
 const MAX_COUNTS: usize = 256;
 
-impl SqliteStorage {
-    /// Open (creating if needed) the database `<db_dir>/db`. `timeout` is
-    /// how long to wait for another connection's lock (`[rdbms]
-    /// sqlite_timeout`). A new database gets Roundup's base tables and WAL
-    /// journal mode; classes are created by [`Storage::sync_schema`].
-    pub fn open(db_dir: &Path, timeout: Duration) -> Result<SqliteStorage> {
-        std::fs::create_dir_all(db_dir).map_err(|e| {
-            Error::io(
-                format!("creating database directory {}", db_dir.display()),
-                e,
-            )
-        })?;
-        let path = db_dir.join("db");
-        let conn = Connection::open(&path).map_err(|e| {
-            Error::Storage(format!(
-                "cannot open SQLite database {}: {e}",
-                path.display()
-            ))
-        })?;
-        conn.busy_timeout(timeout).map_err(|e| {
-            Error::Storage(format!(
-                "setting the busy timeout on {}: {e}",
-                path.display()
-            ))
-        })?;
-        // Savepoints (one per write operation) copy the pages they change
-        // to a sub-journal; keep it in memory instead of a temporary file,
-        // which for bulk work (imports) means millions of small writes.
-        conn.pragma_update(None, "temp_store", "MEMORY")
-            .map_err(|e| {
-                Error::Storage(format!("setting temp_store on {}: {e}", path.display()))
-            })?;
-        // Room for every statement an import or a page cycles through.
-        conn.set_prepared_statement_cache_capacity(64);
-        let shared = LocalWriters::for_path(&path);
-        let mut st = SqliteStorage {
+impl<C: Connection> RdbmsStorage<C> {
+    /// Roundup's storage on `conn`. A database without Roundup's base
+    /// tables gets them (classes are created by [`Storage::sync_schema`]).
+    pub fn new(conn: C) -> Result<RdbmsStorage<C>> {
+        let d = conn.dialect();
+        let fixed = Fixed::new(&d);
+        let mut st = RdbmsStorage {
             conn,
-            path,
+            d,
             in_tx: false,
-            shared,
-            wal: None,
-            gate_held: false,
-            timeout,
             allocated: HashMap::new(),
             max_stopword: layout::STOPWORDS.iter().map(|w| w.len()).max().unwrap_or(0),
             stopwords: layout::default_stopwords(),
@@ -434,21 +311,20 @@ impl SqliteStorage {
             pending_words: PendingWords::default(),
             class_sql: HashMap::new(),
             last_class_sql: RefCell::new(None),
-            journal_switched: false,
             bulk_max: HashMap::new(),
             deferred_checked: HashSet::new(),
             deferred_indexes: Vec::new(),
+            fixed,
         };
-        if !st.table_exists("schema")? {
+        if !st.conn.table_exists("schema")? {
             st.create_base_tables()?;
         }
-        st.set_durability()?;
         Ok(st)
     }
 
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// The connection underneath.
+    pub fn connection(&self) -> &C {
+        &self.conn
     }
 
     /// Add stopwords for the full-text index (config `[main]
@@ -464,7 +340,7 @@ impl SqliteStorage {
         let rows = self.rows("select schema from schema", &[])?;
         match rows.into_iter().next().and_then(|r| r.into_iter().next()) {
             Some(SqlValue::Text(text)) => DbSchema::parse(&text),
-            Some(other) => Err(Error::Storage(format!(
+            Some(other) => Err(Error::storage(format!(
                 "schema table holds {other:?} instead of text"
             ))),
             None => Ok(DbSchema::default()),
@@ -472,86 +348,62 @@ impl SqliteStorage {
     }
 
     fn create_base_tables(&mut self) -> Result<()> {
-        self.batch("BEGIN IMMEDIATE")?;
+        self.conn.begin()?;
         let result = (|| {
             // Someone else may have created it while we waited for the lock.
-            if self.table_exists("schema")? {
+            if self.conn.table_exists("schema")? {
                 return Ok(());
             }
-            for sql in BASE_TABLES {
+            for sql in layout::BASE_TABLES {
                 self.exec(sql, &[])?;
             }
-            self.exec(FTS_TABLE, &[])?;
+            if let Some(fts) = self.d.fts_table() {
+                self.exec(fts, &[])?;
+            }
             Ok(())
         })();
-        match result {
-            Ok(()) => self.batch("COMMIT")?,
+        let ended = match result {
+            Ok(()) => self.conn.commit(),
             Err(e) => {
-                let _ = self.batch("ROLLBACK");
-                return Err(e);
+                let _ = self.conn.rollback();
+                Err(e)
             }
-        }
-        // Roundup switches new databases to write-ahead logging.
-        self.conn
-            .query_row("pragma journal_mode=wal", [], |r| r.get::<_, String>(0))
-            .map_err(|e| sql_err("pragma journal_mode=wal", e))?;
-        Ok(())
+        };
+        self.conn.transaction_ended();
+        ended?;
+        self.conn.database_created()
     }
 
     // ---- statement helpers ----
 
     fn batch(&self, sql: &str) -> Result<()> {
-        self.conn.execute_batch(sql).map_err(|e| sql_err(sql, e))
+        self.conn.execute_batch(sql)
     }
 
+    /// Run a statement written with `?N` placeholders.
     fn exec(&self, sql: &str, params: &[SqlValue]) -> Result<usize> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| sql_err(sql, e))?;
-        stmt.execute(params_from_iter(params.iter()))
-            .map_err(|e| sql_err(sql, e))
+        self.conn.execute(&self.d.numbered(sql), params)
     }
 
-    /// This connection's view of the database (see [`DbState`]).
-    fn db_state(&self) -> Result<DbState> {
-        let data_version = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0))
-            .map_err(|e| sql_err("PRAGMA data_version", e))?;
-        Ok(DbState {
-            data_version,
-            total_changes: self.conn.total_changes(),
-        })
-    }
-
-    /// Run a `count(*)` statement.
-    fn count_rows(&self, sql: &str, params: &[SqlValue]) -> Result<u64> {
+    /// Run a `count(*)` statement already in the dialect's placeholders.
+    fn count_native(&self, sql: &str, params: &[SqlValue]) -> Result<u64> {
         match self
-            .rows(sql, params)?
+            .conn
+            .query(sql, params)?
             .into_iter()
             .next()
             .and_then(|r| r.into_iter().next())
         {
             Some(SqlValue::Int(n)) => Ok(u64::try_from(n).unwrap_or(0)),
-            other => Err(Error::Storage(format!(
+            other => Err(Error::storage(format!(
                 "{sql}: expected a count, got {other:?}"
             ))),
         }
     }
 
+    /// Run a query written with `?N` placeholders.
     fn rows(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>> {
-        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| sql_err(sql, e))?;
-        let n = stmt.column_count();
-        let mut rows = stmt
-            .query(params_from_iter(params.iter()))
-            .map_err(|e| sql_err(sql, e))?;
-        let mut out = Vec::new();
-        while let Some(row) = rows.next().map_err(|e| sql_err(sql, e))? {
-            let mut r = Vec::with_capacity(n);
-            for i in 0..n {
-                r.push(from_ref(row.get_ref(i).map_err(|e| sql_err(sql, e))?));
-            }
-            out.push(r);
-        }
-        Ok(out)
+        self.conn.query(&self.d.numbered(sql), params)
     }
 
     /// First column of every row, as ids.
@@ -564,27 +416,23 @@ impl SqliteStorage {
     }
 
     fn table_exists(&self, name: &str) -> Result<bool> {
-        let rows = self.rows(
-            "select 1 from sqlite_master where type='table' and name=?1",
-            &[SqlValue::Text(name.to_string())],
-        )?;
-        Ok(!rows.is_empty())
+        self.conn.table_exists(name)
     }
 
     // ---- transactions ----
 
-    /// Notice a transaction SQLite has rolled back on its own (after I/O
+    /// Notice a transaction the database has rolled back on its own (after I/O
     /// errors, disk full and the like).
     fn check_lost_transaction(&mut self) -> Result<()> {
-        if self.in_tx && self.conn.is_autocommit() {
+        if self.in_tx && !self.conn.in_transaction() {
             self.end_tx();
             self.forget_bulk_work();
             let restore = self.restore_allocated_ids();
-            let mut msg = "SQLite rolled back the open transaction after an error: every change since the last commit is lost".to_string();
+            let mut msg = "the database rolled back the open transaction after an error: every change since the last commit is lost".to_string();
             if let Err(e) = restore {
                 msg.push_str(&format!(" (and re-reserving allocated ids failed: {e})"));
             }
-            return Err(Error::Storage(msg));
+            return Err(Error::storage(msg));
         }
         Ok(())
     }
@@ -592,11 +440,7 @@ impl SqliteStorage {
     fn begin(&mut self) -> Result<()> {
         self.check_lost_transaction()?;
         if !self.in_tx {
-            self.gate_held = self.shared.gate.acquire(self.timeout);
-            if let Err(e) = self.batch("BEGIN IMMEDIATE") {
-                self.release_gate();
-                return Err(e);
-            }
+            self.conn.begin()?;
             self.in_tx = true;
         }
         Ok(())
@@ -610,67 +454,11 @@ impl SqliteStorage {
         self.deferred_checked.clear();
     }
 
-    /// The transaction has ended: the next writer of this process may go.
+    /// The transaction has ended: the connection releases what `begin`
+    /// took.
     fn end_tx(&mut self) {
         self.in_tx = false;
-        self.release_gate();
-    }
-
-    fn release_gate(&mut self) {
-        if std::mem::take(&mut self.gate_held) {
-            self.shared.gate.release();
-        }
-    }
-
-    /// How commits reach the disk, by journal mode. With a write-ahead log
-    /// SQLite writes the log at commit without syncing it
-    /// (`synchronous=NORMAL`) and [`Storage::commit`] syncs it afterwards,
-    /// outside the write lock, in a flush shared with other commits (see
-    /// `local_writers`). With a rollback journal SQLite syncs at every
-    /// commit itself (`FULL`).
-    fn set_durability(&mut self) -> Result<()> {
-        let sql = "pragma journal_mode";
-        let mode = self
-            .conn
-            .query_row(sql, [], |r| r.get::<_, String>(0))
-            .map_err(|e| sql_err(sql, e))?;
-        let wal = mode.eq_ignore_ascii_case("wal");
-        let level = if wal { "NORMAL" } else { "FULL" };
-        self.conn
-            .pragma_update(None, "synchronous", level)
-            .map_err(|e| sql_err(&format!("pragma synchronous={level}"), e))?;
-        self.wal = wal.then(|| {
-            let mut p = self.path.clone().into_os_string();
-            p.push("-wal");
-            PathBuf::from(p)
-        });
-        Ok(())
-    }
-
-    /// Make the commit just made durable: return once the log has been
-    /// synced after it (by this thread or another committer).
-    fn sync_log(&self) -> Result<()> {
-        let Some(wal) = &self.wal else {
-            return Ok(());
-        };
-        self.shared
-            .wal_sync
-            .sync(|| match std::fs::File::open(wal) {
-                Ok(f) => f.sync_data(),
-                // No log any more: the last connection checkpointed it into
-                // the database (syncing that) and removed it.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-                Err(e) => Err(e),
-            })
-            .map_err(|e| {
-                Error::io(
-                    format!(
-                        "the transaction was committed, but syncing {} to disk failed",
-                        wal.display()
-                    ),
-                    e,
-                )
-            })
+        self.conn.transaction_ended();
     }
 
     /// Run a write operation atomically inside the transaction.
@@ -680,19 +468,23 @@ impl SqliteStorage {
             // The caller undoes everything on failure (see set_bulk).
             return f(self);
         }
-        self.batch("SAVEPOINT roundup_op")?;
+        self.batch(&self.fixed.op_savepoint)?;
         match f(self) {
             Ok(v) => {
-                self.batch("RELEASE roundup_op")?;
+                self.batch(&self.fixed.op_release)?;
                 Ok(v)
             }
             Err(e) => {
-                if self.conn.is_autocommit() {
+                if !self.conn.in_transaction() {
                     let lost = self.check_lost_transaction().err();
                     let extra = lost.map(|l| format!("; {l}")).unwrap_or_default();
-                    return Err(Error::Storage(format!("{e}{extra}")));
+                    return Err(match e {
+                        Error::Storage(se) => Error::storage_kind(se.kind, format!("{se}{extra}")),
+                        other => Error::storage(format!("{other}{extra}")),
+                    });
                 }
-                self.batch("ROLLBACK TO roundup_op; RELEASE roundup_op")?;
+                self.batch(&self.fixed.op_rollback)?;
+                self.batch(&self.fixed.op_release)?;
                 self.reserve_allocated_in_tx()?;
                 Err(e)
             }
@@ -707,11 +499,9 @@ impl SqliteStorage {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect();
+        let sql = self.fixed.raise_counter.clone();
         for (name, next) in allocated {
-            self.exec(
-                "update ids set num=max(num, ?1) where name=?2",
-                &[SqlValue::Int(next), SqlValue::Text(name)],
-            )?;
+            self.exec(&sql, &[SqlValue::Int(next), SqlValue::Text(name)])?;
         }
         Ok(())
     }
@@ -723,23 +513,23 @@ impl SqliteStorage {
             return Ok(());
         }
         let allocated: Vec<(String, i64)> = self.allocated.drain().collect();
-        self.batch("BEGIN IMMEDIATE")?;
+        let sql = self.fixed.raise_counter.clone();
+        self.conn.begin()?;
         let res = (|| {
             for (name, next) in &allocated {
-                self.exec(
-                    "update ids set num=max(num, ?1) where name=?2",
-                    &[SqlValue::Int(*next), SqlValue::Text(name.clone())],
-                )?;
+                self.exec(&sql, &[SqlValue::Int(*next), SqlValue::Text(name.clone())])?;
             }
             Ok(())
         })();
-        match res {
-            Ok(()) => self.batch("COMMIT"),
+        let ended = match res {
+            Ok(()) => self.conn.commit(),
             Err(e) => {
-                let _ = self.batch("ROLLBACK");
+                let _ = self.conn.rollback();
                 Err(e)
             }
-        }
+        };
+        self.conn.transaction_ended();
+        ended
     }
 
     /// The current value of a counter of the `ids` table.
@@ -751,14 +541,14 @@ impl SqliteStorage {
         match rows.first().and_then(|r| r.first()) {
             Some(SqlValue::Int(n)) => Ok(*n),
             Some(SqlValue::Text(t)) => t.trim().parse().map_err(|_| {
-                Error::Storage(format!(
+                Error::storage(format!(
                     "ids table: counter of \"{name}\" is not a number: {t:?}"
                 ))
             }),
-            Some(other) => Err(Error::Storage(format!(
+            Some(other) => Err(Error::storage(format!(
                 "ids table: counter of \"{name}\" is {other:?}"
             ))),
-            None => Err(Error::Storage(format!(
+            None => Err(Error::storage(format!(
                 "ids table has no counter for \"{name}\""
             ))),
         }
@@ -812,9 +602,9 @@ impl SqliteStorage {
     /// index for every word.
     fn flush_words(&mut self) -> Result<()> {
         if let Some(next) = self.pending_words.next_textid.take() {
-            self.exec(
-                "update ids set num=max(num, ?1) where name='__textids'",
-                &[SqlValue::Int(next)],
+            self.conn.execute(
+                &self.fixed.raise_counter,
+                &[SqlValue::Int(next), SqlValue::Text("__textids".into())],
             )?;
         }
         if self.pending_words.pairs.is_empty() {
@@ -823,7 +613,8 @@ impl SqliteStorage {
         if !self.pending_words.checked_empty {
             self.pending_words.checked_empty = true;
             if self.is_empty_table("__words")? {
-                self.exec(&format!("drop index if exists {}", WORD_INDEX.0), &[])?;
+                let (name, table, _) = WORD_INDEX;
+                self.exec(&self.d.drop_index_if_exists(name, table), &[])?;
                 self.pending_words.indexes_dropped = true;
             }
         }
@@ -854,28 +645,32 @@ impl SqliteStorage {
 
     /// Insert `(word, text id)` rows, many per statement.
     fn insert_words(&self, words: &[String], pairs: &[(u32, i64)]) -> Result<()> {
-        let one = "insert into __words (_word, _textid) values (?1, ?2)";
+        let one = self
+            .d
+            .numbered("insert into __words (_word, _textid) values (?1, ?2)");
+        let tuples: Vec<String> = (0..WORDS_PER_INSERT)
+            .map(|i| format!("(?{}, ?{})", 2 * i + 1, 2 * i + 2))
+            .collect();
         let many = format!(
             "insert into __words (_word, _textid) values {}",
-            vec!["(?, ?)"; WORDS_PER_INSERT].join(",")
+            tuples.join(",")
         );
+        let many = self.d.numbered(&many);
+        let mut params: Vec<SqlRef<'_>> = Vec::with_capacity(2 * WORDS_PER_INSERT);
         let mut chunks = pairs.chunks_exact(WORDS_PER_INSERT);
         for chunk in &mut chunks {
-            let mut stmt = self
-                .conn
-                .prepare_cached(&many)
-                .map_err(|e| sql_err(&many, e))?;
-            for (i, (w, t)) in chunk.iter().enumerate() {
-                stmt.raw_bind_parameter(2 * i + 1, words[*w as usize].as_str())
-                    .and_then(|_| stmt.raw_bind_parameter(2 * i + 2, *t))
-                    .map_err(|e| sql_err(&many, e))?;
+            params.clear();
+            for (w, t) in chunk {
+                params.push(SqlRef::Text(words[*w as usize].as_str()));
+                params.push(SqlRef::Int(*t));
             }
-            stmt.raw_execute().map_err(|e| sql_err(&many, e))?;
+            self.conn.execute_refs(&many, &params)?;
         }
         for (w, t) in chunks.remainder() {
-            let mut stmt = self.conn.prepare_cached(one).map_err(|e| sql_err(one, e))?;
-            stmt.execute(rusqlite::params![words[*w as usize].as_str(), *t])
-                .map_err(|e| sql_err(one, e))?;
+            self.conn.execute_refs(
+                &one,
+                &[SqlRef::Text(words[*w as usize].as_str()), SqlRef::Int(*t)],
+            )?;
         }
         Ok(())
     }
@@ -889,8 +684,9 @@ impl SqliteStorage {
         }
         self.flush_words()?;
         if self.pending_words.indexes_dropped {
-            let (name, on) = WORD_INDEX;
-            self.build_indexes(&[format!("create index if not exists {name} on {on}")])?;
+            let (name, table, columns) = WORD_INDEX;
+            let create = self.d.create_index_if_missing(name, table, columns);
+            self.build_indexes(&[create])?;
         }
         self.pending_words = PendingWords::default();
         Ok(())
@@ -929,44 +725,22 @@ impl SqliteStorage {
     }
 
     fn is_empty_table(&self, table: &str) -> Result<bool> {
-        Ok(self
-            .rows(&format!("select 1 from {table} limit 1"), &[])?
-            .is_empty())
+        let sql = format!("select 1 from {table}{}", self.d.limit_offset(Some(1), 0));
+        Ok(self.rows(&sql, &[])?.is_empty())
     }
 
     /// Drop the indexes of `table` made by `create index` without
     /// `unique`, remembering how to make them again; with `keep_by_item`
     /// not the one on `nodeid` alone.
     fn drop_plain_indexes(&mut self, table: &str, keep_by_item: bool) -> Result<()> {
-        let found = self.rows(
-            "select m.name, m.sql, \
-             (select group_concat(i.name, ',') from pragma_index_info(m.name) i) \
-             from sqlite_master m, pragma_index_list(?1) l \
-             where m.type='index' and m.name=l.name and l.\"unique\"=0 and l.origin='c' \
-             and m.sql is not null",
-            &[SqlValue::Text(table.to_string())],
-        )?;
-        for row in found {
-            let (Some(SqlValue::Text(name)), Some(SqlValue::Text(sql))) = (row.first(), row.get(1))
-            else {
-                continue;
-            };
-            // `create index x on ...` made again only if still missing (a
-            // rolled-back savepoint may have brought it back already).
-            let Some(rest) = sql
-                .get(..13)
-                .filter(|head| head.eq_ignore_ascii_case("create index "))
-                .map(|_| &sql[13..])
-            else {
-                continue;
-            };
-            if keep_by_item && matches!(row.get(2), Some(SqlValue::Text(c)) if c == "nodeid") {
+        for index in self.conn.plain_indexes(table)? {
+            if keep_by_item && index.columns == "nodeid" {
                 continue;
             }
             self.begin()?;
-            self.exec(&format!("drop index if exists \"{name}\""), &[])?;
-            self.deferred_indexes
-                .push(format!("create index if not exists {rest}"));
+            let name = self.d.quote_ident(&index.name);
+            self.exec(&self.d.drop_index_if_exists(&name, table), &[])?;
+            self.deferred_indexes.push(index.recreate);
         }
         Ok(())
     }
@@ -977,20 +751,12 @@ impl SqliteStorage {
         self.build_indexes(&creates)
     }
 
-    /// Run `create index` statements of a bulk load's end. Sorting the
-    /// entries in memory (temp_store is MEMORY for the statement journals)
-    /// would hold all of them at once; a temporary file keeps the peak
-    /// small.
+    /// Run `create index` statements of a bulk load's end.
     fn build_indexes(&mut self, creates: &[String]) -> Result<()> {
         if creates.is_empty() {
             return Ok(());
         }
-        self.batch("pragma temp_store=FILE")?;
-        let built = creates
-            .iter()
-            .try_for_each(|sql| self.exec(sql, &[]).map(|_| ()));
-        self.batch("pragma temp_store=MEMORY")?;
-        built
+        self.conn.build_indexes(creates)
     }
 
     /// `index_text` in bulk mode: the text id is settled at once, the
@@ -999,12 +765,15 @@ impl SqliteStorage {
         self.begin()?;
         let t = self.bulk_textid()?;
         // Usually the text is new; a unique index says when it is not.
-        let insert = "insert or ignore into __textids (_textid, _class, _itemid, _prop) values (?1, ?2, ?3, ?4)";
-        let added = self
-            .conn
-            .prepare_cached(insert)
-            .and_then(|mut stmt| stmt.execute(rusqlite::params![t, class, id, prop]))
-            .map_err(|e| sql_err(insert, e))?;
+        let added = self.conn.execute_refs(
+            &self.fixed.add_textid,
+            &[
+                SqlRef::Int(t),
+                SqlRef::Text(class),
+                SqlRef::Text(id),
+                SqlRef::Text(prop),
+            ],
+        )?;
         let textid = if added == 1 {
             self.bulk_textid_used(t);
             t
@@ -1019,7 +788,7 @@ impl SqliteStorage {
                 &key,
             )?;
             let Some(SqlValue::Int(old)) = found.first().and_then(|r| r.first()).cloned() else {
-                return Err(Error::Storage(format!(
+                return Err(Error::storage(format!(
                     "__textids already holds text id {t}: the \"__textids\" counter of the ids table is behind"
                 )));
             };
@@ -1038,62 +807,6 @@ impl SqliteStorage {
             self.flush_words()?;
         }
         Ok(())
-    }
-
-    /// For a bulk load that starts its own transaction on a database no
-    /// other connection has open: switch from the write-ahead log to a
-    /// rollback journal until the transaction ends. The pages then go to
-    /// the database file once, instead of into the log, out of it and into
-    /// the file at the checkpoint; a load into a new tracker journals
-    /// almost nothing, as new pages need no copy. Still all or nothing,
-    /// also across a crash (the journal rolls it back).
-    fn bulk_journal(&mut self) -> Result<()> {
-        if self.in_tx || self.journal_switched {
-            return Ok(());
-        }
-        let mode = |s: &Self, sql: &str| {
-            s.conn
-                .query_row(sql, [], |r| r.get::<_, String>(0))
-                .map_err(|e| sql_err(sql, e))
-        };
-        if mode(self, "pragma journal_mode")?.eq_ignore_ascii_case("wal") {
-            // Refused ("database is locked", or the old mode comes back)
-            // while other connections use the log: then it stays.
-            self.journal_switched = mode(self, "pragma journal_mode=truncate")
-                .is_ok_and(|now| now.eq_ignore_ascii_case("truncate"));
-            if !self.journal_switched {
-                let now = mode(self, "pragma journal_mode")?;
-                if !now.eq_ignore_ascii_case("wal") {
-                    return Err(Error::Storage(format!(
-                        "{}: journal mode {now} after a refused switch",
-                        self.path.display()
-                    )));
-                }
-            } else {
-                self.set_durability()?;
-            }
-        }
-        Ok(())
-    }
-
-    /// Back to the write-ahead log after a bulk load's transaction.
-    fn restore_wal(&mut self) -> Result<()> {
-        if !self.journal_switched || self.in_tx {
-            return Ok(());
-        }
-        let sql = "pragma journal_mode=wal";
-        let now = self
-            .conn
-            .query_row(sql, [], |r| r.get::<_, String>(0))
-            .map_err(|e| sql_err(sql, e))?;
-        if !now.eq_ignore_ascii_case("wal") {
-            return Err(Error::Storage(format!(
-                "the transaction ended, but {} could not be switched back to write-ahead logging (journal mode {now}); run `pragma journal_mode=wal` on it",
-                self.path.display()
-            )));
-        }
-        self.journal_switched = false;
-        self.set_durability()
     }
 
     /// Forget buffered words after a rollback (to a savepoint taken after
@@ -1118,9 +831,8 @@ impl SqliteStorage {
     }
 
     fn create_class(&mut self, class: &ClassDef) -> Result<()> {
-        let d = SqliteDialect;
-        self.run_all(&layout::create_class_table(class, &d))?;
-        self.run_all(&layout::create_journal_table(&class.name, &d))?;
+        self.run_all(&layout::create_class_table(class, &self.d))?;
+        self.run_all(&layout::create_journal_table(&class.name, &self.d))?;
         for (ml, _) in class.multilink_props() {
             self.create_multilink(&class.name, ml)?;
         }
@@ -1214,8 +926,9 @@ impl SqliteStorage {
             return Ok(());
         }
 
-        // SQLite cannot change columns in place: rebuild the table the way
-        // Roundup's sqlite backend does, copying the surviving columns.
+        // Rebuild the table the way Roundup's sqlite backend does (SQLite
+        // cannot change columns in place; the statements are portable),
+        // copying the surviving columns.
         let table = layout::class_table(cn);
         let scratch = format!("{table}__rebuild");
         self.exec(&format!("alter table {table} rename to {scratch}"), &[])?;
@@ -1225,9 +938,9 @@ impl SqliteStorage {
             Some(old.key.as_str())
         };
         for idx in layout::class_index_names(cn, old_key) {
-            self.exec(&format!("drop index if exists {idx}"), &[])?;
+            self.exec(&self.d.drop_index_if_exists(&idx, &scratch), &[])?;
         }
-        self.run_all(&layout::create_class_table(class, &SqliteDialect))?;
+        self.run_all(&layout::create_class_table(class, &self.d))?;
         let mut copy: Vec<String> = [
             "id",
             "__retired__",
@@ -1270,7 +983,12 @@ impl SqliteStorage {
                 let (Some(id), Some(text)) = (row.first(), row.get(1)) else {
                     continue;
                 };
-                let secs = match layout::value_from_sql(PropType::Interval, text.clone(), &name) {
+                let secs = match layout::value_from_sql(
+                    &self.d,
+                    PropType::Interval,
+                    text.clone(),
+                    &name,
+                ) {
                     Ok(Some(v)) => layout::interval_seconds(Some(&v)),
                     _ => SqlValue::Null,
                 };
@@ -1296,21 +1014,24 @@ impl SqliteStorage {
         let mut stored = self.stored_schema()?;
         let mut changed = false;
         if stored.version > DB_VERSION {
-            return Err(Error::Storage(format!(
+            return Err(Error::storage(format!(
                 "database layout version {} is newer than the supported version {DB_VERSION}",
                 stored.version
             )));
         }
         if stored.version < DB_VERSION {
             if stored.version < 6 {
-                return Err(Error::Storage(format!(
+                return Err(Error::storage(format!(
                     "database layout version {} is too old: open it once with Roundup 2.6 to upgrade it to version {DB_VERSION}",
                     stored.version
                 )));
             }
-            // Version 7 added the fts5 table; 8 changed nothing for SQLite.
-            if !self.table_exists("__fts")? {
-                self.exec(FTS_TABLE, &[])?;
+            // Version 7 added the full-text search table; 8 changed
+            // nothing for SQLite.
+            if let Some(fts) = self.d.fts_table() {
+                if !self.table_exists("__fts")? {
+                    self.exec(fts, &[])?;
+                }
             }
             stored.version = DB_VERSION;
             changed = true;
@@ -1343,6 +1064,7 @@ impl SqliteStorage {
     // ---- items ----
 
     fn encode(
+        &self,
         class: &ClassDef,
         prop: &str,
         ptype: PropType,
@@ -1350,7 +1072,7 @@ impl SqliteStorage {
     ) -> Result<SqlValue> {
         match value {
             None => Ok(SqlValue::Null),
-            Some(v) => layout::value_to_sql(&SqliteDialect, &class.name, prop, ptype, v),
+            Some(v) => layout::value_to_sql(&self.d, &class.name, prop, ptype, v),
         }
     }
 
@@ -1382,17 +1104,7 @@ impl SqliteStorage {
     /// they never collide with Roundup's own index names; Roundup ignores
     /// them, and recreating a table drops them (they come back here).
     fn ensure_lookup_indexes(&mut self, schema: &Schema) -> Result<bool> {
-        let existing: std::collections::HashSet<String> = self
-            .rows(
-                "select name from sqlite_master where type='index' and name like 'rr\\_%' escape '\\'",
-                &[],
-            )?
-            .into_iter()
-            .filter_map(|r| match r.into_iter().next() {
-                Some(SqlValue::Text(t)) => Some(t),
-                _ => None,
-            })
-            .collect();
+        let existing = self.conn.index_names("rr_")?;
         let mut wanted = Vec::new();
         for class in schema.classes.values() {
             let mut cols = vec!["activity".to_string()];
@@ -1415,9 +1127,10 @@ impl SqliteStorage {
                     } else {
                         format!("_{col}")
                     };
-                    wanted.push(format!(
-                        "create index if not exists {name} on {}({key})",
-                        layout::class_table(&class.name)
+                    wanted.push(self.d.create_index_if_missing(
+                        &name,
+                        &layout::class_table(&class.name),
+                        &key,
                     ));
                 }
             }
@@ -1469,11 +1182,11 @@ impl SqliteStorage {
         Ok(ids)
     }
 
-    fn journal_row(class: &str, entry: &JournalEntry) -> Result<[SqlValue; 5]> {
+    fn journal_row(&self, class: &str, entry: &JournalEntry) -> Result<[SqlValue; 5]> {
         let nid = layout::parse_id(class, &entry.nodeid)?;
         Ok([
             SqlValue::Int(nid),
-            SqliteDialect.date_bound(&entry.date),
+            self.d.date_bound(&entry.date),
             SqlValue::Text(entry.tag.clone()),
             SqlValue::Text(entry.action.clone()),
             SqlValue::Text(pyrepr::repr_export(&entry.params)),
@@ -1506,10 +1219,10 @@ fn placeholders(n: usize) -> String {
 }
 
 /// A savepoint name checked to be a plain identifier, quoted for SQL.
-fn savepoint_name(name: &str) -> Result<String> {
+fn savepoint_name(d: &dyn Dialect, name: &str) -> Result<String> {
     let ok = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ok {
-        Ok(format!("\"{name}\""))
+        Ok(d.quote_ident(name))
     } else {
         Err(Error::value(format!(
             "invalid savepoint name \"{name}\": use letters, digits and underscores"
@@ -1524,13 +1237,13 @@ fn no_node(class: &str, id: &str) -> Error {
     }
 }
 
-impl SqliteStorage {
+impl<C: Connection> RdbmsStorage<C> {
     /// The statements of `class` (built on first use).
     fn class_sql(&mut self, class: &ClassDef) -> Arc<ClassSql> {
         if let Some(c) = self.class_sql_named(&class.name) {
             return c;
         }
-        let c = Arc::new(ClassSql::new(class));
+        let c = Arc::new(ClassSql::new(class, &self.d));
         self.class_sql.insert(class.name.clone(), c.clone());
         c
     }
@@ -1637,9 +1350,9 @@ impl SqliteStorage {
     }
 }
 
-impl Storage for SqliteStorage {
+impl<C: Connection> Storage for RdbmsStorage<C> {
     fn backend_name(&self) -> &'static str {
-        "sqlite"
+        self.d.name()
     }
 
     fn sync_schema(&mut self, schema: &Schema) -> Result<bool> {
@@ -1665,7 +1378,7 @@ impl Storage for SqliteStorage {
     /// commits, each a sync of the log to disk. We take the id inside the
     /// transaction that then writes the item (opening it if needed), so
     /// creating costs one, and remember the counter: [`Storage::rollback`]
-    /// (or SQLite aborting the transaction) re-applies it in a short
+    /// (or the engine aborting the transaction) re-applies it in a short
     /// transaction of its own, so an id handed out is never handed out
     /// again. Other connections cannot allocate meanwhile because we hold
     /// the write lock. Only a crash before commit loses the increment, and
@@ -1674,7 +1387,7 @@ impl Storage for SqliteStorage {
         self.check_lost_transaction()?;
         let n = self.write(|s| s.allocate_in_tx(class))?;
         u64::try_from(n).map_err(|_| {
-            Error::Storage(format!(
+            Error::storage(format!(
                 "ids table: counter of \"{class}\" is negative ({n})"
             ))
         })
@@ -1711,12 +1424,12 @@ impl Storage for SqliteStorage {
         let mut params = Vec::with_capacity(sql.columns.len() + 1);
         for col in &sql.columns {
             let v = match &col.kind {
-                ColumnKind::Automatic(a) => Self::encode(class, a, auto_type(a), get(a, true))?,
+                ColumnKind::Automatic(a) => self.encode(class, a, auto_type(a), get(a, true))?,
                 ColumnKind::Prop(name, _) if class.is_file_content(name) => {
                     get(name, true);
                     SqlValue::Null
                 }
-                ColumnKind::Prop(name, pt) => Self::encode(class, name, *pt, get(name, true))?,
+                ColumnKind::Prop(name, pt) => self.encode(class, name, *pt, get(name, true))?,
                 ColumnKind::IntervalSeconds(name) => layout::interval_seconds(get(name, false)),
             };
             params.push(v);
@@ -1790,7 +1503,7 @@ impl Storage for SqliteStorage {
                 continue;
             }
             sets.push(format!("_{name}=?{}", params.len() + 1));
-            params.push(Self::encode(class, name, ptype, value)?);
+            params.push(self.encode(class, name, ptype, value)?);
             if ptype == PropType::Interval {
                 sets.push(format!("__{name}_int__=?{}", params.len() + 1));
                 params.push(layout::interval_seconds(value));
@@ -1848,7 +1561,7 @@ impl Storage for SqliteStorage {
         let Ok(nid) = id.parse::<i64>() else {
             return Ok(None);
         };
-        let cols = layout::class_columns(class, &SqliteDialect);
+        let cols = layout::class_columns(class, &self.d);
         let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
         let sql = format!(
             "select {},__retired__ from {} where id=?1",
@@ -1858,7 +1571,7 @@ impl Storage for SqliteStorage {
         let Some(row) = self.rows(&sql, &[SqlValue::Int(nid)])?.into_iter().next() else {
             return Ok(None);
         };
-        let (mut values, retired) = decode_node_row(class, &cols, row, id)?;
+        let (mut values, retired) = decode_node_row(&self.d, class, &cols, row, id)?;
         for (name, prop) in &class.props {
             if prop.is_multilink() {
                 let ids = self.load_links(class, name, nid)?;
@@ -1877,7 +1590,7 @@ impl Storage for SqliteStorage {
     ) -> Result<HashMap<String, StoredNode>> {
         let mut out: HashMap<String, StoredNode> = HashMap::new();
         let nids: Vec<i64> = ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect();
-        let cols = layout::class_columns(class, &SqliteDialect);
+        let cols = layout::class_columns(class, &self.d);
         let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
         for chunk in nids.chunks(500) {
             let params: Vec<SqlValue> = chunk.iter().map(|n| SqlValue::Int(*n)).collect();
@@ -1893,7 +1606,7 @@ impl Storage for SqliteStorage {
                 let Some(id) = row.next().as_ref().and_then(layout::id_from_sql) else {
                     continue;
                 };
-                let (values, retired) = decode_node_row(class, &cols, row.collect(), &id)?;
+                let (values, retired) = decode_node_row(&self.d, class, &cols, row.collect(), &id)?;
                 out.insert(id, StoredNode { values, retired });
             }
             for (name, prop) in &class.props {
@@ -2028,7 +1741,7 @@ impl Storage for SqliteStorage {
         );
         match self.rows(&sql, &[])?.first().and_then(|r| r.first()) {
             Some(SqlValue::Int(n)) => Ok(u64::try_from(*n).unwrap_or(0)),
-            other => Err(Error::Storage(format!("{sql} returned {other:?}"))),
+            other => Err(Error::storage(format!("{sql} returned {other:?}"))),
         }
     }
 
@@ -2098,20 +1811,28 @@ impl Storage for SqliteStorage {
     }
 
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
-        let (sql, params) = filter_sql(schema, query, &SqliteDialect)?;
-        self.ids(&sql, &params)
+        // Built in the dialect's own placeholders already.
+        let (sql, params) = filter_sql(schema, query, &self.d)?;
+        Ok(self
+            .conn
+            .query(&sql, &params)?
+            .iter()
+            .filter_map(|r| r.first().and_then(layout::id_from_sql))
+            .collect())
     }
 
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
-        let (sql, params) = crate::filter_sql::count_sql(schema, query, &SqliteDialect)?;
+        let (sql, params) = count_sql(schema, query, &self.d)?;
+        let Some(state) = self.conn.state_marker()? else {
+            return self.count_native(&sql, &params);
+        };
         let key = format!("{sql}\0{params:?}");
-        let state = self.db_state()?;
         if let Some((seen, n)) = self.counts.get(&key) {
             if *seen == state {
                 return Ok(*n);
             }
         }
-        let n = self.count_rows(&sql, &params)?;
+        let n = self.count_native(&sql, &params)?;
         if self.counts.len() >= MAX_COUNTS {
             self.counts.clear();
         }
@@ -2120,7 +1841,7 @@ impl Storage for SqliteStorage {
     }
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {
-        let row = Self::journal_row(class, entry)?;
+        let row = self.journal_row(class, entry)?;
         let sql = self.journal_sql(class);
         self.write(|s| s.exec(&sql.inserts[0], &row).map(|_| ()))?;
         if let SqlValue::Int(nid) = row[0] {
@@ -2134,19 +1855,22 @@ impl Storage for SqliteStorage {
             return Ok(Vec::new());
         };
         let sql = format!(
-            "select nodeid,date,tag,action,params from {} where nodeid=?1 order by date, rowid",
-            layout::journal_table(class)
+            "select nodeid,date,tag,action,params from {} where nodeid=?1 order by {}",
+            layout::journal_table(class),
+            self.d.journal_order()
         );
         let mut out = Vec::new();
         for row in self.rows(&sql, &[SqlValue::Int(nid)])? {
             let [nodeid, date, tag, action, params] = <[SqlValue; 5]>::try_from(row)
-                .map_err(|_| Error::Storage(format!("{sql}: wrong number of columns")))?;
+                .map_err(|_| Error::storage(format!("{sql}: wrong number of columns")))?;
             let what = |field: &str| format!("journal of {class}{id}: {field}");
-            let date = layout::date_from_sql(&date)?
-                .ok_or_else(|| Error::Storage(what("entry without a date")))?;
+            let date = self
+                .d
+                .date_from_sql(&date)?
+                .ok_or_else(|| Error::storage(what("entry without a date")))?;
             let params_text = text_of(&params);
             let params = pyrepr::eval_import(&params_text).map_err(|e| {
-                Error::Storage(format!(
+                Error::storage(format!(
                     "{}: unreadable params {params_text:?}: {e}",
                     what("entry")
                 ))
@@ -2169,7 +1893,7 @@ impl Storage for SqliteStorage {
         for group in entries.chunks(ROWS_PER_INSERT) {
             let mut params = Vec::with_capacity(group.len() * 5);
             for e in group {
-                let mut row = Self::journal_row(class, e)?;
+                let mut row = self.journal_row(class, e)?;
                 row[0] = SqlValue::Int(nid);
                 params.extend(row);
             }
@@ -2192,7 +1916,7 @@ impl Storage for SqliteStorage {
     }
 
     fn pack(&mut self, schema: &Schema, before: &Date) -> Result<()> {
-        let stamp = SqliteDialect.date_bound(before);
+        let stamp = self.d.date_bound(before);
         self.write(|s| {
             for name in schema.classes.keys() {
                 let sql = format!(
@@ -2274,7 +1998,10 @@ impl Storage for SqliteStorage {
             sql.push_str(&format!(" and _class in ({})", ph.join(",")));
             params.extend(cls.iter().map(|c| SqlValue::Text(c.clone())));
         }
-        sql.push_str(" order by _class, cast(_itemid as integer), _prop");
+        sql.push_str(&format!(
+            " order by _class, {}, _prop",
+            self.d.cast_integer("_itemid")
+        ));
         Ok(self
             .rows(&sql, &params)?
             .into_iter()
@@ -2291,7 +2018,7 @@ impl Storage for SqliteStorage {
         self.bulk_max.clear();
         self.deferred_checked.clear();
         if on {
-            self.bulk_journal()
+            self.conn.bulk_load_starts(self.in_tx)
         } else {
             self.restore_word_indexes()?;
             self.restore_deferred_indexes()
@@ -2299,23 +2026,24 @@ impl Storage for SqliteStorage {
     }
 
     fn savepoint(&mut self, name: &str) -> Result<()> {
-        let name = savepoint_name(name)?;
+        let name = savepoint_name(&self.d, name)?;
         self.begin()?;
         // Buffered words belong before the savepoint.
         self.flush_words()?;
-        self.batch(&format!("SAVEPOINT {name}"))
+        self.batch(&self.d.savepoint(&name))
     }
 
     fn release_savepoint(&mut self, name: &str) -> Result<()> {
-        let name = savepoint_name(name)?;
+        let name = savepoint_name(&self.d, name)?;
         self.check_lost_transaction()?;
-        self.batch(&format!("RELEASE {name}"))
+        self.batch(&self.d.release_savepoint(&name))
     }
 
     fn rollback_to_savepoint(&mut self, name: &str) -> Result<()> {
-        let name = savepoint_name(name)?;
+        let name = savepoint_name(&self.d, name)?;
         self.check_lost_transaction()?;
-        self.batch(&format!("ROLLBACK TO {name}; RELEASE {name}"))?;
+        self.batch(&self.d.rollback_to_savepoint(&name))?;
+        self.batch(&self.d.release_savepoint(&name))?;
         // Words buffered since (all of them: the savepoint flushed) go.
         self.discard_words();
         // Ids handed out since the savepoint stay used.
@@ -2329,20 +2057,18 @@ impl Storage for SqliteStorage {
         }
         self.restore_word_indexes()?;
         self.restore_deferred_indexes()?;
-        match self.batch("COMMIT") {
+        match self.conn.commit() {
             Ok(()) => {
                 self.end_tx();
                 self.allocated.clear();
-                let synced = self.sync_log();
-                self.restore_wal()?;
-                synced
+                self.conn.after_commit()
             }
             Err(e) => {
                 // A busy database leaves the transaction open (retry or roll
                 // back); anything that ended it is reported as a loss.
-                if self.conn.is_autocommit() {
+                if !self.conn.in_transaction() {
                     let lost = self.check_lost_transaction().err();
-                    return Err(Error::Storage(format!(
+                    return Err(Error::storage(format!(
                         "{e}; {}",
                         lost.map(|l| l.to_string()).unwrap_or_default()
                     )));
@@ -2356,48 +2082,44 @@ impl Storage for SqliteStorage {
         self.forget_bulk_work();
         self.bulk_max.clear();
         if self.in_tx {
-            if !self.conn.is_autocommit() {
-                let undone = self.batch("ROLLBACK");
-                if undone.is_err() && !self.conn.is_autocommit() {
+            if self.conn.in_transaction() {
+                let undone = self.conn.rollback();
+                if undone.is_err() && self.conn.in_transaction() {
                     return undone;
                 }
             }
             self.end_tx();
         }
         let restored = self.restore_allocated_ids();
-        self.restore_wal()?;
+        self.conn.after_rollback()?;
         restored
     }
 
     fn data_version(&mut self) -> Result<Option<i64>> {
-        let v: i64 = self
-            .conn
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(|e| Error::storage(format!("reading the data version: {e}")))?;
-        Ok(Some(v))
+        self.conn.data_version()
     }
 }
 
-impl Drop for SqliteStorage {
+impl<C: Connection> Drop for RdbmsStorage<C> {
     /// A connection closed inside a transaction rolls it back as
     /// [`Storage::rollback`] does (so the ids it took stay used) and lets
-    /// the next writer of this process in; after a bulk load the database
-    /// goes back to write-ahead logging.
+    /// the connection release what the transaction held; the connection
+    /// itself undoes bulk-load tuning when it is dropped.
     fn drop(&mut self) {
-        if self.in_tx && !self.conn.is_autocommit() {
-            let _ = self.conn.execute_batch("ROLLBACK");
+        if self.in_tx {
+            if self.conn.in_transaction() {
+                let _ = self.conn.rollback();
+            }
+            self.end_tx();
         }
-        self.end_tx();
         let _ = self.restore_allocated_ids();
-        if self.journal_switched {
-            let _ = self.restore_wal();
-        }
     }
 }
 
 /// Turn one `_<class>` row (the columns of `layout::class_columns`, then
 /// `__retired__`) into node values and the retired flag.
 fn decode_node_row(
+    d: &dyn Dialect,
     class: &ClassDef,
     cols: &[layout::Column],
     row: Vec<SqlValue>,
@@ -2412,12 +2134,12 @@ fn decode_node_row(
             ColumnKind::Automatic(a) => {
                 values.insert(
                     a.to_string(),
-                    layout::value_from_sql(auto_type(a), v, &what())?,
+                    layout::value_from_sql(d, auto_type(a), v, &what())?,
                 );
             }
             ColumnKind::Prop(name, _) if class.is_file_content(name) => {}
             ColumnKind::Prop(name, pt) => {
-                values.insert(name.clone(), layout::value_from_sql(*pt, v, &what())?);
+                values.insert(name.clone(), layout::value_from_sql(d, *pt, v, &what())?);
             }
             ColumnKind::IntervalSeconds(_) => {}
         }

@@ -13,6 +13,7 @@ use roundup_core::sessions::{
 };
 use roundup_core::{Error, Result};
 
+/// One of the two stores in a Redis database.
 pub struct RedisKeyStore {
     kind: StoreKind,
     url: String,
@@ -82,15 +83,14 @@ impl RedisKeyStore {
 
     fn connection(&mut self) -> Result<&mut redis::Connection> {
         if self.conn.is_none() {
-            let c = self
-                .client
-                .get_connection()
-                .map_err(|e| Error::storage(format!("connecting to redis at {}: {e}", self.url)))?;
+            let c = self.client.get_connection().map_err(|e| {
+                Error::connection(format!("connecting to redis at {}: {e}", self.url))
+            })?;
             self.conn = Some(c);
         }
         match self.conn.as_mut() {
             Some(c) => Ok(c),
-            None => Err(Error::storage("redis connection unavailable")),
+            None => Err(Error::connection("redis connection unavailable")),
         }
     }
 
@@ -106,7 +106,14 @@ impl RedisKeyStore {
             Err(e) => {
                 // Reconnect next time (the server may have restarted).
                 self.conn = None;
-                Err(Error::storage(format!("redis at {url}: {what}: {e}")))
+                let msg = format!("redis at {url}: {what}: {e}");
+                Err(if e.is_io_error() || e.is_connection_dropped() {
+                    Error::connection(msg)
+                } else if e.is_timeout() {
+                    Error::busy(msg)
+                } else {
+                    Error::storage(msg)
+                })
             }
         }
     }

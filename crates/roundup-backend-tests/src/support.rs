@@ -1,51 +1,33 @@
-//! Helpers shared by the SQLite storage tests.
-#![allow(dead_code)]
+//! Helpers for tests over the storage trait: a small schema with every
+//! property type and shorthand for node values.
 
 use std::collections::HashMap;
-use std::path::Path;
-use std::time::Duration;
 
 use indexmap::IndexMap;
 use roundup_core::date::{Date, Interval};
 use roundup_core::password::Password;
 use roundup_core::schema::{ClassDef, ClassKind, Property, Schema};
-use roundup_core::storage::NodeValues;
+use roundup_core::storage::{NodeValues, Storage};
 use roundup_core::Value;
-use roundup_rdbms::sqlite::SqliteStorage;
 
-pub fn open(dir: &Path) -> SqliteStorage {
-    match SqliteStorage::open(dir, Duration::from_secs(5)) {
+use crate::{BackendFactory, Fresh};
+
+/// A fresh database with [`test_schema`] synced and committed.
+pub fn synced(f: &dyn BackendFactory) -> (Fresh, Box<dyn Storage>, Schema) {
+    let fresh = f.fresh();
+    let mut st = open(&fresh);
+    let schema = test_schema();
+    assert!(st.sync_schema(&schema).expect("sync"));
+    st.commit().expect("commit");
+    (fresh, st, schema)
+}
+
+/// Another connection to the database.
+pub fn open(fresh: &Fresh) -> Box<dyn Storage> {
+    match fresh.backend.open() {
         Ok(s) => s,
-        Err(e) => panic!("open {}: {e}", dir.display()),
+        Err(e) => panic!("opening the {} database: {e}", fresh.backend.name()),
     }
-}
-
-/// A raw connection for looking at what was written.
-pub fn raw(dir: &Path) -> rusqlite::Connection {
-    rusqlite::Connection::open(dir.join("db")).expect("raw open")
-}
-
-pub fn raw_strings(dir: &Path, sql: &str) -> Vec<String> {
-    let c = raw(dir);
-    let mut st = c.prepare(sql).expect("prepare");
-    let n = st.column_count();
-    let rows = st
-        .query_map([], |r| {
-            let mut parts = Vec::new();
-            for i in 0..n {
-                let v: rusqlite::types::Value = r.get(i)?;
-                parts.push(match v {
-                    rusqlite::types::Value::Null => "NULL".to_string(),
-                    rusqlite::types::Value::Integer(n) => n.to_string(),
-                    rusqlite::types::Value::Real(f) => format!("{f:?}"),
-                    rusqlite::types::Value::Text(t) => t,
-                    rusqlite::types::Value::Blob(_) => "BLOB".to_string(),
-                });
-            }
-            Ok(parts.join("|"))
-        })
-        .expect("query");
-    rows.map(|r| r.expect("row")).collect()
 }
 
 pub fn date(s: &str) -> Date {

@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use roundup_core::storage::Storage;
 use roundup_core::Value;
-use roundup_rdbms::sqlite::SqliteStorage;
 
 fn status_values(name: &str) -> roundup_core::storage::NodeValues {
     let mut v = vals(auto("1", "20240101000000.000"));
@@ -94,8 +93,8 @@ fn a_writer_that_ends_its_transaction_lets_the_next_in_at_once() {
 fn waiting_for_ones_own_other_connection_ends_with_a_busy_error() {
     let dir = prepared();
     let timeout = Duration::from_millis(300);
-    let mut first = SqliteStorage::open(dir.path(), timeout).unwrap();
-    let mut second = SqliteStorage::open(dir.path(), timeout).unwrap();
+    let mut first = roundup_sqlite::open(dir.path(), timeout).unwrap();
+    let mut second = roundup_sqlite::open(dir.path(), timeout).unwrap();
     first.new_id("status").unwrap();
     let start = Instant::now();
     let err = second.new_id("status").unwrap_err().to_string();
