@@ -6,7 +6,7 @@ Run as an unprivileged user (Roundup refuses root for some things), e.g.
 Each scenario starts from an empty WORKDIR/<scenario> tracker home and runs
 its steps in order; the transcript records for every step the exact
 command line, stdin, stdout, exit status and a comparison mode for the
-Rust tests (see tests/reference.rs for the file format).
+Rust tests (see tests/it/reference.rs for the file format).
 """
 import os
 import shlex

@@ -1,8 +1,7 @@
 //! Random values: parse(repr(v)) gives v back, and repr(v) is what Python 3
 //! prints (checked in one batch when /opt/rvenv/bin/python is present).
 
-#[path = "pyrepr_codec.rs"]
-mod codec;
+use crate::pyrepr_codec as codec;
 
 use std::io::Write;
 use std::path::Path;

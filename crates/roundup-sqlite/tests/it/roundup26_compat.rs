@@ -2,12 +2,10 @@
 //! from `tests/fixtures/make_roundup26_fixture.sh`): we read what Roundup
 //! wrote, and Roundup reads what we write.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use common::*;
+use crate::common::*;
 use roundup_core::pyrepr::PyValue;
 use roundup_core::schema::{ClassKind, Property, Schema};
 use roundup_core::storage::{JournalEntry, Storage, TextHit};

@@ -3,12 +3,10 @@
 //! filter_cases.txt; the same cases then run through parse_query and
 //! filter_sql on that very database file.
 
-mod filter_support;
-
 use std::path::Path;
 use std::process::Command;
 
-use filter_support::{classic_schema, parse_cases, run, TestSqlite};
+use crate::filter_support::{classic_schema, parse_cases, run, TestSqlite};
 
 /// Cases where Roundup 2.6 itself is wrong, with what we do instead.
 const ROUNDUP_BUGS: &[(&str, &str)] = &[(

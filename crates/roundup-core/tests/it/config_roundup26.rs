@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 
 use roundup_core::config::{options, Config, ConfigError, IniFile, OPTIONS};
 
-const ROUNDUP_INI: &str = include_str!("data/roundup26_classic_config.ini");
-const ROUNDUP_DETECTORS_INI: &str = include_str!("data/roundup26_classic_detectors_config.ini");
+const ROUNDUP_INI: &str = include_str!("../data/roundup26_classic_config.ini");
+const ROUNDUP_DETECTORS_INI: &str = include_str!("../data/roundup26_classic_detectors_config.ini");
 
 fn tracker_with(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");

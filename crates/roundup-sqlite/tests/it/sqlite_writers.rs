@@ -1,11 +1,9 @@
 //! Several connections of one process writing the same SQLite file: the
 //! in-process write queue and shared log flushes (`local_writers`).
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 use roundup_core::storage::Storage;
 use roundup_core::Value;
 

@@ -1,12 +1,10 @@
 //! The same scripts against the real SQLite backend.
 
-mod common;
-
-use common::{ok, open_sqlite_db};
+use crate::common::{ok, open_sqlite_db};
 use roundup_core::{Error, Value, Values};
 use roundup_script::{load_detectors, load_schema, run_initial_data, ConfigView};
 
-const CLASSIC: &str = include_str!("data/classic_schema.star");
+const CLASSIC: &str = include_str!("../data/classic_schema.star");
 
 const INITIAL: &str = r#"
 for i, name in enumerate(["unread", "chatting", "resolved"]):

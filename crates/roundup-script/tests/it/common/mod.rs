@@ -1,6 +1,5 @@
 //! Test support: a TEST-ONLY in-memory `Storage` (no SQL, no persistence)
 //! standing in for the SQLite backend, and helpers to open a `Db` on it.
-#![allow(dead_code)]
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;

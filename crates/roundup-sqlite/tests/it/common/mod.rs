@@ -1,10 +1,8 @@
 //! Helpers shared by the SQLite storage tests: the backend suite's
 //! schema and value shorthand, plus raw access to the file.
-#![allow(dead_code)]
 
-#[allow(unused_imports)]
 pub use roundup_backend_tests::support::{
-    auto, class, date, interval, link, ml, no_ml_changes, props, pw, s, test_schema, vals,
+    auto, class, date, interval, link, ml, no_ml_changes, pw, s, test_schema, vals,
 };
 
 use std::path::Path;

@@ -2,11 +2,9 @@
 //! every query run with two dialects (engine NULL ordering and `?`
 //! placeholders; portable NULL-ordering keys and numbered placeholders).
 
-mod filter_support;
-
 use std::time::Instant;
 
-use filter_support::{classic_schema, create_tables, run, PortableSqlite, TestSqlite};
+use crate::filter_support::{classic_schema, create_tables, run, PortableSqlite, TestSqlite};
 use roundup_core::date::{Date, Interval};
 use roundup_core::filter::{Direction, FilterSpec, SpecValue};
 use roundup_core::schema::Schema;

@@ -2,8 +2,7 @@
 //! (tests/data/pyrepr_cases.txt), and parse() on reprs, on what Python 2
 //! Roundup wrote, and on bad input.
 
-#[path = "pyrepr_codec.rs"]
-mod codec;
+use crate::pyrepr_codec as codec;
 
 use std::path::Path;
 

@@ -1,10 +1,8 @@
 //! The SQLite backend against real database files.
 
-mod common;
-
 use std::collections::HashMap;
 
-use common::*;
+use crate::common::*;
 use roundup_core::pyrepr::PyValue;
 use roundup_core::schema::{ClassKind, Property};
 use roundup_core::storage::{JournalEntry, MultilinkChange, Storage, TextHit};

@@ -1,13 +1,11 @@
 //! Detectors: auditors that change or refuse, reactors, priorities,
 //! and the db API they use.
 
-mod common;
-
-use common::{ok, open_db};
+use crate::common::{ok, open_db};
 use roundup_core::{Db, Error, Value, Values};
 use roundup_script::{load_detectors, load_schema, ConfigView};
 
-const CLASSIC: &str = include_str!("data/classic_schema.star");
+const CLASSIC: &str = include_str!("../data/classic_schema.star");
 
 fn s(x: &str) -> Value {
     Value::String(x.to_string())

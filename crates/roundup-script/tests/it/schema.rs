@@ -1,14 +1,12 @@
 //! schema.py evaluation: classes, options and security.
 
-mod common;
-
-use common::{ok, open_db};
+use crate::common::{ok, open_db};
 use roundup_core::detectors::Detectors;
 use roundup_core::schema::{ClassKind, PropType};
 use roundup_core::{Error, Value, Values};
 use roundup_script::{load_schema, ConfigView};
 
-const CLASSIC: &str = include_str!("data/classic_schema.star");
+const CLASSIC: &str = include_str!("../data/classic_schema.star");
 
 fn classic() -> (roundup_core::Schema, roundup_core::security::Security) {
     ok(load_schema("schema.py", CLASSIC, &ConfigView::new()))

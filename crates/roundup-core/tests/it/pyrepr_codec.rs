@@ -1,7 +1,6 @@
 //! The token encoding of tests/data/pyvalue_codec.py, used to move values
 //! between these tests and Python without going through repr() itself.
-//! Other pyrepr tests include this file as a module.
-#![allow(dead_code)]
+//! The other pyrepr modules use it as `codec`.
 
 use roundup_core::pyrepr::PyValue;
 

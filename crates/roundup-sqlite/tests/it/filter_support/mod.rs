@@ -1,6 +1,5 @@
 //! Shared pieces of the filter tests: a classic-like schema, Roundup's
 //! table layout for it, a minimal SQLite dialect and a query runner.
-#![allow(dead_code)]
 
 use roundup_core::date::Timezone;
 use roundup_core::filter::{parse_query, Direction, FilterSpec, Query, SpecValue};

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use roundup_core::config::{parse_settings, Config, ConfigError};
 
-const ROUNDUP_INI: &str = include_str!("data/roundup26_classic_config.ini");
+const ROUNDUP_INI: &str = include_str!("../data/roundup26_classic_config.ini");
 
 fn tracker_with(text: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -1,13 +1,11 @@
 //! Syntax and runtime error messages, the sandbox, and initial_data.py.
 
-mod common;
-
-use common::{ok, open_db};
+use crate::common::{ok, open_db};
 use roundup_core::detectors::Detectors;
 use roundup_core::{Error, Value};
 use roundup_script::{load_schema, run_initial_data, ConfigView};
 
-const CLASSIC: &str = include_str!("data/classic_schema.star");
+const CLASSIC: &str = include_str!("../data/classic_schema.star");
 
 fn script_text(r: Result<impl std::fmt::Debug, Error>) -> String {
     match r {
