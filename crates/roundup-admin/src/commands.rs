@@ -301,23 +301,11 @@ fn do_help(_admin: &mut Admin, args: &[String]) -> CmdResult {
 
 pub(crate) const NOT_ENOUGH: &str = "Not enough arguments supplied";
 
-/// Split `issue12` into `("issue", "12")`: a name of letters, digits and
-/// underscores that starts with a letter and does not end in a digit,
-/// then the id digits.
+/// Split `issue12` into `("issue", "12")` by the core's designator rule.
 pub fn split_designator(d: &str) -> Result<(String, String), CmdError> {
-    let digits = d.len() - d.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-    let (class, id) = d.split_at(d.len() - digits);
-    let ok = !id.is_empty()
-        && class
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_alphabetic())
-        && class.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if ok {
-        Ok((class.to_string(), id.to_string()))
-    } else {
-        Err(CmdError::usage(format!("\"{d}\" not a node designator")))
-    }
+    roundup_core::designator::split(d)
+        .map(|(class, id)| (class.to_string(), id.to_string()))
+        .map_err(|e| CmdError::usage(e.to_string()))
 }
 
 pub(crate) fn get_class<'a>(db: &'a Db, name: &str) -> Result<&'a ClassDef, CmdError> {

@@ -1601,13 +1601,11 @@ impl Db {
         }))
     }
 
-    /// Check a login: the id of the active user called `username` when
-    /// `plain` is their password (Roundup's `verifyPassword`). With
-    /// `allow_empty` (`[web] login_empty_passwords`) a user without a
-    /// password may log in with an empty one. When the stored hash is
-    /// weaker than the configured scheme or rounds and `migrate`
-    /// (`[web] migrate_passwords`) is on, the password is re-hashed and
-    /// committed, as Roundup does.
+    /// Check a password: the id of the active user called `username`
+    /// when `plain` is their password. `migrate` and `allow_empty` are
+    /// `[web] migrate_passwords` and `login_empty_passwords`. The rule is
+    /// [`crate::auth::check_password`]; front ends log users in with
+    /// [`crate::auth::login`], which adds rate limits and the access check.
     pub fn authenticate(
         &self,
         username: &str,
@@ -1618,32 +1616,12 @@ impl Db {
         let Ok(uid) = self.lookup("user", username) else {
             return Ok(None);
         };
-        match self.get("user", &uid, "password")? {
-            Some(Value::Password(stored)) => {
-                if !stored.verify(plain) {
-                    return Ok(None);
-                }
-                if migrate
-                    && stored.needs_rehash(self.opts.password_scheme, self.opts.password_rounds)
-                {
-                    let fresh =
-                        Password::hash(plain, self.opts.password_scheme, self.opts.password_rounds);
-                    let acting = self.getuid();
-                    self.set_uid(&uid);
-                    let r = self.set(
-                        "user",
-                        &uid,
-                        Values::from([("password".to_string(), Some(Value::Password(fresh)))]),
-                    );
-                    self.set_uid(&acting);
-                    r?;
-                    self.commit()?;
-                }
-                Ok(Some(uid))
-            }
-            None if allow_empty && plain.is_empty() => Ok(Some(uid)),
-            _ => Ok(None),
-        }
+        let policy = crate::auth::LoginPolicy {
+            migrate_passwords: migrate,
+            empty_passwords: allow_empty,
+            ..crate::auth::LoginPolicy::default()
+        };
+        Ok(crate::auth::check_password(self, &uid, plain, &policy)?.then_some(uid))
     }
 
     /// The current user's time zone (its `timezone` property when the

@@ -4,16 +4,27 @@
 //! [`schema`], the [`storage`] trait backends implement, the typed
 //! [`filter`] query, and [`db`], which gives Roundup's semantics on top;
 //! [`backend`] is what a storage backend provides for a tracker's database.
+//!
+//! The rules every front end shares live here too: logging in
+//! ([`auth`]), who may do what ([`authz`]), cross-site request checks
+//! ([`csrf`]), rate limits ([`ratelimit`]), designators ([`designator`])
+//! and index/query arguments ([`query_args`]).
+pub mod auth;
+pub mod authz;
 pub mod backend;
 pub mod config;
 pub mod counting_storage;
+pub mod csrf;
 pub mod date;
 pub mod db;
+pub mod designator;
 pub mod detectors;
 pub mod error;
 pub mod filter;
 pub mod password;
 pub mod pyrepr;
+pub mod query_args;
+pub mod ratelimit;
 pub mod schema;
 pub mod security;
 pub mod sessions;

@@ -199,6 +199,22 @@ impl Security {
         self.roles.values()
     }
 
+    /// The permissions of the named roles (case-insensitive; unknown names
+    /// are skipped), in definition order, without sorting or copying.
+    pub fn permissions_of<'a>(
+        &'a self,
+        roles: &'a [String],
+    ) -> impl Iterator<Item = &'a Permission> + 'a {
+        roles
+            .iter()
+            .filter_map(|rn| {
+                self.roles
+                    .get(rn.as_str())
+                    .or_else(|| self.roles.get(&rn.to_lowercase()))
+            })
+            .flat_map(|r| r.permissions.iter().map(|&pi| &self.permissions[pi]))
+    }
+
     pub fn permission(&self, idx: usize) -> Option<&Permission> {
         self.permissions.get(idx)
     }

@@ -5,7 +5,7 @@ mod rest_support;
 
 use base64::Engine;
 use rest_support::*;
-use roundup_web::rest::{self, ApiAuth};
+use roundup_web::rest::ApiAuth;
 
 fn basic(user: &str, pw: &str) -> Vec<(String, String)> {
     let enc = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pw}"));
@@ -20,30 +20,26 @@ fn bearer(token: &str) -> Vec<(String, String)> {
 fn basic_auth_success_failure_and_no_credentials() {
     let env = classic(&[]);
     let db = env.db();
-    assert_eq!(rest::authenticate(&env.tracker, &db, &[]), Ok(None));
+    assert_eq!(env.authenticate(&db, &[]), Ok(None));
     assert_eq!(
-        rest::authenticate(
-            &env.tracker,
-            &db,
-            &[("authorization".into(), "Negotiate xyz".into())]
-        ),
+        env.authenticate(&db, &[("authorization".into(), "Negotiate xyz".into())]),
         Ok(None)
     );
-    let ok = rest::authenticate(&env.tracker, &db, &basic("demo", "demo"));
+    let ok = env.authenticate(&db, &basic("demo", "demo"));
     assert_eq!(ok, Ok(Some(ApiAuth::User(env.uid("demo")))));
-    // second time from the cache (the counter is per process and other
-    // tests may add to it, never take away), same answer
-    let hits = rest::credential_cache_hits();
-    let ok = rest::authenticate(&env.tracker, &db, &basic("demo", "demo"));
+    // second time from the tracker's credential cache, same answer
+    let hits = env.state.credentials.hits();
+    let ok = env.authenticate(&db, &basic("demo", "demo"));
     assert_eq!(ok, Ok(Some(ApiAuth::User(env.uid("demo")))));
-    assert!(
-        rest::credential_cache_hits() > hits,
+    assert_eq!(
+        env.state.credentials.hits(),
+        hits + 1,
         "the second login is answered from the credential cache"
     );
-    let bad = rest::authenticate(&env.tracker, &db, &basic("demo", "wrong")).unwrap_err();
+    let bad = env.authenticate(&db, &basic("demo", "wrong")).unwrap_err();
     assert_eq!(bad.status, 401);
     assert_eq!(bad.body, b"Invalid Login - Invalid login");
-    let bad = rest::authenticate(&env.tracker, &db, &basic("nobody", "x")).unwrap_err();
+    let bad = env.authenticate(&db, &basic("nobody", "x")).unwrap_err();
     assert_eq!(bad.status, 401);
 }
 
@@ -54,7 +50,7 @@ fn cached_credentials_follow_password_changes() {
     let uid = env.uid("demo");
     // verified once: now in the credential cache
     assert_eq!(
-        rest::authenticate(&env.tracker, &db, &basic("demo", "demo")),
+        env.authenticate(&db, &basic("demo", "demo")),
         Ok(Some(ApiAuth::User(uid.clone())))
     );
     let pw = db
@@ -65,9 +61,9 @@ fn cached_credentials_follow_password_changes() {
     db.set("user", &uid, v).unwrap();
     db.commit().unwrap();
     let db = env.db();
-    let old = rest::authenticate(&env.tracker, &db, &basic("demo", "demo"));
+    let old = env.authenticate(&db, &basic("demo", "demo"));
     assert_eq!(old.unwrap_err().status, 401);
-    let new = rest::authenticate(&env.tracker, &db, &basic("demo", "newpass"));
+    let new = env.authenticate(&db, &basic("demo", "newpass"));
     assert_eq!(new, Ok(Some(ApiAuth::User(uid))));
 }
 
@@ -79,10 +75,10 @@ fn failed_logins_are_rate_limited_and_lock_the_name() {
     ]);
     let db = env.db();
     for _ in 0..2 {
-        let r = rest::authenticate(&env.tracker, &db, &basic("demo", "bad")).unwrap_err();
+        let r = env.authenticate(&db, &basic("demo", "bad")).unwrap_err();
         assert_eq!(r.status, 401);
     }
-    let r = rest::authenticate(&env.tracker, &db, &basic("demo", "bad")).unwrap_err();
+    let r = env.authenticate(&db, &basic("demo", "bad")).unwrap_err();
     assert_eq!(r.status, 429);
     assert_eq!(r.header("Retry-After"), Some("300"));
     assert_eq!(r.header("X-RateLimit-Limit"), Some("2"));
@@ -91,11 +87,11 @@ fn failed_logins_are_rate_limited_and_lock_the_name() {
         "Logins occurring too fast. Please wait: 300 seconds."
     );
     // locked out: even the right password is refused
-    let r = rest::authenticate(&env.tracker, &db, &basic("demo", "demo")).unwrap_err();
+    let r = env.authenticate(&db, &basic("demo", "demo")).unwrap_err();
     assert_eq!(r.status, 429);
     // another name is not affected
     assert_eq!(
-        rest::authenticate(&env.tracker, &db, &basic("admin", "admin")),
+        env.authenticate(&db, &basic("admin", "admin")),
         Ok(Some(ApiAuth::User("1".into())))
     );
 }
@@ -139,9 +135,7 @@ fn jwt_issue_validate_and_use() {
 
     // the token authenticates as admin restricted to the User role
     let db = env.db();
-    let auth = rest::authenticate(&env.tracker, &db, &bearer(&token))
-        .unwrap()
-        .unwrap();
+    let auth = env.authenticate(&db, &bearer(&token)).unwrap().unwrap();
     assert_eq!(
         auth,
         ApiAuth::Restricted {
@@ -169,7 +163,7 @@ fn jwt_issue_validate_and_use() {
     // tampered and foreign tokens
     let mut bad = token.clone();
     bad.push('x');
-    let r = rest::authenticate(&env.tracker, &db, &bearer(&bad)).unwrap_err();
+    let r = env.authenticate(&db, &bearer(&bad)).unwrap_err();
     assert_eq!(r.status, 401);
     assert_eq!(r.header("WWW-Authenticate"), Some("Basic, Bearer"));
     assert_eq!(r.body, b"Invalid Login - Signature verification failed");
@@ -222,7 +216,7 @@ fn jwt_roles_must_be_held_and_basic_auth_is_required() {
 fn jwt_disabled_by_short_secret() {
     let env = classic(&[("web_jwt_secret", "short")]);
     let db = env.db();
-    let r = rest::authenticate(&env.tracker, &db, &bearer("a.b.c")).unwrap_err();
+    let r = env.authenticate(&db, &bearer("a.b.c")).unwrap_err();
     assert_eq!(r.status, 401);
     assert_eq!(
         r.body,
@@ -250,22 +244,22 @@ fn expired_and_wrong_audience_tokens() {
     let expired = sign(
         serde_json::json!({"sub": "1", "iss": BASE, "aud": BASE, "iat": now - 100, "exp": now - 10, "roles": ["admin"]}),
     );
-    let r = rest::authenticate(&env.tracker, &db, &bearer(&expired)).unwrap_err();
+    let r = env.authenticate(&db, &bearer(&expired)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Signature has expired");
     let foreign = sign(
         serde_json::json!({"sub": "1", "iss": BASE, "aud": "https://other/", "iat": now, "roles": ["admin"]}),
     );
-    let r = rest::authenticate(&env.tracker, &db, &bearer(&foreign)).unwrap_err();
+    let r = env.authenticate(&db, &bearer(&foreign)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Audience doesn't match");
     let ghost = sign(
         serde_json::json!({"sub": "99", "iss": BASE, "aud": BASE, "iat": now, "roles": ["admin"]}),
     );
-    let r = rest::authenticate(&env.tracker, &db, &bearer(&ghost)).unwrap_err();
+    let r = env.authenticate(&db, &bearer(&ghost)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Token subject is invalid.");
     let badrole = sign(
         serde_json::json!({"sub": "1", "iss": BASE, "aud": BASE, "iat": now, "roles": ["wizard"]}),
     );
-    let r = rest::authenticate(&env.tracker, &db, &bearer(&badrole)).unwrap_err();
+    let r = env.authenticate(&db, &bearer(&badrole)).unwrap_err();
     assert_eq!(r.body, b"Invalid Login - Token roles are invalid.");
 }
 

@@ -275,9 +275,9 @@ impl Step {
 
 fn ours(env: &Env, req: &ApiRequest) -> ApiResponse {
     let db = env.db();
-    match rest::authenticate(&env.tracker, &db, &req.headers) {
+    match env.authenticate(&db, &req.headers) {
         Err(r) => r,
-        Ok(auth) => rest::handle(&env.tracker, &db, &auth.unwrap_or(ApiAuth::Anonymous), req),
+        Ok(auth) => rest::handle(&env.api(), &db, &auth.unwrap_or(ApiAuth::Anonymous), req),
     }
 }
 
@@ -433,6 +433,12 @@ fn same_answers_as_roundup() {
             .header("X-Requested-With", "1")
             .header("Referer", &base)
             .json(r#"{"name": "k"}"#),
+        // an empty X-Requested-With is no header: refused
+        step("POST", "/data/keyword")
+            .header("X-Requested-With", "")
+            .header("Referer", &base)
+            .json(r#"{"name": "k2"}"#),
+        step("GET", "/data/keyword"),
         step("OPTIONS", "/data/issue")
             .anon()
             .header("Origin", "https://evil.example.com")
@@ -570,6 +576,8 @@ def t(f, *a, who=s):
         out.append(['ok', norm(getattr(who, f)(*a))])
     except x.Fault as e:
         out.append(['fault', e.faultCode, e.faultString])
+    except x.ProtocolError as e:
+        out.append(['protocol', e.errcode])
 t('create', 'issue', 'title=first bug', 'priority=bug')
 t('create', 'issue', 'title=second', 'nosy=admin,demo')
 t('create', 'issue', 'title=third', 'status=bogus')
@@ -602,6 +610,8 @@ t('create', 'status', 'name=x', who=proxy('demo:demo'))
 t('set', 'user1', 'realname=x', who=proxy('demo:demo'))
 t('display', 'user1', 'username', who=proxy('demo:demo'))
 t('schema')
+t('schema', who=proxy('admin:wrong'))
+t('schema', who=proxy('nobody:x'))
 print(json.dumps(out))
 "#;
     let py = ["/usr/bin/python3", "/opt/rvenv/bin/python"]
@@ -622,7 +632,7 @@ print(json.dumps(out))
         "{}",
         String::from_utf8_lossy(&theirs.stderr)
     );
-    let calls_with_logins = 32;
+    let calls_with_logins = 34;
     let (sport, h) = serve_xmlrpc(env.home().to_path_buf(), calls_with_logins);
     let mine = Command::new(py)
         .args([
@@ -660,4 +670,9 @@ print(json.dumps(out))
     }
     assert_eq!(t.len(), m.len());
     assert!(problems.is_empty(), "{}", problems.join("\n"));
+    // a failed login is a fault, not an HTTP error
+    assert_eq!(
+        t[t.len() - 2],
+        serde_json::json!(["fault", 401, "Invalid login"])
+    );
 }

@@ -232,16 +232,20 @@ print(json.dumps(out))
         ])
     );
 
-    // a wrong password never reaches the handler
+    // a wrong password never reaches the handler: a 401 fault, as
+    // Roundup answers it
     let bad = Command::new(py)
         .args([
             "-c",
-            "import xmlrpc.client as x, sys\ns = x.ServerProxy('http://admin:bad@127.0.0.1:%s/xmlrpc' % sys.argv[1])\ntry:\n    s.schema()\nexcept x.ProtocolError as e:\n    print(e.errcode)\n",
+            "import xmlrpc.client as x, sys\ns = x.ServerProxy('http://admin:bad@127.0.0.1:%s/xmlrpc' % sys.argv[1])\ntry:\n    s.schema()\nexcept x.Fault as e:\n    print(e.faultCode, e.faultString)\n",
             &port.to_string(),
         ])
         .output()
         .expect("python runs");
-    assert_eq!(String::from_utf8_lossy(&bad.stdout).trim(), "401");
+    assert_eq!(
+        String::from_utf8_lossy(&bad.stdout).trim(),
+        "401 Invalid login"
+    );
     h.join().expect("server thread");
 }
 

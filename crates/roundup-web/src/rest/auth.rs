@@ -1,85 +1,55 @@
-//! API authentication: HTTP Basic (with failed-login rate limiting and a
-//! short-lived cache of verified credentials) and Bearer JSON Web Tokens,
-//! plus the `/rest/jwt/issue` and `/rest/jwt/validate` endpoints.
+//! API authentication: HTTP Basic (through roundup-core's one login rule,
+//! with its failed-login limit and the tracker's cache of verified
+//! credentials) and Bearer JSON Web Tokens, plus the `/rest/jwt/issue` and
+//! `/rest/jwt/validate` endpoints.
 
-use std::collections::HashMap;
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use roundup_core::{Db, Value};
+use roundup_core::auth::{self, Frontend, LoginError};
+use roundup_core::authz::Subject;
+use roundup_core::Db;
 use roundup_tracker::Tracker;
 use serde_json::{Map, Value as Json};
-use sha2::{Digest, Sha256};
 
 use super::payload::{FieldValue, Payload};
-use super::perms::Perms;
-use super::ratelimit::{self, RateLimit};
-use super::{ApiAuth, ApiConfig, ApiError, ApiRequest, ApiResponse};
+use super::{Api, ApiAuth, ApiConfig, ApiError, ApiRequest, ApiResponse};
 
-/// How long a verified Basic credential is trusted without hashing again.
-const CACHE_TTL: Duration = Duration::from_secs(60);
-const CACHE_MAX: usize = 4096;
 /// Secrets shorter than this switch JWT support off (as Roundup).
 const MIN_JWT_SECRET: usize = 32;
 
-struct Cached {
-    uid: String,
-    /// The stored password hash when verified: a changed password
-    /// invalidates the entry at once.
-    stored: String,
-    expires: Instant,
-}
-
-/// Basic logins answered from the cache (without hashing), since start.
-static CACHE_HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// How many Basic logins the credential cache has answered in this
-/// process (without hashing the password again).
-pub fn credential_cache_hits() -> u64 {
-    CACHE_HITS.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-fn cache() -> &'static Mutex<HashMap<[u8; 32], Cached>> {
-    static C: OnceLock<Mutex<HashMap<[u8; 32], Cached>>> = OnceLock::new();
-    C.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-/// The cache key: an HMAC-SHA256, under a random key made once per
-/// process, of tracker home, login name and password, so that what sits
-/// in memory cannot be tested against guessed passwords offline.
-fn cache_key(tracker: &Tracker, user: &str, password: &str) -> [u8; 32] {
-    use hmac::{Hmac, Mac};
-    static KEY: OnceLock<[u8; 32]> = OnceLock::new();
-    let key = KEY.get_or_init(rand::random::<[u8; 32]>);
-    let mut mac = match Hmac::<Sha256>::new_from_slice(key) {
-        Ok(m) => m,
-        // any key length is valid for HMAC; fall back to a plain digest
-        Err(_) => return Sha256::digest(password.as_bytes()).into(),
+/// A refused login as the front end answers it: REST with
+/// `401 Invalid Login - <why>` (429 for a rate limit), XML-RPC with a
+/// fault of the same code.
+fn refusal(
+    frontend: Frontend,
+    status: u16,
+    msg: &str,
+    headers: Vec<(String, String)>,
+) -> ApiResponse {
+    let mut r = if frontend == Frontend::Xmlrpc {
+        ApiResponse {
+            status: 200,
+            headers: vec![("Content-Type".into(), "text/xml".into())],
+            body: crate::xmlrpc::codec::fault(i64::from(status), msg),
+        }
+    } else if status == 401 {
+        ApiResponse::plain(401, "text/plain", format!("Invalid Login - {msg}"))
+    } else {
+        ApiResponse::plain(status, "text/plain", msg.to_string())
     };
-    mac.update(tracker.home().display().to_string().as_bytes());
-    mac.update(&[0u8]);
-    mac.update(user.as_bytes());
-    mac.update(&[0u8]);
-    mac.update(password.as_bytes());
-    mac.finalize().into_bytes().into()
-}
-
-fn stored_password(db: &Db, uid: &str) -> Option<String> {
-    match db.get("user", uid, "password") {
-        Ok(Some(Value::Password(p))) => Some(p.as_str().to_string()),
-        _ => None,
-    }
-}
-
-fn login_failure(msg: &str, www_auth: Option<&str>) -> ApiResponse {
-    let mut r = ApiResponse::plain(401, "text/plain", format!("Invalid Login - {msg}"));
-    if let Some(w) = www_auth {
-        r.headers.push(("WWW-Authenticate".into(), w.into()));
-    }
+    r.headers.extend(headers);
     r
+}
+
+fn login_failure(frontend: Frontend, msg: &str, www_auth: Option<&str>) -> ApiResponse {
+    let headers = www_auth
+        .filter(|_| frontend != Frontend::Xmlrpc)
+        .map(|w| vec![("WWW-Authenticate".to_string(), w.to_string())])
+        .unwrap_or_default();
+    refusal(frontend, 401, msg, headers)
 }
 
 /// Identify the sender of an API request from its `Authorization` header.
@@ -88,13 +58,14 @@ fn login_failure(msg: &str, www_auth: Option<&str>) -> ApiResponse {
 ///   session cookie or the anonymous user.
 /// * `Ok(Some(auth))`: Basic credentials that verified, or a valid Bearer
 ///   token (whose `roles` claim restricts the user's roles).
-/// * `Err(response)`: a 401 for bad credentials or tokens, or a 429 when
-///   failed logins for that name came too fast
-///   (`[web] api_failed_login_limit` per `api_failed_login_interval_in_sec`).
+/// * `Err(response)`: bad credentials or tokens (401), or failed logins
+///   for that name came too fast (429; `[web] api_failed_login_limit` per
+///   `api_failed_login_interval_in_sec`), answered as `frontend` answers.
 pub fn authenticate(
-    tracker: &Tracker,
+    api: &Api<'_>,
     db: &Db,
     headers: &[(String, String)],
+    frontend: Frontend,
 ) -> Result<Option<ApiAuth>, ApiResponse> {
     let Some(auth) = super::header_in(headers, "authorization") else {
         return Ok(None);
@@ -103,109 +74,47 @@ pub fn authenticate(
         return Ok(None);
     };
     match scheme.to_ascii_lowercase().as_str() {
-        "basic" => basic(tracker, db, challenge.trim()).map(Some),
-        "bearer" => bearer(tracker, db, challenge.trim()).map(Some),
+        "basic" => basic(api, db, challenge.trim(), frontend).map(Some),
+        "bearer" => bearer(api.tracker, db, challenge.trim(), frontend).map(Some),
         _ => Ok(None),
     }
 }
 
-fn basic(tracker: &Tracker, db: &Db, challenge: &str) -> Result<ApiAuth, ApiResponse> {
+fn basic(
+    api: &Api<'_>,
+    db: &Db,
+    challenge: &str,
+    frontend: Frontend,
+) -> Result<ApiAuth, ApiResponse> {
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(challenge)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
         .unwrap_or_default();
     let (user, password) = decoded.split_once(':').unwrap_or(("", ""));
-    let cfg = ApiConfig(tracker);
-    let limit = RateLimit::new(
-        cfg.int("web", "api_failed_login_limit", 4),
-        cfg.int("web", "api_failed_login_interval_in_sec", 600),
-    );
-    let limit_key = format!("{}\0LOGIN-API{user}", tracker.home().display());
-    let fail = |msg: &str| -> ApiResponse {
-        if let Some(l) = &limit {
-            let st = ratelimit::hit(&limit_key, l, true);
-            if st.rejected {
-                return too_fast(&st);
-            }
+    let state = api.state;
+    match auth::login(
+        db,
+        api.otks,
+        &state.login,
+        frontend,
+        user,
+        password,
+        Some(&state.credentials),
+    ) {
+        Ok(uid) => Ok(ApiAuth::User(uid)),
+        Err(e @ LoginError::TooFast(_)) => Err(refusal(frontend, 429, &e.to_string(), e.headers())),
+        Err(LoginError::Failed(e)) => {
+            eprintln!("roundup-server: login failed: {e}");
+            Err(refusal(
+                frontend,
+                500,
+                "the login could not be checked",
+                Vec::new(),
+            ))
         }
-        login_failure(msg, None)
-    };
-
-    let Ok(uid) = db.lookup("user", user) else {
-        return Err(fail("Invalid login"));
-    };
-    // A locked-out name is refused even with the right password.
-    if let Some(l) = &limit {
-        let st = ratelimit::hit(&limit_key, l, false);
-        if st.rejected {
-            return Err(too_fast(&st));
-        }
+        Err(e) => Err(login_failure(frontend, &e.to_string(), None)),
     }
-    let key = cache_key(tracker, user, password);
-    let stored = stored_password(db, &uid);
-    let now = Instant::now();
-    let cached_ok = match (cache().lock(), &stored) {
-        (Ok(c), Some(s)) => c
-            .get(&key)
-            .is_some_and(|e| e.uid == uid && &e.stored == s && e.expires > now),
-        _ => false,
-    };
-    if cached_ok {
-        CACHE_HITS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    } else {
-        let ok = match db.get("user", &uid, "password") {
-            Ok(Some(Value::Password(p))) => p.verify(password),
-            _ => false,
-        };
-        if !ok {
-            return Err(fail("Invalid login"));
-        }
-        if let (Ok(mut c), Some(s)) = (cache().lock(), stored) {
-            if c.len() >= CACHE_MAX {
-                c.retain(|_, e| e.expires > now);
-                if c.len() >= CACHE_MAX {
-                    c.clear();
-                }
-            }
-            c.insert(
-                key,
-                Cached {
-                    uid: uid.clone(),
-                    stored: s,
-                    expires: now + CACHE_TTL,
-                },
-            );
-        }
-    }
-    let perms = Perms::resolve(db, &ApiAuth::User(uid.clone()));
-    if !perms.has(db, "Web Access", None, None, None) {
-        return Err(login_failure("You do not have permission to login", None));
-    }
-    Ok(ApiAuth::User(uid))
-}
-
-fn too_fast(st: &ratelimit::LimitStatus) -> ApiResponse {
-    let mut r = ApiResponse::plain(
-        429,
-        "text/plain",
-        format!(
-            "Logins occurring too fast. Please wait: {} seconds.",
-            st.retry_after
-        ),
-    );
-    for (k, v) in &st.headers {
-        if k != "Retry-After" {
-            r.headers.push((k.clone(), v.clone()));
-        }
-    }
-    r.headers
-        .push(("Retry-After".into(), st.retry_after.to_string()));
-    r.headers.push((
-        "Access-Control-Expose-Headers".into(),
-        "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLimit-Reset, X-RateLimit-Limit-Period, Retry-After".into(),
-    ));
-    r
 }
 
 /// Whether JSON Web Tokens are switched on (a long enough secret).
@@ -260,14 +169,19 @@ pub(crate) fn decode_jwt(tracker: &Tracker, base: &str, token: &str) -> Result<J
     Err(last)
 }
 
-fn bearer(tracker: &Tracker, db: &Db, token: &str) -> Result<ApiAuth, ApiResponse> {
+fn bearer(
+    tracker: &Tracker,
+    db: &Db,
+    token: &str,
+    frontend: Frontend,
+) -> Result<ApiAuth, ApiResponse> {
     let claims = decode_jwt(tracker, "", token).map_err(|m| {
         let www = if m == "Support for jwt disabled by admin." {
             "Basic"
         } else {
             "Basic, Bearer"
         };
-        login_failure(&m, Some(www))
+        login_failure(frontend, &m, Some(www))
     })?;
     let sub = match claims.get("sub") {
         Some(Json::String(s)) => s.clone(),
@@ -277,6 +191,7 @@ fn bearer(tracker: &Tracker, db: &Db, token: &str) -> Result<ApiAuth, ApiRespons
     if !matches!(db.has_node("user", &sub), Ok(true)) || db.is_retired("user", &sub).unwrap_or(true)
     {
         return Err(login_failure(
+            frontend,
             "Token subject is invalid.",
             Some("Basic, Bearer"),
         ));
@@ -288,12 +203,14 @@ fn bearer(tracker: &Tracker, db: &Db, token: &str) -> Result<ApiAuth, ApiRespons
     for r in roles {
         let Some(name) = r.as_str() else {
             return Err(login_failure(
+                frontend,
                 "Token roles are invalid.",
                 Some("Basic, Bearer"),
             ));
         };
         if !db.security().has_role(name) {
             return Err(login_failure(
+                frontend,
                 "Token roles are invalid.",
                 Some("Basic, Bearer"),
             ));
@@ -320,7 +237,7 @@ fn now_secs() -> u64 {
 pub(crate) fn issue_jwt(
     tracker: &Tracker,
     db: &Db,
-    perms: &Perms,
+    perms: &Subject,
     req: &ApiRequest,
     p: &Payload,
     base: &str,
@@ -345,7 +262,7 @@ pub(crate) fn issue_jwt(
         return Err(ApiError::new(400, "Support for jwt disabled by admin."));
     };
     let web = cfg.tracker_web(base);
-    let user_roles = db.user_roles(&perms.uid).unwrap_or_default();
+    let user_roles = db.user_roles(&perms.userid).unwrap_or_default();
     let lifetime: u64 = match p.text("lifetime") {
         None => 86400,
         Some(v) if v == "unlimited" => 0,
@@ -388,7 +305,7 @@ pub(crate) fn issue_jwt(
     };
     let now = now_secs();
     let mut claims = Map::new();
-    claims.insert("sub".into(), Json::from(perms.uid.clone()));
+    claims.insert("sub".into(), Json::from(perms.userid.clone()));
     claims.insert("iss".into(), Json::from(web.clone()));
     claims.insert("aud".into(), Json::from(web));
     claims.insert("iat".into(), Json::from(now));

@@ -4,6 +4,14 @@
 //! asks [`authenticate`] who sent it (Basic or Bearer credentials; when
 //! none were sent it falls back to its session cookie or anonymous), and
 //! passes both to [`handle`], which returns the whole [`ApiResponse`].
+//! Both take an [`Api`]: the tracker with what the API keeps for it
+//! between requests ([`ApiState`]) and its one-time-key store, where rate
+//! limits and Post-Once-Exactly tokens live (so several server processes
+//! share them, and Roundup's own records are understood).
+//!
+//! The rules come from roundup-core: logging in (`auth`), permissions
+//! (`authz`), the CSRF/origin decision (`csrf`) and rate limits
+//! (`ratelimit`).
 //!
 //! What `handle` does, in Roundup's order: CORS preflight answers, the
 //! "Rest Access" permission, the Origin check, the CSRF header rules for
@@ -17,20 +25,64 @@ mod auth;
 pub(crate) mod format;
 mod openapi;
 pub(crate) mod payload;
-pub(crate) mod perms;
-pub mod ratelimit;
 mod routes;
 
+use roundup_core::auth::{CredentialCache, LoginPolicy, SharedStore};
+use roundup_core::authz::Subject;
+use roundup_core::csrf::{self, CsrfPolicy, CsrfRequest, Next, Refusal};
 use roundup_core::Db;
 use roundup_tracker::Tracker;
 use serde_json::Value as Json;
 
-pub use auth::{authenticate, credential_cache_hits};
+pub use auth::authenticate;
 pub use openapi::openapi_document;
+pub use roundup_core::auth::Frontend;
 
 use format::{error_obj, to_json_bytes};
 use payload::Payload;
-use perms::Perms;
+
+/// What the REST and XML-RPC interfaces keep for one tracker between
+/// requests: the rules read from its config.ini and the credentials
+/// verified lately. (Rate limits and POE tokens are in the tracker's
+/// one-time-key store.)
+#[derive(Debug)]
+pub struct ApiState {
+    pub csrf: CsrfPolicy,
+    pub login: LoginPolicy,
+    pub credentials: CredentialCache,
+}
+
+impl ApiState {
+    pub fn new(tracker: &Tracker) -> ApiState {
+        ApiState {
+            csrf: CsrfPolicy::from_config(tracker.config()),
+            login: LoginPolicy::from_config(tracker.config()),
+            credentials: CredentialCache::new(),
+        }
+    }
+}
+
+/// One tracker as the APIs serve it.
+#[derive(Clone, Copy)]
+pub struct Api<'a> {
+    pub tracker: &'a Tracker,
+    pub state: &'a ApiState,
+    /// The tracker's one-time-key store.
+    pub otks: &'a SharedStore,
+}
+
+impl Api<'_> {
+    /// Run `f` on the one-time-key store.
+    pub(crate) fn with_otks<T>(
+        &self,
+        f: impl FnOnce(&mut dyn roundup_core::sessions::KeyStore) -> roundup_core::Result<T>,
+    ) -> roundup_core::Result<T> {
+        let mut store = self.otks.lock().map_err(|_| {
+            roundup_core::Error::storage("the one-time-key store lock was poisoned")
+        })?;
+        f(store.as_mut())
+    }
+}
 
 /// One API request as the HTTP layer received it.
 #[derive(Clone, Debug, Default)]
@@ -160,168 +212,34 @@ impl ApiConfig<'_> {
     }
 }
 
-/// Whether the Origin header is acceptable (Roundup's
-/// `is_origin_header_ok`): missing is fine for safe methods, the tracker's
-/// own origin always is, and for API calls so is any origin listed in
-/// `[web] allowed_api_origins` (a leading `*` allows any origin, but not
-/// with credentials).
-pub(crate) fn origin_ok(
-    cfg: &ApiConfig<'_>,
-    base: &str,
-    method: &str,
-    origin: Option<&str>,
-    api: bool,
-    credentials: bool,
-) -> bool {
-    let Some(origin) = origin else {
-        return matches!(method, "GET" | "OPTIONS" | "HEAD");
-    };
-    if base.starts_with(&format!("{origin}/")) {
-        return true;
+/// The caller as the permission rules see it: a user with the roles of
+/// its record, a token's restricted roles, or the anonymous user.
+pub(crate) fn subject_of(db: &Db, auth: &ApiAuth) -> Subject {
+    match auth {
+        ApiAuth::Anonymous => Subject::anonymous(db),
+        ApiAuth::User(uid) => Subject::user(db, uid).unwrap_or_else(|_| Subject {
+            userid: uid.clone(),
+            roles: Vec::new(),
+            anonymous: false,
+        }),
+        ApiAuth::Restricted { userid, roles } => Subject::restricted(db, userid, roles),
     }
-    if !api {
-        return false;
-    }
-    let allowed = cfg.list("web", "allowed_api_origins");
-    if allowed.iter().any(|a| a == origin) {
-        return true;
-    }
-    allowed.first().is_some_and(|a| a == "*") && !credentials
 }
 
-fn referer_ok(cfg: &ApiConfig<'_>, base: &str, referer: &str) -> bool {
-    // scheme://host/ of the referer
-    let origin = match referer.split_once("://") {
-        Some((scheme, rest)) => {
-            let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-            format!("{scheme}://{host}/")
-        }
-        None => "://".to_string(),
-    };
-    if base.starts_with(&origin) {
-        return true;
-    }
-    let allowed = cfg.list("web", "allowed_api_origins");
-    if allowed.first().is_some_and(|a| a == "*") {
-        return true;
-    }
-    allowed.iter().any(|a| origin.starts_with(&format!("{a}/")))
-}
-
-/// Roundup's header-based CSRF checks for API requests. `Err` carries the
-/// status and message of the refusal.
+/// The core CSRF decision for an API request.
 pub(crate) fn check_csrf(
-    cfg: &ApiConfig<'_>,
+    policy: &CsrfPolicy,
     base: &str,
     req: &ApiRequest,
-) -> Result<(), ApiError> {
+    userid: &str,
+) -> Result<(), Refusal> {
     let method = req.method.to_uppercase();
-    if matches!(method.as_str(), "GET" | "OPTIONS" | "HEAD") {
-        return Ok(());
+    let creq = CsrfRequest::from_headers(&method, base, true, |n| req.header(n));
+    let d = csrf::decide(policy, &creq, userid);
+    for line in &d.log {
+        eprintln!("roundup-server: {line}");
     }
-    if !matches!(method.as_str(), "POST" | "PUT" | "DELETE" | "PATCH") {
-        return Err(ApiError::new(405, format!("Bad method: {method}")));
-    }
-    if cfg.bool("web", "use_tokenless_csrf_protection", false) {
-        return tokenless_csrf(cfg, base, req);
-    }
-    let enforce = |name: &str| cfg.str("web", &format!("csrf_enforce_header_{name}"), "yes");
-    for (opt, header, label) in [
-        ("origin", "origin", "ORIGIN"),
-        ("referer", "referer", "REFERER"),
-        ("x-forwarded-host", "x-forwarded-host", "X-FORWARDED-HOST"),
-        ("host", "host", "HOST"),
-    ] {
-        if enforce(opt) == "required" && req.header(header).is_none() {
-            return Err(ApiError::new(400, format!("Missing header: {label}")));
-        }
-    }
-    let mut passed = 0;
-    if let Some(referer) = req.header("referer") {
-        let e = enforce("referer");
-        if e != "no" {
-            if referer_ok(cfg, base, referer) {
-                passed += 1;
-            } else if e == "required" || e == "yes" {
-                return Err(ApiError::new(400, format!("Invalid Referer: {referer}")));
-            }
-        }
-    }
-    if let Some(origin) = req.header("origin") {
-        let e = enforce("origin");
-        if e != "no" {
-            if origin_ok(cfg, base, &method, Some(origin), true, false) {
-                passed += 1;
-            } else if e == "required" || e == "yes" {
-                return Err(ApiError::new(400, format!("Invalid Origin {origin}")));
-            }
-        }
-    }
-    let host_matches = |host: &str| {
-        let pat = format!("://{host}/");
-        matches!(base.find(&pat), Some(4) | Some(5))
-    };
-    if let Some(fwd) = req.header("x-forwarded-host") {
-        let e = enforce("x-forwarded-host");
-        if e != "no" {
-            if host_matches(fwd) {
-                passed += 1;
-            } else if e == "required" || e == "yes" {
-                return Err(ApiError::new(
-                    400,
-                    format!("Invalid X-FORWARDED-HOST {fwd}"),
-                ));
-            }
-        }
-    } else if let Some(host) = req.header("host") {
-        let e = enforce("host");
-        if e != "no" {
-            if host_matches(host) {
-                passed += 1;
-            } else if e == "required" || e == "yes" {
-                return Err(ApiError::new(400, format!("Invalid HOST {host}")));
-            }
-        }
-    }
-    if passed < cfg.int("web", "csrf_header_min_count", 1) {
-        return Err(ApiError::new(400, "Unable to verify sufficient headers"));
-    }
-    let xrw = enforce("x-requested-with");
-    if (xrw == "required" || xrw == "yes") && req.header("x-requested-with").is_none() {
-        return Err(ApiError::new(400, "Required Header Missing"));
-    }
-    Ok(())
-}
-
-/// The token-less CSRF rule (`use_tokenless_csrf_protection`): trusted
-/// Origin, then Sec-Fetch-Site, then Origin host equal to Host.
-fn tokenless_csrf(cfg: &ApiConfig<'_>, base: &str, req: &ApiRequest) -> Result<(), ApiError> {
-    let origin = req.header("origin");
-    if let Some(o) = origin {
-        if base.starts_with(&format!("{o}/"))
-            || cfg
-                .list("web", "allowed_api_origins")
-                .iter()
-                .any(|a| a == o)
-        {
-            return Ok(());
-        }
-    }
-    if let Some(site) = req.header("sec-fetch-site") {
-        if site == "same-origin" || site == "none" {
-            return Ok(());
-        }
-        return Err(ApiError::new(400, "Unable to authorize request"));
-    }
-    let Some(o) = origin else {
-        return Ok(());
-    };
-    let netloc = o.split_once("://").map(|(_, r)| r).unwrap_or(o);
-    let netloc = netloc.split('/').next().unwrap_or("");
-    if req.header("host") == Some(netloc) {
-        return Ok(());
-    }
-    Err(ApiError::new(400, "Unable to authorize request"))
+    d.result.map(|_: Next| ())
 }
 
 /// A refusal written the way Roundup writes refusals before dispatching.
@@ -334,10 +252,12 @@ fn reject_json(status: u16, msg: &str, closing: &str) -> ApiResponse {
 }
 
 /// Answer one REST request for an already authenticated caller.
-pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> ApiResponse {
+pub fn handle(api: &Api<'_>, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> ApiResponse {
+    let tracker = api.tracker;
+    let policy = &api.state.csrf;
     let cfg = ApiConfig(tracker);
-    let perms = Perms::resolve(db, auth);
-    db.set_uid(&perms.uid);
+    let perms = subject_of(db, auth);
+    db.set_uid(&perms.userid);
     let base = cfg.tracker_web(&req.base);
     let method = req.method.to_uppercase();
 
@@ -351,17 +271,17 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
         && req.header("access-control-request-headers").is_some()
         && req.header("origin").is_some();
     if preflight {
-        if origin_ok(&cfg, &base, &method, req.header("origin"), true, false) {
-            return routes::dispatch(tracker, db, perms, req, &base);
+        if csrf::origin_ok(policy, &base, &method, req.header("origin"), true, false) {
+            return routes::dispatch(api, db, perms, req, &base);
         }
         return reject_json(400, "Client is not allowed to use Rest Interface.", " } }");
     }
 
-    if !perms.has(db, "Rest Access", None, None, None) {
+    if !perms.may(db, Frontend::Rest.access_permission(), None, None, None) {
         return reject_json(403, "Forbidden.", " } }");
     }
 
-    if !origin_ok(&cfg, &base, &method, req.header("origin"), true, false) {
+    if !csrf::origin_ok(policy, &base, &method, req.header("origin"), true, false) {
         let msg = if req.header("origin").is_none() {
             "Required Header Missing"
         } else {
@@ -370,7 +290,7 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
         return reject_json(400, msg, " } }");
     }
 
-    if perms.anonymous && !perms.has(db, "Web Access", None, None, None) {
+    if perms.anonymous && !perms.may(db, "Web Access", None, None, None) {
         return reject_json(
             403,
             "Anonymous users are not allowed to use the web interface",
@@ -378,8 +298,8 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
         );
     }
 
-    if let Err(e) = check_csrf(&cfg, &base, req) {
-        let mut r = reject_json(e.status, &e.msg, "}}");
+    if let Err(e) = check_csrf(policy, &base, req, &perms.userid) {
+        let mut r = reject_json(e.status, &e.message, "}}");
         if e.status == 405 {
             // RFC 9110: a 405 names the methods the resource has
             r.headers
@@ -388,7 +308,7 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
         return r;
     }
 
-    routes::dispatch(tracker, db, perms, req, &base)
+    routes::dispatch(api, db, perms, req, &base)
 }
 
 pub(crate) fn parse_payload(req: &ApiRequest, method: &str) -> Result<Payload, ApiError> {

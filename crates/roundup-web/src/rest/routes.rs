@@ -1,22 +1,23 @@
 //! The REST endpoints and the dispatch that leads to them.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Mutex, OnceLock};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hmac::{Hmac, Mac};
 use md5::{Digest, Md5};
+use roundup_core::authz::{check_retirable, Subject};
+use roundup_core::csrf;
 use roundup_core::filter::{FilterSpec, SpecValue};
+use roundup_core::pyrepr::PyValue;
+use roundup_core::ratelimit::{self, RateLimit};
 use roundup_core::schema::{ClassKind, PropType};
+use roundup_core::sessions::{record_str, Record};
 use roundup_core::{Db, Error, Value, Values};
 use roundup_tracker::Tracker;
 use serde_json::{Map, Value as Json};
 
 use super::format::{content_types_for, error_obj, parse_accept, to_json_bytes};
 use super::payload::{FieldValue, Payload};
-use super::perms::Perms;
-use super::ratelimit::{self, RateLimit};
-use super::{parse_payload, ApiConfig, ApiError, ApiRequest, ApiResponse};
+use super::{parse_payload, Api, ApiConfig, ApiError, ApiRequest, ApiResponse};
 
 type HmacMd5 = Hmac<Md5>;
 type Out = Result<(u16, Json), ApiError>;
@@ -29,9 +30,10 @@ const EXPOSE_HEADERS: &str = "X-RateLimit-Limit, X-RateLimit-Remaining, X-RateLi
 
 /// State of one request while it is answered.
 pub(crate) struct Ctx<'a> {
+    pub api: &'a Api<'a>,
     pub tracker: &'a Tracker,
     pub db: &'a Db,
-    pub perms: Perms,
+    pub perms: Subject,
     pub req: &'a ApiRequest,
     /// `[tracker] web`, ending with `/`.
     pub base: String,
@@ -62,7 +64,7 @@ impl<'a> Ctx<'a> {
         }
     }
     fn has(&self, perm: &str, class: Option<&str>, prop: Option<&str>, item: Option<&str>) -> bool {
-        self.perms.has(self.db, perm, class, prop, item)
+        self.perms.may(self.db, perm, class, prop, item)
     }
     fn secret(&self) -> String {
         self.cfg().str("web", "secret_key", "")
@@ -71,14 +73,15 @@ impl<'a> Ctx<'a> {
 
 /// Route, check and run the request; format the answer.
 pub(crate) fn dispatch(
-    tracker: &Tracker,
+    api: &Api<'_>,
     db: &Db,
-    perms: Perms,
+    perms: Subject,
     req: &ApiRequest,
     base: &str,
 ) -> ApiResponse {
     let mut ctx = Ctx {
-        tracker,
+        api,
+        tracker: api.tracker,
         db,
         perms,
         req,
@@ -116,13 +119,23 @@ fn run(ctx: &mut Ctx<'_>) -> (u16, Vec<u8>) {
     let mut method = req.method.to_uppercase();
     let mut early: Option<ApiError> = None;
 
-    // API rate limit, per user and tracker, shared with XML-RPC
+    // API rate limit per user, kept in the one-time-key store as Roundup
+    // keeps it (`ApiLimit-<userid>`, records living an hour)
     if let Some(limit) = RateLimit::new(
         cfg.int("web", "api_calls_per_interval", 0),
         cfg.int("web", "api_interval_in_sec", 3600),
     ) {
-        let key = api_limit_key(ctx.tracker, &ctx.perms.uid);
-        let st = ratelimit::hit(&key, &limit, true);
+        let key = format!("ApiLimit-{}", ctx.perms.userid);
+        let st = match ctx
+            .api
+            .with_otks(|otks| ratelimit::hit(otks, &key, &limit, true, 3600.0))
+        {
+            Ok(st) => st,
+            Err(e) => {
+                let v = error_obj(500, &format!("the API rate limit could not be kept: {e}"));
+                return json_out(ctx, 500, &v, true);
+            }
+        };
         if st.rejected {
             for (k, v) in &st.headers {
                 ctx.set_header(k, Some(v));
@@ -190,8 +203,8 @@ fn run(ctx: &mut Ctx<'_>) -> (u16, Vec<u8>) {
     ctx.set_header("Access-Control-Expose-Headers", Some(EXPOSE_HEADERS));
     let origin = req.header("origin").map(str::to_string);
     ctx.set_header("Access-Control-Allow-Origin", origin.as_deref());
-    if super::origin_ok(
-        &cfg,
+    if csrf::origin_ok(
+        &ctx.api.state.csrf,
         &ctx.base,
         &req.method.to_uppercase(),
         origin.as_deref(),
@@ -285,10 +298,6 @@ fn allowed_for(ctx: &Ctx<'_>, path: &str) -> String {
         _ => 2,
     });
     methods.join(", ")
-}
-
-pub(crate) fn api_limit_key(tracker: &Tracker, uid: &str) -> String {
-    format!("{}\0ApiLimit-{uid}", tracker.home().display())
 }
 
 /// Content negotiation. `Ok(Some(mime))` when raw file data is wanted,
@@ -574,6 +583,14 @@ fn write_error(e: Error) -> ApiError {
         }
         Error::Value(m) => ApiError::new(409, m),
         other => ApiError::new(400, other.to_string()),
+    }
+}
+
+/// A permission refusal of the core (`Unauthorised`) as a 403.
+fn refused(e: Error) -> ApiError {
+    match e {
+        Error::Unauthorised(m) => ApiError::new(403, m),
+        other => write_error(other),
     }
 }
 
@@ -1575,12 +1592,9 @@ fn props_from_args(
 
 fn post_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
     let cls = need_class(ctx, class)?.clone();
-    if !ctx.has("Create", Some(class), None, None) {
-        return Err(ApiError::new(
-            403,
-            format!("Permission to create {class} denied"),
-        ));
-    }
+    ctx.perms
+        .check_create_class(ctx.db, class)
+        .map_err(refused)?;
     let (mut values, binary) = props_from_args(ctx, class, p, None, true)?;
     if let Some(key) = &cls.key {
         if !values.contains_key(key) {
@@ -1590,21 +1604,13 @@ fn post_collection(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
             ));
         }
     }
-    let names: Vec<String> = values.keys().cloned().collect();
-    for k in &names {
-        if !ctx.has("Create", Some(class), Some(k), None) {
-            return Err(ApiError::new(
-                403,
-                format!("Permission to create {class}.{k} denied"),
-            ));
-        }
+    let mut names: Vec<&str> = values.keys().map(String::as_str).collect();
+    if binary.is_some() {
+        names.push("content");
     }
-    if binary.is_some() && !ctx.has("Create", Some(class), Some("content"), None) {
-        return Err(ApiError::new(
-            403,
-            format!("Permission to create {class}.content denied"),
-        ));
-    }
+    ctx.perms
+        .check_create(ctx.db, class, names)
+        .map_err(refused)?;
     // an empty value means "not given" on create
     values.retain(|_, v| v.is_some());
     // a FileClass item without content would have no file behind it
@@ -1671,14 +1677,9 @@ fn put_element(ctx: &mut Ctx<'_>, class: &str, id: &str, p: &Payload) -> Out {
     need_class(ctx, class)?;
     need_item(ctx, class, id)?;
     let (values, binary) = props_from_args(ctx, class, p, Some(id), true)?;
-    for k in values.keys() {
-        if !ctx.has("Edit", Some(class), Some(k), Some(id)) {
-            return Err(ApiError::new(
-                403,
-                format!("Permission to edit {k} of {class}{id} denied"),
-            ));
-        }
-    }
+    ctx.perms
+        .check_edit(ctx.db, class, id, values.keys().map(String::as_str))
+        .map_err(refused)?;
     if binary.is_some() {
         return Err(ApiError::new(
             400,
@@ -1735,12 +1736,7 @@ fn status_ok() -> Json {
 
 fn delete_element(ctx: &mut Ctx<'_>, class: &str, id: &str, p: &Payload) -> Out {
     need_class(ctx, class)?;
-    if !ctx.has("Retire", Some(class), None, Some(id)) {
-        return Err(ApiError::new(
-            403,
-            format!("Permission to retire {class} {id} denied"),
-        ));
-    }
+    ctx.perms.check_retire(ctx.db, class, id).map_err(refused)?;
     require_etag(ctx, class, id, p)?;
     let r = ctx.db.retire(class, id).and_then(|_| ctx.db.commit());
     if let Err(e) = r {
@@ -1853,21 +1849,12 @@ fn patch_element(ctx: &mut Ctx<'_>, class: &str, id: &str, p: &Payload) -> Out {
                 format!("action \"{name}\" is not supported, allowed: retire, restore"),
             ));
         }
-        if !ctx.has("Retire", Some(class), None, Some(id)) {
-            return Err(ApiError::new(
-                403,
-                format!("You do not have permission to retire or restore the {class} class."),
-            ));
-        }
-        if name == "retire" && class == "user" {
-            if let Ok(Some(Value::String(u))) = ctx.db.get("user", id, "username") {
-                if u == "admin" || u == "anonymous" {
-                    return Err(ApiError::new(
-                        409,
-                        "You may not retire the admin or anonymous user",
-                    ));
-                }
-            }
+        ctx.perms
+            .check_retire_or_restore(ctx.db, class, id)
+            .map_err(refused)?;
+        if name == "retire" {
+            // a value error: 409
+            check_retirable(ctx.db, class, id).map_err(write_error)?;
         }
         let r = if name == "retire" {
             ctx.db.retire(class, id)
@@ -1889,12 +1876,9 @@ fn patch_element(ctx: &mut Ctx<'_>, class: &str, id: &str, p: &Payload) -> Out {
     }
     let mut patched = Values::new();
     for (k, v) in values {
-        if !ctx.has("Edit", Some(class), Some(&k), Some(id)) {
-            return Err(ApiError::new(
-                403,
-                format!("Permission to edit {k} of {class}{id} denied"),
-            ));
-        }
+        ctx.perms
+            .check_edit(ctx.db, class, id, [k.as_str()])
+            .map_err(refused)?;
         if op == "remove" && cls.props.get(&k).is_some_and(|pr| pr.required) {
             return Err(ApiError::new(
                 400,
@@ -1962,20 +1946,10 @@ fn parse_whole(text: &str) -> Option<i64> {
     })
 }
 
-struct PoeToken {
-    tracker: String,
-    uid: String,
-    class: Option<String>,
-    expires: Instant,
-}
-
-fn poe_tokens() -> &'static Mutex<HashMap<String, PoeToken>> {
-    static T: OnceLock<Mutex<HashMap<String, PoeToken>>> = OnceLock::new();
-    T.get_or_init(|| Mutex::new(HashMap::new()))
-}
-
-const MAX_POE_TOKENS: usize = 100_000;
-
+/// `POST /data/<class>/@poe`: a Post Once Exactly token, kept in the
+/// one-time-key store as Roundup keeps it (a 40-character key whose
+/// record names the user and, unless `generic`, the class; it lives
+/// `lifetime` seconds, 30 minutes by default, at most an hour).
 fn poe_token(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
     let lifetime = match p.text("lifetime") {
         None => 30 * 60,
@@ -1997,40 +1971,22 @@ fn poe_token(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
         ));
     }
     let generic = p.contains("generic");
-    let key: String = {
-        use rand::distr::{Alphanumeric, SampleString};
-        Alphanumeric.sample_string(&mut rand::rng(), 40)
-    };
-    let now = Instant::now();
-    let mut t = poe_tokens()
-        .lock()
-        .map_err(|_| ApiError::new(500, "POE token table is unavailable"))?;
-    t.retain(|_, v| v.expires > now);
-    if t.len() >= MAX_POE_TOKENS {
-        return Err(ApiError::new(
-            429,
-            "Too many outstanding POE tokens; try later.",
-        ));
-    }
-    t.insert(
-        key.clone(),
-        PoeToken {
-            tracker: ctx.tracker.home().display().to_string(),
-            uid: ctx.perms.uid.clone(),
-            class: if generic {
-                None
-            } else {
-                Some(class.to_string())
-            },
-            expires: now + Duration::from_secs(lifetime as u64),
-        },
-    );
-    drop(t);
-    let expires = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-        + lifetime as f64;
+    let expires = roundup_core::sessions::now() + lifetime as f64;
+    let uid = ctx.perms.userid.clone();
+    let key = ctx
+        .api
+        .with_otks(|otks| {
+            let key = otks.unique_key(40)?;
+            let mut rec = Record::new();
+            rec.insert("uid".into(), PyValue::Str(uid));
+            if !generic {
+                rec.insert("class_name".into(), PyValue::Str(class.to_string()));
+            }
+            otks.set(&key, rec, Some(expires))?;
+            otks.commit()?;
+            Ok(key)
+        })
+        .map_err(|e| ApiError::new(500, format!("could not store the POE token: {e}")))?;
     let mut m = Map::new();
     m.insert(
         "link".into(),
@@ -2045,23 +2001,35 @@ fn poe_token(ctx: &mut Ctx<'_>, class: &str, p: &Payload) -> Out {
     Ok((200, Json::Object(m)))
 }
 
+/// `POST /data/<class>/@poe/<token>`: create, spending the token (it is
+/// gone whatever happens next); only its owner may use it, and only for
+/// its class unless it is generic.
 fn poe_post(ctx: &mut Ctx<'_>, class: &str, token: &str, p: &Payload) -> Out {
     let invalid = || ApiError::new(400, format!("POE token '{token}' not valid."));
-    let entry = {
-        let mut t = poe_tokens()
-            .lock()
-            .map_err(|_| ApiError::new(500, "POE token table is unavailable"))?;
-        let now = Instant::now();
-        t.retain(|_, v| v.expires > now);
-        t.remove(token)
-    };
-    let Some(entry) = entry else {
+    let record = ctx
+        .api
+        .with_otks(|otks| {
+            otks.clean()?;
+            let rec = otks.get_all(token)?;
+            if rec.is_some() {
+                otks.destroy(token)?;
+                otks.commit()?;
+            }
+            Ok(rec)
+        })
+        .map_err(|e| ApiError::new(500, format!("could not read the POE token: {e}")))?;
+    let Some(rec) = record else {
         return Err(invalid());
     };
-    if entry.tracker != ctx.tracker.home().display().to_string() || entry.uid != ctx.perms.uid {
+    if record_str(&rec, "uid") != Some(ctx.perms.userid.as_str()) {
+        eprintln!(
+            "roundup-server: Post Once key owned by user{} was denied. Used by user{}",
+            record_str(&rec, "uid").unwrap_or("?"),
+            ctx.perms.userid
+        );
         return Err(invalid());
     }
-    if let Some(c) = &entry.class {
+    if let Some(c) = record_str(&rec, "class_name") {
         if c != class {
             return Err(ApiError::new(
                 400,

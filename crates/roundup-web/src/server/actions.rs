@@ -6,13 +6,15 @@
 //! its own response (CSV, the registration welcome page), or adds messages
 //! and lets the page be rendered, as in Roundup.
 
-use chrono::{DateTime, Utc};
+use roundup_core::auth::{self, Frontend, LoginError};
+use roundup_core::authz::{check_retirable, Subject};
 use roundup_core::date::{Date, Timezone};
 use roundup_core::filter::{FilterSpec, SpecValue};
 use roundup_core::password::{generate_password, Password};
 use roundup_core::pyrepr::PyValue;
+use roundup_core::query_args::IndexArgs;
 use roundup_core::schema::PropType;
-use roundup_core::sessions::{self, record_str, Record};
+use roundup_core::sessions::{record_str, Record};
 use roundup_core::value::{format_number, Value};
 use roundup_core::{Db, Error, Values};
 
@@ -81,121 +83,24 @@ fn require_class_permission(c: &Client<'_>, perm: &str, action: &str) -> Step {
 // ----------------------------------------------------------------------
 // login and logout
 
-/// GCRA state of login attempts for a user name, kept in the otk store
-/// under `LOGIN-<name>` as Roundup does.
-fn rate_limit(c: &Client<'_>, username: &str, update: bool) -> Step {
-    let attempts = c.st.settings.login_attempts_min;
-    if attempts == 0 {
-        return Ok(());
-    }
-    let period = 60.0f64;
-    let inverse = period / attempts as f64;
-    let key = format!("LOGIN-{username}");
-    let now = Utc::now();
-    let mut otks = c.st.otks()?;
-    let stored = otks
-        .get(&key, "tat")?
-        .and_then(|v| match v {
-            PyValue::Str(s) => DateTime::parse_from_rfc3339(&s)
-                .ok()
-                .map(|d| d.with_timezone(&Utc)),
-            _ => None,
-        })
-        .unwrap_or(now);
-    let tat = stored.max(now);
-    let separation = (tat - now).num_milliseconds() as f64 / 1000.0;
-    let reject = separation > period - inverse;
-    let new_tat = if reject {
-        tat
-    } else {
-        tat + chrono::Duration::milliseconds((inverse * 1000.0) as i64)
-    };
-    if update {
-        let mut rec = Record::new();
-        rec.insert(
-            "tat".into(),
-            PyValue::Str(new_tat.to_rfc3339_opts(chrono::SecondsFormat::Micros, false)),
-        );
-        otks.set(&key, rec, Some(sessions::now() + 2.0 * period))?;
-        otks.commit()?;
-    }
-    if !reject {
-        return Ok(());
-    }
-    let remaining_secs = ((new_tat - now).num_milliseconds() as f64 / 1000.0).max(0.0);
-    let retry = (inverse as u64).max(1);
-    let headers = vec![
-        ("X-RateLimit-Limit".to_string(), attempts.to_string()),
-        (
-            "X-RateLimit-Limit-Period".to_string(),
-            (period as u64).to_string(),
-        ),
-        ("X-RateLimit-Remaining".to_string(), "0".to_string()),
-        ("X-RateLimit-Reset".to_string(), format!("{remaining_secs}")),
-        ("Retry-After".to_string(), retry.to_string()),
-    ];
-    Err(Flow::RateLimited(
-        format!("Logins occurring too fast. Please wait: {retry} seconds."),
-        headers,
-    ))
-}
-
-fn verify_password(c: &Client<'_>, uid: &str, given: &str) -> Step<bool> {
-    let db = &c.db;
-    match db.get("user", uid, "password")? {
-        Some(Value::Password(stored)) => {
-            if !stored.verify(given) {
-                return Ok(false);
-            }
-            let opts = db.options();
-            if c.st.settings.migrate_passwords
-                && stored.needs_rehash(opts.password_scheme, opts.password_rounds)
-            {
-                let fresh = Password::hash(given, opts.password_scheme, opts.password_rounds);
-                let mut v = Values::new();
-                v.insert("password".into(), Some(Value::Password(fresh)));
-                if db.set("user", uid, v).is_ok() {
-                    db.commit()?;
-                }
-            }
-            Ok(true)
-        }
-        None => Ok(c.st.settings.login_empty_passwords && given.is_empty()),
-        Some(_) => Ok(false),
-    }
-}
-
-/// Check a user name and password (with rate limiting and the "Web
-/// Access" permission); the user id on success.
+/// Check a user name and password through the core's login rule (rate
+/// limit, password, "Web Access"); the user id on success.
 pub fn verify_login(c: &mut Client<'_>, username: &str, password: &str) -> Step<String> {
-    let uid = match c.db.lookup("user", username) {
-        Ok(uid) => uid,
-        Err(Error::NoSuchKey { .. }) | Err(Error::Value(_)) => {
-            rate_limit(c, username, true)?;
-            return Err(Flow::LoginFailed("Invalid login".into()));
-        }
-        Err(e) => return Err(e.into()),
-    };
-    rate_limit(c, username, false)?;
-    if !verify_password(c, &uid, password)? {
-        rate_limit(c, username, true)?;
-        return Err(Flow::LoginFailed("Invalid login".into()));
-    }
-    let roles = c.db.user_roles(&uid)?;
-    if !c.db.security().roles_have_permission(
+    let st = c.st;
+    match auth::login(
         &c.db,
-        &roles,
-        "Web Access",
-        &uid,
+        &st.otks,
+        &st.settings.login,
+        Frontend::Web,
+        username,
+        password,
         None,
-        None,
-        None,
-    )? {
-        return Err(Flow::LoginFailed(
-            "You do not have permission to login".into(),
-        ));
+    ) {
+        Ok(uid) => Ok(uid),
+        Err(e @ LoginError::TooFast(_)) => Err(Flow::RateLimited(e.to_string(), e.headers())),
+        Err(LoginError::Failed(e)) => Err(Flow::Fatal(e)),
+        Err(e) => Err(Flow::LoginFailed(e.to_string())),
     }
-    Ok(uid)
 }
 
 /// A URL the user came from, accepted only when it is below the base.
@@ -1047,17 +952,19 @@ fn retire_restore(c: &mut Client<'_>, retire: bool) -> Step<Option<Reply>> {
     if c.template == "index" {
         c.itemid = None;
     }
-    if retire && cn == "user" {
-        if let Some(Value::String(name)) = c.db.get("user", &id, "username")? {
-            if name == "admin" || name == "anonymous" {
-                c.err
-                    .push("You may not retire the admin or anonymous user".into());
-                return Ok(None);
-            }
+    if retire {
+        if let Err(e) = check_retirable(&c.db, &cn, &id) {
+            c.err.push(e.to_string());
+            return Ok(None);
         }
     }
-    let perm = if retire { "Retire" } else { "Restore" };
-    if !c.has_permission(perm, Some(&cn), None, Some(&id))? {
+    let who = Subject::user(&c.db, &c.userid)?;
+    let allowed = if retire {
+        who.may_retire(&c.db, &cn, &id)?
+    } else {
+        who.may_restore(&c.db, &cn, &id)?
+    };
+    if !allowed {
         return Err(Flow::Unauthorised(format!(
             "You do not have permission to {verb} {cn}"
         )));
@@ -1142,23 +1049,6 @@ fn csv_field(s: &str) -> String {
     format!("\"{}\"", s.replace('"', "\"\""))
 }
 
-fn split_names(c: &Client<'_>, name: &str) -> Vec<String> {
-    c.form
-        .iter()
-        .filter(|(k, _)| k == name)
-        .filter_map(|(_, v)| match v {
-            FormValue::Text(t) => Some(t.clone()),
-            _ => None,
-        })
-        .flat_map(|t| {
-            t.split(',')
-                .map(|s| s.trim().to_string())
-                .collect::<Vec<_>>()
-        })
-        .filter(|s| !s.is_empty())
-        .collect()
-}
-
 fn export_csv(c: &mut Client<'_>) -> Step<Option<Reply>> {
     require_class_permission(c, "View", "export")?;
     let Some(cn) = c.classname.clone() else {
@@ -1166,7 +1056,12 @@ fn export_csv(c: &mut Client<'_>) -> Step<Option<Reply>> {
         return Ok(None);
     };
     let cls = c.db.class(&cn)?.clone();
-    let mut columns = split_names(c, "@columns");
+    // the index page's own arguments, read by the same parser, so that
+    // the export lists what the page lists
+    let who = Subject::user(&c.db, &c.userid)?;
+    let args = c.web_request();
+    let ix = IndexArgs::parse(&c.db, &who, Some(&cn), &args);
+    let mut columns = ix.columns.clone();
     if columns.is_empty() {
         columns = vec!["id".to_string()];
     }
@@ -1181,37 +1076,7 @@ fn export_csv(c: &mut Client<'_>) -> Step<Option<Reply>> {
             )));
         }
     }
-    let mut spec = FilterSpec::default();
-    for name in split_names(c, "@filter") {
-        let vals: Vec<String> = c
-            .form
-            .iter()
-            .filter(|(k, _)| *k == name)
-            .filter_map(|(_, v)| match v {
-                FormValue::Text(t) if !t.is_empty() => Some(t.clone()),
-                _ => None,
-            })
-            .collect();
-        match vals.len() {
-            0 => {}
-            1 => spec
-                .filterspec
-                .push((name, SpecValue::One(vals[0].clone()))),
-            _ => spec.filterspec.push((name, SpecValue::Many(vals))),
-        }
-    }
-    spec.sort = split_names(c, "@sort")
-        .into_iter()
-        .map(|s| (None, s))
-        .collect();
-    spec.group = split_names(c, "@group")
-        .into_iter()
-        .map(|s| (None, s))
-        .collect();
-    if let Some(text) = c.form_text("@search_text").filter(|t| !t.trim().is_empty()) {
-        let words: Vec<String> = text.split_whitespace().map(str::to_string).collect();
-        spec.search_matches = Some(std::sync::Arc::new(text_matches(&c.db, &cn, &words)?));
-    }
+    let spec = ix.query(&c.db, &cn)?;
     let ids = match c.db.filter(&cn, &spec) {
         Ok(ids) => ids,
         Err(e) => {
@@ -1273,32 +1138,6 @@ fn export_csv(c: &mut Client<'_>) -> Step<Option<Reply>> {
     reply.set("Content-Disposition", "inline; filename=query.csv");
     reply.body = out.into_bytes();
     Ok(Some(reply))
-}
-
-/// Items of `cn` matching full-text words: hits on the class itself and
-/// on items its multilinks point to (an issue's messages and files).
-fn text_matches(db: &Db, cn: &str, words: &[String]) -> Result<Vec<String>, Error> {
-    let hits = db.search_text(words, None)?;
-    let mut out: Vec<String> = Vec::new();
-    let cls = db.class(cn)?;
-    for h in &hits {
-        if h.class == cn {
-            if !out.contains(&h.id) {
-                out.push(h.id.clone());
-            }
-            continue;
-        }
-        for (pname, p) in cls.multilink_props() {
-            if p.link_class.as_deref() == Some(h.class.as_str()) {
-                for id in db.find(cn, &[(pname, vec![h.id.clone()])])? {
-                    if !out.contains(&id) {
-                        out.push(id);
-                    }
-                }
-            }
-        }
-    }
-    Ok(out)
 }
 
 /// Names of linked items for CSV: `name`, or `realname` for users, else

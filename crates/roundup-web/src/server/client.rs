@@ -8,13 +8,14 @@
 use std::fmt::Write as _;
 use std::sync::{Arc, Mutex};
 
+use roundup_core::csrf::{self, CsrfRequest, Next, Poster, RefusalKind};
+use roundup_core::designator;
 use roundup_core::pyrepr::PyValue;
 use roundup_core::sessions::{self, record_str, Record};
 use roundup_core::value::Value;
 use roundup_core::Error;
 
 use super::actions;
-use super::csrf_token::Verdict;
 use super::files;
 use super::page_cache;
 use super::reply::{error_page, quote, Incoming, Reply};
@@ -115,7 +116,7 @@ fn cookie_value<'h>(inc: &'h Incoming, name: &str) -> Option<&'h str> {
 /// credentials (Basic, with the verified-credential cache, or a JWT) name,
 /// else the user of the session cookie, else anonymous.
 fn handle_api(st: &Arc<TrackerState>, inc: &Incoming) -> Reply {
-    use crate::rest::{self, ApiAuth, ApiRequest};
+    use crate::rest::{self, Api, ApiAuth, ApiRequest, Frontend};
     let db = match st.pool.get("1") {
         Ok(db) => db,
         Err(e) => return Reply::text(500, &format!("tracker error: {e}")),
@@ -128,7 +129,17 @@ fn handle_api(st: &Arc<TrackerState>, inc: &Incoming) -> Reply {
         reply.body = r.body;
         reply
     };
-    let auth = match rest::authenticate(&st.tracker, &db, &inc.headers) {
+    let api = Api {
+        tracker: &st.tracker,
+        state: &st.api,
+        otks: &st.otks,
+    };
+    let frontend = if inc.path == "xmlrpc" {
+        Frontend::Xmlrpc
+    } else {
+        Frontend::Rest
+    };
+    let auth = match rest::authenticate(&api, &db, &inc.headers, frontend) {
         Err(resp) => return to_reply(resp),
         Ok(Some(auth)) => auth,
         Ok(None) => match api_session_user(st, inc, &db) {
@@ -154,10 +165,9 @@ fn handle_api(st: &Arc<TrackerState>, inc: &Incoming) -> Reply {
         body: inc.body.clone(),
         base,
     };
-    let resp = if inc.path == "xmlrpc" {
-        crate::xmlrpc::handle(&st.tracker, &db, &auth, &req)
-    } else {
-        rest::handle(&st.tracker, &db, &auth, &req)
+    let resp = match frontend {
+        Frontend::Xmlrpc => crate::xmlrpc::handle(&api, &db, &auth, &req),
+        _ => rest::handle(&api, &db, &auth, &req),
     };
     to_reply(resp)
 }
@@ -490,7 +500,11 @@ impl<'a> Client<'a> {
         if segs.len() > 1 {
             return Err(Flow::Reply(self.serve_file(first)?));
         }
-        match split_designator(first) {
+        // a class whose name ends in digits is named by its whole name
+        let item = designator::split_normalised(first)
+            .ok()
+            .filter(|(cn, _)| self.db.class(cn).is_ok() || self.db.class(first).is_err());
+        match item {
             Some((cn, id)) => {
                 self.classname = Some(cn.to_string());
                 if self.db.class(cn).is_err() {
@@ -566,137 +580,62 @@ impl<'a> Client<'a> {
     // ------------------------------------------------------------------
     // CSRF
 
+    /// The core CSRF decision for this request, then the `@csrf` token of
+    /// a form post (or, sent with a safe method, the token is spent as
+    /// leaked).
     fn check_csrf(&mut self) -> Step {
-        let method = self.inc.method.as_str();
-        if !matches!(method, "GET" | "HEAD" | "POST") {
-            self.extra_headers
-                .push(("Allow".into(), "HEAD, GET, POST".into()));
-            self.status = 405;
-            return Err(Flow::BadRequest(format!("Bad method: {method}")));
-        }
+        let method = self.inc.method.clone();
+        let st = Arc::clone(self.st);
+        let policy = &st.settings.csrf;
+        let inc = self.inc;
+        let req = CsrfRequest::from_headers(&method, &self.base, false, |n| inc.header(n));
+        let mut d = csrf::decide(policy, &req, &self.userid);
         let token = self.form_text("@csrf").map(str::to_string);
-        if method != "POST" {
-            // a token sent in a URL has leaked: spend it
-            if let Some(t) = token {
-                let mut otks = self.st.otks()?;
-                if otks.exists(&t)? {
-                    eprintln!("roundup-server: csrf key used with method {method}; destroying it");
-                    if !is_spent(otks.get_all(&t)?.as_ref()) {
-                        otks.destroy(&t)?;
-                        otks.commit()?;
-                    }
-                } else if let Verdict::Valid { expires } = self.st.csrf_signer.verify(
-                    &t,
-                    &self.userid,
-                    self.sid.as_deref(),
-                    sessions::now() as u64,
-                ) {
-                    eprintln!("roundup-server: csrf key used with method {method}; destroying it");
-                    otks.set(&t, spent_record(), Some(expires as f64))?;
-                    otks.commit()?;
-                }
-            }
-            return Ok(());
-        }
-        let settings = self.st.settings.clone();
-        if settings.tokenless_csrf {
-            return self.check_csrf_tokenless();
-        }
-        super::csrf::check_headers(&settings, self.inc, &self.base, &self.userid)?;
-
-        use super::settings::Enforce;
-        let (nonce_user, nonce_session) = match &token {
-            Some(key) => {
-                let mut otks = self.st.otks()?;
-                let _ = otks.clean();
-                match otks.get_all(key)? {
-                    // already used once
-                    Some(r) if is_spent(Some(&r)) => (None, None),
-                    // a stored token (issued by an older release, or by
-                    // Roundup itself on this database)
-                    Some(r) => {
-                        otks.destroy(key)?;
-                        otks.commit()?;
-                        (
-                            record_str(&r, "uid").map(str::to_string),
-                            record_str(&r, "sid").map(str::to_string),
-                        )
-                    }
-                    None => match self.st.csrf_signer.verify(
-                        key,
-                        &self.userid,
-                        self.sid.as_deref(),
-                        sessions::now() as u64,
-                    ) {
-                        Verdict::Valid { expires } => {
-                            otks.set(key, spent_record(), Some(expires as f64))?;
-                            otks.commit()?;
-                            (Some(self.userid.clone()), self.sid.clone())
-                        }
-                        Verdict::Expired | Verdict::Mismatch | Verdict::Foreign => (None, None),
-                    },
-                }
-            }
-            None => (None, None),
+        let poster = Poster {
+            userid: &self.userid,
+            sid: self.sid.as_deref(),
+            now: sessions::now() as u64,
         };
-        let failure = "We can't validate your session (csrf failure). Re-enter any unsaved data and try again.";
-        if token.is_none() {
-            match settings.csrf_token {
-                Enforce::Required => return Err(Flow::BadRequest(failure.into())),
-                Enforce::LogFailure => {
-                    eprintln!(
-                        "roundup-server: csrf field not supplied by user{}",
-                        self.userid
-                    )
+        let result = match d.result {
+            Err(r) => Err(r),
+            Ok(Next::Accepted) => Ok(()),
+            Ok(Next::Safe) => {
+                if let Some(t) = &token {
+                    let mut otks = st.otks()?;
+                    if csrf::spend_leaked_token(otks.as_mut(), &st.csrf_signer, t, poster)? {
+                        d.log
+                            .push(format!("csrf key used with method {method}; destroying it"));
+                    }
                 }
-                _ => return Ok(()),
-            }
-        }
-        let user_ok = nonce_user.as_deref() == Some(self.userid.as_str());
-        let session_ok = nonce_session == self.sid;
-        if !(user_ok && session_ok) {
-            match settings.csrf_token {
-                Enforce::Required | Enforce::Yes => return Err(Flow::BadRequest(failure.into())),
-                Enforce::LogFailure => eprintln!(
-                    "roundup-server: csrf mismatch for user{} (token user {:?})",
-                    self.userid, nonce_user
-                ),
-                Enforce::No => {}
-            }
-        }
-        Ok(())
-    }
-
-    fn check_csrf_tokenless(&mut self) -> Step {
-        let refuse = || Flow::BadRequest("Unable to authorize request".into());
-        if let Some(origin) = self.inc.header("origin") {
-            if self.base.starts_with(&format!("{origin}/"))
-                || self
-                    .st
-                    .settings
-                    .allowed_api_origins
-                    .iter()
-                    .any(|o| o == origin)
-            {
-                return Ok(());
-            }
-        }
-        if let Some(site) = self.inc.header("sec-fetch-site") {
-            return if site == "same-origin" || site == "none" {
                 Ok(())
-            } else {
-                Err(refuse())
-            };
-        }
-        let Some(origin) = self.inc.header("origin") else {
-            return Ok(());
+            }
+            Ok(Next::CheckToken) => {
+                let mut otks = st.otks()?;
+                csrf::check_token(
+                    policy,
+                    otks.as_mut(),
+                    &st.csrf_signer,
+                    token.as_deref(),
+                    poster,
+                    &mut d.log,
+                )?
+            }
         };
-        let netloc = origin.split_once("://").map(|(_, r)| r).unwrap_or(origin);
-        if self.inc.header("host") == Some(netloc) {
-            Ok(())
-        } else {
-            Err(refuse())
+        for line in &d.log {
+            eprintln!("roundup-server: {line}");
         }
+        result.map_err(|r| {
+            if r.status == 405 {
+                self.status = 405;
+                if let Some(allow) = r.allow {
+                    self.extra_headers.push(("Allow".into(), allow.into()));
+                }
+            }
+            match r.kind {
+                RefusalKind::Unauthorised => Flow::Unauthorised(r.message),
+                RefusalKind::Usage => Flow::BadRequest(r.message),
+            }
+        })
     }
 
     /// A new `@csrf` token bound to this user and session.
@@ -706,7 +645,7 @@ impl<'a> Client<'a> {
         let sid = self.sid.clone();
         let issued = Arc::clone(&self.issued);
         CsrfIssuer::new(Arc::new(move |lifetime: Option<u64>| {
-            let minutes = lifetime.unwrap_or(st.settings.csrf_token_lifetime_min);
+            let minutes = lifetime.unwrap_or(st.settings.csrf.token_lifetime_min);
             let expires = sessions::now() as u64 + minutes * 60;
             let token = st.csrf_signer.issue(&uid, sid.as_deref(), expires);
             if let Ok(mut v) = issued.lock() {
@@ -744,7 +683,7 @@ impl<'a> Client<'a> {
     // files
 
     fn serve_file(&mut self, designator: &str) -> Step<Reply> {
-        let Some((cn, id)) = split_designator(designator) else {
+        let Ok((cn, id)) = designator::split_normalised(designator) else {
             return Err(Flow::NotFound(designator.to_string()));
         };
         let Ok(cls) = self.db.class(cn) else {
@@ -1082,36 +1021,4 @@ impl<'a> Client<'a> {
         }
         url
     }
-}
-
-/// `issue42` -> (`issue`, `42`), leading zeros dropped.
-pub fn split_designator(s: &str) -> Option<(&str, String)> {
-    let pos = s.find(|c: char| c.is_ascii_digit())?;
-    if pos == 0 {
-        return None;
-    }
-    let (cn, digits) = s.split_at(pos);
-    if !digits.chars().all(|c| c.is_ascii_digit()) {
-        return None;
-    }
-    let trimmed = digits.trim_start_matches('0');
-    Some((
-        cn,
-        if trimmed.is_empty() {
-            "0".into()
-        } else {
-            trimmed.to_string()
-        },
-    ))
-}
-
-/// The one-time-key record that marks a signed `@csrf` token as used.
-fn spent_record() -> Record {
-    let mut rec = Record::new();
-    rec.insert("spent".into(), PyValue::Bool(true));
-    rec
-}
-
-fn is_spent(rec: Option<&Record>) -> bool {
-    matches!(rec.and_then(|r| r.get("spent")), Some(PyValue::Bool(true)))
 }

@@ -11,7 +11,9 @@
 //! `:` is accepted in place of `@` everywhere.
 
 use indexmap::IndexMap;
+use roundup_core::authz::Subject;
 use roundup_core::date::Date;
+use roundup_core::designator;
 use roundup_core::schema::PropType;
 use roundup_core::value::Value;
 use roundup_core::{ClassKind, Db, Error, Values};
@@ -150,21 +152,12 @@ fn parse_label(key: &str, classes: &[&str]) -> Option<Label> {
             special: Special::File,
         });
     }
-    for cn in classes {
-        if let Some(rest) = key.strip_prefix(cn) {
-            let idlen = rest
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '-')
-                .count();
-            if idlen == 0 {
-                continue;
-            }
-            if let Some(special) = parse_suffix(&rest[idlen..]) {
-                return Some(Label {
-                    designator: Some((cn.to_string(), rest[..idlen].to_string())),
-                    special,
-                });
-            }
+    if let Some((cn, id, rest)) = designator::split_form_prefix(key, classes) {
+        if let Some(special) = parse_suffix(rest) {
+            return Some(Label {
+                designator: Some((cn.to_string(), id.to_string())),
+                special,
+            });
         }
     }
     parse_suffix(key).map(|special| Label {
@@ -175,13 +168,7 @@ fn parse_label(key: &str, classes: &[&str]) -> Option<Label> {
 
 /// Split a designator such as `msg-1` or `issue23`.
 fn parse_designator(s: &str, classes: &[&str]) -> Option<(String, String)> {
-    classes.iter().find_map(|cn| {
-        let rest = s.strip_prefix(cn)?;
-        let ok = !rest.is_empty()
-            && rest.chars().all(|c| c.is_ascii_digit() || c == '-')
-            && rest.chars().any(|c| c.is_ascii_digit());
-        ok.then(|| (cn.to_string(), rest.to_string()))
-    })
+    designator::split_form(s, classes).map(|(c, i)| (c.to_string(), i.to_string()))
 }
 
 fn text_values<'a>(vals: &[&'a FormValue]) -> Vec<&'a str> {
@@ -720,8 +707,9 @@ pub trait EditPermissions {
     fn may_create(&self, db: &Db, class: &str, props: &ItemProps) -> Result<bool, Error>;
 }
 
-/// Roundup's default checks: Edit per property of the item; Create on the
-/// class and on each property given.
+/// Roundup's default checks, made by the core's authorisation rules for
+/// the user the connection acts for: Edit per property of the item;
+/// Create on the class and on each property given.
 pub struct DefaultPermissions;
 
 impl EditPermissions for DefaultPermissions {
@@ -730,23 +718,14 @@ impl EditPermissions for DefaultPermissions {
         if props.content.is_some() {
             names.push("content");
         }
-        for p in names {
-            if !db.has_permission("Edit", Some(class), Some(p), Some(id))? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Subject::user(db, &db.getuid())?.may_edit(db, class, id, names)
     }
     fn may_create(&self, db: &Db, class: &str, props: &ItemProps) -> Result<bool, Error> {
-        if !db.has_permission("Create", Some(class), None, None)? {
-            return Ok(false);
-        }
-        for p in props.values.keys() {
-            if !db.has_permission("Create", Some(class), Some(p), None)? {
-                return Ok(false);
-            }
-        }
-        Ok(true)
+        Subject::user(db, &db.getuid())?.may_create(
+            db,
+            class,
+            props.values.keys().map(String::as_str),
+        )
     }
 }
 

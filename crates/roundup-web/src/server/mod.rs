@@ -13,8 +13,6 @@
 pub mod actions;
 pub mod client;
 pub mod compress;
-pub mod csrf;
-pub mod csrf_token;
 pub mod files;
 pub mod form;
 pub mod mail;

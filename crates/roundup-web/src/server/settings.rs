@@ -3,31 +3,9 @@
 
 use std::path::PathBuf;
 
+use roundup_core::auth::LoginPolicy;
 use roundup_core::config::Config;
-
-/// How strictly one CSRF check is enforced (`[web] csrf_enforce_*`).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Enforce {
-    /// Not checked.
-    No,
-    /// Checked when the header/token is present; failure rejects.
-    Yes,
-    /// Checked when present; failure is only logged.
-    LogFailure,
-    /// Must be present and pass.
-    Required,
-}
-
-impl Enforce {
-    fn parse(s: &str) -> Enforce {
-        match s.trim().to_lowercase().as_str() {
-            "no" | "false" | "0" => Enforce::No,
-            "logfailure" => Enforce::LogFailure,
-            "required" => Enforce::Required,
-            _ => Enforce::Yes,
-        }
-    }
-}
+use roundup_core::csrf::CsrfPolicy;
 
 /// Web settings of one tracker.
 #[derive(Clone, Debug)]
@@ -39,25 +17,17 @@ pub struct WebSettings {
     pub http_auth_header: Option<String>,
     pub http_auth_realm_lowercase: bool,
     pub cookie_takes_precedence: bool,
-    pub login_attempts_min: u64,
+    /// The login rules' options (rate limit, empty and old passwords).
+    pub login: LoginPolicy,
     pub registration_delay: u64,
     pub registration_prevalidate_username: bool,
-    pub tokenless_csrf: bool,
-    pub allowed_api_origins: Vec<String>,
-    pub csrf_token_lifetime_min: u64,
-    pub csrf_header_min_count: u64,
-    pub csrf_token: Enforce,
-    pub csrf_referer: Enforce,
-    pub csrf_origin: Enforce,
-    pub csrf_x_forwarded_host: Enforce,
-    pub csrf_host: Enforce,
+    /// The CSRF options (`[web] csrf_*`, allowed_api_origins, tokenless).
+    pub csrf: CsrfPolicy,
     pub samesite: String,
     pub allow_html_file: bool,
     pub dynamic_compression: bool,
     pub use_precompressed_files: bool,
     pub debug: bool,
-    pub login_empty_passwords: bool,
-    pub migrate_passwords: bool,
     pub instant_registration: bool,
     pub email_registration_confirmation: bool,
     pub new_web_user_roles: String,
@@ -112,7 +82,7 @@ impl WebSettings {
             http_auth_header: c.get_opt_str("web", "http_auth_header").ok().flatten(),
             http_auth_realm_lowercase: b(c, "web", "http_auth_convert_realm_to_lowercase", false),
             cookie_takes_precedence: b(c, "web", "cookie_takes_precedence", false),
-            login_attempts_min: n(c, "web", "login_attempts_min", 3),
+            login: LoginPolicy::from_config(c),
             registration_delay: n(c, "web", "registration_delay", 4),
             registration_prevalidate_username: b(
                 c,
@@ -120,27 +90,12 @@ impl WebSettings {
                 "registration_prevalidate_username",
                 false,
             ),
-            tokenless_csrf: b(c, "web", "use_tokenless_csrf_protection", false),
-            allowed_api_origins: c.get_list("web", "allowed_api_origins").unwrap_or_default(),
-            csrf_token_lifetime_min: n(c, "web", "csrf_token_lifetime", 20160),
-            csrf_header_min_count: n(c, "web", "csrf_header_min_count", 1),
-            csrf_token: Enforce::parse(&s(c, "web", "csrf_enforce_token", "yes")),
-            csrf_referer: Enforce::parse(&s(c, "web", "csrf_enforce_header_referer", "yes")),
-            csrf_origin: Enforce::parse(&s(c, "web", "csrf_enforce_header_origin", "yes")),
-            csrf_x_forwarded_host: Enforce::parse(&s(
-                c,
-                "web",
-                "csrf_enforce_header_x-forwarded-host",
-                "yes",
-            )),
-            csrf_host: Enforce::parse(&s(c, "web", "csrf_enforce_header_host", "yes")),
+            csrf: CsrfPolicy::from_config(c),
             samesite: s(c, "web", "samesite_cookie_setting", "Lax"),
             allow_html_file: b(c, "web", "allow_html_file", false),
             dynamic_compression: b(c, "web", "dynamic_compression", true),
             use_precompressed_files: b(c, "web", "use_precompressed_files", false),
             debug: b(c, "web", "debug", false),
-            login_empty_passwords: b(c, "web", "login_empty_passwords", false),
-            migrate_passwords: b(c, "web", "migrate_passwords", true),
             instant_registration: b(c, "main", "instant_registration", false),
             email_registration_confirmation: b(c, "main", "email_registration_confirmation", true),
             new_web_user_roles: c.new_web_user_roles().to_string(),

@@ -9,9 +9,11 @@ use roundup_core::shared_cache::SharedCache;
 use roundup_core::{Db, Error, Result};
 use roundup_tracker::Tracker;
 
-use super::csrf_token::TokenSigner;
+use roundup_core::csrf::TokenSigner;
+
 use super::page_cache::PageCache;
 use super::settings::WebSettings;
+use crate::rest::ApiState;
 use crate::templating::Templates;
 
 /// Open connections kept for reuse. `Db` is `Send` but not `Sync`, so each
@@ -102,8 +104,10 @@ pub struct TrackerState {
     pub pool: DbPool,
     pub sessions: Mutex<Box<dyn KeyStore>>,
     pub otks: Mutex<Box<dyn KeyStore>>,
-    /// Signs the `@csrf` tokens put in forms (see [`super::csrf_token`]).
+    /// Signs the `@csrf` tokens put in forms (see [`roundup_core::csrf`]).
     pub csrf_signer: TokenSigner,
+    /// What REST and XML-RPC keep for this tracker between requests.
+    pub api: ApiState,
     /// Rendered pages for repeated identical requests.
     pub pages: PageCache,
 }
@@ -149,6 +153,7 @@ impl TrackerState {
         };
         Ok(TrackerState {
             csrf_signer: TokenSigner::new(&secret),
+            api: ApiState::new(&tracker),
             pages: PageCache::default(),
             name: name.to_string(),
             pool: DbPool::new(tracker.clone(), 8),

@@ -11,6 +11,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use minijinja::{Error as TplError, ErrorKind};
+use roundup_core::authz::Subject;
 use roundup_core::date::Timezone;
 use roundup_core::schema::PropType;
 use roundup_core::storage::StoredNode;
@@ -52,6 +53,8 @@ pub(crate) struct RenderCtx<'a> {
     /// The user the page is rendered for.
     pub userid: String,
     pub roles: Vec<String>,
+    /// The same user for the core's permission rules.
+    pub who: Subject,
     pub tz: Timezone,
     pub index: IndexArgs,
     pub markdown_breaks: bool,
@@ -75,9 +78,10 @@ impl<'a> RenderCtx<'a> {
         } else {
             req.userid.clone()
         };
-        let roles = db.user_roles(&userid)?;
+        let who = Subject::user(db, &userid)?;
+        let roles = who.roles.clone();
         let tz = db.timezone_of(&userid).unwrap_or(Timezone::Utc);
-        let index = IndexArgs::parse(db, req, view.classname.as_deref(), &roles);
+        let index = IndexArgs::parse(db, &who, view.classname.as_deref(), req);
         let markdown_breaks = tracker
             .config()
             .get_bool("markdown", "break_on_newline")
@@ -89,6 +93,7 @@ impl<'a> RenderCtx<'a> {
             view,
             userid,
             roles,
+            who,
             tz,
             index,
             markdown_breaks,
@@ -137,10 +142,7 @@ impl<'a> RenderCtx<'a> {
     }
 
     fn ask(&self, perm: &str, class: Option<&str>, prop: Option<&str>, item: Option<&str>) -> bool {
-        self.db
-            .security()
-            .roles_have_permission(self.db, &self.roles, perm, &self.userid, class, prop, item)
-            .unwrap_or(false)
+        self.who.may(self.db, perm, class, prop, item)
     }
 
     /// Whether any permission named `perm` that the user's roles hold for
@@ -155,17 +157,7 @@ impl<'a> RenderCtx<'a> {
         }
         let mut key = String::new();
         perm_key(&mut key, perm, Some(class), None, None);
-        let sec = self.db.security();
-        let found = sec.roles().any(|role| {
-            self.roles.contains(&role.name)
-                && role.permissions.iter().any(|&pi| {
-                    sec.permission(pi).is_some_and(|p| {
-                        p.name == perm
-                            && p.check.is_some()
-                            && p.klass.as_deref().is_none_or(|k| k == class)
-                    })
-                })
-        });
+        let found = self.who.has_checked(self.db, perm, class);
         self.checked.borrow_mut().insert(key, found);
         found
     }

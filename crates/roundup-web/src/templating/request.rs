@@ -5,223 +5,27 @@ use std::sync::Arc;
 
 use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr};
 use minijinja::{Error as TplError, ErrorKind, State, Value as JValue};
-use roundup_core::filter::{Direction, FilterSpec, SpecValue};
-use roundup_core::schema::{Property, Schema};
-use roundup_core::Db;
+use roundup_core::filter::FilterSpec;
 
 use super::ctx::{with, RenderCtx};
 use super::html::{url_quote, url_quote_arg, TagBuilder};
 use super::model::{value_text, ItemObj};
 use crate::request::{FormValue, WebRequest};
 
-/// Default number of rows on an index page.
-pub const DEFAULT_PAGESIZE: usize = 50;
-/// Largest page size honoured (protects the server from huge pages).
-pub const MAX_PAGESIZE: usize = 5000;
+pub use roundup_core::query_args::{
+    resolve_prop, FilterArg, IndexArgs, DEFAULT_PAGESIZE, MAX_PAGESIZE,
+};
 
-/// The index arguments of a request (`@columns`, `@sort`, `@group`,
-/// `@filter` and the filter values, `@search_text`, `@pagesize`,
-/// `@startwith`, `@dispname`), parsed once per render. Sort, group and
-/// filter properties the user may not search are dropped, as in Roundup.
-#[derive(Clone, Debug, Default)]
-pub struct IndexArgs {
-    pub columns: Vec<String>,
-    /// (descending, property)
-    pub sort: Vec<(bool, String)>,
-    pub group: Vec<(bool, String)>,
-    pub filter: Vec<String>,
-    /// (property, values, whether the values are a list)
-    pub filterspec: Vec<(String, Vec<String>, bool)>,
-    pub search_text: Option<String>,
-    pub pagesize: usize,
-    pub startwith: usize,
-    pub dispname: Option<String>,
-}
-
-/// Split repeated and comma-separated values into trimmed pieces.
-fn list_values(req: &WebRequest, name: &str) -> Vec<String> {
-    req.get_all(name)
-        .iter()
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
-/// Resolve a dotted property path from `class`.
-pub(crate) fn resolve_prop<'s>(
-    schema: &'s Schema,
-    class: &str,
-    dotted: &str,
-) -> Option<&'s Property> {
-    let mut cls = schema.classes.get(class)?;
-    let mut steps = dotted.split('.').peekable();
-    while let Some(step) = steps.next() {
-        let p = cls.prop(step)?;
-        if steps.peek().is_none() {
-            return Some(p);
-        }
-        cls = schema.classes.get(p.link_class.as_deref()?)?;
-    }
-    None
-}
-
-/// Whether the roles may search along the whole path.
-fn may_search(db: &Db, roles: &[String], class: &str, dotted: &str) -> bool {
-    let schema = db.schema();
-    let mut cls_name = class.to_string();
-    for step in dotted.split('.') {
-        if !db.security().role_may_search(roles, &cls_name, step) {
-            return false;
-        }
-        let Some(p) = schema.classes.get(&cls_name).and_then(|c| c.prop(step)) else {
-            return false;
-        };
-        if let Some(t) = &p.link_class {
-            cls_name = t.clone();
-        }
-    }
-    true
-}
-
-impl IndexArgs {
-    pub fn parse(db: &Db, req: &WebRequest, class: Option<&str>, roles: &[String]) -> IndexArgs {
-        let known = |name: &str| match class {
-            Some(c) => {
-                resolve_prop(db.schema(), c, name).is_some() && may_search(db, roles, c, name)
-            }
-            None => true,
-        };
-        let columns = list_values(req, "@columns");
-        let sort = parse_order(req, "sort")
-            .into_iter()
-            .filter(|(_, p)| known(p))
-            .collect();
-        let group = parse_order(req, "group")
-            .into_iter()
-            .filter(|(_, p)| known(p))
-            .collect();
-        let filter: Vec<String> = list_values(req, "@filter");
-        let mut filterspec = Vec::new();
-        if let Some(c) = class {
-            for name in &filter {
-                if !req.has(name) || !known(name) {
-                    continue;
-                }
-                let Some(p) = resolve_prop(db.schema(), c, name) else {
-                    continue;
-                };
-                let raw: Vec<String> = req.get_all(name).iter().map(|s| s.to_string()).collect();
-                if p.is_pointer() || name == "id" || name.ends_with(".id") {
-                    filterspec.push((name.clone(), list_values(req, name), true));
-                } else if raw.len() > 1 {
-                    filterspec.push((name.clone(), raw, true));
-                } else {
-                    filterspec.push((name.clone(), raw, false));
-                }
+impl roundup_core::query_args::Args for WebRequest {
+    fn each<'a>(&'a self, f: &mut dyn FnMut(&'a str, &'a str)) {
+        for (k, v) in &self.form {
+            if let FormValue::Text(t) = v {
+                f(k, t);
             }
         }
-        let search_text = req
-            .get("@search_text")
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        let pagesize = req
-            .get("@pagesize")
-            .and_then(|s| s.trim().parse::<usize>().ok())
-            .filter(|n| *n > 0)
-            .map(|n| n.min(MAX_PAGESIZE))
-            .unwrap_or(DEFAULT_PAGESIZE);
-        let startwith = req
-            .get("@startwith")
-            .and_then(|s| s.trim().parse::<usize>().ok())
-            .unwrap_or(0);
-        let dispname = req
-            .get("@dispname")
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
-        IndexArgs {
-            columns,
-            sort,
-            group,
-            filter,
-            filterspec,
-            search_text,
-            pagesize,
-            startwith,
-            dispname,
-        }
     }
-
-    /// The core filter arguments for these index arguments.
-    pub fn filter_spec(&self) -> FilterSpec {
-        let order = |v: &[(bool, String)]| {
-            v.iter()
-                .map(|(desc, p)| {
-                    (
-                        Some(if *desc {
-                            Direction::Desc
-                        } else {
-                            Direction::Asc
-                        }),
-                        p.clone(),
-                    )
-                })
-                .collect()
-        };
-        FilterSpec {
-            filterspec: self
-                .filterspec
-                .iter()
-                .map(|(k, v, list)| {
-                    let sv = if *list || v.len() != 1 {
-                        SpecValue::Many(v.clone())
-                    } else {
-                        SpecValue::One(v[0].clone())
-                    };
-                    (k.clone(), sv)
-                })
-                .collect(),
-            sort: order(&self.sort),
-            group: order(&self.group),
-            ..FilterSpec::default()
-        }
-    }
-}
-
-/// `@sort0`/`@sortdir0`... or `@sort=a,-b` (+ `@sortdir`) into
-/// (descending, property) pairs.
-fn parse_order(req: &WebRequest, name: &str) -> Vec<(bool, String)> {
-    let mut out = Vec::new();
-    let mut i = 0;
-    while let Some(field) = req.get(&format!("@{name}{i}")) {
-        let dir = req
-            .get(&format!("@{name}dir{i}"))
-            .is_some_and(|d| !d.is_empty());
-        if !field.trim().is_empty() {
-            push_order(&mut out, field.trim(), dir);
-        }
-        i += 1;
-    }
-    if out.is_empty() {
-        let dir = req
-            .get(&format!("@{name}dir"))
-            .is_some_and(|d| !d.is_empty());
-        for (j, f) in list_values(req, &format!("@{name}"))
-            .into_iter()
-            .enumerate()
-        {
-            push_order(&mut out, &f, dir && j == 0);
-        }
-    }
-    out
-}
-
-fn push_order(out: &mut Vec<(bool, String)>, field: &str, dir: bool) {
-    match field.strip_prefix('-') {
-        Some(p) => out.push((true, p.to_string())),
-        None => out.push((dir, field.trim_start_matches('+').to_string())),
+    fn values(&self, name: &str) -> Vec<&str> {
+        self.get_all(name)
     }
 }
 
@@ -298,13 +102,13 @@ impl Object for RequestObj {
                 "sort" => order_value(&ix.sort),
                 "group" => order_value(&ix.group),
                 "filter" => JValue::from(ix.filter.clone()),
-                "filterspec" => JValue::from_iter(ix.filterspec.iter().map(|(k, v, list)| {
-                    let val = if *list {
-                        JValue::from(v.clone())
+                "filterspec" => JValue::from_iter(ix.filterspec.iter().map(|f| {
+                    let val = if f.list {
+                        JValue::from(f.values.clone())
                     } else {
-                        JValue::from(v.first().cloned().unwrap_or_default())
+                        JValue::from(f.values.first().cloned().unwrap_or_default())
                     };
-                    (k.clone(), val)
+                    (f.prop.clone(), val)
                 })),
                 "search_text" => JValue::from(ix.search_text.clone()),
                 "pagesize" => JValue::from(ix.pagesize),
@@ -440,14 +244,14 @@ pub(crate) fn indexargs_url(
     if !given("startwith") {
         parts.push(format!("@startwith={}", ix.startwith));
     }
-    for (k, v, _) in &ix.filterspec {
-        if args.iter().any(|(a, _)| a == k) {
+    for f in &ix.filterspec {
+        if args.iter().any(|(a, _)| *a == f.prop) {
             continue;
         }
         parts.push(format!(
             "{}={}",
-            url_quote_arg(k),
-            url_quote_arg(&v.join(","))
+            url_quote_arg(&f.prop),
+            url_quote_arg(&f.values.join(","))
         ));
     }
     if parts.is_empty() {
@@ -483,8 +287,8 @@ fn indexargs_form(ctx: &RenderCtx<'_>, parts: [bool; 8]) -> String {
         out.push_str(&hidden("@filter", &ix.filter.join(",")));
     }
     if parts[4] {
-        for (k, v, _) in &ix.filterspec {
-            out.push_str(&hidden(k, &v.join(",")));
+        for f in &ix.filterspec {
+            out.push_str(&hidden(&f.prop, &f.values.join(",")));
         }
     }
     if parts[5] {
@@ -695,14 +499,10 @@ impl BatchObj {
         if !ctx.may_view(class, None, None) {
             return BatchObj::empty(class, ix.pagesize, None);
         }
-        let mut spec = ix.filter_spec();
-        if let Some(text) = &ix.search_text {
-            let key = format!("search_matches\0{class}\0{text}");
-            match ctx.db.cached_ids(&key, || search_matches(ctx, class, text)) {
-                Ok(m) => spec.search_matches = Some(m),
-                Err(e) => return BatchObj::empty(class, ix.pagesize, Some(e.to_string())),
-            }
-        }
+        let spec = match ix.query(ctx.db, class) {
+            Ok(spec) => spec,
+            Err(e) => return BatchObj::empty(class, ix.pagesize, Some(e.to_string())),
+        };
         if !ctx.has_checked("View", class) {
             // Every matching item is visible: let the database sort and
             // cut out the page, and count the matches without sorting.
@@ -779,49 +579,6 @@ impl BatchObj {
             .collect::<Vec<_>>()
             .join(" / ")
     }
-}
-
-/// Items of `class` matching the full-text words, directly or through
-/// the messages/files (any Link/Multilink) that matched.
-fn search_matches(
-    ctx: &RenderCtx<'_>,
-    class: &str,
-    text: &str,
-) -> roundup_core::Result<Vec<String>> {
-    let words: Vec<String> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() >= 2)
-        .map(str::to_string)
-        .collect();
-    if words.is_empty() {
-        return Ok(Vec::new());
-    }
-    let hits = ctx.db.search_text(&words, None)?;
-    let mut out: indexmap::IndexSet<String> = indexmap::IndexSet::new();
-    let mut by_class: std::collections::BTreeMap<String, indexmap::IndexSet<String>> =
-        Default::default();
-    for h in hits {
-        if h.class == class {
-            out.insert(h.id);
-        } else {
-            by_class.entry(h.class).or_default().insert(h.id);
-        }
-    }
-    let cls = ctx.db.class(class)?;
-    for (pname, p) in &cls.props {
-        if p.is_computed() {
-            continue;
-        }
-        let Some(target) = &p.link_class else {
-            continue;
-        };
-        if let Some(ids) = by_class.get(target) {
-            let ids: Vec<String> = ids.iter().cloned().collect();
-            out.extend(ctx.db.find(class, &[(pname.as_str(), ids)])?);
-        }
-    }
-    let out: Vec<String> = out.into_iter().collect();
-    Ok(out)
 }
 
 impl Object for BatchObj {

@@ -4,16 +4,20 @@
 //!
 //! Authentication is the server's (see [`crate::rest::authenticate`]);
 //! [`handle`] checks the "Xmlrpc Access" permission and the API CSRF
-//! header rules, then runs the call with the caller's permissions.
+//! header rules, then runs the call with the caller's permissions. The
+//! rules (permissions, CSRF, designators) are roundup-core's.
 
 pub mod codec;
 
+use roundup_core::authz::{check_retirable, Subject};
+use roundup_core::csrf::RefusalKind;
+use roundup_core::designator;
 use roundup_core::filter::{Direction, FilterSpec, SpecValue};
 use roundup_core::{Db, Error, Value, Values};
-use roundup_tracker::Tracker;
 
-use crate::rest::perms::Perms;
-use crate::rest::{check_csrf, ApiAuth, ApiConfig, ApiRequest, ApiResponse};
+use crate::rest::{
+    check_csrf, subject_of, Api, ApiAuth, ApiConfig, ApiRequest, ApiResponse, Frontend,
+};
 use codec::XValue;
 
 /// A fault: XML-RPC code and message.
@@ -45,8 +49,8 @@ fn xml_response(body: Vec<u8>) -> ApiResponse {
 }
 
 /// Answer one XML-RPC request for an already authenticated caller.
-pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> ApiResponse {
-    let cfg = ApiConfig(tracker);
+pub fn handle(api: &Api<'_>, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> ApiResponse {
+    let cfg = ApiConfig(api.tracker);
     if !cfg.bool("web", "enable_xmlrpc", true) {
         return ApiResponse {
             status: 404,
@@ -62,19 +66,18 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
             body: b"This is the endpoint of Roundup <a href='https://www.roundup-tracker.org/docs/xmlrpc.html'>XML-RPC interface</a>.".to_vec(),
         };
     }
-    let perms = Perms::resolve(db, auth);
-    db.set_uid(&perms.uid);
-    if !perms.has(db, "Xmlrpc Access", None, None, None) {
+    let perms = subject_of(db, auth);
+    db.set_uid(&perms.userid);
+    if !perms.may(db, Frontend::Xmlrpc.access_permission(), None, None, None) {
         return xml_response(codec::fault(403, "Forbidden"));
     }
     let base = cfg.tracker_web(&req.base);
-    if let Err(e) = check_csrf(&cfg, &base, req) {
-        let kind = if e.msg.starts_with("Missing header") || e.msg.starts_with("Invalid ") {
-            "Unauthorised"
-        } else {
-            "UsageError"
+    if let Err(e) = check_csrf(&api.state.csrf, &base, req, &perms.userid) {
+        let kind = match e.kind {
+            RefusalKind::Unauthorised => "Unauthorised",
+            RefusalKind::Usage => "UsageError",
         };
-        return xml_response(codec::fault(1, &exc(kind, &e.msg).1));
+        return xml_response(codec::fault(1, &exc(kind, &e.message).1));
     }
     let call = match codec::parse_call(&req.body) {
         Ok(c) => c,
@@ -98,7 +101,7 @@ pub fn handle(tracker: &Tracker, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> A
 
 struct Rpc<'a> {
     db: &'a Db,
-    perms: &'a Perms,
+    perms: &'a Subject,
 }
 
 fn text_arg(params: &[XValue], i: usize, method: &str, name: &str) -> Result<String, Fault> {
@@ -136,28 +139,22 @@ fn to_x(v: &Option<Value>) -> XValue {
 }
 
 fn split_designator(d: &str) -> Result<(String, String), Fault> {
-    let pos = d.find(|c: char| c.is_ascii_digit());
-    match pos {
-        Some(p) if p > 0 && d[p..].bytes().all(|b| b.is_ascii_digit()) => {
-            let class = &d[..p];
-            if class.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Ok((class.to_string(), d[p..].to_string()));
-            }
-            Err(exc(
-                "DesignatorError",
-                format!("\"{d}\" not a node designator"),
-            ))
-        }
-        _ => Err(exc(
-            "DesignatorError",
-            format!("\"{d}\" not a node designator"),
-        )),
+    designator::split(d)
+        .map(|(c, i)| (c.to_string(), i.to_string()))
+        .map_err(|e| exc("DesignatorError", e))
+}
+
+/// A permission refusal of the core as Roundup's `Unauthorised` fault.
+fn refused(e: Error) -> Fault {
+    match e {
+        Error::Unauthorised(m) => exc("Unauthorised", m),
+        other => exc("Exception", other),
     }
 }
 
 impl Rpc<'_> {
     fn has(&self, perm: &str, class: Option<&str>, prop: Option<&str>, item: Option<&str>) -> bool {
-        self.perms.has(self.db, perm, class, prop, item)
+        self.perms.may(self.db, perm, class, prop, item)
     }
 
     fn class(&self, name: &str) -> Result<&roundup_core::ClassDef, Fault> {
@@ -279,14 +276,9 @@ impl Rpc<'_> {
             cls.props.keys().cloned().collect()
         };
         props.sort();
-        for p in &props {
-            if !self.has("View", Some(&class), Some(p), Some(&id)) {
-                return Err(exc(
-                    "Unauthorised",
-                    format!("Permission to view {p} of {designator} denied"),
-                ));
-            }
-        }
+        self.perms
+            .check_view(self.db, &class, &id, props.iter().map(String::as_str))
+            .map_err(refused)?;
         self.need_item(&class, &id)?;
         let mut out = Vec::new();
         for p in props {
@@ -351,12 +343,9 @@ impl Rpc<'_> {
 
     fn create(&self, params: &[XValue]) -> Result<XValue, Fault> {
         let class = text_arg(params, 0, "create", "classname")?;
-        if !self.has("Create", Some(&class), None, None) {
-            return Err(exc(
-                "Unauthorised",
-                format!("Permission to create {class} denied"),
-            ));
-        }
+        self.perms
+            .check_create_class(self.db, &class)
+            .map_err(refused)?;
         let cls = self.class(&class)?;
         let values = self.props_from_args(&class, &params[1..], None)?;
         if let Some(key) = &cls.key {
@@ -367,14 +356,9 @@ impl Rpc<'_> {
                 ));
             }
         }
-        for k in values.keys() {
-            if !self.has("Create", Some(&class), Some(k), None) {
-                return Err(exc(
-                    "Unauthorised",
-                    format!("Permission to create {class}.{k} denied"),
-                ));
-            }
-        }
+        self.perms
+            .check_create(self.db, &class, values.keys().map(String::as_str))
+            .map_err(refused)?;
         let values: Values = values.into_iter().filter(|(_, v)| v.is_some()).collect();
         match self
             .db
@@ -392,14 +376,9 @@ impl Rpc<'_> {
         self.class(&class)?;
         self.need_item(&class, &id)?;
         let values = self.props_from_args(&class, &params[1..], Some(&id))?;
-        for k in values.keys() {
-            if !self.has("Edit", Some(&class), Some(k), Some(&id)) {
-                return Err(exc(
-                    "Unauthorised",
-                    format!("Permission to edit {k} of {designator} denied"),
-                ));
-            }
-        }
+        self.perms
+            .check_edit(self.db, &class, &id, values.keys().map(String::as_str))
+            .map_err(refused)?;
         match self
             .db
             .set(&class, &id, values)
@@ -540,22 +519,12 @@ impl Rpc<'_> {
         let designator = text_arg(params, 1, "action", "designator")?;
         let (class, id) = split_designator(&designator)?;
         self.class(&class)?;
-        if !self.has("Retire", Some(&class), None, Some(&id)) {
-            return Err(exc(
-                "Unauthorised",
-                format!("You do not have permission to retire or restore the {class} class."),
-            ));
-        }
+        self.perms
+            .check_retire_or_restore(self.db, &class, &id)
+            .map_err(refused)?;
         self.need_item(&class, &id)?;
-        if name == "retire" && class == "user" {
-            if let Ok(Some(Value::String(u))) = self.db.get("user", &id, "username") {
-                if u == "admin" || u == "anonymous" {
-                    return Err(exc(
-                        "ValueError",
-                        "You may not retire the admin or anonymous user",
-                    ));
-                }
-            }
+        if name == "retire" {
+            check_retirable(self.db, &class, &id).map_err(|e| exc("ValueError", e))?;
         }
         let r = if name == "retire" {
             self.db.retire(&class, &id)

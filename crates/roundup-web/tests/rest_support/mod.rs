@@ -5,10 +5,15 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
 
+use roundup_core::auth::SharedStore;
+use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::{Db, Value, Values};
+use roundup_sqlite::SqliteKeyStore;
 use roundup_tracker::Tracker;
-use roundup_web::rest::{self, ApiAuth, ApiRequest, ApiResponse};
+use roundup_web::rest::{self, Api, ApiAuth, ApiRequest, ApiResponse, ApiState, Frontend};
 
 pub const BASE: &str = "http://localhost:8917/T/";
 pub const ORIGIN: &str = "http://localhost:8917";
@@ -17,6 +22,17 @@ pub const JWT_SECRET: &str = "abcdefghijklmnopqrstuvwxyz0123456789ABCD";
 pub struct Env {
     pub dir: tempfile::TempDir,
     pub tracker: Tracker,
+    /// What a server keeps for the tracker between API requests.
+    pub state: ApiState,
+    /// The tracker's one-time-key store (`db/db-otk`).
+    pub otks: SharedStore,
+}
+
+/// The one-time-key store of a tracker home, as the server opens it.
+pub fn otk_store(home: &Path) -> SharedStore {
+    let store = SqliteKeyStore::open(&home.join("db"), StoreKind::Otks, Duration::from_secs(5))
+        .expect("otk store");
+    Mutex::new(Box::new(store) as Box<dyn KeyStore>)
 }
 
 /// A classic tracker with admin (password "admin"), anonymous, and a
@@ -39,7 +55,14 @@ pub fn classic(settings: &[(&str, &str)]) -> Env {
     tracker
         .initialise("admin", "admin@example.com")
         .expect("initialise");
-    let env = Env { dir, tracker };
+    let state = ApiState::new(&tracker);
+    let otks = otk_store(&home);
+    let env = Env {
+        dir,
+        tracker,
+        state,
+        otks,
+    };
     let db = env.db();
     let mut v = Values::new();
     v.insert("username".into(), Some(Value::String("demo".into())));
@@ -77,6 +100,21 @@ impl Env {
     pub fn db(&self) -> Db {
         self.tracker.open_db("1").expect("open db")
     }
+    pub fn api(&self) -> Api<'_> {
+        Api {
+            tracker: &self.tracker,
+            state: &self.state,
+            otks: &self.otks,
+        }
+    }
+    /// Who sent these headers, as REST sees it.
+    pub fn authenticate(
+        &self,
+        db: &Db,
+        headers: &[(String, String)],
+    ) -> Result<Option<ApiAuth>, ApiResponse> {
+        rest::authenticate(&self.api(), db, headers, Frontend::Rest)
+    }
     pub fn uid(&self, name: &str) -> String {
         self.db().lookup("user", name).expect("user")
     }
@@ -89,11 +127,11 @@ impl Env {
     /// Send a request the way the server would: a fresh connection each time.
     pub fn send(&self, auth: &ApiAuth, req: &ApiRequest) -> ApiResponse {
         let db = self.db();
-        rest::handle(&self.tracker, &db, auth, req)
+        rest::handle(&self.api(), &db, auth, req)
     }
     pub fn xmlrpc(&self, auth: &ApiAuth, req: &ApiRequest) -> ApiResponse {
         let db = self.db();
-        roundup_web::xmlrpc::handle(&self.tracker, &db, auth, req)
+        roundup_web::xmlrpc::handle(&self.api(), &db, auth, req)
     }
     /// Make an issue as admin; returns its id.
     pub fn issue(&self, title: &str) -> String {
@@ -158,6 +196,13 @@ pub fn serve_xmlrpc(home: std::path::PathBuf, n: usize) -> (u16, std::thread::Jo
     let port = listener.local_addr().expect("addr").port();
     let h = std::thread::spawn(move || {
         let tracker = Tracker::open(&home).expect("open tracker");
+        let state = ApiState::new(&tracker);
+        let otks = otk_store(&home);
+        let api = Api {
+            tracker: &tracker,
+            state: &state,
+            otks: &otks,
+        };
         for stream in listener.incoming().take(n) {
             let Ok(mut stream) = stream else { continue };
             let mut reader = BufReader::new(stream.try_clone().expect("clone"));
@@ -182,7 +227,7 @@ pub fn serve_xmlrpc(home: std::path::PathBuf, n: usize) -> (u16, std::thread::Jo
             let mut body = vec![0u8; len];
             reader.read_exact(&mut body).ok();
             let db = tracker.open_db("1").expect("db");
-            let resp = match rest::authenticate(&tracker, &db, &headers) {
+            let resp = match rest::authenticate(&api, &db, &headers, Frontend::Xmlrpc) {
                 Err(r) => r,
                 Ok(auth) => {
                     let auth = auth.unwrap_or(ApiAuth::Anonymous);
@@ -194,7 +239,7 @@ pub fn serve_xmlrpc(home: std::path::PathBuf, n: usize) -> (u16, std::thread::Jo
                         body,
                         base: format!("http://127.0.0.1:{port}/T/"),
                     };
-                    roundup_web::xmlrpc::handle(&tracker, &db, &auth, &req)
+                    roundup_web::xmlrpc::handle(&api, &db, &auth, &req)
                 }
             };
             let mut out = format!(
