@@ -13,6 +13,7 @@ pub mod auth;
 pub mod authz;
 pub mod backend;
 pub mod config;
+pub mod console;
 pub mod counting_storage;
 pub mod csrf;
 pub mod date;

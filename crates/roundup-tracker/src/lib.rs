@@ -11,6 +11,7 @@
 //! [`Tracker::open_db`] opens.
 
 pub mod backends;
+pub mod serving;
 pub mod templates;
 
 use roundup_core::backend::Backend;

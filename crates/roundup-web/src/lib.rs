@@ -1,67 +1,31 @@
-//! Roundup's web interface.
+//! Roundup's HTTP server: `roundup-server` and `roundup-demo`.
 //!
-//! * [`request`]: one web request in Roundup's terms (class, item, template,
-//!   form variables with `@`/`:` names, uploaded files). The HTTP layer
-//!   builds it; templates and actions read it.
-//! * [`templating`]: the Jinja2-syntax page templates (minijinja) and the
-//!   object model they see (`context`, `request`, `db`, `utils`, `config`),
-//!   shaped like Roundup's templating API.
-//! * [`rest`], [`xmlrpc`]: Roundup's REST and XML-RPC interfaces,
-//!   transport independent (the server routes `/rest/...` and `/xmlrpc`).
-//! * [`server`]: axum routing, sessions and logins, CSRF, actions,
-//!   compression, static files, multi-tracker serving; used by the
-//!   `roundup-server` and `roundup-demo` binaries.
-//! * [`console`]: messages on standard output and error that never panic.
-
-/// Messages on standard output and standard error for the server and the
-/// demo: a write that fails (the reader of a pipe went away, as in
-/// `roundup-demo | head -2`) is dropped, and the server goes on serving.
-/// `std`'s `println!`/`eprintln!` would panic there. Use [`outln!`] and
-/// [`errln!`]; inside this crate `eprintln!` is bound to [`errln!`] too.
-pub mod console {
-    use std::io::Write;
-
-    /// Write one line to standard output; failures are ignored.
-    pub fn out(args: std::fmt::Arguments<'_>) {
-        let mut w = std::io::stdout().lock();
-        let _ = w.write_fmt(args).and_then(|()| w.write_all(b"\n"));
-        let _ = w.flush();
-    }
-
-    /// Write one line to standard error; failures are ignored.
-    pub fn err(args: std::fmt::Arguments<'_>) {
-        let mut w = std::io::stderr().lock();
-        let _ = w.write_fmt(args).and_then(|()| w.write_all(b"\n"));
-    }
-}
-
-/// `println!` that never panics (see [`console`]).
-#[macro_export]
-macro_rules! outln {
-    ($($arg:tt)*) => {
-        $crate::console::out(format_args!($($arg)*))
-    };
-}
-
-/// `eprintln!` that never panics (see [`console`]).
-#[macro_export]
-macro_rules! errln {
-    ($($arg:tt)*) => {
-        $crate::console::err(format_args!($($arg)*))
-    };
-}
+//! The top layer of the web stack. [`server`] accepts connections (axum on
+//! tokio, TLS with rustls, keep-alive), maps URLs to trackers, serves
+//! static files and the favicon, compresses replies, logs requests, and
+//! hands each request for a tracker to one of the two front ends beside
+//! each other below it:
+//!
+//! * `roundup-ui` ([`ui`]): the HTML user interface;
+//! * `roundup-api` ([`api`]): REST and XML-RPC.
+//!
+//! Neither front end depends on the other or on this crate; both stand on
+//! the core's rules and on the tracker's shared serving state
+//! (`roundup_tracker::serving`). Messages go through
+//! `roundup_core::console`, which never panics on a closed pipe.
 
 // Every `eprintln!` in this library is a log line of a long-running
 // server: bound here (before the modules, so they see it) to the version
 // that does not panic when standard error is a closed pipe.
 macro_rules! eprintln {
     ($($arg:tt)*) => {
-        $crate::errln!($($arg)*)
+        roundup_core::errln!($($arg)*)
     };
 }
 
-pub mod request;
-pub mod rest;
 pub mod server;
-pub mod templating;
-pub mod xmlrpc;
+
+// The layers below, for the binaries and for code that embeds the server.
+pub use roundup_api as api;
+pub use roundup_core::{errln, outln};
+pub use roundup_ui as ui;

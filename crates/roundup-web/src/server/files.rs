@@ -4,11 +4,11 @@
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use super::compress;
-use super::reply::{Incoming, Reply};
-use super::settings::WebSettings;
+use roundup_ui::reply::{http_date, not_modified_since, Incoming, Reply};
+use roundup_ui::settings::WebSettings;
 
 /// Find `rel` below the static directories, then the templates directory.
 /// `None` when it is missing or tries to leave them.
@@ -59,28 +59,6 @@ fn mtime_secs(m: &std::fs::Metadata) -> u64 {
         .and_then(|t| t.duration_since(UNIX_EPOCH).ok())
         .map(|d| d.as_secs())
         .unwrap_or(0)
-}
-
-/// `If-Modified-Since` says the client's copy is current.
-pub fn not_modified_since(inc: &Incoming, last_modified: u64) -> bool {
-    let Some(ims) = inc.header("if-modified-since") else {
-        return false;
-    };
-    match httpdate::parse_http_date(ims) {
-        Ok(t) => {
-            let client = t
-                .duration_since(UNIX_EPOCH)
-                .map(|d| d.as_secs())
-                .unwrap_or(0);
-            last_modified <= client
-        }
-        Err(_) => false,
-    }
-}
-
-/// HTTP date of a Unix time.
-pub fn http_date(secs: u64) -> String {
-    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
 }
 
 /// Serve a static file found by [`find_static`].
@@ -188,12 +166,4 @@ pub fn maybe_compress(settings_dynamic: bool, inc: &Incoming, reply: &mut Reply)
             );
         }
     }
-}
-
-/// Unix time now.
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
 }

@@ -8,18 +8,18 @@
 //! several; `/favicon.ico` is built in.
 //!
 //! Tracker work (database, templates) runs on blocking threads; each
-//! tracker keeps a pool of open connections ([`state::DbPool`]).
+//! tracker keeps a pool of open connections
+//! ([`roundup_tracker::serving::DbPool`]).
+//!
+//! Below `/<name>/` the server routes, on a blocking thread: `@@file/...`
+//! to the static files ([`files`]), `rest/...` and `xmlrpc` to the APIs
+//! ([`api`], over `roundup-api`), everything else to the HTML UI
+//! (`roundup_ui::client::handle`); then it compresses the reply.
 
-pub mod actions;
-pub mod client;
+pub mod api;
 pub mod compress;
 pub mod files;
-pub mod form;
-pub mod mail;
-pub mod page_cache;
-pub mod reply;
-pub mod settings;
-pub mod state;
+pub mod site;
 pub mod tls;
 
 use std::convert::Infallible;
@@ -36,30 +36,9 @@ use axum::Router;
 use indexmap::IndexMap;
 use tokio::net::TcpListener;
 
-use self::reply::{html_escape, legacy_name, parse_urlencoded, Incoming, Reply};
-use self::state::TrackerState;
-use crate::request::FormValue;
-
-/// Mime types served as declared; other file contents are sent as
-/// `application/octet-stream` (`text/html` too unless `[web]
-/// allow_html_file` is set).
-pub const MIME_ALLOWLIST: &[&str] = &[
-    "text/plain",
-    "text/x-csrc",
-    "text/x-chdr",
-    "text/x-patch",
-    "text/x-python",
-    "text/xml",
-    "text/csv",
-    "text/css",
-    "image/gif",
-    "image/jpeg",
-    "image/png",
-    "image/svg+xml",
-    "image/webp",
-    "audio/ogg",
-    "video/webm",
-];
+use self::site::Site;
+use roundup_ui::reply::{self, html_escape, legacy_name, parse_urlencoded, Incoming, Reply};
+use roundup_ui::request::FormValue;
 
 /// The built-in favicon (a 16x16 one-colour icon).
 static FAVICON: &[u8] = include_bytes!("favicon.ico");
@@ -100,7 +79,7 @@ pub type LogSink = Arc<Mutex<Box<dyn Write + Send>>>;
 
 /// The served trackers and settings.
 pub struct App {
-    pub trackers: IndexMap<String, Arc<TrackerState>>,
+    pub trackers: IndexMap<String, Arc<Site>>,
     pub homes: IndexMap<String, PathBuf>,
     pub settings: ServerSettings,
     pub log: Option<LogSink>,
@@ -120,7 +99,7 @@ impl App {
                     "tracker name {name:?} cannot be used in a URL; use letters, digits, '-' and '_'"
                 )));
             }
-            let st = TrackerState::open(name, home)?;
+            let st = Site::open(name, home)?;
             map.insert(name.clone(), Arc::new(st));
             homes.insert(name.clone(), home.clone());
         }
@@ -132,10 +111,10 @@ impl App {
         })
     }
 
-    fn tracker(&self, name: &str) -> Option<Arc<TrackerState>> {
+    fn tracker(&self, name: &str) -> Option<Arc<Site>> {
         if self.settings.reopen_trackers {
             let home = self.homes.get(name)?;
-            match TrackerState::open(name, home) {
+            match Site::open(name, home) {
                 Ok(st) => return Some(Arc::new(st)),
                 Err(e) => eprintln!("roundup-server: reopening {name}: {e}"),
             }
@@ -414,7 +393,7 @@ async fn route(
     };
     let st2 = st.clone();
     let handled = tokio::task::spawn_blocking(move || {
-        let mut reply = client::handle(&st2, &inc);
+        let mut reply = handle_tracker(&st2, &inc);
         files::maybe_compress(st2.settings.dynamic_compression, &inc, &mut reply);
         reply
     })
@@ -426,6 +405,26 @@ async fn route(
             reply::error_page("Error", &format!("request handler failed: {e}")),
         ),
     }
+}
+
+/// One request below a tracker's mount point (on a blocking thread).
+fn handle_tracker(site: &Arc<Site>, inc: &Incoming) -> Reply {
+    // Static files need neither a user nor a database connection.
+    let segs: Vec<&str> = inc.path.split('/').collect();
+    if matches!(segs.first(), Some(&"@@file") | Some(&"_file")) {
+        let rel = segs[1..].join("/");
+        return match files::find_static(&site.settings, &rel) {
+            Some(path) => files::serve_static(&site.settings, inc, &path, &rel),
+            None => Reply::html(
+                404,
+                reply::error_page("Not found", &format!("{rel}: no such file")),
+            ),
+        };
+    }
+    if inc.is_api() {
+        return api::handle(site, inc);
+    }
+    roundup_ui::client::handle(&site.ui, inc)
 }
 
 /// HTTP protocol options for [`serve`].

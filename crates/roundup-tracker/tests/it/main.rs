@@ -1,0 +1,8 @@
+//! roundup-tracker's integration tests, one module per file, all in one
+//! test binary: backend selection from config.ini, the core's rules (login,
+//! rate limits, CSRF, authorisation, designators, index arguments) on a
+//! real tracker home, and the read cache shared between connections.
+
+mod backend_selection;
+mod core_rules;
+mod shared_cache;
