@@ -63,7 +63,7 @@ pub struct Db {
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
     pending_files: RefCell<PendingFiles>,
-    cache: RefCell<HashMap<(String, String), Arc<StoredNode>>>,
+    cache: RefCell<crate::FastHashMap<(String, String), Arc<StoredNode>>>,
     depth: Cell<u32>,
     savepoints: Cell<u64>,
     /// The process-wide read cache, when this connection takes part.
@@ -208,7 +208,7 @@ impl Db {
             store: RefCell::new(store),
             uid: RefCell::new(uid.to_string()),
             pending_files: RefCell::new(PendingFiles::default()),
-            cache: RefCell::new(HashMap::new()),
+            cache: RefCell::new(crate::FastHashMap::default()),
             depth: Cell::new(0),
             savepoints: Cell::new(0),
             shared: None,
@@ -577,10 +577,15 @@ impl Db {
     /// `get`s that follow (an index page's cells) are served from the cache.
     pub fn prefetch(&self, class: &str, ids: &[String]) -> Result<()> {
         let cls = self.class(class)?;
+        // One key buffer for all the look-ups: no allocation per id.
+        let mut key = (class.to_string(), String::new());
         let missing: Vec<String> = {
             let cache = self.cache.borrow();
             ids.iter()
-                .filter(|id| !cache.contains_key(&(class.to_string(), (*id).clone())))
+                .filter(|id| {
+                    key.1.clone_from(id);
+                    !cache.contains_key(&key)
+                })
                 .cloned()
                 .collect()
         };
@@ -595,14 +600,15 @@ impl Db {
                     missing
                 } else {
                     let mut cache = self.cache.borrow_mut();
-                    let mut have = std::collections::HashSet::new();
                     for (id, node) in found {
-                        have.insert(id.clone());
                         cache.insert((class.to_string(), id), node);
                     }
                     missing
                         .into_iter()
-                        .filter(|id| !have.contains(id))
+                        .filter(|id| {
+                            key.1.clone_from(id);
+                            !cache.contains_key(&key)
+                        })
                         .collect()
                 }
             }

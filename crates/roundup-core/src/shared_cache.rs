@@ -21,7 +21,6 @@
 //!
 //! Backends without a change marker never use the cache.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use crate::storage::{StoredNode, TextHit};
@@ -42,8 +41,8 @@ pub enum QueryResult {
 #[derive(Default)]
 struct Inner {
     generation: u64,
-    nodes: HashMap<(String, String), Arc<StoredNode>>,
-    queries: HashMap<String, QueryResult>,
+    nodes: crate::FastHashMap<(String, String), Arc<StoredNode>>,
+    queries: crate::FastHashMap<String, QueryResult>,
 }
 
 /// The shared cache; see the module documentation.

@@ -8,13 +8,13 @@
 //! the objects answer with an error instead of data.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 use minijinja::{Error as TplError, ErrorKind};
 use roundup_core::authz::Subject;
 use roundup_core::date::Timezone;
 use roundup_core::schema::PropType;
 use roundup_core::storage::StoredNode;
+use roundup_core::FastHashMap;
 use roundup_core::{Db, Value};
 use roundup_tracker::Tracker;
 
@@ -58,12 +58,12 @@ pub(crate) struct RenderCtx<'a> {
     pub tz: Timezone,
     pub index: IndexArgs,
     pub markdown_breaks: bool,
-    perms: RefCell<HashMap<String, bool>>,
-    checked: RefCell<HashMap<String, bool>>,
+    perms: RefCell<FastHashMap<String, bool>>,
+    checked: RefCell<FastHashMap<String, bool>>,
     /// Scratch space for building memo keys.
     key_buf: RefCell<String>,
     /// Items read during the render, by class and id.
-    nodes: RefCell<HashMap<String, HashMap<String, std::sync::Arc<StoredNode>>>>,
+    nodes: RefCell<FastHashMap<String, FastHashMap<String, std::sync::Arc<StoredNode>>>>,
 }
 
 impl<'a> RenderCtx<'a> {
@@ -97,10 +97,10 @@ impl<'a> RenderCtx<'a> {
             tz,
             index,
             markdown_breaks,
-            perms: RefCell::new(HashMap::new()),
-            checked: RefCell::new(HashMap::new()),
+            perms: RefCell::new(FastHashMap::default()),
+            checked: RefCell::new(FastHashMap::default()),
             key_buf: RefCell::new(String::new()),
-            nodes: RefCell::new(HashMap::new()),
+            nodes: RefCell::new(FastHashMap::default()),
         })
     }
 
@@ -202,33 +202,44 @@ impl<'a> RenderCtx<'a> {
         let Ok(cls) = self.db.class(class) else {
             return;
         };
-        let mut targets: indexmap::IndexMap<String, indexmap::IndexSet<String>> =
-            indexmap::IndexMap::new();
-        for name in props {
-            let Some(p) = cls.prop(name) else { continue };
-            let Some(target) = p.link_class.as_deref() else {
+        // The Link and Multilink properties shown, with their target
+        // classes; then one pass over the rows collects what they point at.
+        let links: Vec<(&str, &str)> = props
+            .iter()
+            .filter_map(|name| {
+                let p = cls.prop(name)?;
+                let target = p.link_class.as_deref()?;
+                (!p.is_computed()).then_some((name.as_str(), target))
+            })
+            .collect();
+        if links.is_empty() {
+            return;
+        }
+        let mut targets: Vec<(&str, Vec<String>)> = Vec::new();
+        for id in ids {
+            let Ok(node) = self.db.get_node(class, id) else {
                 continue;
             };
-            if p.is_computed() {
-                continue;
-            }
-            for id in ids {
-                let Ok(node) = self.db.get_node(class, id) else {
-                    continue;
-                };
-                let linked = targets.entry(target.to_string()).or_default();
-                match node.values.get(name.as_str()) {
-                    Some(Some(Value::Link(l))) => {
-                        linked.insert(l.clone());
+            for &(name, target) in &links {
+                let i = match targets.iter().position(|(t, _)| *t == target) {
+                    Some(i) => i,
+                    None => {
+                        targets.push((target, Vec::new()));
+                        targets.len() - 1
                     }
+                };
+                let linked = &mut targets[i].1;
+                match node.values.get(name) {
+                    Some(Some(Value::Link(l))) => linked.push(l.clone()),
                     Some(Some(Value::Multilink(ls))) => linked.extend(ls.iter().cloned()),
                     _ => {}
                 }
             }
         }
-        for (target, linked) in targets {
-            let linked: Vec<String> = linked.into_iter().collect();
-            let _ = self.db.prefetch(&target, &linked);
+        for (target, mut linked) in targets {
+            linked.sort_unstable();
+            linked.dedup();
+            let _ = self.db.prefetch(target, &linked);
         }
     }
 
