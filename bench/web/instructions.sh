@@ -44,6 +44,12 @@ control() {
   wait "$cc"
 }
 
+# How many dumps callgrind has written so far.
+dumps() {
+  local f=("$out".*)
+  if [[ -e ${f[0]} ]]; then echo "${#f[@]}"; else echo 0; fi
+}
+
 cols='@columns=title,id,activity,status,assignedto&@pagesize=50'
 declare -A pages=(
   [index]="issue?$cols&@sort=-activity"
@@ -59,9 +65,9 @@ for name in index item filtered search; do
   for i in 1 2 3; do curl -fs -o /dev/null "http://127.0.0.1:$port/bench/$url${sep}warm=$i"; done
   control -z
   for i in $(seq 10); do curl -fs -o /dev/null "http://127.0.0.1:$port/bench/$url${sep}n=$i"; done
-  before=$(ls "$out".* 2>/dev/null | wc -l)
+  before=$(dumps)
   control -d
-  for _ in $(seq 20); do (($(ls "$out".* 2>/dev/null | wc -l) > before)) && break; sleep 0.5; done
+  for _ in $(seq 20); do (($(dumps) > before)) && break; sleep 0.5; done
   last=$(ls -t "$out".* | head -1)
   printf '%-10s %14d\n' "$name" $(($(awk '/^summary:/ {print $2}' "$last") / 10))
 done
