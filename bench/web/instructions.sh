@@ -50,13 +50,8 @@ dumps() {
   if [[ -e ${f[0]} ]]; then echo "${#f[@]}"; else echo 0; fi
 }
 
-cols='@columns=title,id,activity,status,assignedto&@pagesize=50'
-declare -A pages=(
-  [index]="issue?$cols&@sort=-activity"
-  [item]="issue12345"
-  [filtered]="issue?$cols&@sort=-activity&@filter=status,priority&status=2&priority=3"
-  [search]="issue?$cols&@sort=-activity&@search_text=printer+network"
-)
+# shellcheck source=pages.sh
+source "$root/bench/web/pages.sh"
 printf '%-10s %14s\n' page instructions
 for name in index item filtered search; do
   url=${pages[$name]}

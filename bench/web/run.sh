@@ -41,13 +41,8 @@ for port in $rport $oport; do
   for _ in $(seq 100); do curl -fs -o /dev/null "http://127.0.0.1:$port/bench/" && break; sleep 0.2; done
 done
 
-cols='@columns=title,id,activity,status,assignedto&@pagesize=50'
-declare -A pages=(
-  [index]="issue?$cols&@sort=-activity"
-  [item]="issue12345"
-  [filtered]="issue?$cols&@sort=-activity&@filter=status,priority&status=2&priority=3"
-  [search]="issue?$cols&@sort=-activity&@search_text=printer+network"
-)
+# shellcheck source=pages.sh
+source "$root/bench/web/pages.sh"
 
 # The largest resident set of a server and its children (Roundup forks).
 peak_kb() {
