@@ -132,16 +132,23 @@ pub fn cookie_value<'h>(inc: &'h Incoming, name: &str) -> Option<&'h str> {
         .map(|(_, v)| v.trim().trim_matches('"'))
 }
 
-/// The user id of a live web session named by the request's cookie
-/// (`None` for none, an expired one, or anonymous). REST and XML-RPC accept
-/// the web session too, so the server asks the UI through this.
-pub fn session_user(st: &UiState, inc: &Incoming, db: &roundup_core::Db) -> Option<String> {
-    let secure = inc.secure
+/// Whether the browser reaches the tracker over TLS: this connection is,
+/// or `[tracker] web` says https (a proxy terminating TLS in front of us).
+/// It picks the session cookie's name and its `Secure` flag.
+fn is_secure(st: &UiState, inc: &Incoming) -> bool {
+    inc.secure
         || st
             .settings
             .web
             .as_deref()
-            .is_some_and(|w| w.starts_with("https"));
+            .is_some_and(|w| w.starts_with("https"))
+}
+
+/// The user id of a live web session named by the request's cookie
+/// (`None` for none, an expired one, or anonymous). REST and XML-RPC accept
+/// the web session too, so the server asks the UI through this.
+pub fn session_user(st: &UiState, inc: &Incoming, db: &roundup_core::Db) -> Option<String> {
+    let secure = is_secure(st, inc);
     let sid = cookie_value(inc, &st.settings.cookie_name(secure))?;
     if sid.is_empty() {
         return None;
@@ -160,12 +167,7 @@ pub fn handle(st: &Arc<UiState>, inc: &Incoming) -> Reply {
         Ok(db) => db,
         Err(e) => return Reply::html(500, error_page("Tracker error", &e.to_string())),
     };
-    let secure = inc.secure
-        || st
-            .settings
-            .web
-            .as_deref()
-            .is_some_and(|w| w.starts_with("https"));
+    let secure = is_secure(st, inc);
     let base = base_url(st, inc);
     let cookie_path = match base
         .find("://")
