@@ -2,7 +2,7 @@
 //!
 //! Every interface (CLI with `-u`, web, REST, XML-RPC, mail) asks the one
 //! [`Security::has_permission`] question. Permissions are defined by the
-//! tracker's schema script; check functions are usually Starlark callables
+//! tracker's schema.py; check functions are Python functions of it
 //! and arrive here as [`PermissionCheck`] trait objects.
 
 use std::collections::HashMap;

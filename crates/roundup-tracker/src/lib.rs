@@ -21,7 +21,7 @@ use roundup_core::password::Scheme;
 use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::storage::Storage;
 use roundup_core::{Db, DbOptions, Error, Result, TrackerDef};
-use roundup_script::ConfigView;
+use roundup_python::ConfigView;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -91,7 +91,7 @@ impl Tracker {
         let schema_path = home.join("schema.py");
         let source = read_text(&schema_path)?;
         let (schema, security) =
-            roundup_script::load_schema(&schema_path.display().to_string(), &source, &view)?;
+            roundup_python::load_schema(&schema_path.display().to_string(), &source, &view)?;
         let mut detector_files = Vec::new();
         let ddir = home.join("detectors");
         if ddir.is_dir() {
@@ -105,7 +105,7 @@ impl Tracker {
                 detector_files.push((p.display().to_string(), read_text(&p)?));
             }
         }
-        let detectors = roundup_script::load_detectors(&detector_files, &schema, &view)?;
+        let detectors = roundup_python::load_detectors(&detector_files, &schema, &security, &view)?;
         let opts = DbOptions {
             db_dir: config.database_dir(),
             password_scheme: Scheme::Pbkdf2S5,
@@ -220,7 +220,7 @@ impl Tracker {
         let path = self.home.join("initial_data.py");
         if path.exists() {
             let source = read_text(&path)?;
-            roundup_script::run_initial_data(
+            roundup_python::run_initial_data(
                 &path.display().to_string(),
                 &source,
                 &db,

@@ -1,4 +1,4 @@
-# Items every new "classic" tracker starts with (Starlark).
+# Items every new "classic" tracker starts with.
 # `adminpw` and `admin_email` are provided by `roundup-admin initialise`.
 
 priority = db.getclass("priority")

@@ -1,9 +1,9 @@
-# Tracker schema for the "classic" template (Starlark).
+# Tracker schema for the "classic" template.
 #
 # This file defines the classes of items the tracker stores and who may do
-# what with them. It is Starlark, a Python dialect: the Roundup names
-# (Class, IssueClass, FileClass, String, Link, db.security...) work as in a
-# Python tracker's schema.py.
+# what with them. It is Python, run as Roundup runs a tracker's schema.py,
+# with the same names (Class, IssueClass, FileClass, String, Link,
+# db.security...).
 
 # Priorities and statuses: small lookup classes ordered by "order".
 priority = Class(db, "priority", name=String(), order=Number())

@@ -1,4 +1,4 @@
-# Items every new "devel" tracker starts with (Starlark).
+# Items every new "devel" tracker starts with.
 # `adminpw` and `admin_email` are provided by `roundup-admin initialise`.
 
 def fill(classname, names):

@@ -1,4 +1,4 @@
-# Tracker schema for the "devel" template (Starlark).
+# Tracker schema for the "devel" template.
 #
 # A tracker for software projects: "bug" items reported by users, "task"
 # items planned by developers and "milestone" items grouping both for a

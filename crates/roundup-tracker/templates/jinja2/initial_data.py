@@ -1,4 +1,4 @@
-# Items every new "jinja2" tracker starts with (Starlark): those of the
+# Items every new "jinja2" tracker starts with: those of the
 # classic template plus a user "testuser" (password "testuser") to try the
 # web pages with. `adminpw` and `admin_email` come from
 # `roundup-admin initialise`.

@@ -1,10 +1,10 @@
-# Tracker schema for the "jinja2" template (Starlark): the classic schema,
+# Tracker schema for the "jinja2" template: the classic schema,
 # with web pages rendered by Jinja2 instead of TAL.
 #
 # This file defines the classes of items the tracker stores and who may do
-# what with them. It is Starlark, a Python dialect: the Roundup names
-# (Class, IssueClass, FileClass, String, Link, db.security...) work as in a
-# Python tracker's schema.py.
+# what with them. It is Python, run as Roundup runs a tracker's schema.py,
+# with the same names (Class, IssueClass, FileClass, String, Link,
+# db.security...).
 
 # Priorities and statuses: small lookup classes ordered by "order".
 priority = Class(db, "priority", name=String(), order=Number())

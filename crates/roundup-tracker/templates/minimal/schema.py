@@ -1,4 +1,4 @@
-# Tracker schema for the "minimal" template (Starlark): just users.
+# Tracker schema for the "minimal" template: just users.
 # Add your own classes below.
 
 user = Class(db, "user",

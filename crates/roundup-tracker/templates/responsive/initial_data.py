@@ -1,4 +1,4 @@
-# Items every new "responsive" tracker starts with (Starlark), the same as
+# Items every new "responsive" tracker starts with, the same as
 # for "devel". `adminpw` and `admin_email` are provided by `roundup-admin initialise`.
 
 def fill(classname, names):

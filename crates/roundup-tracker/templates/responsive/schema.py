@@ -1,4 +1,4 @@
-# Tracker schema for the "responsive" template (Starlark): the same classes
+# Tracker schema for the "responsive" template: the same classes
 # and permissions as the "devel" template; only the web pages differ.
 # A tracker for software projects: "bug" items reported by users, "task"
 # items planned by developers and "milestone" items grouping both for a

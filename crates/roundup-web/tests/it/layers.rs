@@ -66,7 +66,7 @@ fn nothing_below_the_front_ends_depends_on_them() {
         "roundup-rdbms",
         "roundup-sqlite",
         "roundup-redis",
-        "roundup-script",
+        "roundup-python",
         "roundup-tracker",
     ] {
         let deps = workspace_deps(lower);

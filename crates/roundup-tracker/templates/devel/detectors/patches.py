@@ -28,7 +28,7 @@ def mark_patch(db, cl, nodeid, newvalues):
         return
     patch = db.keyword.lookup("patch")
     keywords = newvalues.get("keywords")
-    if keywords == None:
+    if keywords is None:
         keywords = db.bug.get(nodeid, "keywords") if nodeid else []
     if patch not in keywords:
         newvalues["keywords"] = list(keywords) + [patch]

@@ -1,6 +1,8 @@
 # Keeps issue nosy lists up to date: whoever an issue is assigned to, and
 # the authors (and, if configured, recipients) of new messages, are added.
-# (Sending the messages out by e-mail is done by the mail gateway part.)
+# New messages are handed to the nosy list (nosymessage).
+
+from roundup import roundupdb
 
 def wanted(setting, creating):
     """Roundup's add_*_to_nosy settings: "yes" always, "new" only for new issues."""
@@ -8,7 +10,7 @@ def wanted(setting, creating):
     return setting == "yes" or (creating and setting == "new")
 
 def update_nosy(db, cl, nodeid, newvalues):
-    creating = nodeid == None
+    creating = nodeid is None
     if "nosy" in newvalues:
         nosy = [u for u in (newvalues["nosy"] or []) if db.user.hasnode(u)]
     elif creating:
@@ -19,7 +21,7 @@ def update_nosy(db, cl, nodeid, newvalues):
 
     assignee = newvalues.get("assignedto")
     if assignee:
-        for uid in (assignee if type(assignee) == "list" else [assignee]):
+        for uid in (assignee if isinstance(assignee, list) else [assignee]):
             if uid not in nosy:
                 nosy.append(uid)
 
@@ -41,6 +43,27 @@ def update_nosy(db, cl, nodeid, newvalues):
     if nosy != before or ("nosy" in newvalues and newvalues["nosy"] != nosy):
         newvalues["nosy"] = nosy
 
+def new_messages(cl, nodeid, oldvalues):
+    """Messages on the item now that were not there before the change."""
+    now = cl.get(nodeid, "messages")
+    if oldvalues is None:
+        return now
+    if "messages" not in oldvalues:
+        return []
+    before = set(oldvalues["messages"] or [])
+    return [m for m in now if m not in before]
+
+
+def send_to_nosy(db, cl, nodeid, oldvalues):
+    for msgid in new_messages(cl, nodeid, oldvalues):
+        try:
+            cl.nosymessage(nodeid, msgid, oldvalues)
+        except roundupdb.MessageSendError as e:
+            raise roundupdb.DetectorError(e)
+
+
 def init(db):
     db.issue.audit("create", update_nosy)
     db.issue.audit("set", update_nosy)
+    db.issue.react("create", send_to_nosy)
+    db.issue.react("set", send_to_nosy)

@@ -2,7 +2,9 @@
 # authors (and, if configured, recipients) of new messages are added, and an
 # "assignedto" value if the class had one (these classes use "assignee",
 # which, as in Roundup's devel template, is left alone).
-# (Sending the messages out by e-mail is done by the mail gateway part.)
+# New messages are handed to the nosy list (nosymessage).
+
+from roundup import roundupdb
 
 def wanted(setting, creating):
     """Roundup's add_*_to_nosy settings: "yes" always, "new" only for new issues."""
@@ -10,7 +12,7 @@ def wanted(setting, creating):
     return setting == "yes" or (creating and setting == "new")
 
 def update_nosy(db, cl, nodeid, newvalues):
-    creating = nodeid == None
+    creating = nodeid is None
     if "nosy" in newvalues:
         nosy = [u for u in (newvalues["nosy"] or []) if db.user.hasnode(u)]
     elif creating:
@@ -21,7 +23,7 @@ def update_nosy(db, cl, nodeid, newvalues):
 
     assignee = newvalues.get("assignedto")
     if assignee:
-        for uid in (assignee if type(assignee) == "list" else [assignee]):
+        for uid in (assignee if isinstance(assignee, list) else [assignee]):
             if uid not in nosy:
                 nosy.append(uid)
 
@@ -43,7 +45,28 @@ def update_nosy(db, cl, nodeid, newvalues):
     if nosy != before or ("nosy" in newvalues and newvalues["nosy"] != nosy):
         newvalues["nosy"] = nosy
 
+def new_messages(cl, nodeid, oldvalues):
+    """Messages on the item now that were not there before the change."""
+    now = cl.get(nodeid, "messages")
+    if oldvalues is None:
+        return now
+    if "messages" not in oldvalues:
+        return []
+    before = set(oldvalues["messages"] or [])
+    return [m for m in now if m not in before]
+
+
+def send_to_nosy(db, cl, nodeid, oldvalues):
+    for msgid in new_messages(cl, nodeid, oldvalues):
+        try:
+            cl.nosymessage(nodeid, msgid, oldvalues)
+        except roundupdb.MessageSendError as e:
+            raise roundupdb.DetectorError(e)
+
+
 def init(db):
     for cl in [db.bug, db.task, db.milestone]:
         cl.audit("create", update_nosy)
         cl.audit("set", update_nosy)
+        cl.react("create", send_to_nosy)
+        cl.react("set", send_to_nosy)

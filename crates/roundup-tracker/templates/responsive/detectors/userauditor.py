@@ -2,42 +2,22 @@
 # e-mail address syntax and uniqueness, that roles exist and that the time
 # zone is known.
 
-USERNAME_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_@!%.+-"
-LOCAL_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+/=?^_`{|}~-"
-DOMAIN_CHARS = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-"
+import re
 
-def only_chars(text, allowed):
-    for c in text.elems():
-        if c not in allowed:
-            return False
-    return True
+from roundup.date import get_timezone
 
-def valid_local_part(local):
-    if not local:
-        return False
-    for piece in local.split("."):
-        if not piece or not only_chars(piece, LOCAL_CHARS):
-            return False
-    return True
+LOGIN_NAME = re.compile(r"^[A-Za-z0-9_@!%.+-]+$")
+LOCAL_PART = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$")
+DOMAIN = re.compile(r"^(localhost|([A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?\.)+[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)$")
 
-def valid_domain(domain):
-    if domain == "localhost":
-        return True
-    labels = domain.split(".")
-    if len(labels) < 2:
-        return False
-    for label in labels:
-        if not label or not only_chars(label, DOMAIN_CHARS):
-            return False
-        if label.startswith("-") or label.endswith("-"):
-            return False
-    return True
 
 def valid_address(address):
+    """A full address is checked whole; without "@" it is a local name."""
     if "@" in address:
         local, _, domain = address.rpartition("@")
-        return valid_local_part(local) and valid_domain(domain)
-    return valid_local_part(address)
+        return bool(LOCAL_PART.match(local) and DOMAIN.match(domain))
+    return bool(LOCAL_PART.match(address))
+
 
 def addresses_in(values):
     found = []
@@ -45,33 +25,37 @@ def addresses_in(values):
         found.append(values["address"])
     alternates = values.get("alternate_addresses")
     if alternates:
-        found.extend([a.strip() for a in alternates.split("\n") if a.strip()])
+        found.extend(a.strip() for a in alternates.split("\n") if a.strip())
     return found
+
 
 def check_user(db, cl, nodeid, newvalues):
     username = newvalues.get("username")
-    if username != None and not (username and only_chars(username, USERNAME_CHARS)):
-        ValueError("Login names may only contain the letters a-z (any case), the digits 0-9 and the symbols @._-!+%")
+    if username is not None and not LOGIN_NAME.match(username):
+        raise ValueError("Login names may only contain the letters a-z (any case), "
+                         "the digits 0-9 and the symbols @._-!+%")
     for address in addresses_in(newvalues):
         if not valid_address(address):
-            ValueError('The e-mail address "%s" is not valid' % address)
+            raise ValueError('The e-mail address "%s" is not valid' % address)
         owners = [u for u in db.user.stringFind(address=address) if u != nodeid]
-        for uid in db.user.list():
-            if uid == nodeid or uid in owners:
-                continue
-            alternates = db.user.get(uid, "alternate_addresses") or ""
-            if address in [a.strip() for a in alternates.split("\n")]:
-                owners.append(uid)
+        owners += [u for u in db.user.filter(None, {"alternate_addresses": address})
+                   if u != nodeid and address in
+                   [a.strip() for a in (db.user.get(u, "alternate_addresses") or "").split("\n")]]
         if owners:
-            ValueError("The e-mail address %s is already in use" % address)
+            raise ValueError("The e-mail address %s is already in use" % address)
     roles = newvalues.get("roles")
     if roles:
-        for role in [r.strip().lower() for r in roles.split(",")]:
-            if role and not db.security.hasRole(role):
-                ValueError('There is no role called "%s"' % role)
+        for role in (r.strip().lower() for r in roles.split(",")):
+            if role and role not in db.security.role:
+                raise ValueError('There is no role called "%s"' % role)
     tz = newvalues.get("timezone")
-    if tz and not valid_timezone(tz):
-        ValueError('"%s" is not a known time zone (use a name such as Europe/Paris or an offset in hours from -23 to 23)' % tz)
+    if tz:
+        try:
+            get_timezone(tz)
+        except (KeyError, ValueError):
+            raise ValueError('"%s" is not a known time zone (use a name such as '
+                             'Europe/Paris or an offset in hours from -23 to 23)' % tz)
+
 
 def init(db):
     db.user.audit("create", check_user)

@@ -4,9 +4,9 @@ use crate::common::{ok, open_db};
 use roundup_core::detectors::Detectors;
 use roundup_core::schema::{ClassKind, PropType};
 use roundup_core::{Error, Value, Values};
-use roundup_script::{load_schema, ConfigView};
+use roundup_python::{load_schema, ConfigView};
 
-const CLASSIC: &str = include_str!("../data/classic_schema.star");
+const CLASSIC: &str = include_str!("../data/classic_schema.py");
 
 fn classic() -> (roundup_core::Schema, roundup_core::security::Security) {
     ok(load_schema("schema.py", CLASSIC, &ConfigView::new()))
@@ -264,7 +264,7 @@ db.security.set_props_only_default(True)
 p = db.security.addPermission(name="View", klass="issue", properties=["title"])
 q = db.security.getPermission("View", "issue", properties=["title"])
 if p.name != q.name or p.klass != "issue":
-    fail("getPermission found something else")
+    raise AssertionError("getPermission found something else")
 db.security.addRole(name="Reader")
 db.security.addPermissionToRole("reader", q)
 "#;
@@ -285,7 +285,7 @@ fn bad_option_value_names_file_line_and_option() {
     let text = err.to_string();
     assert!(text.starts_with("trackers/x/schema.py:3:"), "{text}");
     assert!(
-        text.contains("indexme='maybe'") || text.contains("indexme=\"maybe\""),
+        text.contains("String: indexme=str \"maybe\" is not valid; use 'yes' or 'no'"),
         "{text}"
     );
 }
@@ -325,9 +325,9 @@ fn config_is_visible_in_schema() {
     cfg.set("tracker", "name", "Bugs");
     let src = r#"
 if db.config.TRACKER_NAME != "Bugs" or db.config["TRACKER_NAME"] != "Bugs":
-    fail("config not visible")
+    raise AssertionError("config not visible")
 if getattr(db.config, "NO_SUCH_OPTION", "dflt") != "dflt":
-    fail("getattr default")
+    raise AssertionError("getattr default")
 Class(db, "user", username=String())
 "#;
     ok(load_schema("schema.py", src, &cfg));
@@ -341,7 +341,7 @@ Class(db, "query", name=String(), private_for=Link("user"))
 
 def visible_queries(db, userid, klass):
     if klass.classname != "query":
-        fail("wrong class")
+        raise AssertionError("wrong class")
     return [{"filterspec": {"private_for": ["-1", userid]}}]
 
 p = db.security.addPermission(name="View", klass="query", filter=visible_queries)
@@ -393,4 +393,63 @@ fn filter_without_class_needs_a_check() {
     let err = load_schema("schema.py", src, &ConfigView::new()).expect_err("must fail");
     assert!(err.to_string().starts_with("schema.py:4:"), "{err}");
     assert!(err.to_string().contains("needs a check function"), "{err}");
+}
+
+#[test]
+fn check_functions_with_and_without_context() {
+    let src = r#"
+Class(db, "user", username=String(), roles=String())
+Class(db, "doc", owner=Link("user"), title=String(), body=String())
+
+def owner_only(db, userid, itemid):
+    return db.doc.get(itemid, "owner") == userid
+
+def title_editing(db, userid, itemid, **ctx):
+    # Roundup's version-2 checks get permission, classname and property
+    return (ctx["permission"] == "Edit" and ctx["classname"] == "doc"
+            and ctx["property"] == "title" and db.user.get(userid, "username") == "bob")
+
+def broken(db, userid, itemid):
+    return 1 // 0
+
+for check in (owner_only, title_editing):
+    db.security.addPermissionToRole("User", db.security.addPermission(
+        name="Edit", klass="doc", check=check))
+db.security.addPermissionToRole("User", db.security.addPermission(
+    name="Retire", klass="doc", check=broken))
+"#;
+    let (schema, security) = ok(load_schema("schema.py", src, &ConfigView::new()));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
+    let alice = ok(db.create(
+        "user",
+        vals(&[("username", s("alice")), ("roles", s("User"))]),
+    ));
+    let bob = ok(db.create(
+        "user",
+        vals(&[("username", s("bob")), ("roles", s("User"))]),
+    ));
+    let doc = ok(db.create(
+        "doc",
+        vals(&[("owner", Value::Link(alice.clone())), ("title", s("t"))]),
+    ));
+    let sec = db.security();
+    let has = |perm: &str, uid: &str, prop: Option<&str>| {
+        ok(sec.has_permission(&db, perm, uid, Some("doc"), prop, Some(&doc)))
+    };
+    assert!(has("Edit", &alice, Some("body")));
+    assert!(has("Edit", &alice, None));
+    assert!(has("Edit", &bob, Some("title")));
+    assert!(!has("Edit", &bob, Some("body")));
+    assert!(!has("Edit", &bob, None));
+    // an exception in a check is an error naming the schema line
+    let err = sec
+        .has_permission(&db, "Retire", &alice, Some("doc"), None, Some(&doc))
+        .expect_err("the check fails");
+    let text = err.to_string();
+    assert!(matches!(err, Error::Script(_)), "{err:?}");
+    assert!(
+        text.starts_with("schema.py:14: ZeroDivisionError"),
+        "{text}"
+    );
 }

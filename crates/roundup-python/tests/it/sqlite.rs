@@ -2,9 +2,9 @@
 
 use crate::common::{ok, open_sqlite_db};
 use roundup_core::{Error, Value, Values};
-use roundup_script::{load_detectors, load_schema, run_initial_data, ConfigView};
+use roundup_python::{load_detectors, load_schema, run_initial_data, ConfigView};
 
-const CLASSIC: &str = include_str!("../data/classic_schema.star");
+const CLASSIC: &str = include_str!("../data/classic_schema.py");
 
 const INITIAL: &str = r#"
 for i, name in enumerate(["unread", "chatting", "resolved"]):
@@ -15,11 +15,13 @@ db.user.create(username="bob", roles="User")
 "#;
 
 const DETECTORS: &str = r#"
+from roundup.exceptions import Reject
+
 def preset(db, cl, nodeid, newvalues):
     if not newvalues.get("status"):
         newvalues["status"] = db.status.lookup("unread")
     if "spam" in newvalues.get("title", ""):
-        Reject("no spam")
+        raise Reject("no spam")
 
 def remember(db, cl, nodeid, oldvalues):
     db.keyword.create(name="issue" + nodeid)
@@ -45,7 +47,7 @@ fn scripts_on_sqlite() {
     let cfg = ConfigView::new();
     let (schema, security) = ok(load_schema("schema.py", CLASSIC, &cfg));
     let files = vec![("detectors/d.py".to_string(), DETECTORS.to_string())];
-    let detectors = ok(load_detectors(&files, &schema, &cfg));
+    let detectors = ok(load_detectors(&files, &schema, &security, &cfg));
     let dir = tempfile::tempdir().expect("tempdir");
     let db = open_sqlite_db(dir.path(), schema, security, detectors, "1");
     ok(run_initial_data(

@@ -1,0 +1,1 @@
+"""The web interface's names that tracker extensions use."""

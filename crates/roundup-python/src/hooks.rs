@@ -1,0 +1,285 @@
+//! Python functions kept by the core: permission checks and filters,
+//! auditors and reactors.
+//!
+//! Each wrapper holds the Python function object (shared by every thread's
+//! virtual machine) and the tracker's config, and calls it through a
+//! trampoline of `roundup._engine` that converts values both ways, with
+//! the live `Db` as the current context.
+
+use std::fmt;
+use std::sync::Arc;
+
+use roundup_core::detectors::{Auditor, Reactor};
+use roundup_core::filter::{FilterSpec, SpecValue};
+use roundup_core::security::{CheckContext, PermissionCheck, PermissionFilter, RawFilterSpec};
+use roundup_core::{Db, Error, Result, Values};
+use rustpython_vm::{PyObjectRef, VirtualMachine};
+
+use crate::config::ConfigView;
+use crate::convert::{dict_pairs, from_raw, raw, values_to_dict, Raw};
+use crate::engine::{enter, helper, to_core, Ctx, Phase};
+
+/// Call `roundup._engine.<trampoline>(args...)` in a live context.
+fn call_live<R>(
+    label: &str,
+    config: &Arc<ConfigView>,
+    db: &Db,
+    f: impl FnOnce(&VirtualMachine) -> std::result::Result<R, CallError>,
+) -> Result<R> {
+    let ctx = Ctx {
+        label: label.to_string(),
+        config: config.clone(),
+        phase: Phase::Live(db),
+    };
+    enter(&ctx, |vm| match f(vm) {
+        Ok(r) => Ok(r),
+        Err(CallError::Py(e)) => Err(to_core(vm, label, e)),
+        Err(CallError::Core(e)) => Err(e),
+    })
+}
+
+pub(crate) enum CallError {
+    Py(rustpython_vm::builtins::PyBaseExceptionRef),
+    Core(Error),
+}
+
+impl From<rustpython_vm::builtins::PyBaseExceptionRef> for CallError {
+    fn from(e: rustpython_vm::builtins::PyBaseExceptionRef) -> Self {
+        CallError::Py(e)
+    }
+}
+
+fn opt_str(vm: &VirtualMachine, s: Option<&str>) -> PyObjectRef {
+    match s {
+        Some(s) => vm.ctx.new_str(s).into(),
+        None => vm.ctx.none(),
+    }
+}
+
+/// A check function of `addPermission(check=...)`.
+pub(crate) struct PyCheck {
+    pub label: String,
+    pub name: String,
+    pub config: Arc<ConfigView>,
+    pub func: PyObjectRef,
+}
+
+impl fmt::Debug for PyCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "check {} of {}", self.name, self.label)
+    }
+}
+
+impl PermissionCheck for PyCheck {
+    fn check(&self, db: &Db, userid: &str, itemid: &str, cx: &CheckContext<'_>) -> Result<bool> {
+        call_live(&self.label, &self.config, db, |vm| {
+            let t = helper(vm, "call_check")?;
+            let r = t.call(
+                (
+                    self.func.clone(),
+                    vm.ctx.new_str(userid),
+                    vm.ctx.new_str(itemid),
+                    vm.ctx.new_str(cx.permission),
+                    opt_str(vm, cx.classname),
+                    opt_str(vm, cx.property),
+                ),
+                vm,
+            )?;
+            Ok(r.try_to_bool(vm)?)
+        })
+    }
+}
+
+/// A filter function of `addPermission(filter=...)`.
+pub(crate) struct PyFilter {
+    pub label: String,
+    pub name: String,
+    pub config: Arc<ConfigView>,
+    pub func: PyObjectRef,
+}
+
+impl fmt::Debug for PyFilter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "filter {} of {}", self.name, self.label)
+    }
+}
+
+impl PermissionFilter for PyFilter {
+    fn filters(&self, db: &Db, userid: &str, classname: &str) -> Result<Vec<RawFilterSpec>> {
+        let label = self.label.clone();
+        call_live(&self.label, &self.config, db, |vm| {
+            let t = helper(vm, "call_filter")?;
+            let r = t.call(
+                (
+                    self.func.clone(),
+                    vm.ctx.new_str(userid),
+                    vm.ctx.new_str(classname),
+                ),
+                vm,
+            )?;
+            let bad = |what: String| {
+                CallError::Core(Error::Script(format!(
+                    "{label}: filter function {}: {what}",
+                    self.name
+                )))
+            };
+            let specs: Vec<PyObjectRef> = r.try_into_value(vm)?;
+            let mut out = Vec::new();
+            for spec in specs {
+                let mut one = RawFilterSpec::new();
+                for (prop, v) in dict_pairs(vm, "a filterspec", &spec).map_err(bad)? {
+                    let vals = match raw(vm, &v)? {
+                        Raw::Bool(b) => vec![if b { "1" } else { "0" }.to_string()],
+                        other => other.str_list().ok_or_else(|| {
+                            bad(format!(
+                                "the value for {prop} must be a str or a list of str, not {}",
+                                other.describe()
+                            ))
+                        })?,
+                    };
+                    one.push((prop, vals));
+                }
+                out.push(one);
+            }
+            Ok(out)
+        })
+    }
+}
+
+/// The check Roundup derives from a filter given without a check: the
+/// item is allowed when one of the filter's filterspecs matches it.
+#[derive(Debug)]
+pub(crate) struct FilterCheck {
+    pub filter: Arc<PyFilter>,
+    pub klass: String,
+}
+
+impl PermissionCheck for FilterCheck {
+    fn check(&self, db: &Db, userid: &str, itemid: &str, _cx: &CheckContext<'_>) -> Result<bool> {
+        for spec in self.filter.filters(db, userid, &self.klass)? {
+            let fs = FilterSpec {
+                search_matches: Some(Arc::new(vec![itemid.to_string()])),
+                filterspec: spec
+                    .into_iter()
+                    .map(|(k, v)| {
+                        let v = match v.as_slice() {
+                            [one] => SpecValue::One(one.clone()),
+                            _ => SpecValue::Many(v),
+                        };
+                        (k, v)
+                    })
+                    .collect(),
+                ..FilterSpec::default()
+            };
+            if !db.filter(&self.klass, &fs)?.is_empty() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// A detector function registered with `audit` or `react`.
+pub(crate) struct PyDetector {
+    pub label: String,
+    pub name: String,
+    pub config: Arc<ConfigView>,
+    pub func: PyObjectRef,
+}
+
+impl fmt::Debug for PyDetector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "detector {} of {}", self.name, self.label)
+    }
+}
+
+impl Auditor for PyDetector {
+    fn audit(
+        &self,
+        db: &Db,
+        class: &str,
+        nodeid: Option<&str>,
+        newvalues: Option<&mut Values>,
+    ) -> Result<()> {
+        let label = self.label.clone();
+        call_live(&self.label, &self.config, db, |vm| {
+            let t = helper(vm, "call_auditor")?;
+            let nv = match &newvalues {
+                Some(v) => values_to_dict(vm, v)?,
+                None => vm.ctx.none(),
+            };
+            let r = t.call(
+                (
+                    self.func.clone(),
+                    vm.ctx.new_str(class),
+                    opt_str(vm, nodeid),
+                    nv,
+                ),
+                vm,
+            )?;
+            let Some(newvalues) = newvalues else {
+                return Ok(());
+            };
+            if vm.is_none(&r) {
+                return Ok(());
+            }
+            // the dict as the auditor left it
+            let cls = db.class(class).map_err(CallError::Core)?;
+            let tz = db.user_timezone().map_err(CallError::Core)?;
+            let pairs = dict_pairs(vm, "newvalues", &r).map_err(|m| {
+                CallError::Core(Error::Script(format!("{label}: {}: {m}", self.name)))
+            })?;
+            let mut out = Values::new();
+            for (name, v) in pairs {
+                let prop = cls.require_prop(&name).map_err(|e| {
+                    CallError::Core(Error::Script(format!(
+                        "{label}: {} put \"{name}\" in newvalues: {e}",
+                        self.name
+                    )))
+                })?;
+                let r = raw(vm, &v)?;
+                let value = from_raw(&tz, class, &name, prop, &r).map_err(|m| {
+                    CallError::Core(Error::Script(format!("{label}: {}: {m}", self.name)))
+                })?;
+                out.insert(name, value);
+            }
+            *newvalues = out;
+            Ok(())
+        })
+    }
+}
+
+impl Reactor for PyDetector {
+    fn react(&self, db: &Db, class: &str, nodeid: &str, oldvalues: Option<&Values>) -> Result<()> {
+        call_live(&self.label, &self.config, db, |vm| {
+            let t = helper(vm, "call_reactor")?;
+            let ov = match oldvalues {
+                Some(v) => values_to_dict(vm, v)?,
+                None => vm.ctx.none(),
+            };
+            t.call(
+                (
+                    self.func.clone(),
+                    vm.ctx.new_str(class),
+                    vm.ctx.new_str(nodeid),
+                    ov,
+                ),
+                vm,
+            )?;
+            Ok(())
+        })
+    }
+}
+
+/// A detector file that could not be loaded: every change it would have
+/// watched fails with the reason, while reading keeps working.
+#[derive(Debug)]
+pub(crate) struct BrokenDetector {
+    pub message: String,
+}
+
+impl Auditor for BrokenDetector {
+    fn audit(&self, _: &Db, _: &str, _: Option<&str>, _: Option<&mut Values>) -> Result<()> {
+        Err(Error::Script(self.message.clone()))
+    }
+}

@@ -1,0 +1,296 @@
+//! Runs a tracker home's Python — `schema.py`, `detectors/*.py`,
+//! `initial_data.py` — as Roundup does, on an embedded Python 3
+//! interpreter (RustPython), with a `roundup` package whose modules give
+//! tracker code Roundup's API over the Rust core.
+//!
+//! # What tracker code sees
+//!
+//! * `schema.py` runs with `db`, `Class`, `IssueClass`, `FileClass`,
+//!   `String`, `Password`, `Date`, `Interval`, `Link`, `Multilink`,
+//!   `Boolean`, `Number` and `Integer` in its namespace, as in Roundup.
+//! * Each `detectors/*.py` file is run as a module and its `init(db)` is
+//!   called; `db.<class>.audit(event, fn, priority=100)` and `.react(...)`
+//!   register detectors. The detectors folder is on `sys.path` while they
+//!   load, so detectors may import each other.
+//! * `initial_data.py` runs with `db`, `adminpw` and `admin_email`.
+//! * `from roundup import hyperdb, roundupdb, date, password,
+//!   configuration, exceptions, mailgw` work, with the names tracker code
+//!   uses from them (see the Python sources under `python/roundup`).
+//! * The standard library is there (`re`, `datetime`, `time`, `os.path`,
+//!   `logging`, `json`, `email`, ...).
+//!
+//! # Errors
+//!
+//! `raise Reject(...)` (or any subclass) and `raise ValueError(...)` in an
+//! auditor refuse the change with [`Error::Reject`] / [`Error::Value`] and
+//! the bare message, as Roundup shows it. A database error inside a
+//! detector's nested call leaves Python unchanged (a busy database stays
+//! busy to the caller). Any other exception fails the change with
+//! [`Error::Script`] naming file and line, with the traceback. A detector
+//! file that does not load (syntax error, failing `init`) does not take the
+//! tracker down: it is reported, and every change the tracker would make
+//! fails with that report until it is fixed, while reading keeps working.
+//!
+//! # Threads
+//!
+//! One interpreter per process; each thread gets its own virtual machine
+//! of it (see [`engine`]). Scripts are compiled and run once when the
+//! tracker is opened; the functions they define are kept and called per
+//! change.
+
+mod config;
+mod convert;
+mod engine;
+mod hooks;
+mod native;
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use roundup_core::detectors::{Detectors, Op};
+use roundup_core::schema::Schema;
+use roundup_core::security::Security;
+use roundup_core::{Db, Error, Result};
+use rustpython_vm::AsObject;
+
+pub use config::ConfigView;
+pub use engine::{set_thread_time_limit, set_time_limit, time_limit};
+
+use engine::{
+    db_object, enter, exec, helper, new_scope, set_global, to_core, Ctx, Phase, SchemaState,
+};
+use hooks::{BrokenDetector, PyDetector};
+
+/// The names `schema.py` finds defined, as in Roundup's `instance.open`.
+const SCHEMA_NAMES: [&str; 12] = [
+    "Class",
+    "IssueClass",
+    "FileClass",
+    "String",
+    "Password",
+    "Date",
+    "Interval",
+    "Link",
+    "Multilink",
+    "Boolean",
+    "Number",
+    "Integer",
+];
+
+/// Evaluate `schema.py`: the schema (after `Schema::finish`) and the
+/// security definitions (starting from `Security::with_builtins`).
+pub fn load_schema(label: &str, source: &str, config: &ConfigView) -> Result<(Schema, Security)> {
+    let ctx = Ctx {
+        label: label.to_string(),
+        config: Arc::new(config.clone()),
+        phase: Phase::Schema(RefCell::new(SchemaState {
+            schema: Schema::new(),
+            security: Security::with_builtins(),
+            checks: Vec::new(),
+        })),
+    };
+    enter(&ctx, |vm| {
+        let run = || {
+            let scope = new_scope(vm, "__tracker_schema__", label)?;
+            let hyperdb = engine::import_module(vm, "roundup.hyperdb")?;
+            for name in SCHEMA_NAMES {
+                set_global(vm, &scope.globals, name, hyperdb.get_attr(name, vm)?)?;
+            }
+            set_global(vm, &scope.globals, "db", db_object(vm)?)?;
+            exec(vm, label, source, scope)
+        };
+        run().map_err(|e| to_core(vm, label, e))
+    })?;
+    let Phase::Schema(state) = ctx.phase else {
+        return Err(Error::Script(format!("{label}: internal: wrong phase")));
+    };
+    let mut state = state.into_inner();
+    state.schema.finish().map_err(|e| match e {
+        Error::Schema(m) => Error::Schema(format!("{label}: {m}")),
+        other => other,
+    })?;
+    Ok((state.schema, state.security))
+}
+
+/// Run each detector file (label, source) and call its `init(db)`; returns
+/// the auditors and reactors registered. A file that fails to load is
+/// reported on stderr and turns into an auditor that refuses every change
+/// with the report (see the crate documentation).
+pub fn load_detectors(
+    files: &[(String, String)],
+    schema: &Schema,
+    security: &Security,
+    config: &ConfigView,
+) -> Result<Detectors> {
+    let config = Arc::new(config.clone());
+    let mut detectors = Detectors::new();
+    let dirs: Vec<String> = files
+        .iter()
+        .filter_map(|(l, _)| {
+            std::path::Path::new(l)
+                .parent()
+                .map(|p| p.display().to_string())
+        })
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for (label, source) in files {
+        let ctx = Ctx {
+            label: label.clone(),
+            config: config.clone(),
+            phase: Phase::Init {
+                schema,
+                security,
+                regs: RefCell::new(Vec::new()),
+            },
+        };
+        let loaded = enter(&ctx, |vm| {
+            let run = || -> rustpython_vm::PyResult<()> {
+                let list: Vec<rustpython_vm::PyObjectRef> = dirs
+                    .iter()
+                    .map(|d| vm.ctx.new_str(d.as_str()).into())
+                    .collect();
+                helper(vm, "push_path")?.call((vm.ctx.new_list(list),), vm)?;
+                let result = (|| {
+                    let stem = std::path::Path::new(label)
+                        .file_stem()
+                        .map(|s| s.to_string_lossy().into_owned())
+                        .unwrap_or_default();
+                    let scope = new_scope(vm, &stem, label)?;
+                    exec(vm, label, source, scope.clone())?;
+                    let init = scope.globals.get_item_opt("init", vm)?;
+                    match init {
+                        Some(init) => {
+                            init.call((db_object(vm)?,), vm)?;
+                            Ok(())
+                        }
+                        None => Err(native::make_exc(
+                            vm,
+                            "runtime",
+                            "a detector must define init(db), which registers its auditors and reactors",
+                        )),
+                    }
+                })();
+                let list: Vec<rustpython_vm::PyObjectRef> = dirs
+                    .iter()
+                    .map(|d| vm.ctx.new_str(d.as_str()).into())
+                    .collect();
+                helper(vm, "pop_path")?.call((vm.ctx.new_list(list),), vm)?;
+                result
+            };
+            run().map_err(|e| engine::to_core_located(vm, label, e))
+        });
+        match loaded {
+            Ok(()) => {
+                let Phase::Init { regs, .. } = ctx.phase else {
+                    return Err(Error::Script(format!("{label}: internal: wrong phase")));
+                };
+                for reg in regs.into_inner() {
+                    let name = enter(
+                        &Ctx {
+                            label: label.clone(),
+                            config: config.clone(),
+                            phase: Phase::Init {
+                                schema,
+                                security,
+                                regs: RefCell::new(Vec::new()),
+                            },
+                        },
+                        |vm| {
+                            Ok(reg
+                                .func
+                                .get_attr("__name__", vm)
+                                .ok()
+                                .and_then(|n| {
+                                    n.str(vm).ok().map(|s| s.to_string_lossy().into_owned())
+                                })
+                                .unwrap_or_else(|| "detector".to_string()))
+                        },
+                    )?;
+                    let det = Arc::new(PyDetector {
+                        label: label.clone(),
+                        name,
+                        config: config.clone(),
+                        func: reg.func,
+                    });
+                    if reg.reactor {
+                        detectors.add_reactor(&reg.class, reg.op, reg.priority, det);
+                    } else {
+                        detectors.add_auditor(&reg.class, reg.op, reg.priority, det);
+                    }
+                }
+            }
+            Err(e) => {
+                let message = format!("detector {label} could not be loaded: {e}");
+                eprintln!("{message}");
+                let broken = Arc::new(BrokenDetector { message });
+                for class in schema.classes.keys() {
+                    for op in [Op::Create, Op::Set, Op::Retire, Op::Restore] {
+                        detectors.add_auditor(class, op, i64::MIN, broken.clone());
+                    }
+                }
+            }
+        }
+    }
+    Ok(detectors)
+}
+
+/// Run `initial_data.py` against an open database (which should act as
+/// the admin user), with `db`, `adminpw` and `admin_email` predefined. The
+/// caller commits.
+pub fn run_initial_data(
+    label: &str,
+    source: &str,
+    db: &Db,
+    adminpw: &str,
+    admin_email: &str,
+) -> Result<()> {
+    let ctx = Ctx {
+        label: label.to_string(),
+        config: Arc::new(ConfigView::new()),
+        phase: Phase::Live(db),
+    };
+    enter(&ctx, |vm| {
+        let run = || {
+            let scope = new_scope(vm, "__tracker_initial_data__", label)?;
+            set_global(vm, &scope.globals, "db", db_object(vm)?)?;
+            set_global(
+                vm,
+                &scope.globals,
+                "adminpw",
+                vm.ctx.new_str(adminpw).into(),
+            )?;
+            set_global(
+                vm,
+                &scope.globals,
+                "admin_email",
+                vm.ctx.new_str(admin_email).into(),
+            )?;
+            exec(vm, label, source, scope)
+        };
+        run().map_err(|e| to_core(vm, label, e))
+    })
+}
+
+/// Run Python source with a live database (tests and `roundup-admin`
+/// tools); returns `repr()` of the value of the last expression statement
+/// named `result`, if the code sets one.
+pub fn run_live(label: &str, source: &str, db: &Db, config: &ConfigView) -> Result<Option<String>> {
+    let ctx = Ctx {
+        label: label.to_string(),
+        config: Arc::new(config.clone()),
+        phase: Phase::Live(db),
+    };
+    enter(&ctx, |vm| {
+        let run = || {
+            let scope = new_scope(vm, "__main__", label)?;
+            set_global(vm, &scope.globals, "db", db_object(vm)?)?;
+            exec(vm, label, source, scope.clone())?;
+            match scope.globals.get_item_opt("result", vm)? {
+                Some(v) => Ok(Some(v.as_object().repr(vm)?.to_string_lossy().into_owned())),
+                None => Ok(None),
+            }
+        };
+        run().map_err(|e| to_core(vm, label, e))
+    })
+}
