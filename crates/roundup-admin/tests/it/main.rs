@@ -10,3 +10,4 @@ mod cli;
 mod commands2;
 mod reference;
 mod roundtrip_roundup26;
+mod stock_homes;

@@ -175,6 +175,40 @@ fn describe(err: &minijinja::Error, fallback_name: &str) -> String {
     msg
 }
 
+/// Whether a page template is TAL (Roundup's zopetal/chameleon dialect)
+/// rather than Jinja: TAL marks its statements with `tal:`/`metal:`
+/// attributes and has no Jinja tags.
+fn is_tal(source: &str) -> bool {
+    (source.contains("tal:") || source.contains("metal:"))
+        && !source.contains("{%")
+        && !source.contains("{{")
+}
+
+/// Roundup's Jinja2 templates mark translatable text with the i18n
+/// extension's `{% trans %}...{% endtrans %}`; messages are shown as
+/// written, so the tags are dropped and the text kept.
+fn without_trans_tags(source: &str) -> String {
+    if !source.contains("trans") {
+        return source.to_string();
+    }
+    let mut out = String::with_capacity(source.len());
+    let mut rest = source;
+    while let Some(start) = rest.find("{%") {
+        let Some(len) = rest[start..].find("%}") else {
+            break;
+        };
+        let tag = &rest[start + 2..start + len];
+        let word = tag.trim_matches(|c: char| c == '-' || c.is_whitespace());
+        out.push_str(&rest[..start]);
+        if word != "trans" && word != "endtrans" {
+            out.push_str(&rest[start..start + len + 2]);
+        }
+        rest = &rest[start + len + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
 fn collect_files(
     dir: &Path,
     prefix: &str,
@@ -208,6 +242,8 @@ impl Templates {
     /// reported with the file and line.
     pub fn load(tracker: &Tracker) -> Result<Templates, Error> {
         let dir = tracker.config().templates_dir();
+        // Roundup's install names a home "<template>-<home>" in its
+        // TEMPLATE-INFO.txt; ours names it after the template.
         let embedded = fs::read_to_string(tracker.home().join("TEMPLATE-INFO.txt"))
             .ok()
             .map(|text| {
@@ -215,7 +251,16 @@ impl Templates {
                     .name
                     .to_lowercase()
             })
-            .filter(|n| roundup_tracker::templates::exists(n));
+            .and_then(|n| {
+                let prefix = n.split('-').next().unwrap_or_default().to_string();
+                [n, prefix]
+                    .into_iter()
+                    .find(|n| roundup_tracker::templates::exists(n))
+            });
+        // Page templates in TAL (Roundup's zopetal and chameleon engines)
+        // are not rendered yet: a TAL file of the home is left out, and the
+        // page comes from our own pages of the template the home was made
+        // from, never as TAL source.
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
@@ -223,6 +268,7 @@ impl Templates {
         // Python string/dict/list methods (`s.split(",")`, `d.items()`), as
         // Roundup's Jinja2 templates use them.
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
+        let mut skipped_tal = 0usize;
         let mut local = BTreeSet::new();
         if dir.is_dir() {
             let mut files = Vec::new();
@@ -230,6 +276,11 @@ impl Templates {
             for (name, path) in files {
                 let source = fs::read_to_string(&path)
                     .map_err(|e| Error::io(format!("reading template {}", path.display()), e))?;
+                if embedded.is_some() && is_tal(&source) {
+                    skipped_tal += 1;
+                    continue;
+                }
+                let source = without_trans_tags(&source);
                 env.add_template_owned(name.clone(), source).map_err(|e| {
                     let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
                     Error::Config(format!(
@@ -240,6 +291,14 @@ impl Templates {
                 })?;
                 local.insert(name);
             }
+        }
+        if skipped_tal > 0 {
+            eprintln!(
+                "{}: {skipped_tal} TAL page templates in {} are not rendered yet; the built-in {} pages are served instead",
+                tracker.home().display(),
+                dir.display(),
+                embedded.as_deref().unwrap_or_default()
+            );
         }
         if let Some(tpl) = embedded.clone() {
             env.set_loader(move |name| {

@@ -247,6 +247,7 @@ fn run_demo(home: &Path, bind: &str, o: &Opts) {
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(roundup_web::server::THREAD_STACK)
         .build()
         .unwrap_or_else(|e| fail(&format!("starting the runtime: {e}")));
     let app = Arc::new(app);

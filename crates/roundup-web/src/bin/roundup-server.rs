@@ -579,11 +579,13 @@ fn main() {
         tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .max_blocking_threads(1)
+            .thread_stack_size(roundup_web::server::THREAD_STACK)
             .build()
     } else {
         tokio::runtime::Builder::new_multi_thread()
             .enable_all()
             .max_blocking_threads(max)
+            .thread_stack_size(roundup_web::server::THREAD_STACK)
             .build()
     };
     let runtime = runtime.unwrap_or_else(|e| fail(&format!("starting the runtime: {e}")));

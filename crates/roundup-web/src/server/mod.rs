@@ -445,6 +445,11 @@ impl Default for ServeOptions {
     }
 }
 
+/// Stack size of the server's threads. Tracker code (detectors, permission
+/// checks) runs on them in the embedded Python interpreter, whose frames
+/// are large; the space is reserved, not used, until a call needs it.
+pub const THREAD_STACK: usize = 16 << 20;
+
 /// Accept connections until `shutdown` completes, then let open requests
 /// finish (up to `opts.grace`).
 pub async fn serve(

@@ -15,3 +15,4 @@ mod server_http;
 mod server_page_cache;
 mod server_rules;
 mod server_support;
+mod stock_homes;
