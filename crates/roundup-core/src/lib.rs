@@ -21,6 +21,7 @@ pub mod db;
 pub mod designator;
 pub mod detectors;
 pub mod error;
+pub mod extensions;
 pub mod filter;
 pub mod password;
 pub mod pyrepr;

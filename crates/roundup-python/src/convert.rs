@@ -301,3 +301,75 @@ pub(crate) enum PairsError {
     Py(rustpython_vm::builtins::PyBaseExceptionRef),
     Value(String),
 }
+
+/// A literal value as a Python object.
+pub(crate) fn pyvalue_to_py(vm: &VirtualMachine, v: &roundup_core::pyrepr::PyValue) -> PyObjectRef {
+    use roundup_core::pyrepr::PyValue as P;
+    match v {
+        P::None => vm.ctx.none(),
+        P::Bool(b) => vm.ctx.new_bool(*b).into(),
+        P::Int(i) => vm.ctx.new_int(*i).into(),
+        P::Float(f) => vm.ctx.new_float(*f).into(),
+        P::Str(s) => vm.ctx.new_str(s.as_str()).into(),
+        P::Bytes(b) => vm.ctx.new_bytes(b.clone()).into(),
+        P::Tuple(items) => vm
+            .ctx
+            .new_tuple(items.iter().map(|i| pyvalue_to_py(vm, i)).collect())
+            .into(),
+        P::List(items) => vm
+            .ctx
+            .new_list(items.iter().map(|i| pyvalue_to_py(vm, i)).collect())
+            .into(),
+        P::Dict(pairs) => {
+            let d = vm.ctx.new_dict();
+            for (k, v) in pairs {
+                let _ = d.set_item(&*pyvalue_to_py(vm, k), pyvalue_to_py(vm, v), vm);
+            }
+            d.into()
+        }
+    }
+}
+
+/// A Python object as a literal value (anything else by its str()).
+pub(crate) fn py_to_pyvalue(
+    vm: &VirtualMachine,
+    obj: &PyObjectRef,
+) -> PyResult<roundup_core::pyrepr::PyValue> {
+    use roundup_core::pyrepr::PyValue as P;
+    if let Some(d) = obj.downcast_ref::<PyDict>() {
+        let mut pairs = Vec::new();
+        for (k, v) in d.items_vec() {
+            pairs.push((py_to_pyvalue(vm, &k)?, py_to_pyvalue(vm, &v)?));
+        }
+        return Ok(P::Dict(pairs));
+    }
+    if let Some(l) = obj.downcast_ref::<PyList>() {
+        let items: Vec<PyObjectRef> = l.borrow_vec().to_vec();
+        return Ok(P::List(
+            items
+                .iter()
+                .map(|i| py_to_pyvalue(vm, i))
+                .collect::<PyResult<_>>()?,
+        ));
+    }
+    Ok(match raw(vm, obj)? {
+        Raw::None => P::None,
+        Raw::Bool(b) => P::Bool(b),
+        Raw::Int(i) => P::Int(i),
+        Raw::Float(f) => P::Float(f),
+        Raw::Str(s) => P::Str(s),
+        Raw::Seq(_) | Raw::Tagged(..) | Raw::Other(_) => {
+            if let Some(t) = obj.downcast_ref::<PyTuple>() {
+                let items: Vec<PyObjectRef> = t.as_slice().to_vec();
+                P::Tuple(
+                    items
+                        .iter()
+                        .map(|i| py_to_pyvalue(vm, i))
+                        .collect::<PyResult<_>>()?,
+                )
+            } else {
+                P::Str(obj.str(vm)?.to_string_lossy().into_owned())
+            }
+        }
+    })
+}

@@ -42,6 +42,14 @@ pub(crate) struct Registration {
     pub func: PyObjectRef,
 }
 
+/// A registration made by an extension's `init(instance)`.
+pub(crate) struct ExtRegistration {
+    pub name: String,
+    /// "util", "utilmethod" or "action".
+    pub kind: &'static str,
+    pub func: PyObjectRef,
+}
+
 /// What schema.py builds.
 pub(crate) struct SchemaState {
     pub schema: Schema,
@@ -63,6 +71,8 @@ pub(crate) enum Phase<'a> {
         schema: &'a Schema,
         security: &'a Security,
         regs: RefCell<Vec<Registration>>,
+        /// What an extension's init(instance) registers.
+        ext: RefCell<Vec<ExtRegistration>>,
     },
     /// A live database: detectors, checks, initial_data.py.
     Live(&'a Db),
@@ -88,7 +98,7 @@ thread_local! {
 
 /// How long one call into tracker code (a detector, a check, a script)
 /// may run before the watchdog stops it: `ROUNDUP_SCRIPT_TIME_LIMIT`
-/// seconds, 60 by default.
+/// seconds, 60 by default; 0 switches the watchdog off.
 static TIME_LIMIT: OnceLock<Mutex<Duration>> = OnceLock::new();
 
 fn time_limit_cell() -> &'static Mutex<Duration> {
@@ -96,7 +106,7 @@ fn time_limit_cell() -> &'static Mutex<Duration> {
         let secs = std::env::var("ROUNDUP_SCRIPT_TIME_LIMIT")
             .ok()
             .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| *s > 0.0)
+            .filter(|s| *s >= 0.0)
             .unwrap_or(60.0);
         Mutex::new(Duration::from_secs_f64(secs))
     })
@@ -186,7 +196,7 @@ pub(crate) fn enter<R>(ctx: &Ctx<'_>, f: impl FnOnce(&VirtualMachine) -> Result<
                 root.run(|vm| vm.new_thread())
             });
             tvm.run(|vm| {
-                if outermost {
+                if outermost && !time_limit().is_zero() {
                     // The watchdog: a trace function that ends the call
                     // with TimeoutError once it has run past its time. A
                     // trace function that raises is switched off, so it is
@@ -195,6 +205,8 @@ pub(crate) fn enter<R>(ctx: &Ctx<'_>, f: impl FnOnce(&VirtualMachine) -> Result<
                     if let Err(e) = install_watchdog(vm) {
                         return Err(to_core(vm, &ctx.label, e));
                     }
+                } else if outermost {
+                    DEADLINE.with(|d| d.set(None));
                 }
                 f(vm)
             })

@@ -283,3 +283,44 @@ impl Auditor for BrokenDetector {
         Err(Error::Script(self.message.clone()))
     }
 }
+
+/// A function an extension registered for templates (`utils.<name>`).
+pub(crate) struct PyUtil {
+    pub label: String,
+    pub name: String,
+    pub config: Arc<ConfigView>,
+    pub func: PyObjectRef,
+    /// Registered with registerUtilMethod: gets the utils object first.
+    pub method: bool,
+}
+
+impl fmt::Debug for PyUtil {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "util {} of {}", self.name, self.label)
+    }
+}
+
+impl roundup_core::extensions::TemplateUtil for PyUtil {
+    fn call(
+        &self,
+        db: &Db,
+        args: &[roundup_core::pyrepr::PyValue],
+    ) -> Result<roundup_core::pyrepr::PyValue> {
+        call_live(&self.label, &self.config, db, |vm| {
+            let t = helper(vm, "call_util")?;
+            let args: Vec<PyObjectRef> = args
+                .iter()
+                .map(|a| crate::convert::pyvalue_to_py(vm, a))
+                .collect();
+            let r = t.call(
+                (
+                    self.func.clone(),
+                    vm.ctx.new_bool(self.method),
+                    vm.ctx.new_tuple(args),
+                ),
+                vm,
+            )?;
+            Ok(crate::convert::py_to_pyvalue(vm, &r)?)
+        })
+    }
+}

@@ -142,6 +142,7 @@ pub fn load_detectors(
                 schema,
                 security,
                 regs: RefCell::new(Vec::new()),
+                ext: RefCell::new(Vec::new()),
             },
         };
         let loaded = enter(&ctx, |vm| {
@@ -194,6 +195,7 @@ pub fn load_detectors(
                                 schema,
                                 security,
                                 regs: RefCell::new(Vec::new()),
+                                ext: RefCell::new(Vec::new()),
                             },
                         },
                         |vm| {
@@ -293,4 +295,75 @@ pub fn run_live(label: &str, source: &str, db: &Db, config: &ConfigView) -> Resu
         };
         run().map_err(|e| to_core(vm, label, e))
     })
+}
+
+/// Run each extension file (label, source) of `extensions/` and call its
+/// `init(instance)`, as Roundup does; returns what they registered.
+/// `instance` offers `registerUtil`, `registerUtilMethod`,
+/// `registerAction`, `config` and `tracker_home`.
+pub fn load_extensions(
+    files: &[(String, String)],
+    home: &str,
+    schema: &Schema,
+    security: &Security,
+    config: &ConfigView,
+) -> Result<roundup_core::extensions::Extensions> {
+    let config = Arc::new(config.clone());
+    let mut out = roundup_core::extensions::Extensions::default();
+    for (label, source) in files {
+        let ctx = Ctx {
+            label: label.clone(),
+            config: config.clone(),
+            phase: Phase::Init {
+                schema,
+                security,
+                regs: RefCell::new(Vec::new()),
+                ext: RefCell::new(Vec::new()),
+            },
+        };
+        enter(&ctx, |vm| {
+            let run = || -> rustpython_vm::PyResult<()> {
+                let stem = std::path::Path::new(label)
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let scope = new_scope(vm, &stem, label)?;
+                exec(vm, label, source, scope.clone())?;
+                match scope.globals.get_item_opt("init", vm)? {
+                    Some(init) => {
+                        let instance = helper(vm, "Instance")?.call((home.to_string(),), vm)?;
+                        init.call((instance,), vm)?;
+                        Ok(())
+                    }
+                    None => Err(native::make_exc(
+                        vm,
+                        "runtime",
+                        "an extension must define init(instance)",
+                    )),
+                }
+            };
+            run().map_err(|e| engine::to_core_located(vm, label, e))
+        })?;
+        let Phase::Init { ext, .. } = ctx.phase else {
+            return Err(Error::Script(format!("{label}: internal: wrong phase")));
+        };
+        for reg in ext.into_inner() {
+            match reg.kind {
+                "action" => out.actions.push(reg.name),
+                kind => {
+                    out.utils.insert(
+                        reg.name.clone(),
+                        Arc::new(hooks::PyUtil {
+                            label: label.clone(),
+                            name: reg.name,
+                            config: config.clone(),
+                            func: reg.func,
+                            method: kind == "utilmethod",
+                        }),
+                    );
+                }
+            }
+        }
+    }
+    Ok(out)
 }

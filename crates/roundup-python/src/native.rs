@@ -853,6 +853,50 @@ pub(crate) mod _roundup {
         })
     }
 
+    /// An extension's registerUtil / registerUtilMethod / registerAction.
+    #[pyfunction]
+    fn register_extension(
+        kind: String,
+        name: String,
+        func: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<()> {
+        let kind: &'static str = match kind.as_str() {
+            "util" => "util",
+            "utilmethod" => "utilmethod",
+            "action" => "action",
+            other => {
+                return Err(make_exc(
+                    vm,
+                    "value",
+                    &format!("unknown registration {other}"),
+                ))
+            }
+        };
+        if kind != "action" && !func.is_callable() {
+            return Err(make_exc(
+                vm,
+                "type",
+                &format!("registerUtil(\"{name}\", ...): the function must be callable"),
+            ));
+        }
+        ctx(vm, "register", |c| match &c.phase {
+            Phase::Init { ext, .. } => {
+                ext.borrow_mut().push(crate::engine::ExtRegistration {
+                    name: name.clone(),
+                    kind,
+                    func: func.clone(),
+                });
+                Ok(())
+            }
+            _ => Err(make_exc(
+                vm,
+                "runtime",
+                "registrations are made in an extension's init(instance)",
+            )),
+        })
+    }
+
     // ------------------------------------------------------ the database
 
     #[pyfunction]

@@ -17,6 +17,7 @@ pub mod templates;
 use roundup_core::backend::Backend;
 use roundup_core::config::Config;
 use roundup_core::date::Timezone;
+use roundup_core::extensions::Extensions;
 use roundup_core::password::Scheme;
 use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::storage::Storage;
@@ -34,6 +35,25 @@ pub struct Tracker {
     backend: Arc<dyn Backend>,
     def: Arc<TrackerDef>,
     opts: Arc<DbOptions>,
+    extensions: Arc<Extensions>,
+}
+
+/// The `*.py` files of a tracker folder (detectors/, extensions/), sorted,
+/// as (path, source).
+fn python_files(dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut out = Vec::new();
+    if dir.is_dir() {
+        let mut paths: Vec<PathBuf> = fs::read_dir(dir)
+            .map_err(|e| Error::io(format!("listing {}", dir.display()), e))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "py"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            out.push((p.display().to_string(), read_text(&p)?));
+        }
+    }
+    Ok(out)
 }
 
 fn config_error(e: impl std::fmt::Display) -> Error {
@@ -92,20 +112,16 @@ impl Tracker {
         let source = read_text(&schema_path)?;
         let (schema, security) =
             roundup_python::load_schema(&schema_path.display().to_string(), &source, &view)?;
-        let mut detector_files = Vec::new();
-        let ddir = home.join("detectors");
-        if ddir.is_dir() {
-            let mut paths: Vec<PathBuf> = fs::read_dir(&ddir)
-                .map_err(|e| Error::io(format!("listing {}", ddir.display()), e))?
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "py"))
-                .collect();
-            paths.sort();
-            for p in paths {
-                detector_files.push((p.display().to_string(), read_text(&p)?));
-            }
-        }
+        let detector_files = python_files(&home.join("detectors"))?;
         let detectors = roundup_python::load_detectors(&detector_files, &schema, &security, &view)?;
+        let extension_files = python_files(&home.join("extensions"))?;
+        let extensions = roundup_python::load_extensions(
+            &extension_files,
+            &home.display().to_string(),
+            &schema,
+            &security,
+            &view,
+        )?;
         let opts = DbOptions {
             db_dir: config.database_dir(),
             password_scheme: Scheme::Pbkdf2S5,
@@ -125,6 +141,7 @@ impl Tracker {
                 detectors,
             }),
             opts: Arc::new(opts),
+            extensions: Arc::new(extensions),
         })
     }
 
@@ -134,6 +151,11 @@ impl Tracker {
     pub fn config(&self) -> &Config {
         &self.config
     }
+    /// What the tracker's extensions registered (template utils, actions).
+    pub fn extensions(&self) -> &Arc<Extensions> {
+        &self.extensions
+    }
+
     pub fn def(&self) -> &Arc<TrackerDef> {
         &self.def
     }

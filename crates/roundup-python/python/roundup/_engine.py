@@ -121,6 +121,37 @@ def pop_path(dirs):
             pass
 
 
+class Instance(object):
+    """The tracker instance an extension's init(instance) receives."""
+
+    def __init__(self, tracker_home):
+        self.tracker_home = tracker_home
+        self.config = the_db().config
+
+    def registerUtil(self, name, function):
+        _rt.register_extension('util', name, function)
+
+    def registerUtilMethod(self, name, function):
+        _rt.register_extension('utilmethod', name, function)
+
+    def registerAction(self, name, action):
+        _rt.register_extension('action', name, action)
+
+
+class TemplatingUtils(object):
+    """`self` of a util registered with registerUtilMethod."""
+
+    def __init__(self):
+        self.client = None
+        self.db = the_db()
+
+
+def call_util(fn, method, args):
+    if method:
+        return fn(TemplatingUtils(), *args)
+    return fn(*args)
+
+
 class CoreError(Exception):
     """A database error that leaves Python as it came (busy, conflict)."""
 

@@ -8,5 +8,6 @@ mod common;
 
 mod detectors;
 mod errors_and_initial_data;
+mod extensions;
 mod schema;
 mod sqlite;

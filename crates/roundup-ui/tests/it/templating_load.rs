@@ -126,3 +126,31 @@ fn not_found_page_renders_for_missing_classes_and_items() {
         assert!(html.contains(&format!("There is no {class}")), "{html}");
     }
 }
+
+/// Roundup's extensions: `instance.registerUtil` in extensions/*.py makes
+/// `utils.<name>` of every page.
+#[test]
+fn extension_utils_are_callable_from_templates() {
+    let mut fx = Fixture::classic();
+    let home = fx.home().to_path_buf();
+    std::fs::create_dir_all(home.join("extensions")).unwrap();
+    std::fs::write(
+        home.join("extensions/shout.py"),
+        "def shout(text, n=1):\n    return (text.upper() + '!') * n\n\n\
+         def open_count(utils):\n    return len(utils.db.issue.list())\n\n\
+         def init(instance):\n    instance.registerUtil('shout', shout)\n    \
+         instance.registerUtilMethod('issue_count', open_count)\n",
+    )
+    .unwrap();
+    std::fs::write(
+        home.join("html/issue.shout.html"),
+        "<p>{{ utils.shout('hey', 2) }} {{ utils.shout('<b>') }} {{ utils.issue_count() }}</p>",
+    )
+    .unwrap();
+    fx.tracker = roundup_tracker::Tracker::open(&home).unwrap();
+    let tpl = fx.templates();
+    assert_eq!(
+        render(&fx, &tpl, "admin", "issue", &[("@template", "shout")]),
+        "<p>HEY!HEY! &lt;B&gt;! 0</p>"
+    );
+}
