@@ -11,6 +11,7 @@
 //! `db.issue.set(...)`, which runs more detectors, nests cleanly.
 
 use std::cell::{Cell, OnceCell, RefCell};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,17 @@ pub(crate) struct Ctx<'a> {
     pub label: String,
     pub config: Arc<ConfigView>,
     pub phase: Phase<'a>,
+    /// How closely the watchdog follows this call: every line (scripts,
+    /// detectors), or only function calls and database calls (permission
+    /// checks, filters and template utils, which index pages call per row
+    /// and where line tracing cost 5% of the page).
+    pub watch: Watch,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Watch {
+    Lines,
+    Calls,
 }
 
 thread_local! {
@@ -97,19 +109,30 @@ thread_local! {
 }
 
 /// How long one call into tracker code (a detector, a check, a script)
-/// may run before the watchdog stops it: `ROUNDUP_SCRIPT_TIME_LIMIT`
-/// seconds, 60 by default; 0 switches the watchdog off.
-static TIME_LIMIT: OnceLock<Mutex<Duration>> = OnceLock::new();
+/// may run before the watchdog stops it, in milliseconds:
+/// `ROUNDUP_SCRIPT_TIME_LIMIT` seconds, 60 by default; 0 switches the
+/// watchdog off. (u64::MAX: not read from the environment yet.)
+static TIME_LIMIT_MS: AtomicU64 = AtomicU64::new(u64::MAX);
 
-fn time_limit_cell() -> &'static Mutex<Duration> {
-    TIME_LIMIT.get_or_init(|| {
-        let secs = std::env::var("ROUNDUP_SCRIPT_TIME_LIMIT")
-            .ok()
-            .and_then(|v| v.trim().parse::<f64>().ok())
-            .filter(|s| *s >= 0.0)
-            .unwrap_or(60.0);
-        Mutex::new(Duration::from_secs_f64(secs))
-    })
+fn process_limit() -> Duration {
+    let ms = TIME_LIMIT_MS.load(Ordering::Relaxed);
+    if ms != u64::MAX {
+        return Duration::from_millis(ms);
+    }
+    let secs = std::env::var("ROUNDUP_SCRIPT_TIME_LIMIT")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|s| *s >= 0.0 && s.is_finite())
+        .unwrap_or(60.0);
+    let ms = (secs * 1000.0).min((u64::MAX - 1) as f64) as u64;
+    TIME_LIMIT_MS.store(ms, Ordering::Relaxed);
+    Duration::from_millis(ms)
+}
+
+/// Change the watchdog's limit (for this whole process).
+pub fn set_time_limit(limit: Duration) {
+    let ms = u64::try_from(limit.as_millis()).unwrap_or(u64::MAX - 1);
+    TIME_LIMIT_MS.store(ms.min(u64::MAX - 1), Ordering::Relaxed);
 }
 
 thread_local! {
@@ -118,19 +141,12 @@ thread_local! {
 
 /// The watchdog's limit for one call into tracker code.
 pub fn time_limit() -> Duration {
-    THREAD_LIMIT
-        .with(|l| l.get())
-        .unwrap_or_else(|| *time_limit_cell().lock().unwrap_or_else(|e| e.into_inner()))
+    THREAD_LIMIT.with(|l| l.get()).unwrap_or_else(process_limit)
 }
 
 /// A limit for calls made on this thread only (None: the process's).
 pub fn set_thread_time_limit(limit: Option<Duration>) {
     THREAD_LIMIT.with(|l| l.set(limit));
-}
-
-/// Change the watchdog's limit (for this whole process).
-pub fn set_time_limit(limit: Duration) {
-    *time_limit_cell().lock().unwrap_or_else(|e| e.into_inner()) = limit;
 }
 
 /// Whether the current call has run past its time.
@@ -200,9 +216,9 @@ pub(crate) fn enter<R>(ctx: &Ctx<'_>, f: impl FnOnce(&VirtualMachine) -> Result<
                     // The watchdog: a trace function that ends the call
                     // with TimeoutError once it has run past its time. A
                     // trace function that raises is switched off, so it is
-                    // set again for every outermost call.
+                    // set again after it fired.
                     DEADLINE.with(|d| d.set(Some(Instant::now() + time_limit())));
-                    if let Err(e) = install_watchdog(vm) {
+                    if let Err(e) = install_watchdog(vm, ctx.watch) {
                         return Err(to_core(vm, &ctx.label, e));
                     }
                 } else if outermost {
@@ -215,25 +231,32 @@ pub(crate) fn enter<R>(ctx: &Ctx<'_>, f: impl FnOnce(&VirtualMachine) -> Result<
 }
 
 thread_local! {
-    /// `_roundup.watchdog`, looked up once per thread.
-    static WATCHDOG: OnceCell<PyObjectRef> = const { OnceCell::new() };
+    /// `_roundup.watchdog` and `_roundup.watchdog_calls`, looked up once
+    /// per thread.
+    static WATCHDOGS: RefCell<[Option<PyObjectRef>; 2]> = const { RefCell::new([None, None]) };
 }
 
-/// The watchdog trace function.
-pub(crate) fn watchdog_fn(vm: &VirtualMachine) -> PyResult<PyObjectRef> {
-    if let Some(f) = WATCHDOG.with(|w| w.get().cloned()) {
+/// The watchdog trace function for `watch`.
+pub(crate) fn watchdog_fn(vm: &VirtualMachine, watch: Watch) -> PyResult<PyObjectRef> {
+    let (slot, name) = match watch {
+        Watch::Lines => (0, "watchdog"),
+        Watch::Calls => (1, "watchdog_calls"),
+    };
+    if let Some(f) = WATCHDOGS.with(|w| w.borrow()[slot].clone()) {
         return Ok(f);
     }
-    let f = import_module(vm, "_roundup")?.get_attr("watchdog", vm)?;
-    WATCHDOG.with(|w| {
-        let _ = w.set(f.clone());
-    });
+    let f = import_module(vm, "_roundup")?.get_attr(name, vm)?;
+    WATCHDOGS.with(|w| w.borrow_mut()[slot] = Some(f.clone()));
     Ok(f)
 }
 
-fn install_watchdog(vm: &VirtualMachine) -> PyResult<()> {
+fn install_watchdog(vm: &VirtualMachine, watch: Watch) -> PyResult<()> {
+    if WATCHING.with(|w| w.get()) == Some(watch) {
+        return Ok(());
+    }
     let settrace = vm.sys_module.get_attr("settrace", vm)?;
-    settrace.call((watchdog_fn(vm)?,), vm)?;
+    settrace.call((watchdog_fn(vm, watch)?,), vm)?;
+    WATCHING.with(|w| w.set(Some(watch)));
     Ok(())
 }
 
@@ -350,10 +373,31 @@ pub(crate) fn import_module(vm: &VirtualMachine, dotted: &'static str) -> PyResu
 }
 
 /// An attribute of the `roundup._engine` helper module.
-pub(crate) fn helper(vm: &VirtualMachine, name: &str) -> PyResult<PyObjectRef> {
+pub(crate) fn helper(vm: &VirtualMachine, name: &'static str) -> PyResult<PyObjectRef> {
+    // looked up once per thread: the core calls these per check and per
+    // detector, and an import plus attribute lookup each time showed on
+    // index pages
+    if let Some(f) = HELPERS.with(|h| h.borrow().get(name).cloned()) {
+        return Ok(f);
+    }
     let module = import_module(vm, "roundup._engine")?;
-    let name = vm.ctx.new_str(name);
-    module.get_attr(&name, vm)
+    let f = module.get_attr(&vm.ctx.new_str(name), vm)?;
+    HELPERS.with(|h| h.borrow_mut().insert(name, f.clone()));
+    Ok(f)
+}
+
+thread_local! {
+    static HELPERS: RefCell<std::collections::HashMap<&'static str, PyObjectRef>> =
+        RefCell::new(std::collections::HashMap::new());
+    static DB_OBJECT: OnceCell<PyObjectRef> = const { OnceCell::new() };
+    /// Which watchdog is this thread's trace function now (None: none).
+    static WATCHING: Cell<Option<Watch>> = const { Cell::new(None) };
+}
+
+/// The watchdog is no longer the trace function (it raised, which turns
+/// tracing off): the next call sets it again.
+pub(crate) fn watchdog_fired() {
+    WATCHING.with(|w| w.set(None));
 }
 
 /// Turn a Python exception that ends a call into the core's error.
@@ -435,5 +479,12 @@ pub(crate) fn set_global(
 /// The Python `db` object tracker code receives (one object serves every
 /// tracker; its methods act on the current context).
 pub(crate) fn db_object(vm: &VirtualMachine) -> PyResult<PyObjectRef> {
-    helper(vm, "the_db")?.call((), vm)
+    if let Some(d) = DB_OBJECT.with(|d| d.get().cloned()) {
+        return Ok(d);
+    }
+    let d = helper(vm, "the_db")?.call((), vm)?;
+    DB_OBJECT.with(|c| {
+        let _ = c.set(d.clone());
+    });
+    Ok(d)
 }

@@ -17,16 +17,18 @@ use rustpython_vm::{PyObjectRef, VirtualMachine};
 
 use crate::config::ConfigView;
 use crate::convert::{dict_pairs, from_raw, raw, values_to_dict, Raw};
-use crate::engine::{enter, helper, to_core, Ctx, Phase};
+use crate::engine::{db_object, enter, helper, to_core, Ctx, Phase, Watch};
 
 /// Call `roundup._engine.<trampoline>(args...)` in a live context.
 fn call_live<R>(
     label: &str,
     config: &Arc<ConfigView>,
     db: &Db,
+    watch: Watch,
     f: impl FnOnce(&VirtualMachine) -> std::result::Result<R, CallError>,
 ) -> Result<R> {
     let ctx = Ctx {
+        watch,
         label: label.to_string(),
         config: config.clone(),
         phase: Phase::Live(db),
@@ -62,6 +64,9 @@ pub(crate) struct PyCheck {
     pub name: String,
     pub config: Arc<ConfigView>,
     pub func: PyObjectRef,
+    /// Takes `**ctx` (Roundup's version-2 checks): gets permission,
+    /// classname and property as keywords.
+    pub with_context: bool,
 }
 
 impl fmt::Debug for PyCheck {
@@ -72,19 +77,36 @@ impl fmt::Debug for PyCheck {
 
 impl PermissionCheck for PyCheck {
     fn check(&self, db: &Db, userid: &str, itemid: &str, cx: &CheckContext<'_>) -> Result<bool> {
-        call_live(&self.label, &self.config, db, |vm| {
-            let t = helper(vm, "call_check")?;
-            let r = t.call(
-                (
-                    self.func.clone(),
-                    vm.ctx.new_str(userid),
-                    vm.ctx.new_str(itemid),
-                    vm.ctx.new_str(cx.permission),
-                    opt_str(vm, cx.classname),
-                    opt_str(vm, cx.property),
-                ),
-                vm,
-            )?;
+        // called straight (no trampoline): index pages call checks per row
+        call_live(&self.label, &self.config, db, Watch::Calls, |vm| {
+            let dbo = db_object(vm)?;
+            let args = vec![
+                dbo,
+                vm.ctx.new_str(userid).into(),
+                vm.ctx.new_str(itemid).into(),
+            ];
+            let r = if self.with_context {
+                let kw: rustpython_vm::function::KwArgs = [
+                    (
+                        "permission".to_string(),
+                        vm.ctx.new_str(cx.permission).into(),
+                    ),
+                    ("classname".to_string(), opt_str(vm, cx.classname)),
+                    ("property".to_string(), opt_str(vm, cx.property)),
+                ]
+                .into_iter()
+                .collect();
+                self.func
+                    .call(rustpython_vm::function::FuncArgs::new(args, kw), vm)?
+            } else {
+                self.func.call(
+                    rustpython_vm::function::FuncArgs::new(
+                        args,
+                        rustpython_vm::function::KwArgs::default(),
+                    ),
+                    vm,
+                )?
+            };
             Ok(r.try_to_bool(vm)?)
         })
     }
@@ -107,7 +129,7 @@ impl fmt::Debug for PyFilter {
 impl PermissionFilter for PyFilter {
     fn filters(&self, db: &Db, userid: &str, classname: &str) -> Result<Vec<RawFilterSpec>> {
         let label = self.label.clone();
-        call_live(&self.label, &self.config, db, |vm| {
+        call_live(&self.label, &self.config, db, Watch::Calls, |vm| {
             let t = helper(vm, "call_filter")?;
             let r = t.call(
                 (
@@ -202,7 +224,7 @@ impl Auditor for PyDetector {
         newvalues: Option<&mut Values>,
     ) -> Result<()> {
         let label = self.label.clone();
-        call_live(&self.label, &self.config, db, |vm| {
+        call_live(&self.label, &self.config, db, Watch::Lines, |vm| {
             let t = helper(vm, "call_auditor")?;
             let nv = match &newvalues {
                 Some(v) => values_to_dict(vm, v)?,
@@ -251,7 +273,7 @@ impl Auditor for PyDetector {
 
 impl Reactor for PyDetector {
     fn react(&self, db: &Db, class: &str, nodeid: &str, oldvalues: Option<&Values>) -> Result<()> {
-        call_live(&self.label, &self.config, db, |vm| {
+        call_live(&self.label, &self.config, db, Watch::Lines, |vm| {
             let t = helper(vm, "call_reactor")?;
             let ov = match oldvalues {
                 Some(v) => values_to_dict(vm, v)?,
@@ -306,7 +328,7 @@ impl roundup_core::extensions::TemplateUtil for PyUtil {
         db: &Db,
         args: &[roundup_core::pyrepr::PyValue],
     ) -> Result<roundup_core::pyrepr::PyValue> {
-        call_live(&self.label, &self.config, db, |vm| {
+        call_live(&self.label, &self.config, db, Watch::Calls, |vm| {
             let t = helper(vm, "call_util")?;
             let args: Vec<PyObjectRef> = args
                 .iter()

@@ -13,6 +13,10 @@
 //!   register detectors. The detectors folder is on `sys.path` while they
 //!   load, so detectors may import each other.
 //! * `initial_data.py` runs with `db`, `adminpw` and `admin_email`.
+//! * Each `extensions/*.py` file is run and its `init(instance)` called;
+//!   `instance.registerUtil(name, fn)` / `registerUtilMethod` make
+//!   `utils.<name>` for templates ([`load_extensions`]);
+//!   `registerAction` is recorded (not dispatched yet).
 //! * `from roundup import hyperdb, roundupdb, date, password,
 //!   configuration, exceptions, mailgw` work, with the names tracker code
 //!   uses from them (see the Python sources under `python/roundup`).
@@ -30,6 +34,15 @@
 //! file that does not load (syntax error, failing `init`) does not take the
 //! tracker down: it is reported, and every change the tracker would make
 //! fails with that report until it is fixed, while reading keeps working.
+//!
+//! # The watchdog
+//!
+//! A call into tracker code that runs longer than
+//! `ROUNDUP_SCRIPT_TIME_LIMIT` seconds (60 by default, 0 = no limit;
+//! [`set_time_limit`]) is stopped with `TimeoutError`, reported as a script
+//! error with file and line. Scripts and detectors are watched at every
+//! line; permission checks, filters and template utils, which index pages
+//! call per row, at function calls and database calls only.
 //!
 //! # Threads
 //!
@@ -57,7 +70,7 @@ pub use config::ConfigView;
 pub use engine::{set_thread_time_limit, set_time_limit, time_limit};
 
 use engine::{
-    db_object, enter, exec, helper, new_scope, set_global, to_core, Ctx, Phase, SchemaState,
+    db_object, enter, exec, helper, new_scope, set_global, to_core, Ctx, Phase, SchemaState, Watch,
 };
 use hooks::{BrokenDetector, PyDetector};
 
@@ -81,6 +94,7 @@ const SCHEMA_NAMES: [&str; 12] = [
 /// security definitions (starting from `Security::with_builtins`).
 pub fn load_schema(label: &str, source: &str, config: &ConfigView) -> Result<(Schema, Security)> {
     let ctx = Ctx {
+        watch: Watch::Lines,
         label: label.to_string(),
         config: Arc::new(config.clone()),
         phase: Phase::Schema(RefCell::new(SchemaState {
@@ -136,6 +150,7 @@ pub fn load_detectors(
         .collect();
     for (label, source) in files {
         let ctx = Ctx {
+            watch: Watch::Lines,
             label: label.clone(),
             config: config.clone(),
             phase: Phase::Init {
@@ -189,6 +204,7 @@ pub fn load_detectors(
                 for reg in regs.into_inner() {
                     let name = enter(
                         &Ctx {
+                            watch: Watch::Lines,
                             label: label.clone(),
                             config: config.clone(),
                             phase: Phase::Init {
@@ -248,6 +264,7 @@ pub fn run_initial_data(
     admin_email: &str,
 ) -> Result<()> {
     let ctx = Ctx {
+        watch: Watch::Lines,
         label: label.to_string(),
         config: Arc::new(ConfigView::new()),
         phase: Phase::Live(db),
@@ -279,6 +296,7 @@ pub fn run_initial_data(
 /// named `result`, if the code sets one.
 pub fn run_live(label: &str, source: &str, db: &Db, config: &ConfigView) -> Result<Option<String>> {
     let ctx = Ctx {
+        watch: Watch::Lines,
         label: label.to_string(),
         config: Arc::new(config.clone()),
         phase: Phase::Live(db),
@@ -312,6 +330,7 @@ pub fn load_extensions(
     let mut out = roundup_core::extensions::Extensions::default();
     for (label, source) in files {
         let ctx = Ctx {
+            watch: Watch::Lines,
             label: label.clone(),
             config: config.clone(),
             phase: Phase::Init {

@@ -54,12 +54,30 @@ pub(crate) fn ctx<R>(
     })
 }
 
+/// TimeoutError once the current call has run past its time (the
+/// watchdog; database calls check it too).
+pub(crate) fn check_deadline(vm: &VirtualMachine) -> PyResult<()> {
+    if crate::engine::past_deadline() {
+        crate::engine::watchdog_fired();
+        return Err(make_exc(
+            vm,
+            "timeout",
+            &format!(
+                "tracker code ran longer than {} seconds and was stopped",
+                crate::engine::time_limit().as_secs_f64()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Run `f` with the live database, or explain which phase this is.
 pub(crate) fn live<R>(
     vm: &VirtualMachine,
     what: &str,
     f: impl FnOnce(&roundup_core::Db) -> PyResult<R>,
 ) -> PyResult<R> {
+    check_deadline(vm)?;
     ctx(vm, what, |c| {
         match &c.phase {
         Phase::Live(db) => f(db),
@@ -597,11 +615,19 @@ pub(crate) mod _roundup {
                 return Ok(chk.clone());
             }
         }
+        // Roundup's "version 2" checks take **ctx (CO_VARKEYWORDS)
+        let with_context = f
+            .get_attr("__code__", vm)
+            .and_then(|c| c.get_attr("co_flags", vm))
+            .ok()
+            .and_then(|fl| fl.try_into_value::<i64>(vm).ok())
+            .is_some_and(|fl| fl & 0x08 != 0);
         let chk = Arc::new(PyCheck {
             label: label.to_string(),
             name: func_name(vm, f),
             config: config.clone(),
             func: f.clone(),
+            with_context,
         });
         st.checks.push((f.clone(), chk.clone()));
         Ok(chk)
@@ -1448,18 +1474,21 @@ pub(crate) mod _roundup {
         _arg: PyObjectRef,
         vm: &VirtualMachine,
     ) -> PyResult<PyObjectRef> {
-        if crate::engine::past_deadline() {
-            return Err(make_exc(
-                vm,
-                "timeout",
-                &format!(
-                    "tracker code ran longer than {} seconds and was stopped",
-                    crate::engine::time_limit().as_secs_f64()
-                ),
-            ));
-        }
+        super::check_deadline(vm)?;
         // go on tracing this frame's lines
-        crate::engine::watchdog_fn(vm)
+        crate::engine::watchdog_fn(vm, crate::engine::Watch::Lines)
+    }
+
+    /// The watchdog that sees function calls only (no line events).
+    #[pyfunction]
+    fn watchdog_calls(
+        _frame: PyObjectRef,
+        _event: PyObjectRef,
+        _arg: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<PyObjectRef> {
+        super::check_deadline(vm)?;
+        Ok(vm.ctx.none())
     }
 
     /// Whether a str names a property type this module knows (for

@@ -3,9 +3,17 @@ trampolines the core calls detectors and checks through, and error
 classification. Not for tracker code."""
 
 import sys
-import traceback
+import warnings
 
 import _roundup as _rt
+
+# Compiling tracker code written for older Pythons (e.g. "\g" in a plain
+# string) warns here where Roundup's Python 3.11 stays quiet.
+warnings.filterwarnings('ignore', category=SyntaxWarning)
+warnings.filterwarnings('ignore', category=DeprecationWarning)
+
+# (traceback is imported only when an error is described: importing it
+# costs more than starting the interpreter)
 
 _DB = None
 
@@ -226,6 +234,7 @@ def describe(exc, located=False):
 
 def _traceback(exc):
     try:
+        import traceback
         tb = ''.join(traceback.format_exception(type(exc), exc, exc.__traceback__))
     except Exception:
         tb = ''

@@ -1,8 +1,5 @@
 """Roundup's Password values (stored hashes), hashed by the Rust core."""
 
-import random as _random
-import string as _string
-
 import _roundup as _rt
 
 
@@ -63,8 +60,10 @@ class Password:
 
 
 def generatePassword(length=12):
-    chars = _string.ascii_letters + _string.digits
-    rng = _random.SystemRandom()
+    import random
+    import string
+    chars = string.ascii_letters + string.digits
+    rng = random.SystemRandom()
     return ''.join(rng.choice(chars) for _ in range(length))
 
 

@@ -799,3 +799,38 @@ fn the_watchdog_stops_a_runaway_detector() {
     let id = ok(db.create("issue", vals(&[("title", s("fine"))])));
     assert_eq!(ok(db.get("issue", &id, "title")), Some(s("fine")));
 }
+
+const RUNAWAY_CHECK: &str = r#"
+
+def runaway(db, userid, itemid):
+    while True:
+        db.user.get(userid, "username")
+
+p = db.security.addPermission(name="Frobnicate", klass="issue", check=runaway)
+db.security.addPermissionToRole("User", p)
+"#;
+
+/// Checks are watched at function and database calls (not every line, to
+/// keep index pages cheap): a check looping over database calls is stopped.
+#[test]
+fn the_watchdog_stops_a_runaway_check_function() {
+    let config = ConfigView::new();
+    let schema_src = format!("{CLASSIC}{RUNAWAY_CHECK}");
+    let (schema, security) = ok(load_schema("schema.py", &schema_src, &config));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
+    fill(&db);
+    let id = ok(db.create("issue", vals(&[("title", s("t"))])));
+    roundup_python::set_thread_time_limit(Some(std::time::Duration::from_millis(300)));
+    let r = db
+        .security()
+        .has_permission(&db, "Frobnicate", "1", Some("issue"), None, Some(&id));
+    roundup_python::set_thread_time_limit(None);
+    match r {
+        Err(Error::Script(m)) => {
+            assert!(m.contains("TimeoutError"), "{m}");
+            assert!(m.contains("schema.py:"), "{m}");
+        }
+        other => panic!("expected the watchdog's script error, got {other:?}"),
+    }
+}

@@ -1,0 +1,5 @@
+"""Timing helpers as anypy.time_ offers."""
+
+import time as _time
+
+perf_counter = _time.perf_counter
