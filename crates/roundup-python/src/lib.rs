@@ -126,6 +126,52 @@ pub fn load_schema(label: &str, source: &str, config: &ConfigView) -> Result<(Sc
     Ok((state.schema, state.security))
 }
 
+/// A context for loading a file that registers things (detectors,
+/// extensions) against a finished schema.
+fn init_ctx<'a>(
+    label: &str,
+    config: &Arc<ConfigView>,
+    schema: &'a Schema,
+    security: &'a Security,
+) -> Ctx<'a> {
+    Ctx {
+        watch: Watch::Lines,
+        label: label.to_string(),
+        config: config.clone(),
+        phase: Phase::Init {
+            schema,
+            security,
+            regs: RefCell::new(Vec::new()),
+            ext: RefCell::new(Vec::new()),
+        },
+    }
+}
+
+/// Run a detector or extension file as a module named after it and call
+/// its `init(arg)`; a file without `init` is refused, naming what it must
+/// define.
+fn run_with_init(
+    vm: &rustpython_vm::VirtualMachine,
+    label: &str,
+    source: &str,
+    arg: rustpython_vm::PyObjectRef,
+    missing: &str,
+) -> rustpython_vm::PyResult<()> {
+    let stem = std::path::Path::new(label)
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let scope = new_scope(vm, &stem, label)?;
+    exec(vm, label, source, scope.clone())?;
+    match scope.globals.get_item_opt("init", vm)? {
+        Some(init) => {
+            init.call((arg,), vm)?;
+            Ok(())
+        }
+        None => Err(native::make_exc(vm, "runtime", missing)),
+    }
+}
+
 /// Run each detector file (label, source) and call its `init(db)`; returns
 /// the auditors and reactors registered. A file that fails to load is
 /// reported on stderr and turns into an auditor that refuses every change
@@ -149,48 +195,21 @@ pub fn load_detectors(
         .into_iter()
         .collect();
     for (label, source) in files {
-        let ctx = Ctx {
-            watch: Watch::Lines,
-            label: label.clone(),
-            config: config.clone(),
-            phase: Phase::Init {
-                schema,
-                security,
-                regs: RefCell::new(Vec::new()),
-                ext: RefCell::new(Vec::new()),
-            },
-        };
+        let ctx = init_ctx(label, &config, schema, security);
         let loaded = enter(&ctx, |vm| {
             let run = || -> rustpython_vm::PyResult<()> {
                 let list: Vec<rustpython_vm::PyObjectRef> = dirs
                     .iter()
                     .map(|d| vm.ctx.new_str(d.as_str()).into())
                     .collect();
-                helper(vm, "push_path")?.call((vm.ctx.new_list(list),), vm)?;
-                let result = (|| {
-                    let stem = std::path::Path::new(label)
-                        .file_stem()
-                        .map(|s| s.to_string_lossy().into_owned())
-                        .unwrap_or_default();
-                    let scope = new_scope(vm, &stem, label)?;
-                    exec(vm, label, source, scope.clone())?;
-                    let init = scope.globals.get_item_opt("init", vm)?;
-                    match init {
-                        Some(init) => {
-                            init.call((db_object(vm)?,), vm)?;
-                            Ok(())
-                        }
-                        None => Err(native::make_exc(
-                            vm,
-                            "runtime",
-                            "a detector must define init(db), which registers its auditors and reactors",
-                        )),
-                    }
-                })();
-                let list: Vec<rustpython_vm::PyObjectRef> = dirs
-                    .iter()
-                    .map(|d| vm.ctx.new_str(d.as_str()).into())
-                    .collect();
+                helper(vm, "push_path")?.call((vm.ctx.new_list(list.clone()),), vm)?;
+                let result = run_with_init(
+                    vm,
+                    label,
+                    source,
+                    db_object(vm)?,
+                    "a detector must define init(db), which registers its auditors and reactors",
+                );
                 helper(vm, "pop_path")?.call((vm.ctx.new_list(list),), vm)?;
                 result
             };
@@ -202,29 +221,14 @@ pub fn load_detectors(
                     return Err(Error::Script(format!("{label}: internal: wrong phase")));
                 };
                 for reg in regs.into_inner() {
-                    let name = enter(
-                        &Ctx {
-                            watch: Watch::Lines,
-                            label: label.clone(),
-                            config: config.clone(),
-                            phase: Phase::Init {
-                                schema,
-                                security,
-                                regs: RefCell::new(Vec::new()),
-                                ext: RefCell::new(Vec::new()),
-                            },
-                        },
-                        |vm| {
-                            Ok(reg
-                                .func
-                                .get_attr("__name__", vm)
-                                .ok()
-                                .and_then(|n| {
-                                    n.str(vm).ok().map(|s| s.to_string_lossy().into_owned())
-                                })
-                                .unwrap_or_else(|| "detector".to_string()))
-                        },
-                    )?;
+                    let name = enter(&init_ctx(label, &config, schema, security), |vm| {
+                        Ok(reg
+                            .func
+                            .get_attr("__name__", vm)
+                            .ok()
+                            .and_then(|n| n.str(vm).ok().map(|s| s.to_string_lossy().into_owned()))
+                            .unwrap_or_else(|| "detector".to_string()))
+                    })?;
                     let det = Arc::new(PyDetector {
                         label: label.clone(),
                         name,
@@ -329,37 +333,17 @@ pub fn load_extensions(
     let config = Arc::new(config.clone());
     let mut out = roundup_core::extensions::Extensions::default();
     for (label, source) in files {
-        let ctx = Ctx {
-            watch: Watch::Lines,
-            label: label.clone(),
-            config: config.clone(),
-            phase: Phase::Init {
-                schema,
-                security,
-                regs: RefCell::new(Vec::new()),
-                ext: RefCell::new(Vec::new()),
-            },
-        };
+        let ctx = init_ctx(label, &config, schema, security);
         enter(&ctx, |vm| {
             let run = || -> rustpython_vm::PyResult<()> {
-                let stem = std::path::Path::new(label)
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let scope = new_scope(vm, &stem, label)?;
-                exec(vm, label, source, scope.clone())?;
-                match scope.globals.get_item_opt("init", vm)? {
-                    Some(init) => {
-                        let instance = helper(vm, "Instance")?.call((home.to_string(),), vm)?;
-                        init.call((instance,), vm)?;
-                        Ok(())
-                    }
-                    None => Err(native::make_exc(
-                        vm,
-                        "runtime",
-                        "an extension must define init(instance)",
-                    )),
-                }
+                let instance = helper(vm, "Instance")?.call((home.to_string(),), vm)?;
+                run_with_init(
+                    vm,
+                    label,
+                    source,
+                    instance,
+                    "an extension must define init(instance)",
+                )
             };
             run().map_err(|e| engine::to_core_located(vm, label, e))
         })?;
