@@ -146,6 +146,14 @@ pub(crate) fn to_py(vm: &VirtualMachine, v: &Option<Value>) -> PyObjectRef {
     }
 }
 
+/// A str, or None.
+pub(crate) fn opt_str(vm: &VirtualMachine, s: Option<&str>) -> PyObjectRef {
+    match s {
+        Some(s) => vm.ctx.new_str(s).into(),
+        None => vm.ctx.none(),
+    }
+}
+
 /// A dict of property values (newvalues / oldvalues).
 pub(crate) fn values_to_dict(vm: &VirtualMachine, values: &Values) -> PyResult<PyObjectRef> {
     let d = vm.ctx.new_dict();

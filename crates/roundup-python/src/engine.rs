@@ -36,6 +36,8 @@ static ROUNDUP_PACKAGE: &rustpython_vm::frozen::FrozenLib =
 
 /// A detector registration made by a detector's `init(db)`.
 pub(crate) struct Registration {
+    /// The function's name (for messages).
+    pub name: String,
     pub class: String,
     pub op: Op,
     pub priority: i64,
@@ -212,12 +214,13 @@ pub(crate) fn enter<R>(ctx: &Ctx<'_>, f: impl FnOnce(&VirtualMachine) -> Result<
                 root.run(|vm| vm.new_thread())
             });
             tvm.run(|vm| {
-                if outermost && !time_limit().is_zero() {
+                let limit = time_limit();
+                if outermost && !limit.is_zero() {
                     // The watchdog: a trace function that ends the call
                     // with TimeoutError once it has run past its time. A
                     // trace function that raises is switched off, so it is
                     // set again after it fired.
-                    DEADLINE.with(|d| d.set(Some(Instant::now() + time_limit())));
+                    DEADLINE.with(|d| d.set(Some(Instant::now() + limit)));
                     if let Err(e) = install_watchdog(vm, ctx.watch) {
                         return Err(to_core(vm, &ctx.label, e));
                     }
@@ -230,24 +233,12 @@ pub(crate) fn enter<R>(ctx: &Ctx<'_>, f: impl FnOnce(&VirtualMachine) -> Result<
     })
 }
 
-thread_local! {
-    /// `_roundup.watchdog` and `_roundup.watchdog_calls`, looked up once
-    /// per thread.
-    static WATCHDOGS: RefCell<[Option<PyObjectRef>; 2]> = const { RefCell::new([None, None]) };
-}
-
 /// The watchdog trace function for `watch`.
 pub(crate) fn watchdog_fn(vm: &VirtualMachine, watch: Watch) -> PyResult<PyObjectRef> {
-    let (slot, name) = match watch {
-        Watch::Lines => (0, "watchdog"),
-        Watch::Calls => (1, "watchdog_calls"),
-    };
-    if let Some(f) = WATCHDOGS.with(|w| w.borrow()[slot].clone()) {
-        return Ok(f);
+    match watch {
+        Watch::Lines => cached_attr(vm, "_roundup", "watchdog"),
+        Watch::Calls => cached_attr(vm, "_roundup", "watchdog_calls"),
     }
-    let f = import_module(vm, "_roundup")?.get_attr(name, vm)?;
-    WATCHDOGS.with(|w| w.borrow_mut()[slot] = Some(f.clone()));
-    Ok(f)
 }
 
 fn install_watchdog(vm: &VirtualMachine, watch: Watch) -> PyResult<()> {
@@ -374,20 +365,27 @@ pub(crate) fn import_module(vm: &VirtualMachine, dotted: &'static str) -> PyResu
 
 /// An attribute of the `roundup._engine` helper module.
 pub(crate) fn helper(vm: &VirtualMachine, name: &'static str) -> PyResult<PyObjectRef> {
-    // looked up once per thread: the core calls these per check and per
-    // detector, and an import plus attribute lookup each time showed on
-    // index pages
-    if let Some(f) = HELPERS.with(|h| h.borrow().get(name).cloned()) {
+    cached_attr(vm, "roundup._engine", name)
+}
+
+/// `module.name`, looked up once per thread: the core calls helpers and
+/// installs the watchdog per check and per detector, and an import plus
+/// attribute lookup each time showed on index pages.
+fn cached_attr(
+    vm: &VirtualMachine,
+    module: &'static str,
+    name: &'static str,
+) -> PyResult<PyObjectRef> {
+    if let Some(f) = HELPERS.with(|h| h.borrow().get(&(module, name)).cloned()) {
         return Ok(f);
     }
-    let module = import_module(vm, "roundup._engine")?;
-    let f = module.get_attr(&vm.ctx.new_str(name), vm)?;
-    HELPERS.with(|h| h.borrow_mut().insert(name, f.clone()));
+    let f = import_module(vm, module)?.get_attr(&vm.ctx.new_str(name), vm)?;
+    HELPERS.with(|h| h.borrow_mut().insert((module, name), f.clone()));
     Ok(f)
 }
 
 thread_local! {
-    static HELPERS: RefCell<std::collections::HashMap<&'static str, PyObjectRef>> =
+    static HELPERS: RefCell<std::collections::HashMap<(&'static str, &'static str), PyObjectRef>> =
         RefCell::new(std::collections::HashMap::new());
     static DB_OBJECT: OnceCell<PyObjectRef> = const { OnceCell::new() };
     /// Which watchdog is this thread's trace function now (None: none).

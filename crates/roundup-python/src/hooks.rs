@@ -16,7 +16,7 @@ use roundup_core::{Db, Error, Result, Values};
 use rustpython_vm::{PyObjectRef, VirtualMachine};
 
 use crate::config::ConfigView;
-use crate::convert::{dict_pairs, from_raw, raw, values_to_dict, Raw};
+use crate::convert::{dict_pairs, from_raw, opt_str, raw, values_to_dict, Raw};
 use crate::engine::{db_object, enter, helper, to_core, Ctx, Phase, Watch};
 
 /// Call `roundup._engine.<trampoline>(args...)` in a live context.
@@ -48,13 +48,6 @@ pub(crate) enum CallError {
 impl From<rustpython_vm::builtins::PyBaseExceptionRef> for CallError {
     fn from(e: rustpython_vm::builtins::PyBaseExceptionRef) -> Self {
         CallError::Py(e)
-    }
-}
-
-fn opt_str(vm: &VirtualMachine, s: Option<&str>) -> PyObjectRef {
-    match s {
-        Some(s) => vm.ctx.new_str(s).into(),
-        None => vm.ctx.none(),
     }
 }
 

@@ -221,17 +221,9 @@ pub fn load_detectors(
                     return Err(Error::Script(format!("{label}: internal: wrong phase")));
                 };
                 for reg in regs.into_inner() {
-                    let name = enter(&init_ctx(label, &config, schema, security), |vm| {
-                        Ok(reg
-                            .func
-                            .get_attr("__name__", vm)
-                            .ok()
-                            .and_then(|n| n.str(vm).ok().map(|s| s.to_string_lossy().into_owned()))
-                            .unwrap_or_else(|| "detector".to_string()))
-                    })?;
                     let det = Arc::new(PyDetector {
                         label: label.clone(),
-                        name,
+                        name: reg.name,
                         config: config.clone(),
                         func: reg.func,
                     });

@@ -128,7 +128,9 @@ pub(crate) mod _roundup {
     use rustpython_vm::{AsObject, PyObjectRef, PyResult, VirtualMachine};
 
     use super::{core, ctx, live, make_exc, py_err, strs};
-    use crate::convert::{dict_pairs, from_raw, pairs_to_values, raw, to_py, PairsError, Raw};
+    use crate::convert::{
+        dict_pairs, from_raw, opt_str, pairs_to_values, raw, to_py, PairsError, Raw,
+    };
     use crate::engine::{Phase, Registration};
     use crate::hooks::{FilterCheck, PyCheck, PyFilter};
 
@@ -456,32 +458,28 @@ pub(crate) mod _roundup {
         })
     }
 
-    fn with_schema<R>(
+    /// Run `f` with the schema and security of the current phase (being
+    /// defined, finished, or the live database's).
+    fn with_def<R>(
         vm: &VirtualMachine,
-        f: impl FnOnce(&roundup_core::schema::Schema) -> PyResult<R>,
+        f: impl FnOnce(&roundup_core::schema::Schema, &roundup_core::security::Security) -> PyResult<R>,
     ) -> PyResult<R> {
         ctx(vm, "schema", |c| match &c.phase {
-            Phase::Schema(st) => f(&st.borrow().schema),
-            Phase::Init { schema, .. } => f(schema),
-            Phase::Live(db) => f(db.schema()),
-        })
-    }
-
-    fn with_security<R>(
-        vm: &VirtualMachine,
-        f: impl FnOnce(&roundup_core::security::Security) -> PyResult<R>,
-    ) -> PyResult<R> {
-        ctx(vm, "security", |c| match &c.phase {
-            Phase::Schema(st) => f(&st.borrow().security),
-            Phase::Init { security, .. } => f(security),
-            Phase::Live(db) => f(db.security()),
+            Phase::Schema(st) => {
+                let st = st.borrow();
+                f(&st.schema, &st.security)
+            }
+            Phase::Init {
+                schema, security, ..
+            } => f(schema, security),
+            Phase::Live(db) => f(db.schema(), db.security()),
         })
     }
 
     /// Names of the classes, in definition order.
     #[pyfunction]
     fn class_names(vm: &VirtualMachine) -> PyResult<PyObjectRef> {
-        with_schema(vm, |s| {
+        with_def(vm, |s, _| {
             let names: Vec<String> = s.classes.keys().cloned().collect();
             Ok(strs(vm, &names))
         })
@@ -491,14 +489,9 @@ pub(crate) mod _roundup {
     /// a list of (name, type, {options}) including the automatic ones.
     #[pyfunction]
     fn class_info(class: String, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
-        with_schema(vm, |s| {
+        with_def(vm, |s, _| {
             let cls = core(vm, s.class(&class))?;
-            let opt = |o: &Option<String>| -> PyObjectRef {
-                match o {
-                    Some(s) => vm.ctx.new_str(s.as_str()).into(),
-                    None => vm.ctx.none(),
-                }
-            };
+            let opt = |o: &Option<String>| opt_str(vm, o.as_deref());
             let mut props = Vec::new();
             let mut all: Vec<(&str, &Property)> =
                 cls.props.iter().map(|(k, v)| (k.as_str(), v)).collect();
@@ -593,11 +586,12 @@ pub(crate) mod _roundup {
         })
     }
 
-    fn func_name(vm: &VirtualMachine, f: &PyObjectRef) -> String {
+    /// A callable's `__name__`, or `fallback` (callable objects have none).
+    fn func_name(vm: &VirtualMachine, f: &PyObjectRef, fallback: &str) -> String {
         f.get_attr("__name__", vm)
             .ok()
             .and_then(|n| pystr(&n))
-            .unwrap_or_else(|| "<function>".to_string())
+            .unwrap_or_else(|| fallback.to_string())
     }
 
     fn make_check(
@@ -624,7 +618,7 @@ pub(crate) mod _roundup {
             .is_some_and(|fl| fl & 0x08 != 0);
         let chk = Arc::new(PyCheck {
             label: label.to_string(),
-            name: func_name(vm, f),
+            name: func_name(vm, f, "<function>"),
             config: config.clone(),
             func: f.clone(),
             with_context,
@@ -686,7 +680,7 @@ pub(crate) mod _roundup {
                 }
                 let flt = Arc::new(PyFilter {
                     label: label.to_string(),
-                    name: func_name(vm, f),
+                    name: func_name(vm, f, "<function>"),
                     config: config.clone(),
                     func: f.clone(),
                 });
@@ -755,7 +749,7 @@ pub(crate) mod _roundup {
     /// (name, klass, description, properties) of a permission handle.
     #[pyfunction]
     fn permission_info(handle: usize, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
-        with_security(vm, |s| {
+        with_def(vm, |_, s| {
             let Some(p) = s.permission(handle) else {
                 return Ok(vm.ctx.none());
             };
@@ -767,10 +761,7 @@ pub(crate) mod _roundup {
                 .ctx
                 .new_tuple(vec![
                     vm.ctx.new_str(p.name.as_str()).into(),
-                    match &p.klass {
-                        Some(k) => vm.ctx.new_str(k.as_str()).into(),
-                        None => vm.ctx.none(),
-                    },
+                    opt_str(vm, p.klass.as_deref()),
                     vm.ctx.new_str(p.description.as_str()).into(),
                     props,
                 ])
@@ -789,7 +780,7 @@ pub(crate) mod _roundup {
     /// [(name, description, [permission handles])] of every role.
     #[pyfunction]
     fn roles(vm: &VirtualMachine) -> PyResult<PyObjectRef> {
-        with_security(vm, |s| {
+        with_def(vm, |_, s| {
             let list = s
                 .roles()
                 .map(|r| {
@@ -863,6 +854,7 @@ pub(crate) mod _roundup {
                     return Err(py_err(vm, Error::NoSuchClass(class.clone())));
                 }
                 regs.borrow_mut().push(Registration {
+                    name: func_name(vm, &func, "detector"),
                     class: class.clone(),
                     op,
                     priority,

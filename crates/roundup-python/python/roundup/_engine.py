@@ -86,21 +86,6 @@ def call_reactor(fn, classname, nodeid, oldvalues):
     fn(db, db.getclass(classname), nodeid, dict_to_py(oldvalues))
 
 
-def _takes_kwargs(fn):
-    code = getattr(fn, '__code__', None)
-    return bool(code is not None and code.co_flags & 0x08)
-
-
-def call_check(fn, userid, itemid, permission, classname, property):
-    db = the_db()
-    if _takes_kwargs(fn):
-        r = fn(db, userid, itemid, permission=permission,
-               classname=classname, property=property)
-    else:
-        r = fn(db, userid, itemid)
-    return bool(r)
-
-
 def call_filter(fn, userid, classname):
     db = the_db()
     specs = fn(db, userid, db.getclass(classname))
