@@ -311,6 +311,27 @@ impl Storage for TestMemStorage {
     }
 }
 
+/// Open a Db on `store`, acting as `uid`.
+fn open_on(
+    dir: &Path,
+    def: TrackerDef,
+    store: Box<dyn roundup_core::storage::Storage>,
+    indexing: bool,
+    uid: &str,
+) -> Db {
+    let opts = Arc::new(DbOptions {
+        db_dir: dir.to_path_buf(),
+        password_scheme: Scheme::Pbkdf2S5,
+        password_rounds: 1000,
+        timezone: Timezone::Utc,
+        indexing,
+    });
+    match Db::open(Arc::new(def), opts, store, uid) {
+        Ok(db) => db,
+        Err(e) => panic!("opening the test db failed: {e}"),
+    }
+}
+
 /// Open a Db on a fresh in-memory store, acting as `uid`.
 pub fn open_db(
     dir: &Path,
@@ -319,22 +340,12 @@ pub fn open_db(
     detectors: Detectors,
     uid: &str,
 ) -> Db {
-    let def = Arc::new(TrackerDef {
+    let def = TrackerDef {
         schema,
         security,
         detectors,
-    });
-    let opts = Arc::new(DbOptions {
-        db_dir: dir.to_path_buf(),
-        password_scheme: Scheme::Pbkdf2S5,
-        password_rounds: 1000,
-        timezone: Timezone::Utc,
-        indexing: false,
-    });
-    match Db::open(def, opts, Box::new(TestMemStorage::default()), uid) {
-        Ok(db) => db,
-        Err(e) => panic!("opening the test db failed: {e}"),
-    }
+    };
+    open_on(dir, def, Box::new(TestMemStorage::default()), false, uid)
 }
 
 /// Open a Db on a real SQLite database in `dir`, acting as `uid`.
@@ -345,26 +356,16 @@ pub fn open_sqlite_db(
     detectors: Detectors,
     uid: &str,
 ) -> Db {
-    let def = Arc::new(TrackerDef {
+    let def = TrackerDef {
         schema,
         security,
         detectors,
-    });
-    let opts = Arc::new(DbOptions {
-        db_dir: dir.to_path_buf(),
-        password_scheme: Scheme::Pbkdf2S5,
-        password_rounds: 1000,
-        timezone: Timezone::Utc,
-        indexing: true,
-    });
+    };
     let store = match roundup_sqlite::open(dir, std::time::Duration::from_secs(5)) {
         Ok(s) => s,
         Err(e) => panic!("opening sqlite failed: {e}"),
     };
-    match Db::open(def, opts, Box::new(store), uid) {
-        Ok(db) => db,
-        Err(e) => panic!("opening the sqlite db failed: {e}"),
-    }
+    open_on(dir, def, Box::new(store), true, uid)
 }
 
 /// Unwrap in tests with the error text in the failure message.
