@@ -151,9 +151,23 @@ pub fn set_thread_time_limit(limit: Option<Duration>) {
     THREAD_LIMIT.with(|l| l.set(limit));
 }
 
-/// Whether the current call has run past its time.
+/// Whether the current call has run past its time (never while the
+/// engine's own Python runs: reporting the timeout must not time out).
 pub(crate) fn past_deadline() -> bool {
-    DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t))
+    !UNWATCHED.with(|u| u.get()) && DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() > t))
+}
+
+thread_local! {
+    static UNWATCHED: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Run `f` (the engine's own Python: making and describing exceptions)
+/// out of the watchdog's reach.
+pub(crate) fn unwatched<R>(f: impl FnOnce() -> R) -> R {
+    let was = UNWATCHED.with(|u| u.replace(true));
+    let r = f();
+    UNWATCHED.with(|u| u.set(was));
+    r
 }
 
 /// Keep `e` to be returned when the Python call it breaks out of ends.
@@ -418,7 +432,8 @@ pub(crate) fn to_core_located(vm: &VirtualMachine, label: &str, exc: PyBaseExcep
 
 fn convert(vm: &VirtualMachine, label: &str, exc: PyBaseExceptionRef, located: bool) -> Error {
     let stashed = take_stashed();
-    let described = helper(vm, "describe").and_then(|d| d.call((exc.clone(), located), vm));
+    let described =
+        unwatched(|| helper(vm, "describe").and_then(|d| d.call((exc.clone(), located), vm)));
     let Ok(described) = described else {
         return Error::Script(format!("{label}: {}", exc_text(vm, &exc)));
     };

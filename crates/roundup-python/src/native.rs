@@ -31,7 +31,8 @@ pub(crate) fn py_err(vm: &VirtualMachine, e: Error) -> PyBaseExceptionRef {
 }
 
 pub(crate) fn make_exc(vm: &VirtualMachine, kind: &str, msg: &str) -> PyBaseExceptionRef {
-    let made = helper(vm, "make_error").and_then(|f| f.call((kind, msg), vm));
+    let made =
+        crate::engine::unwatched(|| helper(vm, "make_error").and_then(|f| f.call((kind, msg), vm)));
     match made.map(|o| o.downcast::<rustpython_vm::builtins::PyBaseException>()) {
         Ok(Ok(exc)) => exc,
         _ => vm.new_runtime_error(msg.to_string()),
@@ -627,6 +628,20 @@ pub(crate) mod _roundup {
         Ok(chk)
     }
 
+    /// A permission's class must be defined already.
+    fn known_class(
+        vm: &VirtualMachine,
+        st: &crate::engine::SchemaState,
+        klass: Option<&str>,
+    ) -> PyResult<()> {
+        match klass {
+            Some(k) if !st.schema.classes.contains_key(k) => {
+                Err(schema_err(vm, format!("No class \"{k}\" defined")))
+            }
+            _ => Ok(()),
+        }
+    }
+
     fn opt_obj(vm: &VirtualMachine, o: &Option<PyObjectRef>) -> Option<PyObjectRef> {
         o.as_ref().filter(|o| !vm.is_none(o)).cloned()
     }
@@ -662,11 +677,7 @@ pub(crate) mod _roundup {
         let check = opt_obj(vm, &check);
         let filter = opt_obj(vm, &filter);
         schema_state(vm, "db.security.addPermission()", |st, label, config| {
-            if let Some(k) = &klass {
-                if !st.schema.classes.contains_key(k) {
-                    return Err(schema_err(vm, format!("No class \"{k}\" defined")));
-                }
-            }
+            known_class(vm, st, klass.as_deref())?;
             let mut p = Permission::new(&name, &description);
             p.props_only =
                 properties.is_some() && props_only.unwrap_or(st.security.props_only_default);
@@ -717,11 +728,7 @@ pub(crate) mod _roundup {
         let properties = props_list(vm, &properties)?;
         let check = opt_obj(vm, &check);
         schema_state(vm, "db.security.getPermission()", |st, label, config| {
-            if let Some(k) = &klass {
-                if !st.schema.classes.contains_key(k) {
-                    return Err(schema_err(vm, format!("No class \"{k}\" defined")));
-                }
-            }
+            known_class(vm, st, klass.as_deref())?;
             let check: Option<Arc<dyn PermissionCheck>> = match &check {
                 Some(f) => Some(make_check(vm, st, label, config, f)?),
                 None => None,
