@@ -17,17 +17,87 @@ pub trait TemplateUtil: Send + Sync + fmt::Debug {
     fn call(&self, db: &Db, args: &[PyValue]) -> Result<PyValue>;
 }
 
+/// One value of a submitted web form, as a web action sees it.
+#[derive(Clone, Debug)]
+pub enum FormField {
+    Text(String),
+    File {
+        filename: String,
+        content_type: String,
+        content: Vec<u8>,
+    },
+}
+
+/// What a web action (Roundup's `Action`) is given: the request as the
+/// web front end parsed it. The action's database acts as `userid`.
+#[derive(Clone, Debug, Default)]
+pub struct ActionRequest {
+    /// The action's name (`@action`), lower case.
+    pub name: String,
+    pub method: String,
+    /// Tracker base URL, ending in `/`.
+    pub base: String,
+    pub userid: String,
+    pub classname: Option<String>,
+    pub nodeid: Option<String>,
+    pub template: String,
+    pub form: Vec<(String, FormField)>,
+}
+
+/// How a web action ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ActionOutcome {
+    /// Render the page (`handle()` returned None).
+    Render,
+    /// 302 to the URL (`raise Redirect(url)`).
+    Redirect(String),
+    /// This text is the whole response (`handle()` returned a string).
+    Body(String),
+    /// 403 with the message (`raise Unauthorised(...)`).
+    Unauthorised(String),
+    /// 404 with the message (`raise NotFound(...)`).
+    NotFound(String),
+}
+
+/// A web action's result: its outcome plus what it said to the user and
+/// changed on the client (the page to render, extra headers).
+#[derive(Clone, Debug)]
+pub struct ActionResult {
+    pub outcome: ActionOutcome,
+    /// Whether its database changes stand (false: it refused with
+    /// `Reject`/`ValueError`, which are shown as error messages).
+    pub commit: bool,
+    pub ok: Vec<String>,
+    pub err: Vec<String>,
+    /// A template the action chose (`self.client.template = ...`).
+    pub template: Option<String>,
+    pub headers: Vec<(String, String)>,
+}
+
+/// A web action an extension registered (`instance.registerAction`).
+pub trait WebAction: Send + Sync + fmt::Debug {
+    /// Run it against the request's database.
+    fn run(&self, db: &Db, request: &ActionRequest) -> Result<ActionResult>;
+}
+
 /// The registrations of a tracker's extensions.
 #[derive(Clone, Debug, Default)]
 pub struct Extensions {
     /// `utils.<name>` for templates, by name.
     pub utils: IndexMap<String, Arc<dyn TemplateUtil>>,
-    /// Names given to `registerAction` (web actions written in Python).
-    pub actions: Vec<String>,
+    /// Web actions by name (lower case), before the default ones.
+    pub actions: IndexMap<String, Arc<dyn WebAction>>,
+    /// Classes of `interfaces.py` that are read but not used by our
+    /// front ends (`Client`, `MailGW` subclasses), for a warning.
+    pub unused: Vec<String>,
 }
 
 impl Extensions {
     pub fn util(&self, name: &str) -> Option<&Arc<dyn TemplateUtil>> {
         self.utils.get(name)
+    }
+
+    pub fn action(&self, name: &str) -> Option<&Arc<dyn WebAction>> {
+        self.actions.get(&name.to_lowercase())
     }
 }

@@ -339,3 +339,106 @@ impl roundup_core::extensions::TemplateUtil for PyUtil {
         })
     }
 }
+
+/// A web action class an extension registered (`registerAction`).
+pub(crate) struct PyAction {
+    pub label: String,
+    pub name: String,
+    pub config: Arc<ConfigView>,
+    pub class: PyObjectRef,
+}
+
+impl fmt::Debug for PyAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "action {} of {}", self.name, self.label)
+    }
+}
+
+impl roundup_core::extensions::WebAction for PyAction {
+    fn run(
+        &self,
+        db: &Db,
+        req: &roundup_core::extensions::ActionRequest,
+    ) -> Result<roundup_core::extensions::ActionResult> {
+        use roundup_core::extensions::{ActionOutcome, ActionResult, FormField};
+        let r = call_live(&self.label, &self.config, db, Watch::Lines, |vm| {
+            let head = vm.ctx.new_tuple(vec![
+                vm.ctx.new_str(req.name.as_str()).into(),
+                vm.ctx.new_str(req.method.as_str()).into(),
+                vm.ctx.new_str(req.base.as_str()).into(),
+                vm.ctx.new_str(req.userid.as_str()).into(),
+                opt_str(vm, req.classname.as_deref()),
+                opt_str(vm, req.nodeid.as_deref()),
+                vm.ctx.new_str(req.template.as_str()).into(),
+            ]);
+            let fields: Vec<PyObjectRef> = req
+                .form
+                .iter()
+                .map(|(name, f)| {
+                    let items: Vec<PyObjectRef> = match f {
+                        FormField::Text(t) => vec![
+                            vm.ctx.new_str(name.as_str()).into(),
+                            vm.ctx.new_str(t.as_str()).into(),
+                        ],
+                        FormField::File {
+                            filename,
+                            content_type,
+                            content,
+                        } => vec![
+                            vm.ctx.new_str(name.as_str()).into(),
+                            vm.ctx.new_bytes(content.clone()).into(),
+                            vm.ctx.new_str(filename.as_str()).into(),
+                            vm.ctx.new_str(content_type.as_str()).into(),
+                        ],
+                    };
+                    vm.ctx.new_tuple(items).into()
+                })
+                .collect();
+            let r = helper(vm, "run_action")?
+                .call((self.class.clone(), head, vm.ctx.new_list(fields)), vm)?;
+            Ok(raw(vm, &r)?)
+        })?;
+        let bad = || Error::Script(format!("{}: internal: bad action result", self.label));
+        let Raw::Seq(parts) = r else {
+            return Err(bad());
+        };
+        let [Raw::Str(outcome), Raw::Str(text), Raw::Bool(commit), ok, err, template, headers] =
+            parts.as_slice()
+        else {
+            return Err(bad());
+        };
+        let pairs = |r: &Raw| -> Vec<(String, String)> {
+            match r {
+                Raw::Seq(items) => items
+                    .iter()
+                    .filter_map(|p| match p {
+                        Raw::Seq(kv) => match kv.as_slice() {
+                            [Raw::Str(k), Raw::Str(v)] => Some((k.clone(), v.clone())),
+                            _ => None,
+                        },
+                        _ => None,
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            }
+        };
+        let outcome = match outcome.as_str() {
+            "redirect" => ActionOutcome::Redirect(text.clone()),
+            "body" => ActionOutcome::Body(text.clone()),
+            "unauthorised" => ActionOutcome::Unauthorised(text.clone()),
+            "notfound" => ActionOutcome::NotFound(text.clone()),
+            _ => ActionOutcome::Render,
+        };
+        Ok(ActionResult {
+            outcome,
+            commit: *commit,
+            ok: ok.str_list().unwrap_or_default(),
+            err: err.str_list().unwrap_or_default(),
+            template: match template {
+                Raw::Str(t) => Some(t.clone()),
+                _ => None,
+            },
+            headers: pairs(headers),
+        })
+    }
+}

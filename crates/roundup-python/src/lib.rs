@@ -16,7 +16,10 @@
 //! * Each `extensions/*.py` file is run and its `init(instance)` called;
 //!   `instance.registerUtil(name, fn)` / `registerUtilMethod` make
 //!   `utils.<name>` for templates ([`load_extensions`]);
-//!   `registerAction` is recorded (not dispatched yet).
+//!   `registerAction(name, ActionClass)` adds a web action the web front
+//!   end runs before its own ([`roundup_core::extensions::WebAction`]).
+//! * `interfaces.py` runs; the methods of its `TemplatingUtils` subclass
+//!   are template utils ([`load_interfaces`]).
 //! * `from roundup import hyperdb, roundupdb, date, password,
 //!   configuration, exceptions, mailgw` work, with the names tracker code
 //!   uses from them (see the Python sources under `python/roundup`).
@@ -344,7 +347,17 @@ pub fn load_extensions(
         };
         for reg in ext.into_inner() {
             match reg.kind {
-                "action" => out.actions.push(reg.name),
+                "action" => {
+                    out.actions.insert(
+                        reg.name.to_lowercase(),
+                        Arc::new(hooks::PyAction {
+                            label: label.clone(),
+                            name: reg.name,
+                            config: config.clone(),
+                            class: reg.func,
+                        }),
+                    );
+                }
                 kind => {
                     out.utils.insert(
                         reg.name.clone(),
@@ -361,4 +374,58 @@ pub fn load_extensions(
         }
     }
     Ok(out)
+}
+
+/// Run the home's `interfaces.py` (label, source) as Roundup does: the
+/// public methods its `TemplatingUtils` subclass adds become
+/// `utils.<name>` for templates (as `registerUtilMethod` would make them);
+/// `Client` and `MailGW` subclasses load but are not used by our front
+/// ends, and are named in `unused` for the tracker to say so.
+pub fn load_interfaces(
+    label: &str,
+    source: &str,
+    schema: &Schema,
+    security: &Security,
+    config: &ConfigView,
+    out: &mut roundup_core::extensions::Extensions,
+) -> Result<()> {
+    let config = Arc::new(config.clone());
+    let ctx = init_ctx(label, &config, schema, security);
+    let (utils, unused) = enter(&ctx, |vm| {
+        let run = || -> rustpython_vm::PyResult<_> {
+            let scope = new_scope(vm, "interfaces", label)?;
+            exec(vm, label, source, scope.clone())?;
+            let r = helper(vm, "interface_utils")?.call((scope.globals.clone(),), vm)?;
+            let parts = vm.extract_elements_with(&r, Ok)?;
+            let [utils, unused] = parts.as_slice() else {
+                return Err(native::make_exc(vm, "runtime", "internal: interface_utils"));
+            };
+            let mut found = Vec::new();
+            for pair in vm.extract_elements_with(utils, Ok)? {
+                let item = vm.extract_elements_with(&pair, Ok)?;
+                if let [name, func] = item.as_slice() {
+                    let name: String = name.clone().try_into_value(vm)?;
+                    found.push((name, func.clone()));
+                }
+            }
+            let unused: Vec<String> = vm.extract_elements_with(unused, |o| o.try_into_value(vm))?;
+            Ok((found, unused))
+        };
+        run().map_err(|e| engine::to_core_located(vm, label, e))
+    })?;
+    for (name, func) in utils {
+        out.utils.insert(
+            name.clone(),
+            Arc::new(hooks::PyUtil {
+                label: label.to_string(),
+                name,
+                config: config.clone(),
+                func,
+                method: false,
+            }),
+        );
+    }
+    out.unused
+        .extend(unused.into_iter().map(|n| format!("{label}: {n}")));
+    Ok(())
 }

@@ -115,13 +115,30 @@ impl Tracker {
         let detector_files = python_files(&home.join("detectors"))?;
         let detectors = roundup_python::load_detectors(&detector_files, &schema, &security, &view)?;
         let extension_files = python_files(&home.join("extensions"))?;
-        let extensions = roundup_python::load_extensions(
+        let mut extensions = roundup_python::load_extensions(
             &extension_files,
             &home.display().to_string(),
             &schema,
             &security,
             &view,
         )?;
+        let interfaces = home.join("interfaces.py");
+        if interfaces.is_file() {
+            let source = read_text(&interfaces)?;
+            roundup_python::load_interfaces(
+                &interfaces.display().to_string(),
+                &source,
+                &schema,
+                &security,
+                &view,
+                &mut extensions,
+            )?;
+            for what in &extensions.unused {
+                eprintln!(
+                    "{what} subclass is loaded but not used: this server's web and mail front ends are not Roundup's Python classes"
+                );
+            }
+        }
         let opts = DbOptions {
             db_dir: config.database_dir(),
             password_scheme: Scheme::Pbkdf2S5,

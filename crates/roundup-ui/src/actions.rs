@@ -26,7 +26,12 @@ use crate::request::FormValue;
 
 /// Run the named action. `Ok(None)`: render the page.
 pub fn run(c: &mut Client<'_>, action: &str) -> Step<Option<Reply>> {
+    // an extension's action comes first, and may replace a default one
+    let extension = c.st.tracker.extensions().action(action).cloned();
     let result = match action {
+        _ if extension.is_some() => extension
+            .as_deref()
+            .map_or(Ok(None), |a| run_extension(c, action, a)),
         "login" => login(c),
         "logout" => logout(c),
         "new" => new_item(c),
@@ -57,6 +62,71 @@ pub fn run(c: &mut Client<'_>, action: &str) -> Step<Option<Reply>> {
             Ok(None)
         }
         other => other,
+    }
+}
+
+/// Run an extension's action (Roundup's `Action.execute()`): its database
+/// changes stand when it ends normally or redirects, and are undone when
+/// it refuses (`Reject`/`ValueError`, shown as error messages) or raises
+/// `Unauthorised`/`NotFound`.
+fn run_extension(
+    c: &mut Client<'_>,
+    name: &str,
+    action: &dyn roundup_core::extensions::WebAction,
+) -> Step<Option<Reply>> {
+    use roundup_core::extensions::{ActionOutcome, ActionRequest, FormField};
+    let request = ActionRequest {
+        name: name.to_string(),
+        method: c.inc.method.clone(),
+        base: c.base.clone(),
+        userid: c.userid.clone(),
+        classname: c.classname.clone(),
+        nodeid: c.itemid.clone(),
+        template: c.template.clone(),
+        form: c
+            .form
+            .iter()
+            .map(|(k, v)| {
+                let f = match v {
+                    FormValue::Text(t) => FormField::Text(t.clone()),
+                    FormValue::File {
+                        filename,
+                        content_type,
+                        content,
+                    } => FormField::File {
+                        filename: filename.clone(),
+                        content_type: content_type.clone(),
+                        content: content.clone(),
+                    },
+                };
+                (k.clone(), f)
+            })
+            .collect(),
+    };
+    let result = match action.run(&c.db, &request) {
+        Ok(r) => r,
+        Err(e) => {
+            c.db.rollback()?;
+            return Err(e.into());
+        }
+    };
+    if result.commit {
+        c.db.commit()?;
+    } else {
+        c.db.rollback()?;
+    }
+    c.ok.extend(result.ok);
+    c.err.extend(result.err);
+    if let Some(t) = result.template {
+        c.template = t;
+    }
+    c.extra_headers.extend(result.headers);
+    match result.outcome {
+        ActionOutcome::Render => Ok(None),
+        ActionOutcome::Redirect(url) => Err(Flow::Redirect(url)),
+        ActionOutcome::Body(text) => Ok(Some(Reply::html(200, text))),
+        ActionOutcome::Unauthorised(m) => Err(Flow::Unauthorised(m)),
+        ActionOutcome::NotFound(m) => Err(Flow::NotFound(m)),
     }
 }
 

@@ -131,18 +131,172 @@ class Instance(object):
         _rt.register_extension('action', name, action)
 
 
-class TemplatingUtils(object):
-    """`self` of a util registered with registerUtilMethod."""
-
-    def __init__(self):
-        self.client = None
-        self.db = the_db()
-
-
 def call_util(fn, method, args):
     if method:
+        from roundup.cgi.templating import TemplatingUtils
         return fn(TemplatingUtils(), *args)
     return fn(*args)
+
+
+def interface_utils(env):
+    """What interfaces.py defines: ([(name, function)] of the methods its
+    TemplatingUtils subclass adds, [names of classes whose overrides are
+    not used])."""
+    from roundup.cgi.client import Client
+    from roundup.cgi.templating import TemplatingUtils
+    from roundup.mailgw import MailGW
+    utils = []
+    cls = env.get('TemplatingUtils')
+    if isinstance(cls, type) and cls is not TemplatingUtils:
+        inst = cls(None)
+        seen = set()
+        for klass in cls.__mro__:
+            if klass is TemplatingUtils or klass is object:
+                break
+            for name, fn in vars(klass).items():
+                if (name.startswith('_') or name in seen
+                        or not callable(fn)):
+                    continue
+                seen.add(name)
+                utils.append((name, getattr(inst, name)))
+    unused = []
+    for name, base in (('Client', Client), ('MailGW', MailGW)):
+        cls = env.get(name)
+        if isinstance(cls, type) and cls is not base:
+            unused.append(name)
+    return utils, unused
+
+
+class FormField(object):
+    """One submitted value, as cgi.FieldStorage gives it."""
+
+    def __init__(self, name, value, filename=None, type=None):
+        self.name = name
+        self.value = value
+        self.filename = filename
+        self.type = type or 'text/plain'
+        if filename is not None:
+            import io
+            self.file = io.BytesIO(value)
+        else:
+            self.file = None
+
+    def __repr__(self):
+        return 'MiniFieldStorage(%r, %r)' % (self.name, self.value)
+
+
+class FieldStorage(object):
+    """The submitted form, with cgi.FieldStorage's reading methods."""
+
+    def __init__(self, fields):
+        self.list = [FormField(*f) for f in fields]
+
+    def keys(self):
+        out = []
+        for f in self.list:
+            if f.name not in out:
+                out.append(f.name)
+        return out
+
+    def __iter__(self):
+        return iter(self.keys())
+
+    def __len__(self):
+        return len(self.keys())
+
+    def __contains__(self, name):
+        return any(f.name == name for f in self.list)
+
+    has_key = __contains__
+
+    def __getitem__(self, name):
+        found = [f for f in self.list if f.name == name]
+        if not found:
+            raise KeyError(name)
+        if len(found) == 1:
+            return found[0]
+        return found
+
+    def getvalue(self, name, default=None):
+        found = [f.value for f in self.list if f.name == name]
+        if not found:
+            return default
+        if len(found) == 1:
+            return found[0]
+        return found
+
+    def getfirst(self, name, default=None):
+        for f in self.list:
+            if f.name == name:
+                return f.value
+        return default
+
+    def getlist(self, name):
+        return [f.value for f in self.list if f.name == name]
+
+
+class WebClient(object):
+    """`self.client` of a web action: the request, and what the action
+    says back (messages, headers, the page to render)."""
+
+    def __init__(self, req, fields):
+        (self.action, method, self.base, self.userid, self.classname,
+         self.nodeid, self.template) = req
+        self.db = the_db()
+        self.form = FieldStorage(fields)
+        self.env = {'REQUEST_METHOD': method}
+        self.additional_headers = {}
+        self._ok = []
+        self._err = []
+        try:
+            self.user = self.db.user.get(self.userid, 'username')
+        except Exception:
+            self.user = 'anonymous'
+        self.language = ''
+
+    def add_ok_message(self, msg, escape=True):
+        if msg not in self._ok:
+            self._ok.append(str(msg))
+
+    def add_error_message(self, msg, escape=True):
+        if msg not in self._err:
+            self._err.append(str(msg))
+
+    def setHeader(self, header, value):
+        self.additional_headers[header] = value
+
+    def gettext(self, msgid):
+        return msgid
+
+    _ = gettext
+
+
+def run_action(klass, req, fields):
+    """Run a registered action as Roundup's client does; returns
+    (outcome, text, commit, ok, err, template, headers)."""
+    from roundup import exceptions
+    from roundup.cgi import exceptions as cgi_exc
+    client = WebClient(req, fields)
+    first_template = client.template
+    outcome, text, commit = 'render', '', True
+    try:
+        result = klass(client).execute()
+        if result is not None:
+            if isinstance(result, bytes):
+                result = result.decode('utf-8', 'replace')
+            outcome, text = 'body', str(result)
+    except cgi_exc.Redirect as e:
+        outcome, text = 'redirect', str(e.args[0]) if e.args else client.base
+    except exceptions.Unauthorised as e:
+        outcome, text, commit = 'unauthorised', _message(e), False
+    except cgi_exc.NotFound as e:
+        outcome, text, commit = 'notfound', _message(e), False
+    except (ValueError, exceptions.Reject) as e:
+        client.add_error_message(_message(e))
+        commit = False
+    template = client.template if client.template != first_template else None
+    headers = [(str(k), str(v)) for k, v in client.additional_headers.items()]
+    return (outcome, text, commit, client._ok, client._err, template, headers)
 
 
 class CoreError(Exception):

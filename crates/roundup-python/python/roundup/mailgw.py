@@ -104,3 +104,13 @@ def parseContent(content, keep_citations=None, keep_body=None, config=None,
     if not keep_body:
         content = '\n\n'.join(kept)
     return summary, content
+
+
+class MailUsageError(ValueError):
+    pass
+
+
+class MailGW(object):
+    """The base of an `interfaces.py` `MailGW` subclass. Our mail gateway
+    is not this class: a subclass loads, and the tracker says at start
+    that its overrides are not used."""

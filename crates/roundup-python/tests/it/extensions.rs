@@ -2,9 +2,10 @@
 
 use crate::common::{ok, open_db};
 use roundup_core::detectors::Detectors;
+use roundup_core::extensions::{ActionOutcome, ActionRequest, FormField};
 use roundup_core::pyrepr::PyValue;
 use roundup_core::{Error, Value};
-use roundup_python::{load_extensions, load_schema, ConfigView};
+use roundup_python::{load_extensions, load_interfaces, load_schema, ConfigView};
 
 const CLASSIC: &str = include_str!("../data/classic_schema.py");
 
@@ -46,7 +47,8 @@ fn extensions_register_utils_that_templates_call() {
         &security,
         &config,
     ));
-    assert_eq!(ext.actions, vec!["hello".to_string()]);
+    let actions: Vec<&str> = ext.actions.keys().map(String::as_str).collect();
+    assert_eq!(actions, vec!["hello"]);
     let names: Vec<&str> = ext.utils.keys().map(String::as_str).collect();
     assert_eq!(names, vec!["shout", "words", "issue_titles"]);
 
@@ -102,4 +104,275 @@ fn an_extension_without_init_is_refused_with_its_name() {
     .expect_err("no init");
     assert!(err.to_string().contains("extensions/broken.py"), "{err}");
     assert!(err.to_string().contains("init(instance)"), "{err}");
+}
+
+const ACTIONS: &str = r#"
+from roundup.cgi.actions import Action
+from roundup.cgi.exceptions import NotFound, Redirect
+from roundup.exceptions import Reject
+
+
+class FileIt(Action):
+    def handle(self):
+        title = self.form['title'].value
+        if not title.strip():
+            raise Reject('a title is needed')
+        nid = self.db.issue.create(title=title)
+        self.client.add_ok_message('filed %s' % nid)
+        raise Redirect('%sissue%s' % (self.base, nid))
+
+
+class Echo(Action):
+    def handle(self):
+        f = self.form
+        up = f['upload']
+        return '|'.join(map(str, [
+            ','.join(sorted(f.keys())), f.getvalue('x'), up.filename,
+            up.type, up.value.decode(), self.classname, self.nodeid,
+            self.userid, self.client.env['REQUEST_METHOD']]))
+
+
+class Pick(Action):
+    def handle(self):
+        self.client.template = 'search'
+        self.client.add_error_message('pick one')
+        self.client.setHeader('X-Picked', 'yes')
+
+
+class EditOnly(Action):
+    name = 'editonly'
+    permissionType = 'Edit'
+
+    def handle(self):
+        return 'done'
+
+
+class Missing(Action):
+    def handle(self):
+        raise NotFound('no such thing')
+
+
+class Broken(Action):
+    def handle(self):
+        return 1 / 0
+
+
+def init(instance):
+    instance.registerAction('fileit', FileIt)
+    instance.registerAction('Echo', Echo)
+    instance.registerAction('pick', Pick)
+    instance.registerAction('editonly', EditOnly)
+    instance.registerAction('missing', Missing)
+    instance.registerAction('broken', Broken)
+"#;
+
+fn request(name: &str, userid: &str, form: Vec<(&str, FormField)>) -> ActionRequest {
+    ActionRequest {
+        name: name.into(),
+        method: "POST".into(),
+        base: "http://x/t/".into(),
+        userid: userid.into(),
+        classname: Some("issue".into()),
+        nodeid: None,
+        template: "index".into(),
+        form: form.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+    }
+}
+
+fn text(s: &str) -> FormField {
+    FormField::Text(s.into())
+}
+
+#[test]
+fn registered_actions_run_as_roundup_runs_them() {
+    let config = ConfigView::new();
+    let (schema, security) = ok(load_schema("schema.py", CLASSIC, &config));
+    let ext = ok(load_extensions(
+        &[("extensions/actions.py".to_string(), ACTIONS.to_string())],
+        "/tracker",
+        &schema,
+        &security,
+        &config,
+    ));
+    // names are matched case-insensitively, as Roundup lower-cases @action
+    assert!(ext.action("ECHO").is_some());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
+    let mut v = roundup_core::Values::new();
+    v.insert("username".into(), Some(Value::String("admin".into())));
+    v.insert("roles".into(), Some(Value::String("Admin".into())));
+    ok(db.create("user", v));
+
+    // a change, a message and a redirect
+    let fileit = ext.action("fileit").expect("fileit");
+    let r = ok(fileit.run(
+        &db,
+        &request("fileit", "1", vec![("title", text("From Python"))]),
+    ));
+    assert_eq!(
+        r.outcome,
+        ActionOutcome::Redirect("http://x/t/issue1".into())
+    );
+    assert!(r.commit);
+    assert_eq!(r.ok, vec!["filed 1".to_string()]);
+    assert_eq!(
+        ok(db.get("issue", "1", "title")),
+        Some(Value::String("From Python".into()))
+    );
+    // Reject: an error message, the changes not to be kept
+    let r = ok(fileit.run(&db, &request("fileit", "1", vec![("title", text("  "))])));
+    assert_eq!(r.outcome, ActionOutcome::Render);
+    assert!(!r.commit);
+    assert_eq!(r.err, vec!["a title is needed".to_string()]);
+
+    // the form as cgi.FieldStorage gives it, files included
+    let echo = ext.action("echo").expect("echo");
+    let r = ok(echo.run(
+        &db,
+        &request(
+            "echo",
+            "1",
+            vec![
+                ("x", text("1")),
+                ("x", text("2")),
+                (
+                    "upload",
+                    FormField::File {
+                        filename: "a.txt".into(),
+                        content_type: "text/plain".into(),
+                        content: b"file body".to_vec(),
+                    },
+                ),
+            ],
+        ),
+    ));
+    assert_eq!(
+        r.outcome,
+        ActionOutcome::Body(
+            "upload,x|['1', '2']|a.txt|text/plain|file body|issue|None|1|POST".into()
+        )
+    );
+
+    // the page to render, messages and headers
+    let r = ok(ext
+        .action("pick")
+        .expect("pick")
+        .run(&db, &request("pick", "1", vec![])));
+    assert_eq!(r.outcome, ActionOutcome::Render);
+    assert_eq!(r.template.as_deref(), Some("search"));
+    assert_eq!(r.err, vec!["pick one".to_string()]);
+    assert_eq!(r.headers, vec![("X-Picked".to_string(), "yes".to_string())]);
+
+    // permissionType is checked before handle()
+    let edit = ext.action("editonly").expect("editonly");
+    assert_eq!(
+        ok(edit.run(&db, &request("editonly", "1", vec![]))).outcome,
+        ActionOutcome::Body("done".into())
+    );
+    let r = ok(edit.run(&db, &request("editonly", "7", vec![])));
+    assert_eq!(
+        r.outcome,
+        ActionOutcome::Unauthorised(
+            "You do not have permission to editonly the issue class.".into()
+        )
+    );
+    assert!(!r.commit);
+    let r = ok(ext
+        .action("missing")
+        .expect("missing")
+        .run(&db, &request("missing", "1", vec![])));
+    assert_eq!(r.outcome, ActionOutcome::NotFound("no such thing".into()));
+
+    // any other exception is a script error naming file and line
+    let err = ext
+        .action("broken")
+        .expect("broken")
+        .run(&db, &request("broken", "1", vec![]))
+        .expect_err("1/0");
+    let m = err.to_string();
+    assert!(m.contains("extensions/actions.py:"), "{m}");
+    assert!(m.contains("ZeroDivisionError"), "{m}");
+}
+
+const INTERFACES: &str = r#"
+from roundup.cgi import client, templating
+from roundup import mailgw
+
+
+class TemplatingUtils(templating.TemplatingUtils):
+    prefix = '#'
+
+    def issue_count(self):
+        return len(self.db.issue.list())
+
+    def tag(self, word):
+        return self.prefix + word.lower()
+
+    def _hidden(self):
+        return 'no'
+
+
+class Client(client.Client):
+    pass
+
+
+class MailGW(mailgw.MailGW):
+    pass
+"#;
+
+#[test]
+fn interfaces_templating_utils_become_utils() {
+    let config = ConfigView::new();
+    let (schema, security) = ok(load_schema("schema.py", CLASSIC, &config));
+    let mut ext = roundup_core::extensions::Extensions::default();
+    ok(load_interfaces(
+        "/t/interfaces.py",
+        INTERFACES,
+        &schema,
+        &security,
+        &config,
+        &mut ext,
+    ));
+    let names: Vec<&str> = ext.utils.keys().map(String::as_str).collect();
+    assert_eq!(names, vec!["issue_count", "tag"]);
+    assert_eq!(
+        ext.unused,
+        vec![
+            "/t/interfaces.py: Client".to_string(),
+            "/t/interfaces.py: MailGW".to_string()
+        ]
+    );
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_db(
+        dir.path(),
+        schema.clone(),
+        security.clone(),
+        Detectors::new(),
+        "1",
+    );
+    let mut v = roundup_core::Values::new();
+    v.insert("title".into(), Some(Value::String("one".into())));
+    ok(db.create("issue", v));
+    let count = ext.util("issue_count").expect("issue_count");
+    assert_eq!(ok(count.call(&db, &[])), PyValue::Int(1));
+    let tag = ext.util("tag").expect("tag");
+    assert_eq!(
+        ok(tag.call(&db, &[PyValue::Str("Bug".into())])),
+        PyValue::Str("#bug".into())
+    );
+
+    // a broken interfaces.py names file and line
+    let mut ext = roundup_core::extensions::Extensions::default();
+    let err = load_interfaces(
+        "/t/interfaces.py",
+        "import nosuchmodule\n",
+        &schema,
+        &security,
+        &config,
+        &mut ext,
+    )
+    .expect_err("import fails");
+    let m = err.to_string();
+    assert!(m.contains("/t/interfaces.py:1"), "{m}");
+    assert!(m.contains("nosuchmodule"), "{m}");
 }

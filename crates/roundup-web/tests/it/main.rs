@@ -11,6 +11,7 @@ mod rest_schemathesis;
 mod server_actions;
 mod server_api;
 mod server_binaries;
+mod server_extensions;
 mod server_http;
 mod server_page_cache;
 mod server_rules;
