@@ -16,6 +16,59 @@ pub struct ConfigView {
     sections: BTreeMap<String, BTreeMap<String, String>>,
     detectors: BTreeMap<String, String>,
     extensions: BTreeMap<String, String>,
+    /// How Roundup types an option's value for Python, by upper-case name
+    /// (see [`ValueKind`]); options not here are text.
+    kinds: BTreeMap<String, ValueKind>,
+}
+
+/// The Python type Roundup's `db.config.<NAME>` has for an option kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ValueKind {
+    /// `str`.
+    Text,
+    /// `1` or `0` (Roundup's BooleanOption).
+    Boolean,
+    Integer,
+    /// An integer written in octal (`umask`).
+    Octal,
+    Float,
+    /// `None` when empty, else `str`.
+    Nullable,
+    /// A path joined to the tracker home.
+    Path,
+    /// `None` when empty, else a path joined to the tracker home.
+    NullablePath,
+    /// `None` when empty, else a list of paths (space separated).
+    MultiPath,
+    /// A list split at commas.
+    CommaList,
+    /// A list split at commas, each item's leading blanks dropped.
+    SecretList,
+    /// A list split at whitespace.
+    SpaceList,
+    /// A compiled regular expression.
+    RegExp,
+}
+
+impl ValueKind {
+    /// The one-letter code the Python side converts by.
+    pub fn code(self) -> &'static str {
+        match self {
+            ValueKind::Text => "s",
+            ValueKind::Boolean => "b",
+            ValueKind::Integer => "i",
+            ValueKind::Octal => "o",
+            ValueKind::Float => "f",
+            ValueKind::Nullable => "n",
+            ValueKind::Path => "p",
+            ValueKind::NullablePath => "q",
+            ValueKind::MultiPath => "m",
+            ValueKind::CommaList => "c",
+            ValueKind::SecretList => "l",
+            ValueKind::SpaceList => "w",
+            ValueKind::RegExp => "r",
+        }
+    }
 }
 
 /// Roundup's upper-case option name.
@@ -52,6 +105,21 @@ impl ConfigView {
     pub fn set_alias(&mut self, name: &str, value: &str) {
         self.names
             .insert(name.trim().to_uppercase(), value.to_string());
+    }
+
+    /// Say how the option of that upper-case name is typed for Python.
+    pub fn set_kind(&mut self, name: &str, kind: ValueKind) {
+        if kind != ValueKind::Text {
+            self.kinds.insert(name.trim().to_uppercase(), kind);
+        }
+    }
+
+    /// How the option of that upper-case name is typed for Python.
+    pub fn kind(&self, name: &str) -> ValueKind {
+        self.kinds
+            .get(&name.to_uppercase())
+            .copied()
+            .unwrap_or(ValueKind::Text)
     }
 
     /// Set an option of `detectors/config.ini`.

@@ -69,7 +69,7 @@ use roundup_core::security::Security;
 use roundup_core::{Db, Error, Result};
 use rustpython_vm::AsObject;
 
-pub use config::ConfigView;
+pub use config::{ConfigView, ValueKind};
 pub use engine::{set_thread_time_limit, set_time_limit, time_limit};
 
 use engine::{

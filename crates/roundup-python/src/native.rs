@@ -192,6 +192,15 @@ pub(crate) mod _roundup {
         })
     }
 
+    /// How a config.ini option is typed for Python (a one-letter code of
+    /// `ValueKind`).
+    #[pyfunction]
+    fn config_kind(name: String, vm: &VirtualMachine) -> PyResult<String> {
+        ctx(vm, "config", |c| {
+            Ok(c.config.kind(&name).code().to_string())
+        })
+    }
+
     /// Every option name of `which` ("main", "detectors", "ext").
     #[pyfunction]
     fn config_names(which: String, vm: &VirtualMachine) -> PyResult<PyObjectRef> {

@@ -22,7 +22,7 @@ use roundup_core::password::Scheme;
 use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::storage::Storage;
 use roundup_core::{Db, DbOptions, Error, Result, TrackerDef};
-use roundup_python::ConfigView;
+use roundup_python::{ConfigView, ValueKind};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -64,6 +64,26 @@ fn read_text(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
 }
 
+/// The Python type Roundup gives an option of this kind.
+fn value_kind(kind: roundup_core::config::OptionKind) -> ValueKind {
+    use roundup_core::config::OptionKind as K;
+    match kind {
+        K::Boolean => ValueKind::Boolean,
+        K::Integer | K::IntegerGeqZero | K::IntegerGtZero => ValueKind::Integer,
+        K::Octal => ValueKind::Octal,
+        K::Float => ValueKind::Float,
+        K::Nullable | K::SecretNullable | K::RedisUrl => ValueKind::Nullable,
+        K::FilePath => ValueKind::Path,
+        K::NullableFilePath => ValueKind::NullablePath,
+        K::MultiFilePath => ValueKind::MultiPath,
+        K::WordList => ValueKind::CommaList,
+        K::ListSecret => ValueKind::SecretList,
+        K::OriginList => ValueKind::SpaceList,
+        K::RegExp => ValueKind::RegExp,
+        _ => ValueKind::Text,
+    }
+}
+
 /// The configuration as tracker scripts see it (`db.config`): every
 /// option under its section and upper-case names (aliases included), as
 /// Python code would read it, plus detector and extension options.
@@ -75,10 +95,14 @@ pub fn config_view(config: &Config) -> ConfigView {
             Err(_) => raw.unwrap_or_default().to_string(),
         };
         view.set(def.section, def.name, &value);
+        let kind = value_kind(def.kind);
+        view.set_kind(&def.canonical_name(), kind);
         for alias in def.aliases {
             view.set_alias(alias, &value);
+            view.set_kind(alias, kind);
         }
     }
+    view.set_alias("HOME", &config.home().display().to_string());
     for (section, option, value) in config.unknown_options() {
         view.set(section, option, value);
     }

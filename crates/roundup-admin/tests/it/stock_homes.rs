@@ -286,3 +286,64 @@ fn roundup26_jinja2_home_runs_unchanged() {
         run_template(&r, "jinja2");
     }
 }
+
+/// A detector reading `db.config` sees the values typed as Roundup 2.6
+/// types them (BooleanOption 1/0, numbers, paths joined to the home, None
+/// for empty nullable options, lists, compiled regular expressions): the
+/// same detector, added to twin classic homes, reports the same.
+#[test]
+fn db_config_values_are_typed_as_in_roundup() {
+    let Some(r) = Roundup26::find() else { return };
+    let work = r.workdir();
+    let (reference, mine) = (work.path().join("reference"), work.path().join("ours"));
+    const PROBE: &str = r#"
+from roundup.exceptions import Reject
+
+NAMES = ['WEB_DEBUG', 'INSTANT_REGISTRATION', 'PASSWORD_PBKDF2_DEFAULT_ROUNDS',
+         'UMASK', 'DATABASE', 'TEMPLATES', 'STATIC_FILES', 'TRACKER_LANGUAGE',
+         'MAIL_DEBUG', 'MAIL_PORT', 'WEB_JWT_SECRET', 'WEB_ALLOWED_API_ORIGINS',
+         'INDEXER_STOPWORDS', 'MAIL_DOMAIN',
+         'WEB_CSRF_ENFORCE_TOKEN', 'NOSY_ADD_AUTHOR', 'ADD_AUTHOR_TO_NOSY',
+         'RDBMS_PORT', 'WEB_API_INTERVAL_IN_SEC']
+
+
+def probe(db, cl, nodeid, newvalues):
+    out = []
+    for name in NAMES:
+        v = db.config[name]
+        out.append('%s=%s:%r' % (name, type(v).__name__, v))
+    sign = db.config.MAILGW_SIGN_RE
+    out.append('MAILGW_SIGN_RE=%s' % sign.pattern)
+    out.append('match=%s' % bool(sign.match('-- ')))
+    raise Reject(' '.join(out))
+
+
+def init(db):
+    db.keyword.audit('create', probe)
+"#;
+    let mut reports = Vec::new();
+    for home in [&reference, &mine] {
+        install(&r, home, "classic");
+        std::fs::write(home.join("detectors/zz_probe.py"), PROBE).expect("write probe");
+    }
+    r.admin(&["-i", reference.to_str().unwrap(), "initialise", "secret"]);
+    assert!(ours(&mine, &["initialise", "secret"]).0);
+    let (_, want) = theirs(&r, &reference, &["create", "keyword", "name=x"]);
+    let (_, got) = ours(&mine, &["create", "keyword", "name=x"]);
+    for (text, home) in [(want, &reference), (got, &mine)] {
+        // Roundup's roundup-admin shows the Reject as a traceback, ours as
+        // an error line: the report is compared
+        let line = text
+            .lines()
+            .find_map(|l| l.find("WEB_DEBUG=").map(|i| l[i..].to_string()))
+            .unwrap_or_else(|| panic!("no report in:\n{text}"));
+        reports.push(line.replace(home.to_str().unwrap(), "HOME"));
+    }
+    assert!(reports[0].contains("WEB_DEBUG=int:0"), "{}", reports[0]);
+    assert!(
+        reports[0].contains("DATABASE=str:'HOME/db'"),
+        "{}",
+        reports[0]
+    );
+    assert_eq!(reports[1], reports[0]);
+}

@@ -422,13 +422,64 @@ class FileClass(Class):
 # the database
 
 
+def _typed(name, text):
+    """An option's text as Roundup types it (BooleanOption is 1/0,
+    numbers are int/float, paths are joined to the home, empty nullable
+    options are None, lists are lists, regular expressions compiled)."""
+    kind = _rt.config_kind(name)
+    if kind == 's':
+        return text
+    if kind == 'b':
+        return 1 if text.strip().lower() in ('yes', 'true', 'on', '1') else 0
+    if kind == 'i':
+        return int(text)
+    if kind == 'o':
+        return int(text, 8)
+    if kind == 'f':
+        return float(text)
+    if kind in ('n', 'q', 'm') and text == '':
+        return None
+    if kind == 'n':
+        return text
+    home = _rt.config_get('main', 'HOME') or ''
+    if kind in ('p', 'q'):
+        return _join(home, text) if text else text
+    if kind == 'm':
+        return [_join(home, p) for p in text.split()]
+    if kind == 'c':
+        return text.split(',')
+    if kind == 'l':
+        return [x.lstrip() for x in text.split(',')]
+    if kind == 'w':
+        return text.split()
+    if kind == 'r':
+        import re
+        return re.compile(text) if text else None
+    return text
+
+
+def _join(home, path):
+    if path.startswith('/'):
+        return path
+    return home.rstrip('/') + '/' + path
+
+
 class _ConfigSection(object):
     def __init__(self, which):
         self._which = which
 
-    def __getitem__(self, name):
+    def _get(self, name):
         v = _rt.config_get(self._which, name)
-        if v is None:
+        if v is None or self._which != 'main':
+            return v, v is not None
+        try:
+            return _typed(name, v), True
+        except ValueError:
+            return v, True
+
+    def __getitem__(self, name):
+        v, found = self._get(name)
+        if not found:
             from roundup.configuration import InvalidOptionError
             raise InvalidOptionError(name)
         return v
@@ -436,14 +487,14 @@ class _ConfigSection(object):
     def __getattr__(self, name):
         if name.startswith('_'):
             raise AttributeError(name)
-        v = _rt.config_get(self._which, name)
-        if v is None:
+        v, found = self._get(name)
+        if not found:
             raise AttributeError(name)
         return v
 
     def get(self, name, default=None):
-        v = _rt.config_get(self._which, name)
-        return default if v is None else v
+        v, found = self._get(name)
+        return v if found else default
 
     def __contains__(self, name):
         return _rt.config_get(self._which, name) is not None
