@@ -2,4 +2,5 @@
 //! `py_freeze!`; rebuild when they change.
 fn main() {
     println!("cargo:rerun-if-changed=python");
+    println!("cargo:rerun-if-changed=python-sandbox");
 }

@@ -34,6 +34,10 @@ use crate::hooks::PyCheck;
 static ROUNDUP_PACKAGE: &rustpython_vm::frozen::FrozenLib =
     rustpython_vm::py_freeze!(dir = "../python");
 
+/// The set-up module of an interpreter without host access (sandbox.rs).
+static SANDBOX_PACKAGE: &rustpython_vm::frozen::FrozenLib =
+    rustpython_vm::py_freeze!(dir = "../python-sandbox");
+
 /// A detector registration made by a detector's `init(db)`.
 pub(crate) struct Registration {
     /// The function's name (for messages).
@@ -241,7 +245,21 @@ pub(crate) fn enter<R>(ctx: &Ctx<'_>, f: impl FnOnce(&VirtualMachine) -> Result<
                 } else if outermost {
                     DEADLINE.with(|d| d.set(None));
                 }
-                f(vm)
+                // a panic inside the interpreter (a defect of its own) fails
+                // this call with a script error instead of the thread
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(vm))).unwrap_or_else(
+                    |payload| {
+                        let what = payload
+                            .downcast_ref::<String>()
+                            .map(String::as_str)
+                            .or_else(|| payload.downcast_ref::<&str>().copied())
+                            .unwrap_or("a panic");
+                        Err(Error::Script(format!(
+                            "{}: the Python interpreter failed: {what}",
+                            ctx.label
+                        )))
+                    },
+                )
             })
         })
     })
@@ -291,10 +309,19 @@ fn root() -> &'static Mutex<ThreadedVirtualMachine> {
         let make = || {
             let interp = make_interpreter();
             let tvm = interp.enter(|vm| {
+                if !crate::sandbox::host_access() {
+                    if let Err(e) = crate::sandbox::seal(vm) {
+                        // fail closed: no tracker code runs in a process
+                        // that could not be restricted
+                        vm.print_exception(e);
+                        std::process::abort();
+                    }
+                }
                 // the first imports are the deepest calls of all
                 for module in WARM_UP {
                     let _ = import_module(vm, module);
                 }
+                intern_type_names(vm);
                 vm.new_thread()
             });
             // The interpreter's state is reference counted and shared with
@@ -315,6 +342,38 @@ fn root() -> &'static Mutex<ThreadedVirtualMachine> {
     })
 }
 
+/// RustPython 0.5 panics when `__name__` is read of a built-in type
+/// whose name was never interned (`async_generator_wrapped_value`, found
+/// by walking `object.__subclasses__()`); interning every built-in type's
+/// name once at start keeps that read working.
+fn intern_type_names(vm: &VirtualMachine) {
+    use rustpython_vm::builtins::PyType;
+    let mut todo = vec![vm.ctx.types.object_type.to_owned()];
+    let mut seen = std::collections::HashSet::new();
+    while let Some(t) = todo.pop() {
+        let subs: Vec<_> = t
+            .subclasses
+            .read()
+            .iter()
+            .filter_map(|w| w.upgrade())
+            .collect();
+        for sub in subs {
+            let Ok(sub) = sub.downcast::<PyType>() else {
+                continue;
+            };
+            if !seen.insert(sub.as_object().get_id()) {
+                continue;
+            }
+            if sub.heaptype_ext.is_none() {
+                let name = sub.slot_name().to_string();
+                let short = name.rsplit_once('.').map_or(name.as_str(), |(_, n)| n);
+                vm.ctx.intern_str(short);
+            }
+            todo.push(sub);
+        }
+    }
+}
+
 fn make_interpreter() -> Interpreter {
     let mut settings = Settings::default();
     settings.import_site = false;
@@ -325,15 +384,26 @@ fn make_interpreter() -> Interpreter {
     settings.user_site_directory = false;
     settings.write_bytecode = false;
     settings.path_list.clear();
+    let restricted = !crate::sandbox::host_access();
+    if restricted {
+        settings.allow_external_library = false;
+    }
     let builder = InterpreterBuilder::new().settings(settings);
     let stdlib = rustpython_stdlib::stdlib_module_defs(&builder.ctx);
     let native = crate::native::_roundup::module_def(&builder.ctx);
-    builder
+    let mut builder = builder
         .add_native_modules(&stdlib)
         .add_native_module(native)
         .add_frozen_modules(rustpython_pylib::FROZEN_STDLIB)
-        .add_frozen_modules(ROUNDUP_PACKAGE.decode())
-        .init_hook(|vm| {
+        .add_frozen_modules(ROUNDUP_PACKAGE.decode());
+    if restricted {
+        builder = builder.add_frozen_modules(SANDBOX_PACKAGE.decode());
+    }
+    builder
+        .init_hook(move |vm| {
+            if restricted {
+                crate::sandbox::restrict(vm);
+            }
             if let Some(state) = rustpython_vm::common::rc::PyRc::get_mut(&mut vm.state) {
                 state.config.paths.stdlib_dir = Some(rustpython_pylib::LIB_PATH.to_owned());
             }

@@ -59,6 +59,7 @@ mod convert;
 mod engine;
 mod hooks;
 mod native;
+mod sandbox;
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -71,6 +72,7 @@ use rustpython_vm::AsObject;
 
 pub use config::{ConfigView, ValueKind};
 pub use engine::{set_thread_time_limit, set_time_limit, time_limit};
+pub use sandbox::{host_access, set_host_access};
 
 use engine::{
     db_object, enter, exec, helper, new_scope, set_global, to_core, Ctx, Phase, SchemaState, Watch,
@@ -206,6 +208,7 @@ pub fn load_detectors(
                     .map(|d| vm.ctx.new_str(d.as_str()).into())
                     .collect();
                 helper(vm, "push_path")?.call((vm.ctx.new_list(list.clone()),), vm)?;
+                sandbox::set_import_dirs(&dirs);
                 let result = run_with_init(
                     vm,
                     label,
@@ -214,6 +217,7 @@ pub fn load_detectors(
                     "a detector must define init(db), which registers its auditors and reactors",
                 );
                 helper(vm, "pop_path")?.call((vm.ctx.new_list(list),), vm)?;
+                sandbox::set_import_dirs(&[]);
                 result
             };
             run().map_err(|e| engine::to_core_located(vm, label, e))

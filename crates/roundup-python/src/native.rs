@@ -192,6 +192,19 @@ pub(crate) mod _roundup {
         })
     }
 
+    /// Without host access: text tracker code printed, to the log.
+    #[pyfunction]
+    fn sandbox_write(text: String) {
+        crate::sandbox::log_write(&text);
+    }
+
+    /// Without host access: (file name, source) of a module of the
+    /// tracker folder being loaded, or None.
+    #[pyfunction]
+    fn sandbox_source(name: String) -> Option<(String, String)> {
+        crate::sandbox::module_source(&name)
+    }
+
     /// How a config.ini option is typed for Python (a one-letter code of
     /// `ValueKind`).
     #[pyfunction]

@@ -64,6 +64,24 @@ fn read_text(path: &Path) -> Result<String> {
     fs::read_to_string(path).map_err(|e| Error::io(format!("reading {}", path.display()), e))
 }
 
+/// `[main] python_host_access` (ours; Roundup ignores it): whether the
+/// tracker's Python may use files, processes and sockets. Yes when unset.
+fn python_host_access(config: &Config) -> Result<bool> {
+    let Some((_, _, value)) = config.unknown_options().into_iter().find(|(s, o, _)| {
+        s.eq_ignore_ascii_case("main") && o.eq_ignore_ascii_case("python_host_access")
+    }) else {
+        return Ok(true);
+    };
+    match value.trim().to_lowercase().as_str() {
+        "yes" | "true" | "on" | "1" => Ok(true),
+        "no" | "false" | "off" | "0" => Ok(false),
+        other => Err(Error::Config(format!(
+            "{}: [main] python_host_access: \"{other}\" is not yes or no",
+            config.home().join("config.ini").display()
+        ))),
+    }
+}
+
 /// The Python type Roundup gives an option of this kind.
 fn value_kind(kind: roundup_core::config::OptionKind) -> ValueKind {
     use roundup_core::config::OptionKind as K;
@@ -132,6 +150,7 @@ impl Tracker {
         let config = Config::load(home).map_err(config_error)?;
         let backend = backends::database_backend(&config)?;
         let view = config_view(&config);
+        roundup_python::set_host_access(python_host_access(&config)?)?;
         let schema_path = home.join("schema.py");
         let source = read_text(&schema_path)?;
         let (schema, security) =

@@ -8,6 +8,7 @@
 
 mod cli;
 mod commands2;
+mod host_access;
 mod reference;
 mod roundtrip_roundup26;
 mod stock_homes;

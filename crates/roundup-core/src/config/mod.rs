@@ -390,12 +390,17 @@ impl Config {
                         entry.raw.clone()
                     }
                 };
-                let message = if known_section {
+                let message = if section == "main" && name == "python_host_access" {
+                    // ours: read by the tracker (host access of its Python)
+                    String::new()
+                } else if known_section {
                     "not a Roundup option; kept but unused".to_string()
                 } else {
                     "option in a section Roundup does not have; kept but unused".to_string()
                 };
-                config.warn(line, section, Some(name), message);
+                if !message.is_empty() {
+                    config.warn(line, section, Some(name), message);
+                }
                 config
                     .extras
                     .entry(section.clone())

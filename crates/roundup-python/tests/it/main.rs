@@ -9,5 +9,6 @@ mod common;
 mod detectors;
 mod errors_and_initial_data;
 mod extensions;
+mod no_host_access;
 mod schema;
 mod sqlite;
