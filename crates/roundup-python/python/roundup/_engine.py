@@ -106,12 +106,19 @@ def push_path(dirs):
 
 
 def pop_path(dirs):
-    """Take them off again (by value: other trackers may be loading)."""
+    """Take them off again (by value: other trackers may be loading), and
+    forget the modules imported from them, so that another tracker of
+    this process with a module of the same name gets its own."""
     for d in dirs:
         try:
             sys.path.remove(d)
         except ValueError:
             pass
+    prefixes = tuple(d.rstrip('/') + '/' for d in dirs)
+    for name, module in list(sys.modules.items()):
+        filename = getattr(module, '__file__', None)
+        if isinstance(filename, str) and filename.startswith(prefixes):
+            del sys.modules[name]
 
 
 class Instance(object):

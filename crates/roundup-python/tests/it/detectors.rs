@@ -834,3 +834,48 @@ fn the_watchdog_stops_a_runaway_check_function() {
         other => panic!("expected the watchdog's script error, got {other:?}"),
     }
 }
+
+/// Detectors import modules of their own folder; two trackers of one
+/// process with a module of the same name each get their own.
+#[test]
+fn detectors_import_their_own_folders_modules() {
+    let config = ConfigView::new();
+    let (schema, security) = ok(load_schema("schema.py", CLASSIC, &config));
+    let mut dbs = Vec::new();
+    let dirs: Vec<_> = (0..2)
+        .map(|_| tempfile::tempdir().expect("tempdir"))
+        .collect();
+    for (dir, word) in dirs.iter().zip(["alpha", "beta"]) {
+        let det = dir.path().join("detectors");
+        std::fs::create_dir_all(&det).expect("mkdir");
+        std::fs::write(det.join("rules.py"), format!("WORD = {word:?}\n")).expect("write");
+        let source = "from rules import WORD\nfrom roundup.exceptions import Reject\n\ndef check(db, cl, nodeid, newvalues):\n    if WORD in (newvalues.get('title') or ''):\n        raise Reject('no ' + WORD)\n\ndef init(db):\n    db.issue.audit('create', check)\n";
+        let detectors = ok(load_detectors(
+            &[(
+                det.join("words.py").display().to_string(),
+                source.to_string(),
+            )],
+            &schema,
+            &security,
+            &config,
+        ));
+        dbs.push(open_db(
+            dir.path(),
+            schema.clone(),
+            security.clone(),
+            detectors,
+            "1",
+        ));
+    }
+    let create = |db: &roundup_core::Db, title: &str| {
+        let mut v = roundup_core::Values::new();
+        v.insert("title".into(), Some(Value::String(title.into())));
+        db.create("issue", v)
+    };
+    let err = create(&dbs[0], "alpha").expect_err("first refuses alpha");
+    assert!(err.to_string().contains("no alpha"), "{err}");
+    ok(create(&dbs[0], "beta"));
+    let err = create(&dbs[1], "beta").expect_err("second refuses beta");
+    assert!(err.to_string().contains("no beta"), "{err}");
+    ok(create(&dbs[1], "alpha"));
+}
