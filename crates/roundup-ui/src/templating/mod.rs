@@ -209,6 +209,15 @@ fn without_trans_tags(source: &str) -> String {
     out
 }
 
+/// Page `name` of built-in template `tpl`. Templates without pages of
+/// their own (devel, responsive, jinja2) are served classic's, whose
+/// generic pages fit any schema.
+fn embedded_page(tpl: &str, name: &str) -> Option<&'static [u8]> {
+    let has_pages = roundup_tracker::templates::file(tpl, "html/page.html").is_some();
+    let tpl = if has_pages { tpl } else { "classic" };
+    roundup_tracker::templates::file(tpl, &format!("html/{name}"))
+}
+
 fn collect_files(
     dir: &Path,
     prefix: &str,
@@ -302,10 +311,7 @@ impl Templates {
         }
         if let Some(tpl) = embedded.clone() {
             env.set_loader(move |name| {
-                Ok(
-                    roundup_tracker::templates::file(&tpl, &format!("html/{name}"))
-                        .map(|b| String::from_utf8_lossy(b).into_owned()),
-                )
+                Ok(embedded_page(&tpl, name).map(|b| String::from_utf8_lossy(b).into_owned()))
             });
         }
         env.add_global("db", JValue::from_object(model::DbObj));
@@ -359,7 +365,7 @@ impl Templates {
             return true;
         }
         match &self.embedded {
-            Some(t) => roundup_tracker::templates::file(t, &format!("html/{name}")).is_some(),
+            Some(t) => embedded_page(t, name).is_some(),
             None => false,
         }
     }
