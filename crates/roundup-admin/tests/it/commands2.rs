@@ -1193,15 +1193,58 @@ fn shell_on_a_pty_uses_the_line_editor() {
         .spawn()
         .expect("spawn script");
     let mut input = child.stdin.take().expect("stdin");
-    // Type one line at a time, as a person would.
-    for l in ["list priority", "create keyword name=typed", "exit", "y"] {
-        std::thread::sleep(std::time::Duration::from_millis(700));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::<u8>::new()));
+    let reader = {
+        let seen = seen.clone();
+        std::thread::spawn(move || {
+            use std::io::Read;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stdout.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                seen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    // Wait until `what` has been shown `times` times: a person types
+    // after seeing the prompt (what is typed earlier, the line editor
+    // may drop when it takes over the terminal).
+    let wait_for = |what: &str, times: usize| {
+        let start = std::time::Instant::now();
+        loop {
+            let text = String::from_utf8_lossy(&seen.lock().unwrap()).into_owned();
+            if text.matches(what).count() >= times {
+                return;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(120),
+                "no {what:?} (x{times}) in:\n{text}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    };
+    for (i, l) in ["list priority", "create keyword name=typed", "exit"]
+        .iter()
+        .enumerate()
+    {
+        wait_for("roundup> ", i + 1);
         input.write_all(format!("{l}\n").as_bytes()).unwrap();
         input.flush().unwrap();
     }
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    wait_for("Commit them (y/N)? ", 1);
+    input.write_all(b"y\n").unwrap();
+    input.flush().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
     drop(input);
-    let out = child.wait_with_output().expect("script output");
+    let status = child.wait().expect("script");
+    reader.join().expect("reader");
+    let out = std::process::Output {
+        status,
+        stdout: seen.lock().unwrap().clone(),
+        stderr: Vec::new(),
+    };
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Readline enabled using rustyline."), "{text}");
     assert!(text.contains("1: critical"), "{text}");
