@@ -17,11 +17,13 @@ after=${2:?release bin directory of the build after}
 dur=${3:-10}
 data=/tmp/roundup-bench
 theirs=$data/roundup
-rport=8927
 bport=8928
 aport=8929
 
 [[ -f $theirs/db/db ]] || "$root/bench/data/make_tracker.sh" "$theirs"
+# Roundup checks the login form's Referer against its [tracker] web.
+rport=$(sed -n 's|^web = http://127.0.0.1:\([0-9]*\)/.*|\1|p' "$theirs/config.ini")
+rport=${rport:-8917}
 
 home_for() {
   local bin=$1 home=$2 port=$3
