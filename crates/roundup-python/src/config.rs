@@ -48,6 +48,8 @@ pub enum ValueKind {
     SpaceList,
     /// A compiled regular expression.
     RegExp,
+    /// Not set and without default: reading it raises OptionUnsetError.
+    Unset,
 }
 
 impl ValueKind {
@@ -67,6 +69,7 @@ impl ValueKind {
             ValueKind::SecretList => "l",
             ValueKind::SpaceList => "w",
             ValueKind::RegExp => "r",
+            ValueKind::Unset => "u",
         }
     }
 }

@@ -108,12 +108,16 @@ fn value_kind(kind: roundup_core::config::OptionKind) -> ValueKind {
 pub fn config_view(config: &Config) -> ConfigView {
     let mut view = ConfigView::new();
     for (def, raw) in config.items() {
-        let value = match config.get_str(def.section, def.name) {
-            Ok(v) => v,
-            Err(_) => raw.unwrap_or_default().to_string(),
+        let (value, unset) = match config.get_str(def.section, def.name) {
+            Ok(v) => (v, false),
+            Err(_) => (raw.unwrap_or_default().to_string(), raw.is_none()),
         };
         view.set(def.section, def.name, &value);
-        let kind = value_kind(def.kind);
+        let kind = if unset {
+            ValueKind::Unset
+        } else {
+            value_kind(def.kind)
+        };
         view.set_kind(&def.canonical_name(), kind);
         for alias in def.aliases {
             view.set_alias(alias, &value);

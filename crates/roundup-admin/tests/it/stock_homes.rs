@@ -312,6 +312,10 @@ def probe(db, cl, nodeid, newvalues):
     for name in NAMES:
         v = db.config[name]
         out.append('%s=%s:%r' % (name, type(v).__name__, v))
+    try:
+        out.append('TRACKER_WEB=%r' % (db.config.TRACKER_WEB,))
+    except Exception as e:
+        out.append('TRACKER_WEB:%s:%s' % (type(e).__name__, e))
     sign = db.config.MAILGW_SIGN_RE
     out.append('MAILGW_SIGN_RE=%s' % sign.pattern)
     out.append('match=%s' % bool(sign.match('-- ')))

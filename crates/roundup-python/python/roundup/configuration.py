@@ -36,7 +36,11 @@ class OptionValueError(ConfigurationError, ValueError):
 
 
 class OptionUnsetError(ConfigurationError):
-    pass
+    """An option that is neither set nor has a default was read."""
+
+    def __str__(self):
+        option = self.args[0] if self.args else '?'
+        return '%s is not set and has no default' % getattr(option, 'name', option)
 
 
 class Option(object):

@@ -429,6 +429,9 @@ def _typed(name, text):
     kind = _rt.config_kind(name)
     if kind == 's':
         return text
+    if kind == 'u':
+        from roundup.configuration import OptionUnsetError
+        raise OptionUnsetError(name)
     if kind == 'b':
         return 1 if text.strip().lower() in ('yes', 'true', 'on', '1') else 0
     if kind == 'i':

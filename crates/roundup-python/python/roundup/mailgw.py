@@ -17,7 +17,8 @@ def _opt(config, name):
     if config is not None:
         try:
             value = config[name]
-        except (KeyError, AttributeError):
+        except Exception:
+            # unknown or unset: the gateway's default
             value = None
     if value is None:
         value = _DEFAULTS[name]
