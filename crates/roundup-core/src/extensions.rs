@@ -17,8 +17,9 @@ pub trait TemplateUtil: Send + Sync + fmt::Debug {
     fn call(&self, db: &Db, args: &[PyValue]) -> Result<PyValue>;
 }
 
-/// One value of a submitted web form, as a web action sees it.
-#[derive(Clone, Debug)]
+/// One value of a submitted web form: text or an uploaded file (the web
+/// front end's form values, as web actions see them too).
+#[derive(Clone, Debug, PartialEq)]
 pub enum FormField {
     Text(String),
     File {

@@ -74,7 +74,7 @@ fn run_extension(
     name: &str,
     action: &dyn roundup_core::extensions::WebAction,
 ) -> Step<Option<Reply>> {
-    use roundup_core::extensions::{ActionOutcome, ActionRequest, FormField};
+    use roundup_core::extensions::{ActionOutcome, ActionRequest};
     let request = ActionRequest {
         name: name.to_string(),
         method: c.inc.method.clone(),
@@ -83,25 +83,7 @@ fn run_extension(
         classname: c.classname.clone(),
         nodeid: c.itemid.clone(),
         template: c.template.clone(),
-        form: c
-            .form
-            .iter()
-            .map(|(k, v)| {
-                let f = match v {
-                    FormValue::Text(t) => FormField::Text(t.clone()),
-                    FormValue::File {
-                        filename,
-                        content_type,
-                        content,
-                    } => FormField::File {
-                        filename: filename.clone(),
-                        content_type: content_type.clone(),
-                        content: content.clone(),
-                    },
-                };
-                (k.clone(), f)
-            })
-            .collect(),
+        form: c.form.clone(),
     };
     let result = match action.run(&c.db, &request) {
         Ok(r) => r,

@@ -3,16 +3,9 @@
 
 use std::sync::Arc;
 
-/// One form variable's value: text or an uploaded file.
-#[derive(Clone, Debug, PartialEq)]
-pub enum FormValue {
-    Text(String),
-    File {
-        filename: String,
-        content_type: String,
-        content: Vec<u8>,
-    },
-}
+/// One form variable's value: text or an uploaded file (the core's type,
+/// which web actions written in Python are given as they are).
+pub use roundup_core::extensions::FormField as FormValue;
 
 /// What the HTTP layer knows about a request after routing and login.
 #[derive(Clone, Debug, Default)]
