@@ -72,14 +72,13 @@ fn python_host_access(config: &Config) -> Result<bool> {
     }) else {
         return Ok(true);
     };
-    match value.trim().to_lowercase().as_str() {
-        "yes" | "true" | "on" | "1" => Ok(true),
-        "no" | "false" | "off" | "0" => Ok(false),
-        other => Err(Error::Config(format!(
-            "{}: [main] python_host_access: \"{other}\" is not yes or no",
-            config.home().join("config.ini").display()
-        ))),
-    }
+    roundup_core::config::value::parse_bool(value.trim()).map_err(|_| {
+        Error::Config(format!(
+            "{}: [main] python_host_access: \"{}\" is not yes or no",
+            config.home().join("config.ini").display(),
+            value.trim()
+        ))
+    })
 }
 
 /// The Python type Roundup gives an option of this kind.
