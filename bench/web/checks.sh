@@ -59,15 +59,7 @@ session() {
     awk 'tolower($1) == "set-cookie:" {sub(/;.*/, "", $2); print $2; exit}'
 }
 
-unique=$(mktemp --suffix=.lua)
-cat >"$unique" <<'LUA'
-local n = 0
-request = function()
-  n = n + 1
-  local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
-  return wrk.format(nil, wrk.path .. sep .. "bench_nocache=" .. n)
-end
-LUA
+unique="$root/bench/web/nocache.lua"
 rate() {
   local port=$1 url=$2 cookie
   cookie=$(session "$port")
@@ -87,4 +79,3 @@ for name in users issues; do
   a=$(rate $aport "${urls[$name]}")
   printf '%-8s %12s %12s %12s %8.2f\n' "$name" "$r" "$b" "$a" "$(echo "$a / $b" | bc -l)"
 done
-rm -f "$unique"

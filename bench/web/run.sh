@@ -59,17 +59,7 @@ peak_kb() {
 
 rate() { wrk -t2 -c4 -d"${dur}s" "$@" | awk '/Requests\/sec/ {print $2}'; }
 
-# Every request a different URL (an ignored extra parameter), so that our
-# page cache never answers: the cost of rendering each page afresh.
-unique=$(mktemp --suffix=.lua)
-cat >"$unique" <<'LUA'
-local n = 0
-request = function()
-  n = n + 1
-  local sep = string.find(wrk.path, "?", 1, true) and "&" or "?"
-  return wrk.format(nil, wrk.path .. sep .. "bench_nocache=" .. n)
-end
-LUA
+unique="$root/bench/web/nocache.lua"
 
 declare -A rr oo uu
 for name in index item filtered search; do
@@ -83,7 +73,6 @@ peak_cached=$(peak_kb $opid)
 for name in index item filtered search; do
   uu[$name]=$(rate -s "$unique" "http://127.0.0.1:$oport/bench/${pages[$name]}")
 done
-rm -f "$unique"
 
 printf '%-10s %12s %12s %8s %14s %8s\n' page roundup_rps ours_rps ratio ours_uncached ratio
 for name in index item filtered search; do
