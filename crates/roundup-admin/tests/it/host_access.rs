@@ -4,24 +4,9 @@
 use std::path::Path;
 use std::process::Command;
 
-const ADMIN: &str = env!("CARGO_BIN_EXE_roundup-admin");
+use crate::stock_homes::ours as admin;
 
-fn admin(home: &Path, args: &[&str]) -> (bool, String) {
-    let out = Command::new(ADMIN)
-        .arg("-i")
-        .arg(home)
-        .args(args)
-        .output()
-        .expect("run roundup-admin");
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
+const ADMIN: &str = env!("CARGO_BIN_EXE_roundup-admin");
 
 fn set_option(home: &Path, value: &str) {
     let path = home.join("config.ini");

@@ -16,7 +16,8 @@ const ADMIN: &str = env!("CARGO_BIN_EXE_roundup-admin");
 /// Settings given to `install` (Roundup's documented key=value form).
 const SETTINGS: &str = "mail_domain=example.com,password_pbkdf2_default_rounds=1000";
 
-fn ours(home: &Path, args: &[&str]) -> (bool, String) {
+/// Our roundup-admin on `home` with `args`: (success, stdout + stderr).
+pub(crate) fn ours(home: &Path, args: &[&str]) -> (bool, String) {
     let out = Command::new(ADMIN)
         .arg("-i")
         .arg(home)
