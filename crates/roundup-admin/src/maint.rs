@@ -212,6 +212,63 @@ pub(crate) fn do_migrate(admin: &mut Admin, _args: &[String]) -> CmdResult {
 }
 
 // --------------------------------------------------------------------------
+// outbox (not in Roundup, whose mail has no outbox)
+
+pub(crate) fn do_outbox(admin: &mut Admin, args: &[String]) -> CmdResult {
+    let what: Vec<&str> = args.iter().map(String::as_str).collect();
+    match what.as_slice() {
+        [] | ["list"] => {
+            let db = admin.db()?;
+            let entries = db.outbox(false).map_err(failed)?;
+            if entries.is_empty() {
+                println!("The outbox is empty.");
+            }
+            for e in entries {
+                let date = |t: f64| {
+                    roundup_core::date::Date::from_timestamp(t)
+                        .formal(&roundup_core::date::Timezone::Utc)
+                };
+                let subject = e
+                    .envelope
+                    .message
+                    .lines()
+                    .take_while(|l| !l.is_empty())
+                    .find_map(|l| l.strip_prefix("Subject: "))
+                    .unwrap_or("");
+                println!(
+                    "{}: queued {}, {} failed {}, next try {}",
+                    e.id,
+                    date(e.queued),
+                    e.attempts,
+                    if e.attempts == 1 { "try" } else { "tries" },
+                    date(e.next_try)
+                );
+                println!("   to: {}", e.envelope.recipients.join(", "));
+                println!("   subject: {subject}");
+                if let Some(err) = &e.last_error {
+                    println!("   last error: {err}");
+                }
+            }
+            Ok(0)
+        }
+        ["send"] | ["send", "all"] => {
+            if admin.uncommitted {
+                return Err(CmdError::usage(
+                    "there are uncommitted changes: commit or rollback before sending the outbox",
+                ));
+            }
+            let all = what.len() == 2;
+            let db = admin.db()?;
+            let (sent, failed_n) = db.deliver_outbox(all).map_err(failed)?;
+            let left = db.outbox(false).map_err(failed)?.len();
+            println!("{sent} sent, {failed_n} failed, {left} waiting.");
+            Ok(if failed_n > 0 { 1 } else { 0 })
+        }
+        _ => Err(CmdError::usage("outbox takes list, send or send all")),
+    }
+}
+
+// --------------------------------------------------------------------------
 // perftest
 
 fn print_schemes() {

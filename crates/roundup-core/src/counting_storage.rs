@@ -223,4 +223,24 @@ impl Storage for CountingStorage {
         self.calls.hit("data_version");
         self.inner.data_version()
     }
+    fn outbox_add(&mut self, envelope: &crate::mail::Envelope, queued: f64) -> Result<i64> {
+        self.calls.hit("outbox_add");
+        self.inner.outbox_add(envelope, queued)
+    }
+    fn outbox_list(&mut self, due_at: Option<f64>) -> Result<Vec<crate::mail::OutboxEntry>> {
+        self.calls.hit("outbox_list");
+        self.inner.outbox_list(due_at)
+    }
+    fn outbox_claim(&mut self, id: i64, next_try: f64, until: f64) -> Result<bool> {
+        self.calls.hit("outbox_claim");
+        self.inner.outbox_claim(id, next_try, until)
+    }
+    fn outbox_remove(&mut self, id: i64) -> Result<()> {
+        self.calls.hit("outbox_remove");
+        self.inner.outbox_remove(id)
+    }
+    fn outbox_failed(&mut self, id: i64, error: &str, next_try: f64) -> Result<()> {
+        self.calls.hit("outbox_failed");
+        self.inner.outbox_failed(id, error, next_try)
+    }
 }

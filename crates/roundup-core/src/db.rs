@@ -75,6 +75,10 @@ pub struct Db {
     seen_version: Cell<Option<i64>>,
     /// Whether the open transaction has written anything.
     wrote: Cell<bool>,
+    /// How mail is composed and sent, when the tracker sends mail.
+    mail: Option<Arc<crate::mail::MailSetup>>,
+    /// Whether the open transaction queued mail (delivered after commit).
+    queued_mail: Cell<bool>,
 }
 
 impl std::fmt::Debug for Db {
@@ -215,7 +219,81 @@ impl Db {
             shared_gen: Cell::new(None),
             seen_version: Cell::new(None),
             wrote: Cell::new(false),
+            mail: None,
+            queued_mail: Cell::new(false),
         })
+    }
+
+    /// Send mail with this setup (see [`crate::mail`]): notifications are
+    /// queued in the outbox and delivered after each commit.
+    pub fn with_mail(mut self, setup: Arc<crate::mail::MailSetup>) -> Db {
+        self.mail = Some(setup);
+        self
+    }
+
+    /// The mail setup of this connection, if the tracker sends mail.
+    pub fn mail(&self) -> Option<&Arc<crate::mail::MailSetup>> {
+        self.mail.as_ref()
+    }
+
+    /// Queue a composed message in the outbox, in the open transaction:
+    /// it goes out after the commit, and never if the transaction is
+    /// rolled back.
+    pub fn queue_mail(&self, envelope: &crate::mail::Envelope) -> Result<i64> {
+        let id = self
+            .store
+            .borrow_mut()
+            .outbox_add(envelope, crate::mail::now())?;
+        self.wrote.set(true);
+        self.queued_mail.set(true);
+        Ok(id)
+    }
+
+    /// The messages waiting in the outbox (all, or those due now).
+    pub fn outbox(&self, due_only: bool) -> Result<Vec<crate::mail::OutboxEntry>> {
+        let due = due_only.then(crate::mail::now);
+        self.store.borrow_mut().outbox_list(due)
+    }
+
+    /// Try to deliver the outbox's due messages (all waiting ones when
+    /// `all`) through the mailer: each delivered one is removed, each
+    /// failure is recorded with a later retry time. Call outside a
+    /// transaction. Returns (delivered, failed).
+    pub fn deliver_outbox(&self, all: bool) -> Result<(usize, usize)> {
+        let Some(setup) = self.mail.clone() else {
+            return Ok((0, 0));
+        };
+        let now = crate::mail::now();
+        let entries = self.store.borrow_mut().outbox_list((!all).then_some(now))?;
+        let (mut sent, mut failed) = (0, 0);
+        for e in entries {
+            // Hold the entry for ten minutes while it is being delivered,
+            // so that another process does not send it too.
+            if !self
+                .store
+                .borrow_mut()
+                .outbox_claim(e.id, e.next_try, now + 600.0)?
+            {
+                continue;
+            }
+            match setup.mailer.deliver(&e.envelope) {
+                Ok(()) => {
+                    self.store.borrow_mut().outbox_remove(e.id)?;
+                    sent += 1;
+                }
+                Err(why) => {
+                    let retry = crate::mail::now() + crate::mail::retry_delay(e.attempts);
+                    crate::errln!(
+                        "mail to {} not delivered (try {}): {why}; kept in the outbox for a retry",
+                        e.envelope.recipients.join(", "),
+                        e.attempts + 1
+                    );
+                    self.store.borrow_mut().outbox_failed(e.id, &why, retry)?;
+                    failed += 1;
+                }
+            }
+        }
+        Ok((sent, failed))
     }
 
     /// Take part in a process-wide read cache shared with other
@@ -390,6 +468,13 @@ impl Db {
                     .get_or_insert(Error::io(format!("moving {} into place", tmp.display()), e));
             }
         }
+        if self.queued_mail.replace(false) {
+            // The change is committed whatever happens to its mail: a
+            // message that cannot go now stays in the outbox.
+            if let Err(e) = self.deliver_outbox(false) {
+                crate::errln!("the outbox could not be delivered: {e}");
+            }
+        }
         match first_err {
             Some(e) => Err(e),
             None => Ok(()),
@@ -400,6 +485,7 @@ impl Db {
     pub fn rollback(&self) -> Result<()> {
         self.cache.borrow_mut().clear();
         self.wrote.set(false);
+        self.queued_mail.set(false);
         for (path, fresh) in self.pending_files.borrow_mut().take_all() {
             discard_file(&path, fresh);
         }

@@ -23,6 +23,8 @@ pub mod detectors;
 pub mod error;
 pub mod extensions;
 pub mod filter;
+pub mod mail;
+pub mod nosy;
 pub mod password;
 pub mod pyrepr;
 pub mod query_args;

@@ -11,6 +11,7 @@ use std::collections::HashMap;
 use crate::date::Date;
 use crate::error::Result;
 use crate::filter::Query;
+use crate::mail::{Envelope, OutboxEntry};
 use crate::pyrepr::PyValue;
 use crate::schema::{ClassDef, Schema};
 use crate::value::Value;
@@ -174,4 +175,36 @@ pub trait Storage: Send {
     fn data_version(&mut self) -> Result<Option<i64>> {
         Ok(None)
     }
+
+    // ---- the outbox (see [`crate::mail`]) --------------------------------
+    // Messages waiting to be sent, kept in the tracker database so that
+    // they are written in the same transaction as the change they report.
+
+    /// Add a message to the outbox in the open transaction; its id.
+    fn outbox_add(&mut self, _envelope: &Envelope, _queued: f64) -> Result<i64> {
+        Err(no_outbox(self.backend_name()))
+    }
+    /// Every waiting message (all of them, or those due at `due_at`),
+    /// oldest first.
+    fn outbox_list(&mut self, _due_at: Option<f64>) -> Result<Vec<OutboxEntry>> {
+        Ok(Vec::new())
+    }
+    /// Take entry `id` for delivery until `until`, if it is still as seen
+    /// (`attempts` failed tries, due at `next_try`): false when another
+    /// connection took or removed it first. Commits.
+    fn outbox_claim(&mut self, _id: i64, _next_try: f64, _until: f64) -> Result<bool> {
+        Err(no_outbox(self.backend_name()))
+    }
+    /// Remove a delivered entry. Commits.
+    fn outbox_remove(&mut self, _id: i64) -> Result<()> {
+        Err(no_outbox(self.backend_name()))
+    }
+    /// Record a failed try of entry `id`: retry at `next_try`. Commits.
+    fn outbox_failed(&mut self, _id: i64, _error: &str, _next_try: f64) -> Result<()> {
+        Err(no_outbox(self.backend_name()))
+    }
+}
+
+fn no_outbox(backend: &str) -> crate::Error {
+    crate::Error::storage(format!("the {backend} backend keeps no outbox of mail"))
 }

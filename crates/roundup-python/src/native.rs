@@ -1014,6 +1014,146 @@ pub(crate) mod _roundup {
     }
 
     /// find(class, [(prop, [ids])]).
+    /// The options dict of `nosymessage`/`send_message` (see hyperdb.py).
+    fn nosy_options(
+        vm: &VirtualMachine,
+        obj: &PyObjectRef,
+    ) -> PyResult<roundup_core::nosy::NosyOptions> {
+        let mut o = roundup_core::nosy::NosyOptions::default();
+        let pairs = dict_pairs(vm, "nosy options", obj).map_err(|m| make_exc(vm, "type", &m))?;
+        let bad = |k: &str, r: &Raw| {
+            make_exc(
+                vm,
+                "type",
+                &format!("nosymessage(): {k} cannot be {}", r.describe()),
+            )
+        };
+        for (k, v) in pairs {
+            let r = raw(vm, &v)?;
+            let text = |r: &Raw| match r {
+                Raw::None => Ok(None),
+                Raw::Str(s) => Ok(Some(s.clone())),
+                other => Err(bad(&k, other)),
+            };
+            let list = |r: &Raw| r.str_list().ok_or_else(|| bad(&k, r));
+            match k.as_str() {
+                "whichnosy" => o.whichnosy = text(&r)?,
+                "from_address" => o.from_address = text(&r)?,
+                "subject" => o.subject = text(&r)?,
+                "note" => o.note = text(&r)?,
+                "authid" => o.authid = text(&r)?,
+                "cc" => o.cc = list(&r)?,
+                "bcc" => o.bcc = list(&r)?,
+                "cc_emails" => o.cc_emails = list(&r)?,
+                "bcc_emails" => o.bcc_emails = list(&r)?,
+                "add_headers" => {
+                    let Raw::Seq(items) = &r else {
+                        return Err(bad(&k, &r));
+                    };
+                    for item in items {
+                        match item.str_list().as_deref() {
+                            Some([name, value]) => {
+                                o.add_headers.push((name.clone(), value.clone()))
+                            }
+                            _ => return Err(bad(&k, item)),
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(o)
+    }
+
+    fn old_values(
+        vm: &VirtualMachine,
+        db: &roundup_core::Db,
+        class: &str,
+        old: &Option<PyObjectRef>,
+    ) -> PyResult<Option<roundup_core::Values>> {
+        match old {
+            Some(o) if !vm.is_none(o) => Ok(Some(values_of(vm, db, class, o)?)),
+            _ => Ok(None),
+        }
+    }
+
+    /// nosymessage(class, id, msgid|None, oldvalues|None, options)
+    #[pyfunction]
+    fn nosymessage(
+        class: String,
+        id: String,
+        msgid: Option<String>,
+        oldvalues: Option<PyObjectRef>,
+        options: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<()> {
+        live(vm, "nosymessage()", |db| {
+            let opts = nosy_options(vm, &options)?;
+            let old = old_values(vm, db, &class, &oldvalues)?;
+            core(
+                vm,
+                roundup_core::nosy::nosymessage(
+                    db,
+                    &class,
+                    &id,
+                    msgid.as_deref(),
+                    old.as_ref(),
+                    &opts,
+                ),
+            )
+        })
+    }
+
+    /// send_message(class, id, msgid|None, sendto, bcc_sendto, options)
+    #[pyfunction]
+    fn send_message(
+        class: String,
+        id: String,
+        msgid: Option<String>,
+        sendto: Vec<String>,
+        bcc: Vec<String>,
+        options: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<()> {
+        live(vm, "send_message()", |db| {
+            let opts = nosy_options(vm, &options)?;
+            let note = opts.note.clone().unwrap_or_default();
+            core(
+                vm,
+                roundup_core::nosy::send_message(
+                    db,
+                    &class,
+                    &id,
+                    msgid.as_deref(),
+                    &note,
+                    sendto,
+                    bcc,
+                    &opts,
+                ),
+            )
+        })
+    }
+
+    #[pyfunction]
+    fn create_note(class: String, id: String, vm: &VirtualMachine) -> PyResult<String> {
+        live(vm, "generateCreateNote()", |db| {
+            core(vm, roundup_core::nosy::create_note(db, &class, &id))
+        })
+    }
+
+    #[pyfunction]
+    fn change_note(
+        class: String,
+        id: String,
+        oldvalues: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<String> {
+        live(vm, "generateChangeNote()", |db| {
+            let old = values_of(vm, db, &class, &oldvalues)?;
+            core(vm, roundup_core::nosy::change_note(db, &class, &id, &old))
+        })
+    }
+
     #[pyfunction]
     fn find(class: String, spec: Vec<PyObjectRef>, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
         live(vm, "find()", |db| {

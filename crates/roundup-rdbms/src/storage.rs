@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use roundup_core::date::Date;
 use roundup_core::filter::Query;
+use roundup_core::mail::{Envelope, OutboxEntry};
 use roundup_core::pyrepr;
 use roundup_core::schema::{ClassDef, PropType, Schema};
 use roundup_core::storage::{
@@ -2098,6 +2099,124 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
     fn data_version(&mut self) -> Result<Option<i64>> {
         self.conn.data_version()
     }
+
+    fn outbox_add(&mut self, envelope: &Envelope, queued: f64) -> Result<i64> {
+        let recipients = envelope.recipients.join("\n");
+        self.write(|s| {
+            s.exec(OUTBOX_TABLE, &[])?;
+            let next = s.rows("select max(id) from __outbox", &[])?;
+            let id = match next.first().and_then(|r| r.first()) {
+                Some(SqlValue::Int(n)) => n + 1,
+                _ => 1,
+            };
+            s.exec(
+                "insert into __outbox (id, queued, sender, recipients, message, attempts, next_try, last_error) \
+                 values (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL)",
+                &[
+                    SqlValue::Int(id),
+                    SqlValue::Real(queued),
+                    SqlValue::Text(envelope.sender.clone()),
+                    SqlValue::Text(recipients.clone()),
+                    SqlValue::Text(envelope.message.clone()),
+                    SqlValue::Real(queued),
+                ],
+            )?;
+            Ok(id)
+        })
+    }
+
+    fn outbox_list(&mut self, due_at: Option<f64>) -> Result<Vec<OutboxEntry>> {
+        if !self.table_exists("__outbox")? {
+            return Ok(Vec::new());
+        }
+        let cols = "select id, queued, sender, recipients, message, attempts, next_try, last_error from __outbox";
+        let rows = match due_at {
+            Some(t) => self.rows(
+                &format!("{cols} where next_try <= ?1 order by id"),
+                &[SqlValue::Real(t)],
+            )?,
+            None => self.rows(&format!("{cols} order by id"), &[])?,
+        };
+        rows.into_iter().map(outbox_entry).collect()
+    }
+
+    fn outbox_claim(&mut self, id: i64, next_try: f64, until: f64) -> Result<bool> {
+        let n = self.write(|s| {
+            s.exec(
+                "update __outbox set next_try=?1 where id=?2 and next_try=?3",
+                &[
+                    SqlValue::Real(until),
+                    SqlValue::Int(id),
+                    SqlValue::Real(next_try),
+                ],
+            )
+        })?;
+        self.commit()?;
+        Ok(n == 1)
+    }
+
+    fn outbox_remove(&mut self, id: i64) -> Result<()> {
+        self.write(|s| s.exec("delete from __outbox where id=?1", &[SqlValue::Int(id)]))?;
+        self.commit()
+    }
+
+    fn outbox_failed(&mut self, id: i64, error: &str, next_try: f64) -> Result<()> {
+        self.write(|s| {
+            s.exec(
+                "update __outbox set attempts=attempts+1, next_try=?1, last_error=?2 where id=?3",
+                &[
+                    SqlValue::Real(next_try),
+                    SqlValue::Text(error.to_string()),
+                    SqlValue::Int(id),
+                ],
+            )
+        })?;
+        self.commit()
+    }
+}
+
+/// The outbox of mail waiting to be sent (see `roundup_core::mail`). Not
+/// a Roundup table: Roundup 2.6 opening the database ignores it.
+const OUTBOX_TABLE: &str = "create table if not exists __outbox (id integer primary key, \
+     queued real, sender varchar(255), recipients text, message text, \
+     attempts integer, next_try real, last_error text)";
+
+fn outbox_entry(row: Vec<SqlValue>) -> Result<OutboxEntry> {
+    let bad = || Error::storage("__outbox: a row of unexpected shape");
+    let [id, queued, sender, recipients, message, attempts, next_try, last_error] =
+        <[SqlValue; 8]>::try_from(row).map_err(|_| bad())?;
+    let int = |v: SqlValue| match v {
+        SqlValue::Int(n) => Ok(n),
+        SqlValue::Real(r) => Ok(r as i64),
+        _ => Err(bad()),
+    };
+    let real = |v: SqlValue| match v {
+        SqlValue::Real(r) => Ok(r),
+        SqlValue::Int(n) => Ok(n as f64),
+        _ => Err(bad()),
+    };
+    let text = |v: SqlValue| match v {
+        SqlValue::Text(t) => Ok(Some(t)),
+        SqlValue::Null => Ok(None),
+        _ => Err(bad()),
+    };
+    Ok(OutboxEntry {
+        id: int(id)?,
+        queued: real(queued)?,
+        envelope: Envelope {
+            sender: text(sender)?.unwrap_or_default(),
+            recipients: text(recipients)?
+                .unwrap_or_default()
+                .split('\n')
+                .filter(|r| !r.is_empty())
+                .map(str::to_string)
+                .collect(),
+            message: text(message)?.unwrap_or_default(),
+        },
+        attempts: int(attempts)?,
+        next_try: real(next_try)?,
+        last_error: text(last_error)?,
+    })
 }
 
 impl<C: Connection> Drop for RdbmsStorage<C> {

@@ -36,6 +36,8 @@ pub struct Tracker {
     def: Arc<TrackerDef>,
     opts: Arc<DbOptions>,
     extensions: Arc<Extensions>,
+    /// How this tracker's connections compose and send mail.
+    mail: Arc<roundup_core::mail::MailSetup>,
 }
 
 /// The `*.py` files of a tracker folder (detectors/, extensions/), sorted,
@@ -194,8 +196,10 @@ impl Tracker {
             // Roundup always indexes; [main] indexer only picks the engine.
             indexing: true,
         };
+        let mail = roundup_mail::setup(&config);
         Ok(Tracker {
             home: home.to_path_buf(),
+            mail,
             config: Arc::new(config),
             backend,
             def: Arc::new(TrackerDef {
@@ -262,19 +266,25 @@ impl Tracker {
 
     /// Open a connection acting as user `uid` (an id).
     pub fn open_db(&self, uid: &str) -> Result<Db> {
-        Db::open(
+        Ok(Db::open(
             self.def.clone(),
             self.opts.clone(),
             self.open_storage()?,
             uid,
-        )
+        )?
+        .with_mail(self.mail.clone()))
+    }
+
+    /// How this tracker composes and sends mail.
+    pub fn mail(&self) -> &Arc<roundup_core::mail::MailSetup> {
+        &self.mail
     }
 
     /// Open a connection as user `uid` on the given storage (for example
     /// one wrapped to count its calls, see
     /// [`roundup_core::counting_storage`]).
     pub fn open_db_on(&self, store: Box<dyn Storage>, uid: &str) -> Result<Db> {
-        Db::open(self.def.clone(), self.opts.clone(), store, uid)
+        Ok(Db::open(self.def.clone(), self.opts.clone(), store, uid)?.with_mail(self.mail.clone()))
     }
 
     /// Open a connection acting as the user with this login name. As in

@@ -573,7 +573,7 @@ fn register(c: &mut Client<'_>) -> Step<Option<Reply>> {
             ),
         )
     };
-    if let Err(m) = mail::send(&settings, &[address.as_str()], &subject, &body) {
+    if let Err(m) = mail::send(c.st.tracker.mail(), &[address.as_str()], &subject, &body) {
         let mut otks = c.st.otks()?;
         otks.destroy(&otk)?;
         otks.commit()?;
@@ -723,7 +723,7 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
         };
         let subject = format!("Password reset for {}", settings.tracker_name);
         let body = format!("\nThe password has been reset for username \"{name}\".\n\nYour password is now: {newpw}\n");
-        if let Err(m) = mail::send(&settings, &[address.as_str()], &subject, &body) {
+        if let Err(m) = mail::send(c.st.tracker.mail(), &[address.as_str()], &subject, &body) {
             c.db.rollback()?;
             c.err.push(m);
             return Ok(None);
@@ -779,7 +779,7 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
         "\nSomeone, perhaps you, has requested that the password be changed for your\nusername, \"{name}\". If you wish to proceed with the change, please follow\nthe link below:\n\n  {}user?@template=forgotten&@action=passrst&otk={otk}\n\nYou should then receive another email with the new password.\n",
         c.base
     );
-    if let Err(m) = mail::send(&settings, &[address.as_str()], &subject, &body) {
+    if let Err(m) = mail::send(c.st.tracker.mail(), &[address.as_str()], &subject, &body) {
         c.err.push(m);
         return Ok(None);
     }

@@ -31,8 +31,6 @@ pub struct WebSettings {
     pub instant_registration: bool,
     pub email_registration_confirmation: bool,
     pub new_web_user_roles: String,
-    /// `[mail] debug`: where outgoing mail is written instead of sent.
-    pub mail_debug: Option<PathBuf>,
     pub tracker_email: String,
     pub templates_dir: PathBuf,
     pub static_files: Vec<PathBuf>,
@@ -99,7 +97,6 @@ impl WebSettings {
             instant_registration: b(c, "main", "instant_registration", false),
             email_registration_confirmation: b(c, "main", "email_registration_confirmation", true),
             new_web_user_roles: c.new_web_user_roles().to_string(),
-            mail_debug: c.get_path("mail", "debug").ok().flatten(),
             tracker_email: s(c, "tracker", "email", "issue_tracker"),
             templates_dir: c.templates_dir(),
             static_files: c.static_files(),

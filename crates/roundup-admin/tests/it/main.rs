@@ -9,6 +9,7 @@
 mod cli;
 mod commands2;
 mod host_access;
+mod nosy_mail;
 mod reference;
 mod roundtrip_roundup26;
 mod stock_homes;

@@ -32,7 +32,7 @@ pub(crate) fn ours(home: &Path, args: &[&str]) -> (bool, String) {
     (out.status.success(), text)
 }
 
-fn theirs(r: &Roundup26, home: &Path, args: &[&str]) -> (bool, String) {
+pub(crate) fn theirs(r: &Roundup26, home: &Path, args: &[&str]) -> (bool, String) {
     let mut all = vec!["-i", home.to_str().expect("utf-8 path")];
     all.extend_from_slice(args);
     let out = r.output(Roundup26::ADMIN, &all);
@@ -71,7 +71,8 @@ fn normalise(text: &str) -> String {
 }
 
 /// Install template `name` with Roundup 2.6 into `home`.
-fn install(r: &Roundup26, home: &Path, name: &str) {
+/// Roundup 2.6's own `install` of stock template `name` at `home`.
+pub(crate) fn install_stock(r: &Roundup26, home: &Path, name: &str) {
     r.admin(&[
         "-i",
         home.to_str().expect("utf-8 path"),
@@ -182,8 +183,8 @@ fn snapshot(home: &Path) -> Vec<(String, Vec<u8>)> {
 fn run_template(r: &Roundup26, name: &str) {
     let work = r.workdir();
     let (reference, mine) = (work.path().join("reference"), work.path().join("ours"));
-    install(r, &reference, name);
-    install(r, &mine, name);
+    install_stock(r, &reference, name);
+    install_stock(r, &mine, name);
     r.admin(&["-i", reference.to_str().unwrap(), "initialise", "secret"]);
     let before = snapshot(&mine);
     let (ok, text) = ours(&mine, &["initialise", "secret"]);
@@ -221,7 +222,7 @@ fn classic_detectors_have_their_effects() {
     let Some(r) = Roundup26::find() else { return };
     let work = r.workdir();
     let home = work.path().join("classic");
-    install(&r, &home, "classic");
+    install_stock(&r, &home, "classic");
     assert!(ours(&home, &["initialise", "secret"]).0);
     assert!(
         ours(
@@ -328,7 +329,7 @@ def init(db):
 "#;
     let mut reports = Vec::new();
     for home in [&reference, &mine] {
-        install(&r, home, "classic");
+        install_stock(&r, home, "classic");
         std::fs::write(home.join("detectors/zz_probe.py"), PROBE).expect("write probe");
     }
     r.admin(&["-i", reference.to_str().unwrap(), "initialise", "secret"]);

@@ -390,26 +390,65 @@ class IssueClass(Class):
     _kind = 'IssueClass'
 
     def nosymessage(self, issueid, msgid, oldvalues, whichnosy='nosy',
-                    from_address=None, cc=[], bcc=[], cc_emails=[],
-                    bcc_emails=[], subject=None, note_filter=None,
-                    add_headers={}):
-        """Send the message to the issue's nosy list. Outgoing mail is not
-        part of this build yet; the call is accepted and logged."""
-        import logging
-        logging.getLogger('roundup.hyperdb').info(
-            'nosymessage %s%s msg%s: outgoing mail is not configured',
-            self.classname, issueid, msgid)
+                    from_address=None, cc=None, bcc=None, cc_emails=None,
+                    bcc_emails=None, subject=None, note_filter=None,
+                    add_headers=None):
+        """Mail message msgid (None: only the change note) to the item's
+        nosy list. The tracker core picks the recipients and words the
+        mail; it is queued with this transaction and sent after commit."""
+        note = None
+        if note_filter:
+            if oldvalues:
+                note = self.generateChangeNote(issueid, oldvalues)
+            else:
+                note = self.generateCreateNote(issueid)
+            note = note_filter(note, issueid, self.db, self, oldvalues)
+        _rt.nosymessage(self.classname, str(issueid),
+                        None if msgid is None else str(msgid),
+                        _engine.dict_to_core(oldvalues) if oldvalues else None,
+                        _nosy_options(whichnosy, from_address, cc, bcc,
+                                      cc_emails, bcc_emails, subject, note,
+                                      add_headers, None))
+
+    # Roundup's older name for the same call.
+    sendmessage = nosymessage
 
     def send_message(self, issueid, msgid, note, sendto, from_address=None,
-                     bcc_sendto=[], subject=None, crypt=False,
-                     add_headers={}, authid=None):
-        self.nosymessage(issueid, msgid, None)
+                     bcc_sendto=None, subject=None, crypt=False,
+                     add_headers=None, authid=None):
+        """Mail message msgid with note to the given addresses."""
+        _rt.send_message(self.classname, str(issueid),
+                         None if msgid is None else str(msgid),
+                         [str(a) for a in (sendto or [])],
+                         [str(a) for a in (bcc_sendto or [])],
+                         _nosy_options('nosy', from_address, None, None,
+                                       None, None, subject, note or '',
+                                       add_headers, authid))
 
     def generateCreateNote(self, issueid):
-        return ''
+        return _rt.create_note(self.classname, str(issueid))
 
     def generateChangeNote(self, issueid, oldvalues):
-        return ''
+        if not isinstance(oldvalues, dict):
+            raise TypeError("'oldvalues' must be dict-like, not %s."
+                            % type(oldvalues))
+        return _rt.change_note(self.classname, str(issueid),
+                               _engine.dict_to_core(oldvalues))
+
+
+def _nosy_options(whichnosy, from_address, cc, bcc, cc_emails, bcc_emails,
+                  subject, note, add_headers, authid):
+    def ids(v):
+        return [str(x) for x in (v or [])]
+    return {
+        'whichnosy': whichnosy or 'nosy',
+        'from_address': from_address,
+        'cc': ids(cc), 'bcc': ids(bcc),
+        'cc_emails': ids(cc_emails), 'bcc_emails': ids(bcc_emails),
+        'subject': subject, 'note': note,
+        'add_headers': [(str(k), str(v)) for k, v in (add_headers or {}).items()],
+        'authid': None if authid is None else str(authid),
+    }
 
 
 class FileClass(Class):

@@ -450,6 +450,45 @@ impl Default for ServeOptions {
 /// are large; the space is reserved, not used, until a call needs it.
 pub const THREAD_STACK: usize = 16 << 20;
 
+/// How often the server looks for mail in a tracker's outbox that is due
+/// for another try (messages are first tried right after their commit).
+pub const OUTBOX_POLL: Duration = Duration::from_secs(30);
+
+/// Retry the outbox of a served tracker every [`OUTBOX_POLL`], on a thread
+/// of its own (tracker code may run, as on request threads), until the
+/// site is dropped.
+fn spawn_outbox_worker(site: std::sync::Weak<Site>) {
+    let spawned = std::thread::Builder::new()
+        .name("outbox".into())
+        .stack_size(THREAD_STACK)
+        .spawn(move || loop {
+            std::thread::sleep(OUTBOX_POLL);
+            let Some(site) = site.upgrade() else {
+                return;
+            };
+            let tracker = &site.served.tracker;
+            let result = tracker.open_db("1").and_then(|db| {
+                if db.outbox(true)?.is_empty() {
+                    return Ok((0, 0));
+                }
+                db.deliver_outbox(false)
+            });
+            match result {
+                Ok((0, 0)) => {}
+                Ok((sent, failed)) => roundup_core::errln!(
+                    "roundup-server: {}: outbox retry: {sent} sent, {failed} failed",
+                    site.served.name
+                ),
+                Err(e) => {
+                    roundup_core::errln!("roundup-server: {}: outbox retry: {e}", site.served.name)
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        roundup_core::errln!("roundup-server: cannot start the outbox thread: {e}");
+    }
+}
+
 /// Accept connections until `shutdown` completes, then let open requests
 /// finish (up to `opts.grace`).
 pub async fn serve(
@@ -462,6 +501,9 @@ pub async fn serve(
     use hyper_util::rt::TokioIo;
     use tower::ServiceExt;
 
+    for site in app.trackers.values() {
+        spawn_outbox_worker(Arc::downgrade(site));
+    }
     let router = router(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     let acceptor = tls.map(tokio_rustls::TlsAcceptor::from);

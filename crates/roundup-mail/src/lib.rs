@@ -1,0 +1,326 @@
+//! Outgoing mail of a Roundup tracker: composing messages (with
+//! `mail-builder`) and handing them to an SMTP server (with `lettre`), or
+//! appending them to the `[mail] debug` file instead, as Roundup does.
+//!
+//! The core decides what a notification says and who gets it
+//! (`roundup_core::nosy`) and keeps messages in the outbox until they are
+//! delivered (`roundup_core::mail`); this crate implements the core's
+//! [`Mailer`] trait for a tracker's `config.ini`:
+//! * `[mail]` host, port, username, password, tls, tls_certfile,
+//!   tls_keyfile, local_hostname, debug (and the `SENDMAILDEBUG`
+//!   environment variable, which wins, as in Roundup);
+//! * `[main]` admin_email (envelope sender and author of the tracker's
+//!   own mail), `[tracker] name`.
+//!
+//! Messages are composed 7-bit clean (quoted-printable or base64 bodies,
+//! RFC 2047 headers), with CRLF line ends; the debug file gets them with
+//! LF line ends, after a `From ` line and `FROM:`/`TO:` lines as Roundup
+//! writes them.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::extension::ClientId;
+use lettre::transport::smtp::SmtpTransport;
+use lettre::Transport;
+use mail_builder::headers::address::Address;
+use mail_builder::headers::message_id::MessageId;
+use mail_builder::headers::raw::Raw;
+use mail_builder::headers::text::Text;
+use mail_builder::MessageBuilder;
+use roundup_core::config::Config;
+use roundup_core::mail::{
+    Envelope, MailSetup, Mailer, NosySettings, Notification, PlainMail, ReplyTo,
+};
+use roundup_core::{Error, Result};
+
+/// The Roundup version our headers claim (`X-Roundup-Version`), the one
+/// whose behaviour this implementation follows.
+pub const ROUNDUP_VERSION: &str = "2.6.0";
+
+/// How to reach the mail server, from `[mail]` and `[main]`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct MailConfig {
+    pub host: String,
+    pub port: u16,
+    pub username: String,
+    pub password: String,
+    pub tls: bool,
+    pub tls_certfile: Option<PathBuf>,
+    pub tls_keyfile: Option<PathBuf>,
+    pub local_hostname: String,
+    /// Where messages are written instead of sent.
+    pub debug: Option<PathBuf>,
+    /// Envelope sender and the tracker's own author address.
+    pub admin_email: String,
+    pub tracker_name: String,
+}
+
+impl MailConfig {
+    /// Read the settings from a tracker configuration.
+    pub fn from_config(c: &Config) -> MailConfig {
+        let s = |sec: &str, opt: &str| c.get_str(sec, opt).unwrap_or_default();
+        let debug = std::env::var_os("SENDMAILDEBUG")
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| c.get_path("mail", "debug").ok().flatten());
+        MailConfig {
+            host: s("mail", "host"),
+            port: c
+                .get_int("mail", "port")
+                .ok()
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(25),
+            username: s("mail", "username"),
+            password: s("mail", "password"),
+            tls: c.get_bool("mail", "tls").unwrap_or(false),
+            tls_certfile: c.get_path("mail", "tls_certfile").ok().flatten(),
+            tls_keyfile: c.get_path("mail", "tls_keyfile").ok().flatten(),
+            local_hostname: s("mail", "local_hostname"),
+            debug,
+            admin_email: s("main", "admin_email"),
+            tracker_name: s("tracker", "name"),
+        }
+    }
+}
+
+/// The tracker's mailer: composes and delivers per [`MailConfig`].
+pub struct TrackerMailer {
+    cfg: MailConfig,
+}
+
+impl TrackerMailer {
+    pub fn new(cfg: MailConfig) -> TrackerMailer {
+        TrackerMailer { cfg }
+    }
+
+    pub fn config(&self) -> &MailConfig {
+        &self.cfg
+    }
+
+    /// The headers every message of the tracker carries (Roundup's
+    /// `set_message_attributes`).
+    fn standard<'x>(
+        &'x self,
+        mut b: MessageBuilder<'x>,
+        to: &'x [String],
+        subject: &'x str,
+        author: (&'x str, &'x str),
+    ) -> MessageBuilder<'x> {
+        let to: Vec<Address<'x>> = to
+            .iter()
+            .map(|a| Address::new_address(None::<&str>, a.as_str()))
+            .collect();
+        b = b
+            .subject(Text::new(subject))
+            .to(Address::new_list(to))
+            .from(sender(author.0, author.1))
+            .header("Precedence", Raw::new("bulk"))
+            .header("X-Roundup-Name", Text::new(self.cfg.tracker_name.as_str()))
+            .header("X-Roundup-Loop", Raw::new("hello"))
+            .header("X-Roundup-Version", Raw::new(ROUNDUP_VERSION));
+        b
+    }
+
+    fn smtp(&self) -> std::result::Result<SmtpTransport, String> {
+        let cfg = &self.cfg;
+        if cfg.host.is_empty() {
+            return Err("[mail] host is not set in config.ini, so no mail can be sent".into());
+        }
+        let mut b = SmtpTransport::builder_dangerous(cfg.host.as_str())
+            .port(cfg.port)
+            .timeout(Some(Duration::from_secs(60)));
+        if cfg.tls || cfg.port == 465 {
+            let mut params = TlsParameters::builder(cfg.host.clone());
+            if let (Some(cert), key) = (&cfg.tls_certfile, &cfg.tls_keyfile) {
+                let cert_pem = std::fs::read(cert)
+                    .map_err(|e| format!("[mail] tls_certfile {}: {e}", cert.display()))?;
+                let key_pem = match key {
+                    Some(k) => std::fs::read(k)
+                        .map_err(|e| format!("[mail] tls_keyfile {}: {e}", k.display()))?,
+                    None => cert_pem.clone(),
+                };
+                let identity =
+                    lettre::transport::smtp::client::Identity::from_pem(&cert_pem, &key_pem)
+                        .map_err(|e| format!("[mail] tls_certfile/tls_keyfile: {e}"))?;
+                params = params.identify_with(identity);
+            }
+            let params = params
+                .build_rustls()
+                .map_err(|e| format!("TLS set-up for {}: {e}", cfg.host))?;
+            b = if cfg.port == 465 && !cfg.tls {
+                b.tls(Tls::Wrapper(params))
+            } else {
+                b.tls(Tls::Required(params))
+            };
+        }
+        if !cfg.username.is_empty() {
+            b = b.credentials(Credentials::new(cfg.username.clone(), cfg.password.clone()));
+        }
+        if !cfg.local_hostname.is_empty() {
+            b = b.hello_name(ClientId::Domain(cfg.local_hostname.clone()));
+        }
+        Ok(b.build())
+    }
+}
+
+/// `name <address>` as a header address (the name encoded when it is
+/// not ASCII, quoted when it needs to be).
+fn sender<'x>(name: &'x str, address: &'x str) -> Address<'x> {
+    if name.is_empty() {
+        Address::new_address(None::<&str>, address)
+    } else {
+        Address::new_address(Some(name), address)
+    }
+}
+
+/// A stored message id (`<...>`) without its angle brackets.
+fn bare_id(id: &str) -> &str {
+    id.trim().trim_start_matches('<').trim_end_matches('>')
+}
+
+fn write(b: MessageBuilder<'_>) -> Result<String> {
+    b.write_to_string()
+        .map_err(|e| Error::io("composing a mail message", e))
+}
+
+impl Mailer for TrackerMailer {
+    fn compose_notification(&self, n: &Notification) -> Result<Vec<Envelope>> {
+        let batches: Vec<Vec<String>> = if n.to.is_empty() {
+            vec![Vec::new()]
+        } else if !n.separate {
+            vec![n.to.clone()]
+        } else {
+            n.to.iter().map(|a| vec![a.clone()]).collect()
+        };
+        let mut out = Vec::new();
+        let mut first_text: Option<String> = None;
+        for to in &batches {
+            let mut b = MessageBuilder::new();
+            b = b.reply_to(match &n.reply_to {
+                ReplyTo::Tracker => sender(self.cfg.tracker_name.as_str(), n.from_address.as_str()),
+                ReplyTo::Author { name, address } => sender(name.as_str(), address.as_str()),
+                ReplyTo::Fixed(a) => Address::new_address(None::<&str>, a.as_str()),
+            });
+            if let Some(id) = &n.message_id {
+                b = b.message_id(MessageId::new(bare_id(id)));
+            }
+            if let Some(id) = &n.in_reply_to {
+                b = b.in_reply_to(MessageId::new(bare_id(id)));
+            }
+            for (k, v) in &n.headers {
+                b = b.header(k.as_str(), Text::new(v.as_str()));
+            }
+            b = self.standard(b, to, &n.subject, (&n.from_name, &n.from_address));
+            b = b.text_body(n.body.as_str());
+            for a in &n.attachments {
+                b = b.attachment(a.mime_type.as_str(), a.name.as_str(), a.data.as_slice());
+            }
+            let text = write(b)?;
+            if first_text.is_none() {
+                first_text = Some(text.clone());
+            }
+            if !to.is_empty() {
+                out.push(Envelope {
+                    sender: self.cfg.admin_email.clone(),
+                    recipients: to.clone(),
+                    message: text,
+                });
+            }
+        }
+        if !n.bcc.is_empty() {
+            if let Some(text) = first_text {
+                out.push(Envelope {
+                    sender: self.cfg.admin_email.clone(),
+                    recipients: n.bcc.clone(),
+                    message: text,
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    fn compose_plain(&self, m: &PlainMail) -> Result<Envelope> {
+        let (name, address) = match &m.author {
+            Some((n, a)) => (n.as_str(), a.as_str()),
+            None => (
+                self.cfg.tracker_name.as_str(),
+                self.cfg.admin_email.as_str(),
+            ),
+        };
+        let mut b = MessageBuilder::new();
+        b = self.standard(b, &m.to, &m.subject, (name, address));
+        b = b.text_body(m.body.as_str());
+        for a in &m.attachments {
+            b = b.attachment(a.mime_type.as_str(), a.name.as_str(), a.data.as_slice());
+        }
+        Ok(Envelope {
+            sender: self.cfg.admin_email.clone(),
+            recipients: m.to.clone(),
+            message: write(b)?,
+        })
+    }
+
+    fn configured(&self) -> bool {
+        self.cfg.debug.is_some() || !self.cfg.host.is_empty()
+    }
+
+    fn deliver(&self, e: &Envelope) -> std::result::Result<(), String> {
+        if let Some(path) = &self.cfg.debug {
+            return append_debug(path, e);
+        }
+        let transport = self.smtp()?;
+        let from = e
+            .sender
+            .parse()
+            .map_err(|err| format!("envelope sender {:?}: {err}", e.sender))?;
+        let mut to = Vec::new();
+        for r in &e.recipients {
+            to.push(
+                r.parse()
+                    .map_err(|err| format!("recipient address {r:?}: {err}"))?,
+            );
+        }
+        let envelope = lettre::address::Envelope::new(Some(from), to)
+            .map_err(|err| format!("mail envelope: {err}"))?;
+        transport
+            .send_raw(&envelope, e.message.as_bytes())
+            .map(|_| ())
+            .map_err(|err| {
+                format!(
+                    "couldn't send email: mailhost {}:{}: {err}",
+                    self.cfg.host, self.cfg.port
+                )
+            })
+    }
+}
+
+/// Append a message to the debug file as Roundup does: a `From ` line,
+/// `FROM:` and `TO:` lines, the message with LF line ends, a blank line.
+fn append_debug(path: &std::path::Path, e: &Envelope) -> std::result::Result<(), String> {
+    let when = chrono::Local::now().format("%a %b %m %H:%M:%S %Y");
+    let text = format!(
+        "From {sender} {when}\nFROM: {sender}\nTO: {to}\n{message}\n\n",
+        sender = e.sender,
+        to = e.recipients.join(", "),
+        message = e.message.replace("\r\n", "\n"),
+    );
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(text.as_bytes()))
+        .map_err(|err| format!("[mail] debug file {}: {err}", path.display()))
+}
+
+/// The mail setup a tracker's connections use.
+pub fn setup(config: &Config) -> Arc<MailSetup> {
+    Arc::new(MailSetup {
+        settings: NosySettings::from_config(config),
+        mailer: Arc::new(TrackerMailer::new(MailConfig::from_config(config))),
+    })
+}
