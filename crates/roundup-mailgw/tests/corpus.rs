@@ -542,3 +542,62 @@ fn damaged_messages_do_not_panic() {
     }
     assert!(checked >= 80);
 }
+
+/// Byte soup under MIME headers (HTML conversion on, so the converter
+/// sees it too) must not panic either.
+#[test]
+fn random_bytes_do_not_panic() {
+    let heads = [
+        "Content-Type: text/html; charset=utf-8\n\n",
+        "Content-Type: text/html\nContent-Transfer-Encoding: quoted-printable\n\n",
+        "Content-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/html\n\n",
+        "Content-Type: message/rfc822\nContent-Transfer-Encoding: base64\n\n",
+        "Subject: =?utf-8?b?",
+        "",
+    ];
+    let alphabet: &[u8] = b"<>/&;#x!-=?\"' \n\r\tabpbrscriptstyle\xc3\xa9\xff\x00--b";
+    let mut state: u64 = 0x0123_4567_89ab_cdef;
+    for round in 0..3000 {
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        let len = (state >> 40) as usize % 200;
+        let mut data = heads[round % heads.len()].as_bytes().to_vec();
+        for _ in 0..len {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            data.push(alphabet[(state >> 33) as usize % alphabet.len()]);
+        }
+        let _ = parse_message(&data, &HTML);
+        let _ = parse_message(&data, &UNPACK);
+    }
+}
+
+/// Random subjects and bodies made of the characters the rules look at.
+#[test]
+fn random_subjects_and_bodies_do_not_panic() {
+    let alphabet: Vec<char> = "[]{}\"'=;,+- \t\r\nReFwd:issue12user>|-- .!?ä漢\u{a0}"
+        .chars()
+        .collect();
+    let options = SubjectOptions::default();
+    let keep = ContentOptions::default();
+    let mut strip = ContentOptions::default();
+    strip.keep_quoted_text = YesNoNew::No;
+    let mut state: u64 = 0xfeed_f00d_dead_beef;
+    for _ in 0..2000 {
+        let mut text = String::new();
+        state = state
+            .wrapping_mul(6_364_136_223_846_793_005)
+            .wrapping_add(1_442_695_040_888_963_407);
+        for _ in 0..(state >> 40) as usize % 60 {
+            state = state
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            text.push(alphabet[(state >> 33) as usize % alphabet.len()]);
+        }
+        let _ = parse_subject(&text, &options, &["issue", "user"]);
+        let _ = parse_content(&text, &strip, false);
+        let _ = parse_content(&text, &keep, true);
+    }
+}
