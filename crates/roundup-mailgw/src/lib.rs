@@ -16,6 +16,7 @@ mod error;
 mod options;
 
 pub mod body;
+pub mod gateway;
 pub mod parse;
 pub mod sources;
 pub mod subject;
@@ -30,3 +31,9 @@ pub use subject::{
     parse_args, parse_subject, registration_key, ContentMatch, ParsedSubject, ParsingMode,
     PropAssignment, SubjectOptions,
 };
+
+/// A line for the gateway's log (standard error, which the MTA or cron
+/// keeps).
+pub(crate) fn log(line: &str) {
+    roundup_core::errln!("roundup-mailgw: {line}");
+}
