@@ -1,0 +1,217 @@
+//! The roundup-mailgw command as an MTA or cron job runs it: options,
+//! the pipe, `mailbox FILE` and `maildir DIR`, bad input and exit codes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+const OURS: &str = env!("CARGO_BIN_EXE_roundup-mailgw");
+
+fn tracker(dir: &Path) -> PathBuf {
+    let home = dir.join("t");
+    let settings: Vec<(String, String)> = [
+        ("mail_domain", "example.com"),
+        ("tracker_web", "http://tracker.example/"),
+        ("password_pbkdf2_default_rounds", "1000"),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    roundup_tracker::install(&home, "classic", "sqlite", &settings).unwrap();
+    // mail is recorded, not sent
+    let ini = home.join("config.ini");
+    let text = std::fs::read_to_string(&ini).unwrap();
+    let debug = home.join("mail.out");
+    let changed = text.replacen(
+        "\ndebug = \n",
+        &format!("\ndebug = {}\n", debug.display()),
+        1,
+    );
+    assert_ne!(changed, text, "config.ini has no empty [mail] debug line");
+    std::fs::write(&ini, changed).unwrap();
+    let t = roundup_tracker::Tracker::open(&home).unwrap();
+    t.initialise("secret", "admin@example.com").unwrap();
+    let db = t.open_db("1").unwrap();
+    let mut v = roundup_core::Values::new();
+    v.insert(
+        "username".into(),
+        Some(roundup_core::Value::String("bob".into())),
+    );
+    v.insert(
+        "address".into(),
+        Some(roundup_core::Value::String("bob@example.com".into())),
+    );
+    v.insert(
+        "roles".into(),
+        Some(roundup_core::Value::String("User".into())),
+    );
+    db.create("user", v).unwrap();
+    db.commit().unwrap();
+    home
+}
+
+fn run(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(OURS)
+        .args(args)
+        .env_remove("ROUNDUP_INSTANCE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn message(n: usize, subject: &str) -> String {
+    format!(
+        "From: Bob <bob@example.com>\nTo: issue_tracker@example.com\nSubject: {subject}\nMessage-Id: <cli-{n}@example.com>\n\nBody {n}.\n"
+    )
+}
+
+fn titles(home: &Path) -> Vec<String> {
+    let t = roundup_tracker::Tracker::open(home).unwrap();
+    let db = t.open_db("1").unwrap();
+    db.list("issue")
+        .unwrap()
+        .into_iter()
+        .map(|id| match db.get("issue", &id, "title").unwrap() {
+            Some(roundup_core::Value::String(s)) => s,
+            _ => String::new(),
+        })
+        .collect()
+}
+
+#[test]
+fn options_and_missing_home() {
+    let out = run(&["--version"], b"");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("2.6.0"));
+    let out = run(&["-h"], b"");
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("--set-value"));
+    let out = run(&[], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("The instance home must be specified"));
+    let out = run(&["--bogus"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unrecognized arguments: --bogus"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = run(&[dir.path().to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a tracker home"));
+}
+
+#[test]
+fn pipe_mailbox_and_maildir() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tracker(dir.path());
+    let h = home.to_str().unwrap();
+
+    // the pipe, with -S setting a property of the new issue
+    let out = run(
+        &[h, "-S", "issue.priority=urgent"],
+        message(1, "[issue] From the pipe").as_bytes(),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(titles(&home), vec!["From the pipe"]);
+    {
+        let t = roundup_tracker::Tracker::open(&home).unwrap();
+        let db = t.open_db("1").unwrap();
+        let urgent = db.lookup("priority", "urgent").unwrap();
+        assert_eq!(
+            db.get("issue", "1", "priority").unwrap(),
+            Some(roundup_core::Value::Link(urgent))
+        );
+    }
+
+    // an mbox: every message handled, then the file is emptied
+    let mbox = dir.path().join("spool");
+    let mut text = String::new();
+    for n in 2..=4 {
+        text.push_str(&format!(
+            "From bob@example.com Sat Dec  5 10:00:00 2026\n{}\n",
+            message(n, &format!("[issue] Spooled {n}"))
+        ));
+    }
+    std::fs::write(&mbox, &text).unwrap();
+    let out = run(&[h, "mailbox", mbox.to_str().unwrap()], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_to_string(&mbox).unwrap(), "");
+    assert_eq!(titles(&home).len(), 4);
+
+    // a missing mbox is an error naming it
+    let out = run(&[h, "mailbox", "/nonexistent/spool"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/spool"));
+
+    // a maildir: new/ moves to cur/
+    let md = dir.path().join("Maildir");
+    for sub in ["new", "cur", "tmp"] {
+        std::fs::create_dir_all(md.join(sub)).unwrap();
+    }
+    std::fs::write(md.join("new/1.msg"), message(5, "[issue] From the maildir")).unwrap();
+    let out = run(&[h, "maildir", md.to_str().unwrap()], b"");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(std::fs::read_dir(md.join("new")).unwrap().count(), 0);
+    assert_eq!(std::fs::read_dir(md.join("cur")).unwrap().count(), 1);
+    assert!(titles(&home).contains(&"From the maildir".to_string()));
+
+    // network sources are refused with advice, not ignored
+    let out = run(&[h, "pop", "bob:pw@localhost"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by this build yet"));
+}
+
+#[test]
+fn bad_mail_never_panics_and_is_answered_or_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tracker(dir.path());
+    let h = home.to_str().unwrap();
+    let cases: Vec<Vec<u8>> = vec![
+        b"".to_vec(),
+        b"\x00\x01\x02 not mail at all".to_vec(),
+        b"Subject: no sender\n\nbody\n".to_vec(),
+        b"From: bob@example.com\nSubject: =?utf-8?B?broken\n\n\xff\xfe\n".to_vec(),
+        b"From: bob@example.com\nSubject: [issue] huge\nContent-Type: multipart/mixed; boundary=x\n\n--x\nContent-Type: text/plain\n\nhello\n--x\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
+            .iter()
+            .copied()
+            .chain(std::iter::repeat_n(b'A', 5 << 20))
+            .chain(b"\n--x--\n".iter().copied())
+            .collect(),
+    ];
+    for (i, raw) in cases.iter().enumerate() {
+        let out = run(&[h], raw);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "case {i}: {err}");
+        assert!(out.status.success(), "case {i}: {err}");
+    }
+    // the messages nobody can be told about are kept, not lost
+    let kept = home.join("db/mailgw-unusable");
+    assert!(
+        std::fs::read_dir(&kept).map(|d| d.count()).unwrap_or(0) >= 2,
+        "nothing kept in {}",
+        kept.display()
+    );
+    // the 5 MB attachment arrived whole
+    let t = roundup_tracker::Tracker::open(&home).unwrap();
+    let db = t.open_db("1").unwrap();
+    let files = db.list("file").unwrap();
+    assert_eq!(files.len(), 1);
+    assert_eq!(
+        db.file_content("file", &files[0]).unwrap().len(),
+        (5 << 20) / 4 * 3
+    );
+}
