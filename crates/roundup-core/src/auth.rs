@@ -489,3 +489,65 @@ impl CredentialCache {
         self.len() == 0
     }
 }
+
+/// What became of a registration confirmation.
+#[derive(Debug, PartialEq)]
+pub enum Confirmed {
+    /// The user was created (its id); the key is spent.
+    User(String),
+    /// No pending registration has this key.
+    NoSuchKey,
+}
+
+/// Confirm a registration (Roundup's `confirm_registration`): the user
+/// kept under one-time key `otk` by the registration form is created with
+/// `roles` (`[main] new_web_user_roles`), the key destroyed and both
+/// committed. The web UI's `confrego` action and a reply to the
+/// registration mail (the mail gateway) both come here. When the user
+/// cannot be created (the name was taken meanwhile, an auditor refused)
+/// the error is returned, the transaction rolled back and the key kept.
+pub fn confirm_registration(
+    db: &Db,
+    otks: &mut dyn KeyStore,
+    otk: &str,
+    roles: &str,
+) -> Result<Confirmed> {
+    let Some(rec) = otks.get_all(otk)? else {
+        return Ok(Confirmed::NoSuchKey);
+    };
+    let cls = db.class("user")?.clone();
+    let mut values = Values::new();
+    for (k, v) in &rec {
+        if k.starts_with("__") {
+            continue;
+        }
+        let crate::pyrepr::PyValue::Str(text) = v else {
+            continue;
+        };
+        let Some(prop) = cls.prop(k) else { continue };
+        let value = if prop.ptype == crate::schema::PropType::Password {
+            Some(Value::Password(Password::from_encrypted(text).map_err(
+                |e| {
+                    Error::value(format!(
+                        "the stored password of the registration is unreadable: {e}"
+                    ))
+                },
+            )?))
+        } else {
+            db.raw_to_value("user", k, text, None)?
+        };
+        values.insert(k.clone(), value);
+    }
+    values.insert("roles".into(), Some(Value::String(roles.to_string())));
+    let uid = match db.create("user", values) {
+        Ok(uid) => uid,
+        Err(e) => {
+            db.rollback()?;
+            return Err(e);
+        }
+    };
+    db.commit()?;
+    otks.destroy(otk)?;
+    otks.commit()?;
+    Ok(Confirmed::User(uid))
+}

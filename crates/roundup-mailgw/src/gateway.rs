@@ -27,8 +27,10 @@ use roundup_core::Error;
 
 use crate::body::{parse_content, ContentOptions};
 use crate::parse::{parse_message, Address, BodyOptions, ParsedMail};
-use crate::subject::{parse_args, parse_subject, ContentMatch, SubjectOptions};
+use crate::subject::{parse_args, parse_subject, registration_key, ContentMatch, SubjectOptions};
 use crate::MailError;
+use roundup_core::auth::{confirm_registration, Confirmed};
+use roundup_core::sessions::KeyStore;
 
 /// What the gateway needs of the tracker's configuration, read once.
 #[derive(Clone, Debug)]
@@ -48,6 +50,12 @@ pub struct GatewayOptions {
     /// `user`, `dispatcher` or `both`.
     pub error_messages_to: String,
     pub new_email_user_roles: String,
+    /// `[main] new_web_user_roles`: roles of a user whose registration
+    /// is confirmed by mail.
+    pub new_web_user_roles: String,
+    /// `[main] email_registration_confirmation`.
+    pub registration_by_mail: bool,
+    pub tracker_name: String,
     pub mail_domain: String,
 }
 
@@ -91,6 +99,11 @@ impl GatewayOptions {
             dispatcher_email: s("main", "dispatcher_email"),
             error_messages_to: s("main", "error_messages_to"),
             new_email_user_roles: config.new_email_user_roles().to_string(),
+            new_web_user_roles: s("main", "new_web_user_roles"),
+            registration_by_mail: config
+                .get_bool("main", "email_registration_confirmation")
+                .unwrap_or(true),
+            tracker_name: s("tracker", "name"),
             mail_domain: s("mail", "domain"),
         })
     }
@@ -109,6 +122,9 @@ pub enum Outcome {
     Ignored(String),
     /// Refused; the sender was told why (the text here).
     Bounced(String),
+    /// A reply to the registration mail confirmed a registration: the
+    /// new user's id.
+    Registered(String),
     /// Not even a sender could be found; logged and dropped.
     Unusable(String),
 }
@@ -171,6 +187,7 @@ attached become files of the item.
 /// (and delivered after their commit).
 pub fn handle(
     open_db: &dyn Fn() -> roundup_core::Result<Db>,
+    open_otks: &dyn Fn() -> roundup_core::Result<Box<dyn KeyStore>>,
     opts: &GatewayOptions,
     raw: &[u8],
 ) -> roundup_core::Result<Outcome> {
@@ -196,15 +213,32 @@ pub fn handle(
     let db = open_db()?;
     let mut step = Step {
         db: &db,
+        open_otks,
         opts,
         mail: &parsed,
         content: (!no_text).then(|| parsed.body.clone()),
         html_seen: parsed.html_seen,
     };
     match step.run() {
-        Ok((class, id, created)) => {
+        Ok(Done::Item(class, id, created)) => {
             db.commit()?;
             Ok(Outcome::Applied { class, id, created })
+        }
+        Ok(Done::Registered(uid)) => {
+            let subject = format!("Your registration to {} is complete", opts.tracker_name);
+            let to = vec![sender.email.clone()];
+            if let Some(setup) = db.mail().cloned() {
+                let envelope = setup.mailer.compose_plain(&PlainMail {
+                    to,
+                    subject,
+                    body: String::new(),
+                    author: None,
+                    attachments: Vec::new(),
+                })?;
+                db.queue_mail(&envelope)?;
+                db.commit()?;
+            }
+            Ok(Outcome::Registered(uid))
         }
         Err(refusal) => {
             db.rollback()?;
@@ -309,8 +343,15 @@ fn queue_plain(
     Ok(())
 }
 
+/// What a message did.
+enum Done {
+    Item(String, String, bool),
+    Registered(String),
+}
+
 struct Step<'a> {
     db: &'a Db,
+    open_otks: &'a dyn Fn() -> roundup_core::Result<Box<dyn KeyStore>>,
     opts: &'a GatewayOptions,
     mail: &'a ParsedMail,
     /// The body text; `None` when the message had no usable text part.
@@ -319,7 +360,7 @@ struct Step<'a> {
 }
 
 impl Step<'_> {
-    fn run(&mut self) -> Result<(String, String, bool), Refusal> {
+    fn run(&mut self) -> Result<Done, Refusal> {
         let db = self.db;
         let opts = self.opts;
         let mail = self.mail;
@@ -334,6 +375,17 @@ impl Step<'_> {
         let classes: Vec<String> = db.schema().classes.keys().cloned().collect();
         let class_refs: Vec<&str> = classes.iter().map(String::as_str).collect();
         let subj = parse_subject(&mail.subject, &opts.subject, &class_refs)?;
+        if opts.registration_by_mail {
+            if let Some(otk) = registration_key(&mail.subject, &opts.subject, &class_refs)? {
+                let mut otks = (self.open_otks)()?;
+                return match confirm_registration(db, otks.as_mut(), &otk, &opts.new_web_user_roles)? {
+                    Confirmed::User(uid) => Ok(Done::Registered(uid)),
+                    Confirmed::NoSuchKey => Err(Refusal::Usage(format!(
+                        "\nThere is no registration waiting for the key {otk}: it was used\nalready, or it expired. Register again on the web.\n"
+                    ))),
+                };
+            }
+        }
         let class = subj.classname.clone();
         let cdef = db.class(&class)?.clone();
 
@@ -646,7 +698,7 @@ impl Step<'_> {
             None => db.create(&class, props),
         };
         match result {
-            Ok(id) => Ok((class, id, nodeid.is_none())),
+            Ok(id) => Ok(Done::Item(class, id, nodeid.is_none())),
             Err(e @ (Error::Reject(_) | Error::Value(_) | Error::NoSuchProperty { .. })) => {
                 let text = match e {
                     Error::Reject(m) | Error::Value(m) => m,
@@ -823,6 +875,7 @@ pub fn tally(outcomes: &[Outcome]) -> HashMap<&'static str, usize> {
             Outcome::Ignored(_) => "ignored",
             Outcome::Bounced(_) => "bounced",
             Outcome::Unusable(_) => "unusable",
+            Outcome::Registered(_) => "registered",
         };
         *m.entry(k).or_insert(0) += 1;
     }

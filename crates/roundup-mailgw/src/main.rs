@@ -203,13 +203,20 @@ impl Gw<'_> {
     /// must then be kept by the caller).
     fn one(&self, raw: &[u8]) -> Result<Outcome, String> {
         let open = || self.tracker.open_db("1");
-        let outcome = handle(&open, self.opts, raw).map_err(|e| e.to_string())?;
+        let otks = || {
+            self.tracker
+                .open_key_store(roundup_core::sessions::StoreKind::Otks)
+        };
+        let outcome = handle(&open, &otks, self.opts, raw).map_err(|e| e.to_string())?;
         match &outcome {
             Outcome::Applied { class, id, created } => eprintln!(
                 "roundup-mailgw: {} {class}{id}",
                 if *created { "created" } else { "updated" }
             ),
             Outcome::Ignored(why) => eprintln!("roundup-mailgw: message ignored ({why})"),
+            Outcome::Registered(uid) => {
+                eprintln!("roundup-mailgw: registration confirmed (user{uid})")
+            }
             Outcome::Bounced(why) => eprintln!(
                 "roundup-mailgw: message refused, the sender was told: {}",
                 why.lines().next().unwrap_or("")

@@ -215,3 +215,71 @@ fn bad_mail_never_panics_and_is_answered_or_kept() {
         (5 << 20) / 4 * 3
     );
 }
+
+#[test]
+fn a_reply_to_the_registration_mail_confirms_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tracker(dir.path());
+    let h = home.to_str().unwrap();
+    // what the web's register action keeps until the address is confirmed
+    let t = roundup_tracker::Tracker::open(&home).unwrap();
+    let mut otks = t
+        .open_key_store(roundup_core::sessions::StoreKind::Otks)
+        .unwrap();
+    let key = otks.unique_key(32).unwrap();
+    let mut rec = roundup_core::sessions::Record::new();
+    for (k, v) in [
+        ("username", "newbie"),
+        ("address", "newbie@example.com"),
+        ("realname", "New Bie"),
+        (
+            "password",
+            &roundup_core::password::Password::hash(
+                "pw",
+                roundup_core::password::Scheme::Pbkdf2S5,
+                1000,
+            )
+            .to_string(),
+        ),
+    ] {
+        rec.insert(
+            k.to_string(),
+            roundup_core::pyrepr::PyValue::Str(v.to_string()),
+        );
+    }
+    otks.set(&key, rec, None).unwrap();
+    otks.commit().unwrap();
+    drop(otks);
+
+    let reply = format!(
+        "From: newbie@example.com\nTo: issue_tracker@example.com\nSubject: Re: Complete your registration to Roundup issue tracker -- key {key}\n\nyes\n"
+    );
+    let out = run(&[h], reply.as_bytes());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("registration confirmed"), "{err}");
+    let db = t.open_db("1").unwrap();
+    let uid = db.lookup("user", "newbie").unwrap();
+    assert_eq!(
+        db.get("user", &uid, "address").unwrap(),
+        Some(roundup_core::Value::String("newbie@example.com".into()))
+    );
+    // the web's roles for new users, and the key is spent
+    assert_eq!(
+        db.get("user", &uid, "roles").unwrap(),
+        Some(roundup_core::Value::String("User".into()))
+    );
+    let mail = std::fs::read_to_string(home.join("mail.out")).unwrap();
+    assert!(
+        mail.contains("Subject: Your registration to Roundup issue tracker is complete"),
+        "{mail}"
+    );
+    // the same reply again: the key is gone, the sender is told
+    let out = run(&[h], reply.as_bytes());
+    assert!(out.status.success());
+    let mail = std::fs::read_to_string(home.join("mail.out")).unwrap();
+    assert!(
+        mail.contains("There is no registration waiting for the key"),
+        "{mail}"
+    );
+}

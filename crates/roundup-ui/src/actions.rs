@@ -618,48 +618,27 @@ fn confirm_registration(c: &mut Client<'_>) -> Step<Option<Reply>> {
         c.err.push("No registration key (otk) given".into());
         return Ok(None);
     };
-    let rec = {
+    let username = {
         let mut otks = c.st.otks()?;
-        otks.get_all(&otk)?
+        otks.get(&otk, "username")?
+            .and_then(|v| match v {
+                PyValue::Str(s) => Some(s),
+                _ => None,
+            })
+            .unwrap_or_default()
     };
-    let Some(rec) = rec else {
-        c.err.push(format!("No such otk \"{otk}\""));
-        return Ok(None);
+    let roles = c.st.settings.new_web_user_roles.clone();
+    let confirmed = {
+        let mut otks = c.st.otks()?;
+        roundup_core::auth::confirm_registration(&c.db, otks.as_mut(), &otk, &roles)
     };
-    let mut values = Values::new();
-    for (k, v) in &rec {
-        if k.starts_with("__") {
-            continue;
+    let uid = match confirmed {
+        Ok(roundup_core::auth::Confirmed::User(uid)) => uid,
+        Ok(roundup_core::auth::Confirmed::NoSuchKey) => {
+            c.err.push(format!("No such otk \"{otk}\""));
+            return Ok(None);
         }
-        let PyValue::Str(text) = v else { continue };
-        let Ok(cls) = c.db.class("user") else {
-            continue;
-        };
-        let Some(prop) = cls.prop(k) else { continue };
-        let value = if prop.ptype == PropType::Password {
-            match Password::from_encrypted(text) {
-                Ok(p) => Some(Value::Password(p)),
-                Err(e) => {
-                    c.err.push(format!(
-                        "stored password of the registration is unreadable: {e}"
-                    ));
-                    return Ok(None);
-                }
-            }
-        } else {
-            c.db.raw_to_value("user", k, text, None)?
-        };
-        values.insert(k.clone(), value);
-    }
-    values.insert(
-        "roles".into(),
-        Some(Value::String(c.st.settings.new_web_user_roles.clone())),
-    );
-    let username = record_str(&rec, "username").unwrap_or("").to_string();
-    let uid = match c.db.create("user", values) {
-        Ok(uid) => uid,
         Err(e) => {
-            c.db.rollback()?;
             let msg = e.to_string();
             c.err
                 .push(if msg.contains("exists") && !username.is_empty() {
@@ -670,12 +649,6 @@ fn confirm_registration(c: &mut Client<'_>) -> Step<Option<Reply>> {
             return Ok(None);
         }
     };
-    c.db.commit()?;
-    {
-        let mut otks = c.st.otks()?;
-        otks.destroy(&otk)?;
-        otks.commit()?;
-    }
     finish_registration(c, &uid).map(Some)
 }
 
