@@ -210,6 +210,16 @@ pub fn handle(
     if let Some(reason) = parsed.ignore_reason() {
         return Ok(Outcome::Ignored(format!("{reason:?}")));
     }
+    // Mail from the tracker's own address is its own mail come back (a
+    // forwarding loop without our loop header): never act on it, never
+    // answer it.
+    let own = |a: &str| !a.is_empty() && a.eq_ignore_ascii_case(sender.email.trim());
+    if own(opts.tracker_email.trim()) || own(opts.admin_email.trim()) {
+        return Ok(Outcome::Ignored(format!(
+            "sent from the tracker's own address {}",
+            sender.email
+        )));
+    }
     let db = open_db()?;
     let mut step = Step {
         db: &db,

@@ -198,6 +198,16 @@ fn bad_mail_never_panics_and_is_answered_or_kept() {
         assert!(!err.contains("panicked"), "case {i}: {err}");
         assert!(out.status.success(), "case {i}: {err}");
     }
+    // the tracker's own mail come back is dropped without an answer
+    let own = b"From: issue_tracker@example.com\nSubject: [issue1] Re: x\n\nlooping\n";
+    let before = std::fs::read_to_string(home.join("mail.out")).unwrap_or_default();
+    let out = run(&[h], own);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("own address"));
+    assert_eq!(
+        std::fs::read_to_string(home.join("mail.out")).unwrap_or_default(),
+        before
+    );
     // the messages nobody can be told about are kept, not lost
     let kept = home.join("db/mailgw-unusable");
     assert!(
