@@ -182,11 +182,12 @@ by the title. Quoted text and signatures are cut from the message; files
 attached become files of the item.
 ";
 
-/// Apply one raw message to the tracker. `open_db` opens a connection
-/// acting as the admin user. Bounces are queued in the tracker's outbox
-/// (and delivered after their commit).
+/// Apply one raw message to the tracker through `db`, a connection with
+/// no transaction open (it may have served earlier messages: it is set
+/// back to the admin user and its item cache emptied first). Bounces are
+/// queued in the tracker's outbox (and delivered after their commit).
 pub fn handle(
-    open_db: &dyn Fn() -> roundup_core::Result<Db>,
+    db: &Db,
     open_otks: &dyn Fn() -> roundup_core::Result<Box<dyn KeyStore>>,
     opts: &GatewayOptions,
     raw: &[u8],
@@ -220,9 +221,10 @@ pub fn handle(
             sender.email
         )));
     }
-    let db = open_db()?;
+    db.set_uid("1");
+    db.clear_cache();
     let mut step = Step {
-        db: &db,
+        db,
         open_otks,
         opts,
         mail: &parsed,
@@ -266,11 +268,11 @@ pub fn handle(
             } else {
                 "Failed issue tracker submission"
             };
-            bounce(&db, opts, raw, &sender, subject, &text)?;
+            bounce(db, opts, raw, &sender, subject, &text)?;
             if let Some(e) = &failure {
                 let admin = opts.admin_email.clone();
                 queue_plain(
-                    &db,
+                    db,
                     vec![admin],
                     subject,
                     &format!("{text}\n----------------\n{e}"),

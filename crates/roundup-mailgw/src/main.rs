@@ -167,6 +167,7 @@ fn main() -> ExitCode {
     let gw = Gw {
         tracker: &tracker,
         opts: &opts,
+        db: std::cell::RefCell::new(None),
     };
     match args.positional.len() {
         0 | 1 => gw.pipe(),
@@ -196,18 +197,33 @@ fn main() -> ExitCode {
 struct Gw<'a> {
     tracker: &'a Tracker,
     opts: &'a GatewayOptions,
+    /// One connection for all the messages of a run (opening one per
+    /// message cost a checkpoint of the SQLite WAL each time).
+    db: std::cell::RefCell<Option<roundup_core::Db>>,
 }
 
 impl Gw<'_> {
     /// Handle one message; `Err` when the tracker failed (the message
     /// must then be kept by the caller).
     fn one(&self, raw: &[u8]) -> Result<Outcome, String> {
-        let open = || self.tracker.open_db("1");
+        let mut slot = self.db.borrow_mut();
+        if slot.is_none() {
+            *slot = Some(self.tracker.open_db("1").map_err(|e| e.to_string())?);
+        }
+        let db = slot.as_ref().expect("opened above");
         let otks = || {
             self.tracker
                 .open_key_store(roundup_core::sessions::StoreKind::Otks)
         };
-        let outcome = handle(&open, &otks, self.opts, raw).map_err(|e| e.to_string())?;
+        let outcome = match handle(db, &otks, self.opts, raw) {
+            Ok(o) => o,
+            Err(e) => {
+                // Start the next message on a fresh connection.
+                *slot = None;
+                return Err(e.to_string());
+            }
+        };
+        drop(slot);
         match &outcome {
             Outcome::Applied { class, id, created } => eprintln!(
                 "roundup-mailgw: {} {class}{id}",

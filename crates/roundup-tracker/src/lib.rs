@@ -11,6 +11,7 @@
 //! [`Tracker::open_db`] opens.
 
 pub mod backends;
+pub mod log;
 pub mod serving;
 pub mod templates;
 
