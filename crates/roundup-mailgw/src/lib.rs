@@ -16,6 +16,7 @@ mod error;
 mod options;
 
 pub mod body;
+pub mod fetch;
 pub mod gateway;
 pub mod parse;
 pub mod sources;
