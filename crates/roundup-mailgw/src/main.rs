@@ -9,15 +9,20 @@
 //! alias pipe). `mailbox FILE` handles every message of an mbox file,
 //! locked, and empties it only when every message was handled; `maildir
 //! DIR` (not in Roundup) handles `new/` and moves each handled message to
-//! `cur/`. The network sources of Roundup (pop, pops, apop, imap, imaps,
-//! imaps_cram, imaps_oauth) are recognised and refused with a clear
-//! message: this build does not fetch mail itself yet (let fetchmail or
-//! the MTA deliver to the pipe, an mbox or a maildir).
+//! `cur/`. The network sources fetch from a server given as
+//! `[user[:password]@]server[:port]`: `pop`, `pops` (TLS), `apop`, `imap`,
+//! `imaps` (TLS), `imaps_cram` (TLS, CRAM-MD5) and `imaps_oauth` (TLS,
+//! XOAUTH2 with the access token in the -O directory), the IMAP ones with
+//! an optional mailbox (INBOX by default). A user name or password not
+//! given is looked up in ~/.netrc, then asked for on the terminal. A
+//! message is deleted on the server only once the tracker took it; if the
+//! tracker fails, it and the rest stay there and the exit status is 1.
 
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use roundup_mailgw::fetch::{self, ErrorKind, ImapLogin, Netrc, PopLogin, Server};
 use roundup_mailgw::gateway::{handle, GatewayOptions, Outcome};
 use roundup_mailgw::sources::{maildir_messages, mark_done, read_mbox};
 use roundup_tracker::Tracker;
@@ -49,12 +54,24 @@ Ways to call it:
    one message is read from standard input;
  . with the tracker home only: one message from standard input;
  . with the tracker home, 'mailbox' and an mbox file: every message in it;
- . with the tracker home, 'maildir' and a maildir: every new message.
+ . with the tracker home, 'maildir' and a maildir: every new message;
+ . with the tracker home, a network source and [user[:password]@]server[:port]
+   (and for IMAP a mailbox, INBOX by default): every message on the server:
+     pop, pops (TLS), apop (APOP digest login),
+     imap, imaps (TLS), imaps_cram (TLS, CRAM-MD5),
+     imaps_oauth user@server (TLS, XOAUTH2 with the access_token file of the
+       -O directory, by default 'oauth' in the tracker home).
+   A user name or password not given is taken from ~/.netrc (machine
+   server), else asked for on the terminal. Each message is deleted on the
+   server once the tracker has it; when the tracker fails, the message and
+   the ones after it stay on the server.
 ";
 
 struct Args {
     default_class: Option<String>,
     set_values: Vec<String>,
+    oauth_directory: Option<String>,
+    oauth_token_endpoint: Option<String>,
     positional: Vec<String>,
     version: bool,
     help: bool,
@@ -64,6 +81,8 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
         default_class: None,
         set_values: Vec::new(),
+        oauth_directory: None,
+        oauth_token_endpoint: None,
         positional: Vec::new(),
         version: false,
         help: false,
@@ -94,10 +113,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 a.set_values.push(value(&mut i, "-S/--set-value", inline)?)
             }
             "-O" | "--oauth-directory" => {
-                value(&mut i, "-O/--oauth-directory", inline)?;
+                a.oauth_directory = Some(value(&mut i, "-O/--oauth-directory", inline)?)
             }
             "-T" | "--oauth-token-endpoint" => {
-                value(&mut i, "-T/--oauth-token-endpoint", inline)?;
+                a.oauth_token_endpoint = Some(value(&mut i, "-T/--oauth-token-endpoint", inline)?)
             }
             s if s.len() > 2 && s.starts_with("-c") => a.default_class = Some(s[2..].to_string()),
             s if s.len() > 2 && s.starts_with("-S") => a.set_values.push(s[2..].to_string()),
@@ -178,12 +197,13 @@ fn main() -> ExitCode {
                 "mailbox" => gw.mailbox(Path::new(spec)),
                 "maildir" => gw.maildir(Path::new(spec)),
                 "pop" | "pops" | "apop" | "imap" | "imaps" | "imaps_cram" | "imaps_oauth" => {
-                    eprintln!(
-                        "roundup-mailgw: the {source} source is not supported by this build yet; \
-                         have fetchmail (or the MTA) deliver to `roundup-mailgw {home}` as a pipe, \
-                         to an mbox file (`mailbox FILE`) or to a maildir (`maildir DIR`)"
-                    );
-                    ExitCode::from(1)
+                    let mailbox = args.positional.get(3).map(String::as_str).unwrap_or("");
+                    let oauth_dir = args
+                        .oauth_directory
+                        .as_ref()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| Path::new(&home).join("oauth"));
+                    gw.network(source, spec, mailbox, &oauth_dir)
                 }
                 _ => fail(
                     "The source must be either \"mailbox\", \"maildir\", \"pop\", \"pops\", \"apop\", \"imap\", \"imaps\", \"imaps_cram\", or \"imaps_oauth\"",
@@ -322,4 +342,180 @@ impl Gw<'_> {
         }
         ExitCode::SUCCESS
     }
+
+    /// A network source: fetch every message from a POP3 or IMAP server.
+    fn network(&self, source: &str, spec: &str, mailbox: &str, oauth_dir: &Path) -> ExitCode {
+        let oauth = source == "imaps_oauth";
+        let creds = match credentials(spec, !oauth) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("roundup-mailgw: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let (default_port, tls) = match source {
+            "pop" | "apop" => (110, false),
+            "pops" => (995, true),
+            "imap" => (143, false),
+            _ => (993, true),
+        };
+        let server = Server {
+            host: creds.host.clone(),
+            port: creds.port.unwrap_or(default_port),
+            tls,
+        };
+        let handler = |raw: &[u8]| self.one(raw).map(|_| ());
+        let result = match source {
+            "pop" | "pops" | "apop" => {
+                let login = if source == "apop" {
+                    PopLogin::Apop
+                } else {
+                    PopLogin::UserPass
+                };
+                fetch::pop3(&server, &creds.user, &creds.password, login, handler)
+            }
+            "imaps_oauth" => {
+                let path = oauth_dir.join("access_token");
+                let token = match std::fs::read_to_string(&path) {
+                    Ok(t) => t.trim().to_string(),
+                    Err(e) => {
+                        eprintln!(
+                            "roundup-mailgw: reading the OAuth access token {}: {e}",
+                            path.display()
+                        );
+                        return ExitCode::from(1);
+                    }
+                };
+                let login = ImapLogin::XOAuth2 {
+                    access_token: token,
+                };
+                let r = fetch::imap(&server, &creds.user, &login, mailbox, handler);
+                if let Err(e) = &r {
+                    if e.kind == ErrorKind::Auth {
+                        eprintln!(
+                            "roundup-mailgw: the access token in {} was refused; this build \
+                             cannot renew it through the token endpoint (-T): put a fresh one there",
+                            path.display()
+                        );
+                    }
+                }
+                r
+            }
+            _ => {
+                let login = if source == "imaps_cram" {
+                    ImapLogin::CramMd5 {
+                        password: creds.password.clone(),
+                    }
+                } else {
+                    ImapLogin::Plain {
+                        password: creds.password.clone(),
+                    }
+                };
+                fetch::imap(&server, &creds.user, &login, mailbox, handler)
+            }
+        };
+        match result {
+            Ok(done) => {
+                eprintln!(
+                    "roundup-mailgw: {}:{}: {} message{} handled",
+                    server.host,
+                    server.port,
+                    done.handled,
+                    if done.handled == 1 { "" } else { "s" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("roundup-mailgw: {source} {e}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// Who to log in as, where.
+struct Credentials {
+    user: String,
+    password: String,
+    host: String,
+    port: Option<u16>,
+}
+
+/// The user and password for a source specification: from the
+/// specification itself, else from ~/.netrc (the entry for the server as
+/// written, then for the host alone, then the default entry; a password
+/// for a user named in the specification only from an entry with that
+/// login), else asked for on the terminal. `want_password` is false for
+/// OAuth, which needs none.
+fn credentials(spec: &str, want_password: bool) -> Result<Credentials, String> {
+    let parsed = fetch::parse_spec(spec);
+    let mut user = parsed.user.clone();
+    let mut password = parsed.password.clone();
+    if user.is_none() || (password.is_none() && want_password) {
+        if let Some(netrc) = Netrc::load()? {
+            let server_as_written = spec.rsplit_once('@').map_or(spec, |(_, s)| s);
+            let entry = match &user {
+                None => netrc
+                    .machine(server_as_written)
+                    .or_else(|| netrc.lookup(&parsed.host)),
+                Some(u) => [server_as_written, parsed.host.as_str()]
+                    .into_iter()
+                    .filter_map(|m| netrc.machine(m))
+                    .find(|e| &e.login == u),
+            };
+            if let Some(e) = entry {
+                if user.is_none() && !e.login.is_empty() {
+                    user = Some(e.login.clone());
+                }
+                if password.is_none() && !e.password.is_empty() {
+                    password = Some(e.password.clone());
+                }
+            }
+        }
+    }
+    let user = match user {
+        Some(u) => u,
+        None => ask_user().map_err(|e| {
+            format!(
+                "{spec}: no user name in the specification or ~/.netrc, and none could be asked for ({e})"
+            )
+        })?,
+    };
+    let password = match password {
+        Some(p) => p,
+        None if !want_password => String::new(),
+        None => rpassword::prompt_password(format!("Password for {user}@{}: ", parsed.host))
+            .map_err(|e| {
+                format!(
+                    "{spec}: no password for {user} in the specification or ~/.netrc, and none could be asked for ({e})"
+                )
+            })?,
+    };
+    Ok(Credentials {
+        user,
+        password,
+        host: parsed.host,
+        port: parsed.port,
+    })
+}
+
+/// Asks for a user name on the terminal (not standard input, which may be
+/// a pipe).
+fn ask_user() -> std::io::Result<String> {
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    tty.write_all(b"User: ")?;
+    tty.flush()?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty).read_line(&mut line)?;
+    let name = line.trim().to_string();
+    if name.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "aborted",
+        ));
+    }
+    Ok(name)
 }
