@@ -14,6 +14,8 @@
 //! the start (pops on port 995, imaps on 993) with rustls, verifying the
 //! server's certificate against the system's trust store. POP3 is a small
 //! client of its own; IMAP uses the `imap` crate over the same connection.
+//! For `imaps_oauth` an expired access token is renewed at the OAuth token
+//! endpoint with the refresh token ([`renew_oauth_tokens`]).
 //!
 //! Line endings: messages are handed over with `\n` line ends (CRLF pairs
 //! on the wire become LF), as a local MTA delivers them to the pipe or a
@@ -876,6 +878,117 @@ where
         fetched.handled += 1;
     }
     Ok(fetched)
+}
+
+// --- OAuth tokens (imaps_oauth) ----------------------------------------------------
+
+/// Where `-T` points by default, as in Roundup: Microsoft's endpoint for
+/// work and school accounts.
+pub const DEFAULT_TOKEN_ENDPOINT: &str =
+    "https://login.microsoftonline.com/organizations/oauth2/v2.0/token";
+
+/// Reads one of the OAuth files (`access_token`, `refresh_token`,
+/// `client_id`, `client_secret`) of `dir`, trimmed.
+pub fn read_oauth_file(dir: &Path, name: &str) -> Result<String, String> {
+    let path = dir.join(name);
+    std::fs::read_to_string(&path)
+        .map(|t| t.trim().to_string())
+        .map_err(|e| format!("reading {}: {e}", path.display()))
+}
+
+/// Replaces the token file `name` of `dir`, keeping the previous one as
+/// `NAME.old` (as Roundup does); the new file is readable by its owner
+/// only.
+fn replace_oauth_file(dir: &Path, name: &str, value: &str) -> Result<(), String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = dir.join(name);
+    let tmp = dir.join(format!("{name}.tmp"));
+    let old = dir.join(format!("{name}.old"));
+    let write = || -> io::Result<()> {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(value.as_bytes())?;
+        f.sync_all()?;
+        match std::fs::rename(&path, &old) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
+        std::fs::rename(&tmp, &path)
+    };
+    write().map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// Gets a new access token from the token endpoint with the refresh token
+/// (RFC 6749 section 6), client id and client secret in `dir`, stores it
+/// (and a new refresh token, when the endpoint sends one) there, and
+/// returns it.
+pub fn renew_oauth_tokens(dir: &Path, endpoint: &str) -> Result<String, String> {
+    let client_id = read_oauth_file(dir, "client_id")?;
+    let client_secret = read_oauth_file(dir, "client_secret")?;
+    let refresh_token = read_oauth_file(dir, "refresh_token")?;
+    let old_access = read_oauth_file(dir, "access_token").unwrap_or_default();
+    let mut tls = ureq::tls::TlsConfig::builder();
+    let roots: Vec<ureq::tls::Certificate<'static>> = rustls_native_certs::load_native_certs()
+        .certs
+        .iter()
+        .map(|c| ureq::tls::Certificate::from_der(c.as_ref()).to_owned())
+        .collect();
+    if !roots.is_empty() {
+        tls = tls.root_certs(ureq::tls::RootCerts::new_with_certs(&roots));
+    }
+    let config = ureq::Agent::config_builder()
+        .timeout_global(Some(TIMEOUT))
+        .http_status_as_error(false)
+        .tls_config(tls.build())
+        .build();
+    let agent = ureq::Agent::new_with_config(config);
+    let mut response = agent
+        .post(endpoint)
+        .send_form([
+            ("client_id", client_id.as_str()),
+            ("client_secret", client_secret.as_str()),
+            ("refresh_token", refresh_token.as_str()),
+            ("grant_type", "refresh_token"),
+        ])
+        .map_err(|e| e.to_string())?;
+    let status = response.status();
+    let body = response
+        .body_mut()
+        .read_to_string()
+        .map_err(|e| format!("reading the answer: {e}"))?;
+    if !status.is_success() {
+        let mut body = body.trim().to_string();
+        if body.len() > 500 {
+            let mut end = 500;
+            while !body.is_char_boundary(end) {
+                end -= 1;
+            }
+            body.truncate(end);
+            body.push_str("...");
+        }
+        return Err(format!("HTTP {status}: {body}"));
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&body).map_err(|e| format!("the answer is not JSON: {e}"))?;
+    let access = json
+        .get("access_token")
+        .and_then(|v| v.as_str())
+        .filter(|t| !t.is_empty())
+        .ok_or("the answer has no access_token")?
+        .to_string();
+    if let Some(new_refresh) = json.get("refresh_token").and_then(|v| v.as_str()) {
+        if !new_refresh.is_empty() && new_refresh != refresh_token {
+            replace_oauth_file(dir, "refresh_token", new_refresh)?;
+        }
+    }
+    if access != old_access {
+        replace_oauth_file(dir, "access_token", &access)?;
+    }
+    Ok(access)
 }
 
 /// An IMAP error as the server said it (`NO ...`), or the crate's text.

@@ -12,7 +12,8 @@
 //! `cur/`. The network sources fetch from a server given as
 //! `[user[:password]@]server[:port]`: `pop`, `pops` (TLS), `apop`, `imap`,
 //! `imaps` (TLS), `imaps_cram` (TLS, CRAM-MD5) and `imaps_oauth` (TLS,
-//! XOAUTH2 with the access token in the -O directory), the IMAP ones with
+//! XOAUTH2 with the access token in the -O directory, renewed at the -T
+//! token endpoint when refused), the IMAP ones with
 //! an optional mailbox (INBOX by default). A user name or password not
 //! given is looked up in ~/.netrc, then asked for on the terminal. A
 //! message is deleted on the server only once the tracker took it; if the
@@ -47,7 +48,9 @@ options:
   -O OAUTH_DIRECTORY, --oauth-directory OAUTH_DIRECTORY
                         directory with OAuth credentials (imaps_oauth)
   -T OAUTH_TOKEN_ENDPOINT, --oauth-token-endpoint OAUTH_TOKEN_ENDPOINT
-                        OAuth token endpoint URL (imaps_oauth)
+                        OAuth token endpoint URL for renewing the access
+                        token (imaps_oauth), by default
+                        https://login.microsoftonline.com/organizations/oauth2/v2.0/token
 
 Ways to call it:
  . without arguments: the tracker home is taken from ROUNDUP_INSTANCE and
@@ -60,7 +63,9 @@ Ways to call it:
      pop, pops (TLS), apop (APOP digest login),
      imap, imaps (TLS), imaps_cram (TLS, CRAM-MD5),
      imaps_oauth user@server (TLS, XOAUTH2 with the access_token file of the
-       -O directory, by default 'oauth' in the tracker home).
+       -O directory, by default 'oauth' in the tracker home; when the server
+       refuses it, a new one is got from the -T endpoint with the files
+       refresh_token, client_id and client_secret there).
    A user name or password not given is taken from ~/.netrc (machine
    server), else asked for on the terminal. Each message is deleted on the
    server once the tracker has it; when the tracker fails, the message and
@@ -203,7 +208,13 @@ fn main() -> ExitCode {
                         .as_ref()
                         .map(PathBuf::from)
                         .unwrap_or_else(|| Path::new(&home).join("oauth"));
-                    gw.network(source, spec, mailbox, &oauth_dir)
+                    gw.network(
+                        source,
+                        spec,
+                        mailbox,
+                        &oauth_dir,
+                        args.oauth_token_endpoint.as_deref(),
+                    )
                 }
                 _ => fail(
                     "The source must be either \"mailbox\", \"maildir\", \"pop\", \"pops\", \"apop\", \"imap\", \"imaps\", \"imaps_cram\", or \"imaps_oauth\"",
@@ -344,7 +355,14 @@ impl Gw<'_> {
     }
 
     /// A network source: fetch every message from a POP3 or IMAP server.
-    fn network(&self, source: &str, spec: &str, mailbox: &str, oauth_dir: &Path) -> ExitCode {
+    fn network(
+        &self,
+        source: &str,
+        spec: &str,
+        mailbox: &str,
+        oauth_dir: &Path,
+        token_endpoint: Option<&str>,
+    ) -> ExitCode {
         let oauth = source == "imaps_oauth";
         let creds = match credentials(spec, !oauth) {
             Ok(c) => c,
@@ -364,7 +382,7 @@ impl Gw<'_> {
             port: creds.port.unwrap_or(default_port),
             tls,
         };
-        let handler = |raw: &[u8]| self.one(raw).map(|_| ());
+        let mut handler = |raw: &[u8]| self.one(raw).map(|_| ());
         let result = match source {
             "pop" | "pops" | "apop" => {
                 let login = if source == "apop" {
@@ -372,34 +390,43 @@ impl Gw<'_> {
                 } else {
                     PopLogin::UserPass
                 };
-                fetch::pop3(&server, &creds.user, &creds.password, login, handler)
+                fetch::pop3(&server, &creds.user, &creds.password, login, &mut handler)
             }
             "imaps_oauth" => {
-                let path = oauth_dir.join("access_token");
-                let token = match std::fs::read_to_string(&path) {
-                    Ok(t) => t.trim().to_string(),
+                let mut token = match fetch::read_oauth_file(oauth_dir, "access_token") {
+                    Ok(t) => t,
                     Err(e) => {
-                        eprintln!(
-                            "roundup-mailgw: reading the OAuth access token {}: {e}",
-                            path.display()
-                        );
+                        eprintln!("roundup-mailgw: OAuth: {e}");
                         return ExitCode::from(1);
                     }
                 };
-                let login = ImapLogin::XOAuth2 {
-                    access_token: token,
-                };
-                let r = fetch::imap(&server, &creds.user, &login, mailbox, handler);
-                if let Err(e) = &r {
-                    if e.kind == ErrorKind::Auth {
-                        eprintln!(
-                            "roundup-mailgw: the access token in {} was refused; this build \
-                             cannot renew it through the token endpoint (-T): put a fresh one there",
-                            path.display()
-                        );
+                let endpoint = token_endpoint.unwrap_or(fetch::DEFAULT_TOKEN_ENDPOINT);
+                let mut renewed = false;
+                loop {
+                    let login = ImapLogin::XOAuth2 {
+                        access_token: token.clone(),
+                    };
+                    let r = fetch::imap(&server, &creds.user, &login, mailbox, &mut handler);
+                    match &r {
+                        // the token may have expired: renew it once, as Roundup does
+                        Err(e) if e.kind == ErrorKind::Auth && !renewed => {
+                            eprintln!(
+                                "roundup-mailgw: {source} {e}; renewing the access token at {endpoint}"
+                            );
+                            match fetch::renew_oauth_tokens(oauth_dir, endpoint) {
+                                Ok(t) => token = t,
+                                Err(e) => {
+                                    eprintln!(
+                                        "roundup-mailgw: renewing the OAuth access token at {endpoint}: {e}"
+                                    );
+                                    return ExitCode::from(1);
+                                }
+                            }
+                            renewed = true;
+                        }
+                        _ => break r,
                     }
                 }
-                r
             }
             _ => {
                 let login = if source == "imaps_cram" {
@@ -411,7 +438,7 @@ impl Gw<'_> {
                         password: creds.password.clone(),
                     }
                 };
-                fetch::imap(&server, &creds.user, &login, mailbox, handler)
+                fetch::imap(&server, &creds.user, &login, mailbox, &mut handler)
             }
         };
         match result {

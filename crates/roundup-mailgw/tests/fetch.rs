@@ -342,6 +342,46 @@ fn imap_reads_the_mailbox_given() {
     forget(&user);
 }
 
+/// A token endpoint on 127.0.0.1 answering each POST with `status` and
+/// `body`; the request bodies it got come back through the channel.
+fn token_endpoint(
+    answers: Vec<(u16, &'static str)>,
+) -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/token", listener.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for (status, body) in answers {
+            let Ok((stream, _)) = listener.accept() else {
+                return;
+            };
+            let mut reader = BufReader::new(stream);
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+            }
+            let mut request = vec![0; length];
+            reader.read_exact(&mut request).unwrap();
+            let _ = tx.send(String::from_utf8_lossy(&request).into_owned());
+            let mut stream = reader.into_inner();
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (url, rx)
+}
+
 #[test]
 fn imaps_oauth_logs_in_with_the_access_token() {
     if !dovecot_ready() {
@@ -359,29 +399,104 @@ fn imaps_oauth_logs_in_with_the_access_token() {
     assert_eq!(out.status.code(), Some(1));
     assert!(log(&out).contains("oauth/access_token"), "{}", log(&out));
 
-    // a token the server refuses (dovecot checks it like a password)
-    let other = dir.path().join("creds");
-    std::fs::create_dir_all(&other).unwrap();
-    std::fs::write(other.join("access_token"), "expired\n").unwrap();
-    let out = run(
-        &[h, "-O", other.to_str().unwrap(), "imaps_oauth", &spec],
-        dir.path(),
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", log(&out));
-    assert!(
-        log(&out).contains(&format!("login as {user}")),
-        "{}",
-        log(&out)
-    );
-    assert_eq!(left(&user, None).len(), 1);
-
-    // the default directory: oauth/ in the tracker home
+    // the default directory, oauth/ in the tracker home, with a token the
+    // server takes (dovecot checks it like a password)
     std::fs::create_dir_all(home.join("oauth")).unwrap();
     std::fs::write(home.join("oauth/access_token"), "secret\n").unwrap();
     let out = run(&[h, "imaps_oauth", &spec], dir.path());
     assert!(out.status.success(), "{}", log(&out));
     assert_eq!(titles(&home), vec!["By token"]);
     assert!(left(&user, None).is_empty());
+    forget(&user);
+}
+
+#[test]
+fn imaps_oauth_renews_a_refused_token() {
+    if !dovecot_ready() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let home = tracker(dir.path());
+    let h = home.to_str().unwrap();
+    let user = new_user("renew");
+    deliver(&user, None, &[mail(&user, 1, "[issue] Renewed", "OAuth.")]);
+    let spec = format!("{user}@localhost");
+    let creds = dir.path().join("creds");
+    std::fs::create_dir_all(&creds).unwrap();
+    let c = creds.to_str().unwrap();
+    for (name, value) in [
+        ("access_token", "expired\n"),
+        ("refresh_token", "r1\n"),
+        ("client_id", "cid\n"),
+        ("client_secret", "c s&cret\n"),
+    ] {
+        std::fs::write(creds.join(name), value).unwrap();
+    }
+    let read = |name: &str| std::fs::read_to_string(creds.join(name)).unwrap();
+
+    // the endpoint refuses too: exit 1 naming it, the tokens and the mail
+    // stay as they were
+    let (url, requests) = token_endpoint(vec![(400, r#"{"error":"invalid_grant"}"#)]);
+    let out = run(&[h, "-O", c, "-T", &url, "imaps_oauth", &spec], dir.path());
+    let err = log(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("login as {user}")), "{err}");
+    assert!(
+        err.contains(&url) && err.contains("400") && err.contains("invalid_grant"),
+        "{err}"
+    );
+    assert!(!requests
+        .recv_timeout(Duration::from_secs(5))
+        .unwrap()
+        .is_empty());
+    assert_eq!(read("access_token"), "expired\n");
+    assert_eq!(left(&user, None).len(), 1);
+
+    // the endpoint hands out a token the server takes, and a new refresh
+    // token: both stored, the old ones kept as .old, the mail fetched
+    let (url, requests) = token_endpoint(vec![(
+        200,
+        r#"{"token_type":"Bearer","access_token":"secret","refresh_token":"r2","expires_in":3600}"#,
+    )]);
+    let out = run(&[h, "-O", c, "-T", &url, "imaps_oauth", &spec], dir.path());
+    let err = log(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("renewing the access token"), "{err}");
+    let request = requests.recv_timeout(Duration::from_secs(5)).unwrap();
+    let mut fields: Vec<&str> = request.split('&').collect();
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec![
+            "client_id=cid",
+            "client_secret=c+s%26cret",
+            "grant_type=refresh_token",
+            "refresh_token=r1"
+        ]
+    );
+    assert_eq!(read("access_token"), "secret");
+    assert_eq!(read("access_token.old"), "expired\n");
+    assert_eq!(read("refresh_token"), "r2");
+    assert_eq!(read("refresh_token.old"), "r1\n");
+    assert_eq!(titles(&home), vec!["Renewed"]);
+    assert!(left(&user, None).is_empty());
+
+    // the next run uses the stored token without asking the endpoint
+    deliver(&user, None, &[mail(&user, 2, "[issue] Again", "OAuth.")]);
+    let out = run(
+        &[
+            h,
+            "-O",
+            c,
+            "-T",
+            "http://127.0.0.1:9/none",
+            "imaps_oauth",
+            &spec,
+        ],
+        dir.path(),
+    );
+    assert!(out.status.success(), "{}", log(&out));
+    assert_eq!(titles(&home), vec!["Again", "Renewed"]);
     forget(&user);
 }
 
