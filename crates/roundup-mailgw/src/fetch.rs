@@ -645,6 +645,49 @@ where
             pop.command(&format!("APOP {user} {digest}"), &step, ErrorKind::Auth)?;
         }
     }
+    let mut fetched = Fetched::default();
+    let result = pop3_messages(&mut pop, &mut handle, &mut fetched);
+    // QUIT commits the deletions: sent after a failure too, so that what
+    // the tracker took is not fetched again
+    let quit = pop.command(
+        "QUIT",
+        "QUIT (deleting the handled messages)",
+        ErrorKind::Other,
+    );
+    match (result, quit) {
+        (Ok(()), Ok(_)) => Ok(fetched),
+        (Err(e), Ok(_)) => Err(e),
+        (Ok(()), Err(q)) => Err(FetchError {
+            detail: format!(
+                "{}; the {} handled messages may still be on the server",
+                q.detail, fetched.handled
+            ),
+            ..q
+        }),
+        (Err(e), Err(_)) if fetched.handled > 0 => Err(FetchError {
+            detail: format!(
+                "{}; QUIT failed too, so the {} handled messages may still be on the server",
+                e.detail, fetched.handled
+            ),
+            ..e
+        }),
+        (Err(e), Err(_)) => Err(e),
+    }
+}
+
+/// The rest of a message's story after `handle` refused it.
+fn left_note(rest: usize) -> String {
+    match rest {
+        0 => "it was left on the server".to_string(),
+        n => format!("it and the {n} after it were left on the server"),
+    }
+}
+
+/// LIST, then RETR, handle and DELE each message in turn.
+fn pop3_messages<F>(pop: &mut Pop3, handle: &mut F, fetched: &mut Fetched) -> Result<(), FetchError>
+where
+    F: FnMut(&[u8]) -> Result<(), String>,
+{
     pop.command("LIST", "listing the messages", ErrorKind::Other)?;
     let numbers: Vec<u64> = pop
         .multiline("listing the messages")?
@@ -657,8 +700,6 @@ where
         })
         .collect();
     let total = numbers.len();
-    let mut fetched = Fetched::default();
-    let mut failure = None;
     for (i, n) in numbers.iter().enumerate() {
         let step = format!("fetching message {n} (RETR)");
         pop.command(&format!("RETR {n}"), &step, ErrorKind::Other)?;
@@ -668,15 +709,11 @@ where
             raw.push(b'\n');
         }
         if let Err(e) = handle(&raw) {
-            failure = Some(server.err(
+            return Err(pop.server.err(
                 ErrorKind::Handler,
                 format!("message {n}"),
-                format!(
-                    "{e}; it and the {} after it were left on the server",
-                    total - i - 1
-                ),
+                format!("{e}; {}", left_note(total - i - 1)),
             ));
-            break;
         }
         pop.command(
             &format!("DELE {n}"),
@@ -688,24 +725,7 @@ where
         )?;
         fetched.handled += 1;
     }
-    // QUIT commits the deletions
-    if let Err(e) = pop.command(
-        "QUIT",
-        "QUIT (deleting the handled messages)",
-        ErrorKind::Other,
-    ) {
-        return Err(FetchError {
-            detail: format!(
-                "{}; the {} handled messages may still be on the server",
-                e.detail, fetched.handled
-            ),
-            ..e
-        });
-    }
-    match failure {
-        Some(f) => Err(f),
-        None => Ok(fetched),
-    }
+    Ok(())
 }
 
 // --- IMAP ------------------------------------------------------------------------------
@@ -859,10 +879,7 @@ where
             return Err(server.err(
                 ErrorKind::Handler,
                 format!("message UID {uid} of {mailbox:?}"),
-                format!(
-                    "{e}; it and the {} after it were left on the server",
-                    total - i - 1
-                ),
+                format!("{e}; {}", left_note(total - i - 1)),
             ));
         }
         let step = format!(
