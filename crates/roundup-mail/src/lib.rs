@@ -162,9 +162,8 @@ impl TrackerMailer {
             None
         };
         let wrapper = cfg.port == 465 && !cfg.tls;
-        let net = |e: lettre::transport::smtp::Error| {
-            format!("mailhost {}:{}: {e}", cfg.host, cfg.port)
-        };
+        let net =
+            |e: lettre::transport::smtp::Error| format!("mailhost {}:{}: {e}", cfg.host, cfg.port);
         let mut conn = SmtpConnection::connect(
             (cfg.host.as_str(), cfg.port),
             Some(Duration::from_secs(60)),
@@ -209,7 +208,11 @@ fn no_delay_to(host: &str, port: u16) {
         return;
     };
     for entry in dir.flatten() {
-        let Some(fd) = entry.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+        let Some(fd) = entry
+            .file_name()
+            .to_str()
+            .and_then(|n| n.parse::<i32>().ok())
+        else {
             continue;
         };
         if peer_of(fd).is_some_and(|p| peers.contains(&p)) {
@@ -238,19 +241,26 @@ fn peer_of(fd: i32) -> Option<std::net::SocketAddr> {
     unsafe {
         let mut storage: libc::sockaddr_storage = std::mem::zeroed();
         let mut len = std::mem::size_of::<libc::sockaddr_storage>() as libc::socklen_t;
-        if libc::getpeername(fd, (&mut storage as *mut libc::sockaddr_storage).cast(), &mut len) != 0 {
+        if libc::getpeername(
+            fd,
+            (&mut storage as *mut libc::sockaddr_storage).cast(),
+            &mut len,
+        ) != 0
+        {
             return None;
         }
         match i32::from(storage.ss_family) {
             libc::AF_INET => {
-                let a: libc::sockaddr_in = std::ptr::read((&storage as *const libc::sockaddr_storage).cast());
+                let a: libc::sockaddr_in =
+                    std::ptr::read((&storage as *const libc::sockaddr_storage).cast());
                 Some(std::net::SocketAddr::from((
                     std::net::Ipv4Addr::from(u32::from_be(a.sin_addr.s_addr)),
                     u16::from_be(a.sin_port),
                 )))
             }
             libc::AF_INET6 => {
-                let a: libc::sockaddr_in6 = std::ptr::read((&storage as *const libc::sockaddr_storage).cast());
+                let a: libc::sockaddr_in6 =
+                    std::ptr::read((&storage as *const libc::sockaddr_storage).cast());
                 Some(std::net::SocketAddr::from((
                     std::net::Ipv6Addr::from(a.sin6_addr.s6_addr),
                     u16::from_be(a.sin6_port),

@@ -8,6 +8,10 @@
 //! [status=open]`), and [`parse_content`] strips quotes and signatures
 //! and picks the summary line of a message body.
 //!
+//! [`fetch`] gets mail from POP3 and IMAP servers for the network
+//! sources, handing each message to a callback and deleting it on the
+//! server only once the callback took it.
+//!
 //! Everything that looks at the tracker (users, items, permissions) is
 //! left to the caller; the functions here take what they need of it as
 //! plain arguments, e.g. the list of class names.
@@ -16,6 +20,7 @@ mod error;
 mod options;
 
 pub mod body;
+pub mod fetch;
 pub mod gateway;
 pub mod parse;
 pub mod sources;

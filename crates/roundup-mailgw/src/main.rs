@@ -9,17 +9,24 @@
 //! alias pipe). `mailbox FILE` handles every message of an mbox file,
 //! locked, and empties it only when every message was handled; `maildir
 //! DIR` (not in Roundup) handles `new/` and moves each handled message to
-//! `cur/`. The network sources of Roundup (pop, pops, apop, imap, imaps,
-//! imaps_cram, imaps_oauth) are recognised and refused with a clear
-//! message: this build does not fetch mail itself yet (let fetchmail or
-//! the MTA deliver to the pipe, an mbox or a maildir).
+//! `cur/`. The network sources fetch from a server given as
+//! `[user[:password]@]server[:port]`: `pop`, `pops` (TLS), `apop`, `imap`,
+//! `imaps` (TLS), `imaps_cram` (TLS, CRAM-MD5) and `imaps_oauth` (TLS,
+//! XOAUTH2 with the access token in the -O directory, renewed at the -T
+//! token endpoint when refused), the IMAP ones with
+//! an optional mailbox (INBOX by default). A user name or password not
+//! given is looked up in ~/.netrc, then asked for on the terminal. A
+//! message is deleted on the server only once the tracker took it; if the
+//! tracker fails, it and the rest stay there and the exit status is 1.
 
-use std::io::Read;
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use roundup_mailgw::fetch::{self, ErrorKind, ImapLogin, Netrc, PopLogin, Server};
 use roundup_mailgw::gateway::{handle, GatewayOptions, Outcome};
 use roundup_mailgw::sources::{maildir_messages, mark_done, read_mbox};
+use roundup_tracker::log::{Level, TrackerLog};
 use roundup_tracker::Tracker;
 
 const USAGE: &str = "\
@@ -42,19 +49,35 @@ options:
   -O OAUTH_DIRECTORY, --oauth-directory OAUTH_DIRECTORY
                         directory with OAuth credentials (imaps_oauth)
   -T OAUTH_TOKEN_ENDPOINT, --oauth-token-endpoint OAUTH_TOKEN_ENDPOINT
-                        OAuth token endpoint URL (imaps_oauth)
+                        OAuth token endpoint URL for renewing the access
+                        token (imaps_oauth), by default
+                        https://login.microsoftonline.com/organizations/oauth2/v2.0/token
 
 Ways to call it:
  . without arguments: the tracker home is taken from ROUNDUP_INSTANCE and
    one message is read from standard input;
  . with the tracker home only: one message from standard input;
  . with the tracker home, 'mailbox' and an mbox file: every message in it;
- . with the tracker home, 'maildir' and a maildir: every new message.
+ . with the tracker home, 'maildir' and a maildir: every new message;
+ . with the tracker home, a network source and [user[:password]@]server[:port]
+   (and for IMAP a mailbox, INBOX by default): every message on the server:
+     pop, pops (TLS), apop (APOP digest login),
+     imap, imaps (TLS), imaps_cram (TLS, CRAM-MD5),
+     imaps_oauth user@server (TLS, XOAUTH2 with the access_token file of the
+       -O directory, by default 'oauth' in the tracker home; when the server
+       refuses it, a new one is got from the -T endpoint with the files
+       refresh_token, client_id and client_secret there).
+   A user name or password not given is taken from ~/.netrc (machine
+   server), else asked for on the terminal. Each message is deleted on the
+   server once the tracker has it; when the tracker fails, the message and
+   the ones after it stay on the server.
 ";
 
 struct Args {
     default_class: Option<String>,
     set_values: Vec<String>,
+    oauth_directory: Option<String>,
+    oauth_token_endpoint: Option<String>,
     positional: Vec<String>,
     version: bool,
     help: bool,
@@ -64,6 +87,8 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
     let mut a = Args {
         default_class: None,
         set_values: Vec::new(),
+        oauth_directory: None,
+        oauth_token_endpoint: None,
         positional: Vec::new(),
         version: false,
         help: false,
@@ -94,10 +119,10 @@ fn parse_args(argv: &[String]) -> Result<Args, String> {
                 a.set_values.push(value(&mut i, "-S/--set-value", inline)?)
             }
             "-O" | "--oauth-directory" => {
-                value(&mut i, "-O/--oauth-directory", inline)?;
+                a.oauth_directory = Some(value(&mut i, "-O/--oauth-directory", inline)?)
             }
             "-T" | "--oauth-token-endpoint" => {
-                value(&mut i, "-T/--oauth-token-endpoint", inline)?;
+                a.oauth_token_endpoint = Some(value(&mut i, "-T/--oauth-token-endpoint", inline)?)
             }
             s if s.len() > 2 && s.starts_with("-c") => a.default_class = Some(s[2..].to_string()),
             s if s.len() > 2 && s.starts_with("-S") => a.set_values.push(s[2..].to_string()),
@@ -168,6 +193,7 @@ fn main() -> ExitCode {
         tracker: &tracker,
         opts: &opts,
         db: std::cell::RefCell::new(None),
+        log: TrackerLog::from_config(tracker.config(), "roundup.mailgw"),
     };
     match args.positional.len() {
         0 | 1 => gw.pipe(),
@@ -179,12 +205,19 @@ fn main() -> ExitCode {
                 "mailbox" => gw.mailbox(Path::new(spec)),
                 "maildir" => gw.maildir(Path::new(spec)),
                 "pop" | "pops" | "apop" | "imap" | "imaps" | "imaps_cram" | "imaps_oauth" => {
-                    eprintln!(
-                        "roundup-mailgw: the {source} source is not supported by this build yet; \
-                         have fetchmail (or the MTA) deliver to `roundup-mailgw {home}` as a pipe, \
-                         to an mbox file (`mailbox FILE`) or to a maildir (`maildir DIR`)"
-                    );
-                    ExitCode::from(1)
+                    let mailbox = args.positional.get(3).map(String::as_str).unwrap_or("");
+                    let oauth_dir = args
+                        .oauth_directory
+                        .as_ref()
+                        .map(PathBuf::from)
+                        .unwrap_or_else(|| Path::new(&home).join("oauth"));
+                    gw.network(
+                        source,
+                        spec,
+                        mailbox,
+                        &oauth_dir,
+                        args.oauth_token_endpoint.as_deref(),
+                    )
                 }
                 _ => fail(
                     "The source must be either \"mailbox\", \"maildir\", \"pop\", \"pops\", \"apop\", \"imap\", \"imaps\", \"imaps_cram\", or \"imaps_oauth\"",
@@ -200,6 +233,23 @@ struct Gw<'a> {
     /// One connection for all the messages of a run (opening one per
     /// message cost a checkpoint of the SQLite WAL each time).
     db: std::cell::RefCell<Option<roundup_core::Db>>,
+    /// The tracker's log (`[logging]`): a line per message.
+    log: TrackerLog,
+}
+
+/// A message's Message-Id for the log, or `(no Message-Id)`.
+fn message_id(raw: &[u8]) -> String {
+    let head = &raw[..raw.len().min(64 * 1024)];
+    String::from_utf8_lossy(head)
+        .lines()
+        .take_while(|l| !l.trim().is_empty())
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.trim()
+                .eq_ignore_ascii_case("message-id")
+                .then(|| v.trim().to_string())
+        })
+        .unwrap_or_else(|| "(no Message-Id)".into())
 }
 
 impl Gw<'_> {
@@ -220,26 +270,38 @@ impl Gw<'_> {
             Err(e) => {
                 // Start the next message on a fresh connection.
                 *slot = None;
+                self.log
+                    .log(Level::Error, &format!("the tracker failed: {e}"));
                 return Err(e.to_string());
             }
         };
         drop(slot);
+        let mid = message_id(raw);
         match &outcome {
-            Outcome::Applied { class, id, created } => eprintln!(
-                "roundup-mailgw: {} {class}{id}",
-                if *created { "created" } else { "updated" }
+            Outcome::Applied { class, id, created } => self.log.log(
+                Level::Info,
+                &format!(
+                    "{} {class}{id} from message {mid}",
+                    if *created { "created" } else { "updated" }
+                ),
             ),
-            Outcome::Ignored(why) => eprintln!("roundup-mailgw: message ignored ({why})"),
-            Outcome::Registered(uid) => {
-                eprintln!("roundup-mailgw: registration confirmed (user{uid})")
-            }
-            Outcome::Bounced(why) => eprintln!(
-                "roundup-mailgw: message refused, the sender was told: {}",
-                why.lines().next().unwrap_or("")
+            Outcome::Ignored(why) => self
+                .log
+                .log(Level::Info, &format!("message {mid} ignored ({why})")),
+            Outcome::Registered(uid) => self.log.log(
+                Level::Info,
+                &format!("registration confirmed (user{uid}) by message {mid}"),
+            ),
+            Outcome::Bounced(why) => self.log.log(
+                Level::Warning,
+                &format!(
+                    "message {mid} refused, the sender was told: {}",
+                    why.lines().next().unwrap_or("")
+                ),
             ),
             Outcome::Unusable(why) => {
                 let kept = self.keep(raw);
-                eprintln!("roundup-mailgw: {why}; {kept}");
+                self.log.log(Level::Error, &format!("{why}; {kept}"));
             }
         }
         Ok(outcome)
@@ -345,4 +407,196 @@ impl Gw<'_> {
         }
         ExitCode::SUCCESS
     }
+
+    /// A network source: fetch every message from a POP3 or IMAP server.
+    fn network(
+        &self,
+        source: &str,
+        spec: &str,
+        mailbox: &str,
+        oauth_dir: &Path,
+        token_endpoint: Option<&str>,
+    ) -> ExitCode {
+        let oauth = source == "imaps_oauth";
+        let creds = match credentials(spec, !oauth) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("roundup-mailgw: {e}");
+                return ExitCode::from(1);
+            }
+        };
+        let (default_port, tls) = match source {
+            "pop" | "apop" => (110, false),
+            "pops" => (995, true),
+            "imap" => (143, false),
+            _ => (993, true),
+        };
+        let server = Server {
+            host: creds.host.clone(),
+            port: creds.port.unwrap_or(default_port),
+            tls,
+        };
+        let mut handler = |raw: &[u8]| self.one(raw).map(|_| ());
+        let result = match source {
+            "pop" | "pops" | "apop" => {
+                let login = if source == "apop" {
+                    PopLogin::Apop
+                } else {
+                    PopLogin::UserPass
+                };
+                fetch::pop3(&server, &creds.user, &creds.password, login, &mut handler)
+            }
+            "imaps_oauth" => {
+                let mut token = match fetch::read_oauth_file(oauth_dir, "access_token") {
+                    Ok(t) => t,
+                    Err(e) => {
+                        eprintln!("roundup-mailgw: OAuth: {e}");
+                        return ExitCode::from(1);
+                    }
+                };
+                let endpoint = token_endpoint.unwrap_or(fetch::DEFAULT_TOKEN_ENDPOINT);
+                let mut renewed = false;
+                loop {
+                    let login = ImapLogin::XOAuth2 {
+                        access_token: token.clone(),
+                    };
+                    let r = fetch::imap(&server, &creds.user, &login, mailbox, &mut handler);
+                    match &r {
+                        // the token may have expired: renew it once, as Roundup does
+                        Err(e) if e.kind == ErrorKind::Auth && !renewed => {
+                            eprintln!(
+                                "roundup-mailgw: {source} {e}; renewing the access token at {endpoint}"
+                            );
+                            match fetch::renew_oauth_tokens(oauth_dir, endpoint) {
+                                Ok(t) => token = t,
+                                Err(e) => {
+                                    eprintln!(
+                                        "roundup-mailgw: renewing the OAuth access token at {endpoint}: {e}"
+                                    );
+                                    return ExitCode::from(1);
+                                }
+                            }
+                            renewed = true;
+                        }
+                        _ => break r,
+                    }
+                }
+            }
+            _ => {
+                let login = if source == "imaps_cram" {
+                    ImapLogin::CramMd5 {
+                        password: creds.password.clone(),
+                    }
+                } else {
+                    ImapLogin::Plain {
+                        password: creds.password.clone(),
+                    }
+                };
+                fetch::imap(&server, &creds.user, &login, mailbox, &mut handler)
+            }
+        };
+        match result {
+            Ok(done) => {
+                eprintln!(
+                    "roundup-mailgw: {}:{}: {} message{} handled",
+                    server.host,
+                    server.port,
+                    done.handled,
+                    if done.handled == 1 { "" } else { "s" }
+                );
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("roundup-mailgw: {source} {e}");
+                ExitCode::from(1)
+            }
+        }
+    }
+}
+
+/// Who to log in as, where.
+struct Credentials {
+    user: String,
+    password: String,
+    host: String,
+    port: Option<u16>,
+}
+
+/// The user and password for a source specification: from the
+/// specification itself, else from ~/.netrc (the entry for the server as
+/// written, then for the host alone, then the default entry; a password
+/// for a user named in the specification only from an entry with that
+/// login), else asked for on the terminal. `want_password` is false for
+/// OAuth, which needs none.
+fn credentials(spec: &str, want_password: bool) -> Result<Credentials, String> {
+    let parsed = fetch::parse_spec(spec);
+    let mut user = parsed.user.clone();
+    let mut password = parsed.password.clone();
+    if user.is_none() || (password.is_none() && want_password) {
+        if let Some(netrc) = Netrc::load()? {
+            let server_as_written = spec.rsplit_once('@').map_or(spec, |(_, s)| s);
+            let entry = match &user {
+                None => netrc
+                    .machine(server_as_written)
+                    .or_else(|| netrc.lookup(&parsed.host)),
+                Some(u) => [server_as_written, parsed.host.as_str()]
+                    .into_iter()
+                    .filter_map(|m| netrc.machine(m))
+                    .find(|e| &e.login == u),
+            };
+            if let Some(e) = entry {
+                if user.is_none() && !e.login.is_empty() {
+                    user = Some(e.login.clone());
+                }
+                if password.is_none() && !e.password.is_empty() {
+                    password = Some(e.password.clone());
+                }
+            }
+        }
+    }
+    let user = match user {
+        Some(u) => u,
+        None => ask_user().map_err(|e| {
+            format!(
+                "{spec}: no user name in the specification or ~/.netrc, and none could be asked for ({e})"
+            )
+        })?,
+    };
+    let password = match password {
+        Some(p) => p,
+        None if !want_password => String::new(),
+        None => rpassword::prompt_password(format!("Password for {user}@{}: ", parsed.host))
+            .map_err(|e| {
+                format!(
+                    "{spec}: no password for {user} in the specification or ~/.netrc, and none could be asked for ({e})"
+                )
+            })?,
+    };
+    Ok(Credentials {
+        user,
+        password,
+        host: parsed.host,
+        port: parsed.port,
+    })
+}
+
+/// Asks for a user name on the terminal (not standard input, which may be
+/// a pipe).
+fn ask_user() -> std::io::Result<String> {
+    let mut tty = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open("/dev/tty")?;
+    tty.write_all(b"User: ")?;
+    tty.flush()?;
+    let mut line = String::new();
+    std::io::BufReader::new(tty).read_line(&mut line)?;
+    let name = line.trim().to_string();
+    if name.is_empty() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "aborted",
+        ));
+    }
+    Ok(name)
 }

@@ -13,6 +13,8 @@ fn tracker(dir: &Path) -> PathBuf {
         ("mail_domain", "example.com"),
         ("tracker_web", "http://tracker.example/"),
         ("password_pbkdf2_default_rounds", "1000"),
+        // a line per message in the log (standard error: no log file)
+        ("logging_level", "INFO"),
     ]
     .iter()
     .map(|(k, v)| (k.to_string(), v.to_string()))
@@ -169,10 +171,17 @@ fn pipe_mailbox_and_maildir() {
     assert_eq!(std::fs::read_dir(md.join("cur")).unwrap().count(), 1);
     assert!(titles(&home).contains(&"From the maildir".to_string()));
 
-    // network sources are refused with advice, not ignored
-    let out = run(&[h, "pop", "bob:pw@localhost"], b"");
+    // a network source whose server cannot be reached: an error naming it
+    // (tests/fetch.rs fetches from a real one)
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let out = run(&[h, "pop", &format!("bob:pw@127.0.0.1:{port}")], b"");
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not supported by this build yet"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(&format!("pop 127.0.0.1:{port}: connecting"))
+    );
 }
 
 #[test]

@@ -329,6 +329,7 @@ fn mail_gives_the_same_tracker_state_as_roundup26() {
         ]);
         set_option(home, "tracker", "web", "http://tracker.example/");
         set_option(home, "mail", "host", "localhost");
+        set_option(home, "logging", "level", "INFO");
         set_option(
             home,
             "mail",

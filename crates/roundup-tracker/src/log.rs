@@ -118,7 +118,11 @@ impl TrackerLog {
 
     fn line(&self, level: Level, message: &str) -> String {
         let now = chrono::Local::now();
-        let asctime = format!("{},{:03}", now.format("%Y-%m-%d %H:%M:%S"), now.timestamp_subsec_millis());
+        let asctime = format!(
+            "{},{:03}",
+            now.format("%Y-%m-%d %H:%M:%S"),
+            now.timestamp_subsec_millis()
+        );
         let mut out = String::new();
         let mut rest = self.format.as_str();
         while let Some(i) = rest.find('%') {
@@ -182,7 +186,10 @@ mod tests {
     #[test]
     fn formats_python_placeholders() {
         let l = log("%(levelname)s %(name)s: %(message)s %% %(pct_char)s");
-        assert_eq!(l.line(Level::Warning, "hi"), "WARNING roundup.mailgw: hi % %\n");
+        assert_eq!(
+            l.line(Level::Warning, "hi"),
+            "WARNING roundup.mailgw: hi % %\n"
+        );
         let l = log("%(asctime)s %(trace_id)s %(levelname)-8s %(message)s");
         let line = l.line(Level::Info, "x");
         assert!(line.ends_with(" - INFO x\n"), "{line}");
