@@ -223,9 +223,14 @@ impl Storage for CountingStorage {
         self.calls.hit("data_version");
         self.inner.data_version()
     }
-    fn outbox_add(&mut self, envelope: &crate::mail::Envelope, queued: f64) -> Result<i64> {
+    fn outbox_add(
+        &mut self,
+        envelope: &crate::mail::Envelope,
+        queued: f64,
+        next_try: f64,
+    ) -> Result<i64> {
         self.calls.hit("outbox_add");
-        self.inner.outbox_add(envelope, queued)
+        self.inner.outbox_add(envelope, queued, next_try)
     }
     fn outbox_list(&mut self, due_at: Option<f64>) -> Result<Vec<crate::mail::OutboxEntry>> {
         self.calls.hit("outbox_list");

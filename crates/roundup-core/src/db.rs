@@ -77,8 +77,9 @@ pub struct Db {
     wrote: Cell<bool>,
     /// How mail is composed and sent, when the tracker sends mail.
     mail: Option<Arc<crate::mail::MailSetup>>,
-    /// Whether the open transaction queued mail (delivered after commit).
-    queued_mail: Cell<bool>,
+    /// Outbox entries the open transaction queued (delivered after its
+    /// commit; older ones are left to the retry of the server or admin).
+    queued_mail: RefCell<Vec<crate::mail::OutboxEntry>>,
 }
 
 impl std::fmt::Debug for Db {
@@ -91,6 +92,10 @@ impl std::fmt::Debug for Db {
 }
 
 const TEMP_EXT: &str = "tmp";
+
+/// How long an outbox entry is held by the connection delivering it
+/// (seconds): queued entries are their own connection's until then.
+const OUTBOX_LEASE: f64 = 600.0;
 
 /// File contents written in the open transaction, in the order written,
 /// with an index for quick membership tests (imports write thousands).
@@ -220,7 +225,7 @@ impl Db {
             seen_version: Cell::new(None),
             wrote: Cell::new(false),
             mail: None,
-            queued_mail: Cell::new(false),
+            queued_mail: RefCell::new(Vec::new()),
         })
     }
 
@@ -240,12 +245,25 @@ impl Db {
     /// it goes out after the commit, and never if the transaction is
     /// rolled back.
     pub fn queue_mail(&self, envelope: &crate::mail::Envelope) -> Result<i64> {
+        let queued = crate::mail::now();
+        // The connection that queues a message delivers it after its
+        // commit; for others it is due only if that did not happen (the
+        // process died) within ten minutes.
         let id = self
             .store
             .borrow_mut()
-            .outbox_add(envelope, crate::mail::now())?;
+            .outbox_add(envelope, queued, queued + OUTBOX_LEASE)?;
         self.wrote.set(true);
-        self.queued_mail.set(true);
+        self.queued_mail
+            .borrow_mut()
+            .push(crate::mail::OutboxEntry {
+                id,
+                queued,
+                envelope: envelope.clone(),
+                attempts: 0,
+                next_try: queued + OUTBOX_LEASE,
+                last_error: None,
+            });
         Ok(id)
     }
 
@@ -260,19 +278,32 @@ impl Db {
     /// failure is recorded with a later retry time. Call outside a
     /// transaction. Returns (delivered, failed).
     pub fn deliver_outbox(&self, all: bool) -> Result<(usize, usize)> {
+        let now = crate::mail::now();
+        let entries = self.store.borrow_mut().outbox_list((!all).then_some(now))?;
+        self.deliver_entries(entries, false)
+    }
+
+    /// Deliver the given outbox entries (see [`Db::deliver_outbox`]).
+    /// `claimed`: the entries are this connection's own, just committed
+    /// and not due for anyone else yet, so they need no claim.
+    fn deliver_entries(
+        &self,
+        entries: Vec<crate::mail::OutboxEntry>,
+        claimed: bool,
+    ) -> Result<(usize, usize)> {
         let Some(setup) = self.mail.clone() else {
             return Ok((0, 0));
         };
         let now = crate::mail::now();
-        let entries = self.store.borrow_mut().outbox_list((!all).then_some(now))?;
         let (mut sent, mut failed) = (0, 0);
         for e in entries {
             // Hold the entry for ten minutes while it is being delivered,
             // so that another process does not send it too.
-            if !self
-                .store
-                .borrow_mut()
-                .outbox_claim(e.id, e.next_try, now + 600.0)?
+            if !claimed
+                && !self
+                    .store
+                    .borrow_mut()
+                    .outbox_claim(e.id, e.next_try, now + OUTBOX_LEASE)?
             {
                 continue;
             }
@@ -468,10 +499,13 @@ impl Db {
                     .get_or_insert(Error::io(format!("moving {} into place", tmp.display()), e));
             }
         }
-        if self.queued_mail.replace(false) {
+        let queued = std::mem::take(&mut *self.queued_mail.borrow_mut());
+        if !queued.is_empty() {
             // The change is committed whatever happens to its mail: a
-            // message that cannot go now stays in the outbox.
-            if let Err(e) = self.deliver_outbox(false) {
+            // message that cannot go now stays in the outbox. Only this
+            // transaction's messages are tried here, so that a commit
+            // never waits for a backlog.
+            if let Err(e) = self.deliver_entries(queued, true) {
                 crate::errln!("the outbox could not be delivered: {e}");
             }
         }
@@ -485,7 +519,7 @@ impl Db {
     pub fn rollback(&self) -> Result<()> {
         self.cache.borrow_mut().clear();
         self.wrote.set(false);
-        self.queued_mail.set(false);
+        self.queued_mail.borrow_mut().clear();
         for (path, fresh) in self.pending_files.borrow_mut().take_all() {
             discard_file(&path, fresh);
         }

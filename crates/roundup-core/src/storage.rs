@@ -180,8 +180,9 @@ pub trait Storage: Send {
     // Messages waiting to be sent, kept in the tracker database so that
     // they are written in the same transaction as the change they report.
 
-    /// Add a message to the outbox in the open transaction; its id.
-    fn outbox_add(&mut self, _envelope: &Envelope, _queued: f64) -> Result<i64> {
+    /// Add a message to the outbox in the open transaction, not to be
+    /// tried before `next_try`; its id.
+    fn outbox_add(&mut self, _envelope: &Envelope, _queued: f64, _next_try: f64) -> Result<i64> {
         Err(no_outbox(self.backend_name()))
     }
     /// Every waiting message (all of them, or those due at `due_at`),

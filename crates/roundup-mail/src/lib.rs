@@ -89,11 +89,46 @@ impl MailConfig {
 /// The tracker's mailer: composes and delivers per [`MailConfig`].
 pub struct TrackerMailer {
     cfg: MailConfig,
+    /// SMTP sessions kept open between messages (checked with NOOP before
+    /// reuse; the server closing an idle one just means a new one).
+    idle: std::sync::Mutex<Vec<SmtpConnection>>,
 }
+
+/// At most this many idle SMTP sessions are kept.
+const IDLE_SESSIONS: usize = 4;
 
 impl TrackerMailer {
     pub fn new(cfg: MailConfig) -> TrackerMailer {
-        TrackerMailer { cfg }
+        TrackerMailer {
+            cfg,
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An open session: an idle one that still answers, or a new one.
+    fn take_session(&self) -> std::result::Result<SmtpConnection, String> {
+        loop {
+            let next = self.idle.lock().map(|mut v| v.pop()).unwrap_or(None);
+            match next {
+                Some(mut conn) => {
+                    if conn.test_connected() {
+                        return Ok(conn);
+                    }
+                    conn.abort();
+                }
+                None => return self.session(),
+            }
+        }
+    }
+
+    fn put_session(&self, mut conn: SmtpConnection) {
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < IDLE_SESSIONS {
+                idle.push(conn);
+                return;
+            }
+        }
+        let _ = conn.quit();
     }
 
     pub fn config(&self) -> &MailConfig {
@@ -291,6 +326,16 @@ fn write(b: MessageBuilder<'_>) -> Result<String> {
         .map_err(|e| Error::io("composing a mail message", e))
 }
 
+impl Drop for TrackerMailer {
+    fn drop(&mut self) {
+        if let Ok(mut idle) = self.idle.lock() {
+            for mut conn in idle.drain(..) {
+                let _ = conn.quit();
+            }
+        }
+    }
+}
+
 impl Mailer for TrackerMailer {
     fn compose_notification(&self, n: &Notification) -> Result<Vec<Envelope>> {
         let batches: Vec<Vec<String>> = if n.to.is_empty() {
@@ -390,10 +435,14 @@ impl Mailer for TrackerMailer {
         let envelope = lettre::address::Envelope::new(Some(from), to)
             .map_err(|err| format!("mail envelope: {err}"))?;
         let mut conn = self
-            .session()
+            .take_session()
             .map_err(|err| format!("couldn't send email: {err}"))?;
         let sent = conn.send(&envelope, e.message.as_bytes());
-        let _ = conn.quit();
+        if sent.is_ok() && !conn.has_broken() {
+            self.put_session(conn);
+        } else {
+            conn.abort();
+        }
         sent.map(|_| ()).map_err(|err| {
             format!(
                 "couldn't send email: mailhost {}:{}: {err}",

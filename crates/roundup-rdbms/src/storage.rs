@@ -2100,7 +2100,7 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         self.conn.data_version()
     }
 
-    fn outbox_add(&mut self, envelope: &Envelope, queued: f64) -> Result<i64> {
+    fn outbox_add(&mut self, envelope: &Envelope, queued: f64, next_try: f64) -> Result<i64> {
         let recipients = envelope.recipients.join("\n");
         self.write(|s| {
             s.exec(OUTBOX_TABLE, &[])?;
@@ -2118,7 +2118,7 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                     SqlValue::Text(envelope.sender.clone()),
                     SqlValue::Text(recipients.clone()),
                     SqlValue::Text(envelope.message.clone()),
-                    SqlValue::Real(queued),
+                    SqlValue::Real(next_try),
                 ],
             )?;
             Ok(id)
