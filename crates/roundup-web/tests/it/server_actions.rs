@@ -1055,3 +1055,45 @@ fn sent_mail(path: &std::path::Path) -> String {
     out.push_str(rest);
     out
 }
+
+/// Mail left in the outbox (here: by a process that died before its
+/// delivery) is sent by the server's outbox thread once it is due.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_sends_mail_left_in_the_outbox() {
+    let s = serve_one(&[]).await;
+    let now = roundup_core::mail::now();
+    {
+        let t = s.tracker();
+        let mut store = t.open_storage().unwrap();
+        let envelope = roundup_core::mail::Envelope {
+            sender: "roundup-admin@example.com".into(),
+            recipients: vec!["left@example.com".into()],
+            message: "Subject: left behind\r\nTo: left@example.com\r\n\r\nstill here\r\n".into(),
+        };
+        // due now, as after the ten-minute lease of a process that died
+        store
+            .outbox_add(&envelope, now - 700.0, now - 100.0)
+            .unwrap();
+        store.commit().unwrap();
+    }
+    let deadline = std::time::Instant::now()
+        + roundup_web::server::OUTBOX_POLL
+        + std::time::Duration::from_secs(20);
+    let mail_file = s.home().join("mail.txt");
+    loop {
+        let sent = std::fs::read_to_string(&mail_file).unwrap_or_default();
+        if sent.contains("Subject: left behind") {
+            assert!(sent.contains("TO: left@example.com"), "{sent}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the outbox thread did not send the waiting message"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    let db = s.tracker().open_db("1").unwrap();
+    assert!(db.outbox(false).unwrap().is_empty());
+    drop(db);
+    s.stop().await;
+}
