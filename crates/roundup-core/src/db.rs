@@ -93,6 +93,15 @@ impl std::fmt::Debug for Db {
 
 const TEMP_EXT: &str = "tmp";
 
+/// The MIME type a file name suggests, `application/octet-stream` when
+/// it suggests none (uploads and attachments stored without a type).
+pub fn guess_type(filename: &str) -> String {
+    mime_guess::from_path(filename)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
 /// How long an outbox entry is held by the connection delivering it
 /// (seconds): queued entries are their own connection's until then.
 const OUTBOX_LEASE: f64 = 600.0;

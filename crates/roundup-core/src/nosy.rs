@@ -212,12 +212,7 @@ fn notification(
     if messageid.is_none() {
         // A message made on the web has no id yet: give it one, so that
         // replies thread.
-        let made = format!(
-            "<{}.{}.{class}{id}@{}>",
-            crate::mail::now(),
-            random_token(),
-            s.mail_domain
-        );
+        let made = made_up_message_id(class, id, &s.mail_domain);
         if let Some(m) = msgid {
             let mut v = Values::new();
             v.insert("messageid".into(), Some(Value::String(made.clone())));
@@ -275,7 +270,7 @@ fn notification(
             let name = str_of(db.get("file", &fid, "name")?);
             if data.len() as u64 <= s.max_attachment_size {
                 let mime_type = opt_str(db.get("file", &fid, "type")?)
-                    .unwrap_or_else(|| guess_type(&name).to_string());
+                    .unwrap_or_else(|| crate::db::guess_type(&name));
                 attachments.push(MailAttachment {
                     name,
                     mime_type,
@@ -640,6 +635,17 @@ fn ids_of(v: Option<Value>) -> Vec<String> {
     }
 }
 
+/// A Message-Id for a message that came without one, as Roundup makes
+/// them: `<time.random.<class><id>@<mail domain>>` (`id` is `None` for an
+/// item not created yet).
+pub fn made_up_message_id(class: &str, id: &str, domain: &str) -> String {
+    format!(
+        "<{}.{}.{class}{id}@{domain}>",
+        crate::mail::now(),
+        random_token()
+    )
+}
+
 /// Sixteen base-32 characters from the system's random source (the
 /// middle part of a made-up Message-Id).
 fn random_token() -> String {
@@ -652,26 +658,6 @@ fn random_token() -> String {
     (0..16)
         .map(|i| ALPHABET[((bits >> (75 - 5 * i)) & 31) as usize] as char)
         .collect()
-}
-
-/// A MIME type from a file name's extension, for files stored without one.
-pub fn guess_type(name: &str) -> &'static str {
-    let ext = name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match ext.as_deref() {
-        Some("txt") => "text/plain",
-        Some("html") | Some("htm") => "text/html",
-        Some("png") => "image/png",
-        Some("jpg") | Some("jpeg") => "image/jpeg",
-        Some("gif") => "image/gif",
-        Some("pdf") => "application/pdf",
-        Some("zip") => "application/zip",
-        Some("gz") => "application/gzip",
-        Some("xml") => "application/xml",
-        Some("json") => "application/json",
-        Some("csv") => "text/csv",
-        Some("eml") => "message/rfc822",
-        _ => "application/octet-stream",
-    }
 }
 
 #[cfg(test)]

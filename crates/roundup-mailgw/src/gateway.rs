@@ -15,8 +15,6 @@
 //! the transaction is rolled back, except for users registered before the
 //! failure, which Roundup commits too.
 
-use std::collections::HashMap;
-
 use roundup_core::config::Config;
 use roundup_core::db::{Db, Values};
 use roundup_core::filter::{FilterSpec, SpecValue};
@@ -30,7 +28,8 @@ use crate::parse::{parse_message, Address, BodyOptions, ParsedMail};
 use crate::subject::{parse_args, parse_subject, registration_key, ContentMatch, SubjectOptions};
 use crate::MailError;
 use roundup_core::auth::{confirm_registration, Confirmed};
-use roundup_core::sessions::KeyStore;
+use roundup_core::nosy::made_up_message_id;
+use roundup_core::sessions::{alnum_key, KeyStore};
 
 /// What the gateway needs of the tracker's configuration, read once.
 #[derive(Clone, Debug)]
@@ -229,7 +228,6 @@ pub fn handle(
         opts,
         mail: &parsed,
         content: (!no_text).then(|| parsed.body.clone()),
-        html_seen: parsed.html_seen,
     };
     match step.run() {
         Ok(Done::Item(class, id, created)) => {
@@ -368,7 +366,6 @@ struct Step<'a> {
     mail: &'a ParsedMail,
     /// The body text; `None` when the message had no usable text part.
     content: Option<String>,
-    html_seen: bool,
 }
 
 impl Step<'_> {
@@ -622,16 +619,13 @@ impl Step<'_> {
             }
             let messageid = match mail.message_id.as_deref().filter(|m| !m.is_empty()) {
                 Some(m) => m.to_string(),
-                None => format!(
-                    "<{}.{}.{class}{}@{}>",
-                    roundup_core::mail::now(),
-                    token(),
+                None => made_up_message_id(
+                    &class,
                     nodeid.as_deref().unwrap_or("None"),
-                    opts.mail_domain
+                    &opts.mail_domain,
                 ),
             };
             let Some(text) = &self.content else {
-                let _ = self.html_seen;
                 return Err(Refusal::Usage(
                     "\nRoundup requires the submission to be plain text. The message parser could\nnot find a text/plain part to use.\n".into(),
                 ));
@@ -831,7 +825,7 @@ impl Step<'_> {
         v.insert(
             "password".into(),
             Some(Value::Password(Password::hash(
-                &token(),
+                &alnum_key(16),
                 o.password_scheme,
                 o.password_rounds,
             ))),
@@ -866,30 +860,4 @@ fn ids(v: Option<Value>) -> Vec<String> {
         Some(Value::Multilink(ids)) => ids,
         _ => Vec::new(),
     }
-}
-
-/// Sixteen random letters and digits.
-fn token() -> String {
-    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
-    let bytes: [u8; 16] = rand::random();
-    bytes
-        .iter()
-        .map(|b| CHARS[(*b & 31) as usize] as char)
-        .collect()
-}
-
-/// Count of each outcome kind, for a mailbox run's summary.
-pub fn tally(outcomes: &[Outcome]) -> HashMap<&'static str, usize> {
-    let mut m = HashMap::new();
-    for o in outcomes {
-        let k = match o {
-            Outcome::Applied { .. } => "applied",
-            Outcome::Ignored(_) => "ignored",
-            Outcome::Bounced(_) => "bounced",
-            Outcome::Unusable(_) => "unusable",
-            Outcome::Registered(_) => "registered",
-        };
-        *m.entry(k).or_insert(0) += 1;
-    }
-    m
 }

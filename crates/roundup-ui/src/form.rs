@@ -200,12 +200,7 @@ fn sort_ids(v: &mut [String]) {
 }
 
 /// The guessed mime type of an uploaded file name.
-pub fn guess_type(filename: &str) -> String {
-    mime_guess::from_path(filename)
-        .first_raw()
-        .unwrap_or("application/octet-stream")
-        .to_string()
-}
+pub use roundup_core::db::guess_type;
 
 /// Parse the form for the context `classname`/`nodeid` (Roundup's
 /// `parsePropsFromForm`). `create` allows properties of the context item
