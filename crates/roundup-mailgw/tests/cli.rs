@@ -5,51 +5,17 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
+mod support;
+
 const OURS: &str = env!("CARGO_BIN_EXE_roundup-mailgw");
 
 fn tracker(dir: &Path) -> PathBuf {
-    let home = dir.join("t");
-    let settings: Vec<(String, String)> = [
-        ("mail_domain", "example.com"),
-        ("tracker_web", "http://tracker.example/"),
-        ("password_pbkdf2_default_rounds", "1000"),
-        // a line per message in the log (standard error: no log file)
-        ("logging_level", "INFO"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    roundup_tracker::install(&home, "classic", "sqlite", &settings).unwrap();
-    // mail is recorded, not sent
-    let ini = home.join("config.ini");
-    let text = std::fs::read_to_string(&ini).unwrap();
-    let debug = home.join("mail.out");
-    let changed = text.replacen(
-        "\ndebug = \n",
-        &format!("\ndebug = {}\n", debug.display()),
-        1,
-    );
-    assert_ne!(changed, text, "config.ini has no empty [mail] debug line");
-    std::fs::write(&ini, changed).unwrap();
-    let t = roundup_tracker::Tracker::open(&home).unwrap();
-    t.initialise("secret", "admin@example.com").unwrap();
-    let db = t.open_db("1").unwrap();
-    let mut v = roundup_core::Values::new();
-    v.insert(
-        "username".into(),
-        Some(roundup_core::Value::String("bob".into())),
-    );
-    v.insert(
-        "address".into(),
-        Some(roundup_core::Value::String("bob@example.com".into())),
-    );
-    v.insert(
-        "roles".into(),
-        Some(roundup_core::Value::String("User".into())),
-    );
-    db.create("user", v).unwrap();
-    db.commit().unwrap();
-    home
+    // a line per message in the log (standard error: no log file)
+    support::recording_tracker(
+        dir,
+        &[("logging_level", "INFO")],
+        &[("bob", "bob@example.com")],
+    )
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {

@@ -20,6 +20,8 @@ use std::time::Duration;
 use roundup_mailgw::fetch::{self, ErrorKind, ImapLogin, PopLogin, Server};
 use roundup_testkit::{missing_because, Tool};
 
+mod support;
+
 const OURS: &str = env!("CARGO_BIN_EXE_roundup-mailgw");
 const SPOOL: &str = "/var/mail-ci";
 
@@ -149,46 +151,7 @@ fn mail(user: &str, n: usize, subject: &str, body: &str) -> String {
 }
 
 fn tracker(dir: &Path) -> PathBuf {
-    let home = dir.join("t");
-    let settings: Vec<(String, String)> = [
-        ("mail_domain", "example.com"),
-        ("tracker_web", "http://tracker.example/"),
-        ("password_pbkdf2_default_rounds", "1000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    roundup_tracker::install(&home, "classic", "sqlite", &settings).unwrap();
-    // mail is recorded, not sent
-    let ini = home.join("config.ini");
-    let text = std::fs::read_to_string(&ini).unwrap();
-    let debug = home.join("mail.out");
-    let changed = text.replacen(
-        "\ndebug = \n",
-        &format!("\ndebug = {}\n", debug.display()),
-        1,
-    );
-    assert_ne!(changed, text, "config.ini has no empty [mail] debug line");
-    std::fs::write(&ini, changed).unwrap();
-    let t = roundup_tracker::Tracker::open(&home).unwrap();
-    t.initialise("secret", "admin@example.com").unwrap();
-    let db = t.open_db("1").unwrap();
-    let mut v = roundup_core::Values::new();
-    v.insert(
-        "username".into(),
-        Some(roundup_core::Value::String("bob".into())),
-    );
-    v.insert(
-        "address".into(),
-        Some(roundup_core::Value::String("bob@example.com".into())),
-    );
-    v.insert(
-        "roles".into(),
-        Some(roundup_core::Value::String("User".into())),
-    );
-    db.create("user", v).unwrap();
-    db.commit().unwrap();
-    home
+    support::recording_tracker(dir, &[], &[("bob", "bob@example.com")])
 }
 
 fn titles(home: &Path) -> Vec<String> {

@@ -19,6 +19,8 @@ use std::time::{Duration, Instant};
 
 use roundup_testkit::{missing_because, Tool};
 
+mod support;
+
 const OURS: &str = env!("CARGO_BIN_EXE_roundup-mailgw");
 const MBOX: &str = "/var/mail/rt";
 
@@ -61,41 +63,15 @@ fn postfix(cmd: &str) {
 
 /// A fresh classic tracker sending through localhost:25.
 fn tracker(dir: &Path, tls: bool) -> std::path::PathBuf {
-    let home = dir.join("t");
-    let settings: Vec<(String, String)> = [
-        ("mail_host", "localhost"),
-        ("mail_port", "25"),
-        ("mail_tls", if tls { "yes" } else { "no" }),
-        ("mail_domain", "example.com"),
-        ("tracker_web", "http://tracker.example/"),
-        ("password_pbkdf2_default_rounds", "1000"),
-    ]
-    .iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    roundup_tracker::install(&home, "classic", "sqlite", &settings).expect("install");
-    let t = roundup_tracker::Tracker::open(&home).expect("open");
-    t.initialise("secret", "admin@example.com")
-        .expect("initialise");
-    let db = t.open_db("1").unwrap();
-    for (name, addr) in [("alice", "alice@example.com"), ("bob", "bob@example.com")] {
-        let mut v = roundup_core::Values::new();
-        v.insert(
-            "username".into(),
-            Some(roundup_core::Value::String(name.into())),
-        );
-        v.insert(
-            "address".into(),
-            Some(roundup_core::Value::String(addr.into())),
-        );
-        v.insert(
-            "roles".into(),
-            Some(roundup_core::Value::String("User".into())),
-        );
-        db.create("user", v).unwrap();
-    }
-    db.commit().unwrap();
-    home
+    support::tracker(
+        dir,
+        &[
+            ("mail_host", "localhost"),
+            ("mail_port", "25"),
+            ("mail_tls", if tls { "yes" } else { "no" }),
+        ],
+        &[("alice", "alice@example.com"), ("bob", "bob@example.com")],
+    )
 }
 
 fn feed(home: &Path, raw: &str) -> String {
