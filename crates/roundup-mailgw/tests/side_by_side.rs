@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use roundup_testkit::Roundup26;
+use roundup_testkit::{set_config_option as set_option, Roundup26};
 
 const OURS: &str = env!("CARGO_BIN_EXE_roundup-mailgw");
 
@@ -184,33 +184,6 @@ fn run_theirs(r: &Roundup26, home: &Path, raw: &[u8]) {
         "Roundup's roundup-mailgw failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-}
-
-fn set_option(home: &Path, section: &str, option: &str, value: &str) {
-    let path = home.join("config.ini");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut done = false;
-    for line in text.lines() {
-        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = s.to_string();
-        }
-        let bare = line.trim_start_matches('#').trim_start();
-        if !done
-            && current == section
-            && bare
-                .strip_prefix(option)
-                .is_some_and(|r| r.trim_start().starts_with('='))
-        {
-            out.push(format!("{option} = {value}"));
-            done = true;
-        } else {
-            out.push(line.to_string());
-        }
-    }
-    assert!(done, "no [{section}] {option}");
-    std::fs::write(&path, out.join("\n") + "\n").unwrap();
 }
 
 /// Text with dates, made-up message ids and password hashes replaced.

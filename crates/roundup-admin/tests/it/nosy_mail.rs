@@ -13,36 +13,9 @@
 use std::path::Path;
 
 use mail_parser::{MessageParser, MimeHeaders};
-use roundup_testkit::Roundup26;
+use roundup_testkit::{set_config_option as set_option, Roundup26};
 
 use super::stock_homes::{install_stock, ours, theirs};
-
-/// Set `option` of `[section]` in a home's config.ini (commented out or
-/// not), as an administrator editing the file would.
-fn set_option(home: &Path, section: &str, option: &str, value: &str) {
-    let path = home.join("config.ini");
-    let text = std::fs::read_to_string(&path).expect("read config.ini");
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut done = false;
-    for line in text.lines() {
-        if let Some(s) = line.strip_prefix('[').and_then(|l| l.strip_suffix(']')) {
-            current = s.to_string();
-        }
-        let bare = line.trim_start_matches('#').trim_start();
-        let is_it = bare
-            .strip_prefix(option)
-            .is_some_and(|rest| rest.trim_start().starts_with('='));
-        if !done && current == section && is_it {
-            out.push(format!("{option} = {value}"));
-            done = true;
-        } else {
-            out.push(line.to_string());
-        }
-    }
-    assert!(done, "config.ini has no [{section}] {option}");
-    std::fs::write(&path, out.join("\n") + "\n").expect("write config.ini");
-}
 
 /// One notification, as the comparison sees it.
 #[derive(Debug, PartialEq)]
