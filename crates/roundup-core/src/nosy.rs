@@ -181,7 +181,17 @@ pub fn send_message(
     let Some(setup) = db.mail().cloned() else {
         return Ok(());
     };
-    let n = notification(db, class, id, msgid, note, sendto, bcc, opts)?;
+    let n = notification(
+        db,
+        &setup.settings,
+        class,
+        id,
+        msgid,
+        note,
+        sendto,
+        bcc,
+        opts,
+    )?;
     for envelope in setup.mailer.compose_notification(&n)? {
         db.queue_mail(&envelope)?;
     }
@@ -192,6 +202,7 @@ pub fn send_message(
 #[allow(clippy::too_many_arguments)]
 fn notification(
     db: &Db,
+    s: &crate::mail::NosySettings,
     class: &str,
     id: &str,
     msgid: Option<&str>,
@@ -200,8 +211,6 @@ fn notification(
     bcc: Vec<String>,
     opts: &NosyOptions,
 ) -> Result<Notification> {
-    let setup = db.mail().cloned().expect("checked by the caller");
-    let s = &setup.settings;
     let (mut inreplyto, mut messageid) = match msgid {
         Some(m) => (
             opt_str(db.get("msg", m, "inreplyto")?),
