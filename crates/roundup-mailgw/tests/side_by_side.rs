@@ -16,7 +16,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use roundup_testkit::{set_config_option as set_option, Roundup26};
+use roundup_testkit::{debug_mails, set_config_option as set_option, Roundup26};
 
 const OURS: &str = env!("CARGO_BIN_EXE_roundup-mailgw");
 
@@ -243,42 +243,35 @@ fn export(r: &Roundup26, home: &Path, dir: &Path) -> Vec<(String, String)> {
 /// (envelope recipients, subject, sorted X-Roundup headers) of each mail
 /// in a debug file.
 fn sent(path: &Path) -> Vec<(String, String, Vec<String>)> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.split('\n').collect();
     let mut out = Vec::new();
-    for i in 0..lines.len() {
-        if lines[i].starts_with("From ")
-            && lines.get(i + 1).is_some_and(|l| l.starts_with("FROM: "))
-        {
-            // Addresses only: Roundup bounces a From it cannot parse to
-            // the whole header text, we to the address found in it.
-            let to = lines[i + 2]
-                .trim_start_matches("TO: ")
-                .split(", ")
-                .map(|a| match (a.rfind('<'), a.rfind('>')) {
-                    (Some(s), Some(e)) if s < e => &a[s + 1..e],
-                    _ => a,
-                })
-                .collect::<Vec<_>>()
-                .join(", ");
-            let mut subject = String::new();
-            let mut xs = Vec::new();
-            for l in &lines[i + 3..] {
-                if l.is_empty() {
-                    break;
-                }
-                if let Some(s) = l.strip_prefix("Subject: ") {
-                    subject = s.to_string();
-                }
-                if l.to_ascii_lowercase().starts_with("x-roundup-")
-                    && !l.to_ascii_lowercase().starts_with("x-roundup-version")
-                {
-                    xs.push(l.to_ascii_lowercase());
-                }
+    for (to, message) in debug_mails(path) {
+        // Addresses only: Roundup bounces a From it cannot parse to the
+        // whole header text, we to the address found in it.
+        let to = to
+            .split(", ")
+            .map(|a| match (a.rfind('<'), a.rfind('>')) {
+                (Some(s), Some(e)) if s < e => &a[s + 1..e],
+                _ => a,
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut subject = String::new();
+        let mut xs = Vec::new();
+        for l in message.lines() {
+            if l.is_empty() {
+                break;
             }
-            xs.sort();
-            out.push((to, subject, xs));
+            if let Some(s) = l.strip_prefix("Subject: ") {
+                subject = s.to_string();
+            }
+            if l.to_ascii_lowercase().starts_with("x-roundup-")
+                && !l.to_ascii_lowercase().starts_with("x-roundup-version")
+            {
+                xs.push(l.to_ascii_lowercase());
+            }
         }
+        xs.sort();
+        out.push((to, subject, xs));
     }
     out
 }

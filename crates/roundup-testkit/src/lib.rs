@@ -238,3 +238,26 @@ pub fn set_config_option(home: &Path, section: &str, option: &str, value: &str) 
     assert!(done, "config.ini has no [{section}] {option}");
     std::fs::write(&path, out.join("\n") + "\n").expect("write config.ini");
 }
+
+/// The messages of a `[mail] debug` file (Roundup's layout: a `From `
+/// line, `FROM:` and `TO:` lines, then the message), in order, as
+/// (recipients as on the `TO:` line, the message text).
+pub fn debug_mails(path: &Path) -> Vec<(String, String)> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.split('\n').collect();
+    let mut starts: Vec<usize> = (0..lines.len())
+        .filter(|&i| {
+            lines[i].starts_with("From ")
+                && lines.get(i + 1).is_some_and(|l| l.starts_with("FROM: "))
+        })
+        .collect();
+    starts.push(lines.len());
+    starts
+        .windows(2)
+        .map(|w| {
+            let entry = &lines[w[0]..w[1]];
+            let to = entry.get(2).unwrap_or(&"").trim_start_matches("TO: ");
+            (to.to_string(), entry.get(3..).unwrap_or(&[]).join("\n"))
+        })
+        .collect()
+}

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use mail_parser::{MessageParser, MimeHeaders};
-use roundup_testkit::{set_config_option as set_option, Roundup26};
+use roundup_testkit::{debug_mails, set_config_option as set_option, Roundup26};
 
 use super::stock_homes::{install_stock, ours, theirs};
 
@@ -48,22 +48,8 @@ fn norm_id(id: &str) -> String {
 
 /// The messages of a debug file, in order.
 fn mails(path: &Path) -> Vec<Mail> {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.split('\n').collect();
-    let mut starts = Vec::new();
-    for i in 0..lines.len() {
-        if lines[i].starts_with("From ")
-            && lines.get(i + 1).is_some_and(|l| l.starts_with("FROM: "))
-        {
-            starts.push(i);
-        }
-    }
-    starts.push(lines.len());
     let mut out = Vec::new();
-    for w in starts.windows(2) {
-        let entry = &lines[w[0]..w[1]];
-        let envelope_to = entry[2].trim_start_matches("TO: ").to_string();
-        let raw = entry[3..].join("\n");
+    for (envelope_to, raw) in debug_mails(path) {
         let m = MessageParser::default()
             .parse(raw.as_bytes())
             .expect("a parsable message");
