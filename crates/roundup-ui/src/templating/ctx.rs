@@ -58,6 +58,8 @@ pub(crate) struct RenderCtx<'a> {
     pub tz: Timezone,
     pub index: IndexArgs,
     pub markdown_breaks: bool,
+    /// The templates and messages of the page, for `renderWith`.
+    pub page: Option<(&'a super::Templates, &'a super::PageMessages)>,
     perms: RefCell<FastHashMap<String, bool>>,
     checked: RefCell<FastHashMap<String, bool>>,
     /// Scratch space for building memo keys.
@@ -97,6 +99,7 @@ impl<'a> RenderCtx<'a> {
             tz,
             index,
             markdown_breaks,
+            page: None,
             perms: RefCell::new(FastHashMap::default()),
             checked: RefCell::new(FastHashMap::default()),
             key_buf: RefCell::new(String::new()),
@@ -172,7 +175,11 @@ impl<'a> RenderCtx<'a> {
     pub fn may_edit(&self, class: &str, prop: Option<&str>, item: Option<&str>) -> bool {
         match item {
             Some(_) => self.may("Edit", Some(class), prop, item),
-            None => self.may("Create", Some(class), prop, None),
+            // Roundup: Create, or Register (the registration form).
+            None => {
+                self.may("Create", Some(class), prop, None)
+                    || self.may("Register", Some(class), prop, None)
+            }
         }
     }
 

@@ -94,9 +94,10 @@ pub mod model;
 pub mod request;
 pub mod utils;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fs;
 use std::path::Path;
+use std::sync::Arc;
 
 use minijinja::{context, Environment, Value as JValue};
 use roundup_core::Error;
@@ -128,6 +129,25 @@ pub struct Templates {
     local: BTreeSet<String>,
     /// The embedded template whose html files are the fallback.
     embedded: Option<String>,
+    /// The home's page templates written in TAL (`template_engine` is
+    /// `zopetal` or `chameleon`), compiled.
+    tal: Arc<TalPages>,
+}
+
+/// A home's TAL page templates by file name; `templates/page` in a
+/// template finds `page.html` here.
+#[derive(Debug, Default)]
+pub struct TalPages {
+    programs: HashMap<String, Arc<roundup_tal::Program>>,
+}
+
+impl roundup_tal::Loader for TalPages {
+    fn load(&self, name: &str) -> Result<Option<Arc<roundup_tal::Program>>, roundup_tal::TalError> {
+        Ok(["", ".html", ".xml", ".htm"]
+            .iter()
+            .find_map(|ext| self.programs.get(&format!("{name}{ext}")))
+            .cloned())
+    }
 }
 
 impl std::fmt::Debug for Templates {
@@ -135,6 +155,7 @@ impl std::fmt::Debug for Templates {
         f.debug_struct("Templates")
             .field("local", &self.local)
             .field("embedded", &self.embedded)
+            .field("tal", &self.tal.programs.len())
             .finish()
     }
 }
@@ -267,9 +288,8 @@ impl Templates {
                     .find(|n| roundup_tracker::templates::exists(n))
             });
         // Page templates in TAL (Roundup's zopetal and chameleon engines)
-        // are not rendered yet: a TAL file of the home is left out, and the
-        // page comes from our own pages of the template the home was made
-        // from, never as TAL source.
+        // are compiled by roundup-tal; the others are Jinja2 (minijinja).
+        let tal_engine = tracker.config().template_engine() != "jinja2";
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
@@ -277,7 +297,7 @@ impl Templates {
         // Python string/dict/list methods (`s.split(",")`, `d.items()`), as
         // Roundup's Jinja2 templates use them.
         env.set_unknown_method_callback(minijinja_contrib::pycompat::unknown_method_callback);
-        let mut skipped_tal = 0usize;
+        let mut tal = TalPages::default();
         let mut local = BTreeSet::new();
         if dir.is_dir() {
             let mut files = Vec::new();
@@ -285,8 +305,11 @@ impl Templates {
             for (name, path) in files {
                 let source = fs::read_to_string(&path)
                     .map_err(|e| Error::io(format!("reading template {}", path.display()), e))?;
-                if embedded.is_some() && is_tal(&source) {
-                    skipped_tal += 1;
+                if tal_engine && is_tal(&source) {
+                    let program = roundup_tal::compile(&path.display().to_string(), &source)
+                        .map_err(|e| Error::Config(e.to_string()))?;
+                    tal.programs.insert(name.clone(), program);
+                    local.insert(name);
                     continue;
                 }
                 let source = without_trans_tags(&source);
@@ -300,14 +323,6 @@ impl Templates {
                 })?;
                 local.insert(name);
             }
-        }
-        if skipped_tal > 0 {
-            eprintln!(
-                "{}: {skipped_tal} TAL page templates in {} are not rendered yet; the built-in {} pages are served instead",
-                tracker.home().display(),
-                dir.display(),
-                embedded.as_deref().unwrap_or_default()
-            );
         }
         if let Some(tpl) = embedded.clone() {
             env.set_loader(move |name| {
@@ -342,6 +357,7 @@ impl Templates {
             env,
             local,
             embedded,
+            tal: Arc::new(tal),
         };
         // Compile the embedded pages now too, so their errors surface at load.
         templates.check_embedded()?;
@@ -442,7 +458,20 @@ impl Templates {
             template: template.to_string(),
             ..view.clone()
         };
-        let rctx = ctx::RenderCtx::new(db, tracker, req, &view)?;
+        let mut rctx = ctx::RenderCtx::new(db, tracker, req, &view)?;
+        rctx.page = Some((self, messages));
+        if let Some(program) = self.tal.programs.get(&name) {
+            return ctx::enter(&rctx, || {
+                let state = self.env.empty_state();
+                roundup_tal::render(
+                    program,
+                    self.tal.clone(),
+                    &state,
+                    tal_variables(context_value, messages),
+                )
+            })
+            .map_err(|e| Error::Value(e.to_string()));
+        }
         let tmpl = self
             .env
             .get_template(&name)
@@ -453,6 +482,65 @@ impl Templates {
             view => context! { classname => view.classname.clone(), itemid => view.itemid.clone(), template => view.template.clone() },
         };
         ctx::enter(&rctx, || tmpl.render(vars)).map_err(|e| Error::Value(describe(&e, &name)))
+    }
+}
+
+/// What Roundup gives a TAL page: `context`, `request`, `db`, `utils`,
+/// `config`, `tracker`, `true`, `false`, and the status messages as
+/// `options/ok_message` and `options/error_message` (HTML: escaped text,
+/// line breaks kept).
+fn tal_variables(context: JValue, messages: &PageMessages) -> Vec<(String, JValue)> {
+    let as_html = |list: &[String]| -> JValue {
+        JValue::from(
+            list.iter()
+                .map(|m| html::breaks(&html::escape(m)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    let options = context! {
+        ok_message => as_html(&messages.ok),
+        error_message => as_html(&messages.error),
+    };
+    vec![
+        ("context".into(), context),
+        ("request".into(), JValue::from_object(request::RequestObj)),
+        ("db".into(), JValue::from_object(model::DbObj)),
+        ("utils".into(), JValue::from_object(utils::UtilsObj)),
+        ("config".into(), JValue::from_object(utils::ConfigObj)),
+        ("tracker".into(), JValue::from_object(utils::TrackerObj)),
+        ("true".into(), JValue::from(1)),
+        ("false".into(), JValue::from(0)),
+        ("options".into(), options),
+        ("i18n".into(), JValue::from_object(I18nObj)),
+    ]
+}
+
+/// `i18n`: message translation for templates. Trackers without message
+/// catalogs show messages as written.
+#[derive(Debug)]
+struct I18nObj;
+
+impl minijinja::value::Object for I18nObj {
+    fn call_method(
+        self: &Arc<Self>,
+        _state: &minijinja::State<'_, '_>,
+        method: &str,
+        args: &[JValue],
+    ) -> Result<JValue, minijinja::Error> {
+        match method {
+            "gettext" | "ugettext" | "_" => {
+                let (msg,): (String,) = minijinja::value::from_args(args)?;
+                Ok(JValue::from(msg))
+            }
+            "ngettext" | "ungettext" => {
+                let (one, many, n): (String, String, i64) = minijinja::value::from_args(args)?;
+                Ok(JValue::from(if n == 1 { one } else { many }))
+            }
+            _ => Err(minijinja::Error::new(
+                minijinja::ErrorKind::UnknownMethod,
+                format!("i18n has no method {method}()"),
+            )),
+        }
     }
 }
 

@@ -74,6 +74,10 @@ pub struct DbObj;
 impl Object for DbObj {
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         let name = key.as_str()?;
+        // Roundup's HTMLDatabase also offers the tracker's configuration.
+        if name == "config" {
+            return Some(JValue::from_object(super::utils::ConfigObj));
+        }
         with(|ctx| Ok(ctx.is_class(name)))
             .ok()
             .filter(|b| *b)
@@ -102,7 +106,19 @@ impl Object for DbObj {
     ) -> Result<JValue, TplError> {
         match method {
             "getuid" => with(|ctx| Ok(JValue::from(ctx.userid.as_str()))),
-            "classes" => Ok(JValue::from(self.enumerate_values())),
+            // Roundup's HTMLDatabase.classes(): the classes themselves,
+            // by name.
+            "classes" => {
+                let mut names: Vec<String> = self
+                    .enumerate_values()
+                    .iter()
+                    .filter_map(|n| n.as_str().map(str::to_string))
+                    .collect();
+                names.sort();
+                Ok(JValue::from(
+                    names.iter().map(|n| ClassObj::value(n)).collect::<Vec<_>>(),
+                ))
+            }
             "getclass" => {
                 let (name,): (String,) = from_args(args)?;
                 self.get_value(&JValue::from(name.as_str())).ok_or_else(|| {
@@ -152,8 +168,10 @@ impl Object for ClassObj {
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         let name = key.as_str()?;
         match name {
-            "classname" => return Some(JValue::from(self.class.as_str())),
+            "classname" | "_classname" => return Some(JValue::from(self.class.as_str())),
             "id" => return Some(JValue::from(())),
+            // a new-item form posts to the class
+            "designator" => return Some(JValue::from(self.class.as_str())),
             _ => {}
         }
         with(|ctx| Ok(PropObj::for_class(ctx, &self.class, name)))
@@ -179,6 +197,16 @@ impl Object for ClassObj {
         match method {
             "is_view_ok" => with(|ctx| Ok(JValue::from(ctx.may_view(class, None, None)))),
             "is_edit_ok" => with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, None)))),
+            "renderWith" => {
+                let (name, kw): (String, Kwargs) = from_args(args)?;
+                with(|ctx| render_with(ctx, class, &name, &kw))
+            }
+            // may look but not change
+            "is_only_view_ok" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.may_view(class, None, None) && !ctx.may("Edit", Some(class), None, None),
+                ))
+            }),
             "is_create_ok" => {
                 with(|ctx| Ok(JValue::from(ctx.may("Create", Some(class), None, None))))
             }
@@ -209,10 +237,16 @@ impl Object for ClassObj {
             "properties" => {
                 let (kw,): (Kwargs,) = from_args(args)?;
                 let cansearch = kw_bool(&kw, "cansearch", true);
+                // Roundup sorts them by name unless sort=False.
+                let sorted = kw_bool(&kw, "sort", true);
                 with(|ctx| {
                     let cls = ctx.db.class(class).map_err(core_err)?;
+                    let mut names = cls.prop_names(true);
+                    if sorted {
+                        names.sort();
+                    }
                     Ok(JValue::from(
-                        cls.prop_names(true)
+                        names
                             .into_iter()
                             .filter(|p| {
                                 !cansearch
@@ -554,8 +588,8 @@ impl Object for ItemObj {
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         let name = key.as_str()?;
         match name {
-            "classname" => return Some(JValue::from(self.class.as_str())),
-            "id" => return Some(JValue::from(self.id.as_str())),
+            "classname" | "_classname" => return Some(JValue::from(self.class.as_str())),
+            "id" | "_nodeid" => return Some(JValue::from(self.id.as_str())),
             _ => {}
         }
         with(|ctx| Ok(PropObj::for_item(ctx, &self.class, &self.id, name)))
@@ -597,6 +631,12 @@ impl Object for ItemObj {
             "is_edit_ok" => {
                 with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, Some(id)))))
             }
+            "is_only_view_ok" => with(|ctx| {
+                Ok(JValue::from(
+                    ctx.may_view(class, None, Some(id))
+                        && !ctx.may("Edit", Some(class), None, Some(id)),
+                ))
+            }),
             "is_retire_ok" => {
                 with(|ctx| Ok(JValue::from(ctx.may("Retire", Some(class), None, Some(id)))))
             }
@@ -818,7 +858,9 @@ impl PropObj {
     }
 
     fn viewable(&self, ctx: &RenderCtx<'_>) -> bool {
+        // A new item's fields may be seen by whoever may fill them in.
         ctx.may_view(&self.class, Some(&self.name), self.item.as_deref())
+            || (self.item.is_none() && ctx.may_edit(&self.class, Some(&self.name), None))
     }
 
     fn editable(&self, ctx: &RenderCtx<'_>) -> bool {
@@ -956,7 +998,6 @@ impl PropObj {
                 .attr("name", &self.formname)
                 .attr("id", &id_attr)
                 .attr("size", &size)
-                .attr("autocomplete", "new-password")
                 .extra(&extra)
                 .open(),
             PropType::Link | PropType::Multilink => {
@@ -1258,6 +1299,45 @@ impl Object for PropObj {
         let name = key.as_str()?;
         match name {
             "_name" => return Some(JValue::from(self.name.as_str())),
+            // The hyperdb property as Python shows it.
+            "_prop" => {
+                return Some(JValue::from(match &self.prop.link_class {
+                    Some(target) => format!(
+                        "<roundup.hyperdb.{} to \"{target}\">",
+                        self.prop.ptype.name()
+                    ),
+                    None => format!("<roundup.hyperdb.{}>", self.prop.ptype.name()),
+                }))
+            }
+            // What `==` compares in TAL python expressions: the raw value,
+            // as Roundup's HTMLProperty.__eq__ does, whatever View says.
+            "__value__" => {
+                let loaded;
+                let value = match (&self.value, &self.item) {
+                    (Some(v), _) => Some(v),
+                    (None, Some(id)) => {
+                        loaded =
+                            with(|ctx| Ok(ctx.value(&self.class, id, &self.name).ok().flatten()))
+                                .ok()
+                                .flatten();
+                        loaded.as_ref()
+                    }
+                    (None, None) => None,
+                };
+                return Some(match value {
+                    Some(Value::Multilink(ids)) => JValue::from(ids.clone()),
+                    Some(Value::Link(id)) => JValue::from(id.as_str()),
+                    Some(Value::Boolean(b)) => JValue::from(*b),
+                    Some(Value::Integer(i)) => JValue::from(*i),
+                    Some(Value::Number(n)) => JValue::from(*n),
+                    Some(Value::String(s)) => JValue::from(s.as_str()),
+                    Some(v) => {
+                        with(|ctx| Ok(JValue::from(value_text(ctx, &self.prop, v, &ctx.tz))))
+                            .unwrap_or_default()
+                    }
+                    None => JValue::from(()),
+                });
+            }
             "_value" | "_raw" => {
                 return with(|ctx| {
                     Ok(if self.viewable(ctx) {
@@ -1401,7 +1481,7 @@ impl Object for PropObj {
                         tag = tag.attr("rows", "5");
                     }
                     if !kw.has("cols") {
-                        tag = tag.attr("cols", "60");
+                        tag = tag.attr("cols", "40");
                     }
                     Ok(safe(format!(
                         "{}{}</textarea>",
@@ -1421,9 +1501,8 @@ impl Object for PropObj {
                         TagBuilder::new("input")
                             .attr("type", "password")
                             .attr("name", &name)
-                            .attr("id", &name.replace('@', "-"))
+                            .attr("id", &format!("{}-confirm", self.formname))
                             .attr("size", &kw_str(&kw, "size").unwrap_or_else(|| "30".into()))
-                            .attr("autocomplete", "new-password")
                             .extra(&extra_attrs(&kw, &["size"]))
                             .open(),
                     ))
@@ -1761,4 +1840,83 @@ fn journal_values(ctx: &RenderCtx<'_>, class: &str, id: &str) -> JValue {
             })
             .collect::<Vec<_>>(),
     )
+}
+
+/// Roundup's `HTMLClass.renderWith(name, sort=, group=, filter=,
+/// columns=, filterspec=, pagesize=, startwith=, search_text=)`: the
+/// class's `name` page rendered for a request with these index arguments.
+fn render_with(ctx: &RenderCtx, class: &str, name: &str, kw: &Kwargs) -> Result<JValue, TplError> {
+    let Some((templates, messages)) = ctx.page else {
+        return Err(TplError::new(
+            ErrorKind::InvalidOperation,
+            "renderWith is only available while a page is rendered",
+        ));
+    };
+    let text = |v: &JValue| -> String {
+        if let Some(s) = v.as_str() {
+            return s.to_string();
+        }
+        match v.try_iter() {
+            Ok(it) => it
+                .map(|x| {
+                    // ('-', 'activity') pairs of sort and group
+                    if x.kind() == minijinja::value::ValueKind::Seq {
+                        let parts: Vec<String> = x
+                            .try_iter()
+                            .map(|p| p.map(|p| p.to_string()).collect())
+                            .unwrap_or_default();
+                        match parts.as_slice() {
+                            [dir, prop] if dir == "-" => format!("-{prop}"),
+                            [_, prop] => prop.clone(),
+                            _ => parts.join(""),
+                        }
+                    } else {
+                        x.to_string()
+                    }
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            Err(_) => v.to_string(),
+        }
+    };
+    let mut form: Vec<(String, crate::request::FormValue)> = Vec::new();
+    let mut put =
+        |k: &str, v: String| form.push((k.to_string(), crate::request::FormValue::Text(v)));
+    for (arg, field) in [
+        ("sort", "@sort"),
+        ("group", "@group"),
+        ("filter", "@filter"),
+        ("columns", "@columns"),
+        ("pagesize", "@pagesize"),
+        ("startwith", "@startwith"),
+        ("search_text", "@search_text"),
+        ("dispname", "@dispname"),
+    ] {
+        if let Some(v) = kw.get::<Option<JValue>>(arg)? {
+            if !v.is_none() {
+                put(field, text(&v));
+            }
+        }
+    }
+    if let Some(spec) = kw.get::<Option<JValue>>("filterspec")? {
+        if let Ok(keys) = spec.try_iter() {
+            for k in keys {
+                let v = spec.get_item(&k).unwrap_or_default();
+                put(&k.to_string(), text(&v));
+            }
+        }
+    }
+    kw.assert_all_used()?;
+    let mut req = ctx.req.clone();
+    req.form = form;
+    req.method = "GET".into();
+    let view = super::View {
+        classname: Some(class.to_string()),
+        itemid: None,
+        template: name.to_string(),
+    };
+    templates
+        .render(ctx.db, ctx.tracker, &req, &view, messages)
+        .map(JValue::from_safe_string)
+        .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))
 }

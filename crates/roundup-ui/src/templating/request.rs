@@ -6,9 +6,10 @@ use std::sync::Arc;
 use minijinja::value::{from_args, Enumerator, Kwargs, Object, ObjectRepr};
 use minijinja::{Error as TplError, ErrorKind, State, Value as JValue};
 use roundup_core::filter::FilterSpec;
+use roundup_core::schema::PropType;
 
 use super::ctx::{with, RenderCtx};
-use super::html::{url_quote, url_quote_arg, TagBuilder};
+use super::html::TagBuilder;
 use super::model::{value_text, ItemObj};
 use crate::request::{FormValue, WebRequest};
 
@@ -119,6 +120,9 @@ impl Object for RequestObj {
                 "username" => JValue::from(ctx.req.username.as_str()),
                 "nonce" => JValue::from(ctx.req.nonce.as_str()),
                 "csrf_token" => JValue::from(ctx.csrf()),
+                "client" => JValue::from_object(ClientObj),
+                "env" => env_value(ctx),
+                "base_javascript" => JValue::from_safe_string(base_javascript(ctx)),
                 _ => return Ok(None),
             }))
         })
@@ -209,33 +213,32 @@ pub(crate) fn indexargs_url(
     url: &str,
     args: &[(String, Option<String>)],
 ) -> String {
+    // Roundup's order and quoting: the given arguments first (values
+    // quoted), then the request's own index arguments as they are.
     let ix = &ctx.index;
     let mut parts: Vec<String> = args
         .iter()
-        .filter_map(|(k, v)| {
-            v.as_ref()
-                .map(|v| format!("{}={}", url_quote_arg(k), url_quote_arg(v)))
-        })
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", py_quote(v))))
         .collect();
     let given = |name: &str| {
         args.iter()
             .any(|(k, _)| k == &format!("@{name}") || k == &format!(":{name}"))
     };
     if !ix.columns.is_empty() && !given("columns") {
-        parts.push(format!("@columns={}", url_quote_arg(&ix.columns.join(","))));
+        parts.push(format!("@columns={}", ix.columns.join(",")));
     }
     if !ix.sort.is_empty() && !given("sort") {
-        parts.push(format!("@sort={}", url_quote_arg(&order_text(&ix.sort))));
+        parts.push(format!("@sort={}", order_text(&ix.sort)));
     }
     if !ix.group.is_empty() && !given("group") {
-        parts.push(format!("@group={}", url_quote_arg(&order_text(&ix.group))));
+        parts.push(format!("@group={}", order_text(&ix.group)));
     }
     if !ix.filter.is_empty() && !given("filter") {
-        parts.push(format!("@filter={}", url_quote_arg(&ix.filter.join(","))));
+        parts.push(format!("@filter={}", ix.filter.join(",")));
     }
-    if let Some(t) = &ix.search_text {
+    if let Some(t) = ix.search_text.as_deref().filter(|t| !t.is_empty()) {
         if !given("search_text") {
-            parts.push(format!("@search_text={}", url_quote(t)));
+            parts.push(format!("@search_text={}", py_quote(t)));
         }
     }
     if !given("pagesize") {
@@ -244,65 +247,104 @@ pub(crate) fn indexargs_url(
     if !given("startwith") {
         parts.push(format!("@startwith={}", ix.startwith));
     }
+    let class = ctx.view.classname.as_deref();
     for f in &ix.filterspec {
         if args.iter().any(|(a, _)| *a == f.prop) {
             continue;
         }
-        parts.push(format!(
-            "{}={}",
-            url_quote_arg(&f.prop),
-            url_quote_arg(&f.values.join(","))
-        ));
+        let quoted: Vec<String> = f.values.iter().map(|v| py_quote(v)).collect();
+        let is_text = f.prop != "id"
+            && class.is_some_and(|c| {
+                ctx.db
+                    .class(c)
+                    .ok()
+                    .and_then(|cl| cl.props.get(&f.prop).map(|p| p.ptype == PropType::String))
+                    .unwrap_or(false)
+            });
+        let joined = if !f.list {
+            quoted.join(",")
+        } else if is_text {
+            quoted.join("%20")
+        } else {
+            quoted.join(",")
+        };
+        parts.push(format!("{}={joined}", f.prop));
     }
-    if parts.is_empty() {
-        url.to_string()
-    } else {
-        format!("{url}?{}", parts.join("&"))
-    }
+    format!("{url}?{}", parts.join("&"))
 }
 
-fn hidden(name: &str, value: &str) -> String {
-    TagBuilder::new("input")
-        .attr("type", "hidden")
-        .attr("name", name)
-        .attr("value", value)
-        .open()
+/// Python's `urllib.parse.quote` (only `/` and unreserved characters
+/// are left as they are).
+fn py_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// The index arguments as hidden fields: [columns, sort, group, filter,
 /// filterspec, search_text, pagesize, startwith] say which parts to include.
 fn indexargs_form(ctx: &RenderCtx<'_>, parts: [bool; 8]) -> String {
+    // Roundup's fields, one a line: sort and group even when empty, each
+    // with an id of its name.
     let ix = &ctx.index;
-    let mut out = String::new();
+    let mut fields: Vec<String> = Vec::new();
+    let mut add = |name: &str, value: &str| {
+        fields.push(
+            TagBuilder::new("input")
+                .attr("type", "hidden")
+                .attr("name", name)
+                .attr("value", value)
+                .attr("id", name)
+                .open(),
+        )
+    };
     if parts[0] && !ix.columns.is_empty() {
-        out.push_str(&hidden("@columns", &ix.columns.join(",")));
+        add("@columns", &ix.columns.join(","));
     }
-    if parts[1] && !ix.sort.is_empty() {
-        out.push_str(&hidden("@sort", &order_text(&ix.sort)));
+    if parts[1] {
+        add("@sort", &order_text(&ix.sort));
     }
-    if parts[2] && !ix.group.is_empty() {
-        out.push_str(&hidden("@group", &order_text(&ix.group)));
+    if parts[2] {
+        add("@group", &order_text(&ix.group));
     }
     if parts[3] && !ix.filter.is_empty() {
-        out.push_str(&hidden("@filter", &ix.filter.join(",")));
+        add("@filter", &ix.filter.join(","));
     }
     if parts[4] {
+        let class = ctx.view.classname.as_deref();
         for f in &ix.filterspec {
-            out.push_str(&hidden(&f.prop, &f.values.join(",")));
+            let is_text = f.prop != "id"
+                && class.is_some_and(|c| {
+                    ctx.db
+                        .class(c)
+                        .ok()
+                        .and_then(|cl| cl.props.get(&f.prop).map(|p| p.ptype == PropType::String))
+                        .unwrap_or(false)
+                });
+            add(
+                &f.prop,
+                &f.values.join(if is_text && f.list { " " } else { "," }),
+            );
         }
     }
     if parts[5] {
-        if let Some(t) = &ix.search_text {
-            out.push_str(&hidden("@search_text", t));
+        if let Some(t) = ix.search_text.as_deref().filter(|t| !t.is_empty()) {
+            add("@search_text", t);
         }
     }
     if parts[6] {
-        out.push_str(&hidden("@pagesize", &ix.pagesize.to_string()));
+        add("@pagesize", &ix.pagesize.to_string());
     }
     if parts[7] {
-        out.push_str(&hidden("@startwith", &ix.startwith.to_string()));
+        add("@startwith", &ix.startwith.to_string());
     }
-    out
+    fields.join("\n")
 }
 
 fn description(ctx: &RenderCtx<'_>) -> String {
@@ -459,6 +501,9 @@ pub struct BatchObj {
     pagesize: usize,
     group: Vec<(bool, String)>,
     error: Option<String>,
+    /// The positions of the last two items fetched by index (previous,
+    /// current), for `propchanged` while a TAL loop walks the batch.
+    cursor: std::sync::Mutex<(Option<usize>, Option<usize>)>,
 }
 
 impl BatchObj {
@@ -471,6 +516,7 @@ impl BatchObj {
             pagesize,
             group: Vec::new(),
             error,
+            cursor: Default::default(),
         }
     }
 
@@ -530,6 +576,7 @@ impl BatchObj {
                     pagesize: ix.pagesize,
                     group: ix.group.clone(),
                     error: None,
+                    cursor: Default::default(),
                 },
                 Err(e) => BatchObj::empty(class, ix.pagesize, Some(e.to_string())),
             };
@@ -554,6 +601,7 @@ impl BatchObj {
             pagesize: ix.pagesize,
             group: ix.group.clone(),
             error: None,
+            cursor: Default::default(),
         }
     }
 
@@ -581,6 +629,36 @@ impl BatchObj {
     }
 }
 
+/// A neighbouring page of a batch.
+fn page_value(first: usize, length: usize, size: usize) -> JValue {
+    JValue::from_iter([
+        ("first", JValue::from(first)),
+        ("start", JValue::from(first + 1)),
+        ("end", JValue::from(first + length)),
+        ("length", JValue::from(length)),
+        ("size", JValue::from(size)),
+    ])
+}
+
+impl BatchObj {
+    /// Roundup's `Batch.propchanged(*props)`: whether any of these
+    /// properties differs between the item fetched last and the one
+    /// before it (true for the first item).
+    fn propchanged(&self, ctx: &RenderCtx, props: &[String]) -> bool {
+        let (Some(last), Some(cur)) = self.cursor.lock().map(|c| *c).unwrap_or((None, None)) else {
+            return true;
+        };
+        let (Some(a), Some(b)) = (self.ids.get(last), self.ids.get(cur)) else {
+            return true;
+        };
+        props.iter().any(|p| {
+            let va = ctx.value(&self.class, a, p).ok().flatten();
+            let vb = ctx.value(&self.class, b, p).ok().flatten();
+            va != vb
+        })
+    }
+}
+
 impl Object for BatchObj {
     fn repr(self: &Arc<Self>) -> ObjectRepr {
         ObjectRepr::Seq
@@ -588,6 +666,11 @@ impl Object for BatchObj {
 
     fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
         if let Some(i) = key.as_usize() {
+            if i < self.ids.len() {
+                if let Ok(mut c) = self.cursor.lock() {
+                    *c = (c.1, Some(i));
+                }
+            }
             return self.ids.get(i).map(|id| ItemObj::value(&self.class, id));
         }
         Some(match key.as_str()? {
@@ -614,6 +697,25 @@ impl Object for BatchObj {
             }
             "error" => JValue::from(self.error.clone()),
             "classname" => JValue::from(self.class.as_str()),
+            "size" => JValue::from(self.pagesize),
+            // Roundup's Batch.previous / .next: the neighbouring pages
+            // (`first`, `start`, `size`), or None at the ends.
+            "previous" => {
+                if self.first == 0 {
+                    JValue::from(())
+                } else {
+                    let first = self.first.saturating_sub(self.pagesize);
+                    page_value(first, self.pagesize.min(self.first), self.pagesize)
+                }
+            }
+            "next" => {
+                let next = self.first + self.ids.len();
+                if next < self.total {
+                    page_value(next, self.pagesize.min(self.total - next), self.pagesize)
+                } else {
+                    JValue::from(())
+                }
+            }
             _ => return None,
         })
     }
@@ -646,9 +748,13 @@ impl Object for BatchObj {
         self: &Arc<Self>,
         _state: &State<'_, '_>,
         method: &str,
-        _args: &[JValue],
+        args: &[JValue],
     ) -> Result<JValue, TplError> {
         match method {
+            "propchanged" => {
+                let props: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+                with(|ctx| Ok(JValue::from(self.propchanged(ctx, &props))))
+            }
             // [{heading, items}] with a new group whenever the grouped
             // properties change; one group with an empty heading when the
             // request does not group.
@@ -680,4 +786,114 @@ impl Object for BatchObj {
             )),
         }
     }
+}
+
+/// `request.client`: what Roundup's templates read of the web client
+/// object: the page charset, the CSP nonce and the form.
+#[derive(Debug)]
+pub struct ClientObj;
+
+impl Object for ClientObj {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Map
+    }
+
+    fn get_value(self: &Arc<Self>, key: &JValue) -> Option<JValue> {
+        match key.as_str()? {
+            "charset" => Some(JValue::from("utf-8")),
+            "client_nonce" => with(|ctx| Ok(JValue::from(ctx.req.nonce.as_str()))).ok(),
+            "form" => Some(JValue::from_object(FormObj)),
+            "classname" => with(|ctx| Ok(JValue::from(ctx.view.classname.clone()))).ok(),
+            "nodeid" => with(|ctx| Ok(JValue::from(ctx.view.itemid.clone()))).ok(),
+            "template" => with(|ctx| Ok(JValue::from(ctx.view.template.as_str()))).ok(),
+            "userid" => with(|ctx| Ok(JValue::from(ctx.userid.as_str()))).ok(),
+            "user" => with(|ctx| Ok(ItemObj::value("user", &ctx.userid))).ok(),
+            "base" => with(|ctx| Ok(JValue::from(ctx.req.base.as_str()))).ok(),
+            _ => None,
+        }
+    }
+
+    fn enumerate(self: &Arc<Self>) -> Enumerator {
+        Enumerator::Str(&["charset", "client_nonce", "form"])
+    }
+}
+
+/// `request.env`: the CGI variables of the request.
+fn env_value(ctx: &RenderCtx) -> JValue {
+    let req = ctx.req;
+    let query: String = if req.method == "GET" {
+        // As a browser writes it: `@` and `,` stay as they are.
+        let enc = |s: &str| {
+            form_urlencoded::byte_serialize(s.as_bytes())
+                .collect::<String>()
+                .replace("%40", "@")
+                .replace("%2C", ",")
+        };
+        req.form
+            .iter()
+            .filter_map(|(k, v)| match v {
+                FormValue::Text(t) => Some(format!("{}={}", enc(k), enc(t))),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+            .join("&")
+    } else {
+        String::new()
+    };
+    let mut env: Vec<(String, JValue)> = vec![
+        ("REQUEST_METHOD".into(), JValue::from(req.method.as_str())),
+        ("PATH_INFO".into(), JValue::from(req.path.as_str())),
+        (
+            "TRACKER_NAME".into(),
+            JValue::from(
+                ctx.tracker
+                    .home()
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            ),
+        ),
+    ];
+    // Present only when the URL had a query, as in Roundup's server.
+    if !query.is_empty() {
+        env.push(("QUERY_STRING".into(), JValue::from(query)));
+    }
+    for (name, value) in &req.headers {
+        let key = format!("HTTP_{}", name.to_ascii_uppercase().replace('-', "_"));
+        env.push((key, JValue::from(value.as_str())));
+    }
+    if let Some((_, host)) = req.headers.iter().find(|(n, _)| n == "host") {
+        env.push((
+            "SERVER_NAME".into(),
+            JValue::from(host.split(':').next().unwrap_or_default()),
+        ));
+    }
+    JValue::from_iter(env)
+}
+
+/// `request.base_javascript`: the page's helper script (submit once,
+/// open the help window below the tracker's base URL), with the page's
+/// CSP nonce.
+fn base_javascript(ctx: &RenderCtx) -> String {
+    let base = ctx.req.base.replace('\\', "\\\\").replace('\'', "\\'");
+    let nonce = crate::templating::html::escape(&ctx.req.nonce);
+    format!(
+        "<script nonce=\"{nonce}\" type=\"text/javascript\">\n\
+var submitted = false;\n\
+function submit_once() {{\n\
+    if (submitted) {{\n\
+        alert(\"Your request is being processed.\\nPlease be patient.\");\n\
+        return false;\n\
+    }}\n\
+    submitted = true;\n\
+    window.setTimeout(function () {{ submitted = false; }}, 5000);\n\
+    return true;\n\
+}}\n\
+function help_window(helpurl, width, height) {{\n\
+    var w = window.open('{base}' + helpurl, 'RoundupHelpWindow',\n\
+        'scrollbars=yes,resizable=yes,toolbar=no,height=' + height + ',width=' + width);\n\
+    w.focus();\n\
+}}\n\
+</script>\n"
+    )
 }

@@ -99,7 +99,14 @@ impl Object for UtilsObj {
 
 /// Option names never shown to templates (secrets).
 fn secret_option(name: &str) -> bool {
+    use roundup_core::config::options::{find_by_name, OptionKind};
     let n = name.to_uppercase();
+    if let Some((_, def)) = find_by_name(&n) {
+        return matches!(
+            def.kind,
+            OptionKind::SecretMandatory | OptionKind::SecretNullable | OptionKind::ListSecret
+        ) || (def.kind != OptionKind::Boolean && n.contains("PASSWORD"));
+    }
     n.contains("PASSWORD")
         || n.contains("SECRET")
         || n.contains("JWT")

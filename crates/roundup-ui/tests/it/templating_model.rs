@@ -103,6 +103,8 @@ fn request_index_arguments() {
             ("@dispname", "My view"),
         ],
     );
+    // indexargs_form writes a field a line, as Roundup does
+    let out = out.replace(">\n<input", "><input");
     let lines: Vec<&str> = out.lines().collect();
     assert_eq!(lines[0], "[id,title|True|False]");
     assert_eq!(lines[1], "[-activity;+id;|+priority;]");
@@ -113,7 +115,7 @@ fn request_index_arguments() {
         "[issue?@startwith=20&amp;@columns=id,title&amp;@sort=-activity,id&amp;@group=priority&amp;@filter=status,title,nosuchprop&amp;@search_text=hello%20world&amp;@pagesize=25&amp;status=1,2&amp;title=word]"
     );
     assert!(
-        lines[5].contains("<input type=\"hidden\" name=\"status\" value=\"1,2\">"),
+        lines[5].contains("<input type=\"hidden\" name=\"status\" value=\"1,2\" id=\"status\">"),
         "{}",
         lines[5]
     );
