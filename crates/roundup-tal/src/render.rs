@@ -312,8 +312,9 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
             match p {
                 StrPart::Lit(l) => s.push_str(l),
                 StrPart::Path(path) => {
+                    // None interpolates as "None", as in Python.
                     let v = self.eval_path(path, false)?;
-                    if !v.is_none() && !v.is_undefined() {
+                    if !v.is_undefined() {
                         s.push_str(&py_str(&v));
                     }
                 }

@@ -109,8 +109,24 @@ pub fn py_str(v: &Value) -> String {
                 v.to_string()
             }
         }
-        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable => py_repr(v),
+        // Python's own containers show as Python does; other objects
+        // (a model's properties and items) as they render themselves.
+        ValueKind::Seq | ValueKind::Map | ValueKind::Iterable if is_container(v) => py_repr(v),
         _ => v.to_string(),
+    }
+}
+
+/// A plain list or dict (not an object of the model that merely
+/// iterates).
+fn is_container(v: &Value) -> bool {
+    match v.as_object() {
+        None => true,
+        Some(_) => {
+            v.downcast_object_ref::<Vec<Value>>().is_some()
+                || v.downcast_object_ref::<PyDict>().is_some()
+                || v.downcast_object_ref::<std::collections::BTreeMap<Value, Value>>()
+                    .is_some()
+        }
     }
 }
 

@@ -711,6 +711,7 @@ impl<'a> Client<'a> {
             csrf: self.issuer(),
             session_id: self.sid.clone(),
             headers: self.inc.headers.clone(),
+            query: self.inc.query.clone(),
         }
     }
 
@@ -734,6 +735,21 @@ impl<'a> Client<'a> {
         let Some(cn) = self.classname.as_deref() else {
             return Ok(());
         };
+        // A TAL page decides for itself, as in Roundup: Roundup's own
+        // templates show "You are not allowed to view this page" or a
+        // login prompt with status 200.
+        let shown = if template.is_empty() {
+            if self.itemid.is_some() {
+                "item"
+            } else {
+                "index"
+            }
+        } else {
+            template
+        };
+        if self.st.templates.is_tal(Some(cn), shown) {
+            return Ok(());
+        }
         let allowed = match (&self.itemid, template) {
             (Some(id), _) => self.db.has_permission("View", Some(cn), None, Some(id))?,
             (None, "index") => self.db.has_permission("View", Some(cn), None, None)?,

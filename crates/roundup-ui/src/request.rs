@@ -40,6 +40,9 @@ pub struct WebRequest {
     /// Request headers (names lower-case), for templates that look at
     /// them (Roundup's `request.env`).
     pub headers: Vec<(String, String)>,
+    /// The raw query string of the URL (empty when it had none), for
+    /// Roundup's `request.env['QUERY_STRING']`.
+    pub query: String,
 }
 
 /// A function that creates and stores a new one-time CSRF token and

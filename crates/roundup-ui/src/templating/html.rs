@@ -90,6 +90,15 @@ impl TagBuilder {
         self
     }
 
+    /// Add `name="name"` when `on` (Roundup's form of `selected`).
+    pub fn flag_valued(self, name: &str, on: bool) -> TagBuilder {
+        if on {
+            self.attr(name, name)
+        } else {
+            self
+        }
+    }
+
     /// Add extra attributes given by a template (`None`: valueless).
     pub fn extra(mut self, attrs: &[(String, Option<String>)]) -> TagBuilder {
         for (k, v) in attrs {

@@ -89,6 +89,7 @@
 //! `d.items()`) work as in Roundup's Jinja2 templates.
 
 mod ctx;
+mod history;
 pub mod html;
 pub mod model;
 pub mod request;
@@ -390,6 +391,12 @@ impl Templates {
     pub fn resolve(&self, classname: Option<&str>, template: &str) -> Option<String> {
         let candidates = candidates(classname, template);
         candidates.into_iter().find(|c| self.exists(c))
+    }
+
+    /// Whether this view renders a TAL page template of the home.
+    pub fn is_tal(&self, classname: Option<&str>, template: &str) -> bool {
+        self.resolve(classname, template)
+            .is_some_and(|name| self.tal.programs.contains_key(&name))
     }
 
     /// Whether a template exists for this class (or the home page) and

@@ -196,7 +196,10 @@ impl Object for ClassObj {
         let class = self.class.as_str();
         match method {
             "is_view_ok" => with(|ctx| Ok(JValue::from(ctx.may_view(class, None, None)))),
-            "is_edit_ok" => with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, None)))),
+            // Roundup's HTMLClass.is_edit_ok: may create items of the class
+            "is_edit_ok" => {
+                with(|ctx| Ok(JValue::from(ctx.may("Create", Some(class), None, None))))
+            }
             "renderWith" => {
                 let (name, kw): (String, Kwargs) = from_args(args)?;
                 with(|ctx| render_with(ctx, class, &name, &kw))
@@ -204,7 +207,7 @@ impl Object for ClassObj {
             // may look but not change
             "is_only_view_ok" => with(|ctx| {
                 Ok(JValue::from(
-                    ctx.may_view(class, None, None) && !ctx.may("Edit", Some(class), None, None),
+                    ctx.may_view(class, None, None) && !ctx.may("Create", Some(class), None, None),
                 ))
             }),
             "is_create_ok" => {
@@ -221,7 +224,15 @@ impl Object for ClassObj {
                     ctx.may("Search", Some(class), None, None) || ctx.may_view(class, None, None),
                 ))
             }),
-            "designator" | "history" => Ok(JValue::from("")),
+            "designator" => Ok(JValue::from(class)),
+            // Roundup's HTMLClass.history: a new item has none
+            "history" => with(|ctx| {
+                Ok(JValue::from(if ctx.may_view(class, None, None) {
+                    "New node - no history"
+                } else {
+                    "[hidden]"
+                }))
+            }),
             "getkey" => with(|ctx| {
                 Ok(JValue::from(
                     ctx.db.class(class).map_err(core_err)?.key.clone(),
@@ -300,10 +311,14 @@ impl Object for ClassObj {
                 with(|ctx| Ok(safe(classhelp(ctx, class, props.as_deref(), &kw))))
             }
             "submit" => {
-                let (kw,): (Kwargs,) = from_args(args)?;
-                let label = kw_str(&kw, "label").unwrap_or_else(|| "Submit New Entry".into());
-                let action = kw_str(&kw, "action").unwrap_or_else(|| "new".into());
-                with(|ctx| Ok(safe(submit_html(ctx, &label, &action, None))))
+                let (label, action, extra) = submit_args(args, "Submit New Entry", "new")?;
+                with(|ctx| {
+                    // nothing for those who may not create
+                    if !ctx.may("Create", Some(class), None, None) {
+                        return Ok(JValue::from(""));
+                    }
+                    Ok(safe(submit_html(ctx, &label, &action, None, &extra)))
+                })
             }
             _ => Err(unknown_method(&format!("class {class}"), method)),
         }
@@ -520,36 +535,79 @@ pub(crate) fn submit_html(
     label: &str,
     action: &str,
     item: Option<(&str, &str)>,
+    extra: &[(String, Option<String>)],
 ) -> String {
-    let mut out = String::new();
-    out.push_str(
-        &TagBuilder::new("input")
+    // Roundup's order: the button, then (items) @lastactivity, @csrf and
+    // @action, a line each; every input has an id of its name.
+    let hidden = |name: &str, value: &str| {
+        TagBuilder::new("input")
             .attr("type", "hidden")
-            .attr("name", "@action")
-            .attr("value", action)
-            .open(),
-    );
-    out.push_str(&csrf_field(ctx));
+            .attr("name", name)
+            .attr("value", value)
+            .attr("id", name)
+            .open()
+    };
+    let mut parts = vec![TagBuilder::new("input")
+        .attr("type", "submit")
+        .attr("name", "submit_button")
+        .attr("value", label)
+        .attr("id", "submit_button")
+        .extra(extra)
+        .open()];
     if let Some((class, id)) = item {
         if let Ok(Some(Value::Date(d))) = ctx.value(class, id, "activity") {
-            out.push_str(
-                &TagBuilder::new("input")
-                    .attr("type", "hidden")
-                    .attr("name", "@lastactivity")
-                    .attr("value", &d.formal(&Timezone::Utc))
-                    .open(),
-            );
+            parts.push(hidden("@lastactivity", &d.formal(&Timezone::Utc)));
         }
     }
-    out.push_str(
-        &TagBuilder::new("input")
-            .attr("type", "submit")
-            .attr("name", "submit_button")
-            .attr("class", "button primary")
-            .attr("value", label)
-            .open(),
-    );
-    out
+    parts.push(hidden("@csrf", &ctx.csrf()));
+    parts.push(hidden("@action", action));
+    parts.join("\n")
+}
+
+/// `submit()`'s arguments: `label`, `action` and `html_kwargs` (extra
+/// attributes of the button), by position or keyword.
+fn submit_args(
+    args: &[JValue],
+    default_label: &str,
+    default_action: &str,
+) -> Result<(String, String, Vec<(String, Option<String>)>), TplError> {
+    let (label, action, html, kw): (
+        Option<String>,
+        Option<String>,
+        Option<JValue>,
+        Option<Kwargs>,
+    ) = from_args(args)?;
+    let kw_get = |k: &str| kw.as_ref().and_then(|kw| kw_str(kw, k));
+    let label = label
+        .or_else(|| kw_get("label"))
+        .unwrap_or_else(|| default_label.into());
+    let action = action
+        .or_else(|| kw_get("action"))
+        .unwrap_or_else(|| default_action.into());
+    let html = html.or_else(|| {
+        kw.as_ref()
+            .and_then(|kw| kw.get::<Option<JValue>>("html_kwargs").ok().flatten())
+    });
+    let mut extra = Vec::new();
+    if let Some(h) = html.filter(|h| !h.is_none() && !h.is_undefined()) {
+        for k in h.try_iter()? {
+            let v = h.get_item(&k)?;
+            extra.push((
+                k.to_string(),
+                if v.is_none() {
+                    None
+                } else {
+                    Some(v.to_string())
+                },
+            ));
+        }
+    }
+    if let Some(kw) = &kw {
+        for k in ["label", "action", "html_kwargs"] {
+            let _ = kw.get::<Option<JValue>>(k);
+        }
+    }
+    Ok((label, action, extra))
 }
 
 /// The hidden `@csrf` field.
@@ -656,14 +714,20 @@ impl Object for ItemObj {
             "history" => {
                 let (kw,): (Kwargs,) = from_args(args)?;
                 let showall = kw_bool(&kw, "showall", false);
-                with(|ctx| Ok(safe(history_html(ctx, class, id, showall))))
+                with(|ctx| Ok(safe(super::history::history_html(ctx, class, id, showall))))
             }
             "journal" => with(|ctx| Ok(journal_values(ctx, class, id))),
             "submit" => {
-                let (kw,): (Kwargs,) = from_args(args)?;
-                let label = kw_str(&kw, "label").unwrap_or_else(|| "Submit Changes".into());
-                let action = kw_str(&kw, "action").unwrap_or_else(|| "edit".into());
-                with(|ctx| Ok(safe(submit_html(ctx, &label, &action, Some((class, id))))))
+                let (label, action, extra) = submit_args(args, "Submit Changes", "edit")?;
+                with(|ctx| {
+                    Ok(safe(submit_html(
+                        ctx,
+                        &label,
+                        &action,
+                        Some((class, id)),
+                        &extra,
+                    )))
+                })
             }
             "copy_url" => {
                 let (kw,): (Kwargs,) = from_args(args)?;
@@ -692,6 +756,11 @@ impl Object for ItemObj {
                 let item = kw_str(&kw, "itemid");
                 with(|ctx| {
                     if class != "user" {
+                        return Ok(JValue::from(false));
+                    }
+                    // No permission is held on a class the schema lacks
+                    // (templates ask about classes other homes have).
+                    if cls.as_deref().is_some_and(|c| !ctx.is_class(c)) {
                         return Ok(JValue::from(false));
                     }
                     let ok = if id == ctx.userid {
@@ -1038,23 +1107,14 @@ impl PropObj {
                     }
                     _ => self.text(ctx),
                 };
-                let mut tag = TagBuilder::new("input")
+                TagBuilder::new("input")
                     .attr("type", kw_str(kw, "type").as_deref().unwrap_or("text"))
                     .attr("name", &self.formname)
                     .attr("id", &id_attr)
                     .attr("size", &size)
-                    .attr("value", &text);
-                if matches!(self.prop.ptype, PropType::Number | PropType::Integer) {
-                    tag = tag.attr(
-                        "inputmode",
-                        if self.prop.ptype == PropType::Integer {
-                            "numeric"
-                        } else {
-                            "decimal"
-                        },
-                    );
-                }
-                tag.extra(&extra).open()
+                    .attr("value", &text)
+                    .extra(&extra)
+                    .open()
             }
         }
     }
@@ -1143,10 +1203,9 @@ impl PropObj {
             }
         }
         let multiple = self.prop.is_multilink();
-        let id_attr = self.formname.replace('@', "-");
+        // Roundup's menus have no id.
         let mut tag = TagBuilder::new("select")
             .attr("name", &self.formname)
-            .attr("id", &id_attr)
             .flag("multiple", multiple);
         if let Some(h) = &height {
             tag = tag.attr("size", h);
@@ -1157,7 +1216,7 @@ impl PropObj {
             out.push_str(
                 &TagBuilder::new("option")
                     .attr("value", "-1")
-                    .flag("selected", selected.is_empty())
+                    .flag_valued("selected", selected.is_empty())
                     .open(),
             );
             out.push_str("- no selection -</option>");
@@ -1191,7 +1250,7 @@ impl PropObj {
             out.push_str(
                 &TagBuilder::new("option")
                     .attr("value", &id)
-                    .flag("selected", selected.contains(&id))
+                    .flag_valued("selected", selected.contains(&id))
                     .open(),
             );
             out.push_str(&escape(&label));
@@ -1448,9 +1507,20 @@ impl Object for PropObj {
                     Err(h) => JValue::from(h),
                 })
             }),
+            // Roundup's obscured form: "name at example ..."
             "email" => with(|ctx| {
                 Ok(JValue::from(match self.shown(ctx) {
-                    Ok(t) => t.replace('@', " at ").replace('.', " "),
+                    Ok(t) => match t.split_once('@') {
+                        Some((name, domain)) if !domain.contains('@') => {
+                            let parts: Vec<&str> = domain.split('.').collect();
+                            format!(
+                                "{} at {} ...",
+                                name.replace('.', " "),
+                                parts[..parts.len() - 1].join(" ")
+                            )
+                        }
+                        _ => t.replace('.', " "),
+                    },
                     Err(h) => h,
                 }))
             }),
@@ -1805,25 +1875,6 @@ fn journal_value_html(ctx: &RenderCtx<'_>, prop: &Property, v: &PyValue) -> Stri
         (PropType::Boolean, PyValue::Bool(b)) => if *b { "Yes" } else { "No" }.to_string(),
         (_, other) => escape(&roundup_core::pyrepr::repr(other)),
     }
-}
-
-fn history_html(ctx: &RenderCtx<'_>, class: &str, id: &str, showall: bool) -> String {
-    let rows = journal_rows(ctx, class, id, showall);
-    let mut out = String::from(
-        "<table class=\"history\">\n<caption>History</caption>\n<thead><tr><th scope=\"col\">Date</th><th scope=\"col\">User</th><th scope=\"col\">Action</th><th scope=\"col\">Changes</th></tr></thead>\n<tbody>\n",
-    );
-    for r in rows {
-        out.push_str(&format!(
-            "<tr><td><time datetime=\"{}\">{}</time></td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
-            escape(&r.date.iso()),
-            escape(&r.date.formal(&ctx.tz)),
-            escape(&r.user),
-            escape(&r.action),
-            r.args_html
-        ));
-    }
-    out.push_str("</tbody>\n</table>");
-    out
 }
 
 fn journal_values(ctx: &RenderCtx<'_>, class: &str, id: &str) -> JValue {

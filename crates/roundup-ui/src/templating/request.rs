@@ -821,25 +821,7 @@ impl Object for ClientObj {
 /// `request.env`: the CGI variables of the request.
 fn env_value(ctx: &RenderCtx) -> JValue {
     let req = ctx.req;
-    let query: String = if req.method == "GET" {
-        // As a browser writes it: `@` and `,` stay as they are.
-        let enc = |s: &str| {
-            form_urlencoded::byte_serialize(s.as_bytes())
-                .collect::<String>()
-                .replace("%40", "@")
-                .replace("%2C", ",")
-        };
-        req.form
-            .iter()
-            .filter_map(|(k, v)| match v {
-                FormValue::Text(t) => Some(format!("{}={}", enc(k), enc(t))),
-                _ => None,
-            })
-            .collect::<Vec<_>>()
-            .join("&")
-    } else {
-        String::new()
-    };
+    let query = req.query.clone();
     let mut env: Vec<(String, JValue)> = vec![
         ("REQUEST_METHOD".into(), JValue::from(req.method.as_str())),
         ("PATH_INFO".into(), JValue::from(req.path.as_str())),

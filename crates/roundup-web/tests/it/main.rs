@@ -17,3 +17,4 @@ mod server_page_cache;
 mod server_rules;
 mod server_support;
 mod stock_homes;
+mod tal_pages;
