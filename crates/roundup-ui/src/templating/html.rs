@@ -306,6 +306,20 @@ pub fn markdown(source: &str, break_on_newline: bool, is_class: &dyn Fn(&str) ->
     out
 }
 
+/// Python's `urllib.parse.quote` (only `/` and unreserved characters
+/// are left as they are).
+pub fn py_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -259,10 +259,7 @@ impl Object for ClassObj {
                     Ok(JValue::from(
                         names
                             .into_iter()
-                            .filter(|p| {
-                                !cansearch
-                                    || ctx.db.security().role_may_search(&ctx.roles, class, p)
-                            })
+                            .filter(|p| !cansearch || ctx.who.may_search(ctx.db, class, p))
                             .filter_map(|p| PropObj::for_class(ctx, class, &p))
                             .collect::<Vec<_>>(),
                     ))
@@ -306,10 +303,7 @@ impl Object for ClassObj {
                     })
                 })
             }
-            "classhelp" => {
-                let (props, kw): (Option<String>, Kwargs) = from_args(args)?;
-                with(|ctx| Ok(safe(classhelp(ctx, class, props.as_deref(), &kw))))
-            }
+            "classhelp" => with(|ctx| Ok(safe(classhelp(ctx, class, args)?))),
             "submit" => {
                 let (label, action, extra) = submit_args(args, "Submit New Entry", "new")?;
                 with(|ctx| {
@@ -470,62 +464,139 @@ fn filter_spec_from_kwargs(kw: &Kwargs) -> Result<FilterSpec, TplError> {
 }
 
 /// The link that opens a class's help/picker page (`<class>?@template=help`).
-fn classhelp(ctx: &RenderCtx<'_>, class: &str, props: Option<&str>, kw: &Kwargs) -> String {
-    let props = props.map(str::to_string).unwrap_or_else(|| {
-        ctx.db
-            .class(class)
-            .map(|c| c.props.keys().cloned().collect::<Vec<_>>().join(","))
-            .unwrap_or_default()
-    });
-    let label = kw_str(kw, "label").unwrap_or_else(|| "(list)".into());
-    let mut url = format!(
-        "{class}?@template=help&properties={}",
-        html::url_quote_arg(&props)
-    );
-    if let Some(p) = kw_str(kw, "property") {
-        url.push_str(&format!("&property={}", html::url_quote_arg(&p)));
+fn classhelp(ctx: &RenderCtx<'_>, class: &str, args: &[JValue]) -> Result<String, TplError> {
+    // Roundup's signature: classhelp(properties=None, label="(list)",
+    // width="500", height="600", property="", form="itemSynopsis",
+    // pagesize=50, inputtype="checkbox", html_kwargs={}, group="",
+    // sort=None, filter=None), by position or keyword.
+    const NAMES: [&str; 12] = [
+        "properties",
+        "label",
+        "width",
+        "height",
+        "property",
+        "form",
+        "pagesize",
+        "inputtype",
+        "html_kwargs",
+        "group",
+        "sort",
+        "filter",
+    ];
+    let (positional, kw): (&[JValue], Option<Kwargs>) = match args.last() {
+        Some(last) if last.is_kwargs() => (
+            &args[..args.len() - 1],
+            Some(
+                Kwargs::try_from(last.clone())
+                    .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))?,
+            ),
+        ),
+        _ => (args, None),
+    };
+    if positional.len() > NAMES.len() {
+        return Err(TplError::new(
+            ErrorKind::TooManyArguments,
+            "classhelp() takes at most 12 arguments",
+        ));
     }
-    if let Some(f) = kw_str(kw, "form") {
-        url.push_str(&format!("&form={}", html::url_quote_arg(&f)));
+    let arg = |name: &str| -> Option<JValue> {
+        let i = NAMES.iter().position(|n| *n == name)?;
+        positional
+            .get(i)
+            .cloned()
+            .or_else(|| {
+                kw.as_ref()
+                    .and_then(|k| k.get::<Option<JValue>>(name).ok().flatten())
+            })
+            .filter(|v| !v.is_none() && !v.is_undefined())
+    };
+    let text = |name: &str, default: &str| {
+        arg(name)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let cls = ctx.db.class(class).map_err(core_err)?;
+    let properties = match arg("properties") {
+        Some(p) => p.to_string(),
+        None => {
+            let mut names: Vec<String> = cls.props.keys().cloned().collect();
+            names.sort();
+            names.join(",")
+        }
+    };
+    let sort = match arg("sort") {
+        Some(s) => s.to_string(),
+        None if properties.split(',').any(|p| p == "username") => "username".to_string(),
+        None => cls.order_prop(),
+    };
+    let mut url = format!("{class}?@startwith=0&amp;@template=help&amp;properties={properties}");
+    let property = text("property", "");
+    if !property.is_empty() {
+        url.push_str(&format!("&amp;property={property}"));
     }
-    let pagesize = kw_usize(kw, "pagesize").unwrap_or(50);
-    url.push_str(&format!("&@pagesize={pagesize}"));
-    if let Some(s) = kw_str(kw, "sort") {
-        url.push_str(&format!("&@sort={}", html::url_quote_arg(&s)));
+    let form = text("form", "itemSynopsis");
+    if !form.is_empty() {
+        url.push_str(&format!("&amp;form={form}"));
     }
-    if let Some(f) = kw_str(kw, "filter") {
-        // "prop=values;prop=values" -> filter arguments
+    let inputtype = text("inputtype", "checkbox");
+    if !inputtype.is_empty() {
+        url.push_str(&format!("&amp;type={inputtype}"));
+    }
+    let group = text("group", "");
+    if !group.is_empty() {
+        url.push_str(&format!("&amp;@group={group}"));
+    }
+    url.push_str(&format!(
+        "&amp;@sort={sort}&amp;@pagesize={}",
+        text("pagesize", "50")
+    ));
+    if let Some(f) = arg("filter")
+        .map(|f| f.to_string())
+        .filter(|f| !f.is_empty())
+    {
         let mut names = Vec::new();
+        let mut values = String::new();
         for part in f.split(';') {
-            if let Some((k, v)) = part.split_once('=') {
-                names.push(k.trim().to_string());
-                url.push_str(&format!(
-                    "&{}={}",
-                    html::url_quote_arg(k.trim()),
-                    html::url_quote_arg(v.trim())
+            let Some((k, v)) = part.split_once('=') else {
+                return Err(TplError::new(
+                    ErrorKind::InvalidOperation,
+                    format!("classhelp filter {part:?} is not name=values"),
                 ));
+            };
+            names.push(k.to_string());
+            values.push_str(&format!("&amp;{k}={}", html::py_quote(v)));
+        }
+        url.push_str(&format!("&amp;@filter={}{values}", names.join(",")));
+    }
+    let (width, height) = (text("width", "500"), text("height", "600"));
+    let mut classes = "classhelp".to_string();
+    let mut extra = Vec::new();
+    if let Some(h) = arg("html_kwargs") {
+        for k in h.try_iter()? {
+            let v = h.get_item(&k)?;
+            let name = k.to_string();
+            if name == "class" {
+                classes = format!("classhelp {}", escape(&v.to_string()));
+            } else {
+                extra.push(if v.is_none() {
+                    name
+                } else {
+                    format!("{name}=\"{}\"", escape(&v.to_string()))
+                });
             }
         }
-        if !names.is_empty() {
-            url.push_str(&format!(
-                "&@filter={}",
-                html::url_quote_arg(&names.join(","))
-            ));
-        }
     }
-    let mut tag = TagBuilder::new("a")
-        .attr("class", "classhelp")
-        .attr("href", &url)
-        .attr("target", "_blank")
-        .attr("data-classhelp", class);
-    if let Some(p) = kw_str(kw, "property") {
-        tag = tag.attr("data-property", &p);
+    let label = text("label", "(list)");
+    if let Some(kw) = &kw {
+        kw.assert_all_used()?;
     }
-    tag = tag.attr(
-        "aria-label",
-        &format!("Pick from the list of {class} items (opens a new window)"),
-    );
-    format!("{}{}</a>", tag.open(), escape(&label))
+    Ok(format!(
+        "<a class=\"{classes}\" data-helpurl=\"{url}\" data-width=\"{w}\" data-height=\"{h}\" href=\"{url}\" target=\"_blank\" onclick=\"javascript:help_window('{url}', '{w}', '{h}');return false;\" {}>{}</a>",
+        extra.join(" "),
+        escape(&label),
+        w = escape(&width),
+        h = escape(&height),
+    ))
 }
 
 /// Hidden `@action`, `@csrf` (and for items `@lastactivity`) fields plus
@@ -564,19 +635,40 @@ pub(crate) fn submit_html(
     parts.join("\n")
 }
 
+/// HTML attributes a caller adds (`None`: a bare attribute).
+type ExtraAttrs = Vec<(String, Option<String>)>;
+
 /// `submit()`'s arguments: `label`, `action` and `html_kwargs` (extra
 /// attributes of the button), by position or keyword.
 fn submit_args(
     args: &[JValue],
     default_label: &str,
     default_action: &str,
-) -> Result<(String, String, Vec<(String, Option<String>)>), TplError> {
-    let (label, action, html, kw): (
-        Option<String>,
-        Option<String>,
-        Option<JValue>,
-        Option<Kwargs>,
-    ) = from_args(args)?;
+) -> Result<(String, String, ExtraAttrs), TplError> {
+    let (positional, kw): (&[JValue], Option<Kwargs>) = match args.last() {
+        Some(last) if last.is_kwargs() => (
+            &args[..args.len() - 1],
+            Some(
+                Kwargs::try_from(last.clone())
+                    .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))?,
+            ),
+        ),
+        _ => (args, None),
+    };
+    if positional.len() > 3 {
+        return Err(TplError::new(
+            ErrorKind::TooManyArguments,
+            "submit() takes at most 3 arguments (label, action, html_kwargs)",
+        ));
+    }
+    let pos = |i: usize| {
+        positional
+            .get(i)
+            .filter(|v| !v.is_none() && !v.is_undefined())
+    };
+    let label = pos(0).map(|v| v.to_string());
+    let action = pos(1).map(|v| v.to_string());
+    let html = pos(2).cloned();
     let kw_get = |k: &str| kw.as_ref().and_then(|kw| kw_str(kw, k));
     let label = label
         .or_else(|| kw_get("label"))
@@ -801,33 +893,36 @@ impl Object for ItemObj {
 /// `<class>?@template=item&prop=value...`: a new-item form pre-filled
 /// with the viewable values of an item (links as ids).
 fn copy_url(ctx: &RenderCtx<'_>, class: &str, id: &str, exclude: &[String]) -> String {
-    let mut url = format!("{class}?@template=item");
+    // Roundup's: a note naming the original, then every property but the
+    // automatic and excluded ones, in schema order: multilinks as their
+    // ids, others as shown (plain, "[hidden]" where not viewable).
+    let mut parts = vec![
+        "@template=item".to_string(),
+        format!("@note={}", html::py_quote(&format!("Copy of {class} {id}"))),
+    ];
     let Ok(cls) = ctx.db.class(class) else {
-        return url;
+        return format!("{class}?{}", parts.join("&"));
     };
     for (name, prop) in &cls.props {
-        if exclude.contains(name)
-            || prop.is_computed()
-            || prop.ptype == PropType::Password
-            || cls.is_file_content(name)
-            || !ctx.may_view(class, Some(name), Some(id))
-        {
+        if exclude.contains(name) || prop.is_computed() || cls.is_file_content(name) {
             continue;
         }
         let text = match ctx.value(class, id, name) {
-            Ok(Some(Value::Link(l))) => l,
-            Ok(Some(Value::Multilink(ids))) if !ids.is_empty() => ids.join(","),
-            Ok(Some(Value::Multilink(_))) | Ok(None) => continue,
-            Ok(Some(v)) => value_text(ctx, prop, &v, &ctx.tz),
+            Ok(Some(Value::Multilink(ids))) => ids.join(","),
+            Ok(value) => {
+                if !ctx.may_view(class, Some(name), Some(id)) {
+                    "[hidden]".to_string()
+                } else {
+                    value
+                        .map(|v| value_text(ctx, prop, &v, &ctx.tz))
+                        .unwrap_or_default()
+                }
+            }
             Err(_) => continue,
         };
-        url.push_str(&format!(
-            "&{}={}",
-            html::url_quote(name),
-            html::url_quote(&text)
-        ));
+        parts.push(format!("{name}={}", html::py_quote(&text)));
     }
-    url
+    format!("{class}?{}", parts.join("&"))
 }
 
 // ---------------------------------------------------------------------------
@@ -1085,14 +1180,18 @@ impl PropObj {
                     .collect::<Vec<_>>()
                     .join(",");
                 let text = self.raw.clone().unwrap_or(text);
-                TagBuilder::new("input")
+                let tag = TagBuilder::new("input")
                     .attr("type", "text")
                     .attr("name", &self.formname)
-                    .attr("id", &id_attr)
-                    .attr("size", &size)
-                    .attr("value", &text)
-                    .extra(&extra)
-                    .open()
+                    .attr("id", &id_attr);
+                // Roundup's Link field has no size unless given one (a
+                // bare `size`); Multilink's is 30.
+                let tag = if self.prop.ptype == PropType::Link && kw_str(kw, "size").is_none() {
+                    tag.flag("size", true)
+                } else {
+                    tag.attr("size", &size)
+                };
+                tag.attr("value", &text).extra(&extra).open()
             }
             _ => {
                 let text = match (&self.value, &self.raw) {
@@ -1207,6 +1306,19 @@ impl PropObj {
         let mut tag = TagBuilder::new("select")
             .attr("name", &self.formname)
             .flag("multiple", multiple);
+        // Roundup sizes a multiple choice to its options (and the "no
+        // selection" one when something is chosen), at most 7.
+        let height = height.or_else(|| {
+            multiple.then(|| {
+                let visible = ids
+                    .iter()
+                    .filter(|id| ctx.may_view(&target, None, Some(id)))
+                    .count();
+                (visible + usize::from(!selected.is_empty()))
+                    .min(7)
+                    .to_string()
+            })
+        });
         if let Some(h) = &height {
             tag = tag.attr("size", h);
         }
@@ -1536,8 +1648,13 @@ impl Object for PropObj {
             "multiline" => {
                 let (kw,): (Kwargs,) = from_args(args)?;
                 with(|ctx| {
+                    // Roundup: the plain value in a <pre> when not editable
+                    // (escaped here).
                     if !self.editable(ctx) {
-                        return Ok(JValue::from(self.shown(ctx).unwrap_or_else(|h| h)));
+                        return Ok(safe(format!(
+                            "<pre>{}</pre>",
+                            escape(&self.shown(ctx).unwrap_or_else(|h| h))
+                        )));
                     }
                     let text = match (&self.value, &self.raw) {
                         (_, Some(r)) => r.clone(),
@@ -1546,7 +1663,7 @@ impl Object for PropObj {
                     let extra = extra_attrs(&kw, &[]);
                     let mut tag = TagBuilder::new("textarea")
                         .attr("name", &self.formname)
-                        .attr("id", &self.formname.replace('@', "-"));
+                        .attr("id", &self.formname);
                     if !kw.has("rows") {
                         tag = tag.attr("rows", "5");
                     }

@@ -9,7 +9,7 @@ use roundup_core::filter::FilterSpec;
 use roundup_core::schema::PropType;
 
 use super::ctx::{with, RenderCtx};
-use super::html::TagBuilder;
+use super::html::{py_quote, TagBuilder};
 use super::model::{value_text, ItemObj};
 use crate::request::{FormValue, WebRequest};
 
@@ -271,20 +271,6 @@ pub(crate) fn indexargs_url(
         parts.push(format!("{}={joined}", f.prop));
     }
     format!("{url}?{}", parts.join("&"))
-}
-
-/// Python's `urllib.parse.quote` (only `/` and unreserved characters
-/// are left as they are).
-fn py_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// The index arguments as hidden fields: [columns, sort, group, filter,

@@ -58,7 +58,10 @@ fn properties_items_and_classes() {
         lines[4]
     );
     assert!(
-        lines[4].contains("title=Copy%20me") && lines[4].contains("priority=3"),
+        // Roundup's copy_url: a note, then the properties as shown
+        lines[4].contains("@note=Copy%20of%20issue%201")
+            && lines[4].contains("title=Copy%20me")
+            && lines[4].contains("priority=bug"),
         "{}",
         lines[4]
     );

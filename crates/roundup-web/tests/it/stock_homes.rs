@@ -1,8 +1,8 @@
 //! Roundup 2.6's five stock tracker homes, installed by Roundup 2.6 at
 //! test time and left as Roundup made them, served by our server: the
 //! web login and new-item forms, and REST, go through Roundup's own
-//! schema.py and detectors (in Python). Pages are ours where the home's
-//! are TAL (not rendered yet), never the TAL source.
+//! schema.py and detectors (in Python). The TAL homes' pages are their
+//! own, rendered by roundup-tal (tal_pages compares them with Roundup's).
 
 use std::path::Path;
 
@@ -77,12 +77,10 @@ async fn run(template: &str) {
     );
 
     // the front page is a page, not TAL source: the TAL homes (classic,
-    // minimal, devel, responsive) are served our built-in pages until TAL
-    // renders (devel and responsive have none of their own: classic's
-    // generic pages serve them). Roundup's jinja2 home is Jinja2 written
-    // for Roundup's templating objects (`renderWith`, ...), which our
-    // pages' model does not offer yet: its pages are an error, still not
-    // TAL source.
+    // minimal, devel, responsive) render their own TAL pages. Roundup's
+    // jinja2 home is Jinja2 written for Roundup's Python templating
+    // objects and filters (`u`, ...) that our Jinja environment does not
+    // offer yet: its pages are an error, still not TAL source.
     let has_pages = template != "jinja2";
     let front = get(&s, "/t/", None).await;
     let status = front.status();
