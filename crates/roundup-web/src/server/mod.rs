@@ -489,6 +489,41 @@ fn spawn_outbox_worker(site: std::sync::Weak<Site>) {
     }
 }
 
+/// Write [`Site::cache_report`] to the server's error log every `[web]
+/// cache_stats_interval` seconds (nothing when it is 0), until the site is
+/// dropped.
+fn spawn_stats_worker(site: std::sync::Weak<Site>) {
+    let Some(interval) = site.upgrade().and_then(|s| {
+        match s
+            .served
+            .tracker
+            .config()
+            .our_int("web", "cache_stats_interval")
+        {
+            Ok(n) if n > 0 => Some(Duration::from_secs(n.unsigned_abs())),
+            Ok(_) => None,
+            Err(e) => {
+                roundup_core::errln!("roundup-server: {}: {e}", s.served.name);
+                None
+            }
+        }
+    }) else {
+        return;
+    };
+    let spawned = std::thread::Builder::new()
+        .name("cache-stats".into())
+        .spawn(move || loop {
+            std::thread::sleep(interval);
+            let Some(site) = site.upgrade() else {
+                return;
+            };
+            roundup_core::errln!("roundup-server: {}", site.cache_report());
+        });
+    if let Err(e) = spawned {
+        roundup_core::errln!("roundup-server: cannot start the cache statistics thread: {e}");
+    }
+}
+
 /// Accept connections until `shutdown` completes, then let open requests
 /// finish (up to `opts.grace`).
 pub async fn serve(
@@ -503,6 +538,7 @@ pub async fn serve(
 
     for site in app.trackers.values() {
         spawn_outbox_worker(Arc::downgrade(site));
+        spawn_stats_worker(Arc::downgrade(site));
     }
     let router = router(app);
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
