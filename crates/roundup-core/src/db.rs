@@ -29,7 +29,7 @@ use crate::shared_cache::{QueryResult, SharedCache};
 
 /// How many bytes of items one connection keeps between its commits when
 /// its opener sets no budget (`[main] connection_cache_size`).
-pub const DEFAULT_CONNECTION_CACHE: usize = 4 << 20;
+pub const DEFAULT_CONNECTION_CACHE: usize = 2 << 20;
 
 /// What one cached item costs besides its values: the key's two strings.
 fn keyed_node_size(key: &(String, String), n: &StoredNode) -> usize {

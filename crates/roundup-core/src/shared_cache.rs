@@ -33,7 +33,7 @@ use crate::storage::{StoredNode, TextHit};
 /// The budget when the configuration gives none (`[main]
 /// shared_cache_size`): enough for the items and query results of the
 /// pages a busy tracker serves between two commits.
-pub const DEFAULT_BUDGET: usize = 8 << 20;
+pub const DEFAULT_BUDGET: usize = 4 << 20;
 
 /// A cached query result: matching ids, or a count.
 #[derive(Clone, Debug)]

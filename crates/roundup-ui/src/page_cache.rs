@@ -25,7 +25,7 @@ use roundup_core::clock_cache::{CacheStats, ClockCache};
 pub const TTL: Duration = Duration::from_secs(2);
 /// The bytes of pages kept when the configuration gives no budget
 /// (`[web] page_cache_size`); past it the least recently used go.
-pub const DEFAULT_BUDGET: usize = 2 << 20;
+pub const DEFAULT_BUDGET: usize = 1 << 20;
 
 /// A piece of a stored page.
 #[derive(Debug, Clone, PartialEq)]

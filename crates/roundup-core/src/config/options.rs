@@ -1371,7 +1371,7 @@ pub static OUR_OPTIONS: &[OptionDef] = &[
         "main",
         "shared_cache_size",
         ByteSize,
-        D("8M"),
+        D("4M"),
         "Memory a server keeps for items and query results read by one\n\
          request for the next (shared by its connections, emptied by every\n\
          commit); the least recently used are dropped past it. 0 turns the\n\
@@ -1381,7 +1381,7 @@ pub static OUR_OPTIONS: &[OptionDef] = &[
         "main",
         "connection_cache_size",
         ByteSize,
-        D("4M"),
+        D("2M"),
         "Memory one database connection keeps for the items it read since\n\
          its last commit (one request's, in a server).",
     ),
@@ -1396,7 +1396,7 @@ pub static OUR_OPTIONS: &[OptionDef] = &[
         "web",
         "page_cache_size",
         ByteSize,
-        D("2M"),
+        D("1M"),
         "Memory a server keeps for rendered pages answering repeated\n\
          identical views (each valid for two seconds and until the next\n\
          commit). 0 turns the page cache off.",
@@ -1413,14 +1413,14 @@ pub static OUR_OPTIONS: &[OptionDef] = &[
         "rdbms",
         "sqlite_cache_size",
         ByteSize,
-        D("512K"),
+        D("256K"),
         "SQLite's page cache per open connection (PRAGMA cache_size).",
     ),
     opt(
         "rdbms",
         "sqlite_memory_limit",
         ByteSize,
-        D("8M"),
+        D("4M"),
         "Memory all SQLite connections of a server process may hold\n\
          together before SQLite gives cached pages back (soft_heap_limit).",
     ),

@@ -623,11 +623,11 @@ fn our_memory_options_have_defaults_and_are_checked() {
     // absent: the documented defaults, and no warnings for them
     let (_dir, home) = tracker_with(ROUNDUP_INI);
     let c = Config::load(&home).unwrap();
-    assert_eq!(c.our_bytes("main", "shared_cache_size").unwrap(), 8 << 20);
-    assert_eq!(c.our_bytes("web", "page_cache_size").unwrap(), 2 << 20);
+    assert_eq!(c.our_bytes("main", "shared_cache_size").unwrap(), 4 << 20);
+    assert_eq!(c.our_bytes("web", "page_cache_size").unwrap(), 1 << 20);
     assert_eq!(
         c.our_bytes("rdbms", "sqlite_cache_size").unwrap(),
-        512 << 10
+        256 << 10
     );
     assert_eq!(c.our_int("main", "connection_pool_size").unwrap(), 4);
     assert_eq!(c.our_int("web", "cache_stats_interval").unwrap(), 0);
