@@ -125,7 +125,10 @@ writer() {
   while :; do
     local id=$(( (RANDOM * 32768 + RANDOM) % issues + 1 ))
     n=$((n + 1))
-    su rt -c "$bin/roundup-admin -i $home set issue$id title='bench write $n'" >/dev/null 2>&1 || echo "writer: set issue$id failed" >&2
+    # in the background, so that the rate does not depend on how long
+    # one commit takes
+    (su rt -c "$bin/roundup-admin -i $home set issue$id title='bench write $n'" >/dev/null 2>&1 \
+      && echo "$n" >>"$data/writes.done" || echo "writer: set issue$id failed" >&2) &
     echo "$n" >"$data/writes"
     sleep "$pause"
   done
@@ -135,7 +138,7 @@ writer() {
 run_case() {
   local name=$1 port=$2 seconds=$3 rssfile=$4 home=$5
   local wpid="" t0 t1 out
-  rm -f "$data/writes"
+  rm -f "$data/writes" "$data/writes.done"
   if [[ $name == mix && $writes != 0 ]]; then
     writer "$home" &
     wpid=$!
@@ -151,7 +154,8 @@ run_case() {
   bad=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
   bad=${bad:-0}
   rss=$(max_rss "$rssfile" "$t0" "$t1")
-  nwrites=$(cat "$data/writes" 2>/dev/null || echo 0)
+  nwrites=0
+  [[ -f $data/writes.done ]] && nwrites=$(wc -l <"$data/writes.done")
 }
 
 start_servers
