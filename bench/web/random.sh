@@ -155,7 +155,7 @@ run_case() {
   bad=${bad:-0}
   rss=$(max_rss "$rssfile" "$t0" "$t1")
   nwrites=0
-  [[ -f $data/writes.done ]] && nwrites=$(wc -l <"$data/writes.done")
+  if [[ -f $data/writes.done ]]; then nwrites=$(wc -l <"$data/writes.done"); fi
 }
 
 start_servers
