@@ -51,4 +51,11 @@ pub trait Backend: Send + Sync + fmt::Debug {
     fn limit_process_memory(&self, _bytes: i64) -> Result<()> {
         Ok(())
     }
+
+    /// Advice from a server: each connection opened from now on should
+    /// cache at most about `bytes` of the database (SQLite's page cache).
+    /// Advisory; the default does nothing.
+    fn limit_connection_memory(&self, _bytes: usize) -> Result<()> {
+        Ok(())
+    }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use indexmap::IndexMap;
 
+use crate::clock_cache::{node_size, CacheStats, ClockCache};
 use crate::date::{Date, Interval, Timezone};
 use crate::detectors::{Detectors, Op};
 use crate::error::{Error, Result};
@@ -25,6 +26,15 @@ use crate::pyrepr::PyValue;
 use crate::schema::{ClassDef, ClassKind, PropType, Property, Schema};
 use crate::security::{parse_roles, Security};
 use crate::shared_cache::{QueryResult, SharedCache};
+
+/// How many bytes of items one connection keeps between its commits when
+/// its opener sets no budget (`[main] connection_cache_size`).
+pub const DEFAULT_CONNECTION_CACHE: usize = 2 << 20;
+
+/// What one cached item costs besides its values: the key's two strings.
+fn keyed_node_size(key: &(String, String), n: &StoredNode) -> usize {
+    crate::clock_cache::str_size(&key.0) + crate::clock_cache::str_size(&key.1) + node_size(n)
+}
 use crate::storage::{JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit};
 use crate::value::{sort_ids, Value};
 
@@ -63,7 +73,9 @@ pub struct Db {
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
     pending_files: RefCell<PendingFiles>,
-    cache: RefCell<crate::FastHashMap<(String, String), Arc<StoredNode>>>,
+    /// Items read by this connection since its last commit or rollback
+    /// (bounded by bytes: [`Db::with_cache_budget`]).
+    cache: RefCell<ClockCache<(String, String), Arc<StoredNode>>>,
     depth: Cell<u32>,
     savepoints: Cell<u64>,
     /// The process-wide read cache, when this connection takes part.
@@ -226,7 +238,7 @@ impl Db {
             store: RefCell::new(store),
             uid: RefCell::new(uid.to_string()),
             pending_files: RefCell::new(PendingFiles::default()),
-            cache: RefCell::new(crate::FastHashMap::default()),
+            cache: RefCell::new(ClockCache::new(DEFAULT_CONNECTION_CACHE)),
             depth: Cell::new(0),
             savepoints: Cell::new(0),
             shared: None,
@@ -586,13 +598,13 @@ impl Db {
     fn load(&self, class: &ClassDef, id: &str) -> Result<Arc<StoredNode>> {
         check_id(&class.name, id)?;
         let key = (class.name.clone(), id.to_string());
-        if let Some(n) = self.cache.borrow().get(&key) {
+        if let Some(n) = self.cache.borrow_mut().get(&key) {
             return Ok(n.clone());
         }
         let shared = self.shared_now();
         if let Some((cache, gen)) = shared {
             if let Some(n) = cache.node(gen, &key.0, &key.1) {
-                self.cache.borrow_mut().insert(key, n.clone());
+                self.keep(key, n.clone());
                 return Ok(n);
             }
         }
@@ -603,7 +615,7 @@ impl Db {
                 if let Some((cache, gen)) = shared {
                     cache.put_nodes(gen, &key.0, [(&key.1, &n)]);
                 }
-                self.cache.borrow_mut().insert(key, n.clone());
+                self.keep(key, n.clone());
                 Ok(n)
             }
             None => Err(Error::NoSuchNode {
@@ -611,6 +623,25 @@ impl Db {
                 id: id.to_string(),
             }),
         }
+    }
+
+    /// Keep an item read in this connection's cache.
+    fn keep(&self, key: (String, String), n: Arc<StoredNode>) {
+        let size = keyed_node_size(&key, &n);
+        self.cache.borrow_mut().insert(key, n, size);
+    }
+
+    /// Hold at most about `bytes` of items read between two commits
+    /// (default [`DEFAULT_CONNECTION_CACHE`]); the least recently used
+    /// are read again when needed.
+    pub fn with_cache_budget(self, bytes: usize) -> Db {
+        *self.cache.borrow_mut() = ClockCache::new(bytes);
+        self
+    }
+
+    /// This connection's item cache: size and hit counts.
+    pub fn cache_stats(&self) -> CacheStats {
+        self.cache.borrow().stats()
     }
 
     fn forget(&self, class: &str, id: &str) {
@@ -654,9 +685,7 @@ impl Db {
         }
         if let Some((cache, gen)) = self.shared_now() {
             if let Some(n) = cache.node(gen, class, id) {
-                self.cache
-                    .borrow_mut()
-                    .insert((class.to_string(), id.to_string()), n);
+                self.keep((class.to_string(), id.to_string()), n);
                 return Ok(true);
             }
         }
@@ -728,10 +757,10 @@ impl Db {
                 if found.is_empty() {
                     missing
                 } else {
-                    let mut cache = self.cache.borrow_mut();
                     for (id, node) in found {
-                        cache.insert((class.to_string(), id), node);
+                        self.keep((class.to_string(), id), node);
                     }
+                    let cache = self.cache.borrow();
                     missing
                         .into_iter()
                         .filter(|id| {
@@ -756,9 +785,8 @@ impl Db {
         if let Some((sc, gen)) = shared {
             sc.put_nodes(gen, class, loaded.iter().map(|(id, n)| (id, n)));
         }
-        let mut cache = self.cache.borrow_mut();
         for (id, node) in loaded {
-            cache.insert((class.to_string(), id), node);
+            self.keep((class.to_string(), id), node);
         }
         Ok(())
     }

@@ -12,6 +12,7 @@
 pub mod auth;
 pub mod authz;
 pub mod backend;
+pub mod clock_cache;
 pub mod config;
 pub mod console;
 pub mod counting_storage;

@@ -20,15 +20,20 @@
 //!   else's) until it commits or rolls back.
 //!
 //! Backends without a change marker never use the cache.
+//!
+//! It holds at most a byte budget (`[main] shared_cache_size`, see
+//! [`crate::clock_cache`] for how sizes are counted); past it the least
+//! recently used entries are evicted. Ids are kept as integers.
 
 use std::sync::{Arc, Mutex};
 
+use crate::clock_cache::{node_size, str_size, CacheStats, ClockCache};
 use crate::storage::{StoredNode, TextHit};
 
-/// At most this many items are kept; past it the cache starts over.
-const MAX_NODES: usize = 100_000;
-/// At most this many query results are kept.
-const MAX_QUERIES: usize = 512;
+/// The budget when the configuration gives none (`[main]
+/// shared_cache_size`): enough for the items and query results of the
+/// pages a busy tracker serves between two commits.
+pub const DEFAULT_BUDGET: usize = 4 << 20;
 
 /// A cached query result: matching ids, or a count.
 #[derive(Clone, Debug)]
@@ -38,17 +43,161 @@ pub enum QueryResult {
     Hits(Arc<Vec<TextHit>>),
 }
 
-#[derive(Default)]
+/// A query result as kept: ids as integers where they are plain numbers
+/// (they always are for items), full-text hits with their class and
+/// property names stored once.
+enum Stored {
+    Ids(Box<[u32]>),
+    Strings(Arc<Vec<String>>),
+    Count(u64),
+    Hits {
+        names: Box<[Box<str>]>,
+        /// (class name, property name) indexes into `names`, and the id.
+        hits: Box<[(u16, u16, u32)]>,
+    },
+    RawHits(Arc<Vec<TextHit>>),
+}
+
+/// An item id as a number, when writing the number back gives the same
+/// text (so nothing is lost by keeping it as one).
+fn compact_id(id: &str) -> Option<u32> {
+    let n: u32 = id.parse().ok()?;
+    (id.len() == 1 || !id.starts_with('0')).then_some(n)
+}
+
+fn strings_size(v: &[String]) -> usize {
+    std::mem::size_of_val(v) + v.iter().map(|s| str_size(s)).sum::<usize>()
+}
+
+impl Stored {
+    fn from_result(r: QueryResult) -> Stored {
+        match r {
+            QueryResult::Count(n) => Stored::Count(n),
+            QueryResult::Ids(ids) => match ids.iter().map(|i| compact_id(i)).collect() {
+                Some(v) => Stored::Ids(v),
+                None => Stored::Strings(ids),
+            },
+            QueryResult::Hits(hits) => {
+                let mut names: Vec<Box<str>> = Vec::new();
+                let mut name = |s: &str| -> Option<u16> {
+                    if let Some(i) = names.iter().position(|n| &**n == s) {
+                        return u16::try_from(i).ok();
+                    }
+                    names.push(s.into());
+                    u16::try_from(names.len() - 1).ok()
+                };
+                let compact: Option<Box<[(u16, u16, u32)]>> = hits
+                    .iter()
+                    .map(|h| Some((name(&h.class)?, name(&h.prop)?, compact_id(&h.id)?)))
+                    .collect();
+                match compact {
+                    Some(hits) => Stored::Hits {
+                        names: names.into_boxed_slice(),
+                        hits,
+                    },
+                    None => Stored::RawHits(hits),
+                }
+            }
+        }
+    }
+
+    fn to_result(&self) -> QueryResult {
+        match self {
+            Stored::Count(n) => QueryResult::Count(*n),
+            Stored::Ids(v) => QueryResult::Ids(Arc::new(v.iter().map(u32::to_string).collect())),
+            Stored::Strings(v) => QueryResult::Ids(v.clone()),
+            Stored::Hits { names, hits } => QueryResult::Hits(Arc::new(
+                hits.iter()
+                    .map(|(c, p, id)| TextHit {
+                        class: names[usize::from(*c)].to_string(),
+                        id: id.to_string(),
+                        prop: names[usize::from(*p)].to_string(),
+                    })
+                    .collect(),
+            )),
+            Stored::RawHits(h) => QueryResult::Hits(h.clone()),
+        }
+    }
+
+    /// The heap it holds.
+    fn size(&self) -> usize {
+        match self {
+            Stored::Count(_) => 0,
+            Stored::Ids(v) => v.len() * 4 + 16,
+            Stored::Strings(v) => strings_size(v) + 32,
+            Stored::Hits { names, hits } => {
+                hits.len() * std::mem::size_of::<(u16, u16, u32)>()
+                    + names.iter().map(|n| str_size(n) + 16).sum::<usize>()
+                    + 32
+            }
+            Stored::RawHits(h) => {
+                h.len() * std::mem::size_of::<TextHit>()
+                    + h.iter()
+                        .map(|t| str_size(&t.class) + str_size(&t.id) + str_size(&t.prop))
+                        .sum::<usize>()
+                    + 32
+            }
+        }
+    }
+}
+
+/// What an entry is: an item (class by its number in `Inner::classes`,
+/// id as a number) or a query result by its key.
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum Key {
+    Node(u16, u32),
+    Query(Arc<str>),
+}
+
+enum Entry {
+    Node(Arc<StoredNode>),
+    Query(Stored),
+}
+
 struct Inner {
     generation: u64,
-    nodes: crate::FastHashMap<(String, String), Arc<StoredNode>>,
-    queries: crate::FastHashMap<String, QueryResult>,
+    /// Class names seen, so that an item's key is two integers.
+    classes: Vec<Box<str>>,
+    entries: ClockCache<Key, Entry>,
+    /// How many times a commit emptied the cache.
+    invalidations: u64,
+}
+
+impl Inner {
+    fn class_no(&self, class: &str) -> Option<u16> {
+        self.classes
+            .iter()
+            .position(|c| &**c == class)
+            .and_then(|i| u16::try_from(i).ok())
+    }
+
+    fn class_no_or_add(&mut self, class: &str) -> Option<u16> {
+        if let Some(n) = self.class_no(class) {
+            return Some(n);
+        }
+        let n = u16::try_from(self.classes.len()).ok()?;
+        self.classes.push(class.into());
+        Some(n)
+    }
+
+    fn node(&mut self, class: Option<u16>, id: &str) -> Option<Arc<StoredNode>> {
+        let key = Key::Node(class?, compact_id(id)?);
+        match self.entries.get(&key) {
+            Some(Entry::Node(n)) => Some(n.clone()),
+            _ => None,
+        }
+    }
 }
 
 /// The shared cache; see the module documentation.
-#[derive(Default)]
 pub struct SharedCache {
     inner: Mutex<Inner>,
+}
+
+impl Default for SharedCache {
+    fn default() -> Self {
+        SharedCache::with_budget(DEFAULT_BUDGET)
+    }
 }
 
 impl std::fmt::Debug for SharedCache {
@@ -57,9 +206,32 @@ impl std::fmt::Debug for SharedCache {
     }
 }
 
+/// The shared cache's figures: its entries' counters and how often it
+/// was emptied by a commit.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SharedStats {
+    pub cache: CacheStats,
+    pub invalidations: u64,
+    pub generation: u64,
+}
+
 impl SharedCache {
+    /// A cache with the default budget.
     pub fn new() -> Arc<SharedCache> {
         Arc::new(SharedCache::default())
+    }
+
+    /// A cache holding at most about `bytes` of items and query results
+    /// (one result may take up to half of it).
+    pub fn with_budget(bytes: usize) -> SharedCache {
+        SharedCache {
+            inner: Mutex::new(Inner {
+                generation: 0,
+                classes: Vec::new(),
+                entries: ClockCache::new(bytes).with_max_entry(bytes / 2),
+                invalidations: 0,
+            }),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -73,21 +245,36 @@ impl SharedCache {
         self.lock().generation
     }
 
+    /// Sizes and hit counts.
+    pub fn stats(&self) -> SharedStats {
+        let g = self.lock();
+        SharedStats {
+            cache: g.entries.stats(),
+            invalidations: g.invalidations,
+            generation: g.generation,
+        }
+    }
+
     /// Forget everything and start a new generation.
     pub fn invalidate(&self) {
         let mut g = self.lock();
         g.generation += 1;
-        g.nodes.clear();
-        g.queries.clear();
+        g.invalidations += 1;
+        g.entries.clear();
     }
 
     /// An item, if cached in generation `generation`.
     pub fn node(&self, generation: u64, class: &str, id: &str) -> Option<Arc<StoredNode>> {
-        let g = self.lock();
+        let mut g = self.lock();
         if g.generation != generation {
             return None;
         }
-        g.nodes.get(&(class.to_string(), id.to_string())).cloned()
+        let c = g.class_no(class);
+        let found = g.node(c, id);
+        if found.is_none() && c.is_none() {
+            g.entries.count_miss();
+        }
+        found
     }
 
     /// Items of one class that are cached in `generation`.
@@ -97,16 +284,13 @@ impl SharedCache {
         class: &str,
         ids: &[String],
     ) -> Vec<(String, Arc<StoredNode>)> {
-        let g = self.lock();
+        let mut g = self.lock();
         if g.generation != generation {
             return Vec::new();
         }
-        let mut key = (class.to_string(), String::new());
+        let c = g.class_no(class);
         ids.iter()
-            .filter_map(|id| {
-                key.1.clone_from(id);
-                g.nodes.get(&key).map(|n| (id.clone(), n.clone()))
-            })
+            .filter_map(|id| g.node(c, id).map(|n| (id.clone(), n)))
             .collect()
     }
 
@@ -121,33 +305,41 @@ impl SharedCache {
         if g.generation != generation {
             return;
         }
+        let Some(c) = g.class_no_or_add(class) else {
+            return;
+        };
         for (id, n) in nodes {
-            if g.nodes.len() >= MAX_NODES {
-                g.nodes.clear();
+            if let Some(id) = compact_id(id) {
+                let size = node_size(n);
+                g.entries
+                    .insert(Key::Node(c, id), Entry::Node(n.clone()), size);
             }
-            g.nodes.insert((class.to_string(), id.clone()), n.clone());
         }
     }
 
     /// A query result cached in `generation` under `key`.
     pub fn query(&self, generation: u64, key: &str) -> Option<QueryResult> {
-        let g = self.lock();
+        let mut g = self.lock();
         if g.generation != generation {
             return None;
         }
-        g.queries.get(key).cloned()
+        match g.entries.get(&Key::Query(key.into())) {
+            Some(Entry::Query(s)) => Some(s.to_result()),
+            _ => None,
+        }
     }
 
     /// Keep a query result computed in `generation`.
     pub fn put_query(&self, generation: u64, key: String, result: QueryResult) {
+        // Made outside the lock: turning ids into integers is the costly part.
+        let stored = Stored::from_result(result);
+        let size = stored.size() + 2 * str_size(&key);
         let mut g = self.lock();
         if g.generation != generation {
             return;
         }
-        if g.queries.len() >= MAX_QUERIES {
-            g.queries.clear();
-        }
-        g.queries.insert(key, result);
+        g.entries
+            .insert(Key::Query(key.into()), Entry::Query(stored), size);
     }
 }
 
@@ -182,5 +374,88 @@ mod tests {
         assert!(c.node(g1, "issue", "1").is_none());
         assert!(c.query(g1, "q").is_none());
         assert!(c.node(g0, "issue", "1").is_none());
+    }
+
+    fn big_node(n: usize) -> Arc<StoredNode> {
+        let mut values = crate::storage::NodeValues::default();
+        values.insert("title".into(), Some(crate::Value::String("x".repeat(n))));
+        Arc::new(StoredNode {
+            values,
+            retired: false,
+        })
+    }
+
+    #[test]
+    fn items_past_the_budget_are_evicted_not_kept() {
+        let budget = 256 << 10;
+        let c = SharedCache::with_budget(budget);
+        let g = c.generation();
+        for i in 1..=5000u32 {
+            let id = i.to_string();
+            c.put_nodes(g, "issue", [(&id, &big_node(200))]);
+            let s = c.stats().cache;
+            assert!(
+                s.bytes <= budget,
+                "{} bytes over a budget of {budget}",
+                s.bytes
+            );
+        }
+        let s = c.stats().cache;
+        assert!(s.evictions > 4000, "{s:?}");
+        assert!(s.entries < 1000 && s.entries > 100, "{s:?}");
+        // the newest is there, the oldest gone
+        assert!(c.node(g, "issue", "5000").is_some());
+        assert!(c.node(g, "issue", "1").is_none());
+        let s = c.stats().cache;
+        assert_eq!((s.hits, s.misses), (1, 1));
+    }
+
+    #[test]
+    fn query_results_are_bounded_and_ids_compact() {
+        let budget = 1 << 20;
+        let c = SharedCache::with_budget(budget);
+        let g = c.generation();
+        let ids: Arc<Vec<String>> = Arc::new((1..=20_000).map(|i| i.to_string()).collect());
+        for q in 0..100 {
+            c.put_query(g, format!("q{q}"), QueryResult::Ids(ids.clone()));
+            assert!(c.stats().cache.bytes <= budget);
+        }
+        // 20,000 ids as integers take about 80 kB: a dozen fit in 1 MiB
+        // (as strings they would take over 900 kB each: one would).
+        let s = c.stats().cache;
+        assert!(s.entries >= 10, "{s:?}");
+        match c.query(g, "q99") {
+            Some(QueryResult::Ids(back)) => assert_eq!(back, ids),
+            other => panic!("{other:?}"),
+        }
+        // ids that are not plain numbers are kept as they are
+        let odd = Arc::new(vec!["007".to_string(), "x".to_string()]);
+        c.put_query(g, "odd".into(), QueryResult::Ids(odd.clone()));
+        match c.query(g, "odd") {
+            Some(QueryResult::Ids(back)) => assert_eq!(back, odd),
+            other => panic!("{other:?}"),
+        }
+        let hits = Arc::new(vec![
+            TextHit {
+                class: "msg".into(),
+                id: "12".into(),
+                prop: "content".into(),
+            },
+            TextHit {
+                class: "issue".into(),
+                id: "3".into(),
+                prop: "title".into(),
+            },
+        ]);
+        c.put_query(g, "text".into(), QueryResult::Hits(hits.clone()));
+        match c.query(g, "text") {
+            Some(QueryResult::Hits(back)) => assert_eq!(back, hits),
+            other => panic!("{other:?}"),
+        }
+        // one result larger than half the budget is not kept
+        let huge: Arc<Vec<String>> = Arc::new((1..=200_000).map(|i| i.to_string()).collect());
+        c.put_query(g, "huge".into(), QueryResult::Ids(huge));
+        assert!(c.query(g, "huge").is_none());
+        assert!(c.stats().cache.refused >= 1);
     }
 }

@@ -3,6 +3,8 @@
 //! stores `db-session` and `db-otk`, and the core's `files/`.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use roundup_core::backend::Backend;
@@ -18,6 +20,10 @@ use crate::sessions::SqliteKeyStore;
 pub struct SqliteBackend {
     db_dir: PathBuf,
     timeout: Duration,
+    /// Page cache of each connection opened from now on (bytes; 0:
+    /// SQLite's default of about 2 MB). A server sets it
+    /// ([`Backend::limit_connection_memory`]).
+    page_cache: Arc<AtomicUsize>,
 }
 
 impl SqliteBackend {
@@ -27,6 +33,7 @@ impl SqliteBackend {
         SqliteBackend {
             db_dir: db_dir.to_path_buf(),
             timeout,
+            page_cache: Arc::new(AtomicUsize::new(0)),
         }
     }
 
@@ -63,7 +70,12 @@ impl Backend for SqliteBackend {
     }
 
     fn open(&self) -> Result<Box<dyn Storage>> {
-        Ok(Box::new(crate::open(&self.db_dir, self.timeout)?))
+        let conn = crate::SqliteConnection::open(&self.db_dir, self.timeout)?;
+        let bytes = self.page_cache.load(Ordering::Relaxed);
+        if bytes > 0 {
+            conn.set_page_cache(bytes)?;
+        }
+        Ok(Box::new(roundup_rdbms::RdbmsStorage::new(conn)?))
     }
 
     fn stored_layout_version(&self) -> Result<Option<i64>> {
@@ -87,5 +99,34 @@ impl Backend for SqliteBackend {
 
     fn limit_process_memory(&self, bytes: i64) -> Result<()> {
         crate::limit_process_memory(bytes)
+    }
+
+    /// `PRAGMA cache_size` of every connection opened from now on
+    /// (at least 64 KiB).
+    fn limit_connection_memory(&self, bytes: usize) -> Result<()> {
+        self.page_cache.store(bytes.max(1), Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_server_sets_the_page_cache_of_new_connections() {
+        let dir = tempfile::tempdir().unwrap();
+        let b = SqliteBackend::new(dir.path(), Duration::from_secs(1));
+        b.create().unwrap();
+        let before = crate::SqliteConnection::open(dir.path(), Duration::from_secs(1)).unwrap();
+        // SQLite's own default: 2000 KiB
+        assert_eq!(before.page_cache_kib().unwrap(), 2000);
+        before.set_page_cache(256 << 10).unwrap();
+        assert_eq!(before.page_cache_kib().unwrap(), 256);
+        before.set_page_cache(1).unwrap();
+        assert_eq!(before.page_cache_kib().unwrap(), 64, "at least 64 KiB");
+        b.limit_connection_memory(300 << 10).unwrap();
+        assert_eq!(b.page_cache.load(Ordering::Relaxed), 300 << 10);
+        assert!(b.open().is_ok());
     }
 }

@@ -226,6 +226,32 @@ impl SqliteConnection {
         Ok(c)
     }
 
+    /// Keep about `bytes` of database pages cached on this connection
+    /// (`PRAGMA cache_size` in KiB; at least 64 KiB).
+    pub fn set_page_cache(&self, bytes: usize) -> Result<()> {
+        let kib = (bytes / 1024).max(64);
+        self.conn
+            .pragma_update(
+                None,
+                "cache_size",
+                -(i64::try_from(kib).unwrap_or(i64::MAX)),
+            )
+            .map_err(|e| {
+                Error::storage_kind(
+                    error_kind(&e),
+                    format!("setting cache_size on {}: {e}", self.path.display()),
+                )
+            })
+    }
+
+    /// The page cache size in KiB (`PRAGMA cache_size`, negated).
+    pub fn page_cache_kib(&self) -> Result<i64> {
+        self.conn
+            .query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0))
+            .map(|n| -n)
+            .map_err(|e| sql_err("PRAGMA cache_size", e))
+    }
+
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path

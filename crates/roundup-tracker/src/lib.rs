@@ -265,6 +265,12 @@ impl Tracker {
         self.backend.limit_process_memory(bytes)
     }
 
+    /// Advice from a server: each connection opened from now on should
+    /// cache at most about `bytes` of the database. Advisory.
+    pub fn limit_connection_memory(&self, bytes: usize) -> Result<()> {
+        self.backend.limit_connection_memory(bytes)
+    }
+
     /// Open a connection acting as user `uid` (an id).
     pub fn open_db(&self, uid: &str) -> Result<Db> {
         Ok(Db::open(

@@ -24,6 +24,8 @@ pub struct DbPool {
     tracker: Arc<Tracker>,
     idle: Mutex<Vec<Db>>,
     max_idle: usize,
+    /// Bytes of items each connection keeps between commits.
+    connection_cache: usize,
     /// Items and query results read by one request, kept for the next
     /// (emptied by every commit; see `roundup_core::shared_cache`).
     cache: Arc<SharedCache>,
@@ -31,12 +33,46 @@ pub struct DbPool {
 
 impl DbPool {
     pub fn new(tracker: Arc<Tracker>, max_idle: usize) -> DbPool {
+        DbPool::with_budgets(
+            tracker,
+            max_idle,
+            roundup_core::shared_cache::DEFAULT_BUDGET,
+            roundup_core::db::DEFAULT_CONNECTION_CACHE,
+        )
+    }
+
+    /// A pool keeping `max_idle` connections, sharing a read cache of
+    /// `shared_cache` bytes, each connection keeping `connection_cache`
+    /// bytes of items.
+    pub fn with_budgets(
+        tracker: Arc<Tracker>,
+        max_idle: usize,
+        shared_cache: usize,
+        connection_cache: usize,
+    ) -> DbPool {
         DbPool {
             tracker,
             idle: Mutex::new(Vec::new()),
             max_idle,
-            cache: SharedCache::new(),
+            connection_cache,
+            cache: Arc::new(SharedCache::with_budget(shared_cache)),
         }
+    }
+
+    /// The shared read cache's sizes and hit counts.
+    pub fn shared_stats(&self) -> roundup_core::shared_cache::SharedStats {
+        self.cache.stats()
+    }
+
+    /// The idle connections' item caches, added up.
+    pub fn connection_stats(&self) -> roundup_core::clock_cache::CacheStats {
+        let mut total = roundup_core::clock_cache::CacheStats::default();
+        if let Ok(idle) = self.idle.lock() {
+            for db in idle.iter() {
+                total.add(&db.cache_stats());
+            }
+        }
+        total
     }
 
     /// A connection acting as `uid`.
@@ -50,6 +86,7 @@ impl DbPool {
             None => self
                 .tracker
                 .open_db(uid)?
+                .with_cache_budget(self.connection_cache)
                 .with_shared_cache(self.cache.clone()),
         };
         db.refresh_shared_cache()?;
@@ -132,14 +169,29 @@ impl Served {
                 home.display()
             )));
         }
+        let config = tracker.config();
+        let bytes = |section: &str, option: &str| {
+            config
+                .our_bytes(section, option)
+                .map_err(|e| Error::Config(e.to_string()))
+        };
+        let memory_limit = bytes("rdbms", "sqlite_memory_limit")?;
+        let page_cache = bytes("rdbms", "sqlite_cache_size")?;
+        let shared = bytes("main", "shared_cache_size")?;
+        let per_connection = bytes("main", "connection_cache_size")?;
+        let pool_size = config
+            .our_int("main", "connection_pool_size")
+            .map_err(|e| Error::Config(e.to_string()))?;
+        let pool_size = usize::try_from(pool_size.max(1)).unwrap_or(1);
         // Advisory: a server keeps many connections; a failure only means
         // the backend keeps its default caches.
-        let _ = tracker.limit_process_memory(8 << 20);
+        let _ = tracker.limit_process_memory(i64::try_from(memory_limit).unwrap_or(i64::MAX));
+        let _ = tracker.limit_connection_memory(page_cache);
         let sessions = tracker.open_key_store(StoreKind::Sessions)?;
         let otks = tracker.open_key_store(StoreKind::Otks)?;
         Ok(Served {
             name: name.to_string(),
-            pool: DbPool::new(tracker.clone(), 8),
+            pool: DbPool::with_budgets(tracker.clone(), pool_size, shared, per_connection),
             tracker,
             sessions: Mutex::new(sessions),
             otks: Mutex::new(otks),

@@ -16,15 +16,16 @@
 //! Only plain page views are cached: GET or HEAD, no `@action`, no
 //! `@csrf` in the URL, status 200, no cookie set.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use roundup_core::clock_cache::{CacheStats, ClockCache};
+
 /// How long a stored page may be served.
 pub const TTL: Duration = Duration::from_secs(2);
-/// At most this many pages, and this many bytes of them, are kept.
-const MAX_PAGES: usize = 128;
-const MAX_BYTES: usize = 4 << 20;
+/// The bytes of pages kept when the configuration gives no budget
+/// (`[web] page_cache_size`); past it the least recently used go.
+pub const DEFAULT_BUDGET: usize = 1 << 20;
 
 /// A piece of a stored page.
 #[derive(Debug, Clone, PartialEq)]
@@ -43,21 +44,19 @@ pub struct Page {
     generation: u64,
     made: Instant,
     pub pieces: Arc<Vec<Piece>>,
-    size: usize,
-}
-
-#[derive(Default)]
-struct Inner {
-    pages: HashMap<String, Page>,
-    bytes: usize,
 }
 
 /// The cache of one tracker.
-#[derive(Default)]
 pub struct PageCache {
-    inner: Mutex<Inner>,
+    inner: Mutex<ClockCache<String, Page>>,
     /// Responses served from a stored page, since start.
     hits: std::sync::atomic::AtomicU64,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        PageCache::with_budget(DEFAULT_BUDGET)
+    }
 }
 
 impl std::fmt::Debug for PageCache {
@@ -67,21 +66,39 @@ impl std::fmt::Debug for PageCache {
 }
 
 impl PageCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+    /// A cache keeping at most about `bytes` of pages (one page at most
+    /// an eighth of it); 0 keeps none.
+    pub fn with_budget(bytes: usize) -> PageCache {
+        PageCache {
+            inner: Mutex::new(ClockCache::new(bytes).with_max_entry(bytes / 8)),
+            hits: Default::default(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, ClockCache<String, Page>> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Size and hit counts.
+    pub fn stats(&self) -> CacheStats {
+        self.lock().stats()
     }
 
     /// The pieces of the page stored under `key` in `generation`, if it
     /// is still young enough (shared, not copied: each response is
     /// assembled from them anyway).
     pub fn get(&self, key: &str, generation: u64) -> Option<Arc<Vec<Piece>>> {
-        let g = self.lock();
-        let p = g.pages.get(key)?;
-        let found =
-            (p.generation == generation && p.made.elapsed() < TTL).then(|| p.pieces.clone());
-        if found.is_some() {
-            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut g = self.lock();
+        let fresh = g
+            .peek(key)
+            .is_some_and(|p| p.generation == generation && p.made.elapsed() < TTL);
+        if !fresh {
+            // A stale page is not marked used: it goes first.
+            g.count_miss();
+            return None;
         }
+        let found = g.get(key).map(|p| p.pieces.clone());
+        self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         found
     }
 
@@ -92,40 +109,30 @@ impl PageCache {
 
     /// Store a page rendered in `generation`.
     pub fn put(&self, key: String, generation: u64, pieces: Vec<Piece>) {
-        let size = key.len()
+        let size = 2 * key.len()
+            + 64
+            + pieces.len() * std::mem::size_of::<Piece>()
             + pieces
                 .iter()
                 .map(|p| match p {
-                    Piece::Text(t) => t.len(),
-                    _ => 8,
+                    Piece::Text(t) => t.len() + 16,
+                    _ => 0,
                 })
                 .sum::<usize>();
-        if size > MAX_BYTES / 8 {
-            return;
-        }
         let mut g = self.lock();
-        if g.pages.len() >= MAX_PAGES || g.bytes + size > MAX_BYTES {
-            // Drop what is stale; if that is not enough, start over.
-            g.pages
-                .retain(|_, p| p.generation == generation && p.made.elapsed() < TTL);
-            g.bytes = g.pages.values().map(|p| p.size).sum();
-            if g.pages.len() >= MAX_PAGES || g.bytes + size > MAX_BYTES {
-                g.pages.clear();
-                g.bytes = 0;
-            }
+        // Pages of a passed generation are never served again.
+        if g.peek(&key).is_some_and(|p| p.generation != generation) || g.len() % 64 == 63 {
+            g.retain(|_, p| p.generation == generation && p.made.elapsed() < TTL);
         }
-        if let Some(old) = g.pages.insert(
+        g.insert(
             key,
             Page {
                 generation,
                 made: Instant::now(),
                 pieces: Arc::new(pieces),
-                size,
             },
-        ) {
-            g.bytes -= old.size;
-        }
-        g.bytes += size;
+            size,
+        );
     }
 }
 
@@ -233,8 +240,33 @@ mod tests {
         assert!(c.get("other", 1).is_none());
         {
             let mut g = c.lock();
-            g.pages.get_mut("k").unwrap().made -= TTL;
+            let mut p = g.remove("k").unwrap();
+            p.made -= TTL;
+            g.insert("k".into(), p, 10);
         }
         assert!(c.get("k", 1).is_none(), "too old");
+    }
+
+    #[test]
+    fn pages_past_the_budget_are_evicted() {
+        let budget = 64 << 10;
+        let c = PageCache::with_budget(budget);
+        for i in 0..500 {
+            c.put(format!("page{i}"), 1, vec![Piece::Text("x".repeat(3000))]);
+            let s = c.stats();
+            assert!(s.bytes <= budget, "{} > {budget}", s.bytes);
+        }
+        let s = c.stats();
+        assert!(s.evictions > 450, "{s:?}");
+        assert!(s.entries >= 10, "{s:?}");
+        assert!(c.get("page499", 1).is_some());
+        assert!(c.get("page0", 1).is_none());
+        // a page larger than an eighth of the budget is not kept
+        c.put("big".into(), 1, vec![Piece::Text("x".repeat(budget / 4))]);
+        assert!(c.get("big", 1).is_none());
+        // nothing is kept with a budget of 0
+        let off = PageCache::with_budget(0);
+        off.put("k".into(), 1, vec![Piece::Text("x".into())]);
+        assert!(off.get("k", 1).is_none());
     }
 }

@@ -54,9 +54,13 @@ impl UiState {
             // stay valid only until the server restarts.
             _ => roundup_core::sessions::random_key(32, false).into_bytes(),
         };
+        let page_budget = tracker
+            .config()
+            .our_bytes("web", "page_cache_size")
+            .map_err(|e| roundup_core::Error::Config(e.to_string()))?;
         Ok(UiState {
             csrf_signer: TokenSigner::new(&secret),
-            pages: PageCache::default(),
+            pages: PageCache::with_budget(page_budget),
             served,
             templates,
             settings,

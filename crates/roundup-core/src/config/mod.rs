@@ -390,9 +390,19 @@ impl Config {
                         entry.raw.clone()
                     }
                 };
-                let message = if section == "main" && name == "python_host_access" {
-                    // ours: read by the tracker (host access of its Python)
-                    String::new()
+                let message = if let Some(def) = options::find_ours(section, name) {
+                    // ours (Roundup keeps it unused): checked here, read
+                    // by whoever uses it through `Config::ours`
+                    match value::normalize(def, value.trim()) {
+                        Ok(_) => String::new(),
+                        Err(reason) => format!(
+                            "not a valid value, the default {} is used: {reason}",
+                            match def.default {
+                                options::DefaultValue::Text(t) => t,
+                                _ => "",
+                            }
+                        ),
+                    }
                 } else if known_section {
                     "not a Roundup option; kept but unused".to_string()
                 } else {
@@ -739,6 +749,50 @@ impl Config {
             }
             _ => Ok(text.to_string()),
         }
+    }
+
+    /// One of our own options ([`options::OUR_OPTIONS`]), normalised: its
+    /// value in the file, or its default when it is absent. A value the
+    /// option does not accept is an error naming the file and option.
+    pub fn ours(&self, section: &str, option: &str) -> Result<String, ConfigError> {
+        let def =
+            options::find_ours(section, option).ok_or_else(|| ConfigError::UnknownOption {
+                name: format!("[{section}] {option}"),
+            })?;
+        let found = self
+            .extras
+            .get(section)
+            .and_then(|s| s.get(&option.to_lowercase()));
+        match found {
+            Some(e) => value::normalize(def, e.value.trim()).map_err(|reason| {
+                ConfigError::BadValue(Box::new(BadValue {
+                    path: Some(self.filepath.clone()),
+                    line: e.line,
+                    section: section.to_string(),
+                    option: def.name.to_string(),
+                    value: e.value.trim().to_string(),
+                    reason,
+                }))
+            }),
+            None => Ok(match def.default {
+                options::DefaultValue::Text(t) => t.to_string(),
+                _ => String::new(),
+            }),
+        }
+    }
+
+    /// One of our byte-size options, in bytes.
+    pub fn our_bytes(&self, section: &str, option: &str) -> Result<usize, ConfigError> {
+        let t = self.ours(section, option)?;
+        options::parse_byte_size(&t)
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX))
+            .map_err(|r| self.bad_value(section, option, &t, r))
+    }
+
+    /// One of our integer options.
+    pub fn our_int(&self, section: &str, option: &str) -> Result<i64, ConfigError> {
+        let t = self.ours(section, option)?;
+        value::parse_python_int(&t, 10).map_err(|r| self.bad_value(section, option, &t, r))
     }
 
     /// Like [`Config::get_str`] but `None` when the value is empty (the

@@ -72,6 +72,9 @@ pub enum OptionKind {
     /// Origin header values (`scheme://host`) separated by white space; `*`
     /// may only come first.
     OriginList,
+    /// A number of bytes, optionally followed by `K`, `M` or `G` (powers of
+    /// 1024; ours only, see [`OUR_OPTIONS`]).
+    ByteSize,
 }
 
 /// Where an option's default value comes from.
@@ -1343,6 +1346,116 @@ pub static OPTIONS: &[OptionDef] = &[
     ),
 ];
 
+/// Options of ours that Roundup 2.6 does not have. They live in Roundup's
+/// sections, where Roundup keeps unknown options but does not use them, so
+/// a config.ini carrying them still works with Roundup. They are not
+/// written by `genconfig` (the file stays Roundup's); unset, each takes
+/// its default. Read with [`crate::config::Config::ours`].
+pub static OUR_OPTIONS: &[OptionDef] = &[
+    opt(
+        "main",
+        "python_host_access",
+        Boolean,
+        D("yes"),
+        "Whether the tracker's Python code (schema, detectors, extensions)\n\
+         may use files, processes and sockets.",
+    ),
+    opt(
+        "web",
+        "content_security_policy",
+        Text,
+        D(""),
+        "A Content-Security-Policy header for every page (empty: none).",
+    ),
+    opt(
+        "main",
+        "shared_cache_size",
+        ByteSize,
+        D("4M"),
+        "Memory a server keeps for items and query results read by one\n\
+         request for the next (shared by its connections, emptied by every\n\
+         commit); the least recently used are dropped past it. 0 turns the\n\
+         cache off.",
+    ),
+    opt(
+        "main",
+        "connection_cache_size",
+        ByteSize,
+        D("2M"),
+        "Memory one database connection keeps for the items it read since\n\
+         its last commit (one request's, in a server).",
+    ),
+    opt(
+        "main",
+        "connection_pool_size",
+        IntegerGtZero,
+        D("4"),
+        "How many idle database connections a server keeps open for reuse.",
+    ),
+    opt(
+        "web",
+        "page_cache_size",
+        ByteSize,
+        D("1M"),
+        "Memory a server keeps for rendered pages answering repeated\n\
+         identical views (each valid for two seconds and until the next\n\
+         commit). 0 turns the page cache off.",
+    ),
+    opt(
+        "web",
+        "cache_stats_interval",
+        IntegerGeqZero,
+        D("0"),
+        "Every this many seconds a server writes the sizes and hit rates\n\
+         of its caches and its resident memory to its log (0: never).",
+    ),
+    opt(
+        "rdbms",
+        "sqlite_cache_size",
+        ByteSize,
+        D("256K"),
+        "SQLite's page cache per open connection (PRAGMA cache_size).",
+    ),
+    opt(
+        "rdbms",
+        "sqlite_memory_limit",
+        ByteSize,
+        D("4M"),
+        "Memory all SQLite connections of a server process may hold\n\
+         together before SQLite gives cached pages back (soft_heap_limit).",
+    ),
+];
+
+/// The entry of one of our own options (see [`OUR_OPTIONS`]).
+pub fn find_ours(section: &str, name: &str) -> Option<&'static OptionDef> {
+    let lower = name.to_lowercase();
+    OUR_OPTIONS
+        .iter()
+        .find(|d| d.section == section && d.name == lower)
+}
+
+/// A byte size: digits, optionally followed by K, M or G (any case, an
+/// optional trailing B or iB), meaning powers of 1024.
+pub fn parse_byte_size(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    let upper = t.to_ascii_uppercase();
+    let u = upper
+        .strip_suffix("IB")
+        .or_else(|| upper.strip_suffix('B'))
+        .unwrap_or(&upper);
+    let (digits, mult) = match u.chars().last() {
+        Some('K') => (&u[..u.len() - 1], 1u64 << 10),
+        Some('M') => (&u[..u.len() - 1], 1 << 20),
+        Some('G') => (&u[..u.len() - 1], 1 << 30),
+        _ => (u, 1),
+    };
+    let n: u64 = digits.trim().parse().map_err(|_| {
+        format!("\"{t}\" is not a size in bytes (a number, optionally followed by K, M or G)")
+    })?;
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("\"{t}\" is too large"))
+}
+
 /// The table entry for `[section] name`, if Roundup knows that option.
 /// The option name is compared without regard to case (config.ini option
 /// names are case insensitive); the section name must match exactly.
@@ -1395,6 +1508,7 @@ pub fn kind_note(kind: OptionKind) -> Option<String> {
         }
         LoggingFormat => "Write every % sign twice in this file.".to_string(),
         OriginList => "Values separated by spaces; letter case matters.".to_string(),
+        ByteSize => "Bytes, or a number followed by K, M or G (powers of 1024).".to_string(),
         _ => return None,
     })
 }

@@ -187,6 +187,7 @@ pub fn normalize(def: &OptionDef, text: &str) -> Result<String, String> {
             }
         }
         Boolean => parse_bool(text).map(|b| if b { "yes" } else { "no" }.to_string()),
+        ByteSize => super::options::parse_byte_size(text).map(|_| text.trim().to_string()),
         Integer => parse_python_int(text, 10).map(|v| v.to_string()),
         IntegerGeqZero => match parse_python_int(text, 10)? {
             v if v < 0 => Err("must be an integer of 0 or more".to_string()),

@@ -617,3 +617,52 @@ fn update_from_keeps_values_and_adds_defaults() {
         .iter()
         .any(|w| w.message.contains("below the recommended minimum")));
 }
+
+#[test]
+fn our_memory_options_have_defaults_and_are_checked() {
+    // absent: the documented defaults, and no warnings for them
+    let (_dir, home) = tracker_with(ROUNDUP_INI);
+    let c = Config::load(&home).unwrap();
+    assert_eq!(c.our_bytes("main", "shared_cache_size").unwrap(), 4 << 20);
+    assert_eq!(c.our_bytes("web", "page_cache_size").unwrap(), 1 << 20);
+    assert_eq!(
+        c.our_bytes("rdbms", "sqlite_cache_size").unwrap(),
+        256 << 10
+    );
+    assert_eq!(c.our_int("main", "connection_pool_size").unwrap(), 4);
+    assert_eq!(c.our_int("web", "cache_stats_interval").unwrap(), 0);
+    assert!(matches!(
+        c.ours("main", "no_such_option_of_ours"),
+        Err(ConfigError::UnknownOption { .. })
+    ));
+
+    // set: read with their suffixes, not warned about as unknown
+    let text = ROUNDUP_INI
+        .replacen(
+            "[main]\n",
+            "[main]\nshared_cache_size = 3m\nconnection_cache_size = 1000\n",
+            1,
+        )
+        .replacen("[web]\n", "[web]\npage_cache_size = 64KiB\n", 1);
+    let (_dir, home) = tracker_with(&text);
+    let c = Config::load(&home).unwrap();
+    assert!(c.warnings().is_empty(), "{:?}", c.warnings());
+    assert_eq!(c.our_bytes("main", "shared_cache_size").unwrap(), 3 << 20);
+    assert_eq!(c.our_bytes("main", "connection_cache_size").unwrap(), 1000);
+    assert_eq!(c.our_bytes("web", "page_cache_size").unwrap(), 64 << 10);
+
+    // a bad value: a warning on load, an error naming file, line, option
+    // and value on use
+    let text = ROUNDUP_INI.replacen("[main]\n", "[main]\nshared_cache_size = lots\n", 1);
+    let (_dir, home) = tracker_with(&text);
+    let c = Config::load(&home).unwrap();
+    assert_eq!(c.warnings().len(), 1, "{:?}", c.warnings());
+    let e = c
+        .our_bytes("main", "shared_cache_size")
+        .unwrap_err()
+        .to_string();
+    let path = home.join("config.ini").display().to_string();
+    assert!(e.contains(&path), "{e}");
+    assert!(e.contains("shared_cache_size"), "{e}");
+    assert!(e.contains("lots"), "{e}");
+}

@@ -5,4 +5,5 @@
 
 mod backend_selection;
 mod core_rules;
+mod memory_budgets;
 mod shared_cache;

@@ -44,3 +44,36 @@ impl Site {
         Ok(Site { served, ui, api })
     }
 }
+
+/// The resident set of this process in bytes (Linux `/proc/self/statm`),
+/// `None` where it cannot be read.
+pub fn resident_bytes() -> Option<u64> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf only reads a system constant.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    Some(pages * u64::try_from(page).ok().filter(|p| *p > 0).unwrap_or(4096))
+}
+
+impl Site {
+    /// One line on the caches of this tracker and the process's memory:
+    /// the shared read cache, the page cache, the idle connections' item
+    /// caches and the resident set.
+    pub fn cache_report(&self) -> String {
+        let shared = self.served.pool.shared_stats();
+        let pages = self.ui.pages.stats();
+        let conns = self.served.pool.connection_stats();
+        let rss = resident_bytes()
+            .map(|b| format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)))
+            .unwrap_or_else(|| "unknown".into());
+        format!(
+            "{}: shared cache: {} (emptied by {} commits); page cache: {}; {} idle connections: {}; resident {rss}",
+            self.served.name,
+            shared.cache,
+            shared.invalidations,
+            pages,
+            self.served.pool.idle_count(),
+            conns
+        )
+    }
+}

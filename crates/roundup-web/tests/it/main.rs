@@ -13,6 +13,7 @@ mod server_api;
 mod server_binaries;
 mod server_extensions;
 mod server_http;
+mod server_memory;
 mod server_page_cache;
 mod server_rules;
 mod server_support;

@@ -1,0 +1,82 @@
+//! Memory under traffic that never repeats a URL: with small budgets set
+//! in config.ini, a server answering hundreds of different pages keeps
+//! its shared read cache and page cache within them (evicting), and
+//! reports their sizes and hit rates.
+
+use crate::server_support::*;
+
+fn add_options(home: &std::path::Path, section: &str, lines: &str) {
+    let path = home.join("config.ini");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let header = format!("[{section}]\n");
+    let text = text.replacen(&header, &format!("{header}{lines}\n"), 1);
+    std::fs::write(&path, text).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn random_pages_keep_the_caches_within_their_budgets() {
+    let s = serve_prepared(&["t"], &[], Default::default(), |home| {
+        add_options(
+            home,
+            "main",
+            "shared_cache_size = 96K\nconnection_cache_size = 48K",
+        );
+        add_options(home, "web", "page_cache_size = 64K");
+        let t = roundup_tracker::Tracker::open(home).unwrap();
+        let db = t.open_db("1").unwrap();
+        for i in 0..120 {
+            let mut v = roundup_core::Values::new();
+            v.insert(
+                "title".into(),
+                Some(roundup_core::Value::String(format!(
+                    "printer trouble number {i} {}",
+                    "w".repeat(150)
+                ))),
+            );
+            db.create("issue", v).unwrap();
+        }
+        db.commit().unwrap();
+    })
+    .await;
+    let site = s.app.trackers.get("t").expect("tracker t").clone();
+    let sorts = [
+        "-activity",
+        "title",
+        "priority",
+        "id",
+        "-creation",
+        "status",
+    ];
+    for i in 0..240usize {
+        let path = match i % 3 {
+            0 => format!("/t/issue{}", 1 + (i * 7) % 120),
+            1 => format!(
+                "/t/issue?@columns=title,id,activity,status&@pagesize=10&@sort={}&@startwith={}",
+                sorts[i % sorts.len()],
+                (i * 10) % 120
+            ),
+            _ => format!("/t/issue?@search_text=printer&@pagesize=5&n={i}"),
+        };
+        let r = get(&s, &path, None).await;
+        assert_eq!(r.status(), 200, "{path}");
+        let shared = site.served.pool.shared_stats().cache;
+        let pages = site.ui.pages.stats();
+        assert!(shared.bytes <= 96 << 10, "after {path}: shared {shared:?}");
+        assert!(pages.bytes <= 64 << 10, "after {path}: pages {pages:?}");
+    }
+    let shared = site.served.pool.shared_stats().cache;
+    let pages = site.ui.pages.stats();
+    assert_eq!((shared.budget, pages.budget), (96 << 10, 64 << 10));
+    assert!(pages.evictions > 0, "{pages:?}");
+    assert!(shared.hits > 0 && shared.evictions > 0, "{shared:?}");
+    let conns = site.served.pool.connection_stats();
+    assert!(conns.bytes <= conns.budget, "{conns:?}");
+    let report = site.cache_report();
+    assert!(
+        report.contains("shared cache:")
+            && report.contains("hit rate")
+            && report.contains("resident"),
+        "{report}"
+    );
+    s.stop().await;
+}
