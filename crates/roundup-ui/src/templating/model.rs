@@ -483,16 +483,7 @@ fn classhelp(ctx: &RenderCtx<'_>, class: &str, args: &[JValue]) -> Result<String
         "sort",
         "filter",
     ];
-    let (positional, kw): (&[JValue], Option<Kwargs>) = match args.last() {
-        Some(last) if last.is_kwargs() => (
-            &args[..args.len() - 1],
-            Some(
-                Kwargs::try_from(last.clone())
-                    .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))?,
-            ),
-        ),
-        _ => (args, None),
-    };
+    let (positional, kw) = split_kwargs(args)?;
     if positional.len() > NAMES.len() {
         return Err(TplError::new(
             ErrorKind::TooManyArguments,
@@ -635,6 +626,21 @@ pub(crate) fn submit_html(
     parts.join("\n")
 }
 
+/// Positional arguments and keyword arguments (minijinja passes the
+/// latter last), for methods that take Roundup's arguments either way.
+fn split_kwargs(args: &[JValue]) -> Result<(&[JValue], Option<Kwargs>), TplError> {
+    match args.last() {
+        Some(last) if last.is_kwargs() => Ok((
+            &args[..args.len() - 1],
+            Some(
+                Kwargs::try_from(last.clone())
+                    .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))?,
+            ),
+        )),
+        _ => Ok((args, None)),
+    }
+}
+
 /// HTML attributes a caller adds (`None`: a bare attribute).
 type ExtraAttrs = Vec<(String, Option<String>)>;
 
@@ -645,16 +651,7 @@ fn submit_args(
     default_label: &str,
     default_action: &str,
 ) -> Result<(String, String, ExtraAttrs), TplError> {
-    let (positional, kw): (&[JValue], Option<Kwargs>) = match args.last() {
-        Some(last) if last.is_kwargs() => (
-            &args[..args.len() - 1],
-            Some(
-                Kwargs::try_from(last.clone())
-                    .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))?,
-            ),
-        ),
-        _ => (args, None),
-    };
+    let (positional, kw) = split_kwargs(args)?;
     if positional.len() > 3 {
         return Err(TplError::new(
             ErrorKind::TooManyArguments,

@@ -208,6 +208,19 @@ fn order_text(v: &[(bool, String)]) -> String {
 }
 
 /// `url?args&current index args not overridden by args`.
+/// Whether a filter is on a String property (not `id`): Roundup joins
+/// its words with spaces where other filters' values take commas.
+fn is_text_filter(ctx: &RenderCtx<'_>, class: Option<&str>, prop: &str) -> bool {
+    prop != "id"
+        && class.is_some_and(|c| {
+            ctx.db
+                .class(c)
+                .ok()
+                .and_then(|cl| cl.props.get(prop).map(|p| p.ptype == PropType::String))
+                .unwrap_or(false)
+        })
+}
+
 pub(crate) fn indexargs_url(
     ctx: &RenderCtx<'_>,
     url: &str,
@@ -253,14 +266,7 @@ pub(crate) fn indexargs_url(
             continue;
         }
         let quoted: Vec<String> = f.values.iter().map(|v| py_quote(v)).collect();
-        let is_text = f.prop != "id"
-            && class.is_some_and(|c| {
-                ctx.db
-                    .class(c)
-                    .ok()
-                    .and_then(|cl| cl.props.get(&f.prop).map(|p| p.ptype == PropType::String))
-                    .unwrap_or(false)
-            });
+        let is_text = is_text_filter(ctx, class, &f.prop);
         let joined = if !f.list {
             quoted.join(",")
         } else if is_text {
@@ -305,14 +311,7 @@ fn indexargs_form(ctx: &RenderCtx<'_>, parts: [bool; 8]) -> String {
     if parts[4] {
         let class = ctx.view.classname.as_deref();
         for f in &ix.filterspec {
-            let is_text = f.prop != "id"
-                && class.is_some_and(|c| {
-                    ctx.db
-                        .class(c)
-                        .ok()
-                        .and_then(|cl| cl.props.get(&f.prop).map(|p| p.ptype == PropType::String))
-                        .unwrap_or(false)
-                });
+            let is_text = is_text_filter(ctx, class, &f.prop);
             add(
                 &f.prop,
                 &f.values.join(if is_text && f.list { " " } else { "," }),

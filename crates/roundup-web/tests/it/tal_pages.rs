@@ -477,6 +477,19 @@ fn field_value(page: &str, name: &str) -> Option<String> {
     Some(after[..after.find('"')?].to_string())
 }
 
+/// A page's text.
+async fn page_text(s: &Served, path: &str, cookie: Option<&str>) -> String {
+    get(s, path, cookie).await.text().await.unwrap()
+}
+
+/// issue1's title as stored.
+fn issue_title(tracker: &Tracker) -> Option<String> {
+    let db = tracker.open_db("1").unwrap();
+    db.get("issue", "1", "title")
+        .unwrap()
+        .map(|v| v.to_string())
+}
+
 /// The forms of Roundup's classic TAL pages, filled in as a browser
 /// would (tokens scraped from the pages ours rendered), post back and
 /// work: login, new issue, edit, search, registration.
@@ -514,7 +527,7 @@ async fn roundup26_classic_tal_forms_post_back() {
     );
 
     // login through the front page's form
-    let front = get(&s, "/t/", None).await.text().await.unwrap();
+    let front = page_text(&s, "/t/", None).await;
     assert!(
         front.contains("name=\"__login_name\""),
         "no login form:\n{front}"
@@ -564,12 +577,8 @@ async fn roundup26_classic_tal_forms_post_back() {
     }
     assert!(location(&resp).contains("issue1"), "{}", location(&resp));
     let tracker = Tracker::open(&home).unwrap();
-    let db = tracker.open_db("1").unwrap();
     assert_eq!(
-        db.get("issue", "1", "title")
-            .unwrap()
-            .map(|v| v.to_string())
-            .as_deref(),
+        issue_title(&tracker).as_deref(),
         Some("Filed through the TAL form")
     );
 
@@ -594,12 +603,8 @@ async fn roundup26_classic_tal_forms_post_back() {
     )
     .await;
     assert_eq!(resp.status(), 302, "edit");
-    let db = tracker.open_db("1").unwrap();
     assert_eq!(
-        db.get("issue", "1", "title")
-            .unwrap()
-            .map(|v| v.to_string())
-            .as_deref(),
+        issue_title(&tracker).as_deref(),
         Some("Renamed through the TAL form")
     );
 
@@ -638,11 +643,7 @@ async fn roundup26_classic_tal_forms_post_back() {
     assert!(!none.contains("Renamed through the TAL form"));
 
     // registration as anonymous through user.register.html
-    let page = get(&s, "/t/user?@template=register", None)
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&s, "/t/user?@template=register", None).await;
     let token = scrape_csrf(&page).expect("the registration form's @csrf");
     let opaque = field_value(&page, "opaqueregister").expect("the registration timestamp");
     // Roundup refuses registrations completed faster than a human could
