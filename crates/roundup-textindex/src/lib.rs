@@ -21,7 +21,7 @@
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use roundup_core::backend::Backend;
@@ -50,9 +50,16 @@ const STALE_MARKER: &str = "STALE";
 const WRITER_WAIT: Duration = Duration::from_secs(30);
 /// Memory of the one indexing thread (tantivy's minimum is 15 MB).
 const WRITER_MEMORY: usize = 15_000_000;
+/// How long an unused writer is kept.
+const WRITER_IDLE: Duration = Duration::from_millis(500);
 /// Buffered texts after which a bulk load (import, reindex) hands them to
 /// the index writer before its commit.
 const BULK_FLUSH: usize = 5_000;
+
+struct HeldWriter {
+    writer: IndexWriter,
+    last_used: Instant,
+}
 
 #[derive(Clone, Copy)]
 struct Fields {
@@ -60,7 +67,10 @@ struct Fields {
     key: Field,
     /// `class/id`: every text of one item (removal of the item).
     item: Field,
+    /// The hit's parts, read from columns (fast fields) for each match.
     class: Field,
+    id: Field,
+    prop: Field,
     words: Field,
 }
 
@@ -70,9 +80,11 @@ pub struct TextEngine {
     index: Index,
     reader: IndexReader,
     fields: Fields,
-    /// One writer per process at a time (tantivy's lock file keeps other
-    /// processes out).
-    writing: Mutex<()>,
+    /// The process's writer between commits (tantivy's lock file keeps
+    /// other processes out): opening one per commit cost more than the
+    /// commit. It is let go after `WRITER_IDLE` without use, so another
+    /// process (roundup-admin, the mail gateway) gets its turn.
+    writing: Mutex<Option<HeldWriter>>,
     stopwords: HashSet<String>,
 }
 
@@ -93,11 +105,32 @@ impl TextEngine {
     /// that already holds data (`fresh` false) starts marked stale:
     /// searches use the backend's word tables until `reindex` fills it.
     /// `extra_stopwords` are `[main] indexer_stopwords`.
-    pub fn open(dir: &Path, fresh: bool, extra_stopwords: &[String]) -> Result<TextEngine> {
+    pub fn open(dir: &Path, fresh: bool, extra_stopwords: &[String]) -> Result<Arc<TextEngine>> {
+        let engine = Arc::new(TextEngine::open_unshared(dir, fresh, extra_stopwords)?);
+        // Lets the writer go once idle; ends with the engine.
+        let weak = Arc::downgrade(&engine);
+        let spawned = std::thread::Builder::new()
+            .name("text-index-writer".into())
+            .spawn(move || loop {
+                std::thread::sleep(WRITER_IDLE / 2);
+                let Some(engine) = weak.upgrade() else {
+                    return;
+                };
+                engine.release_idle_writer();
+            });
+        if let Err(e) = spawned {
+            return Err(Error::io("starting the full-text index's writer thread", e));
+        }
+        Ok(engine)
+    }
+
+    fn open_unshared(dir: &Path, fresh: bool, extra_stopwords: &[String]) -> Result<TextEngine> {
         let mut sb = tantivy::schema::Schema::builder();
-        let key = sb.add_text_field("key", STRING | FAST);
+        let key = sb.add_text_field("key", STRING);
         let item = sb.add_text_field("item", STRING);
-        let class = sb.add_text_field("class", STRING);
+        let class = sb.add_text_field("class", STRING | FAST);
+        let id = sb.add_u64_field("id", FAST);
+        let prop = sb.add_text_field("prop", STRING | FAST);
         let words = sb.add_text_field(
             "words",
             TextOptions::default().set_indexing_options(
@@ -145,9 +178,11 @@ impl TextEngine {
                 key,
                 item,
                 class,
+                id,
+                prop,
                 words,
             },
-            writing: Mutex::new(()),
+            writing: Mutex::new(None),
             stopwords,
         })
     }
@@ -184,17 +219,57 @@ impl TextEngine {
         }
     }
 
-    /// Run `f` on a writer of the index, then commit it.
+    /// Let the writer go when it has not been used for a while (after
+    /// the merges it started).
+    fn release_idle_writer(&self) {
+        let idle = {
+            let mut slot = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+            match slot.as_ref() {
+                Some(h) if h.last_used.elapsed() >= WRITER_IDLE => slot.take(),
+                _ => None,
+            }
+        };
+        if let Some(h) = idle {
+            if let Err(e) = h.writer.wait_merging_threads() {
+                roundup_core::errln!("{}", index_error(&self.dir, "merging", e));
+            }
+        }
+    }
+
+    /// The process's writer, for this caller alone until [`Self::put_back`].
+    fn take_writer(&self) -> Result<IndexWriter> {
+        let held = self
+            .writing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        match held {
+            Some(h) => Ok(h.writer),
+            None => self.writer(),
+        }
+    }
+
+    fn put_back(&self, writer: IndexWriter) {
+        let mut slot = self.writing.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = Some(HeldWriter {
+            writer,
+            last_used: Instant::now(),
+        });
+    }
+
+    /// Run `f` on the writer, commit, and show the result to searches.
+    /// A writer that failed is dropped (its uncommitted changes with it).
     fn with_writer(&self, f: impl FnOnce(&mut IndexWriter) -> tantivy::Result<()>) -> Result<()> {
-        let _one = self.writing.lock().unwrap_or_else(|p| p.into_inner());
-        let mut writer = self.writer()?;
+        let mut writer = self.take_writer()?;
         f(&mut writer).map_err(|e| index_error(&self.dir, "writing", e))?;
+        self.commit_writer(writer)
+    }
+
+    fn commit_writer(&self, mut writer: IndexWriter) -> Result<()> {
         writer
             .commit()
             .map_err(|e| index_error(&self.dir, "committing", e))?;
-        writer
-            .wait_merging_threads()
-            .map_err(|e| index_error(&self.dir, "merging", e))?;
+        self.put_back(writer);
         self.reader
             .reload()
             .map_err(|e| index_error(&self.dir, "reloading", e))
@@ -225,6 +300,8 @@ impl TextEngine {
                     key,
                     item,
                     class,
+                    id,
+                    prop,
                     words,
                 } => {
                     w.delete_term(Term::from_field_text(f.key, key));
@@ -233,6 +310,8 @@ impl TextEngine {
                             f.key => key.as_str(),
                             f.item => item.as_str(),
                             f.class => class.as_str(),
+                            f.id => *id,
+                            f.prop => prop.as_str(),
                             f.words => words.as_str(),
                         ))?;
                     }
@@ -245,13 +324,20 @@ impl TextEngine {
         Ok(())
     }
 
-    fn text_op(&self, class: &str, id: &str, prop: &str, text: &str) -> Op {
-        Op::Text {
+    fn text_op(&self, class: &str, id: &str, prop: &str, text: &str) -> Result<Op> {
+        let num = id.parse::<u64>().map_err(|_| {
+            Error::value(format!(
+                "indexing {class}{id}.{prop}: \"{id}\" is not an item id"
+            ))
+        })?;
+        Ok(Op::Text {
             key: format!("{class}/{id}/{prop}"),
             item: format!("{class}/{id}"),
             class: class.to_string(),
+            id: num,
+            prop: prop.to_string(),
             words: roundup_rdbms::layout::index_words(text, &self.stopwords).join(" "),
-        }
+        })
     }
 
     /// Texts holding all `words` (Roundup's query word rules), limited to
@@ -297,41 +383,66 @@ impl TextEngine {
         for d in docs {
             by_segment.entry(d.segment_ord).or_default().push(d.doc_id);
         }
-        let mut hits = Vec::new();
-        let mut key = String::new();
+        let mut hits: Vec<(String, u64, String)> = Vec::new();
+        let err = |e: &dyn std::fmt::Display| index_error(&self.dir, "reading hits", e);
         for (seg, docs) in by_segment {
-            let keys = searcher
-                .segment_reader(seg)
-                .fast_fields()
-                .str("key")
-                .map_err(|e| index_error(&self.dir, "reading keys", e))?
-                .ok_or_else(|| index_error(&self.dir, "reading keys", "no key column"))?;
+            let ff = searcher.segment_reader(seg).fast_fields();
+            let classes = StrColumnNames::new(ff.str("class").map_err(|e| err(&e))?);
+            let props = StrColumnNames::new(ff.str("prop").map_err(|e| err(&e))?);
+            let ids = ff.u64("id").map_err(|e| err(&e))?;
             for d in docs {
-                for ord in keys.term_ords(d) {
-                    key.clear();
-                    keys.ord_to_str(ord, &mut key)
-                        .map_err(|e| index_error(&self.dir, "reading keys", e))?;
-                    let mut parts = key.splitn(3, '/');
-                    if let (Some(c), Some(i), Some(p)) = (parts.next(), parts.next(), parts.next())
-                    {
-                        hits.push(TextHit {
-                            class: c.to_string(),
-                            id: i.to_string(),
-                            prop: p.to_string(),
-                        });
-                    }
-                }
+                let (Some(class), Some(id), Some(prop)) =
+                    (classes.get(d)?, ids.first(d), props.get(d)?)
+                else {
+                    continue;
+                };
+                hits.push((class, id, prop));
             }
         }
-        hits.sort_by(|a, b| {
-            (&a.class, id_num(&a.id), &a.prop).cmp(&(&b.class, id_num(&b.id), &b.prop))
-        });
-        Ok(hits)
+        hits.sort();
+        Ok(hits
+            .into_iter()
+            .map(|(class, id, prop)| TextHit {
+                class,
+                id: id.to_string(),
+                prop,
+            })
+            .collect())
     }
 }
 
-fn id_num(id: &str) -> u64 {
-    id.parse().unwrap_or(u64::MAX)
+/// The values of a string column of one segment, each distinct one
+/// turned into text once (a segment holds few classes and properties).
+struct StrColumnNames {
+    column: Option<tantivy::columnar::StrColumn>,
+    names: std::cell::RefCell<HashMap<u64, String>>,
+}
+
+impl StrColumnNames {
+    fn new(column: Option<tantivy::columnar::StrColumn>) -> StrColumnNames {
+        StrColumnNames {
+            column,
+            names: Default::default(),
+        }
+    }
+
+    fn get(&self, doc: u32) -> Result<Option<String>> {
+        let Some(col) = &self.column else {
+            return Ok(None);
+        };
+        let Some(ord) = col.term_ords(doc).next() else {
+            return Ok(None);
+        };
+        let mut names = self.names.borrow_mut();
+        if let Some(n) = names.get(&ord) {
+            return Ok(Some(n.clone()));
+        }
+        let mut s = String::new();
+        col.ord_to_str(ord, &mut s)
+            .map_err(|e| Error::storage(format!("full-text index: reading a hit: {e}")))?;
+        names.insert(ord, s.clone());
+        Ok(Some(s))
+    }
 }
 
 fn mark_stale(dir: &Path) -> Result<()> {
@@ -350,6 +461,8 @@ enum Op {
         key: String,
         item: String,
         class: String,
+        id: u64,
+        prop: String,
         words: String,
     },
     Destroy {
@@ -401,7 +514,7 @@ impl TextIndexedStorage {
     /// transaction ends.
     fn flush_bulk(&mut self) -> Result<()> {
         if self.bulk_writer.is_none() {
-            self.bulk_writer = Some(self.engine.writer()?);
+            self.bulk_writer = Some(self.engine.take_writer()?);
         }
         let ops = std::mem::take(&mut self.pending);
         if let Some(w) = self.bulk_writer.as_mut() {
@@ -423,23 +536,10 @@ impl TextIndexedStorage {
             mark_stale(&self.engine.dir)?;
         }
         if let Some(mut w) = self.bulk_writer.take() {
-            let _one = self
-                .engine
-                .writing
-                .lock()
-                .unwrap_or_else(|p| p.into_inner());
             self.engine
                 .apply(&mut w, &ops)
                 .map_err(|e| index_error(&self.engine.dir, "writing", e))?;
-            w.commit()
-                .map_err(|e| index_error(&self.engine.dir, "committing", e))?;
-            w.wait_merging_threads()
-                .map_err(|e| index_error(&self.engine.dir, "merging", e))?;
-            return self
-                .engine
-                .reader
-                .reload()
-                .map_err(|e| index_error(&self.engine.dir, "reloading", e));
+            return self.engine.commit_writer(w);
         }
         if ops.is_empty() {
             return Ok(());
@@ -454,8 +554,10 @@ impl TextIndexedStorage {
         self.savepoints.clear();
         self.lost = false;
         if let Some(mut w) = self.bulk_writer.take() {
-            // Nothing of it was committed; dropping it undoes the rest.
-            let _ = w.rollback();
+            // Nothing of it was committed: undone, the writer serves again.
+            if w.rollback().is_ok() {
+                self.engine.put_back(w);
+            }
         }
     }
 }
@@ -544,7 +646,7 @@ impl Storage for TextIndexedStorage {
     }
     fn index_text(&mut self, class: &str, id: &str, prop: &str, text: &str) -> Result<()> {
         self.inner.index_text(class, id, prop, text)?;
-        let op = self.engine.text_op(class, id, prop, text);
+        let op = self.engine.text_op(class, id, prop, text)?;
         self.push(op)
     }
     fn search_text(
@@ -677,7 +779,7 @@ impl TextIndexedBackend {
         // An index made with the database is complete; one added to a
         // database that holds data already waits for `reindex`.
         let fresh = !self.dir.exists() && !self.inner.exists()?;
-        let e = std::sync::Arc::new(TextEngine::open(&self.dir, fresh, &self.stopwords)?);
+        let e = TextEngine::open(&self.dir, fresh, &self.stopwords)?;
         *slot = Some(e.clone());
         Ok(e)
     }

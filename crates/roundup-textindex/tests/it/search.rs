@@ -348,3 +348,29 @@ fn nuking_the_database_removes_its_index() {
     assert!(index_hits(&fx, "fox").is_empty());
     drop(db);
 }
+
+#[test]
+fn an_idle_writer_lets_another_process_write() {
+    let fx = Fixture::new();
+    let (db, _) = seeded(&fx);
+    // A second engine on the same directory stands for another process
+    // (tantivy's writer lock is a file lock). It gets the writer once this
+    // process's writer has been idle a moment, instead of timing out.
+    let other = TextEngine::open(fx.engine().dir(), false, &[]).unwrap();
+    let start = std::time::Instant::now();
+    other.rebuild_started().unwrap();
+    other.rebuild_done().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    // the rebuild emptied the index, as seen here too
+    assert!(index_hits(&fx, "fox").is_empty());
+    // and this process writes again after the other one let go
+    msg(&db, "quokka smiles");
+    db.commit().unwrap();
+    assert!(!fx.engine().is_stale());
+    assert_eq!(index_hits(&fx, "quokka").len(), 1);
+    assert_eq!(other.search(&words("quokka"), None).unwrap().len(), 1);
+}
