@@ -172,7 +172,14 @@ pub(crate) fn do_reindex(admin: &mut Admin, args: &[String]) -> CmdResult {
         let classes: Vec<String> = db.schema().classes.keys().cloned().collect();
         db.bulk(|| {
             for c in &classes {
-                for id in db.list(c)? {
+                // Retired items too: their texts stay searchable, as in
+                // the word tables, which a reindex never empties.
+                let ids = if engine.is_some() {
+                    db.getnodeids(c, None)?
+                } else {
+                    db.list(c)?
+                };
+                for id in ids {
                     db.reindex_item(c, &id)?;
                 }
             }

@@ -2,8 +2,11 @@
 //! Roundup's word tables and through the inverted index, each followed by
 //! the step that turns message hits into issues (see bench/search/run.sh).
 //!
-//!   search_bench <db dir> [searches] [writes]
+//!   search_bench <db dir> [searches] [writes | grow=N]
 //!
+//! With `grow=N`, it first adds N message texts like the bench data's
+//! (8 to 30 words of its vocabulary) through both indexes in bulk, to time
+//! searches at a larger scale (use a copy).
 //! With `writes`, it also times commits that index one text, with and
 //! without the inverted index (they add `benchwrite` texts to the
 //! database: use a copy).
@@ -42,6 +45,53 @@ fn run() -> Result<(), String> {
         TextEngine::open(&db_dir.join("text-index"), false, &[]).map_err(|e| e.to_string())?;
     if engine.is_stale() {
         return Err("the index is stale: run roundup-admin reindex first".into());
+    }
+    if let Some(grow) = args.get(3).and_then(|a| a.strip_prefix("grow=")) {
+        let grow: u64 = grow
+            .parse()
+            .map_err(|_| format!("grow={grow}: not a number"))?;
+        let mut with_index: Box<dyn Storage> =
+            Box::new(roundup_textindex::TextIndexedStorage::new(
+                sqlite.open().map_err(|e| e.to_string())?,
+                engine.clone(),
+            ));
+        let vocab: Vec<&str> = "printer network crash login timeout database upgrade email report \
+            search memory disk cache session window button screen keyboard mouse font \
+            export import backup restore server client proxy certificate password token \
+            queue worker thread socket packet router firewall license install config"
+            .split_whitespace()
+            .collect();
+        let mut seed: u64 = 20261121;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (seed >> 33) % n
+        };
+        let t = Instant::now();
+        let mut done = 0;
+        while done < grow {
+            let batch = (grow - done).min(50_000);
+            with_index.set_bulk(true).map_err(|e| e.to_string())?;
+            for k in done..done + batch {
+                let len = 8 + next(23);
+                let text: Vec<&str> = (0..len)
+                    .map(|_| vocab[next(vocab.len() as u64) as usize])
+                    .collect();
+                with_index
+                    .index_text(
+                        "msg",
+                        &(1_000_000 + k).to_string(),
+                        "content",
+                        &text.join(" "),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+            with_index.set_bulk(false).map_err(|e| e.to_string())?;
+            with_index.commit().map_err(|e| e.to_string())?;
+            done += batch;
+        }
+        println!("added {grow} texts in {:.1} s", t.elapsed().as_secs_f64());
     }
     // Words of the data's vocabulary, common ones first, as a user types them.
     let vocab = [

@@ -374,3 +374,30 @@ fn an_idle_writer_lets_another_process_write() {
     assert_eq!(index_hits(&fx, "quokka").len(), 1);
     assert_eq!(other.search(&words("quokka"), None).unwrap().len(), 1);
 }
+
+#[test]
+fn a_rebuild_keeps_titles_and_later_commits_add_to_it() {
+    let fx = Fixture::new();
+    let (db, [_m1, _m2, i1, _i2, _i3]) = seeded(&fx);
+    let engine = fx.engine();
+    engine.rebuild_started().unwrap();
+    db.bulk(|| {
+        for c in ["user", "msg", "file", "issue"] {
+            for id in db.list(c)? {
+                db.reindex_item(c, &id)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.commit().unwrap();
+    engine.rebuild_done().unwrap();
+    assert_eq!(index_hits(&fx, "jam").len(), 1, "{i1}");
+    drop(db);
+    let db = fx.db();
+    issue(&db, "gamma ray", &[]);
+    db.commit().unwrap();
+    assert_eq!(index_hits(&fx, "gamma").len(), 1);
+    assert_eq!(index_hits(&fx, "jam").len(), 1);
+    assert_eq!(index_hits(&fx, "fox").len(), 2);
+}
