@@ -162,9 +162,33 @@ pub(crate) fn do_reindex(admin: &mut Admin, args: &[String]) -> CmdResult {
         Ok(())
     };
     if args.is_empty() {
+        // Everything: the inverted index (when the tracker keeps one) is
+        // emptied and rebuilt, and searches use the database's word tables
+        // until the rebuild is committed.
+        let engine = admin.tracker()?.text_index();
+        if let Some(e) = &engine {
+            e.rebuild_started().map_err(failed)?;
+        }
         let classes: Vec<String> = db.schema().classes.keys().cloned().collect();
-        for c in classes {
-            reindex_class(&c)?;
+        db.bulk(|| {
+            for c in &classes {
+                // Retired items too: their texts stay searchable, as in
+                // the word tables, which a reindex never empties.
+                let ids = if engine.is_some() {
+                    db.getnodeids(c, None)?
+                } else {
+                    db.list(c)?
+                };
+                for id in ids {
+                    db.reindex_item(c, &id)?;
+                }
+            }
+            Ok(())
+        })
+        .map_err(failed)?;
+        if let Some(e) = &engine {
+            db.commit().map_err(failed)?;
+            e.rebuild_done().map_err(failed)?;
         }
         return Ok(0);
     }

@@ -1098,7 +1098,6 @@ impl<C: Connection> RdbmsStorage<C> {
         Ok(())
     }
 
-    /// Ids a (stored or computed) multilink of item `nid` holds, sorted.
     /// Indexes beyond Roundup's layout that index pages need: on
     /// `(__retired__, _activity)` (the default sort) and on every Link column (filters
     /// such as `status=2`, sorting by a link). Named `rr_<class>_<col>_idx`,
@@ -1116,6 +1115,19 @@ impl<C: Connection> RdbmsStorage<C> {
                     .filter(|(_, p)| p.is_link() && !p.is_computed())
                     .map(|(n, _)| n.clone()),
             );
+            // Sorting by a column: `(__retired__, <sort expression>)`
+            // serves `WHERE __retired__ = 0 ORDER BY <expr>, id` walking
+            // the index (the row id ends every index), so a page, deep
+            // or not, reads only index entries and no table rows.
+            for (key, name) in sort_index_keys(class) {
+                if !existing.contains(&name) {
+                    wanted.push(self.d.create_index_if_missing(
+                        &name,
+                        &layout::class_table(&class.name),
+                        &key,
+                    ));
+                }
+            }
             for col in cols {
                 let name = format!("rr_{}_{col}_idx", class.name);
                 if !existing.contains(&name) {
@@ -2270,4 +2282,36 @@ fn decode_node_row(
         Some(SqlValue::Int(_)) => true,
     };
     Ok((values, retired))
+}
+
+/// The sort indexes of a class's item table as (key columns, name): one
+/// per property an index page can sort or group by with a plain column
+/// (String, Date, Number, Integer, Boolean, Interval, and `creation`;
+/// `activity` and the Links have their own, see `ensure_lookup_indexes`).
+/// The key repeats the sort expression of [`crate::filter_sql`] (strings
+/// lower-cased, intervals by length) so the engine can match the two.
+pub fn sort_index_keys(class: &ClassDef) -> Vec<(String, String)> {
+    use roundup_core::schema::PropType;
+    let mut out = vec![(
+        "__retired__, _creation".to_string(),
+        format!("rr_{}_creation_sort_idx", class.name),
+    )];
+    for (pname, p) in &class.props {
+        if p.is_computed() {
+            continue;
+        }
+        let expr = match p.ptype {
+            PropType::String => format!("lower(_{pname})"),
+            PropType::Interval => format!("__{pname}_int__"),
+            PropType::Date | PropType::Number | PropType::Integer | PropType::Boolean => {
+                format!("_{pname}")
+            }
+            _ => continue,
+        };
+        out.push((
+            format!("__retired__, {expr}"),
+            format!("rr_{}_{pname}_sort_idx", class.name),
+        ));
+    }
+    out
 }

@@ -13,19 +13,49 @@ use roundup_core::config::Config;
 use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::{Error, Result};
 
-/// The backend `[rdbms] backend` names, for this tracker's database.
-pub fn database_backend(config: &Config) -> Result<Arc<dyn Backend>> {
+/// The backend `[rdbms] backend` names, for this tracker's database, and
+/// the same backend again when it keeps the inverted full-text index in
+/// `<db>/text-index` (see [`text_index_wanted`]).
+pub type DatabaseBackend = (
+    Arc<dyn Backend>,
+    Option<Arc<roundup_textindex::TextIndexedBackend>>,
+);
+
+pub fn database_backend(config: &Config) -> Result<DatabaseBackend> {
     let name = config.backend().map_err(|e| Error::Config(e.to_string()))?;
-    match name {
-        "sqlite" => Ok(Arc::new(roundup_sqlite::SqliteBackend::new(
+    let base: Arc<dyn Backend> = match name {
+        "sqlite" => Arc::new(roundup_sqlite::SqliteBackend::new(
             &config.database_dir(),
             Duration::from_secs(config.sqlite_timeout()),
-        ))),
-        other => Err(Error::Config(format!(
-            "{}: [rdbms] backend = {other}: this build supports only sqlite",
-            config.home().join("config.ini").display()
-        ))),
+        )),
+        other => {
+            return Err(Error::Config(format!(
+                "{}: [rdbms] backend = {other}: this build supports only sqlite",
+                config.home().join("config.ini").display()
+            )))
+        }
+    };
+    if !text_index_wanted(config) {
+        return Ok((base, None));
     }
+    let text = Arc::new(roundup_textindex::TextIndexedBackend::new(
+        base,
+        config.database_dir().join("text-index"),
+        config
+            .get_list("main", "indexer_stopwords")
+            .unwrap_or_default(),
+    ));
+    Ok((text.clone(), Some(text)))
+}
+
+/// Whether `[main] indexer` asks for the inverted full-text index
+/// (roundup-textindex): empty (Roundup's "first available"), `xapian` and
+/// `whoosh` (the indexers of that class in Roundup) do; `native` and
+/// `native-fts` search Roundup's `__words`/`__textids` tables directly.
+/// The word tables are written in every case, so Roundup 2.6 can search
+/// the database whatever this says.
+pub fn text_index_wanted(config: &Config) -> bool {
+    matches!(config.indexer(), "" | "xapian" | "whoosh")
 }
 
 /// Open the session (or one-time-key) store: in Redis for `[sessiondb]

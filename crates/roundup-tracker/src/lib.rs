@@ -39,6 +39,9 @@ pub struct Tracker {
     extensions: Arc<Extensions>,
     /// How this tracker's connections compose and send mail.
     mail: Arc<roundup_core::mail::MailSetup>,
+    /// The same backend when it keeps the inverted full-text index
+    /// (`[main] indexer`, see [`backends::text_index_wanted`]).
+    text_index: Option<Arc<roundup_textindex::TextIndexedBackend>>,
 }
 
 /// The `*.py` files of a tracker folder (detectors/, extensions/), sorted,
@@ -154,7 +157,7 @@ impl Tracker {
             )));
         }
         let config = Config::load(home).map_err(config_error)?;
-        let backend = backends::database_backend(&config)?;
+        let (backend, text_index) = backends::database_backend(&config)?;
         let view = config_view(&config);
         roundup_python::set_host_access(python_host_access(&config)?)?;
         let schema_path = home.join("schema.py");
@@ -210,6 +213,7 @@ impl Tracker {
             }),
             opts: Arc::new(opts),
             extensions: Arc::new(extensions),
+            text_index,
         })
     }
 
@@ -236,6 +240,11 @@ impl Tracker {
     /// The configured storage backend, connected.
     pub fn open_storage(&self) -> Result<Box<dyn Storage>> {
         self.backend.open()
+    }
+
+    /// The inverted full-text index, when `[main] indexer` asks for one.
+    pub fn text_index(&self) -> Option<Arc<roundup_textindex::TextEngine>> {
+        self.text_index.as_ref().and_then(|b| b.engine().ok())
     }
 
     /// The layout version the database records, read without bringing it

@@ -429,10 +429,12 @@ fn import_builds_the_full_text_index_that_item_writes_build() {
     ok(&other, &["import", e1.to_str().unwrap()]);
     assert_eq!(index_rows(&other), source);
     assert_eq!(word_indexes(&other), ["words_by_id", "words_word_ids"]);
+    assert_eq!(search(&other, "second"), ["issue2.title", "msg1.content"]);
 
     // a reindex finds nothing to change
     ok(&other, &["reindex"]);
     assert_eq!(index_rows(&other), source);
+    assert_eq!(search(&other, "second"), ["issue2.title", "msg1.content"]);
 
     // new text ids continue after the imported ones
     ok(&other, &["create", "issue", "title=gamma ray"]);

@@ -11,5 +11,6 @@ mod backend_suite;
 mod filter_roundup;
 mod filter_sql;
 mod roundup26_compat;
+mod sort_plans;
 mod sqlite_storage;
 mod sqlite_writers;

@@ -1,0 +1,403 @@
+//! Search through the inverted index: Roundup's semantics (every word in
+//! one text, issues found through their messages and titles, retired
+//! issues left out), the same hits as Roundup's word tables, and an index
+//! that follows commits, rollbacks, savepoints, destroys and `reindex`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use roundup_core::backend::Backend;
+use roundup_core::date::Timezone;
+use roundup_core::detectors::Detectors;
+use roundup_core::password::Scheme;
+use roundup_core::query_args::full_text_matches;
+use roundup_core::schema::{ClassDef, ClassKind, Property, Schema};
+use roundup_core::security::Security;
+use roundup_core::storage::TextHit;
+use roundup_core::{Db, DbOptions, Error, TrackerDef, Value, Values};
+use roundup_textindex::{TextEngine, TextIndexedBackend};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    sqlite: Arc<dyn Backend>,
+    backend: Arc<TextIndexedBackend>,
+    def: Arc<TrackerDef>,
+    opts: Arc<DbOptions>,
+}
+
+fn schema() -> Schema {
+    let mut s = Schema::new();
+    let mut user = ClassDef::new(
+        "user",
+        ClassKind::Plain,
+        [("username".to_string(), Property::string())]
+            .into_iter()
+            .collect(),
+    )
+    .unwrap();
+    user.set_key("username").unwrap();
+    s.add_class(user).unwrap();
+    s.add_class(
+        ClassDef::new(
+            "msg",
+            ClassKind::File,
+            [("author".to_string(), Property::link("user"))]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    s.add_class(
+        ClassDef::new(
+            "file",
+            ClassKind::File,
+            [("name".to_string(), Property::string())]
+                .into_iter()
+                .collect(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    s.add_class(ClassDef::new("issue", ClassKind::Issue, IndexMap::new()).unwrap())
+        .unwrap();
+    s.finish().unwrap();
+    s
+}
+
+impl Fixture {
+    fn new() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let db_dir = dir.path().join("db");
+        let sqlite: Arc<dyn Backend> = Arc::new(roundup_sqlite::SqliteBackend::new(
+            &db_dir,
+            Duration::from_secs(5),
+        ));
+        let backend = Arc::new(TextIndexedBackend::new(
+            sqlite.clone(),
+            db_dir.join("text-index"),
+            vec!["printer".to_string()],
+        ));
+        let def = Arc::new(TrackerDef {
+            schema: schema(),
+            security: Security::with_builtins(),
+            detectors: Detectors::new(),
+        });
+        let opts = Arc::new(DbOptions {
+            db_dir,
+            password_scheme: Scheme::Pbkdf2S5,
+            password_rounds: 1000,
+            timezone: Timezone::Utc,
+            indexing: true,
+        });
+        Fixture {
+            _dir: dir,
+            sqlite,
+            backend,
+            def,
+            opts,
+        }
+    }
+
+    /// A connection through the inverted index.
+    fn db(&self) -> Db {
+        Db::open(
+            self.def.clone(),
+            self.opts.clone(),
+            self.backend.open().unwrap(),
+            "1",
+        )
+        .unwrap()
+    }
+
+    /// A connection straight to SQLite (Roundup's word tables only).
+    fn native(&self) -> Db {
+        Db::open(
+            self.def.clone(),
+            self.opts.clone(),
+            self.sqlite.open().unwrap(),
+            "1",
+        )
+        .unwrap()
+    }
+
+    fn engine(&self) -> Arc<TextEngine> {
+        self.backend.engine().unwrap()
+    }
+}
+
+fn vals(list: &[(&str, Value)]) -> Values {
+    list.iter()
+        .map(|(k, v)| (k.to_string(), Some(v.clone())))
+        .collect()
+}
+
+fn s(v: &str) -> Value {
+    Value::String(v.to_string())
+}
+
+fn msg(db: &Db, text: &str) -> String {
+    db.create("msg", vals(&[("content", s(text))])).unwrap()
+}
+
+fn issue(db: &Db, title: &str, msgs: &[&str]) -> String {
+    let ids = msgs.iter().map(|m| m.to_string()).collect();
+    db.create(
+        "issue",
+        vals(&[("title", s(title)), ("messages", Value::Multilink(ids))]),
+    )
+    .unwrap()
+}
+
+fn words(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_string).collect()
+}
+
+fn index_hits(fx: &Fixture, text: &str) -> Vec<(String, String, String)> {
+    fx.engine()
+        .search(&words(text), None)
+        .unwrap()
+        .into_iter()
+        .map(|TextHit { class, id, prop }| (class, id, prop))
+        .collect()
+}
+
+/// The seeded tracker: two messages, three issues.
+fn seeded(fx: &Fixture) -> (Db, [String; 5]) {
+    let db = fx.db();
+    db.create("user", vals(&[("username", s("admin"))]))
+        .unwrap();
+    let m1 = msg(&db, "The quick brown fox jumps over the lazy dog");
+    let m2 = msg(&db, "Lazy afternoons; the dog sleeps");
+    let i1 = issue(&db, "Printer jam on floor two", &[&m1]);
+    let i2 = issue(&db, "Fox hunting season", &[&m2]);
+    let i3 = issue(&db, "Nothing in common", &[]);
+    db.commit().unwrap();
+    (db, [m1, m2, i1, i2, i3])
+}
+
+#[test]
+fn all_words_must_be_in_one_text_as_in_roundups_tables() {
+    let fx = Fixture::new();
+    let (db, [m1, m2, i1, i2, _i3]) = seeded(&fx);
+    assert!(!fx.engine().is_stale());
+    let hit = |c: &str, id: &str, p: &str| (c.to_string(), id.to_string(), p.to_string());
+    // the index itself answers, words case-insensitively, all of them
+    assert_eq!(
+        index_hits(&fx, "QUICK fox"),
+        vec![hit("msg", &m1, "content")]
+    );
+    assert_eq!(
+        index_hits(&fx, "dog lazy"),
+        vec![hit("msg", &m1, "content"), hit("msg", &m2, "content")]
+    );
+    assert_eq!(
+        index_hits(&fx, "fox"),
+        vec![hit("issue", &i2, "title"), hit("msg", &m1, "content")]
+    );
+    // words of two different texts match nothing
+    assert!(index_hits(&fx, "fox sleeps").is_empty());
+    // stopwords and the configured extra ones are ignored, in Roundup's way
+    assert!(index_hits(&fx, "the").is_empty());
+    assert!(index_hits(&fx, "printer").is_empty());
+    assert_eq!(index_hits(&fx, "jam"), vec![hit("issue", &i1, "title")]);
+    // limited to classes
+    let only_issues = fx
+        .engine()
+        .search(&words("fox"), Some(&["issue".to_string()]))
+        .unwrap();
+    assert_eq!(only_issues.len(), 1);
+    assert_eq!(only_issues[0].id, i2);
+
+    // the same hits as Roundup's word tables, for every query
+    let native = fx.native();
+    for q in [
+        "fox",
+        "lazy dog",
+        "quick fox",
+        "fox sleeps",
+        "jam floor",
+        "nothing",
+    ] {
+        assert_eq!(
+            db.search_text(&words(q), None).unwrap(),
+            native.search_text(&words(q), None).unwrap(),
+            "{q}"
+        );
+    }
+
+    // issues are found through their messages and their titles
+    assert_eq!(
+        full_text_matches(&db, "issue", "quick fox").unwrap(),
+        vec![i1.clone()]
+    );
+    let mut fox = full_text_matches(&db, "issue", "fox").unwrap();
+    fox.sort();
+    assert_eq!(fox, vec![i1.clone(), i2.clone()]);
+    // a retired issue is not listed (the index query keeps active items)
+    db.retire("issue", &i2).unwrap();
+    db.commit().unwrap();
+    let listed = |text: &str| {
+        let spec = roundup_core::filter::FilterSpec {
+            search_matches: Some(Arc::new(full_text_matches(&db, "issue", text).unwrap())),
+            ..Default::default()
+        };
+        db.filter("issue", &spec).unwrap()
+    };
+    assert_eq!(listed("fox"), vec![i1]);
+    assert!(listed("hunting").is_empty());
+}
+
+#[test]
+fn the_index_follows_commits_rollbacks_and_savepoints() {
+    let fx = Fixture::new();
+    let (db, [m1, ..]) = seeded(&fx);
+    // not committed: not in the index, yet the connection itself finds it
+    // (its search falls back to the tables holding its own changes)
+    let z = msg(&db, "zebra crossing");
+    assert!(index_hits(&fx, "zebra").is_empty());
+    assert_eq!(db.search_text(&words("zebra"), None).unwrap().len(), 1);
+    db.rollback().unwrap();
+    assert!(index_hits(&fx, "zebra").is_empty());
+    assert!(db.search_text(&words("zebra"), None).unwrap().is_empty());
+    // a failed unit is undone in the index too, the rest commits
+    let failed: roundup_core::Result<()> = db.unit(|| {
+        msg(&db, "walrus tusk");
+        Err(Error::value("refused"))
+    });
+    assert!(failed.is_err());
+    let kept = msg(&db, "zebra again");
+    db.commit().unwrap();
+    assert!(index_hits(&fx, "walrus").is_empty());
+    assert_eq!(index_hits(&fx, "zebra").len(), 1);
+    assert_ne!(kept, z);
+    // a changed text replaces the old words
+    db.set(
+        "msg",
+        &m1,
+        vals(&[("content", s("entirely different words"))]),
+    )
+    .unwrap();
+    db.commit().unwrap();
+    assert!(index_hits(&fx, "quick").is_empty());
+    assert_eq!(index_hits(&fx, "entirely different").len(), 1);
+    // a destroyed item leaves the index
+    db.destroy("msg", &kept).unwrap();
+    db.commit().unwrap();
+    assert!(index_hits(&fx, "zebra").is_empty());
+    // another connection sees committed changes at once
+    let other = fx.db();
+    msg(&other, "okapi");
+    other.commit().unwrap();
+    assert_eq!(db.search_text(&words("okapi"), None).unwrap().len(), 1);
+}
+
+#[test]
+fn a_stale_index_falls_back_to_the_tables_until_reindexed() {
+    let fx = Fixture::new();
+    // a database made without the index ...
+    let native = fx.native();
+    native
+        .create("user", vals(&[("username", s("admin"))]))
+        .unwrap();
+    let m = msg(&native, "capybara swimming");
+    native.commit().unwrap();
+    // ... gets an index that knows it is incomplete
+    let db = fx.db();
+    assert!(fx.engine().is_stale());
+    assert!(index_hits(&fx, "capybara").is_empty());
+    // yet searches are right, from the word tables
+    let hits = db.search_text(&words("capybara"), None).unwrap();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].id, m);
+    // reindex: emptied, rebuilt in bulk, committed, then trusted again
+    let engine = fx.engine();
+    engine.rebuild_started().unwrap();
+    db.bulk(|| {
+        for c in ["msg", "file", "issue", "user"] {
+            for id in db.list(c)? {
+                db.reindex_item(c, &id)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.commit().unwrap();
+    engine.rebuild_done().unwrap();
+    assert!(!engine.is_stale());
+    assert_eq!(index_hits(&fx, "capybara swimming").len(), 1);
+    assert_eq!(
+        db.search_text(&words("capybara"), None).unwrap(),
+        native.search_text(&words("capybara"), None).unwrap()
+    );
+}
+
+#[test]
+fn nuking_the_database_removes_its_index() {
+    let fx = Fixture::new();
+    let (db, _) = seeded(&fx);
+    drop(db);
+    let dir = fx.engine().dir().to_path_buf();
+    assert!(dir.join("meta.json").is_file());
+    fx.backend.nuke().unwrap();
+    assert!(!dir.exists());
+    // a new database starts with a new, complete, empty index
+    let db = fx.db();
+    assert!(!fx.engine().is_stale());
+    assert!(index_hits(&fx, "fox").is_empty());
+    drop(db);
+}
+
+#[test]
+fn an_idle_writer_lets_another_process_write() {
+    let fx = Fixture::new();
+    let (db, _) = seeded(&fx);
+    // A second engine on the same directory stands for another process
+    // (tantivy's writer lock is a file lock). It gets the writer once this
+    // process's writer has been idle a moment, instead of timing out.
+    let other = TextEngine::open(fx.engine().dir(), false, &[]).unwrap();
+    let start = std::time::Instant::now();
+    other.rebuild_started().unwrap();
+    other.rebuild_done().unwrap();
+    assert!(
+        start.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        start.elapsed()
+    );
+    // the rebuild emptied the index, as seen here too
+    assert!(index_hits(&fx, "fox").is_empty());
+    // and this process writes again after the other one let go
+    msg(&db, "quokka smiles");
+    db.commit().unwrap();
+    assert!(!fx.engine().is_stale());
+    assert_eq!(index_hits(&fx, "quokka").len(), 1);
+    assert_eq!(other.search(&words("quokka"), None).unwrap().len(), 1);
+}
+
+#[test]
+fn a_rebuild_keeps_titles_and_later_commits_add_to_it() {
+    let fx = Fixture::new();
+    let (db, [_m1, _m2, i1, _i2, _i3]) = seeded(&fx);
+    let engine = fx.engine();
+    engine.rebuild_started().unwrap();
+    db.bulk(|| {
+        for c in ["user", "msg", "file", "issue"] {
+            for id in db.list(c)? {
+                db.reindex_item(c, &id)?;
+            }
+        }
+        Ok(())
+    })
+    .unwrap();
+    db.commit().unwrap();
+    engine.rebuild_done().unwrap();
+    assert_eq!(index_hits(&fx, "jam").len(), 1, "{i1}");
+    drop(db);
+    let db = fx.db();
+    issue(&db, "gamma ray", &[]);
+    db.commit().unwrap();
+    assert_eq!(index_hits(&fx, "gamma").len(), 1);
+    assert_eq!(index_hits(&fx, "jam").len(), 1);
+    assert_eq!(index_hits(&fx, "fox").len(), 2);
+}
