@@ -1319,7 +1319,16 @@ impl PropObj {
         if let Some(h) = &height {
             tag = tag.attr("size", h);
         }
-        let extra = extra_attrs(kw, &known);
+        let mut extra = extra_attrs(kw, &known);
+        // Roundup's html_kwargs: attributes of the <select>
+        if let Some(h) = kw.get::<Option<JValue>>("html_kwargs")? {
+            if !h.is_none() && !h.is_undefined() {
+                for k in h.try_iter()? {
+                    let v = h.get_item(&k)?;
+                    extra.push((k.to_string(), (!v.is_none()).then(|| v.to_string())));
+                }
+            }
+        }
         let mut out = tag.extra(&extra).open();
         if !multiple {
             out.push_str(

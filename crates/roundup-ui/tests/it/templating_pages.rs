@@ -205,7 +205,7 @@ fn item_fields_follow_permissions() {
     assert!(alice.contains(
         "<input type=\"text\" name=\"title\" id=\"title\" size=\"60\" value=\"Editable issue\""
     ));
-    assert!(alice.contains("<select name=\"priority\">"));
+    assert!(alice.contains("<select name=\"priority\" id=\"priority\">"));
     assert!(alice.contains("<option value=\"2\" selected=\"selected\">urgent</option>"));
     assert!(alice.contains("name=\"@note\"") && alice.contains("name=\"@file\""));
     assert!(alice.contains("name=\"@action\" value=\"edit\""));
