@@ -493,9 +493,14 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
                     item: item.clone(),
                     seq: seq.clone(),
                 };
-                let mut map = (*saved).clone();
-                map.0.insert(name.clone(), Value::from_object(state));
-                self.repeat = Arc::new(map);
+                // The loop's own map, changed in place from the second
+                // item on (copied only while an expression holds it).
+                if i == 0 {
+                    self.repeat = Arc::new((*saved).clone());
+                }
+                Arc::make_mut(&mut self.repeat)
+                    .0
+                    .insert(name.clone(), Value::from_object(state));
                 let mark = self.locals.len();
                 self.locals.push((name.clone(), item));
                 let r = self.body(e, slots, out);
