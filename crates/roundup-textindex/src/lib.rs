@@ -351,27 +351,25 @@ impl TextEngine {
             .reload()
             .map_err(|e| index_error(&self.dir, "reloading", e))?;
         let f = self.fields;
-        let mut parts: Vec<(Occur, Box<dyn TQuery>)> = words
-            .iter()
-            .map(|w| {
-                let q: Box<dyn TQuery> = Box::new(TermQuery::new(
-                    Term::from_field_text(f.words, w),
-                    IndexRecordOption::Basic,
-                ));
-                (Occur::Must, q)
-            })
-            .collect();
-        if let Some(classes) = classes {
-            let any: Vec<(Occur, Box<dyn TQuery>)> = classes
-                .iter()
-                .map(|c| {
+        // one term query per value, each with the given occurrence
+        let terms = |field, values: &mut dyn Iterator<Item = &str>, occur: Occur| {
+            values
+                .map(|v| {
                     let q: Box<dyn TQuery> = Box::new(TermQuery::new(
-                        Term::from_field_text(f.class, c),
+                        Term::from_field_text(field, v),
                         IndexRecordOption::Basic,
                     ));
-                    (Occur::Should, q)
+                    (occur, q)
                 })
-                .collect();
+                .collect::<Vec<(Occur, Box<dyn TQuery>)>>()
+        };
+        let mut parts = terms(f.words, &mut words.iter().map(|w| w.as_ref()), Occur::Must);
+        if let Some(classes) = classes {
+            let any = terms(
+                f.class,
+                &mut classes.iter().map(|c| c.as_ref()),
+                Occur::Should,
+            );
             parts.push((Occur::Must, Box::new(BooleanQuery::new(any))));
         }
         let query = BooleanQuery::new(parts);
