@@ -11,7 +11,7 @@ use minijinja::value::{Kwargs, Value, ValueKind};
 use rustpython_ruff_python_ast::{self as ast, BoolOp, CmpOp, Expr, Number, Operator, UnaryOp};
 
 use crate::render::{Ctx, EvalResult, Fail};
-use crate::values::{self, as_f64, bound, py_cmp, py_eq, py_repr, py_str, truthy, Builtin, PyDict};
+use crate::values::{as_f64, bound, py_cmp, py_eq, py_repr, py_str, truthy, Builtin, PyDict};
 
 const BUILTINS: &[&str] = &[
     "len",
@@ -792,15 +792,8 @@ fn call_method(
         }
         _ => {}
     }
-    if target.as_object().is_some() && target.kind() != ValueKind::Map {
-        // An attribute holding a function: call it.
-        let attr = target.get_attr(name).unwrap_or_default();
-        if !attr.is_undefined() && attr.downcast_object_ref::<values::BoundMethod>().is_none() {
-            if let Ok(v) = attr.call(ctx.state, &with_kwargs(args.clone(), kwargs.clone())) {
-                return Ok(v);
-            }
-        }
-    }
+    // minijinja's call_method also calls a function stored under the
+    // name when the object has no such method.
     match target.call_method(ctx.state, name, &with_kwargs(args.clone(), kwargs)) {
         Err(e)
             if e.kind() == minijinja::ErrorKind::UnknownMethod

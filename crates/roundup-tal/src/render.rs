@@ -293,11 +293,8 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
         match v.kind() {
             ValueKind::String | ValueKind::Number | ValueKind::Bool => Ok(bound(&v, name)),
             _ => {
+                // (for objects, get_item by name is what get_attr does)
                 let x = v.get_item(&Value::from(name)).map_err(Fail::from)?;
-                if !x.is_undefined() {
-                    return Ok(x);
-                }
-                let x = v.get_attr(name).map_err(Fail::from)?;
                 if !x.is_undefined() {
                     return Ok(x);
                 }
@@ -323,22 +320,25 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
         Ok(s)
     }
 
-    /// Evaluate a TALES text given at run time (`path('...')`).
+    /// A TALES text given at run time (`path('...')`), compiled once per
+    /// render.
+    fn compiled(&mut self, key: String) -> Result<Arc<Expr>, Fail> {
+        if let Some(e) = self.dynamic.get(&key) {
+            return Ok(e.clone());
+        }
+        let e = Arc::new(tales::compile(&key).map_err(Fail::Error)?);
+        self.dynamic.insert(key, e.clone());
+        Ok(e)
+    }
+
+    /// Evaluate `prefix:text` (`path('...')`, `string('...')`).
     pub fn eval_text(&mut self, text: &str, prefix: &str) -> EvalResult {
-        let key = format!("{prefix}{text}");
-        let e = match self.dynamic.get(&key) {
-            Some(e) => e.clone(),
-            None => {
-                let e = Arc::new(tales::compile(&key).map_err(Fail::Error)?);
-                self.dynamic.insert(key, e.clone());
-                e
-            }
-        };
+        let e = self.compiled(format!("{prefix}{text}"))?;
         self.eval(&e)
     }
 
     pub fn exists_text(&mut self, text: &str) -> Result<bool, Fail> {
-        let e = tales::compile(text).map_err(Fail::Error)?;
+        let e = self.compiled(text.to_string())?;
         self.exists(&e)
     }
 

@@ -1421,6 +1421,20 @@ pub(crate) fn value_text(ctx: &RenderCtx<'_>, prop: &Property, v: &Value, tz: &T
     }
 }
 
+/// A property's raw value for templates (`_value`): ids for links, the
+/// value itself for booleans and numbers, text otherwise.
+fn raw_value(ctx: &RenderCtx<'_>, prop: &Property, v: Option<&Value>) -> JValue {
+    match v {
+        Some(Value::Multilink(ids)) => JValue::from(ids.clone()),
+        Some(Value::Link(id)) => JValue::from(id.as_str()),
+        Some(Value::Boolean(b)) => JValue::from(*b),
+        Some(Value::Integer(i)) => JValue::from(*i),
+        Some(Value::Number(n)) => JValue::from(*n),
+        Some(v) => JValue::from(value_text(ctx, prop, v, &ctx.tz)),
+        None => JValue::from(()),
+    }
+}
+
 /// Python's `str(float)` for the common cases.
 fn number_text(n: f64) -> String {
     if n.is_finite() && n.fract() == 0.0 && n.abs() < 1e16 {
@@ -1489,44 +1503,23 @@ impl Object for PropObj {
             // What `==` compares in TAL python expressions: the raw value,
             // as Roundup's HTMLProperty.__eq__ does, whatever View says.
             "__value__" => {
-                let loaded;
-                let value = match (&self.value, &self.item) {
-                    (Some(v), _) => Some(v),
-                    (None, Some(id)) => {
-                        loaded =
-                            with(|ctx| Ok(ctx.value(&self.class, id, &self.name).ok().flatten()))
-                                .ok()
-                                .flatten();
-                        loaded.as_ref()
-                    }
-                    (None, None) => None,
-                };
-                return Some(match value {
-                    Some(Value::Multilink(ids)) => JValue::from(ids.clone()),
-                    Some(Value::Link(id)) => JValue::from(id.as_str()),
-                    Some(Value::Boolean(b)) => JValue::from(*b),
-                    Some(Value::Integer(i)) => JValue::from(*i),
-                    Some(Value::Number(n)) => JValue::from(*n),
-                    Some(Value::String(s)) => JValue::from(s.as_str()),
-                    Some(v) => {
-                        with(|ctx| Ok(JValue::from(value_text(ctx, &self.prop, v, &ctx.tz))))
-                            .unwrap_or_default()
-                    }
-                    None => JValue::from(()),
-                });
+                return with(|ctx| {
+                    let loaded = match (&self.value, &self.item) {
+                        (None, Some(id)) => ctx.value(&self.class, id, &self.name).ok().flatten(),
+                        _ => None,
+                    };
+                    Ok(raw_value(
+                        ctx,
+                        &self.prop,
+                        self.value.as_ref().or(loaded.as_ref()),
+                    ))
+                })
+                .ok();
             }
             "_value" | "_raw" => {
                 return with(|ctx| {
                     Ok(if self.viewable(ctx) {
-                        match &self.value {
-                            Some(Value::Multilink(ids)) => JValue::from(ids.clone()),
-                            Some(Value::Link(id)) => JValue::from(id.as_str()),
-                            Some(Value::Boolean(b)) => JValue::from(*b),
-                            Some(Value::Integer(i)) => JValue::from(*i),
-                            Some(Value::Number(n)) => JValue::from(*n),
-                            Some(v) => JValue::from(value_text(ctx, &self.prop, v, &ctx.tz)),
-                            None => JValue::from(()),
-                        }
+                        raw_value(ctx, &self.prop, self.value.as_ref())
                     } else {
                         JValue::from(())
                     })
