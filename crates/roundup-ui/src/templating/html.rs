@@ -29,12 +29,13 @@ pub fn escape_into(out: &mut String, text: &str) {
     }
 }
 
-/// Percent-encode everything but unreserved characters (RFC 3986), as
-/// for a query-string value or a path segment.
-pub fn url_quote(text: &str) -> String {
+/// Percent-encode every byte but unreserved characters (RFC 3986) and
+/// those in `keep`.
+fn quote_keeping(text: &str, keep: &[u8]) -> String {
     let mut out = String::with_capacity(text.len());
     for b in text.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') || keep.contains(&b)
+        {
             out.push(b as char);
         } else {
             let _ = write!(out, "%{b:02X}");
@@ -43,20 +44,16 @@ pub fn url_quote(text: &str) -> String {
     out
 }
 
+/// Percent-encode everything but unreserved characters (RFC 3986), as
+/// for a query-string value or a path segment.
+pub fn url_quote(text: &str) -> String {
+    quote_keeping(text, b"")
+}
+
 /// Like [`url_quote`] but keeps `@`, `,`, `:` and `/` readable, as they
 /// are common in Roundup's index arguments (`@sort=-activity`).
 pub fn url_quote_arg(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for b in text.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'_' | b'.' | b'~' | b'@' | b',' | b':' | b'/')
-        {
-            out.push(b as char);
-        } else {
-            let _ = write!(out, "%{b:02X}");
-        }
-    }
-    out
+    quote_keeping(text, b"@,:/")
 }
 
 /// An HTML start tag being built: `Tag::new("input").attr("name", "x")`.
@@ -308,16 +305,8 @@ pub fn markdown(source: &str, break_on_newline: bool, is_class: &dyn Fn(&str) ->
 
 /// Python's `urllib.parse.quote` (only `/` and unreserved characters
 /// are left as they are).
-pub fn py_quote(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-' | b'~' | b'/') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+pub fn py_quote(text: &str) -> String {
+    quote_keeping(text, b"/")
 }
 
 #[cfg(test)]
