@@ -239,6 +239,17 @@ pub fn set_config_option(home: &Path, section: &str, option: &str, value: &str) 
     std::fs::write(&path, out.join("\n") + "\n").expect("write config.ini");
 }
 
+/// Add `lines` at the top of `[section]` in a home's config.ini, for
+/// options a generated file does not list (our own).
+pub fn add_config_lines(home: &Path, section: &str, lines: &str) {
+    let path = home.join("config.ini");
+    let text = std::fs::read_to_string(&path).expect("read config.ini");
+    let header = format!("[{section}]\n");
+    assert!(text.contains(&header), "no [{section}] in config.ini");
+    let text = text.replacen(&header, &format!("{header}{lines}\n"), 1);
+    std::fs::write(&path, text).expect("write config.ini");
+}
+
 /// The messages of a `[mail] debug` file (Roundup's layout: a `From `
 /// line, `FROM:` and `TO:` lines, then the message), in order, as
 /// (recipients as on the `TO:` line, the message text).

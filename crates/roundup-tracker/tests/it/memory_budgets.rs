@@ -4,21 +4,11 @@
 //! items through the pool keeps every cache within its budget, evicting
 //! the least recently used instead of growing.
 
-use std::path::Path;
-
 use indexmap::IndexMap;
 use roundup_core::Value;
+use roundup_testkit::add_config_lines;
 use roundup_tracker::serving::Served;
 use roundup_tracker::Tracker;
-
-fn add_options(home: &Path, section: &str, lines: &str) {
-    let path = home.join("config.ini");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let header = format!("[{section}]\n");
-    assert!(text.contains(&header), "no [{section}] in config.ini");
-    let text = text.replacen(&header, &format!("{header}{lines}\n"), 1);
-    std::fs::write(&path, text).unwrap();
-}
 
 fn tracker_with_issues(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
@@ -51,12 +41,12 @@ fn tracker_with_issues(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
 #[test]
 fn served_caches_stay_within_their_configured_budgets() {
     let (_dir, home) = tracker_with_issues(400);
-    add_options(
+    add_config_lines(
         &home,
         "main",
         "shared_cache_size = 48K\nconnection_cache_size = 24K\nconnection_pool_size = 2",
     );
-    add_options(
+    add_config_lines(
         &home,
         "rdbms",
         "sqlite_cache_size = 128K\nsqlite_memory_limit = 4M",
@@ -104,7 +94,7 @@ fn served_caches_stay_within_their_configured_budgets() {
 #[test]
 fn a_bad_budget_stops_serving_with_the_option_named() {
     let (_dir, home) = tracker_with_issues(0);
-    add_options(&home, "main", "shared_cache_size = plenty");
+    add_config_lines(&home, "main", "shared_cache_size = plenty");
     let e = Served::open("t", &home).unwrap_err().to_string();
     assert!(
         e.contains("shared_cache_size") && e.contains("plenty"),

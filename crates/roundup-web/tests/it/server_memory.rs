@@ -3,25 +3,19 @@
 //! its shared read cache and page cache within them (evicting), and
 //! reports their sizes and hit rates.
 
-use crate::server_support::*;
+use roundup_testkit::add_config_lines;
 
-fn add_options(home: &std::path::Path, section: &str, lines: &str) {
-    let path = home.join("config.ini");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let header = format!("[{section}]\n");
-    let text = text.replacen(&header, &format!("{header}{lines}\n"), 1);
-    std::fs::write(&path, text).unwrap();
-}
+use crate::server_support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn random_pages_keep_the_caches_within_their_budgets() {
     let s = serve_prepared(&["t"], &[], Default::default(), |home| {
-        add_options(
+        add_config_lines(
             home,
             "main",
             "shared_cache_size = 96K\nconnection_cache_size = 48K",
         );
-        add_options(home, "web", "page_cache_size = 64K");
+        add_config_lines(home, "web", "page_cache_size = 64K");
         let t = roundup_tracker::Tracker::open(home).unwrap();
         let db = t.open_db("1").unwrap();
         for i in 0..120 {
