@@ -14,7 +14,46 @@ use crate::pyrepr::PyValue;
 /// A function templates call as `utils.<name>(...)`.
 pub trait TemplateUtil: Send + Sync + fmt::Debug {
     /// Call it with the page's database (acting as the page's user).
-    fn call(&self, db: &Db, args: &[PyValue]) -> Result<PyValue>;
+    fn call(&self, db: &Db, args: &[UtilValue]) -> Result<UtilValue>;
+}
+
+/// A value passed between a page template and an extension function:
+/// plain data, or one of the page's template objects (an item, a
+/// property, ...), which the function uses through its attributes and
+/// methods as Roundup's `HTMLItem`/`HTMLProperty` are used
+/// (`prop.plain()`, `prop.field()`, `item['title']`).
+#[derive(Clone, Debug)]
+pub enum UtilValue {
+    Data(PyValue),
+    Object(Arc<dyn TemplateObject>),
+    /// A list that holds template objects.
+    List(Vec<UtilValue>),
+}
+
+impl From<PyValue> for UtilValue {
+    fn from(v: PyValue) -> Self {
+        UtilValue::Data(v)
+    }
+}
+
+/// A template object as an extension function sees it. The front end
+/// that renders the page implements it; calls are valid only while the
+/// extension function it was passed to runs.
+pub trait TemplateObject: Send + Sync + fmt::Debug {
+    /// For the front end to recognise its own objects coming back.
+    fn as_any(&self) -> &dyn std::any::Any;
+    /// `obj.name`: an attribute, or a method to call; `None` if neither.
+    fn getattr(&self, name: &str) -> Result<Option<UtilValue>>;
+    /// `obj[key]`; `None` if there is no such key.
+    fn getitem(&self, key: &UtilValue) -> Result<Option<UtilValue>>;
+    /// `obj(*args, **kwargs)`.
+    fn call(&self, args: Vec<UtilValue>, kwargs: Vec<(String, UtilValue)>) -> Result<UtilValue>;
+    /// `str(obj)`.
+    fn text(&self) -> String;
+    /// `bool(obj)`.
+    fn truth(&self) -> bool;
+    /// The items of `iter(obj)`, if it can be iterated.
+    fn items(&self) -> Result<Option<Vec<UtilValue>>>;
 }
 
 /// One value of a submitted web form: text or an uploaded file (the web

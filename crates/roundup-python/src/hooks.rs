@@ -319,14 +319,15 @@ impl roundup_core::extensions::TemplateUtil for PyUtil {
     fn call(
         &self,
         db: &Db,
-        args: &[roundup_core::pyrepr::PyValue],
-    ) -> Result<roundup_core::pyrepr::PyValue> {
+        args: &[roundup_core::extensions::UtilValue],
+    ) -> Result<roundup_core::extensions::UtilValue> {
+        let _scope = crate::tplobj::Scope::enter();
         call_live(&self.label, &self.config, db, Watch::Calls, |vm| {
             let t = helper(vm, "call_util")?;
-            let args: Vec<PyObjectRef> = args
+            let args = args
                 .iter()
-                .map(|a| crate::convert::pyvalue_to_py(vm, a))
-                .collect();
+                .map(|a| crate::tplobj::to_py(vm, a))
+                .collect::<rustpython_vm::PyResult<Vec<_>>>()?;
             let r = t.call(
                 (
                     self.func.clone(),
@@ -335,7 +336,7 @@ impl roundup_core::extensions::TemplateUtil for PyUtil {
                 ),
                 vm,
             )?;
-            Ok(crate::convert::py_to_pyvalue(vm, &r)?)
+            Ok(crate::tplobj::from_py(vm, &r)?)
         })
     }
 }

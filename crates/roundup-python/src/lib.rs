@@ -60,6 +60,7 @@ mod engine;
 mod hooks;
 mod native;
 mod sandbox;
+mod tplobj;
 
 use std::cell::RefCell;
 use std::sync::Arc;

@@ -1658,4 +1658,47 @@ pub(crate) mod _roundup {
     fn is_prop_type(name: String) -> bool {
         ptype_of(&name).is_some()
     }
+
+    // ---------------------------------------------- template objects
+
+    /// `obj.name` of a template object an extension function was given.
+    #[pyfunction]
+    fn tpl_getattr(handle: usize, name: String, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
+        crate::tplobj::getattr(vm, handle, &name)
+    }
+
+    /// `obj[key]`.
+    #[pyfunction]
+    fn tpl_getitem(handle: usize, key: PyObjectRef, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
+        crate::tplobj::getitem(vm, handle, &key)
+    }
+
+    /// `obj(*args, **kwargs)`.
+    #[pyfunction]
+    fn tpl_call(
+        handle: usize,
+        args: PyObjectRef,
+        kwargs: PyObjectRef,
+        vm: &VirtualMachine,
+    ) -> PyResult<PyObjectRef> {
+        crate::tplobj::call(vm, handle, &args, &kwargs)
+    }
+
+    /// `str(obj)`.
+    #[pyfunction]
+    fn tpl_str(handle: usize, vm: &VirtualMachine) -> PyResult<String> {
+        crate::tplobj::text(vm, handle)
+    }
+
+    /// `bool(obj)`.
+    #[pyfunction]
+    fn tpl_bool(handle: usize, vm: &VirtualMachine) -> PyResult<bool> {
+        crate::tplobj::truth(vm, handle)
+    }
+
+    /// `list(obj)`.
+    #[pyfunction]
+    fn tpl_items(handle: usize, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
+        crate::tplobj::items(vm, handle)
+    }
 }

@@ -138,6 +138,63 @@ class Instance(object):
         _rt.register_extension('action', name, action)
 
 
+class TemplateObject(object):
+    """A page's template object (item, property, ...) as an extension
+    function sees it: attributes, calls, items and str() go to the page
+    that is being rendered."""
+
+    __slots__ = ('_h',)
+
+    def __init__(self, h):
+        object.__setattr__(self, '_h', h)
+
+    def __getattr__(self, name):
+        if name.startswith('__') and name.endswith('__'):
+            raise AttributeError(name)
+        return _rt.tpl_getattr(self._h, name)
+
+    def __setattr__(self, name, value):
+        raise AttributeError('template objects are read-only')
+
+    def __getitem__(self, key):
+        return _rt.tpl_getitem(self._h, key)
+
+    def __call__(self, *args, **kwargs):
+        return _rt.tpl_call(self._h, args, kwargs)
+
+    def __str__(self):
+        return _rt.tpl_str(self._h)
+
+    def __repr__(self):
+        return '<TemplateObject %s>' % _rt.tpl_str(self._h)
+
+    def __bool__(self):
+        return _rt.tpl_bool(self._h)
+
+    def __iter__(self):
+        return iter(_rt.tpl_items(self._h))
+
+    def __len__(self):
+        return len(_rt.tpl_items(self._h))
+
+    def __contains__(self, value):
+        return value in _rt.tpl_items(self._h)
+
+    def __eq__(self, other):
+        if isinstance(other, TemplateObject):
+            other = str(other)
+        return str(self) == other
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+    def __hash__(self):
+        return hash(str(self))
+
+    def __html__(self):
+        return str(self)
+
+
 def call_util(fn, method, args):
     if method:
         from roundup.cgi.templating import TemplatingUtils
@@ -320,6 +377,7 @@ def make_error(kind, message):
         'key': KeyError,
         'type': TypeError,
         'runtime': RuntimeError,
+        'attribute': AttributeError,
         'timeout': TimeoutError,
         'core': CoreError,
     }.get(kind, RuntimeError)

@@ -2,7 +2,9 @@
 
 use crate::common::{ok, open_db};
 use roundup_core::detectors::Detectors;
-use roundup_core::extensions::{ActionOutcome, ActionRequest, FormField};
+use roundup_core::extensions::{
+    ActionOutcome, ActionRequest, FormField, TemplateObject, UtilValue,
+};
 use roundup_core::pyrepr::PyValue;
 use roundup_core::{Error, Value};
 use roundup_python::{load_extensions, load_interfaces, load_schema, ConfigView};
@@ -36,6 +38,19 @@ def init(instance):
     instance.registerAction("hello", Hello)
 "#;
 
+/// Call an extension function with plain data; its plain-data result.
+fn data(
+    util: &std::sync::Arc<dyn roundup_core::extensions::TemplateUtil>,
+    db: &roundup_core::Db,
+    args: Vec<PyValue>,
+) -> PyValue {
+    let args: Vec<UtilValue> = args.into_iter().map(UtilValue::Data).collect();
+    match ok(util.call(db, &args)) {
+        UtilValue::Data(v) => v,
+        other => panic!("expected plain data, got {other:?}"),
+    }
+}
+
 #[test]
 fn extensions_register_utils_that_templates_call() {
     let config = ConfigView::new();
@@ -60,12 +75,12 @@ fn extensions_register_utils_that_templates_call() {
 
     let shout = ext.util("shout").expect("shout");
     assert_eq!(
-        ok(shout.call(&db, &[PyValue::Str("hi".into()), PyValue::Int(2)])),
+        data(shout, &db, vec![PyValue::Str("hi".into()), PyValue::Int(2)]),
         PyValue::Str("HI!HI!".into())
     );
     let words = ext.util("words").expect("words");
     assert_eq!(
-        ok(words.call(&db, &[PyValue::Str("a b, c".into())])),
+        data(words, &db, vec![PyValue::Str("a b, c".into())]),
         PyValue::List(vec![
             PyValue::Str("a".into()),
             PyValue::Str("b".into()),
@@ -74,12 +89,12 @@ fn extensions_register_utils_that_templates_call() {
     );
     let titles = ext.util("issue_titles").expect("issue_titles");
     assert_eq!(
-        ok(titles.call(&db, &[PyValue::Str("#".into())])),
+        data(titles, &db, vec![PyValue::Str("#".into())]),
         PyValue::List(vec![PyValue::Str("#first".into())])
     );
     // an exception in the function is an error naming the file and line
     let err = shout
-        .call(&db, &[PyValue::Int(3)])
+        .call(&db, &[UtilValue::Data(PyValue::Int(3))])
         .expect_err("int has no upper()");
     match err {
         Error::Script(m) => {
@@ -354,10 +369,10 @@ fn interfaces_templating_utils_become_utils() {
     v.insert("title".into(), Some(Value::String("one".into())));
     ok(db.create("issue", v));
     let count = ext.util("issue_count").expect("issue_count");
-    assert_eq!(ok(count.call(&db, &[])), PyValue::Int(1));
+    assert_eq!(data(count, &db, vec![]), PyValue::Int(1));
     let tag = ext.util("tag").expect("tag");
     assert_eq!(
-        ok(tag.call(&db, &[PyValue::Str("Bug".into())])),
+        data(tag, &db, vec![PyValue::Str("Bug".into())]),
         PyValue::Str("#bug".into())
     );
 
@@ -375,4 +390,171 @@ fn interfaces_templating_utils_become_utils() {
     let m = err.to_string();
     assert!(m.contains("/t/interfaces.py:1"), "{m}");
     assert!(m.contains("nosuchmodule"), "{m}");
+}
+
+/// A template object as the web front end would pass one: a property
+/// whose methods answer with their name, arguments and value.
+#[derive(Debug)]
+struct FakeProp(String);
+
+#[derive(Debug)]
+struct FakeMethod(String, String);
+
+fn text_of(v: &UtilValue) -> String {
+    match v {
+        UtilValue::Data(PyValue::Str(s)) => s.clone(),
+        UtilValue::Data(other) => format!("{other:?}"),
+        UtilValue::Object(o) => o.text(),
+        UtilValue::List(items) => format!("{}", items.len()),
+    }
+}
+
+impl TemplateObject for FakeProp {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn getattr(&self, name: &str) -> roundup_core::Result<Option<UtilValue>> {
+        Ok(match name {
+            "missing" => None,
+            "size" => Some(UtilValue::Data(PyValue::Int(7))),
+            _ => Some(UtilValue::Object(std::sync::Arc::new(FakeMethod(
+                name.to_string(),
+                self.0.clone(),
+            )))),
+        })
+    }
+    fn getitem(&self, key: &UtilValue) -> roundup_core::Result<Option<UtilValue>> {
+        Ok(Some(UtilValue::Data(PyValue::Str(format!(
+            "[{}]",
+            text_of(key)
+        )))))
+    }
+    fn call(
+        &self,
+        _: Vec<UtilValue>,
+        _: Vec<(String, UtilValue)>,
+    ) -> roundup_core::Result<UtilValue> {
+        Err(Error::Script("not callable".into()))
+    }
+    fn text(&self) -> String {
+        self.0.clone()
+    }
+    fn truth(&self) -> bool {
+        !self.0.is_empty()
+    }
+    fn items(&self) -> roundup_core::Result<Option<Vec<UtilValue>>> {
+        Ok(Some(vec![
+            UtilValue::Object(std::sync::Arc::new(FakeProp(format!("{}-a", self.0)))),
+            UtilValue::Object(std::sync::Arc::new(FakeProp(format!("{}-b", self.0)))),
+        ]))
+    }
+}
+
+impl TemplateObject for FakeMethod {
+    fn as_any(&self) -> &dyn std::any::Any {
+        self
+    }
+    fn getattr(&self, _: &str) -> roundup_core::Result<Option<UtilValue>> {
+        Ok(None)
+    }
+    fn getitem(&self, _: &UtilValue) -> roundup_core::Result<Option<UtilValue>> {
+        Ok(None)
+    }
+    fn call(
+        &self,
+        args: Vec<UtilValue>,
+        kwargs: Vec<(String, UtilValue)>,
+    ) -> roundup_core::Result<UtilValue> {
+        let mut parts: Vec<String> = args.iter().map(text_of).collect();
+        parts.extend(kwargs.iter().map(|(k, v)| format!("{k}={}", text_of(v))));
+        Ok(UtilValue::Data(PyValue::Str(format!(
+            "{}({}):{}",
+            self.0,
+            parts.join(","),
+            self.1
+        ))))
+    }
+    fn text(&self) -> String {
+        self.0.clone()
+    }
+    fn truth(&self) -> bool {
+        true
+    }
+    fn items(&self) -> roundup_core::Result<Option<Vec<UtilValue>>> {
+        Ok(None)
+    }
+}
+
+const OBJECTS: &str = r#"
+kept = []
+
+def describe(prop, name):
+    parts = [prop.plain(), prop.field(name, size=prop.size), str(prop), prop['k'],
+             len(prop), bool(prop), [str(p) for p in prop], 'x-a' in [str(p) for p in prop]]
+    try:
+        prop.missing
+    except AttributeError as e:
+        parts.append('no missing')
+    return ' '.join(str(p) for p in parts)
+
+def first(prop):
+    return list(prop)[0]
+
+def keep(prop):
+    kept.append(prop)
+    return [prop, 1]
+
+def reuse():
+    return kept[0].plain()
+
+def init(instance):
+    instance.registerUtil("describe", describe)
+    instance.registerUtil("first", first)
+    instance.registerUtil("keep", keep)
+    instance.registerUtil("reuse", reuse)
+"#;
+
+#[test]
+fn extension_functions_use_the_template_objects_they_are_given() {
+    let config = ConfigView::new();
+    let (schema, security) = ok(load_schema("schema.py", CLASSIC, &config));
+    let ext = ok(load_extensions(
+        &[("extensions/objects.py".to_string(), OBJECTS.to_string())],
+        "/tracker",
+        &schema,
+        &security,
+        &config,
+    ));
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = open_db(dir.path(), schema, security, Detectors::new(), "1");
+    let prop = || UtilValue::Object(std::sync::Arc::new(FakeProp("x".into())));
+
+    let describe = ext.util("describe").expect("describe");
+    let r = ok(describe.call(&db, &[prop(), UtilValue::Data(PyValue::Str("tz".into()))]));
+    assert_eq!(
+        text_of(&r),
+        "plain():x field(tz,size=Int(7)):x x [k] 2 True ['x-a', 'x-b'] True no missing"
+    );
+
+    // an object comes back as itself
+    let first = ext.util("first").expect("first");
+    match ok(first.call(&db, &[prop()])) {
+        UtilValue::Object(o) => assert_eq!(o.text(), "x-a"),
+        other => panic!("expected the object back, got {other:?}"),
+    }
+    let keep = ext.util("keep").expect("keep");
+    match ok(keep.call(&db, &[prop()])) {
+        UtilValue::List(items) => {
+            assert!(matches!(&items[0], UtilValue::Object(o) if o.text() == "x"));
+            assert!(matches!(&items[1], UtilValue::Data(PyValue::Int(1))));
+        }
+        other => panic!("expected a list holding the object, got {other:?}"),
+    }
+    // kept past its call, the object is refused, not dangling
+    let reuse = ext.util("reuse").expect("reuse");
+    let err = reuse.call(&db, &[]).expect_err("a stale object");
+    assert!(
+        err.to_string().contains("after the extension function"),
+        "{err}"
+    );
 }

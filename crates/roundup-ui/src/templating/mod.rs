@@ -89,6 +89,7 @@
 //! `d.items()`) work as in Roundup's Jinja2 templates.
 
 mod ctx;
+mod extobj;
 mod history;
 pub mod html;
 pub mod model;

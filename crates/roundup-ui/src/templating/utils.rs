@@ -6,8 +6,10 @@ use minijinja::value::{from_args, Enumerator, Object, ObjectRepr};
 use minijinja::{Error as TplError, ErrorKind, State, Value as JValue};
 
 use super::ctx::with;
+use super::extobj::{jinja_to_util, util_to_jinja, with_state_set};
 use super::html;
 use super::model::csrf_field;
+use roundup_core::extensions::UtilValue;
 
 /// `utils`.
 #[derive(Debug)]
@@ -16,7 +18,7 @@ pub struct UtilsObj;
 impl Object for UtilsObj {
     fn call_method(
         self: &Arc<Self>,
-        _state: &State<'_, '_>,
+        state: &State<'_, '_>,
         method: &str,
         args: &[JValue],
     ) -> Result<JValue, TplError> {
@@ -77,10 +79,9 @@ impl Object for UtilsObj {
             // a function of the tracker's extensions (registerUtil)
             _ => with(|ctx| match ctx.tracker.extensions().util(method) {
                 Some(util) => {
-                    let args: Vec<roundup_core::pyrepr::PyValue> =
-                        args.iter().map(jinja_to_py).collect();
-                    util.call(ctx.db, &args)
-                        .map(|v| py_to_jinja(&v))
+                    let args: Vec<UtilValue> = args.iter().map(jinja_to_util).collect();
+                    with_state_set(state, || util.call(ctx.db, &args))
+                        .map(|v| util_to_jinja(&v))
                         .map_err(|e| {
                             TplError::new(
                                 ErrorKind::InvalidOperation,
@@ -173,58 +174,5 @@ impl Object for TrackerObj {
         })
         .ok()
         .flatten()
-    }
-}
-
-/// A template value as a Python literal for an extension's function.
-fn jinja_to_py(v: &JValue) -> roundup_core::pyrepr::PyValue {
-    use minijinja::value::ValueKind;
-    use roundup_core::pyrepr::PyValue as P;
-    match v.kind() {
-        ValueKind::Undefined | ValueKind::None => P::None,
-        ValueKind::Bool => P::Bool(v.is_true()),
-        ValueKind::Number => match i64::try_from(v.clone()) {
-            Ok(i) if v.as_i64().is_some() => P::Int(i),
-            _ => P::Float(f64::try_from(v.clone()).unwrap_or(0.0)),
-        },
-        ValueKind::Seq => P::List(
-            v.try_iter()
-                .map(|it| it.map(|x| jinja_to_py(&x)).collect())
-                .unwrap_or_default(),
-        ),
-        ValueKind::Map => P::Dict(
-            v.try_iter()
-                .map(|keys| {
-                    keys.map(|k| {
-                        let val = v.get_item(&k).unwrap_or_default();
-                        (jinja_to_py(&k), jinja_to_py(&val))
-                    })
-                    .collect()
-                })
-                .unwrap_or_default(),
-        ),
-        _ => P::Str(v.to_string()),
-    }
-}
-
-/// An extension function's result as a template value (strings are
-/// escaped when inserted, unless the template marks them `|safe`).
-fn py_to_jinja(v: &roundup_core::pyrepr::PyValue) -> JValue {
-    use roundup_core::pyrepr::PyValue as P;
-    match v {
-        P::None => JValue::from(()),
-        P::Bool(b) => JValue::from(*b),
-        P::Int(i) => JValue::from(*i),
-        P::Float(f) => JValue::from(*f),
-        P::Str(s) => JValue::from(s.clone()),
-        P::Bytes(b) => JValue::from(String::from_utf8_lossy(b).into_owned()),
-        P::Tuple(items) | P::List(items) => {
-            JValue::from(items.iter().map(py_to_jinja).collect::<Vec<_>>())
-        }
-        P::Dict(pairs) => JValue::from_iter(
-            pairs
-                .iter()
-                .map(|(k, v)| (py_to_jinja(k).to_string(), py_to_jinja(v))),
-        ),
     }
 }
