@@ -14,6 +14,8 @@ pub enum CNode {
     /// Text and raw markup, output as written.
     Text(String),
     Element(Arc<CElement>),
+    /// Chameleon's `${expr}` in text.
+    Interp(Insert),
 }
 
 /// An attribute that is output: its name, its value (decoded; `None` for
@@ -87,6 +89,11 @@ impl Program {
 
 struct Compiler<'a> {
     template: &'a str,
+    /// Chameleon's dialect: expressions without a type are Python, and
+    /// `${...}` in text and attribute values is evaluated.
+    chameleon: bool,
+    /// The line of the element being read (text has none of its own).
+    line: usize,
     macros: HashMap<String, Arc<CElement>>,
 }
 
@@ -130,7 +137,7 @@ impl Compiler<'_> {
     }
 
     fn expr(&self, line: usize, attr: &str, text: &str) -> Result<Expr, TalError> {
-        tales::compile(text).map_err(|m| TalError::Eval {
+        tales::compile_as(text, self.chameleon).map_err(|m| TalError::Eval {
             template: self.template.to_string(),
             line,
             expr: text.trim().to_string(),
@@ -155,6 +162,9 @@ impl Compiler<'_> {
         let mut out = Vec::with_capacity(nodes.len());
         for n in nodes {
             match n {
+                Node::Text(t) if self.chameleon && t.contains("${") => {
+                    self.interpolated_text(&t, &mut out)?
+                }
                 Node::Text(t) | Node::Raw(t) => match out.last_mut() {
                     Some(CNode::Text(prev)) => prev.push_str(&t),
                     _ => out.push(CNode::Text(t)),
@@ -165,8 +175,37 @@ impl Compiler<'_> {
         Ok(out)
     }
 
+    fn interp_err(&self, text: &str, message: String) -> TalError {
+        TalError::Eval {
+            template: self.template.to_string(),
+            line: self.line.max(1),
+            expr: text.trim().to_string(),
+            message,
+        }
+    }
+
+    /// Text with `${...}` as literal and inserted pieces.
+    fn interpolated_text(&self, text: &str, out: &mut Vec<CNode>) -> Result<(), TalError> {
+        let pieces = tales::split_interpolation(text)
+            .map_err(|m| self.interp_err(text, m))?
+            .unwrap_or_default();
+        for p in pieces {
+            match p {
+                tales::Piece::Lit(t) => match out.last_mut() {
+                    Some(CNode::Text(prev)) => prev.push_str(&t),
+                    _ => out.push(CNode::Text(t)),
+                },
+                tales::Piece::Expr { structure, expr } => {
+                    out.push(CNode::Interp(Insert { structure, expr }))
+                }
+            }
+        }
+        Ok(())
+    }
+
     fn element(&mut self, el: parse::Element) -> Result<Arc<CElement>, TalError> {
         let line = el.line;
+        self.line = line;
         let (ns_of_tag, omit_always) = match el.name.split_once(':') {
             Some(("tal", _)) => (Some("tal"), true),
             Some(("metal", _)) => (Some("metal"), true),
@@ -261,6 +300,40 @@ impl Compiler<'_> {
                 _ => return Err(self.err(line, format!("unknown attribute {key}"))),
             }
         }
+        if self.chameleon {
+            // `attr="a ${x} b"`: evaluated unless tal:attributes sets it
+            for a in &c.attrs {
+                let Some(v) = a.value.as_deref().filter(|v| v.contains("${")) else {
+                    continue;
+                };
+                if c.attributes
+                    .iter()
+                    .any(|(n, _)| n.eq_ignore_ascii_case(&a.name))
+                {
+                    continue;
+                }
+                let pieces = tales::split_interpolation(v)
+                    .map_err(|m| TalError::Eval {
+                        template: self.template.to_string(),
+                        line,
+                        expr: v.to_string(),
+                        message: m,
+                    })?
+                    .unwrap_or_default();
+                let expr = match <[tales::Piece; 1]>::try_from(pieces) {
+                    Ok([tales::Piece::Expr { expr, .. }]) => expr,
+                    Ok([lit]) => tales::Expr {
+                        source: v.to_string(),
+                        kind: tales::Kind::Interp(vec![lit]),
+                    },
+                    Err(pieces) => tales::Expr {
+                        source: v.to_string(),
+                        kind: tales::Kind::Interp(pieces),
+                    },
+                };
+                c.attributes.push((a.name.clone(), expr));
+            }
+        }
         if c.content.is_some() && c.replace.is_some() {
             return Err(self.err(line, "tal:content and tal:replace on one element"));
         }
@@ -292,10 +365,12 @@ fn collect_fills(nodes: &[CNode], out: &mut HashMap<String, Arc<CElement>>) {
     }
 }
 
-pub fn compile(name: &str, source: &str) -> Result<Program, TalError> {
+pub fn compile(name: &str, source: &str, chameleon: bool) -> Result<Program, TalError> {
     let nodes = parse::parse(name, source)?;
     let mut c = Compiler {
         template: name,
+        chameleon,
+        line: 1,
         macros: HashMap::new(),
     };
     let nodes = c.nodes(nodes)?;
@@ -316,6 +391,7 @@ mod tests {
         let p = compile(
             "t",
             "<tal:block define=\"global a string:x; b python:1\" metal:define-macro=\"m\"><i metal:use-macro=\"m\"><b metal:fill-slot=\"s\"/></i></tal:block>",
+            false,
         )
         .unwrap();
         let m = &p.macros["m"];
@@ -330,13 +406,13 @@ mod tests {
 
     #[test]
     fn errors_name_line_and_expression() {
-        let e = compile("x.html", "<p>\n<b tal:content=\"python:1 +\">").unwrap_err();
+        let e = compile("x.html", "<p>\n<b tal:content=\"python:1 +\">", false).unwrap_err();
         let s = e.to_string();
         assert!(
             s.contains("x.html") && s.contains("line 2") && s.contains("python:1 +"),
             "{s}"
         );
-        let e = compile("x.html", "<b tal:bogus=\"x\">")
+        let e = compile("x.html", "<b tal:bogus=\"x\">", false)
             .unwrap_err()
             .to_string();
         assert!(e.contains("unknown attribute tal:bogus"), "{e}");

@@ -69,7 +69,24 @@ impl TalError {
     }
 }
 
-/// Read a template's source.
+/// How a template's expressions are read: Roundup's `template_engine`
+/// `zopetal` or `chameleon`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Dialect {
+    /// Zope's TAL: an expression without a type prefix is a path.
+    #[default]
+    Zope,
+    /// Chameleon: an expression without a type prefix is Python, and
+    /// `${expr}` in text and attribute values is evaluated and inserted.
+    Chameleon,
+}
+
+/// Read a template's source (Zope's TAL).
 pub fn compile(name: &str, source: &str) -> Result<Arc<Program>, TalError> {
-    compile::compile(name, source).map(Arc::new)
+    compile_as(name, source, Dialect::Zope)
+}
+
+/// Read a template's source in the given dialect.
+pub fn compile_as(name: &str, source: &str, dialect: Dialect) -> Result<Arc<Program>, TalError> {
+    compile::compile(name, source, dialect == Dialect::Chameleon).map(Arc::new)
 }

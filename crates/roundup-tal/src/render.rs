@@ -8,7 +8,7 @@ use minijinja::value::{Value, ValueKind};
 use minijinja::{ErrorKind, State};
 
 use crate::compile::{CElement, CNode, Insert, Program};
-use crate::tales::{self, Expr, Kind, Path, Step, StrPart};
+use crate::tales::{self, Expr, Kind, Path, Piece, Step, StrPart};
 use crate::values::{
     self, bound, is_default, py_str, truthy, BoundMethod, LoopState, MacroObj, RepeatMap,
     TemplateObj, TemplatesObj,
@@ -171,6 +171,21 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
             } => self.eval_alternatives(alternatives, fallback.as_deref(), false),
             Kind::Str(parts) => self.eval_string(parts).map(Value::from),
             Kind::Python(ast) => crate::py::eval(self, ast),
+            Kind::Interp(pieces) => {
+                let mut text = String::new();
+                for p in pieces {
+                    match p {
+                        Piece::Lit(t) => text.push_str(t),
+                        Piece::Expr { expr, .. } => {
+                            let v = self.eval(expr)?;
+                            if !(v.is_none() || v.is_undefined() || is_default(&v)) {
+                                text.push_str(&py_str(&v));
+                            }
+                        }
+                    }
+                }
+                Ok(Value::from(text))
+            }
             Kind::Not(inner) => Ok(Value::from(!truthy(&self.eval(inner)?))),
             Kind::Exists(inner) => Ok(Value::from(self.exists(inner)?)),
             Kind::Nocall(inner) => match &inner.kind {
@@ -354,6 +369,12 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
             match n {
                 CNode::Text(t) => out.push_str(t),
                 CNode::Element(e) => self.element(e, slots, out)?,
+                CNode::Interp(Insert { structure, expr }) => {
+                    let v = self.eval_stmt(expr)?;
+                    if !is_default(&v) {
+                        self.emit(&v, *structure, out);
+                    }
+                }
             }
         }
         Ok(())

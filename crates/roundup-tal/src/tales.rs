@@ -24,6 +24,19 @@ pub enum Kind {
     Not(Box<Expr>),
     Exists(Box<Expr>),
     Nocall(Box<Expr>),
+    /// Chameleon's `text ${expr} text` in an attribute value.
+    Interp(Vec<Piece>),
+}
+
+/// A piece of text with Chameleon's `${...}` interpolation.
+#[derive(Debug)]
+pub enum Piece {
+    Lit(String),
+    /// `${expr}`, or `${structure: expr}` (inserted without escaping).
+    Expr {
+        structure: bool,
+        expr: Expr,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -122,14 +135,77 @@ pub fn parse_python(text: &str) -> Result<Box<ast::Expr>, String> {
     }
 }
 
-/// Compile one TALES expression.
+/// Compile one TALES expression (a path when it has no type prefix).
 pub fn compile(text: &str) -> Result<Expr, String> {
+    compile_as(text, false)
+}
+
+/// Compile one expression; `python_default`: without a type prefix it
+/// is Python (Chameleon's default) rather than a path (TAL's).
+pub fn compile_as(text: &str, python_default: bool) -> Result<Expr, String> {
     let source = text.trim().to_string();
-    let kind = compile_kind(&source)?;
+    let kind = compile_kind(&source, python_default)?;
     Ok(Expr { source, kind })
 }
 
-fn compile_kind(text: &str) -> Result<Kind, String> {
+/// Split text at Chameleon's `${...}` interpolations; `None` when it has
+/// none. Braces inside the expression (dicts, sets) and inside its
+/// string literals are matched.
+pub fn split_interpolation(text: &str) -> Result<Option<Vec<Piece>>, String> {
+    if !text.contains("${") {
+        return Ok(None);
+    }
+    let mut pieces = Vec::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("${") {
+        if i > 0 {
+            pieces.push(Piece::Lit(rest[..i].to_string()));
+        }
+        let body = &rest[i + 2..];
+        let mut depth = 0usize;
+        let mut quote: Option<char> = None;
+        let mut end = None;
+        let mut chars = body.char_indices();
+        while let Some((j, c)) = chars.next() {
+            match quote {
+                Some(q) => {
+                    if c == '\\' {
+                        chars.next();
+                    } else if c == q {
+                        quote = None;
+                    }
+                }
+                None => match c {
+                    '\'' | '"' => quote = Some(c),
+                    '{' => depth += 1,
+                    '}' if depth == 0 => {
+                        end = Some(j);
+                        break;
+                    }
+                    '}' => depth -= 1,
+                    _ => {}
+                },
+            }
+        }
+        let end = end.ok_or_else(|| format!("${{ without a closing }} in {text:?}"))?;
+        let inner = body[..end].trim();
+        let (structure, inner) = match inner.strip_prefix("structure:") {
+            Some(x) => (true, x),
+            None => (false, inner),
+        };
+        pieces.push(Piece::Expr {
+            structure,
+            expr: compile_as(inner, true)?,
+        });
+        rest = &body[end + 1..];
+    }
+    if !rest.is_empty() {
+        pieces.push(Piece::Lit(rest.to_string()));
+    }
+    Ok(Some(pieces))
+}
+
+fn compile_kind(text: &str, python_default: bool) -> Result<Kind, String> {
     let prefix_len = text
         .find(|c: char| !c.is_ascii_lowercase())
         .filter(|&i| i > 0 && text[i..].starts_with(':'));
@@ -139,11 +215,14 @@ fn compile_kind(text: &str) -> Result<Kind, String> {
             "path" => compile_path(body),
             "string" => Ok(Kind::Str(parse_string(body)?)),
             "python" => Ok(Kind::Python(parse_python(body)?)),
-            "not" => Ok(Kind::Not(Box::new(compile(body)?))),
-            "exists" => Ok(Kind::Exists(Box::new(compile(body)?))),
-            "nocall" => Ok(Kind::Nocall(Box::new(compile(body)?))),
+            "not" => Ok(Kind::Not(Box::new(compile_as(body, python_default)?))),
+            "exists" => Ok(Kind::Exists(Box::new(compile_as(body, python_default)?))),
+            "nocall" => Ok(Kind::Nocall(Box::new(compile_as(body, python_default)?))),
             other => Err(format!("unknown expression type {other:?}")),
         };
+    }
+    if python_default {
+        return Ok(Kind::Python(parse_python(text)?));
     }
     compile_path(text)
 }
@@ -202,5 +281,42 @@ mod tests {
         ));
         assert!(compile("python:1 +").is_err());
         assert!(compile("bogus:x").is_err());
+    }
+
+    #[test]
+    fn chameleon_defaults_to_python_and_interpolates() {
+        assert!(matches!(
+            compile_as("context.id", true).unwrap().kind,
+            Kind::Python(_)
+        ));
+        assert!(matches!(
+            compile_as("path:context/id", true).unwrap().kind,
+            Kind::Path { .. }
+        ));
+        match compile_as("not:x == 1", true).unwrap().kind {
+            Kind::Not(inner) => assert!(matches!(inner.kind, Kind::Python(_))),
+            other => panic!("{other:?}"),
+        }
+        assert!(split_interpolation("plain").unwrap().is_none());
+        let p = split_interpolation("a ${ {'k': '}'}['k'] } b ${structure: x}")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.len(), 4, "{p:?}");
+        assert!(matches!(&p[0], Piece::Lit(s) if s == "a "));
+        assert!(matches!(
+            &p[1],
+            Piece::Expr {
+                structure: false,
+                ..
+            }
+        ));
+        assert!(matches!(
+            &p[3],
+            Piece::Expr {
+                structure: true,
+                ..
+            }
+        ));
+        assert!(split_interpolation("x ${a").is_err());
     }
 }

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use minijinja::value::{from_args, Kwargs, Object, Value};
 use minijinja::{Environment, Error, ErrorKind, State};
-use roundup_tal::{compile, render, Loader, Program, TalError};
+use roundup_tal::{compile, compile_as, render, Dialect, Loader, Program, TalError};
 
 #[derive(Debug, Default)]
 struct Templates(Mutex<HashMap<String, Arc<Program>>>);
@@ -330,4 +330,67 @@ fn errors_name_template_line_and_expression() {
     )
     .unwrap();
     assert_eq!(out, "<p>failed</p>after");
+}
+
+/// Render `src` read in Chameleon's dialect.
+fn chameleon(src: &str) -> String {
+    let t = Arc::new(Templates::default());
+    let p = compile_as("c.html", src, Dialect::Chameleon).unwrap_or_else(|e| panic!("{e}"));
+    t.0.lock().unwrap().insert("c.html".into(), p);
+    run_with(
+        &t,
+        "c.html",
+        vec![
+            ("items", items()),
+            (
+                "context",
+                Value::from_object(Item {
+                    id: "1",
+                    title: "First <one>",
+                }),
+            ),
+        ],
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn chameleon_reads_python_by_default_and_interpolates() {
+    // an expression without a type is Python; path: is still there
+    assert_eq!(
+        chameleon("<b tal:content=\"context.title.upper()\">x</b>"),
+        "<b>FIRST &lt;ONE&gt;</b>"
+    );
+    assert_eq!(
+        chameleon("<b tal:content=\"path:context/id\">x</b>"),
+        "<b>1</b>"
+    );
+    assert_eq!(
+        chameleon("<b tal:condition=\"not: context.id == '2'\">shown</b>"),
+        "<b>shown</b>"
+    );
+    // ${...} in text, escaped unless structure:, and in attributes
+    assert_eq!(
+        chameleon("<p>Title: ${context.title} (${structure: context.title})</p>"),
+        "<p>Title: First &lt;one&gt; (First <one>)</p>"
+    );
+    assert_eq!(
+        chameleon("<a href=\"issue${context.id}?x=${ {'a': 1}['a'] }\">l</a>"),
+        "<a href=\"issue1?x=1\">l</a>"
+    );
+    // an attribute that is only ${None} is left out
+    assert_eq!(chameleon("<a title=\"${None}\">l</a>"), "<a>l</a>");
+    // repeat with Python
+    assert_eq!(
+        chameleon("<i tal:repeat=\"i items\">${i.id}</i>"),
+        "<i>1</i><i>2</i><i>3</i>"
+    );
+    // Zope's TAL leaves ${...} in text alone
+    assert_eq!(one("<p>${context.title}</p>"), "<p>${context.title}</p>");
+    // an unclosed ${ names the template
+    let e = compile_as("c.html", "<p>${x</p>", Dialect::Chameleon).unwrap_err();
+    assert!(
+        e.to_string().contains("c.html") && e.to_string().contains("line 1"),
+        "{e}"
+    );
 }

@@ -201,10 +201,11 @@ fn describe(err: &minijinja::Error, fallback_name: &str) -> String {
 /// Whether a page template is TAL (Roundup's zopetal/chameleon dialect)
 /// rather than Jinja: TAL marks its statements with `tal:`/`metal:`
 /// attributes and has no Jinja tags.
-fn is_tal(source: &str) -> bool {
-    (source.contains("tal:") || source.contains("metal:"))
-        && !source.contains("{%")
-        && !source.contains("{{")
+fn is_tal(source: &str, dialect: roundup_tal::Dialect) -> bool {
+    let marked = source.contains("tal:")
+        || source.contains("metal:")
+        || (dialect == roundup_tal::Dialect::Chameleon && source.contains("${"));
+    marked && !source.contains("{%") && !source.contains("{{")
 }
 
 /// Roundup's Jinja2 templates mark translatable text with the i18n
@@ -291,7 +292,13 @@ impl Templates {
             });
         // Page templates in TAL (Roundup's zopetal and chameleon engines)
         // are compiled by roundup-tal; the others are Jinja2 (minijinja).
-        let tal_engine = tracker.config().template_engine() != "jinja2";
+        let engine = tracker.config().template_engine();
+        let tal_engine = engine != "jinja2";
+        let dialect = if engine == "chameleon" {
+            roundup_tal::Dialect::Chameleon
+        } else {
+            roundup_tal::Dialect::Zope
+        };
         let mut env = Environment::new();
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
@@ -307,9 +314,10 @@ impl Templates {
             for (name, path) in files {
                 let source = fs::read_to_string(&path)
                     .map_err(|e| Error::io(format!("reading template {}", path.display()), e))?;
-                if tal_engine && is_tal(&source) {
-                    let program = roundup_tal::compile(&path.display().to_string(), &source)
-                        .map_err(|e| Error::Config(e.to_string()))?;
+                if tal_engine && is_tal(&source, dialect) {
+                    let program =
+                        roundup_tal::compile_as(&path.display().to_string(), &source, dialect)
+                            .map_err(|e| Error::Config(e.to_string()))?;
                     tal.programs.insert(name.clone(), program);
                     local.insert(name);
                     continue;

@@ -6,6 +6,7 @@
 //! document (`rest_schemathesis`).
 
 mod browser_e2e;
+mod chameleon_pages;
 mod layers;
 mod rest_schemathesis;
 mod server_actions;
