@@ -32,7 +32,7 @@ use std::sync::Arc;
 
 pub use compile::Program;
 pub use render::render;
-pub use values::{default_value, is_default, py_repr, py_str};
+pub use values::{bound, default_value, is_default, py_repr, py_str};
 
 /// Where `templates/<name>` finds other templates (for their macros).
 pub trait Loader: Send + Sync + std::fmt::Debug {

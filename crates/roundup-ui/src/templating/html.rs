@@ -57,34 +57,41 @@ pub fn url_quote_arg(text: &str) -> String {
 }
 
 /// An HTML start tag being built: `Tag::new("input").attr("name", "x")`.
+/// An attribute set again (a template's `id=` after the default one)
+/// replaces the earlier value in its place, so no attribute appears twice.
 pub struct TagBuilder {
-    buf: String,
+    name: String,
+    attrs: Vec<(String, Option<String>)>,
 }
 
 impl TagBuilder {
     pub fn new(name: &str) -> TagBuilder {
         TagBuilder {
-            buf: format!("<{name}"),
+            name: name.to_string(),
+            attrs: Vec::new(),
         }
+    }
+
+    fn set(mut self, name: &str, value: Option<String>) -> TagBuilder {
+        match self.attrs.iter_mut().find(|(n, _)| n == name) {
+            Some(slot) => slot.1 = value,
+            None => self.attrs.push((name.to_string(), value)),
+        }
+        self
     }
 
     /// Add `name="value"` (escaped).
-    pub fn attr(mut self, name: &str, value: &str) -> TagBuilder {
-        self.buf.push(' ');
-        self.buf.push_str(name);
-        self.buf.push_str("=\"");
-        escape_into(&mut self.buf, value);
-        self.buf.push('"');
-        self
+    pub fn attr(self, name: &str, value: &str) -> TagBuilder {
+        self.set(name, Some(value.to_string()))
     }
 
     /// Add a valueless attribute such as `selected` when `on`.
-    pub fn flag(mut self, name: &str, on: bool) -> TagBuilder {
+    pub fn flag(self, name: &str, on: bool) -> TagBuilder {
         if on {
-            self.buf.push(' ');
-            self.buf.push_str(name);
+            self.set(name, None)
+        } else {
+            self
         }
-        self
     }
 
     /// Add `name="name"` when `on` (Roundup's form of `selected`).
@@ -96,24 +103,32 @@ impl TagBuilder {
         }
     }
 
-    /// Add extra attributes given by a template (`None`: valueless).
+    /// Add attributes a template passed (names checked; values escaped;
+    /// `None`: valueless).
     pub fn extra(mut self, attrs: &[(String, Option<String>)]) -> TagBuilder {
         for (k, v) in attrs {
             if !valid_attr_name(k) {
                 continue;
             }
-            self = match v {
-                Some(v) => self.attr(k, v),
-                None => self.flag(k, true),
-            };
+            self = self.set(k, v.clone());
         }
         self
     }
 
     /// The finished start tag.
-    pub fn open(mut self) -> String {
-        self.buf.push('>');
-        self.buf
+    pub fn open(self) -> String {
+        let mut buf = format!("<{}", self.name);
+        for (k, v) in &self.attrs {
+            buf.push(' ');
+            buf.push_str(k);
+            if let Some(v) = v {
+                buf.push_str("=\"");
+                escape_into(&mut buf, v);
+                buf.push('"');
+            }
+        }
+        buf.push('>');
+        buf
     }
 }
 

@@ -164,7 +164,7 @@ impl std::fmt::Debug for Templates {
 
 /// Files compiled as templates; others (CSS, JS, images) are static.
 fn is_template_file(name: &str) -> bool {
-    [".html", ".htm", ".xml", ".txt", ".json", ".csv"]
+    [".html", ".htm", ".xml", ".txt", ".json", ".csv", ".tmpl"]
         .iter()
         .any(|ext| name.ends_with(ext))
 }
@@ -344,12 +344,19 @@ impl Templates {
         env.add_global("utils", JValue::from_object(utils::UtilsObj));
         env.add_global("config", JValue::from_object(utils::ConfigObj));
         env.add_global("tracker", JValue::from_object(utils::TrackerObj));
+        env.add_global("i18n", JValue::from_object(I18nObj));
         env.add_function("_", |s: String| s);
         env.add_function("gettext", |s: String| s);
         env.add_function(
             "ngettext",
             |one: String, many: String, n: i64| if n == 1 { one } else { many },
         );
+        // Jinja2's `dict` is Python's: a mapping or a list of pairs, and
+        // keywords (minijinja's takes keywords only).
+        env.add_function("dict", py_dict);
+        // Roundup's Jinja2 engine's `u` (text as unicode): the identity
+        // here, where all text is already unicode.
+        env.add_filter("u", |v: JValue| v);
         env.add_filter("breaklines", |s: String| {
             JValue::from_safe_string(html::breaks(&html::escape(&s)))
         });
@@ -494,10 +501,29 @@ impl Templates {
             .map_err(|e| Error::Config(describe(&e, &name)))?;
         let vars = context! {
             context => context_value,
+            // Roundup's name for the status messages (its jinja2 home's
+            // page.html shows options.error_message), beside ours
+            options => page_options(messages),
             messages => context! { ok => messages.ok.clone(), error => messages.error.clone() },
             view => context! { classname => view.classname.clone(), itemid => view.itemid.clone(), template => view.template.clone() },
         };
         ctx::enter(&rctx, || tmpl.render(vars)).map_err(|e| Error::Value(describe(&e, &name)))
+    }
+}
+
+/// Roundup's `options`: the status messages as `ok_message` and
+/// `error_message` (HTML: escaped text, line breaks kept).
+fn page_options(messages: &PageMessages) -> JValue {
+    let as_html = |list: &[String]| -> JValue {
+        JValue::from(
+            list.iter()
+                .map(|m| html::breaks(&html::escape(m)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    context! {
+        ok_message => as_html(&messages.ok),
+        error_message => as_html(&messages.error),
     }
 }
 
@@ -506,17 +532,7 @@ impl Templates {
 /// `options/ok_message` and `options/error_message` (HTML: escaped text,
 /// line breaks kept).
 fn tal_variables(context: JValue, messages: &PageMessages) -> Vec<(String, JValue)> {
-    let as_html = |list: &[String]| -> JValue {
-        JValue::from(
-            list.iter()
-                .map(|m| html::breaks(&html::escape(m)))
-                .collect::<Vec<_>>(),
-        )
-    };
-    let options = context! {
-        ok_message => as_html(&messages.ok),
-        error_message => as_html(&messages.error),
-    };
+    let options = page_options(messages);
     vec![
         ("context".into(), context),
         ("request".into(), JValue::from_object(request::RequestObj)),
@@ -558,6 +574,52 @@ impl minijinja::value::Object for I18nObj {
             )),
         }
     }
+}
+
+/// Python's `dict(mapping_or_pairs, **kwargs)` for Jinja2 templates.
+fn py_dict(
+    args: minijinja::value::Rest<JValue>,
+    kwargs: minijinja::value::Kwargs,
+) -> Result<JValue, minijinja::Error> {
+    let bad = |m: String| minijinja::Error::new(minijinja::ErrorKind::InvalidOperation, m);
+    if args.len() > 1 {
+        return Err(bad(format!(
+            "dict expected at most 1 argument, got {}",
+            args.len()
+        )));
+    }
+    let mut out: Vec<(JValue, JValue)> = Vec::new();
+    let mut put = |k: JValue, v: JValue| match out.iter_mut().find(|(x, _)| *x == k) {
+        Some(slot) => slot.1 = v,
+        None => out.push((k, v)),
+    };
+    if let Some(first) = args.first() {
+        match first.kind() {
+            minijinja::value::ValueKind::Map => {
+                for k in first.try_iter()? {
+                    let v = first.get_item(&k)?;
+                    put(k, v);
+                }
+            }
+            minijinja::value::ValueKind::None | minijinja::value::ValueKind::Undefined => {}
+            _ => {
+                for (i, pair) in first.try_iter()?.enumerate() {
+                    let items: Vec<JValue> = pair.try_iter()?.collect();
+                    let [k, v] = <[JValue; 2]>::try_from(items).map_err(|items| {
+                        bad(format!(
+                            "dict update sequence element #{i} has length {}; 2 is required",
+                            items.len()
+                        ))
+                    })?;
+                    put(k, v);
+                }
+            }
+        }
+    }
+    for k in kwargs.args() {
+        put(JValue::from(k), kwargs.get::<JValue>(k)?);
+    }
+    Ok(JValue::from_iter(out))
 }
 
 /// Template files tried for a view, in order.

@@ -683,24 +683,16 @@ impl Object for BatchObj {
             "error" => JValue::from(self.error.clone()),
             "classname" => JValue::from(self.class.as_str()),
             "size" => JValue::from(self.pagesize),
-            // Roundup's Batch.previous / .next: the neighbouring pages
-            // (`first`, `start`, `size`), or None at the ends.
-            "previous" => {
-                if self.first == 0 {
-                    JValue::from(())
-                } else {
-                    let first = self.first.saturating_sub(self.pagesize);
-                    page_value(first, self.pagesize.min(self.first), self.pagesize)
-                }
-            }
-            "next" => {
-                let next = self.first + self.ids.len();
-                if next < self.total {
-                    page_value(next, self.pagesize.min(self.total - next), self.pagesize)
-                } else {
-                    JValue::from(())
-                }
-            }
+            // Roundup's Batch.previous / .next are methods giving the
+            // neighbouring page (`first`, `start`, `size`) or None; on the
+            // first page `previous` is None itself. Bound methods here, so
+            // that a TAL path (`batch/next`) calls them and a Jinja2 page
+            // tests (`batch.previous`) and calls (`batch.next()`) them.
+            "previous" if self.first == 0 => JValue::from(()),
+            "previous" | "next" => roundup_tal::bound(
+                &JValue::from_dyn_object(self.clone()),
+                key.as_str().unwrap_or_default(),
+            ),
             _ => return None,
         })
     }
@@ -736,6 +728,23 @@ impl Object for BatchObj {
         args: &[JValue],
     ) -> Result<JValue, TplError> {
         match method {
+            "previous" if self.first > 0 => {
+                let first = self.first.saturating_sub(self.pagesize);
+                Ok(page_value(
+                    first,
+                    self.pagesize.min(self.first),
+                    self.pagesize,
+                ))
+            }
+            "next" if self.first + self.ids.len() < self.total => {
+                let next = self.first + self.ids.len();
+                Ok(page_value(
+                    next,
+                    self.pagesize.min(self.total - next),
+                    self.pagesize,
+                ))
+            }
+            "previous" | "next" => Ok(JValue::from(())),
             "propchanged" => {
                 let props: Vec<String> = args.iter().map(|a| a.to_string()).collect();
                 with(|ctx| Ok(JValue::from(self.propchanged(ctx, &props))))

@@ -242,7 +242,7 @@ async fn fetch(url: &str, user: Option<&str>) -> (u16, String) {
     (status, r.text().await.unwrap_or_default())
 }
 
-async fn compare(template: &str) -> Vec<(String, String, Outcome)> {
+async fn compare(template: &str, anonymous: bool) -> Vec<(String, String, Outcome)> {
     let Some(r) = Roundup26::find() else {
         return Vec::new();
     };
@@ -324,13 +324,16 @@ async fn compare(template: &str) -> Vec<(String, String, Outcome)> {
             .unwrap();
         assert!(st.success(), "chown of the home");
     }
-    let users = [None, Some("joe"), Some("admin")];
+    let users: Vec<Option<&str>> = [None, Some("joe"), Some("admin")]
+        .into_iter()
+        .filter(|u| anonymous || u.is_some())
+        .collect();
     // Roundup's pages first, then ours, so that only one server at a
     // time has the database open.
     let mut theirs = Vec::new();
     {
         let _roundup = start_roundup(&r, work.path(), &home, rport);
-        for user in users {
+        for &user in &users {
             for page in &pages {
                 theirs.push(fetch(&format!("http://127.0.0.1:{rport}/t/{page}"), user).await);
             }
@@ -345,7 +348,7 @@ async fn compare(template: &str) -> Vec<(String, String, Outcome)> {
     );
     let mut results = Vec::new();
     let mut theirs = theirs.into_iter();
-    for user in users {
+    for &user in &users {
         for page in &pages {
             let (rs, rtext) = theirs.next().expect("one Roundup page per page");
             let (os, otext) = fetch(&ours.url(&format!("/t/{page}")), user).await;
@@ -380,7 +383,11 @@ async fn compare(template: &str) -> Vec<(String, String, Outcome)> {
 }
 
 async fn check(template: &str) {
-    let results = compare(template).await;
+    check_users(template, true).await
+}
+
+async fn check_users(template: &str, anonymous: bool) {
+    let results = compare(template, anonymous).await;
     if results.is_empty() {
         return;
     }
@@ -439,6 +446,20 @@ async fn roundup26_devel_tal_pages_match() {
 #[tokio::test(flavor = "multi_thread")]
 async fn roundup26_responsive_tal_pages_match() {
     check("responsive").await;
+}
+
+/// Roundup's fifth stock home is Jinja2 written against Roundup's
+/// templating objects (`template_engine = jinja2`): the same comparison,
+/// for joe and admin. Anonymous pages differ, for two reasons left open:
+/// the home's menu tests `request.user.username == 'anonymous'`, where
+/// Python compares a property with its value and minijinja has no way
+/// for an object to equal a string; and a page the user may not view is
+/// our 403 page rather than the home's own 200 page saying so (Jinja2
+/// pages, unlike TAL pages, keep our page-level View check, which our
+/// own Jinja2 templates rely on).
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_jinja2_pages_match_for_users() {
+    check_users("jinja2", false).await;
 }
 
 /// The value of the input named `name` in a page.
