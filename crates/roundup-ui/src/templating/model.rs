@@ -774,6 +774,10 @@ impl Object for ItemObj {
         let (class, id) = (self.class.as_str(), self.id.as_str());
         match method {
             "designator" => Ok(JValue::from(format!("{class}{id}"))),
+            "renderQueryForm" => {
+                let () = from_args(args)?;
+                with(|ctx| render_query_form(ctx, class, id))
+            }
             "is_view_ok" => with(|ctx| Ok(JValue::from(ctx.may_view(class, None, Some(id))))),
             "is_edit_ok" => {
                 with(|ctx| Ok(JValue::from(ctx.may("Edit", Some(class), None, Some(id)))))
@@ -2012,6 +2016,66 @@ fn journal_values(ctx: &RenderCtx<'_>, class: &str, id: &str) -> JValue {
 /// Roundup's `HTMLClass.renderWith(name, sort=, group=, filter=,
 /// columns=, filterspec=, pagesize=, startwith=, search_text=)`: the
 /// class's `name` page rendered for a request with these index arguments.
+/// Roundup's `HTMLItem.renderQueryForm()`: a stored query (an item with
+/// `klass`, `url` and `name`) shown as its class's search page, the form
+/// filled from the query's URL and `@queryname` set to its name.
+fn render_query_form(ctx: &RenderCtx, class: &str, id: &str) -> Result<JValue, TplError> {
+    let Some((templates, messages)) = ctx.page else {
+        return Err(TplError::new(
+            ErrorKind::InvalidOperation,
+            "renderQueryForm is only available while a page is rendered",
+        ));
+    };
+    let text = |prop: &str| -> Result<String, TplError> {
+        match ctx.value(class, id, prop).map_err(core_err)? {
+            Some(Value::String(s)) => Ok(s),
+            Some(other) => Ok(other.to_string()),
+            None => Ok(String::new()),
+        }
+    };
+    let klass = text("klass")?;
+    if ctx.db.class(&klass).is_err() {
+        return Err(TplError::new(
+            ErrorKind::InvalidOperation,
+            format!("renderQueryForm: {class}{id} names no class ({klass:?})"),
+        ));
+    }
+    let url = text("url")?;
+    let query = url.split_once('?').map_or(url.as_str(), |(_, q)| q);
+    let mut form: Vec<(String, crate::request::FormValue)> =
+        form_urlencoded::parse(query.as_bytes())
+            .map(|(k, v)| {
+                let k = match k.strip_prefix(':') {
+                    Some(rest) => format!("@{rest}"),
+                    None => k.into_owned(),
+                };
+                (k, crate::request::FormValue::Text(v.into_owned()))
+            })
+            .collect();
+    form.retain(|(k, _)| k != "@queryname");
+    form.push((
+        "@queryname".into(),
+        crate::request::FormValue::Text(text("name")?),
+    ));
+    let mut req = ctx.req.clone();
+    req.form = form;
+    req.method = "GET".into();
+    // As in Roundup, the request keeps the query's id as its nodeid
+    // (Roundup makes the request before it clears the client's), so a
+    // search page's "not request.nodeid" defaults do not apply; the
+    // context is the class.
+    req.classname = Some(klass.clone());
+    let view = super::View {
+        classname: Some(klass),
+        itemid: None,
+        template: "search".into(),
+    };
+    templates
+        .render(ctx.db, ctx.tracker, &req, &view, messages)
+        .map(JValue::from_safe_string)
+        .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))
+}
+
 fn render_with(ctx: &RenderCtx, class: &str, name: &str, kw: &Kwargs) -> Result<JValue, TplError> {
     let Some((templates, messages)) = ctx.page else {
         return Err(TplError::new(

@@ -91,7 +91,12 @@ impl Object for RequestObj {
             Ok(Some(match key {
                 "base" => JValue::from(ctx.req.base.as_str()),
                 "classname" => JValue::from(ctx.view.classname.clone()),
-                "itemid" | "nodeid" => JValue::from(ctx.view.itemid.clone()),
+                // the request's own item (a stored query's, while its
+                // search form renders with the class as context), else
+                // the page's
+                "itemid" | "nodeid" => {
+                    JValue::from(ctx.req.itemid.clone().or_else(|| ctx.view.itemid.clone()))
+                }
                 "template" => JValue::from(ctx.view.template.as_str()),
                 "path" => JValue::from(ctx.req.path.as_str()),
                 "method" => JValue::from(ctx.req.method.as_str()),

@@ -313,6 +313,31 @@ async fn compare(template: &str, anonymous: bool) -> Vec<(String, String, Outcom
             );
         }
     }
+    // a stored query, shown by query1 as its class's search form
+    // (renderQueryForm)
+    if classes.iter().any(|c| c == "query") {
+        let klass = ["issue", "bug", "task"]
+            .into_iter()
+            .find(|c| classes.iter().any(|x| x == c))
+            .unwrap_or("user");
+        let out = r.output(
+            Roundup26::ADMIN,
+            &[
+                "-i",
+                h,
+                "create",
+                "query",
+                &format!("klass={klass}"),
+                "name=Fires",
+                "url=@columns=title,id&@sort=-activity&@filter=title&title=fire&@pagesize=20",
+            ],
+        );
+        assert!(
+            out.status.success(),
+            "{template}: create query: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     let pages = pages(&home, &tracker);
     drop(tracker);
     // Opening the database here may have left files that Roundup (as rt)
