@@ -20,6 +20,7 @@ mod error;
 mod options;
 
 pub mod body;
+pub mod dehtml;
 pub mod fetch;
 pub mod gateway;
 pub mod parse;

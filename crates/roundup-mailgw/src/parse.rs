@@ -1,8 +1,9 @@
 //! From raw bytes to a [`ParsedMail`]: headers, body text and files.
 //!
 //! All MIME work (structure, transfer encodings, charsets, RFC 2047 and
-//! RFC 2231 words, HTML to text) is mail-parser's; this module applies
-//! Roundup's rules on top of the tree it builds:
+//! RFC 2231 words) is mail-parser's and HTML to text is
+//! [`crate::dehtml`]'s; this module applies Roundup's rules on top of the
+//! tree mail-parser builds:
 //!
 //! * the body is the first non-empty `text/plain` part found walking the
 //!   tree in order; every other part becomes a file, except
@@ -23,7 +24,6 @@ use std::borrow::Cow;
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::html::html_to_text;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{
@@ -71,9 +71,9 @@ impl std::fmt::Debug for Attachment {
 
 /// Which HTML to text converter `[mailgw] convert_htmltotext` names.
 ///
-/// Roundup can use BeautifulSoup, justhtml or its own `dehtml`; here all
-/// three use mail-parser's converter (their outputs differ in
-/// whitespace only), and `None` turns conversion off.
+/// Roundup uses BeautifulSoup or justhtml when they are installed and its
+/// own `dehtml` otherwise; here all three give `dehtml`'s text (see
+/// [`crate::dehtml`]), and `None` turns conversion off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HtmlToText {
     /// HTML-only mail is refused.
@@ -645,12 +645,9 @@ struct Extracted {
     body_is_html: bool,
 }
 
-/// mail-parser's HTML to text conversion, without the spaces it leaves
-/// at the start and end of lines.
+/// Roundup's `dehtml` conversion (see [`crate::dehtml`]).
 fn html_as_text(html: &str) -> String {
-    let text = html_to_text(html);
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    lines.join("\n").trim().to_string()
+    crate::dehtml::html_to_text(html)
 }
 
 fn has_text(content: &Option<String>) -> bool {
