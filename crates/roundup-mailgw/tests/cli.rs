@@ -318,3 +318,54 @@ fn a_fifty_megabyte_message_is_stored_whole_in_bounded_memory() {
     assert_eq!(stored.len(), data.len());
     assert!(stored == data, "the stored file differs from the one sent");
 }
+
+/// `[logging] config` names a Python logging configuration: the gateway
+/// logs through it, and one it cannot use stops it with the reason.
+#[test]
+fn a_logging_config_file_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_file = dir.path().join("gateway.log");
+    let ini = dir.path().join("logging.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[loggers]\nkeys=root,mailgw\n[handlers]\nkeys=file\n[formatters]\nkeys=f\n\
+             [logger_root]\nlevel=ERROR\nhandlers=\n\
+             [logger_mailgw]\nlevel=INFO\nhandlers=file\nqualname=roundup.mailgw\npropagate=0\n\
+             [handler_file]\nclass=FileHandler\nformatter=f\nargs=({:?},)\n\
+             [formatter_f]\nformat=[%(name)s] %(levelname)s %(message)s\n",
+            log_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let home = support::recording_tracker(
+        dir.path(),
+        &[("logging_config", ini.to_str().unwrap())],
+        &[("bob", "bob@example.com")],
+    );
+    let h = home.to_str().unwrap();
+    let out = run(&[h], message(1, "[issue] Logged").as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logged = std::fs::read_to_string(&log_file).unwrap_or_default();
+    assert!(
+        logged.starts_with("[roundup.mailgw] INFO ") && logged.contains("issue1"),
+        "{logged}"
+    );
+
+    // a level that does not exist: the gateway does not start
+    let text = std::fs::read_to_string(&ini)
+        .unwrap()
+        .replace("level=INFO", "level=LOUD");
+    std::fs::write(&ini, text).unwrap();
+    let out = run(&[h], message(2, "[issue] Not logged").as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("logging.ini") && err.contains("[logger_mailgw] level"),
+        "{err}"
+    );
+}
