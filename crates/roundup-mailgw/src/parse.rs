@@ -321,6 +321,63 @@ pub fn parse_message(raw: &[u8], opts: &BodyOptions) -> Result<ParsedMail, MailE
     }
 }
 
+/// The two parts of an OpenPGP/MIME message (RFC 3156), as checking a
+/// signature or decrypting needs them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgpParts {
+    /// The first part as sent, headers and body, up to (not including)
+    /// the line break before the next boundary: what a
+    /// `multipart/signed` signature is over.
+    pub first_raw: Vec<u8>,
+    /// The first part's type (`application/pgp-encrypted` for an
+    /// encrypted message).
+    pub first_type: String,
+    /// The first part's decoded body (`Version: 1` for an encrypted
+    /// message).
+    pub first_body: Vec<u8>,
+    /// The second part's type (`application/pgp-signature` for a signed
+    /// message).
+    pub second_type: String,
+    /// The second part's decoded body: the signature, or the encrypted
+    /// message.
+    pub second_body: Vec<u8>,
+}
+
+/// The parts of a `multipart/signed` or `multipart/encrypted` message;
+/// `None` when the message is not one or has fewer than two parts.
+pub fn pgp_parts(raw: &[u8]) -> Option<PgpParts> {
+    let message = MessageParser::default().parse(raw)?;
+    let root = Entity {
+        msg: &message,
+        part: message.root_part(),
+        in_digest: false,
+    };
+    if root.pgp() == Pgp::None {
+        return None;
+    }
+    let children = root.children()?;
+    let (first, second) = (children.first()?, children.get(1)?);
+    // mail-parser ends a part before the line break that precedes the
+    // next boundary (which belongs to the boundary, RFC 2046).
+    let start = first.part.offset_header as usize;
+    let end = (first.part.offset_end as usize).min(raw.len());
+    let body = |e: &Entity<'_, '_>| -> Vec<u8> {
+        match &e.part.body {
+            PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
+            PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
+            PartType::Message(m) => m.raw_message().to_vec(),
+            PartType::Multipart(_) => Vec::new(),
+        }
+    };
+    Some(PgpParts {
+        first_raw: raw.get(start..end.max(start))?.to_vec(),
+        first_type: first.mime_type(),
+        first_body: body(first),
+        second_type: second.mime_type(),
+        second_body: body(second),
+    })
+}
+
 fn read_headers(message: &Message<'_>) -> ParsedMail {
     // Every header is decoded again from its raw bytes, so that raw 8-bit
     // bytes that are not UTF-8 can be read as Latin-1 first.
