@@ -60,6 +60,11 @@ pub const GNUPG: Tool = Tool {
     ci_provides: ".ci/run: `apt-get install gnupg libgpgme-dev`",
 };
 
+pub const PYTHON3_GPG: Tool = Tool {
+    what: "Debian's python3-gpg (/usr/lib/python3/dist-packages/gpg), the module Roundup 2.6's [pgp] needs",
+    ci_provides: ".ci/run: `apt-get install python3-gpg`",
+};
+
 /// Whether this is a CI run (`CI=true`, or any value but empty, `0` and
 /// `false`, as CI services set it).
 pub fn in_ci() -> bool {
