@@ -1,9 +1,8 @@
 //! The roundup-mailgw command as an MTA or cron job runs it: options,
 //! the pipe, `mailbox FILE` and `maildir DIR`, bad input and exit codes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 mod support;
 
@@ -19,16 +18,9 @@ fn tracker(dir: &Path) -> PathBuf {
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(OURS)
-        .args(args)
-        .env_remove("ROUNDUP_INSTANCE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(OURS);
+    command.args(args).env_remove("ROUNDUP_INSTANCE");
+    support::pipe(command, stdin)
 }
 
 fn message(n: usize, subject: &str) -> String {

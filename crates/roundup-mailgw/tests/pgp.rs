@@ -9,9 +9,8 @@
 //! * `eve/`: another key pair claiming Bob's address, unknown to the
 //!   tracker.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use mail_parser::MimeHeaders;
 use roundup_core::Value;
@@ -41,25 +40,14 @@ impl Drop for Keys {
 }
 
 fn gpg(home: &Path, args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(GPG)
+    let mut command = Command::new(GPG);
+    command
         .arg("--homedir")
         .arg(home)
-        .args([
-            "--batch",
-            "--yes",
-            "--pinentry-mode",
-            "loopback",
-            "--passphrase",
-            "",
-        ])
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run gpg");
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    let out = child.wait_with_output().unwrap();
+        .args(["--batch", "--yes", "--pinentry-mode", "loopback"])
+        .args(["--passphrase", ""])
+        .args(args);
+    let out = support::pipe(command, stdin);
     assert!(
         out.status.success(),
         "gpg {args:?}: {}",
@@ -146,16 +134,9 @@ fn tracker(dir: &Path, keys: &Keys, extra: &[(&str, &str)]) -> PathBuf {
 }
 
 fn run(home: &Path, raw: &[u8]) -> Output {
-    let mut child = Command::new(OURS)
-        .arg(home)
-        .env_remove("ROUNDUP_INSTANCE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(raw).unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut command = Command::new(OURS);
+    command.arg(home).env_remove("ROUNDUP_INSTANCE");
+    let out = support::pipe(command, raw);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{err}");
     assert!(!err.contains("panicked"), "{err}");
@@ -239,6 +220,16 @@ fn mail_out(home: &Path) -> String {
     std::fs::read_to_string(home.join("mail.out")).unwrap_or_default()
 }
 
+/// Feed `raw`, which must be refused: no new issue, and a reply that
+/// says `reason`.
+fn refused(home: &Path, raw: &str, reason: &str) {
+    let before = issues(home).len();
+    run(home, raw.as_bytes());
+    assert_eq!(issues(home).len(), before, "{raw}");
+    let bounce = last_bounce(home);
+    assert!(bounce.contains(reason), "{bounce}");
+}
+
 /// The last bounce in the debug file (its text part).
 fn last_bounce(home: &Path) -> String {
     let all = mail_out(home);
@@ -276,38 +267,24 @@ fn signed_unsigned_badly_signed_and_encrypted_mail() {
     }
 
     // not signed: every user must sign ([pgp] roles is empty)
-    run(
+    refused(
         &home,
-        format!("{HEAD}Subject: [issue] unsigned\n\nplain text\n").as_bytes(),
+        &format!("{HEAD}Subject: [issue] unsigned\n\nplain text\n"),
+        "This tracker accepts only PGP signed or encrypted mail from you.",
     );
-    assert_eq!(issues(&home).len(), 1);
-    let bounce = last_bounce(&home);
-    assert!(
-        bounce.contains("This tracker accepts only PGP signed or encrypted mail from you."),
-        "{bounce}"
-    );
-
     // the text changed after signing
     let tampered = signed("[issue] tampered", &keys.bob, &entity("Signed body text."))
         .replace("Signed body text.", "Signed body text!");
-    run(&home, tampered.as_bytes());
-    assert_eq!(issues(&home).len(), 1);
-    let bounce = last_bounce(&home);
-    assert!(
-        bounce.contains("The PGP signature of the message is not valid."),
-        "{bounce}"
-    );
-
-    // signed with a key the tracker does not know
-    run(
+    refused(
         &home,
-        signed("[issue] by eve", &keys.eve, &entity("Eve here.")).as_bytes(),
+        &tampered,
+        "The PGP signature of the message is not valid.",
     );
-    assert_eq!(issues(&home).len(), 1);
-    let bounce = last_bounce(&home);
-    assert!(
-        bounce.contains("signed with a key this tracker does not know"),
-        "{bounce}"
+    // signed with a key the tracker does not know
+    refused(
+        &home,
+        &signed("[issue] by eve", &keys.eve, &entity("Eve here.")),
+        "signed with a key this tracker does not know",
     );
 
     // encrypted to the tracker and signed by Bob: decrypted
@@ -520,22 +497,7 @@ fn pgp_mail_is_accepted_and_refused_as_by_roundup26() {
     let reference = work.path().join("reference");
     let mine = work.path().join("ours");
     for (home, keyring) in [(&reference, &rt_keys), (&mine, &keys.tracker)] {
-        r.admin(&[
-            "-i",
-            home.to_str().unwrap(),
-            "install",
-            "classic",
-            "sqlite",
-            "mail_domain=example.com,password_pbkdf2_default_rounds=1000",
-        ]);
-        set_option(home, "tracker", "web", "http://tracker.example/");
-        set_option(home, "mail", "host", "localhost");
-        set_option(
-            home,
-            "mail",
-            "debug",
-            home.join("mail.out").to_str().unwrap(),
-        );
+        support::roundup26_home(&r, home);
         set_option(home, "pgp", "enable", "yes");
         set_option(home, "pgp", "encrypt", "yes");
         set_option(home, "pgp", "homedir", keyring.to_str().unwrap());
@@ -552,27 +514,15 @@ fn pgp_mail_is_accepted_and_refused_as_by_roundup26() {
         ]);
     }
     let theirs = |raw: &str| {
-        let mut child = r
-            .command(
-                "/usr/bin/env",
-                &[
-                    &format!("PYTHONPATH={}", pylib.display()),
-                    "/opt/rvenv/bin/roundup-mailgw",
-                    reference.to_str().unwrap(),
-                ],
-            )
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(raw.as_bytes())
-            .unwrap();
-        let out = child.wait_with_output().unwrap();
+        let command = r.command(
+            "/usr/bin/env",
+            &[
+                &format!("PYTHONPATH={}", pylib.display()),
+                "/opt/rvenv/bin/roundup-mailgw",
+                reference.to_str().unwrap(),
+            ],
+        );
+        let out = support::pipe(command, raw.as_bytes());
         assert!(
             out.status.success(),
             "Roundup's roundup-mailgw: {}",
@@ -643,3 +593,4 @@ fn pgp_mail_is_accepted_and_refused_as_by_roundup26() {
     assert_eq!(open(&ours), open(&roundups));
     assert!(open(&ours).contains(&true));
 }
+

@@ -304,6 +304,15 @@ fn from_ini(ini: &IniFile) -> Result<LogSetup, String> {
             .filter(|k| !k.is_empty())
             .collect())
     };
+    // A section's level, `default` when it names none.
+    let level_in = |sect: &str, default: u32| -> Result<u32, String> {
+        match get(sect, "level")? {
+            Some(l) => {
+                parse_level(&l).ok_or_else(|| format!("[{sect}] level: unknown level {l:?}"))
+            }
+            None => Ok(default),
+        }
+    };
     let mut warnings = Vec::new();
 
     let mut formats = HashMap::new();
@@ -347,12 +356,7 @@ fn from_ini(ini: &IniFile) -> Result<LogSetup, String> {
             ));
         }
         let class = get(&sect, "class")?.ok_or_else(|| format!("[{sect}] has no class"))?;
-        let level = match get(&sect, "level")? {
-            Some(l) => {
-                parse_level(&l).ok_or_else(|| format!("[{sect}] level: unknown level {l:?}"))?
-            }
-            None => NOTSET,
-        };
+        let level = level_in(&sect, NOTSET)?;
         let format = match get(&sect, "formatter")?.filter(|f| !f.trim().is_empty()) {
             Some(f) => formats.get(f.trim()).cloned().ok_or_else(|| {
                 format!("[{sect}] formatter: no formatter {f:?} in [formatters] keys")
@@ -424,13 +428,7 @@ fn from_ini(ini: &IniFile) -> Result<LogSetup, String> {
                 .trim()
                 .to_string()
         };
-        let level = match get(&sect, "level")? {
-            Some(l) => {
-                parse_level(&l).ok_or_else(|| format!("[{sect}] level: unknown level {l:?}"))?
-            }
-            None if name.is_empty() => WARNING,
-            None => NOTSET,
-        };
+        let level = level_in(&sect, if name.is_empty() { WARNING } else { NOTSET })?;
         let propagate = match get(&sect, "propagate")? {
             Some(p) => {
                 p.trim()

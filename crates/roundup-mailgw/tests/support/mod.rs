@@ -108,3 +108,42 @@ pub fn run_measured(program: &str, args: &[&str], stdin: Vec<u8>) -> (i32, libc:
     };
     (code, usage, stderr)
 }
+
+/// Run `command` with `stdin` on its standard input; its output,
+/// whatever its status.
+pub fn pipe(mut command: std::process::Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // the child may stop reading early; that shows in its status
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().expect("wait")
+}
+
+/// A classic home made by Roundup 2.6's own roundup-admin, as the
+/// side-by-side tests start both trackers: mail domain, web address and
+/// mail host set, mail recorded in `<home>/mail.out`.
+pub fn roundup26_home(r: &roundup_testkit::Roundup26, home: &Path) {
+    use roundup_testkit::set_config_option as set_option;
+    r.admin(&[
+        "-i",
+        home.to_str().unwrap(),
+        "install",
+        "classic",
+        "sqlite",
+        "mail_domain=example.com,password_pbkdf2_default_rounds=1000",
+    ]);
+    set_option(home, "tracker", "web", "http://tracker.example/");
+    set_option(home, "mail", "host", "localhost");
+    set_option(
+        home,
+        "mail",
+        "debug",
+        home.join("mail.out").to_str().unwrap(),
+    );
+}
