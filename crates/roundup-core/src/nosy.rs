@@ -52,6 +52,8 @@ pub struct NosyOptions {
     /// The author to name, instead of the message's (or, without a
     /// message, the current user).
     pub authid: Option<String>,
+    /// Encrypt the mail to each recipient's PGP key (Roundup's `crypt`).
+    pub crypt: bool,
 }
 
 /// Send message `msgid` (or, without one, a "system message" with only the
@@ -173,33 +175,18 @@ pub fn nosymessage(
             db.set("msg", m, v)?;
         }
     }
-    if !sendto.plain.is_empty() || !bcc_sendto.plain.is_empty() {
-        queue(
-            db,
-            &setup,
-            class,
-            id,
-            msgid,
-            &note,
-            sendto.plain,
-            bcc_sendto.plain,
-            opts,
-            false,
-        )?;
-    }
-    if !sendto.crypt.is_empty() || !bcc_sendto.crypt.is_empty() {
-        queue(
-            db,
-            &setup,
-            class,
-            id,
-            msgid,
-            &note,
-            sendto.crypt,
-            bcc_sendto.crypt,
-            opts,
-            true,
-        )?;
+    // Roundup's two calls: the plain copies, then the encrypted ones.
+    for (to, bcc, crypt) in [
+        (sendto.plain, bcc_sendto.plain, false),
+        (sendto.crypt, bcc_sendto.crypt, true),
+    ] {
+        if !to.is_empty() || !bcc.is_empty() {
+            let o = NosyOptions {
+                crypt,
+                ..opts.clone()
+            };
+            send_message(db, class, id, msgid, &note, to, bcc, &o)?;
+        }
     }
     Ok(())
 }
@@ -227,7 +214,8 @@ impl Split {
 
 /// Mail message `msgid` (or only `note`) about item `class``id` to the
 /// given addresses (Roundup's `send_message`; `nosymessage` picks the
-/// addresses and calls it). Queued in the open transaction.
+/// addresses and calls it), encrypted to their PGP keys with
+/// `opts.crypt`. Queued in the open transaction.
 #[allow(clippy::too_many_arguments)]
 pub fn send_message(
     db: &Db,
@@ -242,24 +230,6 @@ pub fn send_message(
     let Some(setup) = db.mail().cloned() else {
         return Ok(());
     };
-    queue(db, &setup, class, id, msgid, note, sendto, bcc, opts, false)
-}
-
-/// Word, compose and queue one notification; `encrypt` has it encrypted
-/// to each recipient's PGP key.
-#[allow(clippy::too_many_arguments)]
-fn queue(
-    db: &Db,
-    setup: &crate::mail::MailSetup,
-    class: &str,
-    id: &str,
-    msgid: Option<&str>,
-    note: &str,
-    sendto: Vec<String>,
-    bcc: Vec<String>,
-    opts: &NosyOptions,
-    encrypt: bool,
-) -> Result<()> {
     let mut n = notification(
         db,
         &setup.settings,
@@ -271,7 +241,7 @@ fn queue(
         bcc,
         opts,
     )?;
-    n.encrypt = encrypt;
+    n.encrypt = opts.crypt;
     for envelope in setup.mailer.compose_notification(&n)? {
         db.queue_mail(&envelope)?;
     }

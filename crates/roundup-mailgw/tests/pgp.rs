@@ -594,3 +594,27 @@ fn pgp_mail_is_accepted_and_refused_as_by_roundup26() {
     assert!(open(&ours).contains(&true));
 }
 
+/// A detector's own `send_message(..., crypt=True)` (Roundup's API) is
+/// encrypted to the recipient's key too, whatever `[pgp] encrypt` says.
+#[test]
+fn a_detector_can_send_encrypted_mail() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(keys) = keys(dir.path()) else { return };
+    let home = tracker(dir.path(), &keys, &[("pgp_enable", "no")]);
+    std::fs::write(
+        home.join("detectors").join("crypt_note.py"),
+        "def tell_bob(db, cl, nodeid, oldvalues):\n    \
+         cl.send_message(nodeid, None, 'For your eyes only.', ['bob@example.com'], crypt=True)\n\n\
+         def init(db):\n    db.issue.react('create', tell_bob)\n",
+    )
+    .unwrap();
+    run(
+        &home,
+        format!("{HEAD}Subject: [issue] plain\n\nnot secret\n").as_bytes(),
+    );
+    assert_eq!(issues(&home).len(), 1, "{}", mail_out(&home));
+    assert!(!mail_out(&home).contains("For your eyes only."));
+    let notes = encrypted_to(&home, "bob@example.com");
+    assert_eq!(notes.len(), 1, "{}", mail_out(&home));
+    assert!(decrypt(&keys.bob, &notes[0]).contains("For your eyes only."));
+}
