@@ -305,22 +305,23 @@ fn signed_unsigned_badly_signed_and_encrypted_mail() {
     }
 
     // encrypted but not signed: Bob has the PGP role and must sign
-    run(
-        &home,
-        encrypted(
-            "[issue] unsigned secret",
-            &keys,
-            &entity("no signature"),
-            false,
-        )
-        .as_bytes(),
-    );
+    run(&home, unsigned_secret(&keys).as_bytes());
     assert_eq!(issues(&home).len(), 2);
     // the reply to encrypted mail is encrypted
     let replies = encrypted_to(&home, "bob@example.com");
     assert_eq!(replies.len(), 1, "{}", mail_out(&home));
     let plain = decrypt(&keys.bob, &replies[0]);
     assert!(plain.contains("The message is not PGP signed."), "{plain}");
+}
+
+/// Encrypted to the tracker, not signed.
+fn unsigned_secret(keys: &Keys) -> String {
+    encrypted(
+        "[issue] unsigned secret",
+        keys,
+        &entity("no signature"),
+        false,
+    )
 }
 
 fn decrypt(home: &Path, armored: &str) -> String {
@@ -342,16 +343,7 @@ fn users_without_the_pgp_roles_need_not_sign() {
         .replace("Signed body text.", "Signed body text!");
     run(&home, tampered.as_bytes());
     // encrypted without a signature is accepted from him
-    run(
-        &home,
-        encrypted(
-            "[issue] unsigned secret",
-            &keys,
-            &entity("no signature"),
-            false,
-        )
-        .as_bytes(),
-    );
+    run(&home, unsigned_secret(&keys).as_bytes());
     let titles: Vec<String> = issues(&home).into_iter().map(|(t, _)| t).collect();
     assert_eq!(titles, vec!["unsigned is fine", "unsigned secret"]);
     assert!(last_bounce(&home).contains("The PGP signature of the message is not valid."));
@@ -554,15 +546,7 @@ fn pgp_mail_is_accepted_and_refused_as_by_roundup26() {
             "encrypted and signed",
             encrypted("[issue] secret", &keys, &entity("The secret body."), true),
         ),
-        (
-            "encrypted, unsigned",
-            encrypted(
-                "[issue] unsigned secret",
-                &keys,
-                &entity("no signature"),
-                false,
-            ),
-        ),
+        ("encrypted, unsigned", unsigned_secret(&keys)),
     ];
     for (what, raw) in &messages {
         theirs(raw);
