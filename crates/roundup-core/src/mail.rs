@@ -59,6 +59,9 @@ pub struct Notification {
     /// One message per recipient (`[nosy] email_sending = multiple`)
     /// rather than one for all.
     pub separate: bool,
+    /// Sent PGP encrypted to each recipient's key (`[pgp] encrypt`, for
+    /// the recipients with `[pgp] roles`).
+    pub encrypt: bool,
 }
 
 /// A plain message from the tracker itself (registration, password reset,
@@ -108,6 +111,12 @@ pub trait Mailer: Send + Sync {
     fn compose_notification(&self, n: &Notification) -> crate::Result<Vec<Envelope>>;
     /// Compose a plain message from the tracker.
     fn compose_plain(&self, m: &PlainMail) -> crate::Result<Envelope>;
+    /// Compose a plain message encrypted to its recipients' PGP keys, to
+    /// those recipients that have a key; `None` when none has (or the
+    /// mailer cannot encrypt).
+    fn compose_plain_encrypted(&self, _m: &PlainMail) -> crate::Result<Option<Envelope>> {
+        Ok(None)
+    }
     /// Hand one composed message to the mail server (or the debug file).
     /// `Err` says why it could not be delivered.
     fn deliver(&self, envelope: &Envelope) -> Result<(), String>;
@@ -154,6 +163,11 @@ pub struct NosySettings {
     pub replyto_address: String,
     pub email_from_tag: String,
     pub mail_domain: String,
+    /// `[pgp] enable` and `encrypt` both on: notifications to the users
+    /// with `pgp_roles` are encrypted.
+    pub pgp_encrypt: bool,
+    /// `[pgp] roles`, lower case; empty means every user.
+    pub pgp_roles: Vec<String>,
 }
 
 impl NosySettings {
@@ -188,6 +202,8 @@ impl NosySettings {
             replyto_address: s("tracker", "replyto_address"),
             email_from_tag: s("main", "email_from_tag"),
             mail_domain: s("mail", "domain"),
+            pgp_encrypt: b("pgp", "enable", false) && b("pgp", "encrypt", false),
+            pgp_roles: crate::security::parse_roles(&s("pgp", "roles")),
         }
     }
 }

@@ -13,7 +13,12 @@
 //!   attach as links, the change (or creation) note and the tracker's
 //!   signature;
 //! * the subject is `[<class><id>] <title>`; headers name the item and
-//!   its linked values (`X-Roundup-issue-status: chatting`).
+//!   its linked values (`X-Roundup-issue-status: chatting`);
+//! * with `[pgp] enable` and `encrypt`, the recipients with one of the
+//!   `[pgp] roles` (every user when none are set) get their copy
+//!   encrypted to their key, composed apart from the plain one;
+//!   addresses that are not users (`cc_emails`, `bcc_emails`) are
+//!   encrypted only when no roles are set.
 //!
 //! The message is composed by the tracker's [`Mailer`] and queued in the
 //! outbox of the open transaction ([`Db::queue_mail`]).
@@ -47,6 +52,8 @@ pub struct NosyOptions {
     /// The author to name, instead of the message's (or, without a
     /// message, the current user).
     pub authid: Option<String>,
+    /// Encrypt the mail to each recipient's PGP key (Roundup's `crypt`).
+    pub crypt: bool,
 }
 
 /// Send message `msgid` (or, without one, a "system message" with only the
@@ -76,8 +83,9 @@ pub fn nosymessage(
         None => (None, Vec::new()),
     };
     let mut seen: HashSet<String> = recipients.iter().cloned().collect();
-    let mut sendto: Vec<String> = Vec::new();
-    let mut bcc_sendto: Vec<String> = Vec::new();
+    // Plain and encrypted recipients ([pgp] encrypt, per [pgp] roles).
+    let mut sendto = Split::default();
+    let mut bcc_sendto = Split::default();
 
     let good = |db: &Db, uid: &str, seen: &HashSet<String>| -> Result<bool> {
         if uid.is_empty() || seen.contains(uid) {
@@ -105,15 +113,24 @@ pub fn nosymessage(
         }
         Ok(true)
     };
-    let add =
-        |db: &Db, uid: &str, to: &mut Vec<String>, recipients: &mut Vec<String>| -> Result<()> {
-            let address = str_of(db.get("user", uid, "address")?);
-            if !address.is_empty() {
-                to.push(address);
-                recipients.push(uid.to_string());
+    let add = |db: &Db, uid: &str, to: &mut Split, recipients: &mut Vec<String>| -> Result<()> {
+        let address = str_of(db.get("user", uid, "address")?);
+        if !address.is_empty() {
+            let crypt = s.pgp_encrypt
+                && (s.pgp_roles.is_empty()
+                    || db.user_roles(uid)?.iter().any(|r| s.pgp_roles.contains(r)));
+            if crypt {
+                to.crypt.push(address);
+            } else {
+                to.plain.push(address);
             }
-            Ok(())
-        };
+            recipients.push(uid.to_string());
+        }
+        Ok(())
+    };
+    // Addresses that are not users are encrypted only when every
+    // recipient's mail is.
+    let emails_crypt = s.pgp_encrypt && s.pgp_roles.is_empty();
 
     let nosy = ids_of(db.get(class, id, whichnosy)?);
     if let Some(a) = &authid {
@@ -134,14 +151,14 @@ pub fn nosymessage(
             seen.insert(uid.clone());
         }
     }
-    sendto.extend(opts.cc_emails.iter().cloned());
+    sendto.extend_emails(&opts.cc_emails, emails_crypt);
     for uid in &opts.bcc {
         if good(db, uid, &seen)? {
             add(db, uid, &mut bcc_sendto, &mut recipients)?;
             seen.insert(uid.clone());
         }
     }
-    bcc_sendto.extend(opts.bcc_emails.iter().cloned());
+    bcc_sendto.extend_emails(&opts.bcc_emails, emails_crypt);
 
     let note = match &opts.note {
         Some(n) => n.clone(),
@@ -158,15 +175,47 @@ pub fn nosymessage(
             db.set("msg", m, v)?;
         }
     }
-    if sendto.is_empty() && bcc_sendto.is_empty() {
-        return Ok(());
+    // Roundup's two calls: the plain copies, then the encrypted ones.
+    for (to, bcc, crypt) in [
+        (sendto.plain, bcc_sendto.plain, false),
+        (sendto.crypt, bcc_sendto.crypt, true),
+    ] {
+        if !to.is_empty() || !bcc.is_empty() {
+            let o = NosyOptions {
+                crypt,
+                ..opts.clone()
+            };
+            send_message(db, class, id, msgid, &note, to, bcc, &o)?;
+        }
     }
-    send_message(db, class, id, msgid, &note, sendto, bcc_sendto, opts)
+    Ok(())
+}
+
+/// Recipient addresses, split by whether their mail is encrypted.
+#[derive(Default)]
+struct Split {
+    plain: Vec<String>,
+    crypt: Vec<String>,
+}
+
+impl Split {
+    fn is_empty(&self) -> bool {
+        self.plain.is_empty() && self.crypt.is_empty()
+    }
+
+    fn extend_emails(&mut self, emails: &[String], crypt: bool) {
+        if crypt {
+            self.crypt.extend(emails.iter().cloned());
+        } else {
+            self.plain.extend(emails.iter().cloned());
+        }
+    }
 }
 
 /// Mail message `msgid` (or only `note`) about item `class``id` to the
 /// given addresses (Roundup's `send_message`; `nosymessage` picks the
-/// addresses and calls it). Queued in the open transaction.
+/// addresses and calls it), encrypted to their PGP keys with
+/// `opts.crypt`. Queued in the open transaction.
 #[allow(clippy::too_many_arguments)]
 pub fn send_message(
     db: &Db,
@@ -181,7 +230,7 @@ pub fn send_message(
     let Some(setup) = db.mail().cloned() else {
         return Ok(());
     };
-    let n = notification(
+    let mut n = notification(
         db,
         &setup.settings,
         class,
@@ -192,6 +241,7 @@ pub fn send_message(
         bcc,
         opts,
     )?;
+    n.encrypt = opts.crypt;
     for envelope in setup.mailer.compose_notification(&n)? {
         db.queue_mail(&envelope)?;
     }
@@ -385,6 +435,7 @@ fn notification(
         body: m.join("\n"),
         attachments,
         separate: !s.single_message,
+        encrypt: false,
     })
 }
 

@@ -12,6 +12,12 @@
 //! * `[main]` admin_email (envelope sender and author of the tracker's
 //!   own mail), `[tracker] name`.
 //!
+//! * `[pgp]` enable, encrypt, homedir: a notification the core marks for
+//!   encryption (recipients with `[pgp] roles`, see `roundup_core::nosy`)
+//!   is sent as RFC 3156 `multipart/encrypted` to each recipient's key,
+//!   as is a gateway error reply to a sender who wrote encrypted (see
+//!   [`pgp`]).
+//!
 //! Messages are composed 7-bit clean (quoted-printable or base64 bodies,
 //! RFC 2047 headers), with CRLF line ends; the debug file gets them with
 //! LF line ends, after a `From ` line and `FROM:`/`TO:` lines as Roundup
@@ -36,6 +42,9 @@ use roundup_core::mail::{
 };
 use roundup_core::{Error, Result};
 
+pub mod pgp;
+use pgp::PgpConfig;
+
 /// The Roundup version our headers claim (`X-Roundup-Version`), the one
 /// whose behaviour this implementation follows.
 pub const ROUNDUP_VERSION: &str = "2.6.0";
@@ -56,6 +65,8 @@ pub struct MailConfig {
     /// Envelope sender and the tracker's own author address.
     pub admin_email: String,
     pub tracker_name: String,
+    /// `[pgp]`: encryption of outgoing mail.
+    pub pgp: PgpConfig,
 }
 
 impl MailConfig {
@@ -82,6 +93,7 @@ impl MailConfig {
             debug,
             admin_email: s("main", "admin_email"),
             tracker_name: s("tracker", "name"),
+            pgp: PgpConfig::from_config(c),
         }
     }
 }
@@ -133,6 +145,37 @@ impl TrackerMailer {
 
     pub fn config(&self) -> &MailConfig {
         &self.cfg
+    }
+
+    fn reply_to<'x>(&'x self, n: &'x Notification) -> Address<'x> {
+        match &n.reply_to {
+            ReplyTo::Tracker => sender(self.cfg.tracker_name.as_str(), n.from_address.as_str()),
+            ReplyTo::Author { name, address } => sender(name.as_str(), address.as_str()),
+            ReplyTo::Fixed(a) => Address::new_address(None::<&str>, a.as_str()),
+        }
+    }
+
+    /// A notification's composed text `inner` encrypted to `to`, inside
+    /// a message with the tracker's headers and the notification's
+    /// Message-Id, Reply-To and In-Reply-To.
+    fn encrypted(&self, n: &Notification, to: &[String], inner: &str) -> Result<String> {
+        let armored = self
+            .cfg
+            .pgp
+            .keyring()
+            .encrypt_to(to, inner.as_bytes())
+            .map_err(|e| {
+                Error::Config(format!("[pgp] encrypt: cannot encrypt a notification: {e}"))
+            })?;
+        let mut b = MessageBuilder::new().reply_to(self.reply_to(n));
+        if let Some(id) = &n.message_id {
+            b = b.message_id(MessageId::new(bare_id(id)));
+        }
+        if let Some(id) = &n.in_reply_to {
+            b = b.in_reply_to(MessageId::new(bare_id(id)));
+        }
+        b = self.standard(b, to, &n.subject, (&n.from_name, &n.from_address));
+        write(b.body(pgp::encrypted_body(armored)))
     }
 
     /// The headers every message of the tracker carries (Roundup's
@@ -349,11 +392,7 @@ impl Mailer for TrackerMailer {
         let mut first_text: Option<String> = None;
         for to in &batches {
             let mut b = MessageBuilder::new();
-            b = b.reply_to(match &n.reply_to {
-                ReplyTo::Tracker => sender(self.cfg.tracker_name.as_str(), n.from_address.as_str()),
-                ReplyTo::Author { name, address } => sender(name.as_str(), address.as_str()),
-                ReplyTo::Fixed(a) => Address::new_address(None::<&str>, a.as_str()),
-            });
+            b = b.reply_to(self.reply_to(n));
             if let Some(id) = &n.message_id {
                 b = b.message_id(MessageId::new(bare_id(id)));
             }
@@ -363,12 +402,37 @@ impl Mailer for TrackerMailer {
             for (k, v) in &n.headers {
                 b = b.header(k.as_str(), Text::new(v.as_str()));
             }
-            b = self.standard(b, to, &n.subject, (&n.from_name, &n.from_address));
+            if !n.encrypt {
+                b = self.standard(b, to, &n.subject, (&n.from_name, &n.from_address));
+            }
             b = b.text_body(n.body.as_str());
             for a in &n.attachments {
                 b = b.attachment(a.mime_type.as_str(), a.name.as_str(), a.data.as_slice());
             }
             let text = write(b)?;
+            if n.encrypt {
+                // Roundup's encrypt_to: the message is the encrypted part;
+                // the envelope around it has the addressing headers and
+                // the threading ones, one per recipient list (and one per
+                // bcc recipient, so that nobody learns of the others from
+                // the keys the message is encrypted to).
+                let mut lists: Vec<&[String]> = Vec::new();
+                if !to.is_empty() {
+                    lists.push(to.as_slice());
+                }
+                if first_text.is_none() {
+                    lists.extend(n.bcc.chunks(1));
+                }
+                first_text = Some(String::new());
+                for list in lists {
+                    out.push(Envelope {
+                        sender: self.cfg.admin_email.clone(),
+                        recipients: list.to_vec(),
+                        message: self.encrypted(n, list, &text)?,
+                    });
+                }
+                continue;
+            }
             if first_text.is_none() {
                 first_text = Some(text.clone());
             }
@@ -380,7 +444,7 @@ impl Mailer for TrackerMailer {
                 });
             }
         }
-        if !n.bcc.is_empty() {
+        if !n.bcc.is_empty() && !n.encrypt {
             if let Some(text) = first_text {
                 out.push(Envelope {
                     sender: self.cfg.admin_email.clone(),
@@ -411,6 +475,41 @@ impl Mailer for TrackerMailer {
             recipients: m.to.clone(),
             message: write(b)?,
         })
+    }
+
+    fn compose_plain_encrypted(&self, m: &PlainMail) -> Result<Option<Envelope>> {
+        let (name, address) = match &m.author {
+            Some((n, a)) => (n.as_str(), a.as_str()),
+            None => (
+                self.cfg.tracker_name.as_str(),
+                self.cfg.admin_email.as_str(),
+            ),
+        };
+        let mut inner = MessageBuilder::new().text_body(m.body.as_str());
+        for a in &m.attachments {
+            inner = inner.attachment(a.mime_type.as_str(), a.name.as_str(), a.data.as_slice());
+        }
+        let inner = write(inner)?;
+        // Roundup sends the reply only to the recipients it has keys for.
+        let keyring = self.cfg.pgp.keyring();
+        let to: Vec<String> =
+            m.to.iter()
+                .filter(|a| keyring.encrypt_to(std::slice::from_ref(*a), b"").is_ok())
+                .cloned()
+                .collect();
+        if to.is_empty() {
+            return Ok(None);
+        }
+        let armored = keyring
+            .encrypt_to(&to, inner.as_bytes())
+            .map_err(|e| Error::Config(format!("[pgp]: cannot encrypt a reply: {e}")))?;
+        let mut b = MessageBuilder::new();
+        b = self.standard(b, &to, &m.subject, (name, address));
+        Ok(Some(Envelope {
+            sender: self.cfg.admin_email.clone(),
+            recipients: to.clone(),
+            message: write(b.body(pgp::encrypted_body(armored)))?,
+        }))
     }
 
     fn configured(&self) -> bool {

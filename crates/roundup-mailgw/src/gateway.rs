@@ -24,12 +24,13 @@ use roundup_core::value::Value;
 use roundup_core::Error;
 
 use crate::body::{parse_content, ContentOptions};
-use crate::parse::{parse_message, Address, BodyOptions, ParsedMail};
+use crate::parse::{parse_message, pgp_parts, Address, BodyOptions, ParsedMail, Pgp};
 use crate::subject::{parse_args, parse_subject, registration_key, ContentMatch, SubjectOptions};
 use crate::MailError;
 use roundup_core::auth::{confirm_registration, Confirmed};
 use roundup_core::nosy::made_up_message_id;
 use roundup_core::sessions::{alnum_key, KeyStore};
+use roundup_mail::pgp::{PgpConfig, PgpError};
 
 /// What the gateway needs of the tracker's configuration, read once.
 #[derive(Clone, Debug)]
@@ -56,6 +57,8 @@ pub struct GatewayOptions {
     pub registration_by_mail: bool,
     pub tracker_name: String,
     pub mail_domain: String,
+    /// `[pgp]`: signed and encrypted mail.
+    pub pgp: PgpConfig,
 }
 
 impl GatewayOptions {
@@ -104,6 +107,7 @@ impl GatewayOptions {
                 .unwrap_or(true),
             tracker_name: s("tracker", "name"),
             mail_domain: s("mail", "domain"),
+            pgp: PgpConfig::from_config(config),
         })
     }
 }
@@ -227,9 +231,13 @@ pub fn handle(
         open_otks,
         opts,
         mail: &parsed,
+        raw,
         content: (!no_text).then(|| parsed.body.clone()),
+        crypt: false,
     };
-    match step.run() {
+    let result = step.run();
+    let crypt = step.crypt;
+    match result {
         Ok(Done::Item(class, id, created)) => {
             db.commit()?;
             Ok(Outcome::Applied { class, id, created })
@@ -266,7 +274,7 @@ pub fn handle(
             } else {
                 "Failed issue tracker submission"
             };
-            bounce(db, opts, raw, &sender, subject, &text)?;
+            bounce(db, opts, raw, &sender, subject, &text, crypt)?;
             if let Some(e) = &failure {
                 let admin = opts.admin_email.clone();
                 queue_plain(
@@ -290,7 +298,9 @@ pub fn handle(
 }
 
 /// Send the sender (or the dispatcher, per `error_messages_to`) the reason
-/// with the original message attached.
+/// with the original message attached; with `crypt` (the sender wrote
+/// encrypted, or gets encrypted mail per `[pgp]`) the sender's copy is
+/// encrypted to their key, and not sent when there is none.
 fn bounce(
     db: &Db,
     opts: &GatewayOptions,
@@ -298,6 +308,7 @@ fn bounce(
     sender: &Address,
     subject: &str,
     text: &str,
+    crypt: bool,
 ) -> roundup_core::Result<()> {
     let mut email = sender.email.trim().to_string();
     if email.is_empty() {
@@ -320,11 +331,52 @@ fn bounce(
     }
     let mut to = vec![email];
     match opts.error_messages_to.as_str() {
-        "dispatcher" => to = vec![opts.dispatcher_email.clone()],
+        "dispatcher" => {
+            return queue_plain(db, vec![opts.dispatcher_email.clone()], subject, text, raw)
+        }
+        "both" if crypt => {
+            queue_plain(db, vec![opts.dispatcher_email.clone()], subject, text, raw)?;
+        }
         "both" => to.push(opts.dispatcher_email.clone()),
         _ => {}
     }
-    queue_plain(db, to, subject, text, raw)
+    if !crypt {
+        return queue_plain(db, to, subject, text, raw);
+    }
+    let Some(setup) = db.mail().cloned() else {
+        return Ok(());
+    };
+    match setup.mailer.compose_plain_encrypted(&plain_with_original(
+        to.clone(),
+        subject,
+        text,
+        raw,
+    ))? {
+        Some(envelope) => db.queue_mail(&envelope).map(drop),
+        None => {
+            crate::log(&format!(
+                "no PGP key for {} to encrypt the refusal to: not sent ({})",
+                to.join(", "),
+                text.trim()
+            ));
+            Ok(())
+        }
+    }
+}
+
+/// The tracker's reply: `text` with the original message attached.
+fn plain_with_original(to: Vec<String>, subject: &str, text: &str, raw: &[u8]) -> PlainMail {
+    PlainMail {
+        to,
+        subject: subject.to_string(),
+        body: text.to_string(),
+        author: None,
+        attachments: vec![MailAttachment {
+            name: "submission.eml".into(),
+            mime_type: "text/plain".into(),
+            data: raw.to_vec(),
+        }],
+    }
 }
 
 fn queue_plain(
@@ -338,17 +390,9 @@ fn queue_plain(
         return Ok(());
     };
     let setup: &MailSetup = &setup;
-    let envelope = setup.mailer.compose_plain(&PlainMail {
-        to,
-        subject: subject.to_string(),
-        body: text.to_string(),
-        author: None,
-        attachments: vec![MailAttachment {
-            name: "submission.eml".into(),
-            mime_type: "text/plain".into(),
-            data: raw.to_vec(),
-        }],
-    })?;
+    let envelope = setup
+        .mailer
+        .compose_plain(&plain_with_original(to, subject, text, raw))?;
     db.queue_mail(&envelope)?;
     Ok(())
 }
@@ -364,11 +408,97 @@ struct Step<'a> {
     open_otks: &'a dyn Fn() -> roundup_core::Result<Box<dyn KeyStore>>,
     opts: &'a GatewayOptions,
     mail: &'a ParsedMail,
+    /// The message as received (signatures are checked over it).
+    raw: &'a [u8],
     /// The body text; `None` when the message had no usable text part.
     content: Option<String>,
+    /// Replies to the sender are encrypted (`[pgp]`).
+    crypt: bool,
 }
 
 impl Step<'_> {
+    /// `[pgp]` for a message from user `author` (Roundup's order and
+    /// rules): users with the PGP roles must send signed or encrypted
+    /// mail (or encrypted, per `require_incoming`); a signature present is
+    /// checked whoever sent it; an encrypted message is decrypted and
+    /// returned, and its body becomes the content.
+    fn pgp(&mut self, author: &str) -> Result<Option<ParsedMail>, Refusal> {
+        let cfg = &self.opts.pgp;
+        if !cfg.enable {
+            return Ok(None);
+        }
+        let db = self.db;
+        let role = cfg.applies_to(&db.user_roles(author)?);
+        if role && cfg.encrypt {
+            self.crypt = true;
+        }
+        // Signed mail must be signed by the user's primary address.
+        let address = match db.get("user", author, "address")? {
+            Some(Value::String(a)) => a,
+            _ => String::new(),
+        };
+        let usage = |t: &str| Refusal::Usage(format!("\n{t}\n"));
+        let refused = |e: PgpError| match e {
+            PgpError::Refused(t) => usage(&t),
+            setup => Refusal::Failure(Error::Config(format!("[pgp] {setup}"))),
+        };
+        let keyring = cfg.keyring();
+        let wants_encrypted = matches!(cfg.require_incoming.as_str(), "encrypted" | "both");
+        if wants_encrypted && role && self.mail.pgp != Pgp::Encrypted {
+            return Err(usage(
+                "This tracker accepts only PGP encrypted mail from you.",
+            ));
+        }
+        match self.mail.pgp {
+            Pgp::Signed => {
+                let no_signature =
+                    "The multipart/signed message has no application/pgp-signature part.";
+                let parts = pgp_parts(self.raw).ok_or_else(|| usage(no_signature))?;
+                if parts.second_type != "application/pgp-signature" {
+                    return Err(usage(no_signature));
+                }
+                keyring
+                    .verify_detached(&parts.first_raw, &parts.second_body, &address)
+                    .map_err(refused)?;
+                Ok(None)
+            }
+            Pgp::Encrypted => {
+                self.crypt = true;
+                let bad_version = "The multipart/encrypted message is not of version 1 (RFC 3156).";
+                let parts = pgp_parts(self.raw).ok_or_else(|| usage(bad_version))?;
+                if parts.first_type != "application/pgp-encrypted"
+                    || String::from_utf8_lossy(&parts.first_body).trim() != "Version: 1"
+                {
+                    return Err(usage(bad_version));
+                }
+                // Unsigned encrypted mail is enough from users without
+                // the roles, or when only encryption is required.
+                let may_be_unsigned = cfg.require_incoming == "encrypted" || !role;
+                let plain = keyring
+                    .decrypt(&parts.second_body, &address, may_be_unsigned)
+                    .map_err(refused)?;
+                let inner = match parse_message(&plain, &self.opts.body) {
+                    Ok(p) => {
+                        self.content = Some(p.body.clone());
+                        p
+                    }
+                    Err(MailError::NoTextPart(p)) => {
+                        self.content = None;
+                        *p
+                    }
+                    Err(e) => {
+                        return Err(usage(&format!("The decrypted message cannot be read: {e}")))
+                    }
+                };
+                Ok(Some(inner))
+            }
+            Pgp::None if role => Err(usage(
+                "This tracker accepts only PGP signed or encrypted mail from you.",
+            )),
+            Pgp::None => Ok(None),
+        }
+    }
+
     fn run(&mut self) -> Result<Done, Refusal> {
         let db = self.db;
         let opts = self.opts;
@@ -571,12 +701,17 @@ impl Step<'_> {
             props.entry(k).or_insert(v);
         }
 
+        // ---- PGP: the signature checked, or the message decrypted (its
+        // body and files are then the decrypted message's)
+        let decrypted = self.pgp(&author)?;
+        let body_mail: &ParsedMail = decrypted.as_ref().unwrap_or(mail);
+
         // ---- files
         let mut msg_props = Values::new();
-        if cdef.prop("files").is_some() && !mail.attachments.is_empty() {
+        if cdef.prop("files").is_some() && !body_mail.attachments.is_empty() {
             let file_props = self.class_arguments("file", None, None)?;
             let mut files = Vec::new();
-            for a in &mail.attachments {
+            for a in &body_mail.attachments {
                 if !sec.has_permission(db, "Create", &author, Some("file"), None, None)? {
                     return Err(Refusal::Unauthorized(
                         "You are not permitted to create files.".into(),

@@ -20,6 +20,7 @@ mod error;
 mod options;
 
 pub mod body;
+pub mod dehtml;
 pub mod fetch;
 pub mod gateway;
 pub mod parse;
@@ -29,7 +30,8 @@ pub mod subject;
 pub use body::{parse_content, ContentOptions, YesNoNew};
 pub use error::MailError;
 pub use parse::{
-    parse_message, Address, Attachment, BodyOptions, HtmlToText, IgnoreReason, ParsedMail, Pgp,
+    parse_message, pgp_parts, Address, Attachment, BodyOptions, HtmlToText, IgnoreReason,
+    ParsedMail, Pgp, PgpParts,
 };
 pub use sources::{maildir_messages, mark_done, read_mbox, Mbox, MboxMessage};
 pub use subject::{

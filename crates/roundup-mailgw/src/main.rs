@@ -189,11 +189,20 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    // A logging configuration that cannot be used stops the gateway, as
+    // it stops Roundup's.
+    let log = match TrackerLog::open(tracker.config(), "roundup.mailgw") {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("roundup-mailgw: {home}: {e}");
+            return ExitCode::from(1);
+        }
+    };
     let gw = Gw {
         tracker: &tracker,
         opts: &opts,
         db: std::cell::RefCell::new(None),
-        log: TrackerLog::from_config(tracker.config(), "roundup.mailgw"),
+        log,
     };
     match args.positional.len() {
         0 | 1 => gw.pipe(),

@@ -1,8 +1,9 @@
 //! From raw bytes to a [`ParsedMail`]: headers, body text and files.
 //!
 //! All MIME work (structure, transfer encodings, charsets, RFC 2047 and
-//! RFC 2231 words, HTML to text) is mail-parser's; this module applies
-//! Roundup's rules on top of the tree it builds:
+//! RFC 2231 words) is mail-parser's and HTML to text is
+//! [`crate::dehtml`]'s; this module applies Roundup's rules on top of the
+//! tree mail-parser builds:
 //!
 //! * the body is the first non-empty `text/plain` part found walking the
 //!   tree in order; every other part becomes a file, except
@@ -23,7 +24,6 @@ use std::borrow::Cow;
 
 use mail_parser::decoders::base64::base64_decode;
 use mail_parser::decoders::charsets::map::charset_decoder;
-use mail_parser::decoders::html::html_to_text;
 use mail_parser::decoders::quoted_printable::quoted_printable_decode;
 use mail_parser::parsers::MessageStream;
 use mail_parser::{
@@ -71,9 +71,9 @@ impl std::fmt::Debug for Attachment {
 
 /// Which HTML to text converter `[mailgw] convert_htmltotext` names.
 ///
-/// Roundup can use BeautifulSoup, justhtml or its own `dehtml`; here all
-/// three use mail-parser's converter (their outputs differ in
-/// whitespace only), and `None` turns conversion off.
+/// Roundup uses BeautifulSoup or justhtml when they are installed and its
+/// own `dehtml` otherwise; here all three give `dehtml`'s text (see
+/// [`crate::dehtml`]), and `None` turns conversion off.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum HtmlToText {
     /// HTML-only mail is refused.
@@ -319,6 +319,63 @@ pub fn parse_message(raw: &[u8], opts: &BodyOptions) -> Result<ParsedMail, MailE
         }
         None => Err(MailError::NoTextPart(Box::new(mail))),
     }
+}
+
+/// The two parts of an OpenPGP/MIME message (RFC 3156), as checking a
+/// signature or decrypting needs them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PgpParts {
+    /// The first part as sent, headers and body, up to (not including)
+    /// the line break before the next boundary: what a
+    /// `multipart/signed` signature is over.
+    pub first_raw: Vec<u8>,
+    /// The first part's type (`application/pgp-encrypted` for an
+    /// encrypted message).
+    pub first_type: String,
+    /// The first part's decoded body (`Version: 1` for an encrypted
+    /// message).
+    pub first_body: Vec<u8>,
+    /// The second part's type (`application/pgp-signature` for a signed
+    /// message).
+    pub second_type: String,
+    /// The second part's decoded body: the signature, or the encrypted
+    /// message.
+    pub second_body: Vec<u8>,
+}
+
+/// The parts of a `multipart/signed` or `multipart/encrypted` message;
+/// `None` when the message is not one or has fewer than two parts.
+pub fn pgp_parts(raw: &[u8]) -> Option<PgpParts> {
+    let message = MessageParser::default().parse(raw)?;
+    let root = Entity {
+        msg: &message,
+        part: message.root_part(),
+        in_digest: false,
+    };
+    if root.pgp() == Pgp::None {
+        return None;
+    }
+    let children = root.children()?;
+    let (first, second) = (children.first()?, children.get(1)?);
+    // mail-parser ends a part before the line break that precedes the
+    // next boundary (which belongs to the boundary, RFC 2046).
+    let start = first.part.offset_header as usize;
+    let end = (first.part.offset_end as usize).min(raw.len());
+    let body = |e: &Entity<'_, '_>| -> Vec<u8> {
+        match &e.part.body {
+            PartType::Text(t) | PartType::Html(t) => t.as_bytes().to_vec(),
+            PartType::Binary(b) | PartType::InlineBinary(b) => b.to_vec(),
+            PartType::Message(m) => m.raw_message().to_vec(),
+            PartType::Multipart(_) => Vec::new(),
+        }
+    };
+    Some(PgpParts {
+        first_raw: raw.get(start..end.max(start))?.to_vec(),
+        first_type: first.mime_type(),
+        first_body: body(first),
+        second_type: second.mime_type(),
+        second_body: body(second),
+    })
 }
 
 fn read_headers(message: &Message<'_>) -> ParsedMail {
@@ -645,12 +702,9 @@ struct Extracted {
     body_is_html: bool,
 }
 
-/// mail-parser's HTML to text conversion, without the spaces it leaves
-/// at the start and end of lines.
+/// Roundup's `dehtml` conversion (see [`crate::dehtml`]).
 fn html_as_text(html: &str) -> String {
-    let text = html_to_text(html);
-    let lines: Vec<&str> = text.lines().map(str::trim).collect();
-    lines.join("\n").trim().to_string()
+    crate::dehtml::html_to_text(html)
 }
 
 fn has_text(content: &Option<String>) -> bool {

@@ -1,9 +1,8 @@
 //! The roundup-mailgw command as an MTA or cron job runs it: options,
 //! the pipe, `mailbox FILE` and `maildir DIR`, bad input and exit codes.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 mod support;
 
@@ -19,16 +18,9 @@ fn tracker(dir: &Path) -> PathBuf {
 }
 
 fn run(args: &[&str], stdin: &[u8]) -> Output {
-    let mut child = Command::new(OURS)
-        .args(args)
-        .env_remove("ROUNDUP_INSTANCE")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(stdin).unwrap();
-    child.wait_with_output().unwrap()
+    let mut command = Command::new(OURS);
+    command.args(args).env_remove("ROUNDUP_INSTANCE");
+    support::pipe(command, stdin)
 }
 
 fn message(n: usize, subject: &str) -> String {
@@ -266,5 +258,106 @@ fn a_reply_to_the_registration_mail_confirms_it() {
     assert!(
         mail.contains("There is no registration waiting for the key"),
         "{mail}"
+    );
+}
+
+/// The issue's bad-input list names a 50 MB message: generated here (a
+/// base64 attachment of pseudo-random bytes, 76-character lines as mail
+/// programs write them), fed through the pipe, stored whole, and the
+/// gateway's peak memory stays bounded.
+#[test]
+fn a_fifty_megabyte_message_is_stored_whole_in_bounded_memory() {
+    const BOUND_KB: i64 = 400 * 1024;
+    let dir = tempfile::tempdir().unwrap();
+    let home = tracker(dir.path());
+    let h = home.to_str().unwrap();
+
+    // 37.5 MB of bytes that do not compress or repeat (xorshift)
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let data: Vec<u8> = (0..(50usize << 20) / 4 * 3)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 24) as u8
+        })
+        .collect();
+    let mut raw = b"From: Bob <bob@example.com>\nTo: issue_tracker@example.com\nSubject: [issue] fifty megabytes\nMessage-Id: <big-50@example.com>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"b50\"\n\n--b50\nContent-Type: text/plain\n\nthe dump is attached\n--b50\nContent-Type: application/octet-stream; name=\"dump.bin\"\nContent-Disposition: attachment; filename=\"dump.bin\"\nContent-Transfer-Encoding: base64\n\n".to_vec();
+    raw.extend(support::base64_lines(&data));
+    raw.extend_from_slice(b"--b50--\n");
+    assert!(raw.len() > 50 << 20, "{} bytes", raw.len());
+
+    let (status, rusage, stderr) = support::run_measured(OURS, &[h], raw);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(status == 0, "exit status {status}: {stderr}");
+    let peak_kb = rusage.ru_maxrss;
+    eprintln!(
+        "50 MB message: peak RSS {} MB (bound {} MB)",
+        peak_kb / 1024,
+        BOUND_KB / 1024
+    );
+    assert!(
+        peak_kb < BOUND_KB,
+        "peak RSS {peak_kb} kB exceeds {BOUND_KB} kB"
+    );
+
+    let t = roundup_tracker::Tracker::open(&home).unwrap();
+    let db = t.open_db("1").unwrap();
+    assert_eq!(titles(&home), vec!["fifty megabytes"]);
+    let files = db.list("file").unwrap();
+    assert_eq!(files.len(), 1);
+    let stored = db.file_content("file", &files[0]).unwrap();
+    assert_eq!(stored.len(), data.len());
+    assert!(stored == data, "the stored file differs from the one sent");
+}
+
+/// `[logging] config` names a Python logging configuration: the gateway
+/// logs through it, and one it cannot use stops it with the reason.
+#[test]
+fn a_logging_config_file_is_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let log_file = dir.path().join("gateway.log");
+    let ini = dir.path().join("logging.ini");
+    std::fs::write(
+        &ini,
+        format!(
+            "[loggers]\nkeys=root,mailgw\n[handlers]\nkeys=file\n[formatters]\nkeys=f\n\
+             [logger_root]\nlevel=ERROR\nhandlers=\n\
+             [logger_mailgw]\nlevel=INFO\nhandlers=file\nqualname=roundup.mailgw\npropagate=0\n\
+             [handler_file]\nclass=FileHandler\nformatter=f\nargs=({:?},)\n\
+             [formatter_f]\nformat=[%(name)s] %(levelname)s %(message)s\n",
+            log_file.display().to_string()
+        ),
+    )
+    .unwrap();
+    let home = support::recording_tracker(
+        dir.path(),
+        &[("logging_config", ini.to_str().unwrap())],
+        &[("bob", "bob@example.com")],
+    );
+    let h = home.to_str().unwrap();
+    let out = run(&[h], message(1, "[issue] Logged").as_bytes());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let logged = std::fs::read_to_string(&log_file).unwrap_or_default();
+    assert!(
+        logged.starts_with("[roundup.mailgw] INFO ") && logged.contains("issue1"),
+        "{logged}"
+    );
+
+    // a level that does not exist: the gateway does not start
+    let text = std::fs::read_to_string(&ini)
+        .unwrap()
+        .replace("level=INFO", "level=LOUD");
+    std::fs::write(&ini, text).unwrap();
+    let out = run(&[h], message(2, "[issue] Not logged").as_bytes());
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("logging.ini") && err.contains("[logger_mailgw] level"),
+        "{err}"
     );
 }

@@ -11,9 +11,8 @@
 //!
 //! Both tests stop or use the one postfix, so they take turns.
 
-use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -75,19 +74,9 @@ fn tracker(dir: &Path, tls: bool) -> std::path::PathBuf {
 }
 
 fn feed(home: &Path, raw: &str) -> String {
-    let mut child = Command::new(OURS)
-        .arg(home)
-        .stdin(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(raw.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+    let mut command = Command::new(OURS);
+    command.arg(home);
+    let out = support::pipe(command, raw.as_bytes());
     let log = String::from_utf8_lossy(&out.stderr).into_owned();
     assert!(out.status.success(), "roundup-mailgw failed: {log}");
     log

@@ -1042,6 +1042,7 @@ pub(crate) mod _roundup {
                 "subject" => o.subject = text(&r)?,
                 "note" => o.note = text(&r)?,
                 "authid" => o.authid = text(&r)?,
+                "crypt" => o.crypt = matches!(r, Raw::Bool(true)),
                 "cc" => o.cc = list(&r)?,
                 "bcc" => o.bcc = list(&r)?,
                 "cc_emails" => o.cc_emails = list(&r)?,

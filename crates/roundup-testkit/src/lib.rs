@@ -55,6 +55,16 @@ pub const REDIS: Tool = Tool {
     ci_provides: ".ci/run: `apt-get install redis-server`, starts it on 127.0.0.1:6379 and exports ROUNDUP_TEST_REDIS",
 };
 
+pub const GNUPG: Tool = Tool {
+    what: "GnuPG (/usr/bin/gpg and gpg-agent), to make the PGP tests' throwaway keys",
+    ci_provides: ".ci/run: `apt-get install gnupg libgpgme-dev`",
+};
+
+pub const PYTHON3_GPG: Tool = Tool {
+    what: "Debian's python3-gpg (/usr/lib/python3/dist-packages/gpg), the module Roundup 2.6's [pgp] needs",
+    ci_provides: ".ci/run: `apt-get install python3-gpg`",
+};
+
 /// Whether this is a CI run (`CI=true`, or any value but empty, `0` and
 /// `false`, as CI services set it).
 pub fn in_ci() -> bool {

@@ -12,6 +12,7 @@
 
 pub mod backends;
 pub mod log;
+mod logconfig;
 pub mod serving;
 pub mod templates;
 

@@ -49,3 +49,101 @@ pub fn recording_tracker(dir: &Path, extra: &[(&str, &str)], users: &[(&str, &st
     );
     home
 }
+
+/// `data` in base64, 76 characters a line, each line ended by `\n`.
+pub fn base64_lines(data: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = Vec::with_capacity(text.len() + text.len() / 76 + 1);
+    for line in text.as_bytes().chunks(76) {
+        out.extend_from_slice(line);
+        out.push(b'\n');
+    }
+    out
+}
+
+/// Run `program args` with `stdin` on its standard input; its exit code
+/// (or -1 when killed), its resource usage as `wait4` reports it (so
+/// `ru_maxrss`, its peak resident set in kB, is this child's alone, not
+/// that of other tests' children) and its standard error.
+// The child is reaped by wait4 below, which std's wait cannot do with
+// the resource usage.
+#[allow(clippy::zombie_processes)]
+pub fn run_measured(program: &str, args: &[&str], stdin: Vec<u8>) -> (i32, libc::rusage, String) {
+    use std::io::{Read, Write};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .env_remove("ROUNDUP_INSTANCE")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let mut input = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || {
+        // the child may stop reading early; that shows in its exit status
+        let _ = input.write_all(&stdin);
+    });
+    let mut err = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = err.read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    });
+    let pid = child.id() as libc::pid_t;
+    let mut status: libc::c_int = 0;
+    // SAFETY: a zeroed rusage is a valid value for wait4 to fill in
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: pid is our child, not yet waited for; the pointers are to
+    // live locals
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    assert_eq!(got, pid, "wait4: {}", std::io::Error::last_os_error());
+    writer.join().unwrap();
+    let stderr = reader.join().unwrap();
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    (code, usage, stderr)
+}
+
+/// Run `command` with `stdin` on its standard input; its output,
+/// whatever its status.
+pub fn pipe(mut command: std::process::Command, stdin: &[u8]) -> std::process::Output {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = command
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // the child may stop reading early; that shows in its status
+    let _ = child.stdin.take().unwrap().write_all(stdin);
+    child.wait_with_output().expect("wait")
+}
+
+/// A classic home made by Roundup 2.6's own roundup-admin, as the
+/// side-by-side tests start both trackers: mail domain, web address and
+/// mail host set, mail recorded in `<home>/mail.out`.
+pub fn roundup26_home(r: &roundup_testkit::Roundup26, home: &Path) {
+    use roundup_testkit::set_config_option as set_option;
+    r.admin(&[
+        "-i",
+        home.to_str().unwrap(),
+        "install",
+        "classic",
+        "sqlite",
+        "mail_domain=example.com,password_pbkdf2_default_rounds=1000",
+    ]);
+    set_option(home, "tracker", "web", "http://tracker.example/");
+    set_option(home, "mail", "host", "localhost");
+    set_option(
+        home,
+        "mail",
+        "debug",
+        home.join("mail.out").to_str().unwrap(),
+    );
+}

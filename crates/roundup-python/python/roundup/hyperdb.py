@@ -417,13 +417,15 @@ class IssueClass(Class):
                      bcc_sendto=None, subject=None, crypt=False,
                      add_headers=None, authid=None):
         """Mail message msgid with note to the given addresses."""
+        options = _nosy_options('nosy', from_address, None, None,
+                                None, None, subject, note or '',
+                                add_headers, authid)
+        options['crypt'] = bool(crypt)
         _rt.send_message(self.classname, str(issueid),
                          None if msgid is None else str(msgid),
                          [str(a) for a in (sendto or [])],
                          [str(a) for a in (bcc_sendto or [])],
-                         _nosy_options('nosy', from_address, None, None,
-                                       None, None, subject, note or '',
-                                       add_headers, authid))
+                         options)
 
     def generateCreateNote(self, issueid):
         return _rt.create_note(self.classname, str(issueid))
