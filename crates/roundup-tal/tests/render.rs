@@ -105,8 +105,14 @@ fn items() -> Value {
 }
 
 fn one(src: &str) -> String {
+    render_in(src, Dialect::Zope)
+}
+
+/// Render `src`, read in `dialect`, with `items` and `context` set.
+fn render_in(src: &str, dialect: Dialect) -> String {
     let t = Arc::new(Templates::default());
-    t.add("t.html", src);
+    let p = compile_as("t.html", src, dialect).unwrap_or_else(|e| panic!("{e}"));
+    t.0.lock().unwrap().insert("t.html".into(), p);
     run_with(
         &t,
         "t.html",
@@ -334,24 +340,7 @@ fn errors_name_template_line_and_expression() {
 
 /// Render `src` read in Chameleon's dialect.
 fn chameleon(src: &str) -> String {
-    let t = Arc::new(Templates::default());
-    let p = compile_as("c.html", src, Dialect::Chameleon).unwrap_or_else(|e| panic!("{e}"));
-    t.0.lock().unwrap().insert("c.html".into(), p);
-    run_with(
-        &t,
-        "c.html",
-        vec![
-            ("items", items()),
-            (
-                "context",
-                Value::from_object(Item {
-                    id: "1",
-                    title: "First <one>",
-                }),
-            ),
-        ],
-    )
-    .unwrap_or_else(|e| panic!("{e}"))
+    render_in(src, Dialect::Chameleon)
 }
 
 #[test]
