@@ -504,18 +504,32 @@ async fn page_text(s: &Served, path: &str, cookie: Option<&str>) -> String {
 }
 
 /// issue1's title as stored.
-fn issue_title(tracker: &Tracker) -> Option<String> {
+fn item_title(tracker: &Tracker, class: &str) -> Option<String> {
     let db = tracker.open_db("1").unwrap();
-    db.get("issue", "1", "title")
-        .unwrap()
-        .map(|v| v.to_string())
+    db.get(class, "1", "title").unwrap().map(|v| v.to_string())
 }
 
-/// The forms of Roundup's classic TAL pages, filled in as a browser
-/// would (tokens scraped from the pages ours rendered), post back and
-/// work: login, new issue, edit, search, registration.
+/// The forms of Roundup's classic, devel and responsive TAL pages,
+/// filled in as a browser would (tokens scraped from the pages ours
+/// rendered), post back and work: login, new item, edit, search,
+/// registration.
 #[tokio::test(flavor = "multi_thread")]
 async fn roundup26_classic_tal_forms_post_back() {
+    forms_post_back("classic", "issue", &[("priority", "bug")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_devel_tal_forms_post_back() {
+    forms_post_back("devel", "bug", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_responsive_tal_forms_post_back() {
+    forms_post_back("responsive", "bug", &[]).await;
+}
+
+/// `class`: the home's item class; `extra`: more fields for a new item.
+async fn forms_post_back(template: &str, class: &str, extra: &[(&str, &str)]) {
     let Some(r) = Roundup26::find() else { return };
     let work = r.workdir();
     let home = work.path().join("t");
@@ -526,7 +540,7 @@ async fn roundup26_classic_tal_forms_post_back() {
         "-i",
         h,
         "install",
-        "classic",
+        template,
         "sqlite",
         &format!(
             "mail_domain=example.com,mail_host=localhost,mail_debug=mail-debug.txt,password_pbkdf2_default_rounds=1000,tracker_web=http://127.0.0.1:{port}/t/"
@@ -570,41 +584,46 @@ async fn roundup26_classic_tal_forms_post_back() {
     assert_eq!(resp.status(), 302, "login through the TAL form");
     let cookie = session_cookie(&resp).expect("a session cookie");
 
-    // a new issue through issue.item.html's form
-    let page = get(&s, "/t/issue?@template=item", Some(&cookie))
+    // a new item through its item page's form
+    let page = get(&s, &format!("/t/{class}?@template=item"), Some(&cookie))
         .await
         .text()
         .await
         .unwrap();
-    assert!(page.contains("name=\"title\""), "no title field:\n{page}");
-    let token = scrape_csrf(&page).expect("the new issue form's @csrf");
-    let resp = post_form(
-        &s,
-        "/t/issue",
-        Some(&cookie),
-        &[
-            ("title", "Filed through the TAL form"),
-            ("priority", "bug"),
-            ("@note", "It broke."),
-            ("@action", "new"),
-            ("@csrf", &token),
-        ],
-    )
-    .await;
+    assert!(
+        page.contains("name=\"title\"") || page.contains("name='title'"),
+        "{template}: no title field:\n{page}"
+    );
+    let token = scrape_csrf(&page).expect("the new item form's @csrf");
+    let mut fields = vec![
+        ("title", "Filed through the TAL form"),
+        ("@note", "It broke."),
+        ("@action", "new"),
+        ("@csrf", token.as_str()),
+    ];
+    fields.extend_from_slice(extra);
+    let resp = post_form(&s, &format!("/t/{class}"), Some(&cookie), &fields).await;
     let status = resp.status();
     if status != 302 {
         let body = resp.text().await.unwrap();
-        panic!("new issue: {status}: {}", error_message(&body));
+        panic!(
+            "{template}: new {class}: {status}: {}",
+            error_message(&body)
+        );
     }
-    assert!(location(&resp).contains("issue1"), "{}", location(&resp));
+    assert!(
+        location(&resp).contains(&format!("{class}1")),
+        "{}",
+        location(&resp)
+    );
     let tracker = Tracker::open(&home).unwrap();
     assert_eq!(
-        issue_title(&tracker).as_deref(),
+        item_title(&tracker, class).as_deref(),
         Some("Filed through the TAL form")
     );
 
     // edit it through its page (with @lastactivity from the page)
-    let page = get(&s, "/t/issue1", Some(&cookie))
+    let page = get(&s, &format!("/t/{class}1"), Some(&cookie))
         .await
         .text()
         .await
@@ -613,7 +632,7 @@ async fn roundup26_classic_tal_forms_post_back() {
     let last = field_value(&page, "@lastactivity").expect("@lastactivity on the edit form");
     let resp = post_form(
         &s,
-        "/t/issue1",
+        &format!("/t/{class}1"),
         Some(&cookie),
         &[
             ("title", "Renamed through the TAL form"),
@@ -623,14 +642,14 @@ async fn roundup26_classic_tal_forms_post_back() {
         ],
     )
     .await;
-    assert_eq!(resp.status(), 302, "edit");
+    assert_eq!(resp.status(), 302, "{template}: edit");
     assert_eq!(
-        issue_title(&tracker).as_deref(),
+        item_title(&tracker, class).as_deref(),
         Some("Renamed through the TAL form")
     );
 
     // search with the search page's field names
-    let page = get(&s, "/t/issue?@template=search", Some(&cookie))
+    let page = get(&s, &format!("/t/{class}?@template=search"), Some(&cookie))
         .await
         .text()
         .await
@@ -641,7 +660,7 @@ async fn roundup26_classic_tal_forms_post_back() {
     );
     let found = get(
         &s,
-        "/t/issue?@columns=id,title&@filter=title&title=Renamed&@sort=id",
+        &format!("/t/{class}?@columns=id,title&@filter=title&title=Renamed&@sort=id"),
         Some(&cookie),
     )
     .await
@@ -654,7 +673,7 @@ async fn roundup26_classic_tal_forms_post_back() {
     );
     let none = get(
         &s,
-        "/t/issue?@columns=id,title&@filter=title&title=nosuchword",
+        &format!("/t/{class}?@columns=id,title&@filter=title&title=nosuchword"),
         Some(&cookie),
     )
     .await
