@@ -174,24 +174,26 @@ impl<'a> Tx<'a> {
 
     /// Make what was done so far stay, whatever happens later.
     fn keep(&self) -> roundup_core::Result<()> {
-        let mut slot = self.mark.borrow_mut();
-        match slot.take() {
-            None => self.db.commit(),
-            Some(m) => {
-                self.db.release(m)?;
-                *slot = Some(self.db.mark()?);
-                Ok(())
-            }
-        }
+        self.step(Db::commit, Db::release)
     }
 
     /// Undo what was done since the last `keep`.
     fn undo(&self) -> roundup_core::Result<()> {
+        self.step(Db::rollback, Db::rollback_to)
+    }
+
+    /// End the part done since the last step, by `each` alone or by
+    /// `batched` on its mark (then marking the next part).
+    fn step(
+        &self,
+        each: fn(&Db) -> roundup_core::Result<()>,
+        batched: fn(&Db, roundup_core::Mark) -> roundup_core::Result<()>,
+    ) -> roundup_core::Result<()> {
         let mut slot = self.mark.borrow_mut();
         match slot.take() {
-            None => self.db.rollback(),
+            None => each(self.db),
             Some(m) => {
-                self.db.rollback_to(m)?;
+                batched(self.db, m)?;
                 *slot = Some(self.db.mark()?);
                 Ok(())
             }
