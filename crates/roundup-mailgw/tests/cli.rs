@@ -208,33 +208,35 @@ fn a_reply_to_the_registration_mail_confirms_it() {
     let h = home.to_str().unwrap();
     // what the web's register action keeps until the address is confirmed
     let t = roundup_tracker::Tracker::open(&home).unwrap();
-    let mut otks = t
-        .open_key_store(roundup_core::sessions::StoreKind::Otks)
-        .unwrap();
-    let key = otks.unique_key(32).unwrap();
-    let mut rec = roundup_core::sessions::Record::new();
-    for (k, v) in [
-        ("username", "newbie"),
-        ("address", "newbie@example.com"),
-        ("realname", "New Bie"),
-        (
-            "password",
-            &roundup_core::password::Password::hash(
-                "pw",
-                roundup_core::password::Scheme::Pbkdf2S5,
-                1000,
-            )
-            .to_string(),
-        ),
-    ] {
-        rec.insert(
-            k.to_string(),
-            roundup_core::pyrepr::PyValue::Str(v.to_string()),
-        );
-    }
-    otks.set(&key, rec, None).unwrap();
-    otks.commit().unwrap();
-    drop(otks);
+    let register = |name: &str| -> String {
+        let mut otks = t
+            .open_key_store(roundup_core::sessions::StoreKind::Otks)
+            .unwrap();
+        let key = otks.unique_key(32).unwrap();
+        let mut rec = roundup_core::sessions::Record::new();
+        let address = format!("{name}@example.com");
+        let password = roundup_core::password::Password::hash(
+            "pw",
+            roundup_core::password::Scheme::Pbkdf2S5,
+            1000,
+        )
+        .to_string();
+        for (k, v) in [
+            ("username", name),
+            ("address", address.as_str()),
+            ("realname", "New Bie"),
+            ("password", password.as_str()),
+        ] {
+            rec.insert(
+                k.to_string(),
+                roundup_core::pyrepr::PyValue::Str(v.to_string()),
+            );
+        }
+        otks.set(&key, rec, None).unwrap();
+        otks.commit().unwrap();
+        key
+    };
+    let key = register("newbie");
 
     let reply = format!(
         "From: newbie@example.com\nTo: issue_tracker@example.com\nSubject: Re: Complete your registration to Roundup issue tracker -- key {key}\n\nyes\n"
@@ -267,6 +269,30 @@ fn a_reply_to_the_registration_mail_confirms_it() {
         mail.contains("There is no registration waiting for the key"),
         "{mail}"
     );
+
+    // in a mailbox run the confirmation commits the messages before it
+    // and is handled in a transaction of its own; the rest follow
+    let key = register("second");
+    let confirm = format!(
+        "From: second@example.com\nTo: issue_tracker@example.com\nSubject: Re: Complete your registration -- key {key}\n\nyes\n"
+    );
+    let mbox = dir.path().join("spool");
+    let mut text = String::new();
+    for m in [
+        message(1, "[issue] Before"),
+        confirm,
+        message(3, "[issue] After"),
+    ] {
+        text.push_str(&format!("From x Sat Dec  5 10:00:00 2026\n{m}\n"));
+    }
+    std::fs::write(&mbox, text).unwrap();
+    let out = run(&[h, "mailbox", mbox.to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("registration confirmed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&mbox).unwrap(), "");
+    assert_eq!(titles(&home), vec!["Before", "After"]);
+    assert!(db.lookup("user", "second").is_ok());
 }
 
 /// An mbox of `subjects`, message `n` from Bob with a small attachment
