@@ -244,6 +244,10 @@ impl Storage for CountingStorage {
         self.calls.hit("outbox_remove");
         self.inner.outbox_remove(id)
     }
+    fn outbox_remove_many(&mut self, ids: &[i64]) -> Result<()> {
+        self.calls.hit("outbox_remove_many");
+        self.inner.outbox_remove_many(ids)
+    }
     fn outbox_failed(&mut self, id: i64, error: &str, next_try: f64) -> Result<()> {
         self.calls.hit("outbox_failed");
         self.inner.outbox_failed(id, error, next_try)

@@ -64,6 +64,108 @@ pub struct DbOptions {
     pub indexing: bool,
 }
 
+/// Delivered outbox entries are removed this many at a time (one commit
+/// each): a crash between handing messages over and removing them sends
+/// at most these again.
+const OUTBOX_REMOVE_BATCH: usize = 32;
+
+/// Hand `entries` to the mailer, on up to `mailer.connections()` threads
+/// at once; `done` hears of each result on the calling thread (which
+/// owns the database), as they come.
+fn hand_over(
+    mailer: &dyn crate::mail::Mailer,
+    entries: &[crate::mail::OutboxEntry],
+    mut done: impl FnMut(&crate::mail::OutboxEntry, std::result::Result<(), String>),
+) {
+    let threads = mailer.connections().clamp(1, entries.len().max(1));
+    if threads == 1 {
+        for e in entries {
+            done(e, mailer.deliver(&e.envelope));
+        }
+        return;
+    }
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        for _ in 0..threads {
+            let tx = tx.clone();
+            let next = &next;
+            scope.spawn(move || loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some(e) = entries.get(i) else { break };
+                if tx.send((i, mailer.deliver(&e.envelope))).is_err() {
+                    break;
+                }
+            });
+        }
+        drop(tx);
+        for (i, r) in rx {
+            done(&entries[i], r);
+        }
+    });
+}
+
+/// The mail a commit queued, waiting for [`Db::deliver_queued`].
+#[derive(Debug, Default)]
+#[must_use = "mail of a commit is delivered with Db::deliver_queued"]
+pub struct QueuedMail(Vec<crate::mail::OutboxEntry>);
+
+impl QueuedMail {
+    /// How many messages wait.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Sync the data of files just written: writeback of all of them is
+/// started first, then each is waited for, so that the disk sees one
+/// batch of writes rather than a flush per file.
+fn sync_files(paths: &[PathBuf]) -> Result<()> {
+    // A few hundred open at a time, well below the usual limit of 1024
+    // descriptors.
+    for chunk in paths.chunks(256) {
+        sync_some_files(chunk)?;
+    }
+    Ok(())
+}
+
+fn sync_some_files(paths: &[PathBuf]) -> Result<()> {
+    let mut open = Vec::with_capacity(paths.len());
+    for p in paths {
+        let f = fs::File::open(p).map_err(|e| Error::io(format!("syncing {}", p.display()), e))?;
+        #[cfg(target_os = "linux")]
+        {
+            use std::os::unix::io::AsRawFd;
+            // SAFETY: a valid open descriptor; the call only starts
+            // writeback of its dirty pages (errors show in sync_data).
+            unsafe {
+                libc::sync_file_range(f.as_raw_fd(), 0, 0, libc::SYNC_FILE_RANGE_WRITE);
+            }
+        }
+        open.push((p, f));
+    }
+    for (p, f) in open {
+        f.sync_data()
+            .map_err(|e| Error::io(format!("syncing {}", p.display()), e))?;
+    }
+    Ok(())
+}
+
+/// A point in the open transaction set by [`Db::mark`]: give it back to
+/// [`Db::release`] or [`Db::rollback_to`].
+#[derive(Debug)]
+#[must_use = "a mark is released or rolled back to"]
+pub struct Mark {
+    /// The savepoint's name.
+    name: String,
+    /// How many pending files and queued messages there were.
+    files: usize,
+    mail: usize,
+}
+
 /// One open tracker database connection acting as one user.
 pub struct Db {
     def: Arc<TrackerDef>,
@@ -306,7 +408,10 @@ impl Db {
 
     /// Deliver the given outbox entries (see [`Db::deliver_outbox`]).
     /// `claimed`: the entries are this connection's own, just committed
-    /// and not due for anyone else yet, so they need no claim.
+    /// and not due for anyone else yet, so they need no claim. They are
+    /// handed over on as many connections at once as the mailer takes
+    /// ([`crate::mail::Mailer::connections`]); delivered ones leave the
+    /// outbox in batches as they go.
     fn deliver_entries(
         &self,
         entries: Vec<crate::mail::OutboxEntry>,
@@ -316,35 +421,57 @@ impl Db {
             return Ok((0, 0));
         };
         let now = crate::mail::now();
-        let (mut sent, mut failed) = (0, 0);
+        let mut mine = Vec::with_capacity(entries.len());
         for e in entries {
             // Hold the entry for ten minutes while it is being delivered,
             // so that another process does not send it too.
-            if !claimed
-                && !self
+            if claimed
+                || self
                     .store
                     .borrow_mut()
                     .outbox_claim(e.id, e.next_try, now + OUTBOX_LEASE)?
             {
-                continue;
+                mine.push(e);
             }
-            match setup.mailer.deliver(&e.envelope) {
+        }
+        let (mut sent, mut failed) = (0, 0);
+        let mut done: Vec<i64> = Vec::new();
+        let mut store_err = None;
+        hand_over(setup.mailer.as_ref(), &mine, |e, r| {
+            if store_err.is_some() {
+                return;
+            }
+            let step = match r {
                 Ok(()) => {
-                    self.store.borrow_mut().outbox_remove(e.id)?;
                     sent += 1;
+                    done.push(e.id);
+                    if done.len() >= OUTBOX_REMOVE_BATCH {
+                        self.store
+                            .borrow_mut()
+                            .outbox_remove_many(&std::mem::take(&mut done))
+                    } else {
+                        Ok(())
+                    }
                 }
                 Err(why) => {
+                    failed += 1;
                     let retry = crate::mail::now() + crate::mail::retry_delay(e.attempts);
                     crate::errln!(
                         "mail to {} not delivered (try {}): {why}; kept in the outbox for a retry",
                         e.envelope.recipients.join(", "),
                         e.attempts + 1
                     );
-                    self.store.borrow_mut().outbox_failed(e.id, &why, retry)?;
-                    failed += 1;
+                    self.store.borrow_mut().outbox_failed(e.id, &why, retry)
                 }
+            };
+            if let Err(err) = step {
+                store_err = Some(err);
             }
+        });
+        if let Some(e) = store_err {
+            return Err(e);
         }
+        self.store.borrow_mut().outbox_remove_many(&done)?;
         Ok((sent, failed))
     }
 
@@ -499,8 +626,42 @@ impl Db {
     // ----------------------------------------------------------------------
     // transactions
 
-    /// Make every change since the last commit permanent.
+    /// Make every change since the last commit permanent, then hand the
+    /// mail it queued to the mail server.
     pub fn commit(&self) -> Result<()> {
+        let mail = self.commit_holding_mail()?;
+        if !mail.0.is_empty() {
+            // The change is committed whatever happens to its mail: a
+            // message that cannot go now stays in the outbox. Only this
+            // transaction's messages are tried here, so that a commit
+            // never waits for a backlog.
+            if let Err(e) = self.deliver_queued(mail) {
+                crate::errln!("the outbox could not be delivered: {e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// Make every change since the last commit permanent, keeping back
+    /// the mail it queued: it waits in the outbox (no other process
+    /// sends it within the lease) until [`Db::deliver_queued`] hands it
+    /// over. A caller with something to do between the two (the mail
+    /// gateway empties its mailbox) uses this; [`Db::commit`] does both.
+    ///
+    /// File contents written in the transaction are synced to disk
+    /// before the database commits (all of them started at once, then
+    /// waited for), and moved into place after it; their directories are
+    /// synced then too. So a commit that returned has its files on disk.
+    pub fn commit_holding_mail(&self) -> Result<QueuedMail> {
+        let staged: Vec<PathBuf> = self
+            .pending_files
+            .borrow()
+            .order
+            .iter()
+            .filter(|(_, fresh)| !fresh)
+            .map(|(p, _)| temp_path(p))
+            .collect();
+        sync_files(&staged)?;
         self.store.borrow_mut().commit()?;
         self.wrote.set(false);
         if let Some(cache) = &self.shared {
@@ -510,30 +671,39 @@ impl Db {
         }
         let files = self.pending_files.borrow_mut().take_all();
         let mut first_err = None;
-        for (path, fresh) in files {
-            if fresh {
+        let mut dirs: Vec<&Path> = Vec::new();
+        for (path, fresh) in &files {
+            if *fresh {
                 continue;
             }
-            let tmp = temp_path(&path);
-            if let Err(e) = fs::rename(&tmp, &path) {
+            let tmp = temp_path(path);
+            if let Err(e) = fs::rename(&tmp, path) {
                 first_err
                     .get_or_insert(Error::io(format!("moving {} into place", tmp.display()), e));
             }
-        }
-        let queued = std::mem::take(&mut *self.queued_mail.borrow_mut());
-        if !queued.is_empty() {
-            // The change is committed whatever happens to its mail: a
-            // message that cannot go now stays in the outbox. Only this
-            // transaction's messages are tried here, so that a commit
-            // never waits for a backlog.
-            if let Err(e) = self.deliver_entries(queued, true) {
-                crate::errln!("the outbox could not be delivered: {e}");
+            if let Some(d) = path.parent() {
+                if !dirs.contains(&d) {
+                    dirs.push(d);
+                }
             }
         }
+        for d in dirs {
+            if let Err(e) = fs::File::open(d).and_then(|f| f.sync_all()) {
+                first_err.get_or_insert(Error::io(format!("syncing {}", d.display()), e));
+            }
+        }
+        let queued = std::mem::take(&mut *self.queued_mail.borrow_mut());
         match first_err {
             Some(e) => Err(e),
-            None => Ok(()),
+            None => Ok(QueuedMail(queued)),
         }
+    }
+
+    /// Hand the mail of a commit ([`Db::commit_holding_mail`]) to the
+    /// mail server. Returns (delivered, failed); what failed stays in
+    /// the outbox with a later retry time.
+    pub fn deliver_queued(&self, mail: QueuedMail) -> Result<(usize, usize)> {
+        self.deliver_entries(mail.0, true)
     }
 
     /// Discard every change since the last commit.
@@ -545,6 +715,45 @@ impl Db {
             discard_file(&path, fresh);
         }
         self.store.borrow_mut().rollback()
+    }
+
+    /// Set a point in the open transaction (starting one) that
+    /// [`Db::rollback_to`] can come back to: a batch of units of work in
+    /// one transaction (the mail gateway's messages of one mailbox run)
+    /// marks each unit's start, so that one refused unit is undone alone
+    /// while the others wait for the one commit. Operations inside run
+    /// under savepoints of their own as usual. Marks nest: release or
+    /// roll back the latest first.
+    pub fn mark(&self) -> Result<Mark> {
+        let n = self.savepoints.get() + 1;
+        self.savepoints.set(n);
+        let name = format!("rr_mark_{n}");
+        self.store.borrow_mut().savepoint(&name)?;
+        self.mark_write();
+        Ok(Mark {
+            name,
+            files: self.pending_files.borrow().len(),
+            mail: self.queued_mail.borrow().len(),
+        })
+    }
+
+    /// Keep the changes made since `mark` (they stay uncommitted, part of
+    /// the open transaction).
+    pub fn release(&self, mark: Mark) -> Result<()> {
+        self.store.borrow_mut().release_savepoint(&mark.name)
+    }
+
+    /// Undo every change made since `mark`: rows, file contents written
+    /// (their staged files are deleted) and mail queued. Earlier changes
+    /// of the transaction stay; the mark is gone.
+    pub fn rollback_to(&self, mark: Mark) -> Result<()> {
+        self.cache.borrow_mut().clear();
+        self.queued_mail.borrow_mut().truncate(mark.mail);
+        let dropped = self.pending_files.borrow_mut().drain_from(mark.files);
+        for (p, fresh) in dropped {
+            discard_file(&p, fresh);
+        }
+        self.store.borrow_mut().rollback_to_savepoint(&mark.name)
     }
 
     /// Run `f` as one all-or-nothing step of the open transaction (for
@@ -570,6 +779,7 @@ impl Db {
         let name = format!("rr_op_{n}");
         self.store.borrow_mut().savepoint(&name)?;
         let files_mark = self.pending_files.borrow().len();
+        let mail_mark = self.queued_mail.borrow().len();
         self.depth.set(1);
         let r = f();
         self.depth.set(0);
@@ -580,6 +790,9 @@ impl Db {
             }
             Err(e) => {
                 self.cache.borrow_mut().clear();
+                // Mail queued by a reactor of the failed step goes with its
+                // outbox rows.
+                self.queued_mail.borrow_mut().truncate(mail_mark);
                 let dropped = self.pending_files.borrow_mut().drain_from(files_mark);
                 for (p, fresh) in dropped {
                     discard_file(&p, fresh);

@@ -124,6 +124,11 @@ pub trait Mailer: Send + Sync {
     fn configured(&self) -> bool {
         true
     }
+    /// On how many connections at once messages may be handed over:
+    /// `deliver` is then called from that many threads.
+    fn connections(&self) -> usize {
+        1
+    }
 }
 
 /// How `messages_to_author` decides whether the author gets a copy.

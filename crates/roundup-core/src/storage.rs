@@ -200,6 +200,13 @@ pub trait Storage: Send {
     fn outbox_remove(&mut self, _id: i64) -> Result<()> {
         Err(no_outbox(self.backend_name()))
     }
+    /// Remove delivered entries, in one transaction. Commits.
+    fn outbox_remove_many(&mut self, ids: &[i64]) -> Result<()> {
+        for id in ids {
+            self.outbox_remove(*id)?;
+        }
+        Ok(())
+    }
     /// Record a failed try of entry `id`: retry at `next_try`. Commits.
     fn outbox_failed(&mut self, _id: i64, _error: &str, _next_try: f64) -> Result<()> {
         Err(no_outbox(self.backend_name()))

@@ -516,6 +516,17 @@ impl Mailer for TrackerMailer {
         self.cfg.debug.is_some() || !self.cfg.host.is_empty()
     }
 
+    /// SMTP sessions run side by side (the server accepts each message
+    /// with a flush to its disk, so one session waits on that flush
+    /// after every message); the debug file is written in order.
+    fn connections(&self) -> usize {
+        if self.cfg.debug.is_some() {
+            1
+        } else {
+            IDLE_SESSIONS
+        }
+    }
+
     fn deliver(&self, e: &Envelope) -> std::result::Result<(), String> {
         if let Some(path) = &self.cfg.debug {
             return append_debug(path, e);

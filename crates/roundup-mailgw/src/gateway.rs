@@ -130,6 +130,87 @@ pub enum Outcome {
     Registered(String),
     /// Not even a sender could be found; logged and dropped.
     Unusable(String),
+    /// In a batch ([`Commit::Batch`]) only: the message must be handled
+    /// in a transaction of its own (a registration confirmation spends
+    /// its key in the one-time-key store, which the batch's rollback
+    /// could not undo). Nothing was done: commit the batch and hand the
+    /// message to [`handle`] with [`Commit::Each`].
+    OwnTransaction,
+}
+
+/// How the changes of a message end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Commit {
+    /// Every message is a transaction of its own, committed (or rolled
+    /// back) before [`handle`] returns.
+    Each,
+    /// Messages share the open transaction, each one under a mark of its
+    /// own: a refused message is rolled back to it (and its bounce
+    /// queued), an accepted one stays, and the caller commits the batch
+    /// (one commit and one sync for a whole mailbox). A storage failure
+    /// is returned at once with nothing queued for it: the caller rolls
+    /// the whole batch back.
+    Batch,
+}
+
+/// The transaction steps of one message, by [`Commit`] mode.
+struct Tx<'a> {
+    db: &'a Db,
+    /// The message's mark in a batch.
+    mark: std::cell::RefCell<Option<roundup_core::Mark>>,
+}
+
+impl<'a> Tx<'a> {
+    fn begin(db: &'a Db, mode: Commit) -> roundup_core::Result<Tx<'a>> {
+        let mark = match mode {
+            Commit::Each => None,
+            Commit::Batch => Some(db.mark()?),
+        };
+        Ok(Tx {
+            db,
+            mark: std::cell::RefCell::new(mark),
+        })
+    }
+
+    fn batched(&self) -> bool {
+        self.mark.borrow().is_some()
+    }
+
+    /// Make what was done so far stay, whatever happens later.
+    fn keep(&self) -> roundup_core::Result<()> {
+        self.step(Db::commit, Db::release)
+    }
+
+    /// Undo what was done since the last `keep`.
+    fn undo(&self) -> roundup_core::Result<()> {
+        self.step(Db::rollback, Db::rollback_to)
+    }
+
+    /// End the part done since the last step, by `each` alone or by
+    /// `batched` on its mark (then marking the next part).
+    fn step(
+        &self,
+        each: fn(&Db) -> roundup_core::Result<()>,
+        batched: fn(&Db, roundup_core::Mark) -> roundup_core::Result<()>,
+    ) -> roundup_core::Result<()> {
+        let mut slot = self.mark.borrow_mut();
+        match slot.take() {
+            None => each(self.db),
+            Some(m) => {
+                batched(self.db, m)?;
+                *slot = Some(self.db.mark()?);
+                Ok(())
+            }
+        }
+    }
+
+    /// The message is done: commit it, or leave it in the batch.
+    fn end(&self) -> roundup_core::Result<()> {
+        match self.mark.borrow_mut().take() {
+            None => self.db.commit(),
+            Some(m) => self.db.release(m),
+        }
+    }
 }
 
 /// Why a message is refused, as the sender is told.
@@ -185,15 +266,18 @@ by the title. Quoted text and signatures are cut from the message; files
 attached become files of the item.
 ";
 
-/// Apply one raw message to the tracker through `db`, a connection with
-/// no transaction open (it may have served earlier messages: it is set
-/// back to the admin user and its item cache emptied first). Bounces are
-/// queued in the tracker's outbox (and delivered after their commit).
+/// Apply one raw message to the tracker through `db` (it may have served
+/// earlier messages: it is set back to the admin user and its item cache
+/// emptied first). With [`Commit::Each`] no transaction may be open and
+/// the message is committed here; with [`Commit::Batch`] it joins the
+/// open transaction (see there). Bounces are queued in the tracker's
+/// outbox (and delivered after their commit).
 pub fn handle(
     db: &Db,
     open_otks: &dyn Fn() -> roundup_core::Result<Box<dyn KeyStore>>,
     opts: &GatewayOptions,
     raw: &[u8],
+    mode: Commit,
 ) -> roundup_core::Result<Outcome> {
     let (parsed, no_text) = match parse_message(raw, &opts.body) {
         Ok(p) => (p, false),
@@ -226,8 +310,10 @@ pub fn handle(
     }
     db.set_uid("1");
     db.clear_cache();
+    let tx = Tx::begin(db, mode)?;
     let mut step = Step {
         db,
+        tx: &tx,
         open_otks,
         opts,
         mail: &parsed,
@@ -239,8 +325,12 @@ pub fn handle(
     let crypt = step.crypt;
     match result {
         Ok(Done::Item(class, id, created)) => {
-            db.commit()?;
+            tx.end()?;
             Ok(Outcome::Applied { class, id, created })
+        }
+        Ok(Done::OwnTransaction) => {
+            tx.end()?;
+            Ok(Outcome::OwnTransaction)
         }
         Ok(Done::Registered(uid)) => {
             let subject = format!("Your registration to {} is complete", opts.tracker_name);
@@ -254,12 +344,16 @@ pub fn handle(
                     attachments: Vec::new(),
                 })?;
                 db.queue_mail(&envelope)?;
-                db.commit()?;
             }
+            tx.end()?;
             Ok(Outcome::Registered(uid))
         }
+        Err(Refusal::Failure(e @ (Error::Storage(_) | Error::Io { .. }))) if tx.batched() => {
+            // The whole batch goes back; the caller keeps every message.
+            Err(e)
+        }
         Err(refusal) => {
-            db.rollback()?;
+            tx.undo()?;
             let (text, failure) = match refusal {
                 Refusal::Usage(t) => (format!("{t}\n\n{HELP}"), None),
                 Refusal::Unauthorized(t) => (format!("\n{t}"), None),
@@ -285,7 +379,7 @@ pub fn handle(
                     raw,
                 )?;
             }
-            db.commit()?;
+            tx.end()?;
             match failure {
                 // The database or the disk failed: the caller keeps the
                 // message to try again.
@@ -401,10 +495,13 @@ fn queue_plain(
 enum Done {
     Item(String, String, bool),
     Registered(String),
+    /// A registration confirmation met in a batch: nothing done.
+    OwnTransaction,
 }
 
 struct Step<'a> {
     db: &'a Db,
+    tx: &'a Tx<'a>,
     open_otks: &'a dyn Fn() -> roundup_core::Result<Box<dyn KeyStore>>,
     opts: &'a GatewayOptions,
     mail: &'a ParsedMail,
@@ -516,6 +613,9 @@ impl Step<'_> {
         let subj = parse_subject(&mail.subject, &opts.subject, &class_refs)?;
         if opts.registration_by_mail {
             if let Some(otk) = registration_key(&mail.subject, &opts.subject, &class_refs)? {
+                if self.tx.batched() {
+                    return Ok(Done::OwnTransaction);
+                }
                 let mut otks = (self.open_otks)()?;
                 return match confirm_registration(db, otks.as_mut(), &otk, &opts.new_web_user_roles)? {
                     Confirmed::User(uid) => Ok(Done::Registered(uid)),
@@ -647,7 +747,7 @@ impl Step<'_> {
         }
         // A user registered above stays, as in Roundup, even when the
         // message is refused later.
-        db.commit()?;
+        self.tx.keep()?;
         db.set_uid(&author);
 
         // ---- recipients

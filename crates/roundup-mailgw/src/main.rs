@@ -23,8 +23,9 @@ use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use roundup_core::QueuedMail;
 use roundup_mailgw::fetch::{self, ErrorKind, ImapLogin, Netrc, PopLogin, Server};
-use roundup_mailgw::gateway::{handle, GatewayOptions, Outcome};
+use roundup_mailgw::gateway::{handle, Commit, GatewayOptions, Outcome};
 use roundup_mailgw::sources::{maildir_messages, mark_done, read_mbox};
 use roundup_tracker::log::{Level, TrackerLog};
 use roundup_tracker::Tracker;
@@ -263,8 +264,9 @@ fn message_id(raw: &[u8]) -> String {
 
 impl Gw<'_> {
     /// Handle one message; `Err` when the tracker failed (the message
-    /// must then be kept by the caller).
-    fn one(&self, raw: &[u8]) -> Result<Outcome, String> {
+    /// must then be kept by the caller; in a batch, every message since
+    /// the last commit, which is rolled back).
+    fn one(&self, raw: &[u8], mode: Commit) -> Result<Outcome, String> {
         let mut slot = self.db.borrow_mut();
         if slot.is_none() {
             *slot = Some(self.tracker.open_db("1").map_err(|e| e.to_string())?);
@@ -274,10 +276,15 @@ impl Gw<'_> {
             self.tracker
                 .open_key_store(roundup_core::sessions::StoreKind::Otks)
         };
-        let outcome = match handle(db, &otks, self.opts, raw) {
+        let outcome = match handle(db, &otks, self.opts, raw, mode) {
             Ok(o) => o,
             Err(e) => {
-                // Start the next message on a fresh connection.
+                // Undo what is left uncommitted (its staged files too) and
+                // start the next message on a fresh connection.
+                if let Err(e2) = db.rollback() {
+                    self.log
+                        .log(Level::Error, &format!("rolling back failed too: {e2}"));
+                }
                 *slot = None;
                 self.log
                     .log(Level::Error, &format!("the tracker failed: {e}"));
@@ -312,8 +319,44 @@ impl Gw<'_> {
                 let kept = self.keep(raw);
                 self.log.log(Level::Error, &format!("{why}; {kept}"));
             }
+            Outcome::OwnTransaction => {}
         }
         Ok(outcome)
+    }
+
+    /// Commit the batch of messages handled since the last commit; its
+    /// notifications wait for [`Gw::deliver`].
+    fn commit_batch(&self) -> Result<QueuedMail, String> {
+        let mut slot = self.db.borrow_mut();
+        let Some(db) = slot.as_ref() else {
+            return Ok(QueuedMail::default());
+        };
+        match db.commit_holding_mail() {
+            Ok(mail) => Ok(mail),
+            Err(e) => {
+                let _ = db.rollback();
+                *slot = None;
+                self.log
+                    .log(Level::Error, &format!("the tracker failed: {e}"));
+                Err(e.to_string())
+            }
+        }
+    }
+
+    /// Hand the notifications of a commit to the mail server; what cannot
+    /// go now stays in the outbox for a retry.
+    fn deliver(&self, mail: QueuedMail) {
+        if mail.is_empty() {
+            return;
+        }
+        if let Some(db) = self.db.borrow().as_ref() {
+            if let Err(e) = db.deliver_queued(mail) {
+                self.log.log(
+                    Level::Error,
+                    &format!("the outbox could not be delivered: {e}"),
+                );
+            }
+        }
     }
 
     /// Keep a copy of a message nobody can be told about, so that it is
@@ -338,7 +381,7 @@ impl Gw<'_> {
             eprintln!("roundup-mailgw: reading the message from standard input: {e}");
             return ExitCode::from(1);
         }
-        match self.one(&raw) {
+        match self.one(&raw, Commit::Each) {
             Ok(_) => ExitCode::SUCCESS,
             Err(e) => {
                 // A temporary failure for the MTA: it keeps the message
@@ -357,35 +400,68 @@ impl Gw<'_> {
                 return ExitCode::from(1);
             }
         };
+        // All messages are handled in one transaction, each under a mark
+        // of its own (a refused one is undone alone and bounced), and
+        // committed together at the end: one commit and one sync for the
+        // mailbox. A registration confirmation commits the batch before
+        // it and is handled alone. When the tracker fails, what was not
+        // committed is rolled back and stays in the mailbox.
         let count = mbox.len();
-        let mut failed = false;
-        let mut done = Vec::new();
+        let mut committed = 0;
+        let mut failure = None;
         for i in 0..count {
-            let data = mbox.messages()[i].data.clone();
-            match self.one(&data) {
-                Ok(_) => done.push(i),
+            let data = &mbox.messages()[i].data;
+            let r = match self.one(data, Commit::Batch) {
+                Ok(Outcome::OwnTransaction) => self.commit_batch().and_then(|mail| {
+                    committed = i;
+                    self.deliver(mail);
+                    self.one(data, Commit::Each).map(|_| committed = i + 1)
+                }),
+                Ok(_) => Ok(()),
+                Err(e) => Err(e),
+            };
+            if let Err(e) = r {
+                failure = Some(format!("message {}: {e}", i + 1));
+                break;
+            }
+        }
+        let mut mail = QueuedMail::default();
+        if failure.is_none() {
+            match self.commit_batch() {
+                Ok(m) => {
+                    mail = m;
+                    committed = count;
+                }
                 Err(e) => {
-                    eprintln!(
-                        "roundup-mailgw: {}: message {}: {e}; left in the mailbox",
-                        path.display(),
-                        i + 1
-                    );
-                    failed = true;
-                    break;
+                    failure = Some(format!(
+                        "committing messages {} to {count}: {e}",
+                        committed + 1
+                    ))
                 }
             }
         }
-        for i in done.into_iter().rev() {
+        for i in 0..committed {
             mbox.remove(i);
         }
-        if let Err(e) = mbox.close() {
+        // The mailbox first: what is committed must not be read again if
+        // the process dies while the notifications go out.
+        let closed = mbox.close();
+        self.deliver(mail);
+        if let Err(e) = closed {
             eprintln!("roundup-mailgw: {e}");
             return ExitCode::from(1);
         }
-        if failed {
-            ExitCode::from(1)
-        } else {
-            ExitCode::SUCCESS
+        match failure {
+            None => ExitCode::SUCCESS,
+            Some(e) => {
+                eprintln!(
+                    "roundup-mailgw: {}: {e}; messages {} to {count} left in the mailbox",
+                    path.display(),
+                    committed + 1,
+                );
+                // A temporary failure: run again later (EX_TEMPFAIL).
+                ExitCode::from(75)
+            }
         }
     }
 
@@ -405,7 +481,7 @@ impl Gw<'_> {
                     return ExitCode::from(1);
                 }
             };
-            if let Err(e) = self.one(&raw) {
+            if let Err(e) = self.one(&raw, Commit::Each) {
                 eprintln!("roundup-mailgw: {}: {e}; left in new/", p.display());
                 return ExitCode::from(1);
             }
@@ -445,7 +521,7 @@ impl Gw<'_> {
             port: creds.port.unwrap_or(default_port),
             tls,
         };
-        let mut handler = |raw: &[u8]| self.one(raw).map(|_| ());
+        let mut handler = |raw: &[u8]| self.one(raw, Commit::Each).map(|_| ());
         let result = match source {
             "pop" | "pops" | "apop" => {
                 let login = if source == "apop" {

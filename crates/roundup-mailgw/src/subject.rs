@@ -16,7 +16,7 @@
 //! class; anything else falls back to `[mailgw] default_class`.
 
 use std::collections::HashMap;
-use std::sync::{LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use regex::{Regex, RegexBuilder};
 use roundup_core::config::Config;
@@ -211,19 +211,23 @@ struct Matches {
 
 /// Compiles a pattern, case-insensitively. The expressions depend only on
 /// the options and the class list, which rarely change, and compiling
-/// them costs more than matching: the last few are kept.
-fn compile(option: &'static str, pattern: &str, source: &str) -> Result<Regex, MailError> {
-    static CACHE: LazyLock<Mutex<HashMap<String, Regex>>> = LazyLock::new(Default::default);
+/// them costs more than matching: the last few are kept. They are shared,
+/// not cloned: a cloned `Regex` starts with empty search caches, and
+/// building those again for every message showed in the profile.
+fn compile(option: &'static str, pattern: &str, source: &str) -> Result<Arc<Regex>, MailError> {
+    static CACHE: LazyLock<Mutex<HashMap<String, Arc<Regex>>>> = LazyLock::new(Default::default);
     let mut cache = CACHE
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     if let Some(re) = cache.get(pattern) {
         return Ok(re.clone());
     }
-    let re = RegexBuilder::new(pattern)
-        .case_insensitive(true)
-        .build()
-        .map_err(|e| MailError::bad_regex(option, source, e))?;
+    let re = Arc::new(
+        RegexBuilder::new(pattern)
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| MailError::bad_regex(option, source, e))?,
+    );
     if cache.len() >= 64 {
         cache.clear();
     }

@@ -200,33 +200,35 @@ fn a_reply_to_the_registration_mail_confirms_it() {
     let h = home.to_str().unwrap();
     // what the web's register action keeps until the address is confirmed
     let t = roundup_tracker::Tracker::open(&home).unwrap();
-    let mut otks = t
-        .open_key_store(roundup_core::sessions::StoreKind::Otks)
-        .unwrap();
-    let key = otks.unique_key(32).unwrap();
-    let mut rec = roundup_core::sessions::Record::new();
-    for (k, v) in [
-        ("username", "newbie"),
-        ("address", "newbie@example.com"),
-        ("realname", "New Bie"),
-        (
-            "password",
-            &roundup_core::password::Password::hash(
-                "pw",
-                roundup_core::password::Scheme::Pbkdf2S5,
-                1000,
-            )
-            .to_string(),
-        ),
-    ] {
-        rec.insert(
-            k.to_string(),
-            roundup_core::pyrepr::PyValue::Str(v.to_string()),
-        );
-    }
-    otks.set(&key, rec, None).unwrap();
-    otks.commit().unwrap();
-    drop(otks);
+    let register = |name: &str| -> String {
+        let mut otks = t
+            .open_key_store(roundup_core::sessions::StoreKind::Otks)
+            .unwrap();
+        let key = otks.unique_key(32).unwrap();
+        let mut rec = roundup_core::sessions::Record::new();
+        let address = format!("{name}@example.com");
+        let password = roundup_core::password::Password::hash(
+            "pw",
+            roundup_core::password::Scheme::Pbkdf2S5,
+            1000,
+        )
+        .to_string();
+        for (k, v) in [
+            ("username", name),
+            ("address", address.as_str()),
+            ("realname", "New Bie"),
+            ("password", password.as_str()),
+        ] {
+            rec.insert(
+                k.to_string(),
+                roundup_core::pyrepr::PyValue::Str(v.to_string()),
+            );
+        }
+        otks.set(&key, rec, None).unwrap();
+        otks.commit().unwrap();
+        key
+    };
+    let key = register("newbie");
 
     let reply = format!(
         "From: newbie@example.com\nTo: issue_tracker@example.com\nSubject: Re: Complete your registration to Roundup issue tracker -- key {key}\n\nyes\n"
@@ -259,6 +261,169 @@ fn a_reply_to_the_registration_mail_confirms_it() {
         mail.contains("There is no registration waiting for the key"),
         "{mail}"
     );
+
+    // in a mailbox run the confirmation commits the messages before it
+    // and is handled in a transaction of its own; the rest follow
+    let key = register("second");
+    let confirm = format!(
+        "From: second@example.com\nTo: issue_tracker@example.com\nSubject: Re: Complete your registration -- key {key}\n\nyes\n"
+    );
+    let mbox = dir.path().join("spool");
+    let mut text = String::new();
+    for m in [
+        message(1, "[issue] Before"),
+        confirm,
+        message(3, "[issue] After"),
+    ] {
+        text.push_str(&format!("From x Sat Dec  5 10:00:00 2026\n{m}\n"));
+    }
+    std::fs::write(&mbox, text).unwrap();
+    let out = run(&[h, "mailbox", mbox.to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("registration confirmed"), "{err}");
+    assert_eq!(std::fs::read_to_string(&mbox).unwrap(), "");
+    assert_eq!(titles(&home), vec!["Before", "After"]);
+    assert!(db.lookup("user", "second").is_ok());
+}
+
+/// An mbox of `subjects`, message `n` from Bob with a small attachment
+/// when `attach(n)`.
+fn spool(subjects: &[&str], attach: impl Fn(usize) -> bool) -> String {
+    let mut text = String::new();
+    for (n, subject) in subjects.iter().enumerate() {
+        let msg = if attach(n) {
+            format!(
+                "From: Bob <bob@example.com>\nTo: issue_tracker@example.com\nSubject: {subject}\nMessage-Id: <batch-{n}@example.com>\nMIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=b\n\n--b\nContent-Type: text/plain\n\nBody {n}.\n--b\nContent-Type: text/plain; name=log{n}.txt\nContent-Disposition: attachment; filename=log{n}.txt\n\nlog of {n}\n--b--\n"
+            )
+        } else {
+            message(n, subject)
+        };
+        text.push_str(&format!(
+            "From bob@example.com Sat Dec  5 10:00:00 2026\n{msg}\n"
+        ));
+    }
+    text
+}
+
+/// Every file (not directory) under `dir`, relative to it.
+fn tree(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                todo.push(p);
+            } else {
+                out.push(p.strip_prefix(dir).unwrap().display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// A mailbox run is one transaction with a mark per message: a message
+/// refused after its files and message were written (here by an auditor
+/// rejecting the issue) is undone alone, content files included, and
+/// bounced; the others are committed and the mailbox is emptied.
+#[test]
+fn a_refused_message_in_a_mailbox_run_leaves_no_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tracker(dir.path());
+    let h = home.to_str().unwrap();
+    std::fs::write(
+        home.join("detectors/refuse.py"),
+        "from roundup.exceptions import Reject\n\
+         def refuse(db, cl, nodeid, newvalues):\n\
+         \x20   if 'Refuse me' in (newvalues.get('title') or ''):\n\
+         \x20       raise Reject('no such titles here')\n\
+         def init(db):\n\
+         \x20   db.issue.audit('create', refuse)\n",
+    )
+    .unwrap();
+    let mbox = dir.path().join("spool");
+    let subjects = [
+        "[issue] First",
+        "[issue] Refuse me",
+        "Re: [issue1] First",
+        "[issue] Last",
+    ];
+    std::fs::write(&mbox, spool(&subjects, |_| true)).unwrap();
+    let out = run(&[h, "mailbox", mbox.to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("refused"), "{err}");
+    assert_eq!(std::fs::read_to_string(&mbox).unwrap(), "");
+    assert_eq!(titles(&home), vec!["First", "Last"]);
+    let t = roundup_tracker::Tracker::open(&home).unwrap();
+    let db = t.open_db("1").unwrap();
+    // three messages and their three files; the refused message's ids
+    // stay used, as after any rollback
+    assert_eq!(db.list("msg").unwrap().len(), 3);
+    assert_eq!(db.list("file").unwrap().len(), 3);
+    let stored = tree(&home.join("db/files"));
+    let mut expected = Vec::new();
+    for class in ["file", "msg"] {
+        for id in db.list(class).unwrap() {
+            expected.push(format!("{class}/0/{class}{id}"));
+        }
+    }
+    expected.sort();
+    assert_eq!(stored, expected, "content files other than the items'");
+    assert_eq!(db.file_content("file", "4").unwrap(), b"log of 3".to_vec());
+    // the sender heard of the refusal
+    let mails = std::fs::read_to_string(home.join("mail.out")).unwrap();
+    assert!(mails.contains("no such titles here"), "{mails}");
+}
+
+/// When the tracker's storage fails in the middle of a mailbox run,
+/// nothing of the run is committed, no staged content file is left, the
+/// mailbox keeps every message and the exit status asks for a later
+/// try (75).
+#[test]
+fn a_storage_failure_in_a_mailbox_run_commits_nothing_and_keeps_the_mailbox() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = tracker(dir.path());
+    let h = home.to_str().unwrap();
+    // the third message's attachment is the first file: its directory
+    // cannot be made, as a plain file is in the way (root too)
+    std::fs::create_dir_all(home.join("db/files/file")).unwrap();
+    std::fs::write(home.join("db/files/file/0"), "in the way").unwrap();
+    let mbox = dir.path().join("spool");
+    let subjects = [
+        "[issue] One",
+        "[issue] Two",
+        "Re: [issue1] One",
+        "[issue] Four",
+    ];
+    let text = spool(&subjects, |n| n == 2);
+    std::fs::write(&mbox, &text).unwrap();
+    let out = run(&[h, "mailbox", mbox.to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(75), "{err}");
+    assert!(err.contains("left in the mailbox"), "{err}");
+    assert_eq!(std::fs::read_to_string(&mbox).unwrap(), text);
+    assert!(titles(&home).is_empty());
+    assert_eq!(
+        tree(&home.join("db/files")),
+        vec!["file/0".to_string()],
+        "files left from the rolled back run"
+    );
+    assert!(!std::fs::read_to_string(home.join("mail.out"))
+        .unwrap_or_default()
+        .contains("Subject:"));
+    // once the disk is fixed the next run takes them all
+    std::fs::remove_file(home.join("db/files/file/0")).unwrap();
+    let again = run(&[h, "mailbox", mbox.to_str().unwrap()], b"");
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(again.status.success(), "{err}");
+    assert_eq!(std::fs::read_to_string(&mbox).unwrap(), "");
+    assert_eq!(titles(&home), vec!["One", "Two", "Four"]);
 }
 
 /// The issue's bad-input list names a 50 MB message: generated here (a

@@ -508,6 +508,23 @@ pub(crate) mod _roundup {
         })
     }
 
+    /// The kind of a class (`Class`, `IssueClass`, `FileClass`): what
+    /// `db.<class>` needs, without the property dicts of `class_info`
+    /// (building those on every `db.issue` of a detector showed in the
+    /// mail gateway's profile).
+    #[pyfunction]
+    fn class_kind(class: String, vm: &VirtualMachine) -> PyResult<PyObjectRef> {
+        with_def(vm, |s, _| {
+            let cls = core(vm, s.class(&class))?;
+            let kind = match cls.kind {
+                ClassKind::Plain => "Class",
+                ClassKind::Issue => "IssueClass",
+                ClassKind::File => "FileClass",
+            };
+            Ok(vm.ctx.new_str(kind).into())
+        })
+    }
+
     /// (kind, key, labelprop, orderprop, do_journal, props) where props is
     /// a list of (name, type, {options}) including the automatic ones.
     #[pyfunction]

@@ -2172,6 +2172,19 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         self.commit()
     }
 
+    fn outbox_remove_many(&mut self, ids: &[i64]) -> Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.write(|s| {
+            for id in ids {
+                s.exec("delete from __outbox where id=?1", &[SqlValue::Int(*id)])?;
+            }
+            Ok(())
+        })?;
+        self.commit()
+    }
+
     fn outbox_failed(&mut self, id: i64, error: &str, next_try: f64) -> Result<()> {
         self.write(|s| {
             s.exec(

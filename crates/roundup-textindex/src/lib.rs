@@ -725,6 +725,9 @@ impl Storage for TextIndexedStorage {
     fn outbox_remove(&mut self, id: i64) -> Result<()> {
         self.inner.outbox_remove(id)
     }
+    fn outbox_remove_many(&mut self, ids: &[i64]) -> Result<()> {
+        self.inner.outbox_remove_many(ids)
+    }
     fn outbox_failed(&mut self, id: i64, error: &str, next_try: f64) -> Result<()> {
         self.inner.outbox_failed(id, error, next_try)
     }

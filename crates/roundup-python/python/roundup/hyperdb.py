@@ -657,7 +657,7 @@ class Database(object):
         pass
 
     def _class(self, classname):
-        kind = _rt.class_info(classname)[0]
+        kind = _rt.class_kind(classname)
         key = (classname, kind)
         cl = self._classes.get(key)
         if cl is None:
