@@ -66,6 +66,9 @@ pub(crate) struct RenderCtx<'a> {
     key_buf: RefCell<String>,
     /// Items read during the render, by class and id.
     nodes: RefCell<FastHashMap<String, FastHashMap<String, std::sync::Arc<StoredNode>>>>,
+    /// Set when the page refused the user (Roundup's templating raising
+    /// `Unauthorised`): a page that then fails is answered as refused.
+    pub unauthorised: RefCell<Option<String>>,
 }
 
 impl<'a> RenderCtx<'a> {
@@ -104,7 +107,17 @@ impl<'a> RenderCtx<'a> {
             checked: RefCell::new(FastHashMap::default()),
             key_buf: RefCell::new(String::new()),
             nodes: RefCell::new(FastHashMap::default()),
+            unauthorised: RefCell::new(None),
         })
+    }
+
+    /// Roundup's templating `Unauthorised(action, class)`: an error that,
+    /// if it ends the page, answers it as a refusal (403 and the front
+    /// page with the message), not as a template error.
+    pub fn refuse(&self, action: &str, class: &str) -> TplError {
+        let message = format!("You are not allowed to {action} items of class {class}");
+        *self.unauthorised.borrow_mut() = Some(message.clone());
+        TplError::new(ErrorKind::InvalidOperation, message)
     }
 
     /// Whether the render's user has `perm` (errors count as "no").

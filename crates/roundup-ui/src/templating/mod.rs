@@ -483,6 +483,12 @@ impl Templates {
         };
         let mut rctx = ctx::RenderCtx::new(db, tracker, req, &view)?;
         rctx.page = Some((self, messages));
+        // A page that failed after the model refused the user is a
+        // refusal (Roundup's Unauthorised), not a template error.
+        let failed = |rctx: &ctx::RenderCtx, message: String| match rctx.unauthorised.take() {
+            Some(refusal) => Error::Unauthorised(refusal),
+            None => Error::Value(message),
+        };
         if let Some(program) = self.tal.programs.get(&name) {
             return ctx::enter(&rctx, || {
                 let state = self.env.empty_state();
@@ -493,7 +499,7 @@ impl Templates {
                     tal_variables(context_value, messages),
                 )
             })
-            .map_err(|e| Error::Value(e.to_string()));
+            .map_err(|e| failed(&rctx, e.to_string()));
         }
         let tmpl = self
             .env
@@ -507,7 +513,7 @@ impl Templates {
             messages => context! { ok => messages.ok.clone(), error => messages.error.clone() },
             view => context! { classname => view.classname.clone(), itemid => view.itemid.clone(), template => view.template.clone() },
         };
-        ctx::enter(&rctx, || tmpl.render(vars)).map_err(|e| Error::Value(describe(&e, &name)))
+        ctx::enter(&rctx, || tmpl.render(vars)).map_err(|e| failed(&rctx, describe(&e, &name)))
     }
 }
 

@@ -362,12 +362,9 @@ fn class_csv(ctx: &RenderCtx<'_>, class: &str) -> Result<String, TplError> {
         let mut row = Vec::with_capacity(names.len());
         for name in &names {
             if !ctx.may_view(class, Some(name), Some(&id)) {
-                return Err(TplError::new(
-                    ErrorKind::InvalidOperation,
-                    format!(
-                        "you may not view {class}{id} {name}, so the class cannot be edited as CSV"
-                    ),
-                ));
+                // as Roundup: one property the user may not see refuses the
+                // whole page
+                return Err(ctx.refuse("view", class));
             }
             let text = match ctx.value(class, &id, name).map_err(core_err)? {
                 None => String::new(),
