@@ -882,7 +882,7 @@ fn hidden_value(page: &str, name: &str) -> Option<String> {
     let tag = &page[tag_start..tag_start + page[tag_start..].find('>')?];
     let v = tag.find("value=\"")?;
     let after = &tag[v + 7..];
-    Some(after[..after.find('"')?].to_string())
+    Some(html_unescape(&after[..after.find('"')?]))
 }
 
 /// Registration as Roundup does it, on a template's default

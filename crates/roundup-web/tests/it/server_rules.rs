@@ -39,13 +39,6 @@ fn csv_ids(csv: &str) -> Vec<String> {
         .collect()
 }
 
-fn html_unescape(s: &str) -> String {
-    s.replace("&amp;", "&")
-        .replace("&#x27;", "'")
-        .replace("&#39;", "'")
-        .replace("&quot;", "\"")
-}
-
 /// The "Download as CSV" link of an index page.
 fn csv_link(page: &str) -> Option<String> {
     let end = page.find("\">Download as CSV")?;

@@ -325,3 +325,15 @@ pub fn decoded(url: &str) -> String {
         .decode_utf8_lossy()
         .into_owned()
 }
+
+/// An attribute value or text as written in a page, decoded: the
+/// entities our pages write (minijinja escapes `/` too).
+pub fn html_unescape(s: &str) -> String {
+    s.replace("&#x27;", "'")
+        .replace("&#39;", "'")
+        .replace("&#x2f;", "/")
+        .replace("&quot;", "\"")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
