@@ -503,7 +503,7 @@ async fn page_text(s: &Served, path: &str, cookie: Option<&str>) -> String {
     get(s, path, cookie).await.text().await.unwrap()
 }
 
-/// issue1's title as stored.
+/// The title of the class's item 1 as stored.
 fn item_title(tracker: &Tracker, class: &str) -> Option<String> {
     let db = tracker.open_db("1").unwrap();
     db.get(class, "1", "title").unwrap().map(|v| v.to_string())
@@ -585,11 +585,7 @@ async fn forms_post_back(template: &str, class: &str, extra: &[(&str, &str)]) {
     let cookie = session_cookie(&resp).expect("a session cookie");
 
     // a new item through its item page's form
-    let page = get(&s, &format!("/t/{class}?@template=item"), Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&s, &format!("/t/{class}?@template=item"), Some(&cookie)).await;
     assert!(
         page.contains("name=\"title\"") || page.contains("name='title'"),
         "{template}: no title field:\n{page}"
@@ -623,11 +619,7 @@ async fn forms_post_back(template: &str, class: &str, extra: &[(&str, &str)]) {
     );
 
     // edit it through its page (with @lastactivity from the page)
-    let page = get(&s, &format!("/t/{class}1"), Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&s, &format!("/t/{class}1"), Some(&cookie)).await;
     let token = scrape_csrf(&page).expect("the edit form's @csrf");
     let last = field_value(&page, "@lastactivity").expect("@lastactivity on the edit form");
     let resp = post_form(
@@ -649,37 +641,27 @@ async fn forms_post_back(template: &str, class: &str, extra: &[(&str, &str)]) {
     );
 
     // search with the search page's field names
-    let page = get(&s, &format!("/t/{class}?@template=search"), Some(&cookie))
-        .await
-        .text()
-        .await
-        .unwrap();
+    let page = page_text(&s, &format!("/t/{class}?@template=search"), Some(&cookie)).await;
     assert!(
         page.contains("name=\"@columns\""),
         "no column choice on the search page"
     );
-    let found = get(
+    let found = page_text(
         &s,
         &format!("/t/{class}?@columns=id,title&@filter=title&title=Renamed&@sort=id"),
         Some(&cookie),
     )
-    .await
-    .text()
-    .await
-    .unwrap();
+    .await;
     assert!(
         found.contains("Renamed through the TAL form"),
         "search found nothing:\n{found}"
     );
-    let none = get(
+    let none = page_text(
         &s,
         &format!("/t/{class}?@columns=id,title&@filter=title&title=nosuchword"),
         Some(&cookie),
     )
-    .await
-    .text()
-    .await
-    .unwrap();
+    .await;
     assert!(!none.contains("Renamed through the TAL form"));
 
     // registration as anonymous through user.register.html
