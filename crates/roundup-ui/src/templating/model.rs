@@ -2017,12 +2017,6 @@ fn journal_values(ctx: &RenderCtx<'_>, class: &str, id: &str) -> JValue {
 /// `klass`, `url` and `name`) shown as its class's search page, the form
 /// filled from the query's URL and `@queryname` set to its name.
 fn render_query_form(ctx: &RenderCtx, class: &str, id: &str) -> Result<JValue, TplError> {
-    let Some((templates, messages)) = ctx.page else {
-        return Err(TplError::new(
-            ErrorKind::InvalidOperation,
-            "renderQueryForm is only available while a page is rendered",
-        ));
-    };
     let text = |prop: &str| -> Result<String, TplError> {
         match ctx.value(class, id, prop).map_err(core_err)? {
             Some(Value::String(s)) => Ok(s),
@@ -2054,18 +2048,40 @@ fn render_query_form(ctx: &RenderCtx, class: &str, id: &str) -> Result<JValue, T
         "@queryname".into(),
         crate::request::FormValue::Text(text("name")?),
     ));
-    let mut req = ctx.req.clone();
-    req.form = form;
-    req.method = "GET".into();
     // As in Roundup, the request keeps the query's id as its nodeid
     // (Roundup makes the request before it clears the client's), so a
     // search page's "not request.nodeid" defaults do not apply; the
     // context is the class.
-    req.classname = Some(klass.clone());
+    render_nested(ctx, "renderQueryForm", &klass, "search", form, |req| {
+        req.classname = Some(klass.clone());
+    })
+}
+
+/// `class`'s `template` page rendered inside the page being rendered,
+/// for a GET request of `form` made from the page's own request
+/// (`adjust` changes it further): renderWith and renderQueryForm.
+fn render_nested(
+    ctx: &RenderCtx,
+    what: &str,
+    class: &str,
+    template: &str,
+    form: Vec<(String, crate::request::FormValue)>,
+    adjust: impl FnOnce(&mut crate::request::WebRequest),
+) -> Result<JValue, TplError> {
+    let Some((templates, messages)) = ctx.page else {
+        return Err(TplError::new(
+            ErrorKind::InvalidOperation,
+            format!("{what} is only available while a page is rendered"),
+        ));
+    };
+    let mut req = ctx.req.clone();
+    req.form = form;
+    req.method = "GET".into();
+    adjust(&mut req);
     let view = super::View {
-        classname: Some(klass),
+        classname: Some(class.to_string()),
         itemid: None,
-        template: "search".into(),
+        template: template.to_string(),
     };
     templates
         .render(ctx.db, ctx.tracker, &req, &view, messages)
@@ -2074,12 +2090,6 @@ fn render_query_form(ctx: &RenderCtx, class: &str, id: &str) -> Result<JValue, T
 }
 
 fn render_with(ctx: &RenderCtx, class: &str, name: &str, kw: &Kwargs) -> Result<JValue, TplError> {
-    let Some((templates, messages)) = ctx.page else {
-        return Err(TplError::new(
-            ErrorKind::InvalidOperation,
-            "renderWith is only available while a page is rendered",
-        ));
-    };
     let text = |v: &JValue| -> String {
         if let Some(s) = v.as_str() {
             return s.to_string();
@@ -2135,16 +2145,5 @@ fn render_with(ctx: &RenderCtx, class: &str, name: &str, kw: &Kwargs) -> Result<
         }
     }
     kw.assert_all_used()?;
-    let mut req = ctx.req.clone();
-    req.form = form;
-    req.method = "GET".into();
-    let view = super::View {
-        classname: Some(class.to_string()),
-        itemid: None,
-        template: name.to_string(),
-    };
-    templates
-        .render(ctx.db, ctx.tracker, &req, &view, messages)
-        .map(JValue::from_safe_string)
-        .map_err(|e| TplError::new(ErrorKind::InvalidOperation, e.to_string()))
+    render_nested(ctx, "renderWith", class, name, form, |_| {})
 }
