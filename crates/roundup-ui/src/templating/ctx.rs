@@ -310,17 +310,26 @@ thread_local! {
     static CURRENT: Cell<*const ()> = const { Cell::new(std::ptr::null()) };
 }
 
-/// Run `f` with `ctx` reachable through [`with`] on this thread.
-pub(crate) fn enter<R>(ctx: &RenderCtx<'_>, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const ());
+/// Run `f` with `ptr` in the thread-local `slot`, putting the previous
+/// value back when `f` returns or unwinds (so calls nest).
+pub(crate) fn scoped<R>(
+    slot: &'static std::thread::LocalKey<Cell<*const ()>>,
+    ptr: *const (),
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore(&'static std::thread::LocalKey<Cell<*const ()>>, *const ());
     impl Drop for Restore {
         fn drop(&mut self) {
-            CURRENT.with(|c| c.set(self.0));
+            self.0.with(|c| c.set(self.1));
         }
     }
-    let ptr = ctx as *const RenderCtx<'_> as *const ();
-    let _restore = Restore(CURRENT.with(|c| c.replace(ptr)));
+    let _restore = Restore(slot, slot.with(|c| c.replace(ptr)));
     f()
+}
+
+/// Run `f` with `ctx` reachable through [`with`] on this thread.
+pub(crate) fn enter<R>(ctx: &RenderCtx<'_>, f: impl FnOnce() -> R) -> R {
+    scoped(&CURRENT, (ctx as *const RenderCtx<'_>).cast::<()>(), f)
 }
 
 /// Use the render context of the page being rendered on this thread.

@@ -22,15 +22,7 @@ thread_local! {
 /// Run `f` (an extension function call) with `state` available to the
 /// template objects it was given.
 pub(crate) fn with_state_set<R>(state: &State<'_, '_>, f: impl FnOnce() -> R) -> R {
-    struct Restore(*const ());
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            STATE.with(|s| s.set(self.0));
-        }
-    }
-    let p = (state as *const State<'_, '_>).cast::<()>();
-    let _restore = Restore(STATE.with(|s| s.replace(p)));
-    f()
+    super::ctx::scoped(&STATE, (state as *const State<'_, '_>).cast::<()>(), f)
 }
 
 fn with_state<R>(f: impl FnOnce(&State<'_, '_>) -> Result<R, TplError>) -> roundup_core::Result<R> {
