@@ -8,7 +8,8 @@
 //! The rules every front end shares live here too: logging in
 //! ([`auth`]), who may do what ([`authz`]), cross-site request checks
 //! ([`csrf`]), rate limits ([`ratelimit`]), designators ([`designator`])
-//! and index/query arguments ([`query_args`]).
+//! and index/query arguments ([`query_args`]), and message translation
+//! ([`i18n`]).
 pub mod auth;
 pub mod authz;
 pub mod backend;
@@ -24,6 +25,7 @@ pub mod detectors;
 pub mod error;
 pub mod extensions;
 pub mod filter;
+pub mod i18n;
 pub mod mail;
 pub mod nosy;
 pub mod password;
