@@ -64,9 +64,16 @@ pub struct CElement {
     pub use_macro: Option<Expr>,
     pub define_slot: Option<String>,
     pub fill_slot: Option<String>,
-    /// `i18n:name`: without `tal:content` the element stands for its
-    /// content (TAL's implicit replace), so its tag is not output.
-    pub i18n_name: bool,
+    /// `i18n:name`: the variable the element's text is in the message
+    /// of the enclosing `i18n:translate`. Without `tal:content` the
+    /// element stands for its content (TAL's implicit replace), so its
+    /// tag is not output.
+    pub i18n_name: Option<String>,
+    /// `i18n:translate`: the message id (empty: the content's text).
+    pub translate: Option<String>,
+    /// `i18n:attributes`: attributes (lower case) whose values are
+    /// translated, each with its message id if one is given.
+    pub i18n_attrs: Vec<(String, Option<String>)>,
     /// The `fill-slot`s of a `use-macro` element, by slot name.
     pub fills: HashMap<String, Arc<CElement>>,
 }
@@ -221,6 +228,7 @@ impl Compiler<'_> {
             ..CElement::default()
         };
         let mut seen: Vec<String> = Vec::new();
+        let mut i18n_attrs = None;
         for a in el.attrs {
             let (ns, local) = match a.name.split_once(':') {
                 Some((ns @ ("tal" | "metal" | "i18n"), local)) => (Some(ns), local.to_string()),
@@ -295,7 +303,19 @@ impl Compiler<'_> {
                 ("metal", "use-macro") => c.use_macro = Some(self.expr(line, &key, &value)?),
                 ("metal", "define-slot") => c.define_slot = Some(value.trim().to_string()),
                 ("metal", "fill-slot") => c.fill_slot = Some(value.trim().to_string()),
-                ("i18n", "name") => c.i18n_name = true,
+                ("i18n", "name") => {
+                    let name = value.trim();
+                    let ok = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+                        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !ok {
+                        return Err(self.err(line, format!("illegal i18n:name {name:?}")));
+                    }
+                    c.i18n_name = Some(name.to_string());
+                }
+                ("i18n", "translate") => c.translate = Some(value.trim().to_string()),
+                ("i18n", "attributes") => i18n_attrs = Some(value),
+                // domain, source, target, data, comment: one catalog
+                // serves a tracker, so these change nothing here
                 ("i18n", _) => {}
                 _ => return Err(self.err(line, format!("unknown attribute {key}"))),
             }
@@ -334,6 +354,16 @@ impl Compiler<'_> {
                 c.attributes.push((a.name.clone(), expr));
             }
         }
+        if let Some(text) = i18n_attrs {
+            let known: Vec<String> = c
+                .attrs
+                .iter()
+                .filter(|a| a.value.is_some())
+                .map(|a| a.name.to_ascii_lowercase())
+                .chain(c.attributes.iter().map(|(n, _)| n.to_ascii_lowercase()))
+                .collect();
+            c.i18n_attrs = i18n_attributes(&text, &known).map_err(|m| self.err(line, m))?;
+        }
         if c.content.is_some() && c.replace.is_some() {
             return Err(self.err(line, "tal:content and tal:replace on one element"));
         }
@@ -349,6 +379,32 @@ impl Compiler<'_> {
         }
         Ok(c)
     }
+}
+
+/// `i18n:attributes="title; alt msgid"` (or `title alt`, or `title
+/// msgid` when `msgid` is no attribute of the element): each attribute,
+/// lower case, with its explicit message id.
+fn i18n_attributes(text: &str, known: &[String]) -> Result<Vec<(String, Option<String>)>, String> {
+    let mut out = Vec::new();
+    let words: Vec<&str> = text.split_whitespace().collect();
+    if !text.contains(';') && words.len() == 2 && !known.contains(&words[1].to_ascii_lowercase()) {
+        out.push((words[0].to_ascii_lowercase(), Some(words[1].to_string())));
+    } else if text.contains(';') {
+        for part in text.split(';') {
+            let mut words = part.split_whitespace();
+            if part.split_whitespace().count() > 2 {
+                return Err(format!("illegal i18n:attributes entry {:?}", part.trim()));
+            }
+            if let Some(attr) = words.next() {
+                out.push((attr.to_ascii_lowercase(), words.next().map(str::to_string)));
+            }
+        }
+    } else {
+        for attr in text.split_whitespace() {
+            out.push((attr.to_ascii_lowercase(), None));
+        }
+    }
+    Ok(out)
 }
 
 /// The `fill-slot` elements under a `use-macro` element, not looking

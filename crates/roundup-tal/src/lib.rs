@@ -18,8 +18,12 @@
 //! take the `fill-slot`s of the use site; variables are dynamically
 //! scoped, so a macro sees the variables of the page that uses it.
 //!
-//! i18n attributes are accepted and leave the text as written: trackers
-//! without message catalogs render their source text.
+//! `i18n:translate` makes an element's content a message: its text, with
+//! whitespace folded and each `i18n:name` element as `${name}`, is looked
+//! up in the catalog [`render_translated`] is given, and the translation
+//! (or the folded text itself) is written with the names filled in.
+//! `i18n:attributes` translates attribute values. `i18n:domain` and the
+//! rest are accepted: a tracker has one catalog.
 
 mod compile;
 mod parse;
@@ -31,7 +35,7 @@ mod values;
 use std::sync::Arc;
 
 pub use compile::Program;
-pub use render::render;
+pub use render::{render, render_translated};
 pub use values::{bound, default_value, is_default, py_repr, py_str};
 
 /// Where `templates/<name>` finds other templates (for their macros).

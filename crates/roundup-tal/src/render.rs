@@ -97,6 +97,12 @@ pub struct Ctx<'a, 'st, 'env> {
     depth: usize,
     /// `path()`/`string()` texts compiled at run time.
     dynamic: HashMap<String, Arc<Expr>>,
+    /// The message catalog: a message id to its translation (the id
+    /// itself when there is none).
+    translate: &'a dyn Fn(&str) -> String,
+    /// The `i18n:name` values of each `i18n:translate` being rendered,
+    /// innermost last.
+    i18n: Vec<Vec<(String, String)>>,
 }
 
 /// Render a template with these variables. `templates`, `template`,
@@ -107,6 +113,19 @@ pub fn render(
     loader: Arc<dyn Loader>,
     state: &State,
     vars: Vec<(String, Value)>,
+) -> Result<String, TalError> {
+    render_translated(program, loader, state, vars, &|m: &str| m.to_string())
+}
+
+/// [`render`], with `i18n:translate` and `i18n:attributes` messages
+/// looked up by `translate` (which answers a message id with its
+/// translation, or the id itself).
+pub fn render_translated(
+    program: &Arc<Program>,
+    loader: Arc<dyn Loader>,
+    state: &State,
+    vars: Vec<(String, Value)>,
+    translate: &dyn Fn(&str) -> String,
 ) -> Result<String, TalError> {
     let mut globals: HashMap<String, Value> = HashMap::new();
     globals.insert("templates".into(), Value::from_object(TemplatesObj(loader)));
@@ -128,6 +147,8 @@ pub fn render(
         line: 0,
         depth: 0,
         dynamic: HashMap::new(),
+        translate,
+        i18n: Vec::new(),
     };
     let mut out = String::with_capacity(16 * 1024);
     ctx.nodes(&program.nodes, &Slots::default(), &mut out)?;
@@ -538,21 +559,82 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
     }
 
     fn body(&mut self, e: &Arc<CElement>, slots: &Slots, out: &mut String) -> Result<(), TalError> {
+        // inside a message, an `i18n:name` element gives a `${name}`
+        // placeholder and its text becomes the variable's value
+        let name = e.i18n_name.as_ref().filter(|_| !self.i18n.is_empty());
         if let Some(r) = &e.replace {
             self.line = e.line;
             let v = self.eval_stmt(&r.expr)?;
             if !is_default(&v) {
-                self.emit(&v, r.structure, out);
+                match name {
+                    Some(name) => {
+                        let mut text = String::new();
+                        self.emit(&v, r.structure || v.is_safe(), &mut text);
+                        self.placeholder(name, text, out);
+                    }
+                    None => self.emit(&v, r.structure, out),
+                }
                 return Ok(());
             }
         }
-        let mut attrs = Vec::with_capacity(e.attributes.len());
+        match name {
+            Some(name) => {
+                let mut text = String::new();
+                self.element_body(e, slots, &mut text)?;
+                self.placeholder(name, normalize_message(&text), out);
+                Ok(())
+            }
+            None => self.element_body(e, slots, out),
+        }
+    }
+
+    /// Record an `i18n:name` value and write its placeholder.
+    fn placeholder(&mut self, name: &str, value: String, out: &mut String) {
+        if let Some(frame) = self.i18n.last_mut() {
+            frame.retain(|(n, _)| n != name);
+            frame.push((name.to_string(), value));
+        }
+        out.push_str("${");
+        out.push_str(name);
+        out.push('}');
+    }
+
+    /// The element's tags (unless omitted) around its content.
+    fn element_body(
+        &mut self,
+        e: &Arc<CElement>,
+        slots: &Slots,
+        out: &mut String,
+    ) -> Result<(), TalError> {
+        let mut attrs = Vec::with_capacity(e.attributes.len() + e.i18n_attrs.len());
         for (name, expr) in &e.attributes {
             self.line = e.line;
-            attrs.push((name.as_str(), self.eval_stmt(expr)?));
+            let mut v = self.eval_stmt(expr)?;
+            if let Some((_, msgid)) = e
+                .i18n_attrs
+                .iter()
+                .find(|(a, _)| a.eq_ignore_ascii_case(name))
+            {
+                if !(is_default(&v) || v.is_none() || v.is_undefined()) {
+                    let text = py_str(&v);
+                    v = Value::from((self.translate)(msgid.as_deref().unwrap_or(&text)));
+                }
+            }
+            attrs.push((name.as_str(), v));
+        }
+        for (name, msgid) in &e.i18n_attrs {
+            if attrs.iter().any(|(n, _)| n.eq_ignore_ascii_case(name)) {
+                continue;
+            }
+            let Some(a) = e.attrs.iter().find(|a| a.name.eq_ignore_ascii_case(name)) else {
+                continue;
+            };
+            let Some(value) = &a.value else { continue };
+            let t = (self.translate)(msgid.as_deref().unwrap_or(value));
+            attrs.push((a.name.as_str(), Value::from(t)));
         }
         let omit = e.omit_always
-            || (e.i18n_name && e.content.is_none())
+            || (e.i18n_name.is_some() && e.content.is_none())
             || match &e.omit_tag {
                 None => false,
                 Some(None) => true,
@@ -564,6 +646,37 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
         if !omit {
             self.start_tag(e, &attrs, e.content.is_some(), out);
         }
+        match &e.translate {
+            Some(msgid) => {
+                // The content, rendered aside, is the message (unless the
+                // id is given); the translation is written as markup.
+                self.i18n.push(Vec::new());
+                let mut text = String::new();
+                let r = self.content(e, slots, &mut text);
+                let names = self.i18n.pop().unwrap_or_default();
+                r?;
+                let id = if msgid.is_empty() {
+                    normalize_message(&text)
+                } else {
+                    msgid.clone()
+                };
+                let translated = (self.translate)(&id);
+                out.push_str(&interpolate(&translated, &names));
+            }
+            None => self.content(e, slots, out)?,
+        }
+        if !omit {
+            self.end_tag(e, e.content.is_some(), out);
+        }
+        Ok(())
+    }
+
+    fn content(
+        &mut self,
+        e: &Arc<CElement>,
+        slots: &Slots,
+        out: &mut String,
+    ) -> Result<(), TalError> {
         match &e.content {
             Some(Insert { structure, expr }) => {
                 self.line = e.line;
@@ -575,9 +688,6 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
                 }
             }
             None => self.nodes(&e.children, slots, out)?,
-        }
-        if !omit {
-            self.end_tag(e, e.content.is_some(), out);
         }
         Ok(())
     }
@@ -661,4 +771,70 @@ impl<'a, 'st, 'env> Ctx<'a, 'st, 'env> {
             out.push('>');
         }
     }
+}
+
+/// TAL's message id of a text: whitespace at the ends dropped, inner
+/// runs folded to one space.
+fn normalize_message(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for w in text.split_whitespace() {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// `${name}` and `$name` in a translated message replaced by the values
+/// of the message's `i18n:name` elements; other `$` text is kept.
+fn interpolate(text: &str, names: &[(String, String)]) -> String {
+    if names.is_empty() || !text.contains('$') {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(after2) = after.strip_prefix('$') {
+            out.push_str("$$");
+            rest = after2;
+            continue;
+        }
+        let name_len = |s: &str| {
+            s.char_indices()
+                .find(|(j, c)| {
+                    !(c.is_ascii_alphanumeric() || *c == '_')
+                        || (*j == 0 && !c.is_ascii_alphabetic())
+                })
+                .map_or(s.len(), |(j, _)| j)
+        };
+        let (name, used) = match after.strip_prefix('{') {
+            Some(inner) => {
+                let n = name_len(inner);
+                if n > 0 && inner[n..].starts_with('}') {
+                    (&inner[..n], n + 2)
+                } else {
+                    ("", 0)
+                }
+            }
+            None => {
+                let n = name_len(after);
+                (&after[..n], n)
+            }
+        };
+        match names.iter().find(|(n, _)| !name.is_empty() && n == name) {
+            Some((_, v)) => {
+                out.push_str(v);
+                rest = &after[used..];
+            }
+            None => {
+                out.push('$');
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }

@@ -383,3 +383,104 @@ fn chameleon_reads_python_by_default_and_interpolates() {
         "{e}"
     );
 }
+
+/// Render `src` with a small German catalog.
+fn german(src: &str) -> String {
+    let env = Environment::new();
+    let state = env.empty_state();
+    let program = compile("t.html", src).unwrap_or_else(|e| panic!("{e}"));
+    let loader: Arc<dyn Loader> = Arc::new(Templates::default());
+    let catalog = |m: &str| -> String {
+        match m {
+            "Search" => "Suche".into(),
+            "Edit <b>now</b>" => "Jetzt <b>bearbeiten</b>".into(),
+            "Hello ${user}, you have ${n} new" => "Hallo ${user}, ${n} neue".into(),
+            "Show ${what}" => "${what} zeigen".into(),
+            "open" => "offen".into(),
+            "close_id" => "Dies schliessen".into(),
+            "help_id" => "Hilfe".into(),
+            other => other.to_string(),
+        }
+    };
+    roundup_tal::render_translated(
+        &program,
+        loader,
+        &state,
+        vec![
+            ("user".to_string(), Value::from("joe & co")),
+            ("n".to_string(), Value::from(3)),
+            ("what".to_string(), Value::from("open")),
+        ],
+        &catalog,
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+#[test]
+fn i18n_translate_names_and_attributes() {
+    // the content's text, whitespace folded, is the message id
+    assert_eq!(
+        german("<a i18n:translate=\"\">\n  Search\n</a>"),
+        "<a>Suche</a>"
+    );
+    // markup inside belongs to the message; the translation is markup
+    assert_eq!(
+        german("<p i18n:translate=\"\">Edit <b>now</b></p>"),
+        "<p>Jetzt <b>bearbeiten</b></p>"
+    );
+    // untranslated text is written folded, as Roundup does
+    assert_eq!(
+        german("<p i18n:translate=\"\"> Not   in\n catalog </p>"),
+        "<p>Not in catalog</p>"
+    );
+    // an explicit id is looked up instead of the text
+    assert_eq!(
+        german("<p i18n:translate=\"help_id\">Help text</p>"),
+        "<p>Hilfe</p>"
+    );
+    assert_eq!(
+        german("<p i18n:translate=\"unknown_id\">Help</p>"),
+        "<p>unknown_id</p>"
+    );
+    // i18n:name: replace's value (escaped), or the element's text
+    assert_eq!(
+        german("<p i18n:translate=\"\">Hello <b tal:replace=\"user\" i18n:name=\"user\">x</b>, you have <span i18n:name=\"n\"><i tal:replace=\"n\"/></span> new</p>"),
+        "<p>Hallo joe &amp; co, 3 neue</p>"
+    );
+    // with tal:content the element's tags are part of the value
+    assert_eq!(
+        german("<p i18n:translate=\"\">Show <em tal:content=\"what\" i18n:name=\"what\"/></p>"),
+        "<p><em>open</em> zeigen</p>"
+    );
+    // a dynamic content is itself the message
+    assert_eq!(
+        german("<td tal:content=\"what\" i18n:translate=\"\"/>"),
+        "<td>offen</td>"
+    );
+    // tal:replace wins over i18n:translate (the value is not translated)
+    assert_eq!(
+        german("<td tal:replace=\"what\" i18n:translate=\"\"/>"),
+        "open"
+    );
+    // static and dynamic attributes, with and without ids
+    assert_eq!(
+        german("<input value=\"Search\" title=\"x\" i18n:attributes=\"value; title close_id\">"),
+        "<input value=\"Suche\" title=\"Dies schliessen\">"
+    );
+    assert_eq!(
+        german(
+            "<input tal:attributes=\"value what\" alt=\"Search\" i18n:attributes=\"value alt\">"
+        ),
+        "<input alt=\"Suche\" value=\"offen\">"
+    );
+    // a name outside any message is the plain value
+    assert_eq!(german("<b tal:replace=\"what\" i18n:name=\"w\"/>"), "open");
+    let e = compile("t.html", "<b i18n:attributes=\"title a b;\" title=\"t\">")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("illegal i18n:attributes"), "{e}");
+    let e = compile("t.html", "<b i18n:name=\"1x\">")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("illegal i18n:name"), "{e}");
+}

@@ -1,6 +1,7 @@
 //! Message translation, as Roundup does it: which language a request
 //! gets, which catalogs that language reads, and how a message is
-//! looked up and filled in.
+//! looked up. (How a page template builds its message ids and fills in
+//! `${name}` is the template language's, in roundup-tal.)
 //!
 //! A language reads, best first: the tracker home's `locale/<lang>.po`
 //! (or `.mo`), then `<dir>/<lang>/LC_MESSAGES/roundup.mo` of each system
@@ -71,78 +72,6 @@ impl Translator {
             .find_map(|c| c.get_in_context(ctx, msgid))
             .unwrap_or(msgid)
     }
-
-    /// A page template's message: translated, then `${name}` filled in
-    /// from `mapping` (Roundup's TranslationService.translate).
-    pub fn translate(&self, msgid: &str, mapping: &dyn Fn(&str) -> Option<String>) -> String {
-        interpolate(self.gettext(msgid), mapping)
-    }
-}
-
-/// TAL's `${name}`/`$name` substitution: names `mapping` knows are
-/// replaced, others (and `$$`) are left as they are.
-pub fn interpolate(text: &str, mapping: &dyn Fn(&str) -> Option<String>) -> String {
-    if !text.contains('$') {
-        return text.to_string();
-    }
-    let name_len = |s: &str| -> usize {
-        let mut chars = s.char_indices();
-        match chars.next() {
-            Some((_, c)) if c.is_ascii_alphabetic() => {}
-            _ => return 0,
-        }
-        chars
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || *c == '_'))
-            .map_or(s.len(), |(i, _)| i)
-    };
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find('$') {
-        out.push_str(&rest[..i]);
-        let after = &rest[i + 1..];
-        // `$$` escapes: neither dollar starts a name
-        if let Some(after2) = after.strip_prefix('$') {
-            out.push_str("$$");
-            rest = after2;
-            continue;
-        }
-        let (name, used) = if let Some(inner) = after.strip_prefix('{') {
-            let n = name_len(inner);
-            if n > 0 && inner[n..].starts_with('}') {
-                (&inner[..n], n + 2)
-            } else {
-                ("", 0)
-            }
-        } else {
-            let n = name_len(after);
-            (&after[..n], n)
-        };
-        match (!name.is_empty()).then(|| mapping(name)).flatten() {
-            Some(v) => {
-                out.push_str(&v);
-                rest = &after[used..];
-            }
-            None => {
-                out.push('$');
-                rest = after;
-            }
-        }
-    }
-    out.push_str(rest);
-    out
-}
-
-/// TAL's message id of a text: whitespace at the ends dropped, inner
-/// runs folded to one space.
-pub fn normalize_space(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for w in text.split_whitespace() {
-        if !out.is_empty() {
-            out.push(' ');
-        }
-        out.push_str(w);
-    }
-    out
 }
 
 /// The locale names to try for `lang`, most specific first
@@ -434,22 +363,6 @@ fn find_file(locales: &[String], base: impl Fn(&str) -> PathBuf) -> Option<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn interpolation_as_tal() {
-        let m = |n: &str| match n {
-            "user" => Some("joe".to_string()),
-            "n" => Some("3".to_string()),
-            _ => None,
-        };
-        assert_eq!(interpolate("Hi ${user}, $n new", &m), "Hi joe, 3 new");
-        assert_eq!(
-            interpolate("${other} $$user ${ bad} $", &m),
-            "${other} $$user ${ bad} $"
-        );
-        assert_eq!(interpolate("$user_x", &m), "$user_x");
-        assert_eq!(normalize_space("  a \n\t b  "), "a b");
-    }
 
     #[test]
     fn locale_names_expand_like_gettext() {
