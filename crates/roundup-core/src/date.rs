@@ -1333,54 +1333,56 @@ impl Interval {
     /// Roundup's `Interval.pretty()`: a rough English description such as
     /// "in 2 hours", "3 weeks ago", "tomorrow", "just now".
     pub fn pretty(&self) -> String {
-        fn count(n: i64, one: &str, many: &str) -> String {
-            if n == 1 {
-                format!("{n} {one}")
-            } else {
-                format!("{n} {many}")
-            }
-        }
+        self.pretty_in(&crate::i18n::Translator::default())
+    }
+
+    /// [`Interval::pretty`] in the translator's language (Roundup's
+    /// messages: `%(number)s week`, `%s ago`, `just now`, ...).
+    pub fn pretty_in(&self, t: &crate::i18n::Translator) -> String {
+        let count = |n: i64, one: &str, many: &str| -> String {
+            t.ngettext(one, many, n.unsigned_abs())
+                .replace("%(number)s", &n.to_string())
+        };
         let ahead = self.sign > 0;
         let quarters = self.minutes.div_euclid(15);
         let text = if self.years != 0 {
-            count(self.years, "year", "years")
+            count(self.years, "%(number)s year", "%(number)s years")
         } else if self.months != 0 || self.days > 28 {
             let months = (self.months.saturating_mul(30).saturating_add(self.days) / 30).max(1);
-            count(months, "month", "months")
+            count(months, "%(number)s month", "%(number)s months")
         } else if self.days > 7 {
-            count(self.days / 7, "week", "weeks")
+            count(self.days / 7, "%(number)s week", "%(number)s weeks")
         } else if self.days > 1 {
-            count(self.days, "day", "days")
+            count(self.days, "%(number)s day", "%(number)s days")
         } else if self.days == 1 || self.hours > 12 {
-            return if ahead { "tomorrow" } else { "yesterday" }.to_string();
+            return t
+                .gettext(if ahead { "tomorrow" } else { "yesterday" })
+                .to_string();
         } else if self.hours > 1 {
-            count(self.hours, "hour", "hours")
+            count(self.hours, "%(number)s hour", "%(number)s hours")
         } else if self.hours == 1 {
             if self.minutes < 15 {
-                "an hour".to_string()
+                t.gettext("an hour").to_string()
             } else if quarters == 2 {
-                "1 1/2 hours".to_string()
+                t.gettext("1 1/2 hours").to_string()
             } else {
-                format!("1 {quarters}/4 hours")
+                count(quarters, "1 %(number)s/4 hours", "1 %(number)s/4 hours")
             }
         } else if self.minutes < 1 {
-            return if ahead { "in a moment" } else { "just now" }.to_string();
+            return t
+                .gettext(if ahead { "in a moment" } else { "just now" })
+                .to_string();
         } else if self.minutes == 1 {
-            "1 minute".to_string()
+            t.gettext("1 minute").to_string()
         } else if self.minutes < 15 {
-            count(self.minutes, "minute", "minutes")
+            count(self.minutes, "%(number)s minute", "%(number)s minutes")
         } else if quarters == 2 {
-            "1/2 an hour".to_string()
-        } else if quarters == 1 {
-            "1/4 hour".to_string()
+            t.gettext("1/2 an hour").to_string()
         } else {
-            format!("{quarters}/4 hours")
+            count(quarters, "%(number)s/4 hour", "%(number)s/4 hours")
         };
-        if ahead {
-            format!("in {text}")
-        } else {
-            format!("{text} ago")
-        }
+        let frame = t.gettext(if ahead { "in %s" } else { "%s ago" });
+        frame.replacen("%s", &text, 1)
     }
 }
 

@@ -124,6 +124,8 @@ impl Roundup26 {
     pub const ADMIN: &'static str = "/opt/rvenv/bin/roundup-admin";
     pub const SERVER: &'static str = "/opt/rvenv/bin/roundup-server";
     pub const PYTHON: &'static str = "/opt/rvenv/bin/python";
+    /// Roundup's message catalogs, `<lang>/LC_MESSAGES/roundup.mo`.
+    pub const LOCALE: &'static str = "/opt/rvenv/share/locale";
 
     /// Roundup 2.6 if it can run here; otherwise [`missing`] (a failure
     /// under CI) and `None`.

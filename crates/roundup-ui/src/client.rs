@@ -109,6 +109,9 @@ pub struct Client<'a> {
     pub form_wins: bool,
     /// The `@csrf` tokens issued for this response, with their lifetimes.
     pub issued: IssuedTokens,
+    /// The languages the request asked for, and their messages.
+    pub languages: Vec<String>,
+    pub translator: Arc<roundup_core::i18n::Translator>,
 }
 
 /// The tracker's base URL for this request: `[tracker] web`, or the
@@ -200,7 +203,12 @@ pub fn handle(st: &Arc<UiState>, inc: &Incoming) -> Reply {
         nonce: sessions::random_key(30, true),
         form_wins: false,
         issued: Arc::default(),
+        languages: Vec::new(),
+        translator: roundup_core::i18n::Translator::null(),
     };
+    if let Err(e) = c.determine_language() {
+        return Reply::html(500, error_page("Tracker error", &e.to_string()));
+    }
     let mut reply = match c.run() {
         Ok(r) => r,
         Err(flow) => c.finish(flow),
@@ -233,6 +241,38 @@ impl<'a> Client<'a> {
             }
         }
         self.render_context()
+    }
+
+    /// The request's language and its catalogs (Roundup's
+    /// determine_language): `@language` (remembered in a cookie), the
+    /// `roundup_language` cookie, the browser's, the tracker's.
+    fn determine_language(&mut self) -> Result<(), roundup_core::i18n::CatalogError> {
+        let form = self.form.iter().find_map(|(k, v)| match v {
+            FormValue::Text(t) if k == "@language" => Some(t.clone()),
+            _ => None,
+        });
+        let config = self.st.tracker.config();
+        let (languages, set_cookie) = roundup_core::i18n::choose_language(
+            form.as_deref(),
+            cookie_value(self.inc, "roundup_language"),
+            self.inc.header("accept-language"),
+            config
+                .get_bool("web", "use_browser_language")
+                .unwrap_or(true),
+            config.tracker_language(),
+        );
+        if let Some(value) = set_cookie {
+            let expires = if value.is_empty() {
+                Some(0)
+            } else {
+                Some(crate::reply::now_secs() + 365 * 24 * 3600)
+            };
+            let c = self.cookie_named("roundup_language", &value, expires);
+            self.cookies.push(c);
+        }
+        self.translator = self.st.catalogs.translator(&languages)?;
+        self.languages = languages;
+        Ok(())
     }
 
     // ------------------------------------------------------------------
@@ -273,9 +313,14 @@ impl<'a> Client<'a> {
         Ok(())
     }
 
-    /// A cookie header value in Roundup's format.
+    /// A session cookie header value in Roundup's format.
     fn cookie(&self, value: &str, expires: Option<u64>) -> String {
-        let mut s = format!("{}={}; Path={};", self.cookie_name, value, self.cookie_path);
+        self.cookie_named(&self.cookie_name, value, expires)
+    }
+
+    /// A cookie header value in Roundup's format.
+    fn cookie_named(&self, name: &str, value: &str, expires: Option<u64>) -> String {
+        let mut s = format!("{name}={value}; Path={};", self.cookie_path);
         if let Some(t) = expires {
             s.push_str(&format!(" expires={};", crate::reply::http_date(t)));
         }
@@ -712,6 +757,7 @@ impl<'a> Client<'a> {
             session_id: self.sid.clone(),
             headers: self.inc.headers.clone(),
             query: self.inc.query.clone(),
+            translator: self.translator.clone(),
         }
     }
 
@@ -837,7 +883,7 @@ impl<'a> Client<'a> {
             view.itemid,
             view.template,
         );
-        for m in self.ok.iter().chain(&self.err) {
+        for m in self.ok.iter().chain(&self.err).chain(&self.languages) {
             k.push_str(m);
             k.push('\0');
         }

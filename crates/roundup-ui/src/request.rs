@@ -43,6 +43,9 @@ pub struct WebRequest {
     /// The raw query string of the URL (empty when it had none), for
     /// Roundup's `request.env['QUERY_STRING']`.
     pub query: String,
+    /// The messages of the request's language (see
+    /// [`roundup_core::i18n::choose_language`]).
+    pub translator: Arc<roundup_core::i18n::Translator>,
 }
 
 /// A function that creates and stores a new one-time CSRF token and
@@ -115,6 +118,11 @@ impl WebRequest {
     /// `utils.anti_csrf_nonce()`), valid for this user and session only.
     pub fn anti_csrf_nonce(&self) -> String {
         self.csrf.issue(None)
+    }
+
+    /// A message in the request's language.
+    pub fn gettext<'a>(&'a self, msgid: &'a str) -> &'a str {
+        self.translator.gettext(msgid)
     }
 
     /// A request header's value (name case-insensitive).

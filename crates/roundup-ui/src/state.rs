@@ -25,6 +25,8 @@ pub struct UiState {
     pub csrf_signer: TokenSigner,
     /// Rendered pages for repeated identical requests.
     pub pages: PageCache,
+    /// The tracker's message catalogs (its `locale/`, then the system's).
+    pub catalogs: roundup_core::i18n::Catalogs,
 }
 
 impl Deref for UiState {
@@ -58,7 +60,9 @@ impl UiState {
             .config()
             .our_bytes("web", "page_cache_size")
             .map_err(|e| roundup_core::Error::Config(e.to_string()))?;
+        let catalogs = roundup_core::i18n::Catalogs::for_tracker(tracker.home());
         Ok(UiState {
+            catalogs,
             csrf_signer: TokenSigner::new(&secret),
             pages: PageCache::with_budget(page_budget),
             served,

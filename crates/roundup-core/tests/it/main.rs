@@ -8,6 +8,7 @@ mod config_roundup26;
 mod date_behaviour;
 mod date_vectors;
 mod filter_parse;
+mod i18n_roundup26;
 mod password_vectors;
 mod pyrepr_cases;
 mod pyrepr_codec;

@@ -115,7 +115,10 @@ impl<'a> RenderCtx<'a> {
     /// if it ends the page, answers it as a refusal (403 and the front
     /// page with the message), not as a template error.
     pub fn refuse(&self, action: &str, class: &str) -> TplError {
-        let message = format!("You are not allowed to {action} items of class {class}");
+        let message = self
+            .tr("You are not allowed to %(action)s items of class %(class)s")
+            .replace("%(action)s", action)
+            .replace("%(class)s", class);
         *self.unauthorised.borrow_mut() = Some(message.clone());
         TplError::new(ErrorKind::InvalidOperation, message)
     }
@@ -292,6 +295,11 @@ impl<'a> RenderCtx<'a> {
             Ok(Some(v)) if lp != "id" => v.to_string(),
             _ => id.to_string(),
         }
+    }
+
+    /// A message in the page's language (Roundup's templating `self._`).
+    pub fn tr<'s>(&'s self, msgid: &'s str) -> &'s str {
+        self.req.translator.gettext(msgid)
     }
 
     /// Whether `name` is a class of the schema.

@@ -55,7 +55,7 @@ fn label_of(ctx: &RenderCtx<'_>, class: &str, id: &str) -> Option<String> {
     }
     Some(match ctx.db.get(class, id, &lp) {
         Ok(Some(v)) => escape(&v.to_string()),
-        _ => "[label is missing]".to_string(),
+        _ => ctx.tr("[label is missing]").to_string(),
     })
 }
 
@@ -98,7 +98,7 @@ fn current_text(
     prop: &Property,
 ) -> Option<String> {
     if !ctx.may_view(class, Some(name), Some(id)) {
-        return Some("[hidden]".into());
+        return Some(ctx.tr("[hidden]").into());
     }
     let value = ctx.value(class, id, name).ok().flatten();
     let text = match &value {
@@ -139,6 +139,8 @@ fn set_cell(
     for (k, v) in pairs {
         let PyValue::Str(name) = k else { continue };
         let Some(prop) = cls.prop(name) else { continue };
+        // the property's name as shown (Roundup translates it)
+        let shown = ctx.tr(name);
         if !current.iter().any(|(n, _)| n == name) {
             let c = current_text(ctx, class, id, name, prop);
             current.push((name.clone(), c));
@@ -189,7 +191,7 @@ fn set_cell(
                     }
                     ml.push(format!("{sublabel}{}", subml.join(", ")));
                 }
-                cell.push(format!("{name}:\n  {}", ml.join(", ")));
+                cell.push(format!("{shown}:\n  {}", ml.join(", ")));
             }
             PropType::Link if !empty => {
                 let lid = py_text(v);
@@ -201,7 +203,7 @@ fn set_cell(
                         } else {
                             label
                         };
-                        let mut line = format!("{name}: {old}");
+                        let mut line = format!("{shown}: {old}");
                         if let Some(c) = cur(current) {
                             line.push_str(&format!(" -> {c}"));
                             set_cur(current, old);
@@ -214,7 +216,7 @@ fn set_cell(
                 let d = Date::from_serialised(&py_text(v))
                     .map(|d| d.formal(&ctx.tz))
                     .unwrap_or_else(|_| py_text(v));
-                let mut line = format!("{name}: {d}");
+                let mut line = format!("{shown}: {d}");
                 if let Some(c) = cur(current) {
                     line.push_str(&format!(" -> {c}"));
                     set_cur(current, d);
@@ -223,7 +225,7 @@ fn set_cell(
             }
             PropType::String | PropType::Interval if !empty => {
                 let val = escape(&py_text(v));
-                let mut line = format!("{name}: {val}");
+                let mut line = format!("{shown}: {val}");
                 if let Some(c) = cur(current) {
                     line.push_str(&format!(" -> {c}"));
                     set_cur(current, val);
@@ -232,7 +234,7 @@ fn set_cell(
             }
             PropType::Boolean if !matches!(v, PyValue::None) => {
                 let val = if is_empty(v) { "No" } else { "Yes" }.to_string();
-                let mut line = format!("{name}: {val}");
+                let mut line = format!("{shown}: {val}");
                 if let Some(c) = cur(current) {
                     line.push_str(&format!(" -> {c}"));
                     set_cur(current, val);
@@ -241,7 +243,7 @@ fn set_cell(
             }
             PropType::Password if !matches!(v, PyValue::None) => {
                 let val = "*encrypted*".to_string();
-                let mut line = format!("{name}: {val}");
+                let mut line = format!("{shown}: {val}");
                 if let Some(c) = cur(current) {
                     line.push_str(&format!(" -> {c}"));
                     set_cur(current, val);
@@ -250,14 +252,14 @@ fn set_cell(
             }
             _ if empty => match cur(current) {
                 Some(c) => {
-                    cell.push(format!("{name}: {c}"));
+                    cell.push(format!("{shown}: {c}"));
                     set_cur(current, "(no value)".into());
                 }
-                None => cell.push(format!("{name}: (no value)")),
+                None => cell.push(ctx.tr("%s: (no value)").replacen("%s", shown, 1)),
             },
             _ => {
                 let val = py_text(v);
-                let mut line = format!("{name}: {val}");
+                let mut line = format!("{shown}: {val}");
                 if let Some(c) = cur(current) {
                     line.push_str(&format!(" -> {c}"));
                     set_cur(current, val);
@@ -272,7 +274,7 @@ fn set_cell(
 /// Roundup's `history(showall=False)` table for an item.
 pub(crate) fn history_html(ctx: &RenderCtx<'_>, class: &str, id: &str, showall: bool) -> String {
     if !ctx.may_view(class, None, Some(id)) {
-        return "[hidden]".to_string();
+        return ctx.tr("[hidden]").to_string();
     }
     let Ok(cls) = ctx.db.class(class) else {
         return String::new();
@@ -338,17 +340,17 @@ pub(crate) fn history_html(ctx: &RenderCtx<'_>, class: &str, id: &str, showall: 
         rows.push(format!(
             "<tr><td>{date}</td><td>{}</td><td>{}</td><td>{arg_s}</td></tr>",
             escape(&user),
-            escape(&e.action)
+            ctx.tr(&e.action)
         ));
     }
     let mut out = vec![
         "<table class=\"history table table-condensed table-striped\"><tr><th colspan=\"4\" class=\"header\">".to_string(),
-        "History".to_string(),
+        ctx.tr("History").to_string(),
         "</th></tr><tr>".to_string(),
-        "<th>Date</th>".to_string(),
-        "<th>User</th>".to_string(),
-        "<th>Action</th>".to_string(),
-        "<th>Args</th>".to_string(),
+        ctx.tr("<th>Date</th>").to_string(),
+        ctx.tr("<th>User</th>").to_string(),
+        ctx.tr("<th>Action</th>").to_string(),
+        ctx.tr("<th>Args</th>").to_string(),
         "</tr>".to_string(),
     ];
     out.extend(rows);

@@ -208,26 +208,70 @@ fn is_tal(source: &str, dialect: roundup_tal::Dialect) -> bool {
     marked && !source.contains("{%") && !source.contains("{{")
 }
 
+/// The function `{% trans %}` blocks are rewritten to call.
+const TRANS_FN: &str = "__roundup_trans";
+
 /// Roundup's Jinja2 templates mark translatable text with the i18n
-/// extension's `{% trans %}...{% endtrans %}`; messages are shown as
-/// written, so the tags are dropped and the text kept.
-fn without_trans_tags(source: &str) -> String {
+/// extension's `{% trans %}...{% endtrans %}`, which minijinja lacks: each
+/// block becomes a call translating its text (whitespace control kept).
+fn with_trans_calls(source: &str) -> String {
     if !source.contains("trans") {
         return source.to_string();
     }
     let mut out = String::with_capacity(source.len());
     let mut rest = source;
+    // (the open `{% trans %}`'s leading `-`)
+    let mut open: Option<bool> = None;
+    let mut text = String::new();
     while let Some(start) = rest.find("{%") {
         let Some(len) = rest[start..].find("%}") else {
             break;
         };
         let tag = &rest[start + 2..start + len];
         let word = tag.trim_matches(|c: char| c == '-' || c.is_whitespace());
-        out.push_str(&rest[..start]);
-        if word != "trans" && word != "endtrans" {
-            out.push_str(&rest[start..start + len + 2]);
+        let (lead, trail) = (tag.starts_with('-'), tag.ends_with('-'));
+        match (word, open) {
+            ("trans", None) => {
+                out.push_str(&rest[..start]);
+                open = Some(lead);
+                text.clear();
+                if trail {
+                    rest = rest[start + len + 2..].trim_start();
+                    continue;
+                }
+            }
+            ("endtrans", Some(lead_open)) => {
+                text.push_str(&rest[..start]);
+                if lead {
+                    text.truncate(text.trim_end().len());
+                }
+                let mut lit = String::with_capacity(text.len() + 2);
+                lit.push('"');
+                for c in text.chars() {
+                    match c {
+                        '"' => lit.push_str("\\\""),
+                        '\\' => lit.push_str("\\\\"),
+                        '\n' => lit.push_str("\\n"),
+                        '\r' => lit.push_str("\\r"),
+                        '\t' => lit.push_str("\\t"),
+                        c => lit.push(c),
+                    }
+                }
+                lit.push('"');
+                out.push_str(if lead_open { "{{- " } else { "{{ " });
+                out.push_str(TRANS_FN);
+                out.push('(');
+                out.push_str(&lit);
+                out.push_str(if trail { ") -}}" } else { ") }}" });
+                open = None;
+            }
+            (_, Some(_)) => text.push_str(&rest[..start + len + 2]),
+            (_, None) => out.push_str(&rest[..start + len + 2]),
         }
         rest = &rest[start + len + 2..];
+    }
+    if open.is_some() {
+        out.push_str(&text);
     }
     out.push_str(rest);
     out
@@ -322,7 +366,7 @@ impl Templates {
                     local.insert(name);
                     continue;
                 }
-                let source = without_trans_tags(&source);
+                let source = with_trans_calls(&source);
                 env.add_template_owned(name.clone(), source).map_err(|e| {
                     let line = e.line().map(|l| format!(", line {l}")).unwrap_or_default();
                     Error::Config(format!(
@@ -345,12 +389,17 @@ impl Templates {
         env.add_global("config", JValue::from_object(utils::ConfigObj));
         env.add_global("tracker", JValue::from_object(utils::TrackerObj));
         env.add_global("i18n", JValue::from_object(I18nObj));
-        env.add_function("_", |s: String| s);
-        env.add_function("gettext", |s: String| s);
-        env.add_function(
-            "ngettext",
-            |one: String, many: String, n: i64| if n == 1 { one } else { many },
-        );
+        // Roundup's context gives Jinja2 pages `gettext` and `ngettext`
+        // (and the i18n extension `_`), in the request's language.
+        env.add_function("_", jinja_gettext);
+        env.add_function("gettext", jinja_gettext);
+        env.add_function("ngettext", jinja_ngettext);
+        // `{% trans %}text{% endtrans %}`, rewritten when the template is
+        // read: the translation is markup, as the i18n extension marks it.
+        env.add_function(TRANS_FN, |s: String| -> Result<JValue, minijinja::Error> {
+            let s = s.replace("%%", "%");
+            Ok(JValue::from_safe_string(translated(&s)))
+        });
         // Jinja2's `dict` is Python's: a mapping or a list of pairs, and
         // keywords (minijinja's takes keywords only).
         env.add_function("dict", py_dict);
@@ -492,11 +541,12 @@ impl Templates {
         if let Some(program) = self.tal.programs.get(&name) {
             return ctx::enter(&rctx, || {
                 let state = self.env.empty_state();
-                roundup_tal::render(
+                roundup_tal::render_translated(
                     program,
                     self.tal.clone(),
                     &state,
                     tal_variables(context_value, messages),
+                    &|m: &str| req.gettext(m).to_string(),
                 )
             })
             .map_err(|e| failed(&rctx, e.to_string()));
@@ -553,8 +603,28 @@ fn tal_variables(context: JValue, messages: &PageMessages) -> Vec<(String, JValu
     ]
 }
 
-/// `i18n`: message translation for templates. Trackers without message
-/// catalogs show messages as written.
+/// A message in the language of the page being rendered (as written
+/// outside a render).
+fn translated(msgid: &str) -> String {
+    ctx::with(|c| Ok(c.req.gettext(msgid).to_string())).unwrap_or_else(|_| msgid.to_string())
+}
+
+fn translated_plural(one: &str, many: &str, n: i64) -> String {
+    let n = u64::try_from(n).unwrap_or(0);
+    ctx::with(|c| Ok(c.req.translator.ngettext(one, many, n).to_string()))
+        .unwrap_or_else(|_| if n == 1 { one } else { many }.to_string())
+}
+
+fn jinja_gettext(s: String) -> String {
+    translated(&s)
+}
+
+fn jinja_ngettext(one: String, many: String, n: i64) -> String {
+    translated_plural(&one, &many, n)
+}
+
+/// `i18n`: the request's message translation (Roundup's translator:
+/// `gettext`, `ngettext` and their `u` forms).
 #[derive(Debug)]
 struct I18nObj;
 
@@ -568,11 +638,11 @@ impl minijinja::value::Object for I18nObj {
         match method {
             "gettext" | "ugettext" | "_" => {
                 let (msg,): (String,) = minijinja::value::from_args(args)?;
-                Ok(JValue::from(msg))
+                Ok(JValue::from(translated(&msg)))
             }
             "ngettext" | "ungettext" => {
                 let (one, many, n): (String, String, i64) = minijinja::value::from_args(args)?;
-                Ok(JValue::from(if n == 1 { one } else { many }))
+                Ok(JValue::from(translated_plural(&one, &many, n)))
             }
             _ => Err(minijinja::Error::new(
                 minijinja::ErrorKind::UnknownMethod,

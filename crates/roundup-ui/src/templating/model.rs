@@ -227,11 +227,11 @@ impl Object for ClassObj {
             "designator" => Ok(JValue::from(class)),
             // Roundup's HTMLClass.history: a new item has none
             "history" => with(|ctx| {
-                Ok(JValue::from(if ctx.may_view(class, None, None) {
+                Ok(JValue::from(ctx.tr(if ctx.may_view(class, None, None) {
                     "New node - no history"
                 } else {
                     "[hidden]"
-                }))
+                })))
             }),
             "getkey" => with(|ctx| {
                 Ok(JValue::from(
@@ -581,7 +581,7 @@ fn classhelp(ctx: &RenderCtx<'_>, class: &str, args: &[JValue]) -> Result<String
     Ok(format!(
         "<a class=\"{classes}\" data-helpurl=\"{url}\" data-width=\"{w}\" data-height=\"{h}\" href=\"{url}\" target=\"_blank\" onclick=\"javascript:help_window('{url}', '{w}', '{h}');return false;\" {}>{}</a>",
         extra.join(" "),
-        escape(&label),
+        escape(ctx.tr(&label)),
         w = escape(&width),
         h = escape(&height),
     ))
@@ -609,7 +609,7 @@ pub(crate) fn submit_html(
     let mut parts = vec![TagBuilder::new("input")
         .attr("type", "submit")
         .attr("name", "submit_button")
-        .attr("value", label)
+        .attr("value", ctx.tr(label))
         .attr("id", "submit_button")
         .extra(extra)
         .open()];
@@ -896,7 +896,14 @@ fn copy_url(ctx: &RenderCtx<'_>, class: &str, id: &str, exclude: &[String]) -> S
     // ids, others as shown (plain, "[hidden]" where not viewable).
     let mut parts = vec![
         "@template=item".to_string(),
-        format!("@note={}", html::py_quote(&format!("Copy of {class} {id}"))),
+        format!(
+            "@note={}",
+            html::py_quote(
+                &ctx.tr("Copy of %(class)s %(id)s")
+                    .replace("%(class)s", ctx.tr(class))
+                    .replace("%(id)s", id)
+            )
+        ),
     ];
     let Ok(cls) = ctx.db.class(class) else {
         return format!("{class}?{}", parts.join("&"));
@@ -909,7 +916,7 @@ fn copy_url(ctx: &RenderCtx<'_>, class: &str, id: &str, exclude: &[String]) -> S
             Ok(Some(Value::Multilink(ids))) => ids.join(","),
             Ok(value) => {
                 if !ctx.may_view(class, Some(name), Some(id)) {
-                    "[hidden]".to_string()
+                    ctx.tr("[hidden]").to_string()
                 } else {
                     value
                         .map(|v| value_text(ctx, prop, &v, &ctx.tz))
@@ -1090,7 +1097,7 @@ impl PropObj {
         if self.viewable(ctx) {
             Ok(self.text(ctx))
         } else {
-            Err("[hidden]".to_string())
+            Err(ctx.tr("[hidden]").to_string())
         }
     }
 
@@ -1121,8 +1128,8 @@ impl PropObj {
         let size = kw_str(kw, "size").unwrap_or_else(|| "30".into());
         match self.prop.ptype {
             PropType::Boolean => {
-                let y = kw_str(kw, "y_label").unwrap_or_else(|| "Yes".into());
-                let n = kw_str(kw, "n_label").unwrap_or_else(|| "No".into());
+                let y = kw_str(kw, "y_label").unwrap_or_else(|| ctx.tr("Yes").into());
+                let n = kw_str(kw, "n_label").unwrap_or_else(|| ctx.tr("No").into());
                 let u = kw_str(kw, "u_label");
                 let cur = match &self.value {
                     Some(Value::Boolean(b)) => Some(*b),
@@ -1235,6 +1242,7 @@ impl PropObj {
         let target = self.target().to_string();
         let tcls = ctx.db.class(&target).map_err(core_err)?;
         let showid = kw_bool(kw, "showid", false);
+        let translate = kw_bool(kw, "translate", true);
         let maxlen = kw_usize(kw, "size");
         let height = kw_str(kw, "height");
         let additional: Vec<String> = match kw.get::<Option<JValue>>("additional")? {
@@ -1268,6 +1276,7 @@ impl PropObj {
             "sort",
             "group",
             "html_kwargs",
+            "translate",
         ];
         for k in kw.args() {
             if !known.contains(&k) && tcls.prop(k).is_some() {
@@ -1332,13 +1341,14 @@ impl PropObj {
         }
         let mut out = tag.extra(&extra).open();
         if !multiple {
-            out.push_str(
-                &TagBuilder::new("option")
-                    .attr("value", "-1")
-                    .flag_valued("selected", selected.is_empty())
-                    .open(),
-            );
-            out.push_str("- no selection -</option>");
+            // (Roundup's message is the whole option, markup and all)
+            let none = ctx.tr("<option %svalue=\"-1\">- no selection -</option>");
+            let sel = if selected.is_empty() {
+                "selected=\"selected\" "
+            } else {
+                ""
+            };
+            out.push_str(&none.replacen("%s", sel, 1));
         }
         let lp = tcls.label_prop(true);
         for id in ids {
@@ -1372,7 +1382,9 @@ impl PropObj {
                     .flag_valued("selected", selected.contains(&id))
                     .open(),
             );
-            out.push_str(&escape(&label));
+            // labels are translated unless `translate=False`
+            let shown = if translate { ctx.tr(&label) } else { &label };
+            out.push_str(&escape(shown));
             out.push_str("</option>");
         }
         out.push_str("</select>");
@@ -1416,7 +1428,7 @@ pub(crate) fn value_text(ctx: &RenderCtx<'_>, prop: &Property, v: &Value, tz: &T
                 .collect::<Vec<_>>()
                 .join(", ")
         }
-        Value::Boolean(b) => if *b { "Yes" } else { "No" }.to_string(),
+        Value::Boolean(b) => ctx.tr(if *b { "Yes" } else { "No" }).to_string(),
         Value::Number(n) => number_text(*n),
         Value::Integer(i) => i.to_string(),
     }
@@ -1704,7 +1716,7 @@ impl Object for PropObj {
                 let showid = kw_bool(&kw, "showid", false);
                 with(|ctx| {
                     if !self.viewable(ctx) {
-                        return Ok(JValue::from("[hidden]"));
+                        return Ok(JValue::from(ctx.tr("[hidden]")));
                     }
                     let target = self.target();
                     let links: Vec<String> = self
@@ -1731,11 +1743,11 @@ impl Object for PropObj {
                 let (fmt,): (Option<String>,) = from_args(args)?;
                 with(|ctx| {
                     if !self.viewable(ctx) {
-                        return Ok(JValue::from("[hidden]"));
+                        return Ok(JValue::from(ctx.tr("[hidden]")));
                     }
                     Ok(JValue::from(match &self.value {
                         Some(Value::Date(d)) => d.pretty(self.tz(ctx), fmt.as_deref()),
-                        Some(Value::Interval(i)) => i.pretty(),
+                        Some(Value::Interval(i)) => i.pretty_in(&ctx.req.translator),
                         Some(Value::Number(n)) => {
                             printf_number(fmt.as_deref().unwrap_or("%0.3f"), *n)
                         }
@@ -1760,13 +1772,13 @@ impl Object for PropObj {
                 let pretty = kw_bool(&kw, "pretty", true);
                 with(|ctx| {
                     if !self.viewable(ctx) {
-                        return Ok(JValue::from("[hidden]"));
+                        return Ok(JValue::from(ctx.tr("[hidden]")));
                     }
                     Ok(JValue::from(match &self.value {
                         Some(Value::Date(d)) => {
                             let iv = d.diff(&Date::now());
                             if pretty {
-                                iv.pretty()
+                                iv.pretty_in(&ctx.req.translator)
                             } else {
                                 iv.to_string()
                             }

@@ -242,7 +242,14 @@ async fn fetch(url: &str, user: Option<&str>) -> (u16, String) {
     (status, r.text().await.unwrap_or_default())
 }
 
-async fn compare(template: &str, anonymous: bool) -> Vec<(String, String, Outcome)> {
+/// `language`: the tracker's `[tracker] language`, with Roundup 2.6's own
+/// catalogs of that language and of English (the fallback) put in the
+/// home's `locale/`, where Roundup and we both read them first.
+async fn compare(
+    template: &str,
+    anonymous: bool,
+    language: Option<&str>,
+) -> Vec<(String, String, Outcome)> {
     let Some(r) = Roundup26::find() else {
         return Vec::new();
     };
@@ -261,6 +268,15 @@ async fn compare(template: &str, anonymous: bool) -> Vec<(String, String, Outcom
         ),
     ]);
     r.admin(&["-i", h, "initialise", "secret"]);
+    if let Some(lang) = language {
+        roundup_testkit::set_config_option(&home, "tracker", "language", lang);
+        std::fs::create_dir_all(home.join("locale")).unwrap();
+        for l in [lang, "en"] {
+            let mo = Path::new(Roundup26::LOCALE).join(format!("{l}/LC_MESSAGES/roundup.mo"));
+            std::fs::copy(&mo, home.join(format!("locale/{l}.mo")))
+                .unwrap_or_else(|e| panic!("Roundup 2.6's catalog {}: {e}", mo.display()));
+        }
+    }
     let tracker = Tracker::open(&home).unwrap();
     let mut joe = vec![
         "-i",
@@ -377,8 +393,15 @@ async fn compare(template: &str, anonymous: bool) -> Vec<(String, String, Outcom
         for page in &pages {
             let (rs, rtext) = theirs.next().expect("one Roundup page per page");
             let (os, otext) = fetch(&ours.url(&format!("/t/{page}")), user).await;
-            let roundup_failed = rtext.contains("<title>An error has occurred</title>")
-                || rtext.contains("<h1>Templating Error</h1>");
+            // (Roundup's error pages, in English and in German)
+            let roundup_failed = [
+                "<title>An error has occurred</title>",
+                "<h1>Templating Error</h1>",
+                "<title>Ein Fehler ist aufgetreten</title>",
+                "<h1>Fehler in einer Vorlage:</h1>",
+            ]
+            .iter()
+            .any(|m| rtext.contains(m));
             let outcome = if os >= 500 && roundup_failed {
                 Outcome::BothFailed(os, error_message(&otext))
             } else if roundup_failed && os == 200 {
@@ -412,11 +435,18 @@ async fn check(template: &str) {
 }
 
 async fn check_users(template: &str, anonymous: bool) {
-    let results = compare(template, anonymous).await;
+    check_in(template, anonymous, None).await
+}
+
+async fn check_in(template: &str, anonymous: bool, language: Option<&str>) {
+    let results = compare(template, anonymous, language).await;
     if results.is_empty() {
         return;
     }
-    let mut table = format!("\n{template}: page x user, compared with Roundup 2.6\n");
+    let mut table = format!(
+        "\n{template}{}: page x user, compared with Roundup 2.6\n",
+        language.map(|l| format!(" ({l})")).unwrap_or_default()
+    );
     let mut failures = Vec::new();
     let mut same = 0;
     for (user, page, outcome) in &results {
@@ -456,6 +486,35 @@ async fn check_users(template: &str, anonymous: bool) {
 #[tokio::test(flavor = "multi_thread")]
 async fn roundup26_classic_tal_pages_match() {
     check("classic").await;
+}
+
+/// The same pages with `[tracker] language = de` and Roundup's German
+/// catalog: i18n:translate, i18n:attributes, `i18n.gettext` and the
+/// messages the object model translates.
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_classic_tal_pages_match_in_german() {
+    check_in("classic", true, Some("de")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_minimal_tal_pages_match_in_german() {
+    check_in("minimal", true, Some("de")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_devel_tal_pages_match_in_german() {
+    check_in("devel", true, Some("de")).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_responsive_tal_pages_match_in_german() {
+    check_in("responsive", true, Some("de")).await;
+}
+
+/// Roundup's jinja2 home in German: `{% trans %}` blocks and `gettext`.
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_jinja2_pages_match_in_german_for_users() {
+    check_in("jinja2", false, Some("de")).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
