@@ -718,3 +718,31 @@ fn candidates(classname: Option<&str>, template: &str) -> Vec<String> {
         None => vec![format!("home.{template}.html")],
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trans_blocks_become_calls() {
+        assert_eq!(
+            with_trans_calls("<p>{% trans %}page not found{% endtrans %}</p>"),
+            format!("<p>{{{{ {TRANS_FN}(\"page not found\") }}}}</p>")
+        );
+        // text with quotes and lines, whitespace control, other tags kept
+        assert_eq!(
+            with_trans_calls("{%- trans -%}\n Say \"hi\"\\\n{%- endtrans %}{% if x %}y{% endif %}"),
+            format!("{{{{- {TRANS_FN}(\"Say \\\"hi\\\"\\\\\") }}}}{{% if x %}}y{{% endif %}}")
+        );
+        assert_eq!(with_trans_calls("no blocks {{ x }}"), "no blocks {{ x }}");
+        // an unclosed block keeps its text
+        assert_eq!(with_trans_calls("a {% trans %}b"), "a b");
+        // the rewritten template renders the text (no catalog: as written)
+        let mut env = minijinja::Environment::new();
+        env.add_function(TRANS_FN, |s: String| JValue::from_safe_string(s));
+        let src = with_trans_calls("<b>{% trans %}Tom & <i>Jerry</i>{% endtrans %}</b>");
+        env.add_template_owned("t", src).unwrap();
+        let out = env.get_template("t").unwrap().render(()).unwrap();
+        assert_eq!(out, "<b>Tom & <i>Jerry</i></b>");
+    }
+}

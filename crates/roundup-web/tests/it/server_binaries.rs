@@ -418,3 +418,72 @@ async fn server_keeps_serving_after_its_output_pipes_close() {
         assert_no_panic(&err_path);
     }
 }
+
+/// `[tracker] language = de` with the system's catalogs found through
+/// ROUNDUP_LOCALE_PATH (here Roundup 2.6's own): our built-in classic
+/// pages come out in German, and `@language=en` switches back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn server_speaks_the_trackers_language() {
+    let Some(_r) = roundup_testkit::Roundup26::find() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let home = dir.path().join("bugs");
+    make_tracker(&home, "bugs", port, &[("tracker_language", "de")]);
+    let (errpath, stderr) = stderr_file(dir.path(), "server");
+    let _child = Proc(
+        Command::new(SERVER)
+            .args(["-p", &port.to_string(), "-n", "127.0.0.1"])
+            .arg(format!("bugs={}", home.display()))
+            .env("ROUNDUP_LOCALE_PATH", roundup_testkit::Roundup26::LOCALE)
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .unwrap(),
+    );
+    let client = http();
+    let url = format!("http://127.0.0.1:{port}/bugs/");
+    let page = wait_up(&client, &url).await.text().await.unwrap();
+    for german in ["Suchen", "alle anzeigen", "Aufgaben"] {
+        assert!(page.contains(german), "no {german:?} in the German page");
+    }
+    assert!(
+        !page.contains(">Show All<"),
+        "English left in the German page"
+    );
+    let r = client
+        .get(format!("{url}?@language=en"))
+        .send()
+        .await
+        .unwrap();
+    let cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("roundup_language="))
+        .map(str::to_string);
+    let page = r.text().await.unwrap();
+    assert!(page.contains(">Show All<"), "@language=en gives English");
+    assert!(
+        cookie.is_some_and(|c| c.starts_with("roundup_language=en; Path=/bugs/;")),
+        "@language is remembered"
+    );
+    // a broken catalog of the tracker's is named, file and line
+    std::fs::create_dir_all(home.join("locale")).unwrap();
+    std::fs::write(
+        home.join("locale/fr.po"),
+        "msgid \"Search\"\nmsgstr \"Chercher\n",
+    )
+    .unwrap();
+    let r = client
+        .get(format!("{url}?@language=fr"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 500);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("fr.po, line 2"), "{page}");
+    assert_no_panic(&errpath);
+}

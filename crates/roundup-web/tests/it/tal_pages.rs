@@ -755,3 +755,142 @@ async fn forms_post_back(template: &str, class: &str, extra: &[(&str, &str)]) {
     );
     s.stop().await;
 }
+
+/// What decides a page's language, side by side with Roundup 2.6: the
+/// `@language` form value (remembered in the `roundup_language` cookie,
+/// `none` forgets it), the cookie, the browser's Accept-Language, and a
+/// tracker's own catalog written as a `.po` in its home's `locale/`.
+#[tokio::test(flavor = "multi_thread")]
+async fn roundup26_language_choice_matches() {
+    let Some(r) = Roundup26::find() else {
+        return;
+    };
+    let work = r.workdir();
+    let home = work.path().join("t");
+    let rport = free_port();
+    let h = home.to_str().unwrap();
+    r.admin(&[
+        "-i",
+        h,
+        "install",
+        "classic",
+        "sqlite",
+        &format!(
+            "mail_domain=example.com,mail_host=localhost,password_pbkdf2_default_rounds=1000,tracker_web=http://127.0.0.1:{rport}/t/"
+        ),
+    ]);
+    r.admin(&["-i", h, "initialise", "secret"]);
+    std::fs::create_dir_all(home.join("locale")).unwrap();
+    for l in ["de", "fr", "en"] {
+        let mo = Path::new(Roundup26::LOCALE).join(format!("{l}/LC_MESSAGES/roundup.mo"));
+        std::fs::copy(&mo, home.join(format!("locale/{l}.mo"))).unwrap();
+    }
+    // the tracker's own catalog, in a language Roundup has none for
+    std::fs::write(
+        home.join("locale/eo.po"),
+        "msgid \"\"\nmsgstr \"\"\n\"Content-Type: text/plain; charset=UTF-8\\n\"\n\n\
+         msgid \"Search\"\nmsgstr \"Serĉi\"\n\n\
+         msgid \"Show All\"\nmsgstr \"Montri ĉion\"\n\n\
+         #, fuzzy\nmsgid \"Login\"\nmsgstr \"Ensaluti\"\n\n\
+         msgid \"Hello, ${user}\"\nmsgstr \"Saluton, ${user}\"\n",
+    )
+    .unwrap();
+    if roundup_testkit::is_root() {
+        let st = Command::new("chown")
+            .args(["-R", "rt:rt", h])
+            .status()
+            .unwrap();
+        assert!(st.success(), "chown of the home");
+    }
+    // (query, cookie, Accept-Language, user)
+    let cases: Vec<(&str, Option<&str>, Option<&str>, Option<&str>)> = vec![
+        ("?@language=de", None, None, None),
+        ("", Some("roundup_language=fr"), None, None),
+        ("", None, Some("fr;q=0.5, de"), None),
+        ("", Some("roundup_language=fr"), Some("de"), None),
+        (
+            "?@language=none",
+            Some("roundup_language=fr"),
+            Some("de"),
+            None,
+        ),
+        ("?@language=eo", None, None, None),
+        ("", Some("roundup_language=eo"), None, Some("admin")),
+        ("", None, Some("xx, eo;q=0.1"), Some("admin")),
+        ("issue?@language=de", None, None, Some("admin")),
+    ];
+    async fn get(
+        base: &str,
+        (query, cookie, accept, user): (&str, Option<&str>, Option<&str>, Option<&str>),
+    ) -> (u16, Option<String>, String) {
+        let mut req = http().get(format!("{base}{query}"));
+        if let Some(c) = cookie {
+            req = req.header("Cookie", c);
+        }
+        if let Some(a) = accept {
+            req = req.header("Accept-Language", a);
+        }
+        if let Some(u) = user {
+            req = req.basic_auth(u, Some("secret"));
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        // the roundup_language cookie set, up to its expiry
+        let lang_cookie = resp
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find(|v| v.starts_with("roundup_language="))
+            .map(|v| {
+                v.split(';')
+                    .filter(|p| !p.trim().starts_with("expires="))
+                    .collect::<Vec<_>>()
+                    .join(";")
+            });
+        (status, lang_cookie, resp.text().await.unwrap())
+    }
+    let mut theirs = Vec::new();
+    {
+        let _roundup = start_roundup(&r, work.path(), &home, rport);
+        let base = format!("http://127.0.0.1:{rport}/t/");
+        for c in &cases {
+            theirs.push(get(&base, *c).await);
+        }
+    }
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let ours = serve_homes(
+        r.workdir(),
+        listener,
+        vec![("t".to_string(), home.clone())],
+        ServerSettings::default(),
+    );
+    let base = ours.url("/t/");
+    let mut failures = Vec::new();
+    for (c, (rs, rcookie, rtext)) in cases.iter().zip(theirs) {
+        let (os, ocookie, otext) = get(&base, *c).await;
+        let label = format!("{c:?}");
+        if rs != os {
+            failures.push(format!("{label}: status {os}, Roundup {rs}"));
+        }
+        if rcookie != ocookie {
+            failures.push(format!("{label}: cookie {ocookie:?}, Roundup {rcookie:?}"));
+        }
+        let (a, b) = (normalise(&rtext), normalise(&otext));
+        if a != b {
+            let (n, first) = first_difference(&a, &b);
+            failures.push(format!("{label}: {n} lines differ, {first}"));
+        }
+        eprintln!("{label}: status {os}, cookie {ocookie:?}");
+        // the tracker's own catalog is used (its fuzzy entry is not)
+        if c.0 == "?@language=eo" {
+            assert!(otext.contains("Serĉi"), "{label}: no Esperanto");
+            assert!(
+                !otext.contains("Ensaluti"),
+                "{label}: a fuzzy entry was used"
+            );
+        }
+    }
+    ours.stop().await;
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
