@@ -8,6 +8,10 @@
 #
 #   bench/web/tal.sh [DURATION_SECONDS]
 #
+# With TAL_LANGUAGE=de (any language Roundup 2.6 has a catalog for) both
+# homes get `[tracker] language` and Roundup's catalogs in their locale/,
+# so every page is rendered through the translator.
+#
 # Needs: /opt/rvenv (Roundup 2.6), user rt, wrk, and a release build
 # (cargo build --release -p roundup-web -p roundup-admin).
 set -euo pipefail
@@ -33,6 +37,16 @@ rm -f "$jinja/detectors/nosyreaction.py"
 rm -rf "$jinja/db"
 cp -a "$theirs/db" "$jinja/db"
 sed -i "s|^web = .*|web = http://127.0.0.1:$tport/bench/|" "$tal/config.ini"
+if [[ -n ${TAL_LANGUAGE:-} ]]; then
+  for home in "$tal" "$jinja"; do
+    mkdir -p "$home/locale"
+    for l in "$TAL_LANGUAGE" en; do
+      cp "/opt/rvenv/share/locale/$l/LC_MESSAGES/roundup.mo" "$home/locale/$l.mo"
+    done
+    # the first `language =` is [tracker]'s
+    sed -i "0,/^#\? *language = .*/s//language = $TAL_LANGUAGE/" "$home/config.ini"
+  done
+fi
 
 cleanup() {
   [[ -n ${tpid:-} ]] && kill "$tpid" 2>/dev/null || true
