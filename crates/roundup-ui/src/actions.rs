@@ -114,7 +114,7 @@ fn run_extension(
 
 fn require_post(c: &mut Client<'_>) -> bool {
     if c.inc.method != "POST" {
-        c.err.push("Invalid request".into());
+        c.err.push(c.tr("Invalid request", &[]));
         return false;
     }
     true
@@ -124,9 +124,12 @@ fn require_post(c: &mut Client<'_>) -> bool {
 fn require_class_permission(c: &Client<'_>, perm: &str, action: &str) -> Step {
     let cn = c.classname.clone();
     if !c.has_permission(perm, cn.as_deref(), None, None)? {
-        return Err(Flow::Unauthorised(format!(
-            "You do not have permission to {action} the {} class.",
-            cn.unwrap_or_default()
+        return Err(Flow::Unauthorised(c.tr(
+            "You do not have permission to %(action)s the %(classname)s class.",
+            &[
+                ("action", action),
+                ("classname", cn.as_deref().unwrap_or("")),
+            ],
         )));
     }
     Ok(())
@@ -149,32 +152,71 @@ pub fn verify_login(c: &mut Client<'_>, username: &str, password: &str) -> Step<
         None,
     ) {
         Ok(uid) => Ok(uid),
-        Err(e @ LoginError::TooFast(_)) => Err(Flow::RateLimited(e.to_string(), e.headers())),
+        Err(LoginError::TooFast(st)) => {
+            // Roundup words this one with its module-level `_`
+            let m = c.tr_process(
+                "Logins occurring too fast. Please wait: %s seconds.",
+                &[("", &st.retry_after.to_string())],
+            );
+            Err(Flow::RateLimited(m, LoginError::TooFast(st).headers()))
+        }
         Err(LoginError::Failed(e)) => Err(Flow::Fatal(e)),
-        Err(e) => Err(Flow::LoginFailed(e.to_string())),
+        Err(LoginError::Invalid) => Err(Flow::LoginFailed(c.tr("Invalid login", &[]))),
+        Err(LoginError::NoPermission) => Err(Flow::LoginFailed(
+            c.tr("You do not have permission to login", &[]),
+        )),
     }
 }
 
-/// A URL the user came from, accepted only when it is below the base.
+/// A URL the user came from, accepted only when it is below the base
+/// (refused in Roundup's words: which part of it does not fit).
 fn examine_url(c: &Client<'_>, url: &str) -> Result<String, String> {
     let base = &c.base;
+    let base_origin = base.split('/').take(3).collect::<Vec<_>>().join("/");
     if !url.starts_with(base.as_str()) {
-        let base_origin = base.split('/').take(3).collect::<Vec<_>>().join("/");
         if base.starts_with("https:") && url.starts_with("http:") {
-            return Err(format!(
-                "Base url {base} requires https. Redirect url {url} uses http."
+            return Err(c.tr(
+                "Base url %(base_url)s requires https. Redirect url %(url)s uses http.",
+                &[("base_url", base), ("url", url)],
             ));
         }
         if !url.starts_with(&base_origin) {
-            return Err(format!("Net location in {url} does not match base: {base}"));
+            let netloc = base.split('/').nth(2).unwrap_or("");
+            return Err(c.tr(
+                "Net location in %(url)s does not match base: %(base_netloc)s",
+                &[("url", url), ("base_netloc", netloc)],
+            ));
         }
-        return Err(format!("Base path {base} is not a prefix for url {url}"));
+        let path = &base[base_origin.len()..];
+        return Err(c.tr(
+            "Base path %(base_path)s is not a prefix for url %(url)s",
+            &[("base_path", path), ("url", url)],
+        ));
     }
-    if url
-        .chars()
-        .any(|ch| ch.is_whitespace() || ch == '<' || ch == '>' || ch == '"')
-    {
-        return Err(format!("Url {url} is not properly escaped"));
+    let bad = |s: &str| {
+        s.chars()
+            .any(|ch| ch.is_whitespace() || ch == '<' || ch == '>' || ch == '"')
+    };
+    if bad(url) {
+        let (rest, fragment) = url.split_once('#').unwrap_or((url, ""));
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let path = path.get(base_origin.len()..).unwrap_or(path);
+        return Err(if bad(path) {
+            c.tr(
+                "Path component (%(url_path)s) in %(url)s is not properly escaped",
+                &[("url_path", path), ("url", url)],
+            )
+        } else if bad(query) {
+            c.tr(
+                "Query component (%(url_query)s) in %(url)s is not properly escaped",
+                &[("url_query", query), ("url", url)],
+            )
+        } else {
+            c.tr(
+                "Fragment component (%(url_fragment)s) in %(url)s is not properly escaped",
+                &[("url_fragment", fragment), ("url", url)],
+            )
+        });
     }
     Ok(url.to_string())
 }
@@ -219,7 +261,7 @@ fn login(c: &mut Client<'_>) -> Step<Option<Reply>> {
         return Ok(None);
     }
     let Some(name) = c.form_text("__login_name").map(str::to_string) else {
-        c.err.push("Username required".into());
+        c.err.push(c.tr("Username required", &[]));
         return Ok(None);
     };
     let password = c.form_text("__login_password").unwrap_or("").to_string();
@@ -239,7 +281,7 @@ fn login(c: &mut Client<'_>) -> Step<Option<Reply>> {
             let remember = c.has_form("remember");
             c.start_session(&name, remember)?;
             if let Some(url) = came_from {
-                let welcome = format!("Welcome {name}!");
+                let welcome = c.tr_process("Welcome %(username)s!", &[("username", &name)]);
                 return Err(Flow::Redirect(rebuild_query(
                     &url,
                     &[("@ok_message", &welcome)],
@@ -285,18 +327,44 @@ fn logout(c: &mut Client<'_>) -> Step<Option<Reply>> {
 // ----------------------------------------------------------------------
 // new and edit
 
-fn edit_error(c: &mut Client<'_>, prefix: &str, e: EditError) -> Step<Option<Reply>> {
+/// How an action words a refused form, as Roundup's do: the new-item
+/// and registration actions say `Error: %s` (through the request's
+/// translator when the form does not parse, through Roundup's
+/// module-level `_` when the items cannot be written), the edit action
+/// says `Edit Error: %s` when the items cannot be written and gives the
+/// parser's message as it is.
+#[derive(Clone, Copy)]
+enum Wording {
+    Plain,
+    Error,
+    ProcessError,
+    EditError,
+}
+
+fn worded(c: &Client<'_>, how: Wording, m: &str) -> String {
+    match how {
+        Wording::Plain => m.to_string(),
+        Wording::Error => c.tr("Error: %s", &[("", m)]),
+        Wording::ProcessError => c.tr_process("Error: %s", &[("", m)]),
+        Wording::EditError => c.tr("Edit Error: %s", &[("", m)]),
+    }
+}
+
+fn edit_error(c: &mut Client<'_>, how: Wording, e: EditError) -> Step<Option<Reply>> {
     match e {
         EditError::Unauthorised { action, class } => {
             c.db.rollback()?;
-            Err(Flow::Unauthorised(format!(
-                "You do not have permission to {action} {class}"
-            )))
+            let msgid = if action == "create" {
+                "You do not have permission to create %(class)s"
+            } else {
+                "You do not have permission to edit %(class)s"
+            };
+            Err(Flow::Unauthorised(c.tr(msgid, &[("class", &class)])))
         }
         EditError::Failed(m) => {
             c.db.rollback()?;
             c.form_wins = true;
-            c.err.push(format!("{prefix}{m}"));
+            c.err.push(worded(c, how, &m));
             Ok(None)
         }
         EditError::Core(err) => {
@@ -306,7 +374,7 @@ fn edit_error(c: &mut Client<'_>, prefix: &str, e: EditError) -> Step<Option<Rep
                 Error::Storage(_) | Error::Io { .. } | Error::Config(_) => Err(Flow::Fatal(err)),
                 other => {
                     c.form_wins = true;
-                    c.err.push(format!("{prefix}{other}"));
+                    c.err.push(worded(c, how, &other.to_string()));
                     Ok(None)
                 }
             }
@@ -314,13 +382,13 @@ fn edit_error(c: &mut Client<'_>, prefix: &str, e: EditError) -> Step<Option<Rep
     }
 }
 
-fn form_error(c: &mut Client<'_>, prefix: &str, e: FormError) -> Step<Option<Reply>> {
+fn form_error(c: &mut Client<'_>, how: Wording, e: FormError) -> Step<Option<Reply>> {
     c.form_wins = true;
     match e {
-        FormError::Form(m) => c.err.push(format!("{prefix}{m}")),
+        FormError::Form(m) => c.err.push(worded(c, how, &m)),
         FormError::Core(Error::Unauthorised(m)) => return Err(Flow::Unauthorised(m)),
         FormError::Core(e @ (Error::Storage(_) | Error::Io { .. })) => return Err(Flow::Fatal(e)),
-        FormError::Core(other) => c.err.push(format!("{prefix}{other}")),
+        FormError::Core(other) => c.err.push(worded(c, how, &other.to_string())),
     }
     Ok(None)
 }
@@ -333,13 +401,20 @@ fn new_item(c: &mut Client<'_>) -> Step<Option<Reply>> {
         c.err.push("Error: no class to create an item of".into());
         return Ok(None);
     };
-    let parsed = match form::parse_form(&c.db, &c.form, &cn, c.itemid.as_deref(), true) {
+    let parsed = match form::parse_form(
+        &c.db,
+        &c.translator,
+        &c.form,
+        &cn,
+        c.itemid.as_deref(),
+        true,
+    ) {
         Ok(p) => p,
-        Err(e) => return form_error(c, "Error: ", e),
+        Err(e) => return form_error(c, Wording::Error, e),
     };
-    let outcome = match form::apply_form(&c.db, parsed, &DefaultPermissions) {
+    let outcome = match form::apply_form(&c.db, &c.translator, parsed, &DefaultPermissions) {
         Ok(o) => o,
-        Err(e) => return edit_error(c, "Error: ", e),
+        Err(e) => return edit_error(c, Wording::ProcessError, e),
     };
     c.db.commit()?;
     let message = outcome.messages.join("\n");
@@ -392,14 +467,15 @@ fn edit_item(c: &mut Client<'_>) -> Step<Option<Reply>> {
         let seen = user_seen.timestamp().floor() as i64;
         if let Some(node) = activity_secs(&c.db, &cn, &id)? {
             if seen < node {
-                let props = match form::parse_form(&c.db, &c.form, &cn, Some(&id), false) {
-                    Ok(p) => p
-                        .items
-                        .get(&(cn.clone(), Some(id.clone())))
-                        .map(|ip| ip.values.keys().cloned().collect::<Vec<_>>())
-                        .unwrap_or_default(),
-                    Err(_) => Vec::new(),
-                };
+                let props =
+                    match form::parse_form(&c.db, &c.translator, &c.form, &cn, Some(&id), false) {
+                        Ok(p) => p
+                            .items
+                            .get(&(cn.clone(), Some(id.clone())))
+                            .map(|ip| ip.values.keys().cloned().collect::<Vec<_>>())
+                            .unwrap_or_default(),
+                        Err(_) => Vec::new(),
+                    };
                 if !props.is_empty() {
                     c.form_wins = true;
                     c.err.push(format!(
@@ -416,13 +492,20 @@ fn edit_item(c: &mut Client<'_>) -> Step<Option<Reply>> {
             }
         }
     }
-    let parsed = match form::parse_form(&c.db, &c.form, &cn, c.itemid.as_deref(), false) {
+    let parsed = match form::parse_form(
+        &c.db,
+        &c.translator,
+        &c.form,
+        &cn,
+        c.itemid.as_deref(),
+        false,
+    ) {
         Ok(p) => p,
-        Err(e) => return form_error(c, "Form Error: ", e),
+        Err(e) => return form_error(c, Wording::Plain, e),
     };
-    let outcome = match form::apply_form(&c.db, parsed, &DefaultPermissions) {
+    let outcome = match form::apply_form(&c.db, &c.translator, parsed, &DefaultPermissions) {
         Ok(o) => o,
-        Err(e) => return edit_error(c, "Edit Error: ", e),
+        Err(e) => return edit_error(c, Wording::EditError, e),
     };
     c.db.commit()?;
     let message = outcome.messages.join("\n");
@@ -472,24 +555,26 @@ fn register(c: &mut Client<'_>) -> Step<Option<Reply>> {
     require_class_permission(c, "Register", "register")?;
     let delay = c.st.settings.registration_delay;
     if delay > 0 {
+        // Roundup's Timestamped.timecheck, worded with its module-level
+        // `_` (its FormError reaches the page without a prefix)
         let Some(stamp) = c.form_text("opaqueregister").map(str::to_string) else {
             c.err
-                .push("Form Error: Form is corrupted, missing: opaqueregister.".into());
+                .push(c.tr_process("Form is corrupted, missing: %s.", &[("", "opaqueregister")]));
             return Ok(None);
         };
         let Some(created) = unpack_timestamp(&stamp) else {
-            c.err.push("Form Error: Form is corrupted.".into());
+            c.err.push(c.tr_process("Form is corrupted.", &[]));
             return Ok(None);
         };
         if (files_now() as i64) - created < delay as i64 {
             c.err
-                .push("Form Error: Responding to form too quickly.".into());
+                .push(c.tr_process("Responding to form too quickly.", &[]));
             return Ok(None);
         }
     }
-    let parsed = match form::parse_form(&c.db, &c.form, "user", None, true) {
+    let parsed = match form::parse_form(&c.db, &c.translator, &c.form, "user", None, true) {
         Ok(p) => p,
-        Err(e) => return form_error(c, "Error: ", e),
+        Err(e) => return form_error(c, Wording::Error, e),
     };
     let user_key = ("user".to_string(), None);
     let Some(user_props) = parsed.items.get(&user_key).cloned() else {
@@ -498,14 +583,14 @@ fn register(c: &mut Client<'_>) -> Step<Option<Reply>> {
     };
     if user_props.values.contains_key("roles") {
         return Err(Flow::Unauthorised(
-            "It is not permitted to supply roles at registration.".into(),
+            c.tr("It is not permitted to supply roles at registration.", &[]),
         ));
     }
     let settings = c.st.settings.clone();
     if settings.instant_registration {
-        let outcome = match form::apply_form(&c.db, parsed, &RegisterPermissions) {
+        let outcome = match form::apply_form(&c.db, &c.translator, parsed, &RegisterPermissions) {
             Ok(o) => o,
-            Err(e) => return edit_error(c, "Error: ", e),
+            Err(e) => return edit_error(c, Wording::ProcessError, e),
         };
         let Some(uid) = outcome.created_context else {
             c.err.push("Error: no user was created".into());
@@ -529,8 +614,8 @@ fn register(c: &mut Client<'_>) -> Step<Option<Reply>> {
         }
     };
     if settings.registration_prevalidate_username && c.db.lookup("user", &username).is_ok() {
-        c.err
-            .push(format!("Username '{username}' is already used."));
+        let m = c.tr_process("Username '%s' is already used.", &[("", &username)]);
+        c.err.push(m);
         return Ok(None);
     }
     let address = match user_props.values.get("address") {
@@ -555,21 +640,37 @@ fn register(c: &mut Client<'_>) -> Step<Option<Reply>> {
         otks.commit()?;
         key
     };
+    // Roundup words the registration mail with its module-level `_`
     let tracker_name = settings.tracker_name.clone();
+    let values = [
+        ("tracker_name", tracker_name.as_str()),
+        ("key", otk.as_str()),
+        ("name", username.as_str()),
+        ("tracker", tracker_name.as_str()),
+        ("url", c.base.as_str()),
+        ("otk", otk.as_str()),
+        ("tracker_email", settings.tracker_email.as_str()),
+    ];
     let (subject, body) = if settings.email_registration_confirmation {
         (
-            format!("Complete your registration to {tracker_name} -- key {otk}"),
-            format!(
-                "To complete your registration of the user \"{username}\" with\n{tracker_name}, please do one of the following:\n\n- send a reply to {} and maintain the subject line as is (the\nreply's additional \"Re:\" is ok),\n\n- or visit the following URL:\n\n{}?@action=confrego&otk={otk}\n\n",
-                settings.tracker_email, c.base
+            c.tr_process(
+                "Complete your registration to %(tracker_name)s -- key %(key)s",
+                &values,
+            ),
+            c.tr_process(
+                "To complete your registration of the user \"%(name)s\" with\n%(tracker)s, please do one of the following:\n\n- send a reply to %(tracker_email)s and maintain the subject line as is (the\nreply's additional \"Re:\" is ok),\n\n- or visit the following URL:\n\n%(url)s?@action=confrego&otk=%(otk)s\n\n",
+                &values,
             ),
         )
     } else {
         (
-            format!("Complete your registration to {tracker_name}"),
-            format!(
-                "To complete your registration of the user \"{username}\" with\n{tracker_name}, please visit the following URL:\n\n{}?@action=confrego&otk={otk}\n\n",
-                c.base
+            c.tr_process(
+                "Complete your registration to %s",
+                &[("", tracker_name.as_str())],
+            ),
+            c.tr_process(
+                "To complete your registration of the user \"%(name)s\" with\n%(tracker)s, please visit the following URL:\n\n%(url)s?@action=confrego&otk=%(otk)s\n\n",
+                &values,
             ),
         )
     };
@@ -603,8 +704,8 @@ fn finish_registration(c: &mut Client<'_>, uid: &str) -> Step<Reply> {
     };
     c.become_user(uid, &name);
     c.start_session(&name, false)?;
-    let message = "You are now registered, welcome!";
-    let url = c.url_with(&format!("user{uid}"), &[("@ok_message", message)]);
+    let message = c.tr("You are now registered, welcome!", &[]);
+    let url = c.url_with(&format!("user{uid}"), &[("@ok_message", &message)]);
     let u = html_escape(&url);
     let body = format!(
         "<html><head><title>{message}</title></head>\n<body><p><a href=\"{u}\">{message}</a></p>\n<script nonce=\"{}\" type=\"text/javascript\">\nwindow.setTimeout('window.location = \"{u}\"', 1000);\n</script></body></html>\n",
@@ -661,10 +762,10 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
             .and_then(|r| record_str(r, "uid"))
             .map(str::to_string)
         else {
-            c.err.push(
-                "Invalid One Time Key!\n(a Mozilla bug may cause this message to show up erroneously, please check your email)"
-                    .into(),
-            );
+            c.err.push(c.tr(
+                "Invalid One Time Key!\n(a Mozilla bug may cause this message to show up erroneously, please check your email)",
+                &[],
+            ));
             return Ok(None);
         };
         let newpw = generate_password(12);
@@ -694,8 +795,11 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
                 _ => String::new(),
             },
         };
-        let subject = format!("Password reset for {}", settings.tracker_name);
-        let body = format!("\nThe password has been reset for username \"{name}\".\n\nYour password is now: {newpw}\n");
+        let subject = c.tr("Password reset for %s", &[("", &settings.tracker_name)]);
+        let body = c.tr(
+            "\nThe password has been reset for username \"%(name)s\".\n\nYour password is now: %(password)s\n",
+            &[("name", &name), ("password", &newpw)],
+        );
         if let Err(m) = mail::send(c.st.tracker.mail(), &[address.as_str()], &subject, &body) {
             c.db.rollback()?;
             c.err.push(m);
@@ -707,13 +811,13 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
             otks.destroy(&otk)?;
             otks.commit()?;
         }
-        c.ok.push(format!("Password reset and email sent to {address}"));
+        c.ok.push(c.tr("Password reset and email sent to %s", &[("", &address)]));
         return Ok(None);
     }
 
     let (uid, name, address) = if let Some(name) = c.form_text("username").map(str::to_string) {
         let Ok(uid) = c.db.lookup("user", &name) else {
-            c.err.push("Unknown username".into());
+            c.err.push(c.tr("Unknown username", &[]));
             return Ok(None);
         };
         let address = match c.db.get("user", &uid, "address")? {
@@ -724,7 +828,7 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
     } else if let Some(address) = c.form_text("address").map(str::to_string) {
         let found = c.db.stringfind("user", &[("address", address.as_str())])?;
         let Some(uid) = found.into_iter().next() else {
-            c.err.push("Unknown email address".into());
+            c.err.push(c.tr("Unknown email address", &[]));
             return Ok(None);
         };
         let name = match c.db.get("user", &uid, "username")? {
@@ -734,7 +838,7 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
         (uid, name, address)
     } else {
         c.err
-            .push("You need to specify a username or address".into());
+            .push(c.tr("You need to specify a username or address", &[]));
         return Ok(None);
     };
     let otk = {
@@ -747,21 +851,25 @@ fn password_reset(c: &mut Client<'_>) -> Step<Option<Reply>> {
         otks.commit()?;
         key
     };
-    let subject = format!("Confirm reset of password for {}", settings.tracker_name);
-    let body = format!(
-        "\nSomeone, perhaps you, has requested that the password be changed for your\nusername, \"{name}\". If you wish to proceed with the change, please follow\nthe link below:\n\n  {}user?@template=forgotten&@action=passrst&otk={otk}\n\nYou should then receive another email with the new password.\n",
-        c.base
+    let subject = c.tr(
+        "Confirm reset of password for %s",
+        &[("", &settings.tracker_name)],
+    );
+    let body = c.tr(
+        "\nSomeone, perhaps you, has requested that the password be changed for your\nusername, \"%(name)s\". If you wish to proceed with the change, please follow\nthe link below:\n\n  %(url)suser?@template=forgotten&@action=passrst&otk=%(otk)s\n\nYou should then receive another email with the new password.\n",
+        &[("name", &name), ("url", &c.base), ("otk", &otk)],
     );
     if let Err(m) = mail::send(c.st.tracker.mail(), &[address.as_str()], &subject, &body) {
         c.err.push(m);
         return Ok(None);
     }
     if c.has_form("username") {
-        c.ok.push(format!(
-            "Email sent to primary notification address for {name}."
+        c.ok.push(c.tr(
+            "Email sent to primary notification address for %s.",
+            &[("", &name)],
         ));
     } else {
-        c.ok.push(format!("Email sent to {address}."));
+        c.ok.push(c.tr("Email sent to %s.", &[("", &address)]));
     }
     Ok(None)
 }
@@ -819,12 +927,16 @@ fn search(c: &mut Client<'_>) -> Step<Option<Reply>> {
             };
             if k == first {
                 match prop.ptype {
+                    // Roundup: `_("Invalid number: ") + value`, its
+                    // module-level `_`
                     PropType::Number if t.trim().parse::<f64>().is_err() => {
-                        c.err.push(format!("Invalid number: {t}"));
+                        let m = c.tr_process("Invalid number: ", &[]) + t;
+                        c.err.push(m);
                         return Ok(None);
                     }
                     PropType::Integer if t.trim().parse::<i64>().is_err() => {
-                        c.err.push(format!("Invalid integer: {t}"));
+                        let m = c.tr_process("Invalid integer: ", &[]) + t;
+                        c.err.push(m);
                         return Ok(None);
                     }
                     _ => {}
@@ -861,7 +973,7 @@ fn search(c: &mut Client<'_>) -> Step<Option<Reply>> {
             Ok(id) => {
                 if !c.has_permission("Edit", Some("query"), None, Some(&id))? {
                     return Err(Flow::Unauthorised(
-                        "You do not have permission to edit queries".into(),
+                        c.tr("You do not have permission to edit queries", &[]),
                     ));
                 }
                 let mut v = Values::new();
@@ -873,7 +985,7 @@ fn search(c: &mut Client<'_>) -> Step<Option<Reply>> {
             Err(_) => {
                 if !c.has_permission("Create", Some("query"), None, None)? {
                     return Err(Flow::Unauthorised(
-                        "You do not have permission to store queries".into(),
+                        c.tr("You do not have permission to store queries", &[]),
                     ));
                 }
                 let mut v = Values::new();
@@ -898,12 +1010,16 @@ fn search(c: &mut Client<'_>) -> Step<Option<Reply>> {
             Ok(out)
         };
         if old != queryname && !named(&c.db, &queryname, "creator")?.is_empty() {
-            c.err.push(format!(
-                "You already own a query named '{queryname}'. Please choose another name."
-            ));
+            // both worded with Roundup's module-level `_`
+            let m = c.tr_process(
+                "You already own a query named '%s'. Please choose another name.",
+                &[("", &queryname)],
+            );
+            c.err.push(m);
+            let renamed = queryname.clone() + &c.tr_process(" - duplicate", &[]);
             for (k, v) in c.form.iter_mut() {
                 if k == "@queryname" {
-                    *v = FormValue::Text(format!("{queryname} - duplicate"));
+                    *v = FormValue::Text(renamed.clone());
                 }
             }
             return Ok(None);
@@ -917,7 +1033,7 @@ fn search(c: &mut Client<'_>) -> Step<Option<Reply>> {
                 let id = id.clone();
                 if !c.has_permission("Edit", Some("query"), None, Some(&id))? {
                     return Err(Flow::Unauthorised(
-                        "You do not have permission to edit queries".into(),
+                        c.tr("You do not have permission to edit queries", &[]),
                     ));
                 }
                 let mut v = Values::new();
@@ -930,7 +1046,7 @@ fn search(c: &mut Client<'_>) -> Step<Option<Reply>> {
             None => {
                 if !c.has_permission("Create", Some("query"), None, None)? {
                     return Err(Flow::Unauthorised(
-                        "You do not have permission to store queries".into(),
+                        c.tr("You do not have permission to store queries", &[]),
                     ));
                 }
                 let mut v = Values::new();
@@ -979,7 +1095,12 @@ fn retire_restore(c: &mut Client<'_>, retire: bool) -> Step<Option<Reply>> {
     }
     if retire {
         if let Err(e) = check_retirable(&c.db, &cn, &id) {
-            c.err.push(e.to_string());
+            // the core's refusal is Roundup's message id
+            let m = match e {
+                Error::Value(m) => c.translator.gettext(&m).to_string(),
+                other => other.to_string(),
+            };
+            c.err.push(m);
             return Ok(None);
         }
     }
@@ -990,9 +1111,12 @@ fn retire_restore(c: &mut Client<'_>, retire: bool) -> Step<Option<Reply>> {
         who.may_restore(&c.db, &cn, &id)?
     };
     if !allowed {
-        return Err(Flow::Unauthorised(format!(
-            "You do not have permission to {verb} {cn}"
-        )));
+        let msgid = if retire {
+            "You do not have permission to retire %(class)s"
+        } else {
+            "You do not have permission to restore %(class)s"
+        };
+        return Err(Flow::Unauthorised(c.tr(msgid, &[("class", &cn)])));
     }
     if retire {
         c.db.retire(&cn, &id)?;
@@ -1000,11 +1124,23 @@ fn retire_restore(c: &mut Client<'_>, retire: bool) -> Step<Option<Reply>> {
         c.db.restore(&cn, &id)?;
     }
     c.db.commit()?;
-    let mut title = cn.clone();
-    if let Some(first) = title.get_mut(0..1) {
-        first.make_ascii_uppercase();
-    }
-    c.ok.push(format!("{title} {id} has been {verb}d"));
+    // Python's str.capitalize()
+    let mut chars = cn.chars();
+    let title: String = chars
+        .next()
+        .map(|f| {
+            f.to_uppercase()
+                .chain(chars.flat_map(char::to_lowercase))
+                .collect()
+        })
+        .unwrap_or_default();
+    let msgid = if retire {
+        "%(classname)s %(itemid)s has been retired"
+    } else {
+        "%(classname)s %(itemid)s has been restored"
+    };
+    let m = c.tr(msgid, &[("classname", &title), ("itemid", &id)]);
+    c.ok.push(m);
     Ok(None)
 }
 
@@ -1028,16 +1164,19 @@ fn show(c: &mut Client<'_>) -> Step<Option<Reply>> {
         })
         .unwrap_or_default();
     if t.is_empty() {
-        c.err.push("No type specified".into());
+        c.err.push(c.tr("No type specified", &[]));
         return Ok(None);
     }
     if n.is_empty() {
-        c.err.push("No ID entered".into());
+        c.err.push(c.tr("No ID entered", &[]));
         return Ok(None);
     }
     if n.parse::<u64>().is_err() {
-        c.err
-            .push(format!("\"{n}\" is not an ID ({t} ID required)"));
+        let m = c.tr(
+            "\"%(input)s\" is not an ID (%(classname)s ID required)",
+            &[("input", &n), ("classname", &t)],
+        );
+        c.err.push(m);
         return Ok(None);
     }
     if c.db.class(&t).is_err() {
@@ -1096,7 +1235,10 @@ fn export_csv(c: &mut Client<'_>) -> Step<Option<Reply>> {
                 400,
                 crate::reply::error_page(
                     "Bad request",
-                    &format!("Column \"{col}\" not found in {cn}"),
+                    &c.tr(
+                        "Column \"%(column)s\" not found in %(class)s",
+                        &[("column", col), ("class", &cn)],
+                    ),
                 ),
             )));
         }

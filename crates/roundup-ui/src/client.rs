@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 
 use roundup_core::csrf::{self, CsrfRequest, Next, Poster, RefusalKind};
 use roundup_core::designator;
+use roundup_core::i18n::{Catalogs, Translator};
 use roundup_core::pyrepr::PyValue;
 use roundup_core::sessions::{self, record_str, Record};
 use roundup_core::value::Value;
@@ -114,6 +115,130 @@ pub struct Client<'a> {
     pub translator: Arc<roundup_core::i18n::Translator>,
 }
 
+// ----------------------------------------------------------------------
+// messages
+
+/// Roundup's `self._(msgid) % values`: `msgid` in the translator's
+/// language, then its placeholders filled in as Python's `%` does
+/// (see [`py_format`]). Roundup's actions and client translate their
+/// status and error messages this way; `args` name the `%(name)s`
+/// values, and positional `%s` take them in order (names ignored).
+pub fn tr_fmt(t: &Translator, msgid: &str, args: &[(&str, &str)]) -> String {
+    py_format(t.gettext(msgid), args)
+}
+
+/// [`tr_fmt`] for a message with a plural (Roundup's `ngettext(one,
+/// many, n) % values`).
+pub fn tr_nfmt(t: &Translator, one: &str, many: &str, n: u64, args: &[(&str, &str)]) -> String {
+    py_format(t.ngettext(one, many, n), args)
+}
+
+/// Python's `template % values` for the conversions messages use:
+/// `%(name)s` takes the value named `name`, a bare `%s` the next value
+/// in order, `%%` is `%` (`d`, `i` and `r` conversions too; flags, width
+/// and precision are accepted and ignored). What Python would refuse
+/// (an unknown name, a broken conversion) is left as written.
+pub fn py_format(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut next = 0;
+    let mut rest = template;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let spec = &rest[i + 1..];
+        if let Some(after) = spec.strip_prefix('%') {
+            out.push('%');
+            rest = after;
+            continue;
+        }
+        let (name, after_name) = match spec.strip_prefix('(') {
+            Some(named) => match named.find(')') {
+                Some(j) => (Some(&named[..j]), &named[j + 1..]),
+                None => (None, ""),
+            },
+            None => (None, spec),
+        };
+        // flags, width, precision
+        let skip = after_name
+            .find(|ch: char| !matches!(ch, '-' | '+' | ' ' | '#' | '.' | '0'..='9'))
+            .unwrap_or(after_name.len());
+        let conv = after_name[skip..].chars().next();
+        let value = match (conv, name) {
+            (Some('s' | 'd' | 'i' | 'r'), Some(n)) => {
+                args.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+            }
+            (Some('s' | 'd' | 'i' | 'r'), None) => {
+                next += 1;
+                args.get(next - 1).map(|(_, v)| *v)
+            }
+            _ => None,
+        };
+        match (value, conv) {
+            (Some(v), Some(c)) => {
+                if c == 'r' {
+                    out.push('\'');
+                    out.push_str(v);
+                    out.push('\'');
+                } else {
+                    out.push_str(v);
+                }
+                rest = &after_name[skip + 1..];
+            }
+            _ => {
+                out.push('%');
+                rest = spec;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The messages of the process's own locale (`LANGUAGE`, `LC_ALL`,
+/// `LC_MESSAGES`, `LANG`) from the system's catalogs: Roundup's
+/// module-level `_` (`roundup.i18n`), which some of its actions use
+/// instead of the request's translator ("Welcome %(username)s!",
+/// "Invalid number: ", the `Error: %s` of a refused new item, the
+/// registration mail), so that a German tracker served by an English
+/// process shows those in English.
+pub fn process_translator() -> Arc<Translator> {
+    static CATALOGS: std::sync::LazyLock<Catalogs> = std::sync::LazyLock::new(|| {
+        Catalogs::with_dirs(None, roundup_core::i18n::system_locale_dirs())
+    });
+    CATALOGS
+        .translator(&[])
+        .unwrap_or_else(|_| Translator::null())
+}
+
+/// A core CSRF refusal in the request's language: Roundup's client
+/// words these with `self._`; the core gives them in English, so each is
+/// matched to its message id and its value put back in.
+fn csrf_message(t: &Translator, message: &str) -> String {
+    const PLAIN: [&str; 4] = [
+        csrf::TOKEN_FAILURE,
+        "Unable to verify sufficient headers",
+        "Required Header Missing",
+        "Unable to authorize request",
+    ];
+    if PLAIN.contains(&message) {
+        return t.gettext(message).to_string();
+    }
+    for msgid in [
+        "Missing header: %s",
+        "Invalid Referer: %s",
+        "Invalid X-FORWARDED-HOST %s",
+        "Invalid HOST %s",
+    ] {
+        if let Some(value) = message.strip_prefix(msgid.trim_end_matches("%s")) {
+            return tr_fmt(t, msgid, &[("", value)]);
+        }
+    }
+    // Roundup fills in the origin before it looks the message up
+    if message.starts_with("Invalid Origin ") {
+        return t.gettext(message).to_string();
+    }
+    message.to_string()
+}
+
 /// The tracker's base URL for this request: `[tracker] web`, or the
 /// request's own scheme, host and mount point.
 pub fn base_url(st: &UiState, inc: &Incoming) -> String {
@@ -170,6 +295,7 @@ pub fn handle(st: &Arc<UiState>, inc: &Incoming) -> Reply {
         Ok(db) => db,
         Err(e) => return Reply::html(500, error_page("Tracker error", &e.to_string())),
     };
+    db.set_tx_source(Some(roundup_core::TxSource::Web));
     let secure = is_secure(st, inc);
     let base = base_url(st, inc);
     let cookie_path = match base
@@ -533,7 +659,7 @@ impl<'a> Client<'a> {
             .collect();
         if actions.len() > 1 {
             return Err(Flow::BadRequest(
-                "broken form: multiple @action values submitted".into(),
+                self.tr("broken form: multiple @action values submitted", &[]),
             ));
         }
         Ok(actions
@@ -559,8 +685,12 @@ impl<'a> Client<'a> {
         }
         if !self.db.has_permission("Web Access", None, None, None)? {
             return Err(Flow::Unauthorised(if self.username == "anonymous" {
-                "Anonymous users are not allowed to use the web interface".into()
+                self.tr(
+                    "Anonymous users are not allowed to use the web interface",
+                    &[],
+                )
             } else {
+                // ours (Roundup 2.6 checks anonymous only): no message id
                 "You are not allowed to use the web interface".into()
             }));
         }
@@ -621,9 +751,10 @@ impl<'a> Client<'a> {
                     self.extra_headers.push(("Allow".into(), allow.into()));
                 }
             }
+            let message = csrf_message(&self.translator, &r.message);
             match r.kind {
-                RefusalKind::Unauthorised => Flow::Unauthorised(r.message),
-                RefusalKind::Usage => Flow::BadRequest(r.message),
+                RefusalKind::Unauthorised => Flow::Unauthorised(message),
+                RefusalKind::Usage => Flow::BadRequest(message),
             }
         })
     }
@@ -647,6 +778,18 @@ impl<'a> Client<'a> {
 
     // ------------------------------------------------------------------
     // helpers for actions
+
+    /// A message in the request's language with its placeholders filled
+    /// in (Roundup's `self._(msgid) % values`; see [`tr_fmt`]).
+    pub fn tr(&self, msgid: &str, args: &[(&str, &str)]) -> String {
+        tr_fmt(&self.translator, msgid, args)
+    }
+
+    /// A message in the process's language (Roundup's module-level
+    /// `_(msgid) % values`; see [`process_translator`]).
+    pub fn tr_process(&self, msgid: &str, args: &[(&str, &str)]) -> String {
+        tr_fmt(&process_translator(), msgid, args)
+    }
 
     pub fn form_text(&self, name: &str) -> Option<&str> {
         self.form.iter().find_map(|(k, v)| match v {
@@ -691,7 +834,7 @@ impl<'a> Client<'a> {
             .has_permission("View", Some(cn), Some("content"), Some(&id))?
         {
             return Err(Flow::Unauthorised(
-                "You are not allowed to view this file.".into(),
+                self.tr("You are not allowed to view this file.", &[]),
             ));
         }
         let declared = match self.db.get(cn, &id, "type")? {
@@ -1027,5 +1170,45 @@ impl<'a> Client<'a> {
             url.push_str(&quote(v));
         }
         url
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn python_percent_formatting() {
+        let v = [("class", "issue"), ("id", "3")];
+        assert_eq!(py_format("%(class)s %(id)s created", &v), "issue 3 created");
+        assert_eq!(py_format("Error: %s", &[("", "bad")]), "Error: bad");
+        assert_eq!(
+            py_format("100%% %s, %s", &[("", "a"), ("", "b")]),
+            "100% a, b"
+        );
+        assert_eq!(py_format("%(input)r", &[("input", "x")]), "'x'");
+        assert_eq!(py_format("%(id)d items", &v), "3 items");
+        // what Python would refuse stays as written
+        assert_eq!(
+            py_format("%(nope)s and 50% off", &v),
+            "%(nope)s and 50% off"
+        );
+        assert_eq!(py_format("trailing %", &[]), "trailing %");
+        assert_eq!(py_format("%(open", &v), "%(open");
+        assert_eq!(py_format("Übersicht %s", &[("", "ä")]), "Übersicht ä");
+    }
+
+    #[test]
+    fn csrf_refusals_keep_their_values() {
+        let t = Translator::default();
+        assert_eq!(
+            csrf_message(&t, "Invalid HOST example.org"),
+            "Invalid HOST example.org"
+        );
+        assert_eq!(
+            csrf_message(&t, "Missing header: REFERER"),
+            "Missing header: REFERER"
+        );
+        assert_eq!(csrf_message(&t, csrf::TOKEN_FAILURE), csrf::TOKEN_FAILURE);
     }
 }

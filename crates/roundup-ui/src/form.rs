@@ -14,10 +14,12 @@ use indexmap::IndexMap;
 use roundup_core::authz::Subject;
 use roundup_core::date::Date;
 use roundup_core::designator;
+use roundup_core::i18n::Translator;
 use roundup_core::schema::PropType;
 use roundup_core::value::Value;
 use roundup_core::{ClassKind, Db, Error, Values};
 
+use crate::client::{tr_fmt, tr_nfmt};
 use crate::request::FormValue;
 
 /// An item named by a form: class and id (`None` for the context item
@@ -204,9 +206,12 @@ pub use roundup_core::db::guess_type;
 
 /// Parse the form for the context `classname`/`nodeid` (Roundup's
 /// `parsePropsFromForm`). `create` allows properties of the context item
-/// when it does not exist yet.
+/// when it does not exist yet. The parser's own messages are worded by
+/// `tr`, as Roundup's `FormParser` words them with the request's
+/// translator (the core's value errors stay as the core gives them).
 pub fn parse_form(
     db: &Db,
+    tr: &Translator,
     form: &[(String, FormValue)],
     classname: &str,
     nodeid: Option<&str>,
@@ -277,8 +282,10 @@ pub fn parse_form(
                             required.entry(target).or_default().push(propname);
                         }
                         _ => {
-                            return Err(FormError::Form(format!(
-                                "The form action claims to require property \"{entry}\" which doesn't exist"
+                            return Err(FormError::Form(tr_fmt(
+                                tr,
+                                "The form action claims to require property \"%(property)s\" which doesn't exist",
+                                &[("property", &entry)],
                             )))
                         }
                     }
@@ -307,8 +314,10 @@ pub fn parse_form(
             let mut targets = Vec::new();
             for entry in form_list(vals) {
                 let Some((lcn, lid)) = parse_designator(&entry, &class_names) else {
-                    return Err(FormError::Form(format!(
-                        "link \"{key}\" value \"{entry}\" not a designator"
+                    return Err(FormError::Form(tr_fmt(
+                        tr,
+                        "link \"%(key)s\" value \"%(entry)s\" not a designator",
+                        &[("key", key), ("entry", &entry)],
                     )));
                 };
                 let tk: ItemKey = (lcn, Some(lid));
@@ -318,8 +327,10 @@ pub fn parse_form(
             match cls.prop(&propname) {
                 Some(p) if p.is_pointer() => {}
                 _ => {
-                    return Err(FormError::Form(format!(
-                        "{cn} {propname} is not a link or multilink property"
+                    return Err(FormError::Form(tr_fmt(
+                        tr,
+                        "%(class)s %(property)s is not a link or multilink property",
+                        &[("class", &cn), ("property", &propname)],
                     )))
                 }
             }
@@ -338,8 +349,10 @@ pub fn parse_form(
                 } else {
                     "remove"
                 };
-                return Err(FormError::Form(format!(
-                    "You have submitted a {what} action for the property \"{propname}\" which doesn't exist"
+                return Err(FormError::Form(tr_fmt(
+                    tr,
+                    "You have submitted a %(action)s action for the property \"%(property)s\" which doesn't exist",
+                    &[("action", what), ("property", &propname)],
                 )));
             }
             continue;
@@ -363,7 +376,7 @@ pub fn parse_form(
                     if matches!(v, FormValue::Text(t) if t.is_empty()) {
                         continue;
                     }
-                    return Err(FormError::Form("Not a file attachment".into()));
+                    return Err(FormError::Form(tr_fmt(tr, "Not a file attachment", &[])));
                 };
                 if filename.is_empty() {
                     continue;
@@ -425,8 +438,10 @@ pub fn parse_form(
                                     existing.remove(i);
                                 }
                                 None => {
-                                    return Err(FormError::Form(format!(
-                                        "property \"{propname}\": \"{entry}\" not currently in list"
+                                    return Err(FormError::Form(tr_fmt(
+                                        tr,
+                                        "property \"%(propname)s\": \"%(value)s\" not currently in list",
+                                        &[("propname", &propname), ("value", entry)],
                                     )))
                                 }
                             }
@@ -444,8 +459,10 @@ pub fn parse_form(
             }));
         } else {
             if texts.len() > 1 {
-                return Err(FormError::Form(format!(
-                    "You have submitted more than one value for the {propname} property"
+                return Err(FormError::Form(tr_fmt(
+                    tr,
+                    "You have submitted more than one value for the %s property",
+                    &[("", &propname)],
                 )));
             }
             if prop.ptype == PropType::Password {
@@ -464,20 +481,26 @@ pub fn parse_form(
                     _ => None,
                 });
                 let Some(confirm) = confirm else {
-                    return Err(FormError::Form(
-                        "Password and confirmation text do not match".into(),
-                    ));
+                    return Err(FormError::Form(tr_fmt(
+                        tr,
+                        "Password and confirmation text do not match",
+                        &[],
+                    )));
                 };
                 let confirm = text_values(confirm);
                 if confirm.len() > 1 {
-                    return Err(FormError::Form(format!(
-                        "You have submitted more than one value for the {propname} property"
+                    return Err(FormError::Form(tr_fmt(
+                        tr,
+                        "You have submitted more than one value for the %s property",
+                        &[("", &propname)],
                     )));
                 }
                 if confirm.first().map(|s| s.trim()) != Some(given) {
-                    return Err(FormError::Form(
-                        "Password and confirmation text do not match".into(),
-                    ));
+                    return Err(FormError::Form(tr_fmt(
+                        tr,
+                        "Password and confirmation text do not match",
+                        &[],
+                    )));
                 }
                 value = db.raw_to_value(&cn, &propname, given, None)?;
             } else if let (Some((filename, ctype, content)), PropType::String) =
@@ -619,15 +642,17 @@ pub fn parse_form(
             }
         }
         if !still.is_empty() {
-            let word = if still.len() == 1 {
-                "property"
-            } else {
-                "properties"
-            };
-            missing.push(format!(
-                "Required {} {word} {} not supplied",
-                thing.0,
-                still.join(", ")
+            // the class and property names in the request's language too
+            let names: Vec<&str> = still.iter().map(|p| tr.gettext(p)).collect();
+            missing.push(tr_nfmt(
+                tr,
+                "Required %(class)s property %(property)s not supplied",
+                "Required %(class)s properties %(property)s not supplied",
+                still.len() as u64,
+                &[
+                    ("class", tr.gettext(&thing.0)),
+                    ("property", &names.join(", ")),
+                ],
             ));
         }
     }
@@ -746,9 +771,11 @@ pub enum EditError {
 
 /// Create and change the items of a parsed form, then link them (Roundup's
 /// `_editnodes`): items that others link to are written first so their
-/// new ids can be filled in.
+/// new ids can be filled in. The messages saying what was done are worded
+/// by `tr` (the names of the changed properties too, as Roundup's).
 pub fn apply_form(
     db: &Db,
+    tr: &Translator,
     mut parsed: ParsedForm,
     perms: &dyn EditPermissions,
 ) -> Result<EditOutcome, EditError> {
@@ -819,10 +846,16 @@ pub fn apply_form(
                     }
                     let changed = db.set(&cn, existing, values)?;
                     if !changed.is_empty() {
-                        let names: Vec<&str> = changed.keys().map(String::as_str).collect();
-                        outcome
-                            .messages
-                            .push(format!("{cn} {existing} {} edited ok", names.join(", ")));
+                        let names: Vec<&str> = changed.keys().map(|p| tr.gettext(p)).collect();
+                        outcome.messages.push(tr_fmt(
+                            tr,
+                            "%(class)s %(id)s %(properties)s edited ok",
+                            &[
+                                ("class", &cn),
+                                ("id", existing),
+                                ("properties", &names.join(", ")),
+                            ],
+                        ));
                     }
                 }
                 None => {
@@ -841,7 +874,11 @@ pub fn apply_form(
                     if id.is_none() {
                         outcome.created_context = Some(newid.clone());
                     }
-                    outcome.messages.push(format!("{cn} {newid} created"));
+                    outcome.messages.push(tr_fmt(
+                        tr,
+                        "%(class)s %(id)s created",
+                        &[("class", &cn), ("id", &newid)],
+                    ));
                     new_ids.insert(key.clone(), newid.clone());
                     final_id = Some(newid);
                 }

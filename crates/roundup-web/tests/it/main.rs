@@ -5,6 +5,7 @@
 //! (`browser_e2e`), and with schemathesis against the served OpenAPI
 //! document (`rest_schemathesis`).
 
+mod action_messages;
 mod browser_e2e;
 mod chameleon_pages;
 mod layers;
