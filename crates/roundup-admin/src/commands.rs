@@ -1462,7 +1462,9 @@ fn do_initialise(admin: &mut Admin, args: &[String]) -> CmdResult {
         .config()
         .admin_email()
         .map_err(|e| CmdError::usage(format!("In {}/config.ini - {e}", admin.tracker_home)))?;
-    tracker.initialise(&password, &email).map_err(failed)?;
+    tracker
+        .initialise_from(&password, &email, Some(roundup_core::TxSource::Cli))
+        .map_err(failed)?;
     Ok(0)
 }
 

@@ -346,6 +346,11 @@ impl Admin {
                 }
             }
         }
+        // Every command's changes come from the command line, as
+        // Roundup's run_command says before each one.
+        if let Some(db) = &self.db {
+            db.set_tx_source(Some(roundup_core::TxSource::Cli));
+        }
         Ok(())
     }
 }

@@ -166,12 +166,69 @@ pub struct Mark {
     mail: usize,
 }
 
+/// Where the changes of a connection come from: Roundup's `db.tx_Source`,
+/// which detectors read to tell a web edit from a mail or a script. Each
+/// front end sets it where Roundup 2.6 does; a connection nobody set it on
+/// (a script, a test, `roundup-demo`) has none (Python's `None`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TxSource {
+    /// The HTML user interface (`"web"`).
+    Web,
+    /// The REST API (`"rest"`).
+    Rest,
+    /// The XML-RPC API (`"xmlrpc"`).
+    Xmlrpc,
+    /// `roundup-admin`, its commands and `initialise` (`"cli"`).
+    Cli,
+    /// The mail gateway (`"email"`).
+    Email,
+    /// The mail gateway, for a message whose PGP signature by its author
+    /// was verified (`"email-sig-openpgp"`).
+    EmailSigOpenpgp,
+}
+
+impl TxSource {
+    pub const ALL: [TxSource; 6] = [
+        TxSource::Web,
+        TxSource::Rest,
+        TxSource::Xmlrpc,
+        TxSource::Cli,
+        TxSource::Email,
+        TxSource::EmailSigOpenpgp,
+    ];
+
+    /// The string Roundup's `db.tx_Source` holds.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TxSource::Web => "web",
+            TxSource::Rest => "rest",
+            TxSource::Xmlrpc => "xmlrpc",
+            TxSource::Cli => "cli",
+            TxSource::Email => "email",
+            TxSource::EmailSigOpenpgp => "email-sig-openpgp",
+        }
+    }
+
+    /// The source Roundup names `name`, if it names one.
+    pub fn from_name(name: &str) -> Option<TxSource> {
+        TxSource::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for TxSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One open tracker database connection acting as one user.
 pub struct Db {
     def: Arc<TrackerDef>,
     opts: Arc<DbOptions>,
     store: RefCell<Box<dyn Storage>>,
     uid: RefCell<String>,
+    /// Where this connection's changes come from (`db.tx_Source`).
+    tx_source: Cell<Option<TxSource>>,
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
     pending_files: RefCell<PendingFiles>,
@@ -201,6 +258,7 @@ impl std::fmt::Debug for Db {
         f.debug_struct("Db")
             .field("backend", &self.store.borrow().backend_name())
             .field("uid", &self.uid.borrow())
+            .field("tx_source", &self.tx_source.get())
             .finish()
     }
 }
@@ -339,6 +397,7 @@ impl Db {
             opts,
             store: RefCell::new(store),
             uid: RefCell::new(uid.to_string()),
+            tx_source: Cell::new(None),
             pending_files: RefCell::new(PendingFiles::default()),
             cache: RefCell::new(ClockCache::new(DEFAULT_CONNECTION_CACHE)),
             depth: Cell::new(0),
@@ -591,6 +650,18 @@ impl Db {
     /// Act as another user from now on (login).
     pub fn set_uid(&self, uid: &str) {
         *self.uid.borrow_mut() = uid.to_string();
+    }
+
+    /// Where this connection's changes come from (Roundup's
+    /// `db.tx_Source`), as its front end said.
+    pub fn tx_source(&self) -> Option<TxSource> {
+        self.tx_source.get()
+    }
+    /// Say where the changes made from now on come from: each front end
+    /// does when it starts a unit of work (see [`TxSource`]); it lasts
+    /// until set again (a pooled connection is reset when returned).
+    pub fn set_tx_source(&self, source: Option<TxSource>) {
+        self.tx_source.set(source);
     }
 
     pub fn class(&self, name: &str) -> Result<&ClassDef> {

@@ -39,7 +39,7 @@ pub mod shared_cache;
 pub mod storage;
 pub mod value;
 
-pub use db::{Db, DbOptions, Mark, QueuedMail, TrackerDef, Values};
+pub use db::{Db, DbOptions, Mark, QueuedMail, TrackerDef, TxSource, Values};
 pub use error::{Error, Result, StorageError, StorageKind};
 pub use schema::{ClassDef, ClassKind, PropType, Property, Schema};
 pub use value::Value;

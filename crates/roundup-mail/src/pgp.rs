@@ -133,7 +133,7 @@ impl Keyring {
                 ))
             })?;
         let sigs = signatures(&result);
-        check_signatures(&mut ctx, &sigs, author, false)
+        check_signatures(&mut ctx, &sigs, author, false).map(|_| ())
     }
 
     /// Decrypt an encrypted message body (the second part of a
@@ -145,15 +145,15 @@ impl Keyring {
         cipher: &[u8],
         author: &str,
         may_be_unsigned: bool,
-    ) -> Result<Vec<u8>, PgpError> {
+    ) -> Result<Decrypted, PgpError> {
         let mut ctx = self.context()?;
         let mut plain = Vec::new();
         let (_, verified) = ctx.decrypt_and_verify(cipher, &mut plain).map_err(|_| {
             PgpError::Refused("The message cannot be decrypted with this tracker's key.".into())
         })?;
         let sigs = signatures(&verified);
-        check_signatures(&mut ctx, &sigs, author, may_be_unsigned)?;
-        Ok(plain)
+        let signed = check_signatures(&mut ctx, &sigs, author, may_be_unsigned)?;
+        Ok(Decrypted { plain, signed })
     }
 
     /// Encrypt `plain` to the first key of each address, ASCII
@@ -186,6 +186,16 @@ impl Keyring {
     }
 }
 
+/// What [`Keyring::decrypt`] gives back.
+#[derive(Debug)]
+pub struct Decrypted {
+    /// The decrypted MIME entity.
+    pub plain: Vec<u8>,
+    /// Whether it carried a valid signature by its author (`false`: an
+    /// unsigned message, accepted because it may be unsigned).
+    pub signed: bool,
+}
+
 /// One signature of a verification: fingerprint and GnuPG's summary.
 struct Sig {
     fingerprint: String,
@@ -202,13 +212,15 @@ fn signatures(result: &gpgme::VerificationResult) -> Vec<Sig> {
         .collect()
 }
 
-/// Roundup's rule for the signatures of a message from `author`.
+/// Roundup's rule for the signatures of a message from `author`:
+/// `Ok(true)` when one by the author is valid, `Ok(false)` for an
+/// unsigned message that `may_be_unsigned`.
 fn check_signatures(
     ctx: &mut Context,
     sigs: &[Sig],
     author: &str,
     may_be_unsigned: bool,
-) -> Result<(), PgpError> {
+) -> Result<bool, PgpError> {
     let author = author.trim().to_lowercase();
     for sig in sigs {
         let Ok(key) = ctx.get_key(sig.fingerprint.as_str()) else {
@@ -221,7 +233,7 @@ fn check_signatures(
             continue;
         }
         if sig.summary.contains(SignatureSummary::VALID) {
-            return Ok(());
+            return Ok(true);
         }
         let why = if sig.summary.contains(SignatureSummary::KEY_MISSING) {
             format!(
@@ -248,7 +260,7 @@ fn check_signatures(
             "The message is signed with a key this tracker does not know: {}",
             sig.fingerprint
         ))),
-        None if may_be_unsigned => Ok(()),
+        None if may_be_unsigned => Ok(false),
         None => Err(PgpError::Refused("The message is not PGP signed.".into())),
     }
 }

@@ -21,7 +21,7 @@ use roundup_core::filter::{FilterSpec, SpecValue};
 use roundup_core::mail::{MailAttachment, MailSetup, PlainMail};
 use roundup_core::password::Password;
 use roundup_core::value::Value;
-use roundup_core::Error;
+use roundup_core::{Error, TxSource};
 
 use crate::body::{parse_content, ContentOptions};
 use crate::parse::{parse_message, pgp_parts, Address, BodyOptions, ParsedMail, Pgp};
@@ -309,6 +309,9 @@ pub fn handle(
         )));
     }
     db.set_uid("1");
+    // Roundup's handle_message: the changes of a message come from mail
+    // (from signed mail once its signature is checked, in `Step::pgp`).
+    db.set_tx_source(Some(TxSource::Email));
     db.clear_cache();
     let tx = Tx::begin(db, mode)?;
     let mut step = Step {
@@ -557,6 +560,7 @@ impl Step<'_> {
                 keyring
                     .verify_detached(&parts.first_raw, &parts.second_body, &address)
                     .map_err(refused)?;
+                db.set_tx_source(Some(TxSource::EmailSigOpenpgp));
                 Ok(None)
             }
             Pgp::Encrypted => {
@@ -571,9 +575,13 @@ impl Step<'_> {
                 // Unsigned encrypted mail is enough from users without
                 // the roles, or when only encryption is required.
                 let may_be_unsigned = cfg.require_incoming == "encrypted" || !role;
-                let plain = keyring
+                let decrypted = keyring
                     .decrypt(&parts.second_body, &address, may_be_unsigned)
                     .map_err(refused)?;
+                if decrypted.signed {
+                    db.set_tx_source(Some(TxSource::EmailSigOpenpgp));
+                }
+                let plain = decrypted.plain;
                 let inner = match parse_message(&plain, &self.opts.body) {
                     Ok(p) => {
                         self.content = Some(p.body.clone());

@@ -490,6 +490,7 @@ fn pgp_mail_is_accepted_and_refused_as_by_roundup26() {
     let mine = work.path().join("ours");
     for (home, keyring) in [(&reference, &rt_keys), (&mine, &keys.tracker)] {
         support::roundup26_home(&r, home);
+        support::record_tx_sources(home);
         set_option(home, "pgp", "enable", "yes");
         set_option(home, "pgp", "encrypt", "yes");
         set_option(home, "pgp", "homedir", keyring.to_str().unwrap());
@@ -576,6 +577,54 @@ fn pgp_mail_is_accepted_and_refused_as_by_roundup26() {
     };
     assert_eq!(open(&ours), open(&roundups));
     assert!(open(&ours).contains(&true));
+
+    // Without the PGP roles Bob need not sign: his plain and his
+    // encrypted unsigned mail come from "email", signed mail still from
+    // "email-sig-openpgp".
+    for home in [&reference, &mine] {
+        set_option(home, "pgp", "roles", "Developer");
+    }
+    let messages = [
+        (
+            "plain, no role",
+            format!("{HEAD}Subject: [issue] plain\n\nplain text\n"),
+        ),
+        ("encrypted, unsigned, no role", unsigned_secret(&keys)),
+        (
+            "signed, no role",
+            signed("[issue] signed two", &keys.bob, &entity("Signed again.")),
+        ),
+    ];
+    for (what, raw) in &messages {
+        theirs(raw);
+        run(&mine, raw.as_bytes());
+        assert_eq!(
+            issues(&mine),
+            issues(&reference),
+            "after the {what} message"
+        );
+    }
+    assert_eq!(issues(&mine).len(), 5);
+    // db.tx_Source as the detectors saw it, for every message
+    let expected = support::tx_sources(&reference);
+    let issue_creates: Vec<&str> = expected
+        .iter()
+        .filter(|l| l.starts_with("audit create issue "))
+        .map(|l| l.trim_start_matches("audit create issue "))
+        .collect();
+    assert_eq!(
+        issue_creates,
+        [
+            "'email-sig-openpgp'",
+            "'email-sig-openpgp'",
+            "'email'",
+            "'email'",
+            "'email-sig-openpgp'"
+        ],
+        "what Roundup 2.6 recorded:\n{}",
+        expected.join("\n")
+    );
+    assert_eq!(support::tx_sources(&mine), expected);
 }
 
 /// A detector's own `send_message(..., crypt=True)` (Roundup's API) is

@@ -326,9 +326,22 @@ impl Tracker {
     /// Create a fresh database and fill it from `initial_data.py`
     /// (destroying any existing data).
     pub fn initialise(&self, adminpw: &str, admin_email: &str) -> Result<()> {
+        self.initialise_from(adminpw, admin_email, None)
+    }
+
+    /// [`Tracker::initialise`] with the detectors seeing `source` as where
+    /// the initial data come from (Roundup's `init(adminpw, tx_Source)`:
+    /// `roundup-admin initialise` says `cli`).
+    pub fn initialise_from(
+        &self,
+        adminpw: &str,
+        admin_email: &str,
+        source: Option<roundup_core::TxSource>,
+    ) -> Result<()> {
         self.nuke()?;
         self.backend.create()?;
         let db = self.open_db("1")?;
+        db.set_tx_source(source);
         let path = self.home.join("initial_data.py");
         if path.exists() {
             let source = read_text(&path)?;

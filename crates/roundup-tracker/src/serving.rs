@@ -121,6 +121,9 @@ impl std::ops::Deref for PooledDb<'_> {
 impl Drop for PooledDb<'_> {
     fn drop(&mut self) {
         if let Some(db) = self.db.take() {
+            // The next request's front end says where its changes come
+            // from; until then they come from nowhere.
+            db.set_tx_source(None);
             if db.rollback().is_ok() {
                 if let Ok(mut idle) = self.pool.idle.lock() {
                     if idle.len() < self.pool.max_idle {

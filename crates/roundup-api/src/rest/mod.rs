@@ -258,6 +258,7 @@ pub fn handle(api: &Api<'_>, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> ApiRe
     let cfg = ApiConfig(tracker);
     let perms = subject_of(db, auth);
     db.set_uid(&perms.userid);
+    db.set_tx_source(Some(roundup_core::TxSource::Rest));
     let base = cfg.tracker_web(&req.base);
     let method = req.method.to_uppercase();
 

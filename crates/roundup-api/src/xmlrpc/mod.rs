@@ -68,6 +68,7 @@ pub fn handle(api: &Api<'_>, db: &Db, auth: &ApiAuth, req: &ApiRequest) -> ApiRe
     }
     let perms = subject_of(db, auth);
     db.set_uid(&perms.userid);
+    db.set_tx_source(Some(roundup_core::TxSource::Xmlrpc));
     if !perms.may(db, Frontend::Xmlrpc.access_permission(), None, None, None) {
         return xml_response(codec::fault(403, "Forbidden"));
     }

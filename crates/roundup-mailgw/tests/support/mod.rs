@@ -147,3 +147,41 @@ pub fn roundup26_home(r: &roundup_testkit::Roundup26, home: &Path) {
         home.join("mail.out").to_str().unwrap(),
     );
 }
+
+/// Put a detector in `home` that records, for every issue created or
+/// changed and every user created, where the change came from (Roundup's
+/// `db.tx_Source`), in auditors and reactors alike: a line
+/// `audit|react create|set <class><id> <repr(db.tx_Source)>` in
+/// `<home>/tx_sources.log` (see [`tx_sources`]).
+pub fn record_tx_sources(home: &Path) {
+    let log = home.join("tx_sources.log");
+    let code = format!(
+        r#"LOG = {log:?}
+
+def _recorder(what):
+    def record(db, cl, nodeid, values):
+        with open(LOG, 'a') as f:
+            f.write('%s %s%s %r\n' % (what, cl.classname, nodeid or '', db.tx_Source))
+    return record
+
+def init(db):
+    for op in ('create', 'set'):
+        db.issue.audit(op, _recorder('audit ' + op))
+        db.issue.react(op, _recorder('react ' + op))
+    db.user.audit('create', _recorder('audit create'))
+    db.user.react('create', _recorder('react create'))
+"#,
+        log = log.to_str().expect("utf-8 path")
+    );
+    std::fs::write(home.join("detectors").join("tx_source_log.py"), code)
+        .expect("write the recording detector");
+}
+
+/// The lines [`record_tx_sources`]'s detector wrote, in order.
+pub fn tx_sources(home: &Path) -> Vec<String> {
+    std::fs::read_to_string(home.join("tx_sources.log"))
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}

@@ -651,7 +651,6 @@ class Database(object):
         self.__dict__['_classes'] = {}
         self.__dict__['config'] = Config()
         self.__dict__['security'] = Security()
-        self.__dict__['tx_Source'] = None
 
     def _remember(self, classname, cl):
         pass
@@ -689,6 +688,16 @@ class Database(object):
 
     def getuid(self):
         return _rt.getuid()
+
+    @property
+    def tx_Source(self):
+        """Where the changes come from, as the front end said: 'web',
+        'rest', 'xmlrpc', 'cli', 'email', 'email-sig-openpgp' or None."""
+        return _rt.tx_source()
+
+    @tx_Source.setter
+    def tx_Source(self, value):
+        _rt.set_tx_source(value)
 
     @property
     def curuserid(self):

@@ -9,3 +9,4 @@ mod core_rules;
 mod logging;
 mod memory_budgets;
 mod shared_cache;
+mod tx_source;
