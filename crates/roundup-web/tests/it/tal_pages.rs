@@ -803,7 +803,8 @@ async fn roundup26_language_choice_matches() {
         assert!(st.success(), "chown of the home");
     }
     // (query, cookie, Accept-Language, user)
-    let cases: Vec<(&str, Option<&str>, Option<&str>, Option<&str>)> = vec![
+    type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
+    let cases: Vec<Case> = vec![
         ("?@language=de", None, None, None),
         ("", Some("roundup_language=fr"), None, None),
         ("", None, Some("fr;q=0.5, de"), None),
@@ -821,7 +822,7 @@ async fn roundup26_language_choice_matches() {
     ];
     async fn get(
         base: &str,
-        (query, cookie, accept, user): (&str, Option<&str>, Option<&str>, Option<&str>),
+        (query, cookie, accept, user): Case<'_>,
     ) -> (u16, Option<String>, String) {
         let mut req = http().get(format!("{base}{query}"));
         if let Some(c) = cookie {
