@@ -15,8 +15,8 @@
 
 use std::io::Cursor;
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -25,23 +25,6 @@ use roundup_testkit::Roundup26;
 mod support;
 
 const OURS: &str = env!("CARGO_BIN_EXE_roundup-mailgw");
-
-/// Roundup's roundup-server (run as rt through `su`, so it is stopped
-/// through the process id it wrote).
-struct RoundupServer {
-    child: Child,
-    pidfile: PathBuf,
-}
-
-impl Drop for RoundupServer {
-    fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn wait_for(port: u16, what: &str) {
     let start = Instant::now();
@@ -52,27 +35,6 @@ fn wait_for(port: u16, what: &str) {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
-}
-
-fn start_roundup(r: &Roundup26, home: &Path, listener: TcpListener) -> RoundupServer {
-    let port = listener.local_addr().unwrap().port();
-    drop(listener);
-    let pidfile = home.parent().unwrap().join("roundup-server.pid");
-    let line = format!(
-        "echo $$ > {}; exec {} -p {port} t={}",
-        pidfile.display(),
-        Roundup26::SERVER,
-        home.display()
-    );
-    let child = r
-        .command("/bin/sh", &["-c", &line])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Roundup's roundup-server");
-    let server = RoundupServer { child, pidfile };
-    wait_for(port, "Roundup's roundup-server");
-    server
 }
 
 /// Our server on `home` in this process, until the sender is dropped.
@@ -402,12 +364,11 @@ fn detectors_see_the_same_tx_source_as_under_roundup26() {
 
     // Roundup 2.6
     let reference = work.path().join("reference");
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let rport = listener.local_addr().unwrap().port();
+    let rport = roundup_testkit::free_port();
     install(&r, &reference, rport);
     r.admin(&["-i", reference.to_str().unwrap(), "initialise", "secret"]);
     let theirs = {
-        let _server = start_roundup(&r, &reference, listener);
+        let _server = r.start_server(work.path(), &reference, rport);
         let h = reference.to_str().unwrap();
         let admin = |args: &[&str]| {
             let mut all = vec!["-i", h];

@@ -13,8 +13,9 @@
 //! };
 //! ```
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 /// A reference tool and how `.ci/run` provides it.
 #[derive(Clone, Copy, Debug)]
@@ -196,6 +197,36 @@ impl Roundup26 {
         stdout
     }
 
+    /// Roundup 2.6's roundup-server on 127.0.0.1:`port` serving `home` as
+    /// the tracker `t` (its pid file in `dir`), once it accepts
+    /// connections; stopped when the value is dropped.
+    #[track_caller]
+    pub fn start_server(&self, dir: &Path, home: &Path, port: u16) -> Roundup26Server {
+        let pidfile = dir.join("roundup-server.pid");
+        let line = format!(
+            "echo $$ > {}; exec {} -p {port} t={}",
+            pidfile.display(),
+            Roundup26::SERVER,
+            home.display()
+        );
+        let child = self
+            .command("/bin/sh", &["-c", &line])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("Roundup's roundup-server");
+        let server = Roundup26Server { child, pidfile };
+        let start = Instant::now();
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                start.elapsed() < Duration::from_secs(30),
+                "Roundup's roundup-server did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
     /// Roundup 2.6's roundup-admin with `args`, which must succeed.
     #[track_caller]
     pub fn admin(&self, args: &[&str]) -> String {
@@ -209,6 +240,33 @@ impl Roundup26 {
 }
 
 /// Quote for `sh -c`.
+/// A running Roundup 2.6 roundup-server (see [`Roundup26::start_server`]),
+/// killed when dropped.
+pub struct Roundup26Server {
+    child: Child,
+    pidfile: PathBuf,
+}
+
+impl Drop for Roundup26Server {
+    fn drop(&mut self) {
+        // (the shell became the server: its pid is in the file; the
+        // child handle is `su` when the server runs as rt)
+        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP port on 127.0.0.1 that is free now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
 pub fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }

@@ -6,7 +6,7 @@
 //! `rt` user is not available; under CI (`CI=true`) that is a failure.
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -57,13 +57,6 @@ fn skip_reason() -> Option<String> {
         return Some("no user rt to run Roundup as".into());
     }
     None
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
 }
 
 /// Install, configure and start a classic Roundup tracker.
@@ -288,7 +281,7 @@ fn same_answers_as_roundup() {
     let _ = Command::new("chown")
         .args(["rt", &dir.path().display().to_string()])
         .status();
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     let _server = start_roundup(dir.path(), port);
     let base = format!("http://localhost:{port}/T/");
     let env = classic(&[("tracker_web", &base)]);
@@ -536,7 +529,7 @@ fn xmlrpc_same_answers_as_roundup() {
     let _ = Command::new("chown")
         .args(["rt", &dir.path().display().to_string()])
         .status();
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     let _server = start_roundup(dir.path(), port);
     let base = format!("http://localhost:{port}/T/");
     let env = classic(&[("tracker_web", &base)]);

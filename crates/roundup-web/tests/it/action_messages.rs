@@ -12,63 +12,15 @@
 //! translator (German here) and some with its module-level `_`, the
 //! process's locale (English here); both must come out the same.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
 use roundup_testkit::Roundup26;
 use roundup_web::server::ServerSettings;
 
 use crate::server_support::*;
-
-struct RoundupServer {
-    child: Child,
-    pidfile: PathBuf,
-}
-
-impl Drop for RoundupServer {
-    fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start_roundup(r: &Roundup26, dir: &Path, home: &Path, port: u16) -> RoundupServer {
-    let pidfile = dir.join("roundup-server.pid");
-    let line = format!(
-        "echo $$ > {}; exec {} -p {port} t={}",
-        pidfile.display(),
-        Roundup26::SERVER,
-        home.display()
-    );
-    let child = r
-        .command("/bin/sh", &["-c", &line])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Roundup's roundup-server");
-    let server = RoundupServer { child, pidfile };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "Roundup's roundup-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
-}
 
 /// One server's view of the tracker: its base URL and the browser's
 /// session cookie there.
@@ -279,7 +231,7 @@ async fn roundup26_action_messages_match_in_german() {
     let work = r.workdir();
     let rhome = work.path().join("roundup");
     let ohome = work.path().join("ours");
-    let rport = free_port();
+    let rport = roundup_testkit::free_port();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let oport = listener.local_addr().unwrap().port();
     german_home(&r, &rhome, rport);
@@ -297,7 +249,7 @@ async fn roundup26_action_messages_match_in_german() {
     chown_rt(&rhome);
     chown_rt(&ohome);
 
-    let _roundup = start_roundup(&r, work.path(), &rhome, rport);
+    let _roundup = r.start_server(work.path(), &rhome, rport);
     let served = serve_homes(
         r.workdir(),
         listener,

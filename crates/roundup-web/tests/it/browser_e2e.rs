@@ -73,16 +73,9 @@ impl Drop for Driver {
     }
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("no free loopback port for chromedriver")
-}
-
 async fn start_driver(chromedriver: &Path) -> Driver {
     use std::os::unix::process::CommandExt;
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     let profile = tempfile::tempdir().expect("temporary Chromium profile directory");
     let child = Command::new(chromedriver)
         .arg(format!("--port={port}"))

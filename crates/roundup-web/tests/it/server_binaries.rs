@@ -9,14 +9,6 @@ use crate::server_support::*;
 const SERVER: &str = env!("CARGO_BIN_EXE_roundup-server");
 const DEMO: &str = env!("CARGO_BIN_EXE_roundup-demo");
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Poll until `url` answers (any status) or time runs out.
 async fn wait_up(client: &reqwest::Client, url: &str) -> reqwest::Response {
     let until = Instant::now() + Duration::from_secs(60);
@@ -82,7 +74,7 @@ fn tracker_at(dir: &Path, name: &str, port: u16) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn config_file_pidfile_and_sigterm() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     tracker_at(dir.path(), "bugs", port);
     let ini = dir.path().join("server.ini");
     std::fs::write(
@@ -146,7 +138,7 @@ async fn save_config_writes_the_options() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tls_with_a_self_signed_certificate() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     let home = dir.path().join("sec");
     make_tracker(
         &home,
@@ -222,7 +214,7 @@ async fn tls_with_a_self_signed_certificate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn demo_creates_then_reuses() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     let run = |args: &[&str]| {
         Proc(
             Command::new(DEMO)
@@ -331,7 +323,7 @@ async fn demo_keeps_serving_after_its_output_pipes_close() {
     let dir = tempfile::tempdir().unwrap();
     let client = http();
     for close_stderr in [false, true] {
-        let port = free_port();
+        let port = roundup_testkit::free_port();
         let (err_path, err) = stderr_file(dir.path(), &format!("demo-{close_stderr}.err"));
         let mut child = Proc(
             Command::new(DEMO)
@@ -376,7 +368,7 @@ async fn demo_keeps_serving_after_its_output_pipes_close() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_keeps_serving_after_its_output_pipes_close() {
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     let home = tracker_at(dir.path(), "bugs", port);
     let mut child = Proc(
         Command::new(SERVER)
@@ -428,7 +420,7 @@ async fn server_speaks_the_trackers_language() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
+    let port = roundup_testkit::free_port();
     let home = dir.path().join("bugs");
     make_tracker(&home, "bugs", port, &[("tracker_language", "de")]);
     let (errpath, stderr) = stderr_file(dir.path(), "server");

@@ -12,10 +12,10 @@
 
 use std::collections::BTreeSet;
 use std::io::Write;
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use roundup_testkit::Roundup26;
 use roundup_tracker::Tracker;
@@ -87,54 +87,6 @@ fn normalise(html: &str) -> String {
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success(), "normaliser failed");
     String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-struct RoundupServer {
-    child: Child,
-    pidfile: PathBuf,
-}
-
-impl Drop for RoundupServer {
-    fn drop(&mut self) {
-        if let Ok(pid) = std::fs::read_to_string(&self.pidfile) {
-            let _ = Command::new("kill").arg(pid.trim()).status();
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-fn start_roundup(r: &Roundup26, dir: &Path, home: &Path, port: u16) -> RoundupServer {
-    let pidfile = dir.join("roundup-server.pid");
-    let line = format!(
-        "echo $$ > {}; exec {} -p {port} t={}",
-        pidfile.display(),
-        Roundup26::SERVER,
-        home.display()
-    );
-    let child = r
-        .command("/bin/sh", &["-c", &line])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Roundup's roundup-server");
-    let server = RoundupServer { child, pidfile };
-    let start = Instant::now();
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "Roundup's roundup-server did not start"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    server
 }
 
 /// The pages a home offers: its front page, and for each class of its
@@ -255,7 +207,7 @@ async fn compare(
     };
     let work = r.workdir();
     let home = work.path().join("t");
-    let rport = free_port();
+    let rport = roundup_testkit::free_port();
     let h = home.to_str().unwrap();
     r.admin(&[
         "-i",
@@ -373,7 +325,7 @@ async fn compare(
     // time has the database open.
     let mut theirs = Vec::new();
     {
-        let _roundup = start_roundup(&r, work.path(), &home, rport);
+        let _roundup = r.start_server(work.path(), &home, rport);
         for &user in &users {
             for page in &pages {
                 theirs.push(fetch(&format!("http://127.0.0.1:{rport}/t/{page}"), user).await);
@@ -767,7 +719,7 @@ async fn roundup26_language_choice_matches() {
     };
     let work = r.workdir();
     let home = work.path().join("t");
-    let rport = free_port();
+    let rport = roundup_testkit::free_port();
     let h = home.to_str().unwrap();
     r.admin(&[
         "-i",
@@ -853,7 +805,7 @@ async fn roundup26_language_choice_matches() {
     }
     let mut theirs = Vec::new();
     {
-        let _roundup = start_roundup(&r, work.path(), &home, rport);
+        let _roundup = r.start_server(work.path(), &home, rport);
         let base = format!("http://127.0.0.1:{rport}/t/");
         for c in &cases {
             theirs.push(get(&base, *c).await);
