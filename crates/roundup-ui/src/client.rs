@@ -900,6 +900,7 @@ impl<'a> Client<'a> {
             session_id: self.sid.clone(),
             headers: self.inc.headers.clone(),
             query: self.inc.query.clone(),
+            language: self.languages.first().cloned().unwrap_or_default(),
             translator: self.translator.clone(),
         }
     }

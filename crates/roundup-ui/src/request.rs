@@ -43,6 +43,9 @@ pub struct WebRequest {
     /// The raw query string of the URL (empty when it had none), for
     /// Roundup's `request.env['QUERY_STRING']`.
     pub query: String,
+    /// The request's language as Roundup's `request/language` gives it:
+    /// the one chosen (the first, from Accept-Language), else empty.
+    pub language: String,
     /// The messages of the request's language (see
     /// [`roundup_core::i18n::choose_language`]).
     pub translator: Arc<roundup_core::i18n::Translator>,

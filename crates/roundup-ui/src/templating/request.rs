@@ -124,6 +124,7 @@ impl Object for RequestObj {
                 "userid" => JValue::from(ctx.userid.as_str()),
                 "username" => JValue::from(ctx.req.username.as_str()),
                 "nonce" => JValue::from(ctx.req.nonce.as_str()),
+                "language" => JValue::from(ctx.req.language.as_str()),
                 "csrf_token" => JValue::from(ctx.csrf()),
                 "client" => JValue::from_object(ClientObj),
                 "env" => env_value(ctx),

@@ -444,6 +444,10 @@ async fn server_speaks_the_trackers_language() {
         !page.contains(">Show All<"),
         "English left in the German page"
     );
+    assert!(
+        page.contains("<html lang=\"de\">"),
+        "the page says its language"
+    );
     let r = client
         .get(format!("{url}?@language=en"))
         .send()
