@@ -159,16 +159,6 @@ fn strip_tags(s: &str) -> String {
     out
 }
 
-fn field_value(page: &str, name: &str) -> Option<String> {
-    let i = page.find(&format!("name=\"{name}\""))?;
-    let start = page[..i].rfind('<')?;
-    let end = i + page[i..].find('>')?;
-    let tag = &page[start..end];
-    let v = tag.find("value=\"")?;
-    let after = &tag[v + 7..];
-    Some(after[..after.find('"')?].to_string())
-}
-
 fn session_of(resp: &reqwest::Response, side: &str) -> String {
     session_cookie(resp).unwrap_or_else(|| panic!("{side}: no session cookie after login"))
 }

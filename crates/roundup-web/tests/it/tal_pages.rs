@@ -498,17 +498,6 @@ async fn roundup26_jinja2_pages_match_for_users() {
     check_users("jinja2", false).await;
 }
 
-/// The value of the input named `name` in a page.
-fn field_value(page: &str, name: &str) -> Option<String> {
-    let i = page.find(&format!("name=\"{name}\""))?;
-    let start = page[..i].rfind('<')?;
-    let end = i + page[i..].find('>')?;
-    let tag = &page[start..end];
-    let v = tag.find("value=\"")?;
-    let after = &tag[v + 7..];
-    Some(after[..after.find('"')?].to_string())
-}
-
 /// A page's text.
 async fn page_text(s: &Served, path: &str, cookie: Option<&str>) -> String {
     get(s, path, cookie).await.text().await.unwrap()

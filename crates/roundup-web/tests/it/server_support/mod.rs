@@ -326,6 +326,18 @@ pub fn decoded(url: &str) -> String {
         .into_owned()
 }
 
+/// The value of the input named `name` in a page (as written, not
+/// decoded).
+pub fn field_value(page: &str, name: &str) -> Option<String> {
+    let i = page.find(&format!("name=\"{name}\""))?;
+    let start = page[..i].rfind('<')?;
+    let end = i + page[i..].find('>')?;
+    let tag = &page[start..end];
+    let v = tag.find("value=\"")?;
+    let after = &tag[v + 7..];
+    Some(after[..after.find('"')?].to_string())
+}
+
 /// An attribute value or text as written in a page, decoded: the
 /// entities our pages write (minijinja escapes `/` too).
 pub fn html_unescape(s: &str) -> String {
