@@ -674,6 +674,10 @@ impl SerialFields<'_> {
                 .map_err(|_| invalid(format!("bad number {t:?}")))
         };
         let (sec, micros) = split_seconds(self.second);
+        // Roundup stores a float second as `%06.3f`, so 59.9995 and over
+        // is written "60.000"; Roundup reads that back, and so do we: as
+        // the next minute's first second (the same instant).
+        let (sec, carry_ms) = if sec == 60 { (59, 1000) } else { (sec, 0) };
         let n = checked_naive(
             i64::from(num(self.year)?),
             num(self.month)?,
@@ -685,7 +689,7 @@ impl SerialFields<'_> {
         .map_err(invalid)?;
         let base = Date::from_naive_utc(n)?;
         Ok(Date {
-            ms: (base.ms + micros_to_ms(sec, micros)).min(MAX_MS),
+            ms: (base.ms + carry_ms + micros_to_ms(sec, micros)).min(MAX_MS),
         })
     }
 }

@@ -307,6 +307,12 @@ fn serialised_forms_round_trip() {
     for bad in ["+0000000102", "000000010200x", "+00000001020a"] {
         assert!(Interval::from_serialised(bad).is_err(), "{bad} accepted");
     }
+    // Roundup writes 59.9995 s and over as "60.000" (`%06.3f`) and reads
+    // it back: the next minute's first second, across day and year too
+    assert_eq!(ser("20261206072860.000"), ser("20261206072900.000"));
+    assert_eq!(ser("20261231235960.250"), ser("20270101000000.250"));
+    assert_eq!(ser("20261206072860").serialise(), "20261206072900.000");
+    assert!(Date::from_serialised("20261206072861.000").is_err());
 }
 
 #[test]
