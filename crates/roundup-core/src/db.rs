@@ -229,6 +229,9 @@ pub struct Db {
     uid: RefCell<String>,
     /// Where this connection's changes come from (`db.tx_Source`).
     tx_source: Cell<Option<TxSource>>,
+    /// A name tracker code gave `db.tx_Source` that is none of
+    /// Roundup's sources (Roundup takes any string).
+    tx_source_other: RefCell<Option<String>>,
     /// Final paths of file contents written in this transaction (their
     /// data sits in `<path>.tmp` until commit).
     pending_files: RefCell<PendingFiles>,
@@ -398,6 +401,7 @@ impl Db {
             store: RefCell::new(store),
             uid: RefCell::new(uid.to_string()),
             tx_source: Cell::new(None),
+            tx_source_other: RefCell::new(None),
             pending_files: RefCell::new(PendingFiles::default()),
             cache: RefCell::new(ClockCache::new(DEFAULT_CONNECTION_CACHE)),
             depth: Cell::new(0),
@@ -662,6 +666,26 @@ impl Db {
     /// until set again (a pooled connection is reset when returned).
     pub fn set_tx_source(&self, source: Option<TxSource>) {
         self.tx_source.set(source);
+        self.tx_source_other.borrow_mut().take();
+    }
+
+    /// `db.tx_Source` as tracker code sees it: a source's name, or the
+    /// string tracker code set, or `None`.
+    pub fn tx_source_name(&self) -> Option<String> {
+        match self.tx_source.get() {
+            Some(s) => Some(s.as_str().to_string()),
+            None => self.tx_source_other.borrow().clone(),
+        }
+    }
+
+    /// Tracker code setting `db.tx_Source`: one of Roundup's names sets
+    /// that source; any other string is kept as it is, as Roundup does.
+    pub fn set_tx_source_name(&self, name: Option<&str>) {
+        let known = name.and_then(TxSource::from_name);
+        self.set_tx_source(known);
+        if known.is_none() {
+            *self.tx_source_other.borrow_mut() = name.map(str::to_string);
+        }
     }
 
     pub fn class(&self, name: &str) -> Result<&ClassDef> {

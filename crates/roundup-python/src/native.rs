@@ -974,33 +974,17 @@ pub(crate) mod _roundup {
     #[pyfunction]
     fn tx_source(vm: &VirtualMachine) -> PyResult<Option<String>> {
         ctx(vm, "db.tx_Source", |c| match &c.phase {
-            Phase::Live(db) => Ok(db.tx_source().map(|s| s.as_str().to_string())),
+            Phase::Live(db) => Ok(db.tx_source_name()),
             _ => Ok(None),
         })
     }
 
-    /// `db.tx_Source = name`: one of Roundup's sources, or None.
+    /// `db.tx_Source = value`: one of Roundup's sources, any other
+    /// string (kept as it is, as in Roundup), or None.
     #[pyfunction]
     fn set_tx_source(name: Option<String>, vm: &VirtualMachine) -> PyResult<()> {
-        let source = match name.as_deref() {
-            None => None,
-            Some(n) => Some(roundup_core::TxSource::from_name(n).ok_or_else(|| {
-                let names: Vec<String> = roundup_core::TxSource::ALL
-                    .iter()
-                    .map(|s| format!("'{s}'"))
-                    .collect();
-                make_exc(
-                    vm,
-                    "value",
-                    &format!(
-                        "db.tx_Source must be None or one of {}, not '{n}'",
-                        names.join(", ")
-                    ),
-                )
-            })?),
-        };
         live(vm, "db.tx_Source", |db| {
-            db.set_tx_source(source);
+            db.set_tx_source_name(name.as_deref());
             Ok(())
         })
     }

@@ -692,7 +692,8 @@ class Database(object):
     @property
     def tx_Source(self):
         """Where the changes come from, as the front end said: 'web',
-        'rest', 'xmlrpc', 'cli', 'email', 'email-sig-openpgp' or None."""
+        'rest', 'xmlrpc', 'cli', 'email', 'email-sig-openpgp', None, or
+        whatever string tracker code set."""
         return _rt.tx_source()
 
     @tx_Source.setter
