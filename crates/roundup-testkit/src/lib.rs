@@ -259,6 +259,32 @@ impl Drop for Roundup26Server {
     }
 }
 
+/// Put Roundup 2.6's own message catalogs of `langs` in `home`'s
+/// `locale/` (as `<lang>.mo`), where a tracker's catalogs are read first.
+#[track_caller]
+pub fn put_roundup_catalogs(home: &Path, langs: &[&str]) {
+    std::fs::create_dir_all(home.join("locale")).expect("the home's locale/");
+    for l in langs {
+        let mo = Path::new(Roundup26::LOCALE).join(format!("{l}/LC_MESSAGES/roundup.mo"));
+        std::fs::copy(&mo, home.join(format!("locale/{l}.mo")))
+            .unwrap_or_else(|e| panic!("Roundup 2.6's catalog {}: {e}", mo.display()));
+    }
+}
+
+/// Give `path` (recursively) to rt when we are root, so that Roundup 2.6,
+/// which runs as rt, may write what our side created there.
+#[track_caller]
+pub fn give_to_rt(path: &Path) {
+    if is_root() {
+        let st = Command::new("chown")
+            .args(["-R", "rt:rt"])
+            .arg(path)
+            .status()
+            .expect("chown");
+        assert!(st.success(), "chown of {}", path.display());
+    }
+}
+
 /// A TCP port on 127.0.0.1 that is free now.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

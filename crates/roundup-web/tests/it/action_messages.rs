@@ -189,21 +189,7 @@ fn german_home(r: &Roundup26, home: &Path, port: u16) {
     std::fs::write(&schema, with_number).unwrap();
     r.admin(&["-i", h, "initialise", "secret"]);
     roundup_testkit::set_config_option(home, "tracker", "language", "de");
-    std::fs::create_dir_all(home.join("locale")).unwrap();
-    for l in ["de", "en"] {
-        let mo = Path::new(Roundup26::LOCALE).join(format!("{l}/LC_MESSAGES/roundup.mo"));
-        std::fs::copy(&mo, home.join(format!("locale/{l}.mo"))).unwrap();
-    }
-}
-
-fn chown_rt(path: &Path) {
-    if roundup_testkit::is_root() {
-        let st = Command::new("chown")
-            .args(["-R", "rt:rt", path.to_str().unwrap()])
-            .status()
-            .unwrap();
-        assert!(st.success(), "chown of {}", path.display());
-    }
+    roundup_testkit::put_roundup_catalogs(home, &["de", "en"]);
 }
 
 /// One step's outcome on both servers, and what Roundup's must show
@@ -236,8 +222,8 @@ async fn roundup26_action_messages_match_in_german() {
         "web",
         &format!("http://127.0.0.1:{oport}/t/"),
     );
-    chown_rt(&rhome);
-    chown_rt(&ohome);
+    roundup_testkit::give_to_rt(&rhome);
+    roundup_testkit::give_to_rt(&ohome);
 
     let _roundup = r.start_server(work.path(), &rhome, rport);
     let served = serve_homes(

@@ -222,12 +222,7 @@ async fn compare(
     r.admin(&["-i", h, "initialise", "secret"]);
     if let Some(lang) = language {
         roundup_testkit::set_config_option(&home, "tracker", "language", lang);
-        std::fs::create_dir_all(home.join("locale")).unwrap();
-        for l in [lang, "en"] {
-            let mo = Path::new(Roundup26::LOCALE).join(format!("{l}/LC_MESSAGES/roundup.mo"));
-            std::fs::copy(&mo, home.join(format!("locale/{l}.mo")))
-                .unwrap_or_else(|e| panic!("Roundup 2.6's catalog {}: {e}", mo.display()));
-        }
+        roundup_testkit::put_roundup_catalogs(&home, &[lang, "en"]);
     }
     let tracker = Tracker::open(&home).unwrap();
     let mut joe = vec![
@@ -310,13 +305,7 @@ async fn compare(
     drop(tracker);
     // Opening the database here may have left files that Roundup (as rt)
     // must be able to write.
-    if roundup_testkit::is_root() {
-        let st = Command::new("chown")
-            .args(["-R", "rt:rt", h])
-            .status()
-            .unwrap();
-        assert!(st.success(), "chown of the home");
-    }
+    roundup_testkit::give_to_rt(&home);
     let users: Vec<Option<&str>> = [None, Some("joe"), Some("admin")]
         .into_iter()
         .filter(|u| anonymous || u.is_some())
@@ -547,13 +536,7 @@ async fn forms_post_back(template: &str, class: &str, extra: &[(&str, &str)]) {
         ),
     ]);
     r.admin(&["-i", h, "initialise", "secret"]);
-    if roundup_testkit::is_root() {
-        let st = Command::new("chown")
-            .args(["-R", "rt:rt", h])
-            .status()
-            .unwrap();
-        assert!(st.success());
-    }
+    roundup_testkit::give_to_rt(&home);
     let s = serve_homes(
         r.workdir(),
         listener,
@@ -721,11 +704,7 @@ async fn roundup26_language_choice_matches() {
         ),
     ]);
     r.admin(&["-i", h, "initialise", "secret"]);
-    std::fs::create_dir_all(home.join("locale")).unwrap();
-    for l in ["de", "fr", "en"] {
-        let mo = Path::new(Roundup26::LOCALE).join(format!("{l}/LC_MESSAGES/roundup.mo"));
-        std::fs::copy(&mo, home.join(format!("locale/{l}.mo"))).unwrap();
-    }
+    roundup_testkit::put_roundup_catalogs(&home, &["de", "fr", "en"]);
     // the tracker's own catalog, in a language Roundup has none for
     std::fs::write(
         home.join("locale/eo.po"),
@@ -736,13 +715,7 @@ async fn roundup26_language_choice_matches() {
          msgid \"Hello, ${user}\"\nmsgstr \"Saluton, ${user}\"\n",
     )
     .unwrap();
-    if roundup_testkit::is_root() {
-        let st = Command::new("chown")
-            .args(["-R", "rt:rt", h])
-            .status()
-            .unwrap();
-        assert!(st.success(), "chown of the home");
-    }
+    roundup_testkit::give_to_rt(&home);
     // (query, cookie, Accept-Language, user)
     type Case<'a> = (&'a str, Option<&'a str>, Option<&'a str>, Option<&'a str>);
     let cases: Vec<Case> = vec![
