@@ -1344,8 +1344,13 @@ impl Interval {
     /// messages: `%(number)s week`, `%s ago`, `just now`, ...).
     pub fn pretty_in(&self, t: &crate::i18n::Translator) -> String {
         let count = |n: i64, one: &str, many: &str| -> String {
-            t.ngettext(one, many, n.unsigned_abs())
-                .replace("%(number)s", &n.to_string())
+            crate::i18n::tr_nfmt(
+                t,
+                one,
+                many,
+                n.unsigned_abs(),
+                &[("number", &n.to_string())],
+            )
         };
         let ahead = self.sign > 0;
         let quarters = self.minutes.div_euclid(15);
@@ -1385,8 +1390,7 @@ impl Interval {
         } else {
             count(quarters, "%(number)s/4 hour", "%(number)s/4 hours")
         };
-        let frame = t.gettext(if ahead { "in %s" } else { "%s ago" });
-        frame.replacen("%s", &text, 1)
+        crate::i18n::tr_fmt(t, if ahead { "in %s" } else { "%s ago" }, &[("", &text)])
     }
 }
 

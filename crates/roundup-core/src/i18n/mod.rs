@@ -74,6 +74,81 @@ impl Translator {
     }
 }
 
+/// Roundup's `self._(msgid) % values`: `msgid` in the translator's
+/// language, then its placeholders filled in as Python's `%` does
+/// (see [`py_format`]). Roundup's actions, client and templating fill
+/// in their messages this way; `args` name the `%(name)s`
+/// values, and positional `%s` take them in order (names ignored).
+pub fn tr_fmt(t: &Translator, msgid: &str, args: &[(&str, &str)]) -> String {
+    py_format(t.gettext(msgid), args)
+}
+
+/// [`tr_fmt`] for a message with a plural (Roundup's `ngettext(one,
+/// many, n) % values`).
+pub fn tr_nfmt(t: &Translator, one: &str, many: &str, n: u64, args: &[(&str, &str)]) -> String {
+    py_format(t.ngettext(one, many, n), args)
+}
+
+/// Python's `template % values` for the conversions messages use:
+/// `%(name)s` takes the value named `name`, a bare `%s` the next value
+/// in order, `%%` is `%` (`d`, `i` and `r` conversions too; flags, width
+/// and precision are accepted and ignored). What Python would refuse
+/// (an unknown name, a broken conversion) is left as written.
+pub fn py_format(template: &str, args: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut next = 0;
+    let mut rest = template;
+    while let Some(i) = rest.find('%') {
+        out.push_str(&rest[..i]);
+        let spec = &rest[i + 1..];
+        if let Some(after) = spec.strip_prefix('%') {
+            out.push('%');
+            rest = after;
+            continue;
+        }
+        let (name, after_name) = match spec.strip_prefix('(') {
+            Some(named) => match named.find(')') {
+                Some(j) => (Some(&named[..j]), &named[j + 1..]),
+                None => (None, ""),
+            },
+            None => (None, spec),
+        };
+        // flags, width, precision
+        let skip = after_name
+            .find(|ch: char| !matches!(ch, '-' | '+' | ' ' | '#' | '.' | '0'..='9'))
+            .unwrap_or(after_name.len());
+        let conv = after_name[skip..].chars().next();
+        let value = match (conv, name) {
+            (Some('s' | 'd' | 'i' | 'r'), Some(n)) => {
+                args.iter().find(|(k, _)| *k == n).map(|(_, v)| *v)
+            }
+            (Some('s' | 'd' | 'i' | 'r'), None) => {
+                next += 1;
+                args.get(next - 1).map(|(_, v)| *v)
+            }
+            _ => None,
+        };
+        match (value, conv) {
+            (Some(v), Some(c)) => {
+                if c == 'r' {
+                    out.push('\'');
+                    out.push_str(v);
+                    out.push('\'');
+                } else {
+                    out.push_str(v);
+                }
+                rest = &after_name[skip + 1..];
+            }
+            _ => {
+                out.push('%');
+                rest = spec;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The locale names to try for `lang`, most specific first
 /// (`de_AT.UTF-8@euro` → `de_AT.UTF-8@euro`, `de_AT@euro`, ... `de`), as
 /// Python's gettext expands them; the language part is lower case and
@@ -363,6 +438,27 @@ fn find_file(locales: &[String], base: impl Fn(&str) -> PathBuf) -> Option<PathB
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn python_percent_formatting() {
+        let v = [("class", "issue"), ("id", "3")];
+        assert_eq!(py_format("%(class)s %(id)s created", &v), "issue 3 created");
+        assert_eq!(py_format("Error: %s", &[("", "bad")]), "Error: bad");
+        assert_eq!(
+            py_format("100%% %s, %s", &[("", "a"), ("", "b")]),
+            "100% a, b"
+        );
+        assert_eq!(py_format("%(input)r", &[("input", "x")]), "'x'");
+        assert_eq!(py_format("%(id)d items", &v), "3 items");
+        // what Python would refuse stays as written
+        assert_eq!(
+            py_format("%(nope)s and 50% off", &v),
+            "%(nope)s and 50% off"
+        );
+        assert_eq!(py_format("trailing %", &[]), "trailing %");
+        assert_eq!(py_format("%(open", &v), "%(open");
+        assert_eq!(py_format("Übersicht %s", &[("", "ä")]), "Übersicht ä");
+    }
 
     #[test]
     fn locale_names_expand_like_gettext() {

@@ -115,10 +115,10 @@ impl<'a> RenderCtx<'a> {
     /// if it ends the page, answers it as a refusal (403 and the front
     /// page with the message), not as a template error.
     pub fn refuse(&self, action: &str, class: &str) -> TplError {
-        let message = self
-            .tr("You are not allowed to %(action)s items of class %(class)s")
-            .replace("%(action)s", action)
-            .replace("%(class)s", class);
+        let message = self.tr_fmt(
+            "You are not allowed to %(action)s items of class %(class)s",
+            &[("action", action), ("class", class)],
+        );
         *self.unauthorised.borrow_mut() = Some(message.clone());
         TplError::new(ErrorKind::InvalidOperation, message)
     }
@@ -300,6 +300,12 @@ impl<'a> RenderCtx<'a> {
     /// A message in the page's language (Roundup's templating `self._`).
     pub fn tr<'s>(&'s self, msgid: &'s str) -> &'s str {
         self.req.translator.gettext(msgid)
+    }
+
+    /// A message in the page's language with its `%(name)s`/`%s` filled
+    /// in (Roundup's templating `self._(msgid) % values`).
+    pub fn tr_fmt(&self, msgid: &str, args: &[(&str, &str)]) -> String {
+        roundup_core::i18n::tr_fmt(&self.req.translator, msgid, args)
     }
 
     /// Whether `name` is a class of the schema.

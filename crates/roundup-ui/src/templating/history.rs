@@ -255,7 +255,7 @@ fn set_cell(
                     cell.push(format!("{shown}: {c}"));
                     set_cur(current, "(no value)".into());
                 }
-                None => cell.push(ctx.tr("%s: (no value)").replacen("%s", shown, 1)),
+                None => cell.push(ctx.tr_fmt("%s: (no value)", &[("", shown)])),
             },
             _ => {
                 let val = py_text(v);

@@ -898,11 +898,10 @@ fn copy_url(ctx: &RenderCtx<'_>, class: &str, id: &str, exclude: &[String]) -> S
         "@template=item".to_string(),
         format!(
             "@note={}",
-            html::py_quote(
-                &ctx.tr("Copy of %(class)s %(id)s")
-                    .replace("%(class)s", ctx.tr(class))
-                    .replace("%(id)s", id)
-            )
+            html::py_quote(&ctx.tr_fmt(
+                "Copy of %(class)s %(id)s",
+                &[("class", ctx.tr(class)), ("id", id)]
+            ))
         ),
     ];
     let Ok(cls) = ctx.db.class(class) else {
@@ -1342,13 +1341,15 @@ impl PropObj {
         let mut out = tag.extra(&extra).open();
         if !multiple {
             // (Roundup's message is the whole option, markup and all)
-            let none = ctx.tr("<option %svalue=\"-1\">- no selection -</option>");
             let sel = if selected.is_empty() {
                 "selected=\"selected\" "
             } else {
                 ""
             };
-            out.push_str(&none.replacen("%s", sel, 1));
+            out.push_str(&ctx.tr_fmt(
+                "<option %svalue=\"-1\">- no selection -</option>",
+                &[("", sel)],
+            ));
         }
         let lp = tcls.label_prop(true);
         for id in ids {
