@@ -1157,8 +1157,10 @@ impl Db {
     /// Roundup, where it names no item.
     pub fn find(&self, class: &str, spec: &[(&str, Vec<String>)]) -> Result<Vec<String>> {
         let cls = self.class(class)?;
-        let mut out: Vec<String> = Vec::new();
-        let mut links: Option<Vec<String>> = None;
+        // Sets, not lists: a full-text search asks for the items linking
+        // to thousands of messages at once.
+        let mut out: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut links: Option<std::collections::HashSet<String>> = None;
         for (prop, ids) in spec {
             let p = cls.require_prop(prop)?;
             if !p.is_pointer() {
@@ -1179,10 +1181,14 @@ impl Db {
                     resolved.push(self.resolve_link(target, id, prop)?);
                 }
             }
-            let mut found = if resolved.is_empty() {
-                Vec::new()
+            let mut found: std::collections::HashSet<String> = if resolved.is_empty() {
+                Default::default()
             } else {
-                self.store.borrow_mut().find_linking(cls, prop, &resolved)?
+                self.store
+                    .borrow_mut()
+                    .find_linking(cls, prop, &resolved)?
+                    .into_iter()
+                    .collect()
             };
             if unset {
                 let mut q = Query::all(class);
@@ -1190,11 +1196,7 @@ impl Db {
                     path: vec![prop.to_string()],
                     cond: crate::filter::Condition::Empty,
                 });
-                for id in self.filter_query(&q)? {
-                    if !found.contains(&id) {
-                        found.push(id);
-                    }
-                }
+                found.extend(self.filter_query(&q)?);
             }
             if p.ptype == PropType::Link {
                 links = Some(match links {
@@ -1202,18 +1204,11 @@ impl Db {
                     Some(before) => before.into_iter().filter(|id| found.contains(id)).collect(),
                 });
             } else {
-                for id in found {
-                    if !out.contains(&id) {
-                        out.push(id);
-                    }
-                }
+                out.extend(found);
             }
         }
-        for id in links.unwrap_or_default() {
-            if !out.contains(&id) {
-                out.push(id);
-            }
-        }
+        out.extend(links.unwrap_or_default());
+        let mut out: Vec<String> = out.into_iter().collect();
         sort_ids(&mut out);
         Ok(out)
     }
