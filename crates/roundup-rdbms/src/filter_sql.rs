@@ -116,6 +116,84 @@ pub fn filter_sql(
     Ok((sql, b.args))
 }
 
+/// How a paged query whose order starts with a Link is answered one
+/// linked value at a time (see [`link_group_plan`]).
+#[derive(Debug)]
+pub struct LinkGroupPlan {
+    /// The Link property leading the order.
+    pub prop: String,
+    /// The linked class's items with a sort key, in the query's order:
+    /// `SELECT id, key` (ties of the key form one group; items whose key
+    /// is NULL are left out and sort with the unset links).
+    pub targets_sql: String,
+    /// Whether unset links (and links whose key is NULL) come first.
+    pub nulls_first: bool,
+    /// The query without its leading key, its limit or its offset.
+    pub rest: Query,
+}
+
+/// A plan for a paged query ordered first by a Link property (`@sort=priority`,
+/// `@group=status`): the rows with one linked value are a range of the
+/// `(__retired__, _link)` index, already in id order, so a page is read
+/// group by group (the groups' sizes are counts of that index) instead of
+/// joining and sorting every row. `None` when the query does not have that
+/// shape: unpaged, led by something else, or the linked class's order
+/// property is not a plain column.
+pub fn link_group_plan(schema: &Schema, query: &Query) -> Result<Option<LinkGroupPlan>> {
+    if query.limit.is_none() {
+        return Ok(None);
+    }
+    let root = schema.class(&query.class)?;
+    let (from_group, (dir, path)) = match (query.group.first(), query.sort.first()) {
+        (Some(k), _) => (true, k),
+        (None, Some(k)) => (false, k),
+        (None, None) => return Ok(None),
+    };
+    let [pname] = path.as_slice() else {
+        return Ok(None);
+    };
+    let Some(prop) = root.props.get(pname) else {
+        return Ok(None);
+    };
+    if !prop.is_link() || prop.is_computed() {
+        return Ok(None);
+    }
+    let target = link_target(schema, root, pname, prop, path)?;
+    let oname = target.order_prop();
+    let key = if oname == "id" {
+        "t.id".to_string()
+    } else {
+        match target.props.get(&oname) {
+            Some(op) if !op.is_computed() && !op.is_pointer() => column_sort_expr("t", &oname, op)?,
+            _ => return Ok(None),
+        }
+    };
+    let d = match dir {
+        Direction::Asc => "ASC",
+        Direction::Desc => "DESC",
+    };
+    let targets_sql = format!(
+        "SELECT t.id, {key} FROM _{} AS t WHERE {key} IS NOT NULL ORDER BY {key} {d}, t.id",
+        target.name
+    );
+    let mut rest = Query {
+        limit: None,
+        offset: 0,
+        ..query.clone()
+    };
+    if from_group {
+        rest.group.remove(0);
+    } else {
+        rest.sort.remove(0);
+    }
+    Ok(Some(LinkGroupPlan {
+        prop: pname.clone(),
+        targets_sql,
+        nulls_first: *dir == Direction::Asc,
+        rest,
+    }))
+}
+
 fn parse_id(id: &str, class: &str, what: &str) -> Result<i64> {
     id.trim()
         .parse::<i64>()

@@ -387,6 +387,109 @@ impl<C: Connection> RdbmsStorage<C> {
     }
 
     /// Run a `count(*)` statement already in the dialect's placeholders.
+    /// A page of a query ordered first by a Link, read one linked value
+    /// at a time (`filter_sql::link_group_plan`): whole groups before the
+    /// page are skipped by their counts (kept until the next write), and
+    /// the page's rows come from the groups' index ranges. `None` when the
+    /// query has another shape or the linked class is too big for it.
+    fn filter_by_link_groups(
+        &mut self,
+        schema: &Schema,
+        query: &Query,
+    ) -> Result<Option<Vec<String>>> {
+        use roundup_core::filter::{Condition, Filter, LinkExpr};
+        /// More linked items than this and counting each group costs more
+        /// than the sort it saves.
+        const MAX_GROUPS: usize = 64;
+        let Some(limit) = query.limit else {
+            return Ok(None);
+        };
+        let Some(plan) = crate::filter_sql::link_group_plan(schema, query)? else {
+            return Ok(None);
+        };
+        let rows = self.conn.query(&plan.targets_sql, &[])?;
+        if rows.len() > MAX_GROUPS * 4 {
+            return Ok(None);
+        }
+        // Consecutive targets with equal keys are one group: their rows
+        // interleave by the rest of the order.
+        let same = |a: &SqlValue, b: &SqlValue| match (a, b) {
+            (SqlValue::Int(x), SqlValue::Real(y)) | (SqlValue::Real(y), SqlValue::Int(x)) => {
+                (*x as f64) == *y
+            }
+            _ => a == b,
+        };
+        let mut groups: Vec<Vec<String>> = Vec::new();
+        let mut last_key: Option<SqlValue> = None;
+        for row in rows {
+            let mut it = row.into_iter();
+            let (Some(id), Some(key)) =
+                (it.next().and_then(|v| layout::id_from_sql(&v)), it.next())
+            else {
+                continue;
+            };
+            match (&last_key, groups.last_mut()) {
+                (Some(k), Some(g)) if same(k, &key) => g.push(id),
+                _ => groups.push(vec![id]),
+            }
+            last_key = Some(key);
+        }
+        if groups.len() > MAX_GROUPS {
+            return Ok(None);
+        }
+        let keyed: Vec<LinkExpr> = groups.iter().flatten().cloned().map(LinkExpr::Id).collect();
+        let with = |cond: LinkExpr| {
+            let mut q = plan.rest.clone();
+            q.filters.push(Filter {
+                path: vec![plan.prop.clone()],
+                cond: Condition::Links(cond),
+            });
+            q
+        };
+        // (query, rows in it): the unset group's size is what the others
+        // leave of the total.
+        let total = self.filter_count(schema, &plan.rest)?;
+        let mut ordered: Vec<(Query, u64)> = Vec::with_capacity(groups.len() + 1);
+        let mut keyed_rows = 0;
+        for g in &groups {
+            let q = with(LinkExpr::Or(g.iter().cloned().map(LinkExpr::Id).collect()));
+            let n = self.filter_count(schema, &q)?;
+            keyed_rows += n;
+            ordered.push((q, n));
+        }
+        let unset = (
+            with(LinkExpr::Not(Box::new(LinkExpr::Or(keyed)))),
+            total.saturating_sub(keyed_rows),
+        );
+        if plan.nulls_first {
+            ordered.insert(0, unset);
+        } else {
+            ordered.push(unset);
+        }
+        let mut skip = query.offset;
+        let mut out: Vec<String> = Vec::new();
+        for (mut q, n) in ordered {
+            if out.len() as u64 >= limit {
+                break;
+            }
+            if skip >= n {
+                skip -= n;
+                continue;
+            }
+            q.offset = skip;
+            q.limit = Some(limit - out.len() as u64);
+            skip = 0;
+            let (sql, params) = filter_sql(schema, &q, &self.d)?;
+            out.extend(
+                self.conn
+                    .query(&sql, &params)?
+                    .iter()
+                    .filter_map(|r| r.first().and_then(layout::id_from_sql)),
+            );
+        }
+        Ok(Some(out))
+    }
+
     fn count_native(&self, sql: &str, params: &[SqlValue]) -> Result<u64> {
         match self
             .conn
@@ -1824,6 +1927,9 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
     }
 
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
+        if let Some(ids) = self.filter_by_link_groups(schema, query)? {
+            return Ok(ids);
+        }
         // Built in the dialect's own placeholders already.
         let (sql, params) = filter_sql(schema, query, &self.d)?;
         Ok(self
@@ -2300,7 +2406,9 @@ fn decode_node_row(
 /// The sort indexes of a class's item table as (key columns, name): one
 /// per property an index page can sort or group by with a plain column
 /// (String, Date, Number, Integer, Boolean, Interval, and `creation`;
-/// `activity` and the Links have their own, see `ensure_lookup_indexes`).
+/// `activity` has its own, see `ensure_lookup_indexes`). A Link's index
+/// holds the active rows of each linked value in id order: one group of a
+/// Link sort (`RdbmsStorage::filter_by_link_groups`).
 /// The key repeats the sort expression of [`crate::filter_sql`] (strings
 /// lower-cased, intervals by length) so the engine can match the two.
 pub fn sort_index_keys(class: &ClassDef) -> Vec<(String, String)> {
@@ -2316,9 +2424,11 @@ pub fn sort_index_keys(class: &ClassDef) -> Vec<(String, String)> {
         let expr = match p.ptype {
             PropType::String => format!("lower(_{pname})"),
             PropType::Interval => format!("__{pname}_int__"),
-            PropType::Date | PropType::Number | PropType::Integer | PropType::Boolean => {
-                format!("_{pname}")
-            }
+            PropType::Date
+            | PropType::Number
+            | PropType::Integer
+            | PropType::Boolean
+            | PropType::Link => format!("_{pname}"),
             _ => continue,
         };
         out.push((
