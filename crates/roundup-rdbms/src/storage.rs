@@ -387,6 +387,61 @@ impl<C: Connection> RdbmsStorage<C> {
     }
 
     /// Run a `count(*)` statement already in the dialect's placeholders.
+    /// A page of a query restricted to many full-text matches, read by
+    /// walking the query's order without the restriction and keeping the
+    /// matches: when a fifth of the issues match two common words, the
+    /// first page is a few hundred index entries away, where an `IN` list
+    /// of thousands of ids would fetch and sort every match. `None` when
+    /// the matches are few or sparse enough that the list is cheaper.
+    fn filter_by_walking_search(
+        &mut self,
+        schema: &Schema,
+        query: &Query,
+    ) -> Result<Option<Vec<String>>> {
+        /// Below this many matches the `IN` list costs next to nothing.
+        const MIN_MATCHES: usize = 256;
+        let (Some(limit), Some(ids)) = (query.limit, &query.search_ids) else {
+            return Ok(None);
+        };
+        if ids.len() < MIN_MATCHES {
+            return Ok(None);
+        }
+        let wanted: HashSet<i64> = ids.iter().filter_map(|i| i.trim().parse().ok()).collect();
+        let mut base = Query {
+            search_ids: None,
+            limit: None,
+            offset: 0,
+            ..query.clone()
+        };
+        let total = self.filter_count(schema, &base)?;
+        let need = query.offset.saturating_add(limit);
+        if total == 0 || need == 0 {
+            return Ok(Some(Vec::new()));
+        }
+        // Rows to read for `need` matches if they are spread evenly.
+        let density = (wanted.len() as f64 / total as f64).min(1.0);
+        let expected = need as f64 / density;
+        if expected > 4.0 * wanted.len() as f64 {
+            return Ok(None);
+        }
+        let mut fetch = (expected * 1.5) as u64 + 100;
+        loop {
+            base.limit = Some(fetch);
+            let rows = self.filter(schema, &base)?;
+            let read = rows.len() as u64;
+            let page: Vec<String> = rows
+                .into_iter()
+                .filter(|id| id.parse::<i64>().is_ok_and(|n| wanted.contains(&n)))
+                .skip(query.offset as usize)
+                .take(limit as usize)
+                .collect();
+            if page.len() as u64 == limit || read < fetch {
+                return Ok(Some(page));
+            }
+            fetch = fetch.saturating_mul(4);
+        }
+    }
+
     /// A page of a query ordered first by a Link, read one linked value
     /// at a time (`filter_sql::link_group_plan`): whole groups before the
     /// page are skipped by their counts (kept until the next write), and
@@ -1898,10 +1953,26 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                 )
             }
             (None, PropType::Multilink) => {
+                // Thousands of linked ids (a full-text search's messages):
+                // duplicates are dropped and the ids sorted here, which
+                // costs a fraction of SQL's DISTINCT and ORDER BY.
                 let t = layout::multilink_table(cn, prop);
-                format!(
-                    "select distinct {ct}.id from {ct}, {t} where {ct}.__retired__=0 and {ct}.id={t}.nodeid and {t}.linkid in ({list}) order by {ct}.id"
-                )
+                let sql = format!(
+                    "select {t}.nodeid from {t} join {ct} on {ct}.id={t}.nodeid where {t}.linkid in ({list}) and {ct}.__retired__=0"
+                );
+                let mut seen: HashSet<i64> = HashSet::new();
+                let mut ids: Vec<i64> = self
+                    .conn
+                    .query(&sql, &[])?
+                    .iter()
+                    .filter_map(|r| match r.first() {
+                        Some(SqlValue::Int(n)) => Some(*n),
+                        _ => None,
+                    })
+                    .filter(|n| seen.insert(*n))
+                    .collect();
+                ids.sort_unstable();
+                return Ok(ids.into_iter().map(|n| n.to_string()).collect());
             }
             (Some(from), _) if from.multilink => {
                 let t = layout::multilink_table(&from.class, &from.prop);
@@ -1927,6 +1998,9 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
     }
 
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
+        if let Some(ids) = self.filter_by_walking_search(schema, query)? {
+            return Ok(ids);
+        }
         if let Some(ids) = self.filter_by_link_groups(schema, query)? {
             return Ok(ids);
         }

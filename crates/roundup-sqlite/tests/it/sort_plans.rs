@@ -304,3 +304,48 @@ fn link_sorts_read_one_linked_value_at_a_time() {
     let all = plan(&conn, &csql, &cargs).join(" | ");
     assert!(all.contains("COVERING INDEX"), "{all}\n{csql}");
 }
+
+#[test]
+fn many_search_matches_walk_the_order_instead_of_listing_ids() {
+    let (dir, conn, schema) = setup();
+    let mut st = roundup_sqlite::open(dir.path(), Duration::from_secs(5)).expect("open");
+    st.sync_schema(&schema).expect("sync");
+    let d = SqliteDialect;
+    // dense (every third issue, retired ones among them), sparse at the
+    // end of the order, and a few: each answered as the IN list answers it
+    let dense: Vec<String> = (1..=ISSUES)
+        .filter(|i| i % 3 == 0)
+        .map(|i| i.to_string())
+        .collect();
+    let tail: Vec<String> = (1..=ISSUES)
+        .filter(|i| i % 97 == 0)
+        .map(|i| i.to_string())
+        .collect();
+    let few: Vec<String> = vec!["5".into(), "17".into(), "2999".into()];
+    for (name, set) in [("dense", dense), ("sparse", tail), ("few", few)] {
+        let set = std::sync::Arc::new(set);
+        for sort in ["-activity", "title", "priority", "-status,title", "id"] {
+            for offset in [0, 40, 700, 980, 3000] {
+                let mut q = query(&conn, &schema, sort, offset);
+                q.search_ids = Some(set.clone());
+                let whole = Query {
+                    limit: None,
+                    offset: 0,
+                    ..q.clone()
+                };
+                let (wsql, wargs) = filter_sql(&schema, &whole, &d).expect("sql");
+                let every: Vec<String> = ids(&conn, &wsql, &wargs)
+                    .into_iter()
+                    .map(|i| i.to_string())
+                    .collect();
+                let page = st.filter(&schema, &q).expect("filter");
+                let from = (offset as usize).min(every.len());
+                assert_eq!(
+                    page,
+                    every[from..(from + 50).min(every.len())],
+                    "{name} {sort} at {offset}"
+                );
+            }
+        }
+    }
+}
