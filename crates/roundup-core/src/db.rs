@@ -1213,6 +1213,27 @@ impl Db {
         Ok(out)
     }
 
+    /// Active items of `class` whose Link or Multilink `prop` points at
+    /// any of `ids`, sorted by id: `find` for ids that came from the
+    /// database itself (a full-text search's messages), so neither looked
+    /// up as keys nor checked one by one; an id naming nothing matches
+    /// nothing.
+    pub fn find_linking_ids(&self, class: &str, prop: &str, ids: &[String]) -> Result<Vec<String>> {
+        let cls = self.class(class)?;
+        if !cls.require_prop(prop)?.is_pointer() {
+            return Err(Error::value(format!(
+                "{class}.{prop} is not a Link or Multilink property"
+            )));
+        }
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut out = self.store.borrow_mut().find_linking(cls, prop, ids)?;
+        sort_ids(&mut out);
+        out.dedup();
+        Ok(out)
+    }
+
     /// Active items whose String properties equal all the given values
     /// exactly (Roundup's `stringFind`).
     pub fn stringfind(&self, class: &str, spec: &[(&str, &str)]) -> Result<Vec<String>> {

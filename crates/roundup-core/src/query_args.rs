@@ -373,7 +373,7 @@ pub fn full_text_matches(db: &Db, class: &str, text: &str) -> Result<Vec<String>
         };
         if let Some(ids) = by_class.get(target) {
             let ids: Vec<String> = ids.iter().cloned().collect();
-            out.extend(db.find(class, &[(pname.as_str(), ids)])?);
+            out.extend(db.find_linking_ids(class, pname, &ids)?);
         }
     }
     Ok(out.into_iter().collect())

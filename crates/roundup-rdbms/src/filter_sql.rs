@@ -93,11 +93,21 @@ pub fn filter_sql(
         if ids.is_empty() {
             wheres.push("1 = 0".to_string());
         } else {
-            let mut lits = Vec::with_capacity(ids.len());
+            let mut nums = Vec::with_capacity(ids.len());
             for id in ids.iter() {
-                lits.push(parse_id(id, &query.class, "search_matches")?.to_string());
+                nums.push(parse_id(id, &query.class, "search_matches")?);
             }
-            wheres.push(format!("{root_alias}.id IN ({})", lits.join(", ")));
+            let ph = dialect.placeholder(b.args.len() + 1);
+            match dialect.id_list_param(&nums, &ph) {
+                Some((value, subquery)) if nums.len() > 8 => {
+                    b.args.push(value);
+                    wheres.push(format!("{root_alias}.id IN ({subquery})"));
+                }
+                _ => {
+                    let lits: Vec<String> = nums.iter().map(|n| n.to_string()).collect();
+                    wheres.push(format!("{root_alias}.id IN ({})", lits.join(", ")));
+                }
+            }
         }
     }
 

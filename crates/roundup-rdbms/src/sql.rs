@@ -73,6 +73,16 @@ pub trait Dialect: Send + Sync {
         SqlValue::Int(i64::from(value))
     }
 
+    /// A list of many integer ids as one bound value and the subquery
+    /// reading it back (`expr IN (<subquery>)`), so that a list of
+    /// thousands (a full-text search's matches) is neither parsed as SQL
+    /// nor a new statement each time. `None` (the default): the ids are
+    /// written into the statement as literals.
+    fn id_list_param(&self, ids: &[i64], placeholder: &str) -> Option<(SqlValue, String)> {
+        let _ = (ids, placeholder);
+        None
+    }
+
     /// A case-sensitive equality test of `expr` against a bound value.
     fn eq_case_sensitive(&self, expr: &str, placeholder: &str) -> String {
         format!("{expr} = {placeholder}")

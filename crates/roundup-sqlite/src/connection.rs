@@ -35,6 +35,23 @@ impl Dialect for SqliteDialect {
         "sqlite"
     }
 
+    /// A JSON array read back by `json_each` (built into SQLite).
+    fn id_list_param(&self, ids: &[i64], placeholder: &str) -> Option<(SqlValue, String)> {
+        let mut json = String::with_capacity(ids.len() * 7 + 2);
+        json.push('[');
+        for (i, id) in ids.iter().enumerate() {
+            if i > 0 {
+                json.push(',');
+            }
+            json.push_str(&id.to_string());
+        }
+        json.push(']');
+        Some((
+            SqlValue::Text(json),
+            format!("SELECT value FROM json_each({placeholder})"),
+        ))
+    }
+
     fn placeholder(&self, n: usize) -> String {
         format!("?{n}")
     }
