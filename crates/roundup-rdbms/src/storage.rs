@@ -1306,6 +1306,21 @@ impl<C: Connection> RdbmsStorage<C> {
                 }
             }
         }
+        // A multilink's rows by target with their owner in the key: the
+        // items linking to thousands of messages (a full-text search) are
+        // read from the index alone, one lookup per message.
+        for class in schema.classes.values() {
+            for (pname, _) in class.multilink_props() {
+                let name = format!("rr_{}_{pname}_owner_idx", class.name);
+                if !existing.contains(&name) {
+                    wanted.push(self.d.create_index_if_missing(
+                        &name,
+                        &layout::multilink_table(&class.name, pname),
+                        "linkid, nodeid",
+                    ));
+                }
+            }
+        }
         if wanted.is_empty() {
             return Ok(false);
         }
@@ -1955,19 +1970,26 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
             (None, PropType::Multilink) => {
                 // Thousands of linked ids (a full-text search's messages):
                 // duplicates are dropped and the ids sorted here, which
-                // costs a fraction of SQL's DISTINCT and ORDER BY. CROSS
-                // JOIN keeps SQLite from walking every active item and
-                // testing its links instead of looking the given ids up.
+                // costs a fraction of SQL's DISTINCT and ORDER BY, and the
+                // rows come from the (linkid, nodeid) index alone.
                 let t = layout::multilink_table(cn, prop);
                 let nums: Vec<i64> = ids.iter().filter_map(|i| i.parse().ok()).collect();
                 let (params, list) = match self.d.id_list_param(&nums, &self.d.placeholder(1)) {
                     Some((value, subquery)) => (vec![value], subquery),
                     None => (Vec::new(), list),
                 };
-                let sql = format!(
-                    "select {t}.nodeid from {t} cross join {ct} on {ct}.id={t}.nodeid where {t}.linkid in ({list}) and {ct}.__retired__=0"
-                );
-                let mut seen: HashSet<i64> = HashSet::new();
+                let sql = format!("select nodeid from {t} where linkid in ({list})");
+                // Rows of destroyed items are deleted with them; retired
+                // ones are few and left out here.
+                let mut seen: HashSet<i64> = self
+                    .conn
+                    .query(&format!("select id from {ct} where __retired__<>0"), &[])?
+                    .iter()
+                    .filter_map(|r| match r.first() {
+                        Some(SqlValue::Int(n)) => Some(*n),
+                        _ => None,
+                    })
+                    .collect();
                 let mut ids: Vec<i64> = self
                     .conn
                     .query(&sql, &params)?

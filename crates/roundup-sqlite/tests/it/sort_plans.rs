@@ -349,3 +349,15 @@ fn many_search_matches_walk_the_order_instead_of_listing_ids() {
         }
     }
 }
+
+#[test]
+fn a_multilinks_owners_are_read_from_an_index_alone() {
+    let (_dir, conn, _schema) = setup();
+    // the statement find_linking runs for a full-text search's messages
+    let sql = "select nodeid from issue_messages where linkid in (SELECT value FROM json_each(?1))";
+    let all = plan(&conn, sql, &[SqlValue::Text("[1,2,3]".into())]).join(" | ");
+    assert!(
+        all.contains("COVERING INDEX rr_issue_messages_owner_idx"),
+        "{all}"
+    );
+}
