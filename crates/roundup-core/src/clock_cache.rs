@@ -155,6 +155,11 @@ impl<K: Hash + Eq + Clone, V> ClockCache<K, V> {
         }
     }
 
+    /// The largest entry kept, in bytes.
+    pub fn max_entry(&self) -> usize {
+        self.max_entry
+    }
+
     /// Allow a single entry to take up to `bytes` (at most the budget).
     pub fn with_max_entry(mut self, bytes: usize) -> Self {
         self.max_entry = bytes.min(self.budget);

@@ -1293,6 +1293,9 @@ impl Db {
     /// Run a resolved filter query.
     pub fn filter_query(&self, q: &Query) -> Result<Vec<String>> {
         self.class(&q.class)?;
+        if let Some(page) = self.deep_page(q)? {
+            return Ok(page);
+        }
         self.through_shared(
             query_key("ids", q),
             |r| match r {
@@ -1302,6 +1305,70 @@ impl Db {
             |ids| QueryResult::Ids(Arc::new(ids.clone())),
             || self.store.borrow_mut().filter(&self.def.schema, q),
         )
+    }
+
+    /// A deep page (`@startwith` past the first few hundred) cut from the
+    /// whole order, which the shared cache keeps until the next commit:
+    /// the database walks an index from the start to reach a deep offset,
+    /// so random pages of one order cost one walk per commit instead of one
+    /// each. The order is only fetched whole when it fits one cache entry
+    /// (as 4-byte ids); otherwise `None`, and the page is the database's.
+    fn deep_page(&self, q: &Query) -> Result<Option<Vec<String>>> {
+        /// Pages before this offset cost the database next to nothing.
+        const DEEP: u64 = 500;
+        let Some(limit) = q.limit else {
+            return Ok(None);
+        };
+        let Some((sc, gen)) = self.shared_now() else {
+            return Ok(None);
+        };
+        let whole = Query {
+            limit: None,
+            offset: 0,
+            ..q.clone()
+        };
+        let key = query_key("ids", &whole);
+        let (offset, len) = (
+            usize::try_from(q.offset).unwrap_or(usize::MAX),
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        );
+        if let Some(page) = sc.query_slice(gen, &key, offset, len) {
+            return Ok(Some(page));
+        }
+        if q.offset < DEEP {
+            return Ok(None);
+        }
+        let unordered = Query {
+            sort: Vec::new(),
+            group: Vec::new(),
+            ..whole.clone()
+        };
+        let n = self.through_shared(
+            query_key("count", &unordered),
+            |r| match r {
+                QueryResult::Count(n) => Some(n),
+                _ => None,
+            },
+            |n| QueryResult::Count(*n),
+            || {
+                self.store
+                    .borrow_mut()
+                    .filter_count(&self.def.schema, &unordered)
+            },
+        )?;
+        // 4 bytes an id, with room to spare
+        if usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(6) > sc.max_entry() {
+            return Ok(None);
+        }
+        let ids = self.store.borrow_mut().filter(&self.def.schema, &whole)?;
+        let page = ids
+            .iter()
+            .skip(offset)
+            .take(len)
+            .cloned()
+            .collect::<Vec<_>>();
+        sc.put_query(gen, key, QueryResult::Ids(Arc::new(ids)));
+        Ok(Some(page))
     }
 
     /// The journal of an item, oldest first.

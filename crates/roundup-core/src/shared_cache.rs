@@ -329,6 +329,39 @@ impl SharedCache {
         }
     }
 
+    /// `len` ids from `offset` of a list of ids cached in `generation`
+    /// under `key` (fewer past its end): a page of a cached order, without
+    /// turning the whole list back into text.
+    pub fn query_slice(
+        &self,
+        generation: u64,
+        key: &str,
+        offset: usize,
+        len: usize,
+    ) -> Option<Vec<String>> {
+        let mut g = self.lock();
+        if g.generation != generation {
+            return None;
+        }
+        let cut = |n: usize| (offset.min(n), offset.saturating_add(len).min(n));
+        match g.entries.get(&Key::Query(key.into())) {
+            Some(Entry::Query(Stored::Ids(v))) => {
+                let (a, b) = cut(v.len());
+                Some(v[a..b].iter().map(u32::to_string).collect())
+            }
+            Some(Entry::Query(Stored::Strings(v))) => {
+                let (a, b) = cut(v.len());
+                Some(v[a..b].to_vec())
+            }
+            _ => None,
+        }
+    }
+
+    /// The most bytes one cached result may take.
+    pub fn max_entry(&self) -> usize {
+        self.lock().entries.max_entry()
+    }
+
     /// Keep a query result computed in `generation`.
     pub fn put_query(&self, generation: u64, key: String, result: QueryResult) {
         // Made outside the lock: turning ids into integers is the costly part.

@@ -169,3 +169,87 @@ fn commits_from_anywhere_reach_every_sharing_connection() {
     assert_eq!(title(&b, "1"), "third");
     assert_eq!(count_titled(&b, "never"), 0);
 }
+
+/// Deep pages of one order are cut from the whole order, fetched once per
+/// commit: the database walks from the start to reach a deep offset.
+#[test]
+fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("t");
+    roundup_tracker::install(
+        &home,
+        "classic",
+        "sqlite",
+        &[("mail_domain".into(), "example.com".into())],
+    )
+    .unwrap();
+    let tracker = Tracker::open(&home).unwrap();
+    tracker.initialise("admin", "admin@example.com").unwrap();
+    {
+        let db = tracker.open_db("1").unwrap();
+        for i in 0..1300 {
+            db.create(
+                "issue",
+                values(&[("title", &format!("t{:04}", (i * 7919) % 1300))]),
+            )
+            .unwrap();
+        }
+        db.commit().unwrap();
+    }
+    let cache = SharedCache::new();
+    let calls = StorageCalls::new();
+    let store = CountingStorage::new(tracker.open_storage().unwrap(), calls.clone());
+    let db = tracker
+        .open_db_on(Box::new(store), "1")
+        .unwrap()
+        .with_shared_cache(cache.clone());
+    let plain = tracker.open_db("1").unwrap();
+    let page = |db: &Db, sort: &str, offset: u64| -> Vec<String> {
+        let spec = FilterSpec {
+            sort: vec![(None, sort.to_string())],
+            limit: Some(50),
+            offset: Some(offset),
+            ..FilterSpec::default()
+        };
+        db.filter("issue", &spec).unwrap()
+    };
+    db.refresh_shared_cache().unwrap();
+    // every page is the database's own page, shallow or deep, cut or not
+    for sort in ["title", "-activity", "priority"] {
+        for offset in [0, 450, 600, 1000, 1280, 1300, 5000] {
+            assert_eq!(
+                page(&db, sort, offset),
+                page(&plain, sort, offset),
+                "{sort} at {offset}"
+            );
+        }
+    }
+    // after the first deep page of an order, the others are served without
+    // the database, shallow ones included
+    let before = calls.reads();
+    for offset in [700, 50, 1250, 900] {
+        assert_eq!(page(&db, "title", offset), page(&plain, "title", offset));
+    }
+    assert_eq!(
+        calls.reads(),
+        before,
+        "pages of a cached order read storage"
+    );
+    db.rollback().unwrap();
+    // a commit ends it: the page changes with the data
+    {
+        let other = tracker.open_db("1").unwrap();
+        other
+            .set("issue", "1", values(&[("title", "t9999")]))
+            .unwrap();
+        other.commit().unwrap();
+    }
+    db.refresh_shared_cache().unwrap();
+    let before = calls.reads();
+    assert_eq!(page(&db, "title", 1250), page(&plain, "title", 1250));
+    assert!(calls.reads() > before, "a commit empties the cached order");
+    assert_eq!(
+        page(&db, "title", 1250).last().map(String::as_str),
+        Some("1")
+    );
+}
