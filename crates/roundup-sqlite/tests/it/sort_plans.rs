@@ -112,6 +112,27 @@ fn ids(conn: &Connection, sql: &str, args: &[SqlValue]) -> Vec<i64> {
         .collect()
 }
 
+/// Every id of `q`'s order, unpaged, as the plain SQL gives it.
+fn whole_order(conn: &Connection, schema: &Schema, q: &Query) -> Vec<String> {
+    let whole = Query {
+        limit: None,
+        offset: 0,
+        ..q.clone()
+    };
+    let (sql, args) = filter_sql(schema, &whole, &SqliteDialect).expect("sql");
+    ids(conn, &sql, &args)
+        .into_iter()
+        .map(|i| i.to_string())
+        .collect()
+}
+
+/// The page of `q` (50 from its offset) cut from its whole order.
+fn expected_page(conn: &Connection, schema: &Schema, q: &Query) -> Vec<String> {
+    let every = whole_order(conn, schema, q);
+    let from = (q.offset as usize).min(every.len());
+    every[from..(from + 50).min(every.len())].to_vec()
+}
+
 #[test]
 fn column_sorts_walk_an_index_at_any_depth() {
     let (_dir, conn, schema) = setup();
@@ -248,21 +269,10 @@ fn link_sorts_read_one_linked_value_at_a_time() {
                     .is_some(),
                 "{sort}: no group plan"
             );
-            let whole = Query {
-                limit: None,
-                offset: 0,
-                ..q.clone()
-            };
-            let (wsql, wargs) = filter_sql(&schema, &whole, &d).expect("sql");
-            let every: Vec<String> = ids(&conn, &wsql, &wargs)
-                .into_iter()
-                .map(|i| i.to_string())
-                .collect();
             let page = st.filter(&schema, &q).expect("filter");
-            let from = (offset as usize).min(every.len());
             assert_eq!(
                 page,
-                every[from..(from + 50).min(every.len())],
+                expected_page(&conn, &schema, &q),
                 "{sort} at {offset}"
             );
         }
@@ -270,20 +280,8 @@ fn link_sorts_read_one_linked_value_at_a_time() {
     // grouping leads the order the same way
     let mut q = query(&conn, &schema, "-activity", 1000);
     q.group = vec![(Direction::Asc, vec!["priority".to_string()])];
-    let whole = Query {
-        limit: None,
-        offset: 0,
-        ..q.clone()
-    };
-    let (wsql, wargs) = filter_sql(&schema, &whole, &d).expect("sql");
-    let every = ids(&conn, &wsql, &wargs);
-    let page: Vec<i64> = st
-        .filter(&schema, &q)
-        .expect("filter")
-        .iter()
-        .map(|s| s.parse().expect("id"))
-        .collect();
-    assert_eq!(page, every[1000..1050]);
+    let page = st.filter(&schema, &q).expect("filter");
+    assert_eq!(page, expected_page(&conn, &schema, &q));
 
     // One group's page walks the (__retired__, _priority) index in id
     // order: no sort step, no join.
@@ -310,7 +308,6 @@ fn many_search_matches_walk_the_order_instead_of_listing_ids() {
     let (dir, conn, schema) = setup();
     let mut st = roundup_sqlite::open(dir.path(), Duration::from_secs(5)).expect("open");
     st.sync_schema(&schema).expect("sync");
-    let d = SqliteDialect;
     // dense (every third issue, retired ones among them), sparse at the
     // end of the order, and a few: each answered as the IN list answers it
     let dense: Vec<String> = (1..=ISSUES)
@@ -328,21 +325,10 @@ fn many_search_matches_walk_the_order_instead_of_listing_ids() {
             for offset in [0, 40, 700, 980, 3000] {
                 let mut q = query(&conn, &schema, sort, offset);
                 q.search_ids = Some(set.clone());
-                let whole = Query {
-                    limit: None,
-                    offset: 0,
-                    ..q.clone()
-                };
-                let (wsql, wargs) = filter_sql(&schema, &whole, &d).expect("sql");
-                let every: Vec<String> = ids(&conn, &wsql, &wargs)
-                    .into_iter()
-                    .map(|i| i.to_string())
-                    .collect();
                 let page = st.filter(&schema, &q).expect("filter");
-                let from = (offset as usize).min(every.len());
                 assert_eq!(
                     page,
-                    every[from..(from + 50).min(every.len())],
+                    expected_page(&conn, &schema, &q),
                     "{name} {sort} at {offset}"
                 );
             }

@@ -10,3 +10,23 @@ mod logging;
 mod memory_budgets;
 mod shared_cache;
 mod tx_source;
+
+/// A classic SQLite tracker home installed at `<dir>/t`.
+fn classic_home(dir: &std::path::Path) -> std::path::PathBuf {
+    let home = dir.join("t");
+    roundup_tracker::install(
+        &home,
+        "classic",
+        "sqlite",
+        &[("mail_domain".into(), "example.com".into())],
+    )
+    .unwrap();
+    home
+}
+
+/// A classic SQLite tracker at `<dir>/t`, initialised with its admin.
+fn classic_tracker(dir: &std::path::Path) -> roundup_tracker::Tracker {
+    let tracker = roundup_tracker::Tracker::open(&classic_home(dir)).unwrap();
+    tracker.initialise("admin", "admin@example.com").unwrap();
+    tracker
+}

@@ -8,20 +8,11 @@ use indexmap::IndexMap;
 use roundup_core::Value;
 use roundup_testkit::add_config_lines;
 use roundup_tracker::serving::Served;
-use roundup_tracker::Tracker;
 
 fn tracker_with_issues(n: usize) -> (tempfile::TempDir, std::path::PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("t");
-    roundup_tracker::install(
-        &home,
-        "classic",
-        "sqlite",
-        &[("mail_domain".into(), "example.com".into())],
-    )
-    .unwrap();
-    let tracker = Tracker::open(&home).unwrap();
-    tracker.initialise("admin", "admin@example.com").unwrap();
+    let tracker = crate::classic_tracker(dir.path());
     let db = tracker.open_db("1").unwrap();
     for i in 0..n {
         let mut v = IndexMap::new();

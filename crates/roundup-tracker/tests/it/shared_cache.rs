@@ -12,7 +12,6 @@ use roundup_core::counting_storage::{CountingStorage, StorageCalls};
 use roundup_core::filter::{FilterSpec, SpecValue};
 use roundup_core::shared_cache::SharedCache;
 use roundup_core::{Db, Value};
-use roundup_tracker::Tracker;
 
 fn title(db: &Db, id: &str) -> String {
     match db.get("issue", id, "title").unwrap() {
@@ -39,16 +38,7 @@ fn count_titled(db: &Db, text: &str) -> u64 {
 #[test]
 fn commits_from_anywhere_reach_every_sharing_connection() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("t");
-    roundup_tracker::install(
-        &home,
-        "classic",
-        "sqlite",
-        &[("mail_domain".into(), "example.com".into())],
-    )
-    .unwrap();
-    let tracker = Tracker::open(&home).unwrap();
-    tracker.initialise("admin", "admin@example.com").unwrap();
+    let tracker = crate::classic_tracker(dir.path());
     {
         let db = tracker.open_db("1").unwrap();
         db.create("issue", values(&[("title", "first")])).unwrap();
@@ -175,16 +165,7 @@ fn commits_from_anywhere_reach_every_sharing_connection() {
 #[test]
 fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("t");
-    roundup_tracker::install(
-        &home,
-        "classic",
-        "sqlite",
-        &[("mail_domain".into(), "example.com".into())],
-    )
-    .unwrap();
-    let tracker = Tracker::open(&home).unwrap();
-    tracker.initialise("admin", "admin@example.com").unwrap();
+    let tracker = crate::classic_tracker(dir.path());
     {
         let db = tracker.open_db("1").unwrap();
         for i in 0..1300 {

@@ -14,14 +14,7 @@ use roundup_tracker::Tracker;
 /// titled `switch` makes its auditor say the change came from REST, one
 /// titled `nonsense` gives it a source Roundup does not have.
 fn home(dir: &std::path::Path) -> std::path::PathBuf {
-    let home = dir.join("t");
-    roundup_tracker::install(
-        &home,
-        "classic",
-        "sqlite",
-        &[("mail_domain".into(), "example.com".into())],
-    )
-    .unwrap();
+    let home = crate::classic_home(dir);
     let log = home.join("sources.log");
     std::fs::write(
         home.join("detectors").join("sources.py"),
