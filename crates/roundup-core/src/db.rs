@@ -1279,14 +1279,20 @@ impl Db {
     /// (ignoring its sort and paging), without fetching them.
     pub fn filter_count(&self, class: &str, spec: &crate::filter::FilterSpec) -> Result<u64> {
         let q = self.resolve_spec(class, spec)?;
+        self.count_query(&q)
+    }
+
+    /// How many items a resolved query matches (its order and paging
+    /// ignored), kept in the shared cache until the next commit.
+    fn count_query(&self, q: &Query) -> Result<u64> {
         self.through_shared(
-            query_key("count", &q),
+            query_key("count", q),
             |r| match r {
                 QueryResult::Count(n) => Some(n),
                 _ => None,
             },
             |n| QueryResult::Count(*n),
-            || self.store.borrow_mut().filter_count(&self.def.schema, &q),
+            || self.store.borrow_mut().filter_count(&self.def.schema, q),
         )
     }
 
@@ -1343,19 +1349,7 @@ impl Db {
             group: Vec::new(),
             ..whole.clone()
         };
-        let n = self.through_shared(
-            query_key("count", &unordered),
-            |r| match r {
-                QueryResult::Count(n) => Some(n),
-                _ => None,
-            },
-            |n| QueryResult::Count(*n),
-            || {
-                self.store
-                    .borrow_mut()
-                    .filter_count(&self.def.schema, &unordered)
-            },
-        )?;
+        let n = self.count_query(&unordered)?;
         // 4 bytes an id, with room to spare
         if usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(6) > sc.max_entry() {
             return Ok(None);

@@ -178,10 +178,7 @@ pub fn link_group_plan(schema: &Schema, query: &Query) -> Result<Option<LinkGrou
             _ => return Ok(None),
         }
     };
-    let d = match dir {
-        Direction::Asc => "ASC",
-        Direction::Desc => "DESC",
-    };
+    let d = direction_sql(*dir);
     let targets_sql = format!(
         "SELECT t.id, {key} FROM _{} AS t WHERE {key} IS NOT NULL ORDER BY {key} {d}, t.id",
         target.name
@@ -202,6 +199,14 @@ pub fn link_group_plan(schema: &Schema, query: &Query) -> Result<Option<LinkGrou
         nulls_first: *dir == Direction::Asc,
         rest,
     }))
+}
+
+/// A sort direction as SQL writes it.
+fn direction_sql(dir: Direction) -> &'static str {
+    match dir {
+        Direction::Asc => "ASC",
+        Direction::Desc => "DESC",
+    }
 }
 
 fn parse_id(id: &str, class: &str, what: &str) -> Result<i64> {
@@ -697,10 +702,7 @@ impl Builder<'_> {
     // ---- ORDER BY -------------------------------------------------------
 
     fn push_order(&self, order: &mut Vec<String>, key: &str, dir: Direction, never_null: bool) {
-        let d = match dir {
-            Direction::Asc => "ASC",
-            Direction::Desc => "DESC",
-        };
+        let d = direction_sql(dir);
         if !never_null && !self.dialect.nulls_sort_first() {
             order.push(format!("CASE WHEN {key} IS NULL THEN 0 ELSE 1 END {d}"));
         }

@@ -537,10 +537,15 @@ pub fn value_from_sql(
 
 /// An id column value as Roundup's string id.
 pub fn id_from_sql(v: &SqlValue) -> Option<String> {
+    int_id_from_sql(v).map(|n| n.to_string())
+}
+
+/// An id column value as a number.
+pub fn int_id_from_sql(v: &SqlValue) -> Option<i64> {
     match v {
-        SqlValue::Int(n) => Some(n.to_string()),
-        SqlValue::Real(f) if f.fract() == 0.0 => Some(format!("{}", *f as i64)),
-        SqlValue::Text(s) => s.trim().parse::<i64>().ok().map(|n| n.to_string()),
+        SqlValue::Int(n) => Some(*n),
+        SqlValue::Real(f) if f.fract() == 0.0 => Some(*f as i64),
+        SqlValue::Text(s) => s.trim().parse::<i64>().ok(),
         _ => None,
     }
 }

@@ -386,7 +386,6 @@ impl<C: Connection> RdbmsStorage<C> {
         self.conn.execute(&self.d.numbered(sql), params)
     }
 
-    /// Run a `count(*)` statement already in the dialect's placeholders.
     /// A page of a query restricted to many full-text matches, read by
     /// walking the query's order without the restriction and keeping the
     /// matches: when a fifth of the issues match two common words, the
@@ -535,16 +534,33 @@ impl<C: Connection> RdbmsStorage<C> {
             q.limit = Some(limit - out.len() as u64);
             skip = 0;
             let (sql, params) = filter_sql(schema, &q, &self.d)?;
-            out.extend(
-                self.conn
-                    .query(&sql, &params)?
-                    .iter()
-                    .filter_map(|r| r.first().and_then(layout::id_from_sql)),
-            );
+            out.extend(self.ids_native(&sql, &params)?);
         }
         Ok(Some(out))
     }
 
+    /// First column of every row as ids, for a statement already in the
+    /// dialect's placeholders (as `filter_sql` writes them).
+    fn ids_native(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<String>> {
+        Ok(self
+            .conn
+            .query(sql, params)?
+            .iter()
+            .filter_map(|r| r.first().and_then(layout::id_from_sql))
+            .collect())
+    }
+
+    /// [`Self::ids_native`] as numbers.
+    fn int_ids_native(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<i64>> {
+        Ok(self
+            .conn
+            .query(sql, params)?
+            .iter()
+            .filter_map(|r| r.first().and_then(layout::int_id_from_sql))
+            .collect())
+    }
+
+    /// Run a `count(*)` statement already in the dialect's placeholders.
     fn count_native(&self, sql: &str, params: &[SqlValue]) -> Result<u64> {
         match self
             .conn
@@ -1982,22 +1998,12 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                 // Rows of destroyed items are deleted with them; retired
                 // ones are few and left out here.
                 let mut seen: HashSet<i64> = self
-                    .conn
-                    .query(&format!("select id from {ct} where __retired__<>0"), &[])?
-                    .iter()
-                    .filter_map(|r| match r.first() {
-                        Some(SqlValue::Int(n)) => Some(*n),
-                        _ => None,
-                    })
+                    .int_ids_native(&format!("select id from {ct} where __retired__<>0"), &[])?
+                    .into_iter()
                     .collect();
                 let mut ids: Vec<i64> = self
-                    .conn
-                    .query(&sql, &params)?
-                    .iter()
-                    .filter_map(|r| match r.first() {
-                        Some(SqlValue::Int(n)) => Some(*n),
-                        _ => None,
-                    })
+                    .int_ids_native(&sql, &params)?
+                    .into_iter()
                     .filter(|n| seen.insert(*n))
                     .collect();
                 ids.sort_unstable();
@@ -2035,12 +2041,7 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         }
         // Built in the dialect's own placeholders already.
         let (sql, params) = filter_sql(schema, query, &self.d)?;
-        Ok(self
-            .conn
-            .query(&sql, &params)?
-            .iter()
-            .filter_map(|r| r.first().and_then(layout::id_from_sql))
-            .collect())
+        self.ids_native(&sql, &params)
     }
 
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
