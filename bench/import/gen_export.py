@@ -48,15 +48,9 @@ def writer(outdir, name):
     return f, csv.writer(f, Colon, lineterminator="\n")
 
 
-def main():
-    outdir = sys.argv[1]
-    n_issues = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
-    n_users = 200
-    rng = random.Random(42)
-    os.makedirs(outdir, exist_ok=True)
-    t0 = 10_000_000
-
-    # fixed classes: status, priority, keyword, query, file (empty)
+def write_fixed_classes(outdir, keywords=()):
+    """status and priority as the classic template makes them; keywords
+    (names, ids from 1); query and file empty."""
     statuses = ["unread", "deferred", "chatting", "need-eg", "in-progress",
                 "testing", "done-cbb", "resolved"]
     priorities = ["critical", "urgent", "bug", "feature", "wish"]
@@ -64,6 +58,7 @@ def main():
         f, w = writer(outdir, cname + ".csv")
         w.writerow(["activity", "actor", "creation", "creator", "id", "name",
                     "order", "is retired"])
+        # Roundup exports a class with a key property in the key's order
         rows = sorted(enumerate(names, 1), key=lambda x: x[1])
         for i, name in rows:
             d = date_tuple(i)
@@ -74,8 +69,17 @@ def main():
         for i, _ in enumerate(names, 1):
             w.writerow(["'%d'" % i, date_tuple(i), "'1'", "'create'", "{}"])
         f.close()
+    f, w = writer(outdir, "keyword.csv")
+    w.writerow(["activity", "actor", "creation", "creator", "id", "name", "is retired"])
+    for i, name in sorted(enumerate(keywords, 1), key=lambda x: x[1]):
+        d = date_tuple(50 + i)
+        w.writerow([d, "'1'", d, "'1'", "'%d'" % i, bytes_repr(name), "False"])
+    f.close()
+    f, w = writer(outdir, "keyword-journals.csv")
+    for i, _ in enumerate(keywords, 1):
+        w.writerow(["'%d'" % i, date_tuple(50 + i), "'1'", "'create'", "{}"])
+    f.close()
     for cname, header in (
-            ("keyword", ["activity", "actor", "creation", "creator", "id", "name"]),
             ("query", ["activity", "actor", "creation", "creator", "id", "klass",
                        "name", "private_for", "url"]),
             ("file", ["activity", "actor", "creation", "creator", "id", "name",
@@ -85,7 +89,10 @@ def main():
         f.close()
         open(os.path.join(outdir, cname + "-journals.csv"), "w").close()
 
-    # users: admin, anonymous, then n_users - 2 more
+
+def write_users(outdir, users):
+    """users: (id, username, realname, roles or None); all but anonymous get
+    one fixed PBKDF2 password."""
     f, w = writer(outdir, "user.csv")
     w.writerow(["activity", "actor", "address", "alternate_addresses",
                 "creation", "creator", "id", "organisation", "password",
@@ -93,9 +100,6 @@ def main():
                 "username", "is retired"])
     pw = ("'{PBKDF2S5}250000$138RgfEzhDDYbgbdlhAObVViUdY$SbIxW1X6MwnstJAnRev2PTT"
           "JMbmilgWtUq/2FbQcuTtli6adGcshFCSTV3q6OVbb4wD96xKKMrhpcGZzDiHdwg'")
-    users = [(1, "admin", "Admin", "Admin"), (2, "anonymous", "Anonymous", None)]
-    users += [(i, "user%03d" % i, "User Number %d" % i, "User")
-              for i in range(3, n_users + 1)]
     for i, name, real, roles in sorted(users, key=lambda u: u[1]):
         d = date_tuple(100 + i)
         w.writerow([d, "'1'", bytes_repr(name + "@example.com"), "None", d,
@@ -108,6 +112,21 @@ def main():
     for i, *_ in users:
         w.writerow(["'%d'" % i, date_tuple(100 + i), "'1'", "'create'", "{}"])
     f.close()
+
+
+def main():
+    outdir = sys.argv[1]
+    n_issues = int(sys.argv[2]) if len(sys.argv) > 2 else 20000
+    n_users = 200
+    rng = random.Random(42)
+    os.makedirs(outdir, exist_ok=True)
+    t0 = 10_000_000
+
+    write_fixed_classes(outdir)
+    users = [(1, "admin", "Admin", "Admin"), (2, "anonymous", "Anonymous", None)]
+    users += [(i, "user%03d" % i, "User Number %d" % i, "User")
+              for i in range(3, n_users + 1)]
+    write_users(outdir, users)
 
     # messages and issues
     fm, wm = writer(outdir, "msg.csv")

@@ -8,8 +8,10 @@
 #
 #   -d  seconds per case and server (default 10)
 #   -m  seconds of the mix (default: as -d)
-#   -n  issues in the data set (default 20000; made once with Roundup's own
-#       generator, bench/data/make_tracker.sh, and kept under $BENCH_DATA)
+#   -n  issues in the data set (default 20000; made once by
+#       bench/data/make_tracker.sh and kept under $BENCH_DATA: with Roundup's
+#       own generator up to 20,000, above that as an export our roundup-admin
+#       imports)
 #   -w  commits per second by the outside writer during the mix (default 2)
 #   -o  ours alone (when Roundup cannot finish at this size)
 #   CASE: item index filtered search mix (default: all five)
@@ -52,16 +54,30 @@ ours=$data/run-ours
 rport=8927
 oport=8928
 
-[[ -f $pristine/db/db ]] || "$root/bench/data/make_tracker.sh" "$pristine" "$issues"
+[[ -f $pristine/db/db ]] || OUR_ADMIN=$bin/roundup-admin "$root/bench/data/make_tracker.sh" "$pristine" "$issues"
 
-# Fresh copies for this run (the writer changes them).
+# Fresh copies for this run (the writer changes them). The message contents
+# under db/files are never written to, so the copies share them (hard links:
+# a million issues have 1.5 million of them).
+copy_db() {
+  mkdir -p "$2"
+  local e
+  for e in "$1"/* "$1"/.[!.]*; do
+    [[ -e $e ]] || continue
+    if [[ $e == "$1/files" ]]; then cp -al "$e" "$2/"; else cp -a "$e" "$2/"; fi
+  done
+}
 rm -rf "$theirs" "$ours"
-cp -a "$pristine" "$theirs"
+if ((!ours_only)); then
+  cp -a "$pristine" "$theirs"
+  rm -rf "$theirs/db"
+  copy_db "$pristine/db" "$theirs/db"
+fi
 "$bin/roundup-admin" -i "$ours" install classic sqlite \
   "mail_domain=example.com,tracker_web=http://127.0.0.1:$oport/bench/" >/dev/null
 rm -f "$ours/detectors/nosyreaction.py"
 rm -rf "$ours/db"
-cp -a "$pristine/db" "$ours/db"
+copy_db "$pristine/db" "$ours/db"
 # Roundup's data comes without our full-text index: until it is built,
 # search falls back to Roundup's __words tables. Build it, as a team
 # moving over is told to (roundup-admin reindex), and say how long it took.
