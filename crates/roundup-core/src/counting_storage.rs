@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::date::Date;
 use crate::error::Result;
-use crate::filter::Query;
+use crate::filter::{IdSet, Query};
 use crate::schema::{ClassDef, Schema};
 use crate::storage::{JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit};
 
@@ -194,6 +194,19 @@ impl Storage for CountingStorage {
     ) -> Result<Vec<TextHit>> {
         self.calls.hit("search_text");
         self.inner.search_text(words, classes)
+    }
+    fn search_text_owners(&mut self, words: &[String], class: &str) -> Result<Option<IdSet>> {
+        self.calls.hit("search_text_owners");
+        self.inner.search_text_owners(words, class)
+    }
+    fn linking_pairs(
+        &mut self,
+        class: &ClassDef,
+        prop: &str,
+        ids: &[u32],
+    ) -> Result<Vec<(u32, u32)>> {
+        self.calls.hit("linking_pairs");
+        self.inner.linking_pairs(class, prop, ids)
     }
     fn set_bulk(&mut self, on: bool) -> Result<()> {
         self.calls.hit("set_bulk");

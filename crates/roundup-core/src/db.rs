@@ -576,21 +576,21 @@ impl Db {
         Some((self.shared.as_deref()?, self.shared_gen.get()?))
     }
 
-    /// A list of ids computed by `f` from the database alone (nothing
+    /// A set of ids computed by `f` from the database alone (nothing
     /// user-specific may go into it), kept in the shared cache under `key`
     /// until the next commit.
-    pub fn cached_ids(
+    pub fn cached_id_set(
         &self,
         key: &str,
-        f: impl FnOnce() -> Result<Vec<String>>,
-    ) -> Result<Arc<Vec<String>>> {
+        f: impl FnOnce() -> Result<crate::filter::IdSet>,
+    ) -> Result<Arc<crate::filter::IdSet>> {
         self.through_shared(
             format!("user\0{key}"),
             |r| match r {
-                QueryResult::Ids(ids) => Some(ids),
+                QueryResult::IdSet(ids) => Some(ids),
                 _ => None,
             },
-            |ids| QueryResult::Ids(ids.clone()),
+            |ids| QueryResult::IdSet(ids.clone()),
             || Ok(Arc::new(f()?)),
         )
     }
@@ -1392,6 +1392,19 @@ impl Db {
             |hits| QueryResult::Hits(Arc::new(hits.clone())),
             || self.store.borrow_mut().search_text(words, classes),
         )
+    }
+
+    /// The items of `class` a search for all `words` finds, when the
+    /// storage keeps texts with the items that point to them
+    /// ([`Storage::search_text_owners`]); `None`: see
+    /// [`crate::query_args::full_text_matches`].
+    pub fn search_text_owners(
+        &self,
+        words: &[String],
+        class: &str,
+    ) -> Result<Option<crate::filter::IdSet>> {
+        self.class(class)?;
+        self.store.borrow_mut().search_text_owners(words, class)
     }
 
     // ----------------------------------------------------------------------
@@ -2346,10 +2359,8 @@ fn query_key(kind: &str, q: &Query) -> String {
             let mut h1 = std::hash::DefaultHasher::new();
             let mut h2 = std::hash::DefaultHasher::new();
             "second".hash(&mut h2);
-            for id in ids.iter() {
-                id.hash(&mut h1);
-                id.hash(&mut h2);
-            }
+            ids.as_slice().hash(&mut h1);
+            ids.as_slice().hash(&mut h2);
             format!("{}:{:016x}{:016x}", ids.len(), h1.finish(), h2.finish())
         }
     };

@@ -76,7 +76,7 @@ pub struct Query {
     /// All must hold.
     pub filters: Vec<Filter>,
     /// Restrict to these ids (full-text search results); `None`: no restriction.
-    pub search_ids: Option<std::sync::Arc<Vec<String>>>,
+    pub search_ids: Option<std::sync::Arc<IdSet>>,
     /// Grouping comes before sorting in the final order.
     pub group: Vec<(Direction, PropPath)>,
     pub sort: Vec<(Direction, PropPath)>,
@@ -100,6 +100,57 @@ impl Query {
             limit: None,
             offset: 0,
         }
+    }
+}
+
+/// Item ids of one class as sorted, distinct numbers: what a full-text
+/// search matches, held in four bytes an id however many there are.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct IdSet(Vec<u32>);
+
+impl IdSet {
+    /// The set of `ids`, in any order, repeats allowed.
+    pub fn new(mut ids: Vec<u32>) -> IdSet {
+        ids.sort_unstable();
+        ids.dedup();
+        IdSet(ids)
+    }
+
+    /// Ids given as text (a caller's `search_matches`): each must be an
+    /// item id; the error names `class` and the value.
+    pub fn parse<S: AsRef<str>>(class: &str, ids: &[S]) -> Result<IdSet> {
+        let mut nums = Vec::with_capacity(ids.len());
+        for id in ids {
+            let id = id.as_ref();
+            nums.push(id.trim().parse::<u32>().map_err(|_| {
+                Error::value(format!(
+                    "filter {class}.search_matches: \"{id}\" is not an item id"
+                ))
+            })?);
+        }
+        Ok(IdSet::new(nums))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn contains(&self, id: u32) -> bool {
+        self.0.binary_search(&id).is_ok()
+    }
+
+    /// The ids in ascending order.
+    pub fn as_slice(&self) -> &[u32] {
+        &self.0
+    }
+
+    /// The ids as Roundup writes them, ascending.
+    pub fn to_strings(&self) -> Vec<String> {
+        self.0.iter().map(u32::to_string).collect()
     }
 }
 
@@ -171,8 +222,9 @@ impl SpecValue {
 ///   default), `Some(true)` retired only, `None` both.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FilterSpec {
-    /// Shared, not copied: a full-text search can match thousands.
-    pub search_matches: Option<std::sync::Arc<Vec<String>>>,
+    /// Shared, not copied: a full-text search can match hundreds of
+    /// thousands.
+    pub search_matches: Option<std::sync::Arc<IdSet>>,
     pub filterspec: Vec<(String, SpecValue)>,
     pub exact_match: Vec<(String, SpecValue)>,
     pub sort: Vec<(Option<Direction>, String)>,

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use crate::authz::Subject;
 use crate::db::Db;
 use crate::error::Result;
-use crate::filter::{Direction, FilterSpec, SpecValue};
+use crate::filter::{Direction, FilterSpec, IdSet, SpecValue};
 use crate::schema::{Property, Schema};
 
 /// Default number of rows on an index page.
@@ -318,14 +318,14 @@ impl IndexArgs {
 
     /// The items of `class` the full-text search matches, when there is
     /// one (kept in the shared read cache until the next commit).
-    pub fn search_matches(&self, db: &Db, class: &str) -> Result<Option<Arc<Vec<String>>>> {
+    pub fn search_matches(&self, db: &Db, class: &str) -> Result<Option<Arc<IdSet>>> {
         let Some(text) = &self.search_text else {
             return Ok(None);
         };
         let key = format!("search_matches\0{class}\0{text}");
-        Ok(Some(
-            db.cached_ids(&key, || full_text_matches(db, class, text))?,
-        ))
+        Ok(Some(db.cached_id_set(&key, || {
+            full_text_matches(db, class, text)
+        })?))
     }
 
     /// The whole query: filters, order and full-text matches.
@@ -347,18 +347,21 @@ pub fn search_words(text: &str) -> Vec<String> {
 
 /// Items of `class` matching the full-text words, directly or through a
 /// Link/Multilink to an item that matched (an issue's messages and files).
-pub fn full_text_matches(db: &Db, class: &str, text: &str) -> Result<Vec<String>> {
+pub fn full_text_matches(db: &Db, class: &str, text: &str) -> Result<IdSet> {
     let words = search_words(text);
     if words.is_empty() {
-        return Ok(Vec::new());
+        return Ok(IdSet::default());
+    }
+    if let Some(found) = db.search_text_owners(&words, class)? {
+        return Ok(found);
     }
     let hits = db.search_text(&words, None)?;
-    let mut out: indexmap::IndexSet<String> = indexmap::IndexSet::new();
+    let mut out: Vec<u32> = Vec::new();
     let mut by_class: std::collections::BTreeMap<String, indexmap::IndexSet<String>> =
         Default::default();
     for h in hits {
         if h.class == class {
-            out.insert(h.id);
+            out.extend(h.id.parse::<u32>().ok());
         } else {
             by_class.entry(h.class).or_default().insert(h.id);
         }
@@ -373,10 +376,11 @@ pub fn full_text_matches(db: &Db, class: &str, text: &str) -> Result<Vec<String>
         };
         if let Some(ids) = by_class.get(target) {
             let ids: Vec<String> = ids.iter().cloned().collect();
-            out.extend(db.find_linking_ids(class, pname, &ids)?);
+            let linking = db.find_linking_ids(class, pname, &ids)?;
+            out.extend(linking.iter().filter_map(|i| i.parse::<u32>().ok()));
         }
     }
-    Ok(out.into_iter().collect())
+    Ok(IdSet::new(out))
 }
 
 #[cfg(test)]

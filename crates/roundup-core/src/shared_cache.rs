@@ -28,6 +28,7 @@
 use std::sync::{Arc, Mutex};
 
 use crate::clock_cache::{node_size, str_size, CacheStats, ClockCache};
+use crate::filter::IdSet;
 use crate::storage::{StoredNode, TextHit};
 
 /// The budget when the configuration gives none (`[main]
@@ -39,6 +40,8 @@ pub const DEFAULT_BUDGET: usize = 4 << 20;
 #[derive(Clone, Debug)]
 pub enum QueryResult {
     Ids(Arc<Vec<String>>),
+    /// Ids as numbers (full-text matches): kept as they are, shared.
+    IdSet(Arc<IdSet>),
     Count(u64),
     Hits(Arc<Vec<TextHit>>),
 }
@@ -49,6 +52,7 @@ pub enum QueryResult {
 enum Stored {
     Ids(Box<[u32]>),
     Strings(Arc<Vec<String>>),
+    IdSet(Arc<IdSet>),
     Count(u64),
     Hits {
         names: Box<[Box<str>]>,
@@ -73,6 +77,7 @@ impl Stored {
     fn from_result(r: QueryResult) -> Stored {
         match r {
             QueryResult::Count(n) => Stored::Count(n),
+            QueryResult::IdSet(ids) => Stored::IdSet(ids),
             QueryResult::Ids(ids) => match ids.iter().map(|i| compact_id(i)).collect() {
                 Some(v) => Stored::Ids(v),
                 None => Stored::Strings(ids),
@@ -106,6 +111,7 @@ impl Stored {
             Stored::Count(n) => QueryResult::Count(*n),
             Stored::Ids(v) => QueryResult::Ids(Arc::new(v.iter().map(u32::to_string).collect())),
             Stored::Strings(v) => QueryResult::Ids(v.clone()),
+            Stored::IdSet(v) => QueryResult::IdSet(v.clone()),
             Stored::Hits { names, hits } => QueryResult::Hits(Arc::new(
                 hits.iter()
                     .map(|(c, p, id)| TextHit {
@@ -125,6 +131,7 @@ impl Stored {
             Stored::Count(_) => 0,
             Stored::Ids(v) => v.len() * 4 + 16,
             Stored::Strings(v) => strings_size(v) + 32,
+            Stored::IdSet(v) => v.len() * 4 + 32,
             Stored::Hits { names, hits } => {
                 hits.len() * std::mem::size_of::<(u16, u16, u32)>()
                     + names.iter().map(|n| str_size(n) + 16).sum::<usize>()

@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use crate::date::Date;
 use crate::error::Result;
-use crate::filter::Query;
+use crate::filter::{IdSet, Query};
 use crate::mail::{Envelope, OutboxEntry};
 use crate::pyrepr::PyValue;
 use crate::schema::{ClassDef, Schema};
@@ -148,6 +148,36 @@ pub trait Storage: Send {
     /// limited to `classes` when given.
     fn search_text(&mut self, words: &[String], classes: Option<&[String]>)
         -> Result<Vec<TextHit>>;
+    /// The items of `class` a search for all `words` finds in Roundup's
+    /// sense (its own indexed texts, and the texts of items of other
+    /// classes its Link and Multilink properties point to; retired items
+    /// included), when the storage keeps that relation itself. `None`: the
+    /// caller combines [`Storage::search_text`] with `find_linking`.
+    fn search_text_owners(&mut self, words: &[String], class: &str) -> Result<Option<IdSet>> {
+        let _ = (words, class);
+        Ok(None)
+    }
+    /// For `ids` of the class `class.prop` points to, the items of `class`
+    /// pointing to each through `prop`, as (linked id, linking id) pairs in
+    /// any order, retired linking items included (this default, one
+    /// `find_linking` an id, leaves them out). `prop` is a stored Link or
+    /// Multilink.
+    fn linking_pairs(
+        &mut self,
+        class: &ClassDef,
+        prop: &str,
+        ids: &[u32],
+    ) -> Result<Vec<(u32, u32)>> {
+        let mut out = Vec::new();
+        for &id in ids {
+            for owner in self.find_linking(class, prop, &[id.to_string()])? {
+                if let Ok(o) = owner.parse() {
+                    out.push((id, o));
+                }
+            }
+        }
+        Ok(out)
+    }
 
     /// Bulk mode (imports): while on, a failing single write need not be
     /// undone by itself, because the caller undoes the whole enclosing

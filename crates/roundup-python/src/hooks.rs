@@ -173,7 +173,10 @@ impl PermissionCheck for FilterCheck {
     fn check(&self, db: &Db, userid: &str, itemid: &str, _cx: &CheckContext<'_>) -> Result<bool> {
         for spec in self.filter.filters(db, userid, &self.klass)? {
             let fs = FilterSpec {
-                search_matches: Some(Arc::new(vec![itemid.to_string()])),
+                search_matches: Some(Arc::new(roundup_core::filter::IdSet::parse(
+                    &self.klass,
+                    &[itemid],
+                )?)),
                 filterspec: spec
                     .into_iter()
                     .map(|(k, v)| {

@@ -1402,8 +1402,15 @@ pub(crate) mod _roundup {
                 )
             })?),
         };
+        let search = match search {
+            Some(ids) => Some(Arc::new(core(
+                vm,
+                roundup_core::filter::IdSet::parse(&class, &ids),
+            )?)),
+            None => None,
+        };
         let spec = FilterSpec {
-            search_matches: search.map(Arc::new),
+            search_matches: search,
             filterspec: spec_list(vm, "filterspec", &filterspec)?,
             exact_match: spec_list(vm, "exact_match_spec", &exact_match_spec)?,
             sort: sort_list(vm, "sort", &sort)?,

@@ -93,10 +93,7 @@ pub fn filter_sql(
         if ids.is_empty() {
             wheres.push("1 = 0".to_string());
         } else {
-            let mut nums = Vec::with_capacity(ids.len());
-            for id in ids.iter() {
-                nums.push(parse_id(id, &query.class, "search_matches")?);
-            }
+            let nums: Vec<i64> = ids.as_slice().iter().map(|&n| i64::from(n)).collect();
             let ph = dialect.placeholder(b.args.len() + 1);
             match dialect.id_list_param(&nums, &ph) {
                 Some((value, subquery)) if nums.len() > 8 => {

@@ -386,6 +386,71 @@ impl<C: Connection> RdbmsStorage<C> {
         self.conn.execute(&self.d.numbered(sql), params)
     }
 
+    /// A count kept until the connection sees the next write.
+    fn count_cached(&mut self, sql: &str, params: &[SqlValue]) -> Result<u64> {
+        let Some(state) = self.conn.state_marker()? else {
+            return self.count_native(sql, params);
+        };
+        let key = format!("{sql}\0{params:?}");
+        if let Some((seen, n)) = self.counts.get(&key) {
+            if *seen == state {
+                return Ok(*n);
+            }
+        }
+        let n = self.count_native(sql, params)?;
+        if self.counts.len() >= MAX_COUNTS {
+            self.counts.clear();
+        }
+        self.counts.insert(key, (state, n));
+        Ok(n)
+    }
+
+    /// The count of a query whose one restriction is a long list of
+    /// full-text matches, without handing the list to SQL: the matches
+    /// that exist, less (or only) the retired ones. Every id up to the
+    /// class's largest exists when the class has as many rows as that id
+    /// (nothing destroyed); otherwise `None`, and SQL counts.
+    fn count_search_matches(&mut self, query: &Query) -> Result<Option<u64>> {
+        /// Below this many matches SQL's `IN` list costs next to nothing.
+        const MIN_MATCHES: usize = 256;
+        let Some(ids) = &query.search_ids else {
+            return Ok(None);
+        };
+        if !query.filters.is_empty() || ids.len() < MIN_MATCHES {
+            return Ok(None);
+        }
+        let ct = layout::class_table(&query.class);
+        let rows = self.count_cached(&format!("select count(*) from {ct}"), &[])?;
+        let largest = self.count_cached(&format!("select coalesce(max(id), 0) from {ct}"), &[])?;
+        if rows != largest {
+            return Ok(None);
+        }
+        let retired: HashSet<i64> = self
+            .int_ids_native(
+                &format!("select id from {ct} where __retired__ > 0 or __retired__ < 0"),
+                &[],
+            )?
+            .into_iter()
+            .collect();
+        let existing = ids
+            .as_slice()
+            .iter()
+            .take_while(|&&n| u64::from(n) <= largest);
+        let mut all = 0u64;
+        let mut gone = 0u64;
+        for &n in existing {
+            all += 1;
+            if retired.contains(&i64::from(n)) {
+                gone += 1;
+            }
+        }
+        Ok(Some(match query.retired {
+            Some(false) => all - gone,
+            Some(true) => gone,
+            None => all,
+        }))
+    }
+
     /// A page of a query restricted to many full-text matches, read by
     /// walking the query's order without the restriction and keeping the
     /// matches: when a fifth of the issues match two common words, the
@@ -405,7 +470,6 @@ impl<C: Connection> RdbmsStorage<C> {
         if ids.len() < MIN_MATCHES {
             return Ok(None);
         }
-        let wanted: HashSet<i64> = ids.iter().filter_map(|i| i.trim().parse().ok()).collect();
         let mut base = Query {
             search_ids: None,
             limit: None,
@@ -418,9 +482,9 @@ impl<C: Connection> RdbmsStorage<C> {
             return Ok(Some(Vec::new()));
         }
         // Rows to read for `need` matches if they are spread evenly.
-        let density = (wanted.len() as f64 / total as f64).min(1.0);
+        let density = (ids.len() as f64 / total as f64).min(1.0);
         let expected = need as f64 / density;
-        if expected > 4.0 * wanted.len() as f64 {
+        if expected > 4.0 * ids.len() as f64 {
             return Ok(None);
         }
         let mut fetch = (expected * 1.5) as u64 + 100;
@@ -430,7 +494,7 @@ impl<C: Connection> RdbmsStorage<C> {
             let read = rows.len() as u64;
             let page: Vec<String> = rows
                 .into_iter()
-                .filter(|id| id.parse::<i64>().is_ok_and(|n| wanted.contains(&n)))
+                .filter(|id| id.parse::<u32>().is_ok_and(|n| ids.contains(n)))
                 .skip(query.offset as usize)
                 .take(limit as usize)
                 .collect();
@@ -2032,6 +2096,52 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         self.ids(&sql, &[])
     }
 
+    fn linking_pairs(
+        &mut self,
+        class: &ClassDef,
+        prop: &str,
+        ids: &[u32],
+    ) -> Result<Vec<(u32, u32)>> {
+        let p = class.require_prop(prop)?;
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let nums: Vec<i64> = ids.iter().map(|&n| i64::from(n)).collect();
+        let (params, list) = match self.d.id_list_param(&nums, &self.d.placeholder(1)) {
+            Some((value, subquery)) => (vec![value], subquery),
+            None => {
+                let lits: Vec<String> = nums.iter().map(i64::to_string).collect();
+                (Vec::new(), lits.join(", "))
+            }
+        };
+        let sql = match (&p.computed, p.ptype) {
+            (None, PropType::Link) => format!(
+                "select _{prop}, id from {} where _{prop} in ({list})",
+                layout::class_table(&class.name)
+            ),
+            (None, PropType::Multilink) => format!(
+                "select linkid, nodeid from {} where linkid in ({list})",
+                layout::multilink_table(&class.name, prop)
+            ),
+            _ => {
+                return Err(Error::value(format!(
+                    "{}.{prop} is not a stored Link or Multilink property",
+                    class.name
+                )))
+            }
+        };
+        let num = |v: Option<&SqlValue>| {
+            v.and_then(layout::int_id_from_sql)
+                .and_then(|n| u32::try_from(n).ok())
+        };
+        Ok(self
+            .conn
+            .query(&sql, &params)?
+            .iter()
+            .filter_map(|r| Some((num(r.first())?, num(r.get(1))?)))
+            .collect())
+    }
+
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
         if let Some(ids) = self.filter_by_walking_search(schema, query)? {
             return Ok(ids);
@@ -2045,22 +2155,11 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
     }
 
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
+        if let Some(n) = self.count_search_matches(query)? {
+            return Ok(n);
+        }
         let (sql, params) = count_sql(schema, query, &self.d)?;
-        let Some(state) = self.conn.state_marker()? else {
-            return self.count_native(&sql, &params);
-        };
-        let key = format!("{sql}\0{params:?}");
-        if let Some((seen, n)) = self.counts.get(&key) {
-            if *seen == state {
-                return Ok(*n);
-            }
-        }
-        let n = self.count_native(&sql, &params)?;
-        if self.counts.len() >= MAX_COUNTS {
-            self.counts.clear();
-        }
-        self.counts.insert(key, (state, n));
-        Ok(n)
+        self.count_cached(&sql, &params)
     }
 
     fn add_journal(&mut self, class: &str, entry: &JournalEntry) -> Result<()> {

@@ -27,17 +27,20 @@ use std::time::{Duration, Instant};
 use roundup_core::backend::Backend;
 use roundup_core::date::Date;
 use roundup_core::error::{Error, Result};
-use roundup_core::filter::Query;
+use roundup_core::filter::{IdSet, Query};
 use roundup_core::mail::{Envelope, OutboxEntry};
-use roundup_core::schema::{ClassDef, Schema};
+use roundup_core::schema::{ClassDef, PropType, Schema};
 use roundup_core::sessions::{KeyStore, StoreKind};
 use roundup_core::storage::{
     JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit,
 };
+use roundup_core::value::Value;
 use std::collections::HashMap;
 use tantivy::collector::DocSetCollector;
 use tantivy::query::{BooleanQuery, Occur, Query as TQuery, TermQuery};
-use tantivy::schema::{Field, IndexRecordOption, TextFieldIndexing, TextOptions, FAST, STRING};
+use tantivy::schema::{
+    Field, IndexRecordOption, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
+};
 use tantivy::tokenizer::{TextAnalyzer, WhitespaceTokenizer};
 use tantivy::{doc, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -72,6 +75,9 @@ struct Fields {
     id: Field,
     prop: Field,
     words: Field,
+    /// [`owner_key`]s of the item itself and of every item of another
+    /// class pointing to it by a stored Link or Multilink.
+    owner: Field,
 }
 
 /// One tracker's inverted index, shared by the connections of a process.
@@ -130,15 +136,19 @@ impl TextEngine {
         let item = sb.add_text_field("item", STRING);
         let class = sb.add_text_field("class", STRING | FAST);
         let id = sb.add_u64_field("id", FAST);
-        let prop = sb.add_text_field("prop", STRING | FAST);
+        let prop = sb.add_text_field("prop", STRING | FAST | STORED);
         let words = sb.add_text_field(
             "words",
-            TextOptions::default().set_indexing_options(
-                TextFieldIndexing::default()
-                    .set_tokenizer(WORDS_TOKENIZER)
-                    .set_index_option(IndexRecordOption::Basic),
-            ),
+            TextOptions::default()
+                .set_indexing_options(
+                    TextFieldIndexing::default()
+                        .set_tokenizer(WORDS_TOKENIZER)
+                        .set_index_option(IndexRecordOption::Basic),
+                )
+                // kept, so that a text whose owners change is put back as it was
+                .set_stored(),
         );
+        let owner = sb.add_u64_field("owner", FAST);
         let schema = sb.build();
         let existed = dir.join("meta.json").is_file();
         let index = if existed {
@@ -152,13 +162,25 @@ impl TextEngine {
             Index::create_in_dir(dir, schema.clone())
                 .map_err(|e| index_error(dir, "creating", e))?
         };
-        if index.schema() != schema {
-            return Err(index_error(
-                dir,
-                "opening",
-                "it was made with other fields; remove the directory and run `roundup-admin reindex`",
-            ));
-        }
+        let index = if index.schema() == schema {
+            index
+        } else {
+            // Made by an earlier version: started again, empty and stale
+            // (searches use the word tables) until `reindex` fills it.
+            drop(index);
+            roundup_core::errln!(
+                "full-text index {}: made by an earlier version with other fields; \
+                 it is emptied, and searches use the database's word tables until \
+                 `roundup-admin reindex`",
+                dir.display()
+            );
+            fs::remove_dir_all(dir)
+                .and_then(|()| fs::create_dir_all(dir))
+                .map_err(|e| Error::io(format!("emptying {}", dir.display()), e))?;
+            mark_stale(dir)?;
+            Index::create_in_dir(dir, schema.clone())
+                .map_err(|e| index_error(dir, "creating", e))?
+        };
         index.tokenizers().register(
             WORDS_TOKENIZER,
             TextAnalyzer::from(WhitespaceTokenizer::default()),
@@ -181,6 +203,7 @@ impl TextEngine {
                 id,
                 prop,
                 words,
+                owner,
             },
             writing: Mutex::new(None),
             stopwords,
@@ -303,17 +326,26 @@ impl TextEngine {
                     id,
                     prop,
                     words,
+                    owners,
+                    replace,
                 } => {
-                    w.delete_term(Term::from_field_text(f.key, key));
+                    if *replace {
+                        w.delete_term(Term::from_field_text(f.key, key));
+                    }
                     if !words.is_empty() {
-                        w.add_document(doc!(
+                        let mut d = doc!(
                             f.key => key.as_str(),
                             f.item => item.as_str(),
                             f.class => class.as_str(),
                             f.id => *id,
                             f.prop => prop.as_str(),
                             f.words => words.as_str(),
-                        ))?;
+                        );
+                        match owners {
+                            Some(list) => list.iter().for_each(|o| d.add_u64(f.owner, *o)),
+                            None => d.add_u64(f.owner, owner_key(class, *id)),
+                        }
+                        w.add_document(d)?;
                     }
                 }
                 Op::Destroy { item } => {
@@ -337,7 +369,99 @@ impl TextEngine {
             id: num,
             prop: prop.to_string(),
             words: roundup_rdbms::layout::index_words(text, &self.stopwords).join(" "),
+            owners: None,
+            replace: true,
         })
+    }
+
+    /// The indexed texts of `class`/`id` as they are in the index now
+    /// (their owners to be worked out again).
+    fn stored_texts(&self, class: &str, id: u64) -> Result<Vec<Op>> {
+        use tantivy::schema::OwnedValue;
+        let f = self.fields;
+        let item = format!("{class}/{id}");
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(f.item, &item),
+            IndexRecordOption::Basic,
+        );
+        let docs = searcher
+            .search(&query, &DocSetCollector)
+            .map_err(|e| index_error(&self.dir, "searching", e))?;
+        let mut out = Vec::new();
+        for addr in docs {
+            let d: TantivyDocument = searcher
+                .doc(addr)
+                .map_err(|e| index_error(&self.dir, "reading a stored text", e))?;
+            let text = |field| match d.get_first(field) {
+                Some(OwnedValue::Str(s)) => s.clone(),
+                _ => String::new(),
+            };
+            let prop = text(f.prop);
+            out.push(Op::Text {
+                key: format!("{item}/{prop}"),
+                item: item.clone(),
+                class: class.to_string(),
+                id,
+                prop,
+                words: text(f.words),
+                owners: None,
+                replace: true,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The items of `class` that own a text holding all `words` (see
+    /// [`Storage::search_text_owners`]).
+    pub fn search_owners(&self, words: &[String], class: &str) -> Result<IdSet> {
+        let words = roundup_rdbms::layout::query_words(words, &self.stopwords);
+        if words.is_empty() {
+            return Ok(IdSet::default());
+        }
+        self.reader
+            .reload()
+            .map_err(|e| index_error(&self.dir, "reloading", e))?;
+        let f = self.fields;
+        let parts: Vec<(Occur, Box<dyn TQuery>)> = words
+            .iter()
+            .map(|w| {
+                let q: Box<dyn TQuery> = Box::new(TermQuery::new(
+                    Term::from_field_text(f.words, w.as_ref()),
+                    IndexRecordOption::Basic,
+                ));
+                (Occur::Must, q)
+            })
+            .collect();
+        let searcher = self.reader.searcher();
+        let docs = searcher
+            .search(&BooleanQuery::new(parts), &DocSetCollector)
+            .map_err(|e| index_error(&self.dir, "searching", e))?;
+        let code = class_code(class);
+        let mut found: Vec<u32> = Vec::new();
+        let mut columns: HashMap<u32, Option<tantivy::columnar::Column<u64>>> = HashMap::new();
+        for d in docs {
+            let column = match columns.entry(d.segment_ord) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => e.insert(
+                    searcher
+                        .segment_reader(d.segment_ord)
+                        .fast_fields()
+                        .column_opt::<u64>("owner")
+                        .map_err(|e| index_error(&self.dir, "reading owners", e))?,
+                ),
+            };
+            let Some(column) = column else {
+                continue;
+            };
+            found.extend(
+                column
+                    .values_for_doc(d.doc_id)
+                    .filter(|o| o >> 32 == code)
+                    .map(|o| o as u32),
+            );
+        }
+        Ok(IdSet::new(found))
     }
 
     /// Texts holding all `words` (Roundup's query word rules), limited to
@@ -443,6 +567,76 @@ impl StrColumnNames {
     }
 }
 
+/// A class name as 32 bits (FNV-1a), the upper half of an [`owner_key`].
+fn class_code(class: &str) -> u64 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in class.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    u64::from(h)
+}
+
+/// One item as a number: its class's code and its id.
+fn owner_key(class: &str, id: u64) -> u64 {
+    class_code(class) << 32 | (id & 0xffff_ffff)
+}
+
+/// Which items point to the items that have indexed texts, from the
+/// schema: what a text's owners are made of.
+#[derive(Debug, Default)]
+struct Links {
+    /// Class with indexed texts -> the stored Link and Multilink
+    /// properties of other classes pointing to it.
+    into: HashMap<String, Vec<(Arc<ClassDef>, String)>>,
+    /// Linking class -> (property, class with indexed texts it points to,
+    /// whether a Multilink).
+    from: HashMap<String, Vec<(String, String, bool)>>,
+    /// No two classes of the schema share a [`class_code`] (else searches
+    /// follow the links in SQL).
+    codes_distinct: bool,
+}
+
+impl Links {
+    fn of(schema: &Schema) -> Links {
+        let texts: HashSet<&str> = schema
+            .classes
+            .values()
+            .filter(|c| {
+                c.props
+                    .values()
+                    .any(|p| p.ptype == PropType::String && p.indexme)
+            })
+            .map(|c| c.name.as_str())
+            .collect();
+        let mut links = Links::default();
+        for c in schema.classes.values() {
+            let shared = Arc::new(c.clone());
+            for (name, p) in &c.props {
+                let Some(target) = &p.link_class else {
+                    continue;
+                };
+                if p.is_computed() || target == &c.name || !texts.contains(target.as_str()) {
+                    continue;
+                }
+                links
+                    .into
+                    .entry(target.clone())
+                    .or_default()
+                    .push((shared.clone(), name.clone()));
+                links.from.entry(c.name.clone()).or_default().push((
+                    name.clone(),
+                    target.clone(),
+                    p.ptype == PropType::Multilink,
+                ));
+            }
+        }
+        let codes: HashSet<u64> = schema.classes.keys().map(|c| class_code(c)).collect();
+        links.codes_distinct = codes.len() == schema.classes.len();
+        links
+    }
+}
+
 fn mark_stale(dir: &Path) -> Result<()> {
     let path = dir.join(STALE_MARKER);
     fs::write(
@@ -462,6 +656,13 @@ enum Op {
         id: u64,
         prop: String,
         words: String,
+        /// Worked out just before the commit ([`TextIndexedStorage::resolve_owners`]).
+        owners: Option<Vec<u64>>,
+        /// Whether an earlier text under `key` may be in the index (else
+        /// no delete is queued: tantivy keeps every queued delete in
+        /// memory until the commit, a kilobyte each, which a million-item
+        /// import cannot afford).
+        replace: bool,
     },
     Destroy {
         item: String,
@@ -484,6 +685,88 @@ pub struct TextIndexedStorage {
     /// A rollback could not be applied to changes already handed to the
     /// writer: the index is marked stale at the end of the transaction.
     lost: bool,
+    /// From the schema: what a text's owners are (set by `sync_schema`).
+    links: Option<Arc<Links>>,
+    /// Texts whose owners this transaction resolved (handed to a bulk
+    /// writer, or about to be).
+    resolved: ItemBits,
+    /// Items with texts whose owners changed, to be worked out again
+    /// before the commit unless their texts are (re)written anyway.
+    relink: ItemBits,
+    /// The same, for texts a bulk load had already handed to its writer:
+    /// put back again after the commit.
+    late: ItemBits,
+    /// Items this transaction created (their texts are new to the index
+    /// unless handed over before), and items whose texts it handed over.
+    created: ItemBits,
+    handed: ItemBits,
+}
+
+/// Items of several classes as per-class id sets (bits for the ids a
+/// tracker really has, a hash set beyond).
+#[derive(Debug, Default)]
+struct ItemBits(HashMap<String, (Vec<u64>, HashSet<u64>)>);
+
+impl ItemBits {
+    /// Ids below this are bits (8 MB at most a class).
+    const DENSE: u64 = 1 << 26;
+
+    fn insert(&mut self, class: &str, id: u64) {
+        if !self.0.contains_key(class) {
+            self.0.insert(class.to_string(), Default::default());
+        }
+        let Some((bits, sparse)) = self.0.get_mut(class) else {
+            return;
+        };
+        if id < Self::DENSE {
+            let word = (id / 64) as usize;
+            if bits.len() <= word {
+                bits.resize(word + 1, 0);
+            }
+            bits[word] |= 1 << (id % 64);
+        } else {
+            sparse.insert(id);
+        }
+    }
+
+    fn contains(&self, class: &str, id: u64) -> bool {
+        let Some((bits, sparse)) = self.0.get(class) else {
+            return false;
+        };
+        if id < Self::DENSE {
+            bits.get((id / 64) as usize)
+                .is_some_and(|w| w & (1 << (id % 64)) != 0)
+        } else {
+            sparse.contains(&id)
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Every item, class by class in ascending ids.
+    fn items(&self) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        for (class, (bits, sparse)) in &self.0 {
+            for (w, word) in bits.iter().enumerate() {
+                let mut rest = *word;
+                while rest != 0 {
+                    let b = u64::from(rest.trailing_zeros());
+                    out.push((class.clone(), w as u64 * 64 + b));
+                    rest &= rest - 1;
+                }
+            }
+            let mut big: Vec<u64> = sparse.iter().copied().collect();
+            big.sort_unstable();
+            out.extend(big.into_iter().map(|id| (class.clone(), id)));
+        }
+        out
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
 impl TextIndexedStorage {
@@ -497,7 +780,181 @@ impl TextIndexedStorage {
             bulk: false,
             savepoints: Vec::new(),
             lost: false,
+            links: None,
+            resolved: ItemBits::default(),
+            relink: ItemBits::default(),
+            late: ItemBits::default(),
+            created: ItemBits::default(),
+            handed: ItemBits::default(),
         }
+    }
+
+    /// Mark which of `ops` may replace a text in the index, and note their
+    /// items as handed over: a text of an item this transaction created,
+    /// the first of its item in `ops` and not handed over before, is new.
+    fn mark_replacing(&mut self, ops: &mut [Op]) {
+        let mut first: HashSet<(&str, u64)> = HashSet::new();
+        for op in ops.iter_mut() {
+            if let Op::Text {
+                class, id, replace, ..
+            } = op
+            {
+                let new = self.created.contains(class, *id)
+                    && !self.handed.contains(class, *id)
+                    && first.insert((class.as_str(), *id));
+                *replace = !new;
+            }
+        }
+        for op in ops.iter() {
+            if let Op::Text { class, id, .. } = op {
+                self.handed.insert(class, *id);
+            }
+        }
+    }
+
+    /// Items of `class` pointed to by `values` through the properties
+    /// that make texts' owners.
+    fn pointed_to(&self, class: &str, values: &NodeValues) -> Vec<(String, u64)> {
+        let Some(links) = &self.links else {
+            return Vec::new();
+        };
+        let Some(props) = links.from.get(class) else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for (prop, target, _) in props {
+            match values.get(prop) {
+                Some(Some(Value::Link(id))) => {
+                    out.extend(id.parse().ok().map(|n| (target.clone(), n)))
+                }
+                Some(Some(Value::Multilink(ids))) => out.extend(
+                    ids.iter()
+                        .filter_map(|id| id.parse().ok())
+                        .map(|n| (target.clone(), n)),
+                ),
+                _ => {}
+            }
+        }
+        out
+    }
+
+    /// `target`'s texts have other owners now.
+    fn owners_changed(&mut self, target: &str, id: u64) {
+        if self.resolved.contains(target, id) {
+            self.late.insert(target, id);
+        } else {
+            self.relink.insert(target, id);
+        }
+    }
+
+    /// Work out the owners of every text change not yet resolved, in the
+    /// transaction's own view of the database.
+    fn resolve_owners(&mut self) -> Result<()> {
+        let Some(links) = self.links.clone() else {
+            // Without the schema the owners are unknown: the index is
+            // rebuilt rather than left answering wrongly.
+            self.lost = true;
+            return Ok(());
+        };
+        let mut wanted: HashMap<String, Vec<u32>> = HashMap::new();
+        for op in &self.pending {
+            if let Op::Text {
+                class,
+                id,
+                owners: None,
+                ..
+            } = op
+            {
+                if links.into.contains_key(class) {
+                    if let Ok(n) = u32::try_from(*id) {
+                        wanted.entry(class.clone()).or_default().push(n);
+                    }
+                }
+            }
+        }
+        let mut found: HashMap<u64, Vec<u64>> = HashMap::new();
+        for (class, mut ids) in wanted {
+            ids.sort_unstable();
+            ids.dedup();
+            for (linking, prop) in links.into.get(&class).into_iter().flatten() {
+                for chunk in ids.chunks(10_000) {
+                    for (target, owner) in self.inner.linking_pairs(linking, prop, chunk)? {
+                        found
+                            .entry(owner_key(&class, u64::from(target)))
+                            .or_default()
+                            .push(owner_key(&linking.name, u64::from(owner)));
+                    }
+                }
+            }
+        }
+        for op in &mut self.pending {
+            if let Op::Text {
+                class, id, owners, ..
+            } = op
+            {
+                if owners.is_none() {
+                    let own = owner_key(class, *id);
+                    let mut list = found.remove(&own).unwrap_or_default();
+                    list.push(own);
+                    list.sort_unstable();
+                    list.dedup();
+                    *owners = Some(list);
+                    self.resolved.insert(class, *id);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Before the commit: texts whose owners changed and that this
+    /// transaction does not rewrite are taken from the index as they are,
+    /// and every text change gets its owners.
+    fn prepare_commit(&mut self) -> Result<()> {
+        if !self.relink.is_empty() {
+            let mut rewritten = ItemBits::default();
+            for op in &self.pending {
+                if let Op::Text { class, id, .. } = op {
+                    rewritten.insert(class, *id);
+                }
+            }
+            for (class, id) in self.relink.items() {
+                if rewritten.contains(&class, id) || self.resolved.contains(&class, id) {
+                    continue;
+                }
+                let texts = self.engine.stored_texts(&class, id)?;
+                self.pending.extend(texts);
+            }
+            self.relink.clear();
+        }
+        self.resolve_owners()
+    }
+
+    /// After a bulk load's commit: texts it had handed to its writer
+    /// before their owners changed are put back with their owners.
+    fn fix_late_owners(&mut self) -> Result<()> {
+        if self.late.is_empty() {
+            return Ok(());
+        }
+        let late = std::mem::take(&mut self.late);
+        self.resolved.clear();
+        for (class, id) in late.items() {
+            let texts = self.engine.stored_texts(&class, id)?;
+            self.pending.extend(texts);
+            if self.pending.len() >= BULK_FLUSH {
+                self.resolve_owners()?;
+                let ops = std::mem::take(&mut self.pending);
+                let engine = self.engine.clone();
+                engine.with_writer(|w| engine.apply(w, &ops))?;
+            }
+        }
+        self.resolve_owners()?;
+        let ops = std::mem::take(&mut self.pending);
+        self.resolved.clear();
+        if ops.is_empty() {
+            return Ok(());
+        }
+        let engine = self.engine.clone();
+        engine.with_writer(|w| engine.apply(w, &ops))
     }
 
     fn push(&mut self, op: Op) -> Result<()> {
@@ -514,7 +971,9 @@ impl TextIndexedStorage {
         if self.bulk_writer.is_none() {
             self.bulk_writer = Some(self.engine.take_writer()?);
         }
-        let ops = std::mem::take(&mut self.pending);
+        self.resolve_owners()?;
+        let mut ops = std::mem::take(&mut self.pending);
+        self.mark_replacing(&mut ops);
         if let Some(w) = self.bulk_writer.as_mut() {
             self.engine
                 .apply(w, &ops)
@@ -526,10 +985,16 @@ impl TextIndexedStorage {
 
     /// After the backend committed: write the transaction's changes.
     fn commit_index(&mut self) -> Result<()> {
-        let ops = std::mem::take(&mut self.pending);
+        let mut ops = std::mem::take(&mut self.pending);
+        self.mark_replacing(&mut ops);
+        self.created.clear();
+        self.handed.clear();
         let lost = std::mem::take(&mut self.lost);
         self.flushed = 0;
         self.savepoints.clear();
+        if self.late.is_empty() {
+            self.resolved.clear();
+        }
         if lost {
             mark_stale(&self.engine.dir)?;
         }
@@ -551,6 +1016,11 @@ impl TextIndexedStorage {
         self.flushed = 0;
         self.savepoints.clear();
         self.lost = false;
+        self.resolved.clear();
+        self.relink.clear();
+        self.late.clear();
+        self.created.clear();
+        self.handed.clear();
         if let Some(mut w) = self.bulk_writer.take() {
             // Nothing of it was committed: undone, the writer serves again.
             if w.rollback().is_ok() {
@@ -565,6 +1035,7 @@ impl Storage for TextIndexedStorage {
         self.inner.backend_name()
     }
     fn sync_schema(&mut self, schema: &Schema) -> Result<bool> {
+        self.links = Some(Arc::new(Links::of(schema)));
         self.inner.sync_schema(schema)
     }
     fn new_id(&mut self, class: &str) -> Result<u64> {
@@ -574,7 +1045,14 @@ impl Storage for TextIndexedStorage {
         self.inner.set_last_id(class, last_used)
     }
     fn add_node(&mut self, class: &ClassDef, id: &str, values: &NodeValues) -> Result<()> {
-        self.inner.add_node(class, id, values)
+        self.inner.add_node(class, id, values)?;
+        if let Ok(n) = id.parse() {
+            self.created.insert(&class.name, n);
+        }
+        for (target, n) in self.pointed_to(&class.name, values) {
+            self.owners_changed(&target, n);
+        }
+        Ok(())
     }
     fn set_node(
         &mut self,
@@ -583,7 +1061,52 @@ impl Storage for TextIndexedStorage {
         values: &NodeValues,
         multilinks: &HashMap<String, MultilinkChange>,
     ) -> Result<()> {
-        self.inner.set_node(class, id, values, multilinks)
+        // Targets that gain or lose this item as an owner.
+        let mut changed: Vec<(String, u64)> = Vec::new();
+        let props = self
+            .links
+            .as_ref()
+            .and_then(|l| l.from.get(&class.name).cloned())
+            .unwrap_or_default();
+        let mut before: Option<NodeValues> = None;
+        for (prop, target, _) in &props {
+            if let Some(change) = multilinks.get(prop) {
+                changed.extend(
+                    change
+                        .add
+                        .iter()
+                        .chain(&change.remove)
+                        .filter_map(|i| i.parse().ok())
+                        .map(|n| (target.clone(), n)),
+                );
+            } else if values.contains_key(prop) {
+                if before.is_none() {
+                    before = Some(
+                        self.inner
+                            .get_node(class, id)?
+                            .map(|n| n.values)
+                            .unwrap_or_default(),
+                    );
+                }
+                let one = |v: &NodeValues| -> HashSet<u64> {
+                    match v.get(prop) {
+                        Some(Some(Value::Link(i))) => i.parse().ok().into_iter().collect(),
+                        Some(Some(Value::Multilink(ids))) => {
+                            ids.iter().filter_map(|i| i.parse().ok()).collect()
+                        }
+                        _ => HashSet::new(),
+                    }
+                };
+                let old = before.as_ref().map(one).unwrap_or_default();
+                let new = one(values);
+                changed.extend(old.symmetric_difference(&new).map(|n| (target.clone(), *n)));
+            }
+        }
+        self.inner.set_node(class, id, values, multilinks)?;
+        for (target, n) in changed {
+            self.owners_changed(&target, n);
+        }
+        Ok(())
     }
     fn get_node(&mut self, class: &ClassDef, id: &str) -> Result<Option<StoredNode>> {
         self.inner.get_node(class, id)
@@ -602,7 +1125,21 @@ impl Storage for TextIndexedStorage {
         self.inner.set_retired(class, id, retired)
     }
     fn destroy_node(&mut self, class: &ClassDef, id: &str) -> Result<()> {
+        let pointed = match self
+            .links
+            .as_ref()
+            .is_some_and(|l| l.from.contains_key(&class.name))
+        {
+            true => match self.inner.get_node(class, id)? {
+                Some(node) => self.pointed_to(&class.name, &node.values),
+                None => Vec::new(),
+            },
+            false => Vec::new(),
+        };
         self.inner.destroy_node(class, id)?;
+        for (target, n) in pointed {
+            self.owners_changed(&target, n);
+        }
         self.push(Op::Destroy {
             item: format!("{}/{id}", class.name),
         })
@@ -659,6 +1196,26 @@ impl Storage for TextIndexedStorage {
         }
         self.engine.search(words, classes)
     }
+    fn search_text_owners(&mut self, words: &[String], class: &str) -> Result<Option<IdSet>> {
+        let usable = self.pending.is_empty()
+            && self.flushed == 0
+            && self.relink.is_empty()
+            && self.late.is_empty()
+            && !self.engine.is_stale()
+            && self.links.as_ref().is_some_and(|l| l.codes_distinct);
+        if !usable {
+            return self.inner.search_text_owners(words, class);
+        }
+        self.engine.search_owners(words, class).map(Some)
+    }
+    fn linking_pairs(
+        &mut self,
+        class: &ClassDef,
+        prop: &str,
+        ids: &[u32],
+    ) -> Result<Vec<(u32, u32)>> {
+        self.inner.linking_pairs(class, prop, ids)
+    }
     fn set_bulk(&mut self, on: bool) -> Result<()> {
         self.bulk = on;
         self.inner.set_bulk(on)
@@ -692,11 +1249,16 @@ impl Storage for TextIndexedStorage {
         Ok(())
     }
     fn commit(&mut self) -> Result<()> {
+        if let Err(e) = self.prepare_commit() {
+            // The change itself goes ahead; the index will be behind it.
+            roundup_core::errln!("{e}");
+            self.lost = true;
+        }
         if let Err(e) = self.inner.commit() {
             self.discard();
             return Err(e);
         }
-        if let Err(e) = self.commit_index() {
+        if let Err(e) = self.commit_index().and_then(|()| self.fix_late_owners()) {
             // The change itself is committed; the index is behind it.
             self.discard();
             let _ = mark_stale(&self.engine.dir);

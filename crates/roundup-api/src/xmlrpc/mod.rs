@@ -12,7 +12,7 @@ pub mod codec;
 use roundup_core::authz::{check_retirable, Subject};
 use roundup_core::csrf::RefusalKind;
 use roundup_core::designator;
-use roundup_core::filter::{Direction, FilterSpec, SpecValue};
+use roundup_core::filter::{Direction, FilterSpec, IdSet, SpecValue};
 use roundup_core::{Db, Error, Value, Values};
 
 use crate::rest::{
@@ -433,10 +433,15 @@ impl Rpc<'_> {
                 ))
             }
             Some(XValue::Nil) => None,
-            Some(XValue::Array(ids)) => Some(std::sync::Arc::new(
-                ids.iter().filter_map(XValue::as_text).collect(),
-            )),
-            Some(other) => Some(std::sync::Arc::new(other.as_text().into_iter().collect())),
+            Some(v) => {
+                let ids: Vec<String> = match v {
+                    XValue::Array(ids) => ids.iter().filter_map(XValue::as_text).collect(),
+                    other => other.as_text().into_iter().collect(),
+                };
+                Some(std::sync::Arc::new(
+                    IdSet::parse(&class, &ids).map_err(|e| exc("ValueError", e))?,
+                ))
+            }
         };
         let mut spec = FilterSpec {
             search_matches,

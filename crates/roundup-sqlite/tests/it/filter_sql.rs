@@ -430,7 +430,7 @@ fn retired_and_pagination() {
     check(&db, "issue", &page(Some(0), None), &[]);
     let search = |ids: &[&str]| FilterSpec {
         search_matches: Some(std::sync::Arc::new(
-            ids.iter().map(|s| s.to_string()).collect(),
+            roundup_core::filter::IdSet::parse("issue", ids).unwrap(),
         )),
         ..FilterSpec::default()
     };

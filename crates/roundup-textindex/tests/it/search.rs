@@ -229,11 +229,12 @@ fn all_words_must_be_in_one_text_as_in_roundups_tables() {
 
     // issues are found through their messages and their titles
     assert_eq!(
-        full_text_matches(&db, "issue", "quick fox").unwrap(),
+        full_text_matches(&db, "issue", "quick fox")
+            .unwrap()
+            .to_strings(),
         vec![i1.clone()]
     );
-    let mut fox = full_text_matches(&db, "issue", "fox").unwrap();
-    fox.sort();
+    let fox = full_text_matches(&db, "issue", "fox").unwrap().to_strings();
     assert_eq!(fox, vec![i1.clone(), i2.clone()]);
     // a retired issue is not listed (the index query keeps active items)
     db.retire("issue", &i2).unwrap();
@@ -395,4 +396,174 @@ fn a_rebuild_keeps_titles_and_later_commits_add_to_it() {
     assert_eq!(index_hits(&fx, "gamma").len(), 1);
     assert_eq!(index_hits(&fx, "jam").len(), 1);
     assert_eq!(index_hits(&fx, "fox").len(), 2);
+}
+
+/// Roundup's answer: the word tables' hits, then `find` through the
+/// issue's Link and Multilink properties (the storage without the index
+/// keeps no owners, so `full_text_matches` takes that way).
+fn roundups_matches(fx: &Fixture, text: &str) -> Vec<String> {
+    let native = fx.native();
+    assert!(native
+        .search_text_owners(&words(text), "issue")
+        .unwrap()
+        .is_none());
+    full_text_matches(&native, "issue", text)
+        .unwrap()
+        .to_strings()
+}
+
+/// What the index answers from the owners it keeps with each text, as
+/// the active issues an index page lists (owners include retired items,
+/// which Roundup's `find` leaves out and its filter then would).
+fn owned_matches(fx: &Fixture, db: &Db, text: &str) -> Vec<String> {
+    let found = db
+        .search_text_owners(&words(text), "issue")
+        .unwrap()
+        .expect("the index answers with the texts' owners");
+    let via_helper = full_text_matches(db, "issue", text).unwrap();
+    assert_eq!(found, via_helper, "{text}");
+    let active = |ids: Vec<String>| {
+        let spec = roundup_core::filter::FilterSpec {
+            search_matches: Some(Arc::new(
+                roundup_core::filter::IdSet::parse("issue", &ids).unwrap(),
+            )),
+            ..Default::default()
+        };
+        fx.native().filter("issue", &spec).unwrap()
+    };
+    let mine = active(found.to_strings());
+    assert_eq!(
+        mine,
+        active(roundups_matches(fx, text)),
+        "{text}: as Roundup finds them"
+    );
+    mine
+}
+
+#[test]
+fn texts_know_the_items_that_point_to_them_through_every_change() {
+    let fx = Fixture::new();
+    let (db, [m1, m2, i1, i2, i3]) = seeded(&fx);
+    assert_eq!(owned_matches(&fx, &db, "fox"), vec![i1.clone(), i2.clone()]);
+    assert_eq!(
+        owned_matches(&fx, &db, "lazy dog"),
+        vec![i1.clone(), i2.clone()]
+    );
+    assert!(owned_matches(&fx, &db, "fox sleeps").is_empty());
+
+    // a message moves from one issue to another (whole-list replacement)
+    db.set(
+        "issue",
+        &i1,
+        vals(&[("messages", Value::Multilink(vec![]))]),
+    )
+    .unwrap();
+    db.set(
+        "issue",
+        &i3,
+        vals(&[("messages", Value::Multilink(vec![m1.clone()]))]),
+    )
+    .unwrap();
+    // not yet committed: this connection's own view, from the tables
+    assert!(db
+        .search_text_owners(&words("quick"), "issue")
+        .unwrap()
+        .is_none());
+    db.commit().unwrap();
+    assert_eq!(owned_matches(&fx, &db, "quick"), vec![i3.clone()]);
+
+    // one issue takes both messages; a new message and its issue together
+    db.set(
+        "issue",
+        &i3,
+        vals(&[("messages", Value::Multilink(vec![m1.clone(), m2.clone()]))]),
+    )
+    .unwrap();
+    let m4 = msg(&db, "zebra crossing near the fox");
+    let i4 = issue(&db, "Road works", &[&m4]);
+    db.commit().unwrap();
+    assert_eq!(
+        owned_matches(&fx, &db, "sleeps"),
+        vec![i2.clone(), i3.clone()]
+    );
+    assert_eq!(
+        owned_matches(&fx, &db, "fox"),
+        vec![i2.clone(), i3.clone(), i4.clone()]
+    );
+
+    // undone changes leave the owners as they were
+    let mark = db.mark().unwrap();
+    db.set(
+        "issue",
+        &i4,
+        vals(&[("messages", Value::Multilink(vec![m1.clone()]))]),
+    )
+    .unwrap();
+    db.rollback_to(mark).unwrap();
+    db.set(
+        "issue",
+        &i2,
+        vals(&[("messages", Value::Multilink(vec![]))]),
+    )
+    .unwrap();
+    db.rollback().unwrap();
+    db.commit().unwrap();
+    assert_eq!(owned_matches(&fx, &db, "quick"), vec![i3.clone()]);
+    assert_eq!(
+        owned_matches(&fx, &db, "sleeps"),
+        vec![i2.clone(), i3.clone()]
+    );
+
+    // a destroyed issue owns nothing any more; a retired one still does
+    // (the filter that follows leaves it out, as Roundup's does)
+    db.destroy("issue", &i3).unwrap();
+    db.retire("issue", &i2).unwrap();
+    db.commit().unwrap();
+    assert!(owned_matches(&fx, &db, "quick").is_empty());
+    assert!(owned_matches(&fx, &db, "sleeps").is_empty());
+    let raw = db
+        .search_text_owners(&words("sleeps"), "issue")
+        .unwrap()
+        .unwrap();
+    assert_eq!(raw.to_strings(), vec![i2.clone()]);
+    db.restore("issue", &i2).unwrap();
+    db.commit().unwrap();
+    assert_eq!(owned_matches(&fx, &db, "sleeps"), vec![i2.clone()]);
+
+    // a rebuild works the owners out from the tables
+    rebuild(&fx, &db);
+    assert_eq!(owned_matches(&fx, &db, "fox"), vec![i2.clone(), i4.clone()]);
+    assert_eq!(owned_matches(&fx, &db, "sleeps"), vec![i2]);
+}
+
+#[test]
+fn a_bulk_load_puts_back_texts_it_wrote_before_their_owners_came() {
+    // More messages than a bulk load buffers (5,000), all written before
+    // the issues that point to them, as an import of classes in
+    // alphabetical order writes files before issues.
+    let fx = Fixture::new();
+    let db = fx.db();
+    let (msgs, issues) = db
+        .bulk(|| {
+            let msgs: Vec<String> = (0..5_200)
+                .map(|n| msg(&db, &format!("walrus number{n}")))
+                .collect();
+            let issues: Vec<String> = msgs
+                .chunks(100)
+                .map(|chunk| {
+                    let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
+                    issue(&db, "bulk", &refs)
+                })
+                .collect();
+            Ok((msgs, issues))
+        })
+        .unwrap();
+    db.commit().unwrap();
+    assert_eq!(msgs.len(), 5_200);
+    assert_eq!(owned_matches(&fx, &db, "walrus"), issues);
+    assert_eq!(owned_matches(&fx, &db, "number0"), vec![issues[0].clone()]);
+    assert_eq!(
+        owned_matches(&fx, &db, "number5199"),
+        vec![issues[51].clone()]
+    );
 }

@@ -238,7 +238,7 @@ impl Storage for TestMemStorage {
                 q.retired.is_none_or(|r| n.retired == r)
                     && q.search_ids
                         .as_ref()
-                        .is_none_or(|s| s.contains(&id.to_string()))
+                        .is_none_or(|s| u32::try_from(**id).is_ok_and(|n| s.contains(n)))
                     && q.filters.iter().all(|f| {
                         let v = n.values.get(&f.path[0]).cloned().flatten();
                         cond_match(&f.cond, &v)
