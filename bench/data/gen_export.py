@@ -40,7 +40,7 @@ def main():
 
     write_fixed_classes(outdir, keywords=["kw%02d" % i for i in range(20)])
     users = list(range(3, 53))
-    write_users(outdir, [(1, "admin", "Admin", "Admin"), (2, "anonymous", "Anonymous", None)]
+    write_users(outdir, [(1, "admin", "Admin", "Admin"), (2, "anonymous", "Anonymous", "Anonymous")]
                 + [(3 + i, "user%02d" % i, "User %d" % i, "User") for i in range(50)])
 
     def sentence(n):

@@ -61,6 +61,7 @@ oport=8928
 # a million issues have 1.5 million of them).
 copy_db() {
   mkdir -p "$2"
+  chown --reference="$1" "$2"
   local e
   for e in "$1"/* "$1"/.[!.]*; do
     [[ -e $e ]] || continue
