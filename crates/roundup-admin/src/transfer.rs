@@ -1552,10 +1552,18 @@ impl ImportWriter<'_> {
             let cls = self.db.class(classname)?;
             let maxid = self.write_rows(cls)?;
             self.write_journals(cls)?;
+            // The largest id there is, retired or not (one row, not the
+            // whole list: a million-item class would hold it all at once).
+            let largest = roundup_core::filter::FilterSpec {
+                sort: vec![(Some(roundup_core::filter::Direction::Desc), "id".into())],
+                retired: None,
+                limit: Some(1),
+                ..Default::default()
+            };
             let highest = self
                 .db
-                .getnodeids(classname, None)?
-                .last()
+                .filter(classname, &largest)?
+                .first()
                 .and_then(|i| i.parse::<u64>().ok())
                 .unwrap_or(0);
             self.db.set_last_id(classname, maxid.max(highest))?;

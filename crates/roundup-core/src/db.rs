@@ -162,7 +162,7 @@ pub struct Mark {
     /// The savepoint's name.
     name: String,
     /// How many pending files and queued messages there were.
-    files: usize,
+    files: FilesMark,
     mail: usize,
 }
 
@@ -294,6 +294,21 @@ struct PendingFiles {
     index: HashMap<std::ffi::OsString, usize>,
     /// Directories known to exist (saves a mkdir per file).
     dirs: std::collections::HashSet<PathBuf>,
+    /// Contents an import placed as new files at their usual path
+    /// ([`content_path`] under `placed_dir`): (class number in
+    /// `placed_classes`, id) in the order placed. Eight bytes a file
+    /// rather than two copies of its path: a million-issue import places
+    /// a million and a half.
+    placed: Vec<(u32, u32)>,
+    placed_classes: Vec<String>,
+    placed_dir: PathBuf,
+}
+
+/// How many pending files there were (see [`Db::mark`]).
+#[derive(Clone, Copy, Debug)]
+struct FilesMark {
+    order: usize,
+    placed: usize,
 }
 
 /// Undo one pending file: its `.tmp`, or the fresh file itself.
@@ -322,8 +337,46 @@ impl PendingFiles {
     fn contains(&self, p: &Path) -> bool {
         self.get(p).is_some()
     }
-    fn len(&self) -> usize {
-        self.order.len()
+    fn mark(&self) -> FilesMark {
+        FilesMark {
+            order: self.order.len(),
+            placed: self.placed.len(),
+        }
+    }
+    /// Record content an import placed as a new file at its usual path.
+    fn push_placed(&mut self, files_dir: &Path, class: &str, id: u32) {
+        let n = match self.placed_classes.iter().position(|c| c == class) {
+            Some(n) => n,
+            None => {
+                self.placed_classes.push(class.to_string());
+                self.placed_classes.len() - 1
+            }
+        };
+        if self.placed_dir.as_os_str().is_empty() {
+            self.placed_dir = files_dir.to_path_buf();
+        }
+        self.placed.push((n as u32, id));
+    }
+    /// The paths of placed contents from position `from` on.
+    fn placed_paths(&self, from: usize) -> impl Iterator<Item = PathBuf> + '_ {
+        self.placed[from.min(self.placed.len())..]
+            .iter()
+            .map(|(c, id)| {
+                let class = &self.placed_classes[*c as usize];
+                bucketed_path(
+                    &self.placed_dir,
+                    class,
+                    class,
+                    u64::from(*id),
+                    &id.to_string(),
+                )
+            })
+    }
+    /// Delete every pending file (rollback) and forget them.
+    fn discard_all(&mut self) {
+        for (path, fresh) in self.take_all() {
+            discard_file(&path, fresh);
+        }
     }
     /// Record a file: `fresh` when written in place (new), else staged.
     /// A path already recorded keeps its entry, except that content
@@ -367,10 +420,30 @@ impl PendingFiles {
     /// Every pending file with whether it is fresh; the list is emptied.
     fn take_all(&mut self) -> Vec<(PathBuf, bool)> {
         self.index.clear();
-        std::mem::take(&mut self.order)
+        let mut all = std::mem::take(&mut self.order);
+        all.extend(self.placed_paths(0).map(|p| (p, true)));
+        self.placed.clear();
+        all
     }
-    fn drain_from(&mut self, mark: usize) -> Vec<(PathBuf, bool)> {
-        let out: Vec<(PathBuf, bool)> = self.order.drain(mark.min(self.order.len())..).collect();
+    /// The staged files (content waiting as `.tmp`), the others forgotten:
+    /// what a commit moves into place.
+    fn take_staged(&mut self) -> Vec<PathBuf> {
+        self.index.clear();
+        self.placed.clear();
+        std::mem::take(&mut self.order)
+            .into_iter()
+            .filter(|(_, fresh)| !fresh)
+            .map(|(p, _)| p)
+            .collect()
+    }
+    fn drain_from(&mut self, mark: FilesMark) -> Vec<(PathBuf, bool)> {
+        let mut placed: Vec<(PathBuf, bool)> =
+            self.placed_paths(mark.placed).map(|p| (p, true)).collect();
+        self.placed.truncate(mark.placed.min(self.placed.len()));
+        let mut out: Vec<(PathBuf, bool)> = self
+            .order
+            .drain(mark.order.min(self.order.len())..)
+            .collect();
         for (p, _) in &out {
             self.index.remove(p.as_os_str());
         }
@@ -379,6 +452,7 @@ impl PendingFiles {
             // the mark: the path is known by that entry again.
             self.reindex();
         }
+        out.append(&mut placed);
         out
     }
 }
@@ -764,13 +838,10 @@ impl Db {
             cache.invalidate();
             self.shared_gen.set(None);
         }
-        let files = self.pending_files.borrow_mut().take_all();
+        let files = self.pending_files.borrow_mut().take_staged();
         let mut first_err = None;
         let mut dirs: Vec<&Path> = Vec::new();
-        for (path, fresh) in &files {
-            if *fresh {
-                continue;
-            }
+        for path in &files {
             let tmp = temp_path(path);
             if let Err(e) = fs::rename(&tmp, path) {
                 first_err
@@ -806,9 +877,7 @@ impl Db {
         self.cache.borrow_mut().clear();
         self.wrote.set(false);
         self.queued_mail.borrow_mut().clear();
-        for (path, fresh) in self.pending_files.borrow_mut().take_all() {
-            discard_file(&path, fresh);
-        }
+        self.pending_files.borrow_mut().discard_all();
         self.store.borrow_mut().rollback()
     }
 
@@ -827,7 +896,7 @@ impl Db {
         self.mark_write();
         Ok(Mark {
             name,
-            files: self.pending_files.borrow().len(),
+            files: self.pending_files.borrow().mark(),
             mail: self.queued_mail.borrow().len(),
         })
     }
@@ -873,7 +942,7 @@ impl Db {
         self.savepoints.set(n);
         let name = format!("rr_op_{n}");
         self.store.borrow_mut().savepoint(&name)?;
-        let files_mark = self.pending_files.borrow().len();
+        let files_mark = self.pending_files.borrow().mark();
         let mail_mark = self.queued_mail.borrow().len();
         self.depth.set(1);
         let r = f();
@@ -1350,8 +1419,13 @@ impl Db {
             ..whole.clone()
         };
         let n = self.count_query(&unordered)?;
-        // 4 bytes an id, with room to spare
-        if usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(6) > sc.max_entry() {
+        // 4 bytes an id, and small enough that the orders of the several
+        // sorts people page through fit the cache together: an order that
+        // pushes the others out is fetched whole again and again (a
+        // 200,000-issue tracker with the default budget answered 21 random
+        // index pages a second that way), where the database's own walk to
+        // the offset costs milliseconds.
+        if usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(16) > sc.max_entry() {
             return Ok(None);
         }
         let ids = self.store.borrow_mut().filter(&self.def.schema, &whole)?;
@@ -2286,7 +2360,14 @@ impl Db {
                     let _ = fs::remove_file(&path);
                     self.store_file(class, id, c, true)?;
                 } else {
-                    self.pending_files.borrow_mut().push_fresh(path);
+                    match id.parse::<u32>() {
+                        // the path the number gives back (no leading zeros)
+                        Ok(n) if n.to_string() == id => self
+                            .pending_files
+                            .borrow_mut()
+                            .push_placed(&self.files_dir(), class, n),
+                        _ => self.pending_files.borrow_mut().push_fresh(path),
+                    }
                 }
             }
             None => {}

@@ -92,6 +92,9 @@ pub struct TextEngine {
     /// process (roundup-admin, the mail gateway) gets its turn.
     writing: Mutex<Option<HeldWriter>>,
     stopwords: HashSet<String>,
+    /// Between `rebuild_started` and `rebuild_done`: the index was emptied,
+    /// so no text written meanwhile replaces one from before.
+    rebuilding: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for TextEngine {
@@ -207,6 +210,7 @@ impl TextEngine {
             },
             writing: Mutex::new(None),
             stopwords,
+            rebuilding: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -224,6 +228,8 @@ impl TextEngine {
     /// [`TextEngine::rebuild_done`].
     pub fn rebuild_started(&self) -> Result<()> {
         mark_stale(&self.dir)?;
+        self.rebuilding
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         self.with_writer(|w| {
             w.delete_all_documents()?;
             Ok(())
@@ -232,6 +238,8 @@ impl TextEngine {
 
     /// The rebuild's texts are committed: searches use the index again.
     pub fn rebuild_done(&self) -> Result<()> {
+        self.rebuilding
+            .store(false, std::sync::atomic::Ordering::Relaxed);
         match fs::remove_file(self.dir.join(STALE_MARKER)) {
             Ok(()) => Ok(()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
@@ -746,21 +754,29 @@ impl ItemBits {
     }
 
     /// Every item, class by class in ascending ids.
-    fn items(&self) -> Vec<(String, u64)> {
-        let mut out = Vec::new();
+    fn for_each(&self, mut f: impl FnMut(&str, u64)) {
         for (class, (bits, sparse)) in &self.0 {
             for (w, word) in bits.iter().enumerate() {
                 let mut rest = *word;
                 while rest != 0 {
-                    let b = u64::from(rest.trailing_zeros());
-                    out.push((class.clone(), w as u64 * 64 + b));
+                    f(class, w as u64 * 64 + u64::from(rest.trailing_zeros()));
                     rest &= rest - 1;
                 }
             }
             let mut big: Vec<u64> = sparse.iter().copied().collect();
             big.sort_unstable();
-            out.extend(big.into_iter().map(|id| (class.clone(), id)));
+            big.into_iter().for_each(|id| f(class, id));
         }
+    }
+
+    /// The items `keep` accepts, listed.
+    fn items_where(&self, mut keep: impl FnMut(&str, u64) -> bool) -> Vec<(String, u64)> {
+        let mut out = Vec::new();
+        self.for_each(|class, id| {
+            if keep(class, id) {
+                out.push((class.to_string(), id));
+            }
+        });
         out
     }
 
@@ -790,16 +806,22 @@ impl TextIndexedStorage {
     }
 
     /// Mark which of `ops` may replace a text in the index, and note their
-    /// items as handed over: a text of an item this transaction created,
-    /// the first of its item in `ops` and not handed over before, is new.
+    /// items as handed over: a text of an item this transaction created
+    /// (or of any item during a rebuild), the first of its item in `ops`
+    /// and not handed over before, is new.
     fn mark_replacing(&mut self, ops: &mut [Op]) {
+        // A rebuild emptied the index: every item is new to it.
+        let emptied = self
+            .engine
+            .rebuilding
+            .load(std::sync::atomic::Ordering::Relaxed);
         let mut first: HashSet<(&str, u64)> = HashSet::new();
         for op in ops.iter_mut() {
             if let Op::Text {
                 class, id, replace, ..
             } = op
             {
-                let new = self.created.contains(class, *id)
+                let new = (emptied || self.created.contains(class, *id))
                     && !self.handed.contains(class, *id)
                     && first.insert((class.as_str(), *id));
                 *replace = !new;
@@ -917,14 +939,17 @@ impl TextIndexedStorage {
                     rewritten.insert(class, *id);
                 }
             }
-            for (class, id) in self.relink.items() {
-                if rewritten.contains(&class, id) || self.resolved.contains(&class, id) {
-                    continue;
-                }
+            // Listed only when needed: an import relinks every message
+            // of every issue, and nearly all were written in it anyway.
+            let resolved = &self.resolved;
+            let wanted = self.relink.items_where(|class, id| {
+                !rewritten.contains(class, id) && !resolved.contains(class, id)
+            });
+            self.relink.clear();
+            for (class, id) in wanted {
                 let texts = self.engine.stored_texts(&class, id)?;
                 self.pending.extend(texts);
             }
-            self.relink.clear();
         }
         self.resolve_owners()
     }
@@ -937,7 +962,7 @@ impl TextIndexedStorage {
         }
         let late = std::mem::take(&mut self.late);
         self.resolved.clear();
-        for (class, id) in late.items() {
+        for (class, id) in late.items_where(|_, _| true) {
             let texts = self.engine.stored_texts(&class, id)?;
             self.pending.extend(texts);
             if self.pending.len() >= BULK_FLUSH {
@@ -1356,7 +1381,22 @@ impl Backend for TextIndexedBackend {
         self.inner.exists()
     }
     fn create(&self) -> Result<()> {
-        self.inner.create()
+        let existed = self.inner.exists()?;
+        self.inner.create()?;
+        if existed {
+            return Ok(());
+        }
+        // A new, empty database: its index is complete from the start (an
+        // index left from an earlier database goes).
+        let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
+        *slot = None;
+        match fs::remove_dir_all(&self.dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(format!("removing {}", self.dir.display()), e)),
+        }
+        *slot = Some(TextEngine::open(&self.dir, true, &self.stopwords)?);
+        Ok(())
     }
     fn nuke(&self) -> Result<()> {
         self.inner.nuke()?;

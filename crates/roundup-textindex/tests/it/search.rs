@@ -567,3 +567,19 @@ fn a_bulk_load_puts_back_texts_it_wrote_before_their_owners_came() {
         vec![issues[51].clone()]
     );
 }
+
+#[test]
+fn a_database_created_new_has_a_complete_index_from_the_start() {
+    // as `roundup-admin initialise` does: create the database, then open
+    let fx = Fixture::new();
+    fx.backend.create().unwrap();
+    let db = fx.db();
+    assert!(!fx.engine().is_stale(), "a new tracker's index is complete");
+    let m = msg(&db, "walrus tusks");
+    let i = issue(&db, "Zoo", &[&m]);
+    db.commit().unwrap();
+    assert_eq!(owned_matches(&fx, &db, "walrus"), vec![i]);
+    // a database that exists already keeps its index's state
+    fx.backend.create().unwrap();
+    assert!(!fx.engine().is_stale());
+}
