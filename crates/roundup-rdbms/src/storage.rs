@@ -31,11 +31,13 @@ use crate::layout::{self, ClassChange, ColumnKind, DbSchema, TableSpec, DB_VERSI
 use crate::sql::{Connection, Dialect, SqlRef, SqlValue};
 
 fn int_list(ids: &[String]) -> String {
-    ids.iter()
-        .filter_map(|i| i.parse::<i64>().ok())
-        .map(|n| n.to_string())
-        .collect::<Vec<_>>()
-        .join(",")
+    let nums: Vec<i64> = ids.iter().filter_map(|i| i.parse().ok()).collect();
+    int_list_of(&nums)
+}
+
+/// Numbers as an SQL list, `1,2,3`.
+fn int_list_of(ids: &[i64]) -> String {
+    ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// Roundup's storage on one database connection.
@@ -425,13 +427,7 @@ impl<C: Connection> RdbmsStorage<C> {
         if rows != largest {
             return Ok(None);
         }
-        let retired: HashSet<i64> = self
-            .int_ids_native(
-                &format!("select id from {ct} where __retired__ > 0 or __retired__ < 0"),
-                &[],
-            )?
-            .into_iter()
-            .collect();
+        let retired = self.retired_ids(&ct)?;
         let existing = ids
             .as_slice()
             .iter()
@@ -611,6 +607,26 @@ impl<C: Connection> RdbmsStorage<C> {
             .query(sql, params)?
             .iter()
             .filter_map(|r| r.first().and_then(layout::id_from_sql))
+            .collect())
+    }
+
+    /// `ids` as the right side of `IN (...)` with its parameters: one
+    /// bound array where the dialect has one, else literals.
+    fn bound_id_list(&self, ids: &[i64]) -> (Vec<SqlValue>, String) {
+        match self.d.id_list_param(ids, &self.d.placeholder(1)) {
+            Some((value, subquery)) => (vec![value], subquery),
+            None => (Vec::new(), int_list_of(ids)),
+        }
+    }
+
+    /// The retired items of a class table (read from its retired index).
+    fn retired_ids(&self, table: &str) -> Result<HashSet<i64>> {
+        Ok(self
+            .int_ids_native(
+                &format!("select id from {table} where __retired__ > 0 or __retired__ < 0"),
+                &[],
+            )?
+            .into_iter()
             .collect())
     }
 
@@ -2054,17 +2070,11 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                 // rows come from the (linkid, nodeid) index alone.
                 let t = layout::multilink_table(cn, prop);
                 let nums: Vec<i64> = ids.iter().filter_map(|i| i.parse().ok()).collect();
-                let (params, list) = match self.d.id_list_param(&nums, &self.d.placeholder(1)) {
-                    Some((value, subquery)) => (vec![value], subquery),
-                    None => (Vec::new(), list),
-                };
+                let (params, list) = self.bound_id_list(&nums);
                 let sql = format!("select nodeid from {t} where linkid in ({list})");
                 // Rows of destroyed items are deleted with them; retired
                 // ones are few and left out here.
-                let mut seen: HashSet<i64> = self
-                    .int_ids_native(&format!("select id from {ct} where __retired__<>0"), &[])?
-                    .into_iter()
-                    .collect();
+                let mut seen = self.retired_ids(&ct)?;
                 let mut ids: Vec<i64> = self
                     .int_ids_native(&sql, &params)?
                     .into_iter()
@@ -2107,13 +2117,7 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
             return Ok(Vec::new());
         }
         let nums: Vec<i64> = ids.iter().map(|&n| i64::from(n)).collect();
-        let (params, list) = match self.d.id_list_param(&nums, &self.d.placeholder(1)) {
-            Some((value, subquery)) => (vec![value], subquery),
-            None => {
-                let lits: Vec<String> = nums.iter().map(i64::to_string).collect();
-                (Vec::new(), lits.join(", "))
-            }
-        };
+        let (params, list) = self.bound_id_list(&nums);
         let sql = match (&p.computed, p.ptype) {
             (None, PropType::Link) => format!(
                 "select _{prop}, id from {} where _{prop} in ({list})",
