@@ -55,6 +55,11 @@ const WRITER_WAIT: Duration = Duration::from_secs(30);
 const WRITER_MEMORY: usize = 15_000_000;
 /// How long an unused writer is kept.
 const WRITER_IDLE: Duration = Duration::from_millis(500);
+/// Segments of fewer texts than this are small: see
+/// [`TextEngine::merge_small_segments`].
+const SMALL_SEGMENT_DOCS: u32 = 1_000;
+/// How many small segments a commit leaves before it merges them.
+const SMALL_SEGMENTS: usize = 8;
 /// Buffered texts after which a bulk load (import, reindex) hands them to
 /// the index writer before its commit.
 const BULK_FLUSH: usize = 5_000;
@@ -95,6 +100,81 @@ pub struct TextEngine {
     /// Between `rebuild_started` and `rebuild_done`: the index was emptied,
     /// so no text written meanwhile replaces one from before.
     rebuilding: std::sync::atomic::AtomicBool,
+    /// The `meta.json` the reader last loaded (see [`TextEngine::refresh`]).
+    loaded: Mutex<Option<MetaStamp>>,
+}
+
+/// The `meta.json` a reader loaded, as it was read: it lists every
+/// segment with its deletes and the last commit's stamp, so the same
+/// bytes mean the same index (reading them costs a few microseconds;
+/// opening the segments again costs far more).
+#[derive(Clone, PartialEq, Eq, Debug)]
+struct MetaStamp(Vec<u8>);
+
+impl MetaStamp {
+    fn of(dir: &Path) -> Option<MetaStamp> {
+        fs::read(dir.join("meta.json")).ok().map(MetaStamp)
+    }
+}
+
+/// Collects the owners of class `code` of every matching text, segment by
+/// segment, straight from the `owner` column (no document addresses
+/// gathered first).
+struct OwnerCollector {
+    code: u64,
+}
+
+struct SegmentOwners {
+    code: u64,
+    column: Option<tantivy::columnar::Column<u64>>,
+    found: Vec<u32>,
+}
+
+impl tantivy::collector::Collector for OwnerCollector {
+    type Fruit = Vec<u32>;
+    type Child = SegmentOwners;
+
+    fn for_segment(
+        &self,
+        _segment: tantivy::SegmentOrdinal,
+        reader: &tantivy::SegmentReader,
+    ) -> tantivy::Result<SegmentOwners> {
+        Ok(SegmentOwners {
+            code: self.code,
+            column: reader.fast_fields().column_opt::<u64>("owner")?,
+            found: Vec::new(),
+        })
+    }
+
+    fn requires_scoring(&self) -> bool {
+        false
+    }
+
+    fn merge_fruits(&self, fruits: Vec<Vec<u32>>) -> tantivy::Result<Vec<u32>> {
+        let mut all = Vec::with_capacity(fruits.iter().map(Vec::len).sum());
+        fruits.into_iter().for_each(|f| all.extend(f));
+        Ok(all)
+    }
+}
+
+impl tantivy::collector::SegmentCollector for SegmentOwners {
+    type Fruit = Vec<u32>;
+
+    fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
+        if let Some(column) = &self.column {
+            let code = self.code;
+            self.found.extend(
+                column
+                    .values_for_doc(doc)
+                    .filter(|o| o >> 32 == code)
+                    .map(|o| o as u32),
+            );
+        }
+    }
+
+    fn harvest(self) -> Vec<u32> {
+        self.found
+    }
 }
 
 impl std::fmt::Debug for TextEngine {
@@ -211,7 +291,27 @@ impl TextEngine {
             writing: Mutex::new(None),
             stopwords,
             rebuilding: std::sync::atomic::AtomicBool::new(false),
+            loaded: Mutex::new(None),
         })
+    }
+
+    /// Show searches the index as last committed, by this process or
+    /// another. Opening a searcher reads every segment's files, so it is
+    /// done only when `meta.json` (which every commit of any process
+    /// replaces) changed since the last time.
+    fn refresh(&self) -> Result<()> {
+        let now = MetaStamp::of(&self.dir);
+        let mut loaded = self.loaded.lock().unwrap_or_else(|p| p.into_inner());
+        if now.is_some() && *loaded == now {
+            return Ok(());
+        }
+        // Read before the reload: a commit in between makes the next call
+        // reload again, never skip one.
+        self.reader
+            .reload()
+            .map_err(|e| index_error(&self.dir, "reloading", e))?;
+        *loaded = now;
+        Ok(())
     }
 
     /// Where the index lives.
@@ -300,10 +400,44 @@ impl TextEngine {
         writer
             .commit()
             .map_err(|e| index_error(&self.dir, "committing", e))?;
+        self.merge_small_segments(&mut writer);
         self.put_back(writer);
-        self.reader
-            .reload()
-            .map_err(|e| index_error(&self.dir, "reloading", e))
+        self.refresh()
+    }
+
+    /// Merge the small segments commits leave behind, once there are
+    /// [`SMALL_SEGMENTS`] of them. Each commit of a few texts (a web edit,
+    /// an admin command, a mail) makes a segment of its own; every search
+    /// opens and walks every segment, and tantivy's background merges do
+    /// not finish in the short-lived processes that make most of them.
+    /// A merge that fails (another merge has one of the segments) leaves
+    /// them as they were: nothing is lost, the next commit tries again.
+    fn merge_small_segments(&self, writer: &mut IndexWriter) {
+        let Ok(metas) = self.index.searchable_segment_metas() else {
+            return;
+        };
+        let small: Vec<tantivy::SegmentId> = metas
+            .iter()
+            .filter(|m| m.max_doc() < SMALL_SEGMENT_DOCS)
+            .map(|m| m.id())
+            .collect();
+        if small.len() >= SMALL_SEGMENTS {
+            let _ = writer.merge(&small).wait();
+        }
+    }
+
+    /// The segments searches read now, as (id, texts in it, deleted
+    /// among them): for tests and statistics.
+    pub fn segments(&self) -> Result<Vec<(String, u32, u32)>> {
+        self.index
+            .searchable_segment_metas()
+            .map(|metas| {
+                metas
+                    .iter()
+                    .map(|m| (m.id().uuid_string(), m.max_doc(), m.num_deleted_docs()))
+                    .collect()
+            })
+            .map_err(|e| index_error(&self.dir, "reading segments", e))
     }
 
     /// A writer, waiting for one held by another process.
@@ -314,7 +448,20 @@ impl TextEngine {
                 .index
                 .writer_with_num_threads::<TantivyDocument>(1, WRITER_MEMORY)
             {
-                Ok(w) => return Ok(w),
+                Ok(w) => {
+                    // tantivy's default counts every segment under 10,000
+                    // texts as that big: in a tracker whose index has a
+                    // few segments of ~15,000, each commit's small segment
+                    // put them all in one merge that short-lived processes
+                    // never finished, and the small segments piled up
+                    // (121 after a minute of two edits a second). Small
+                    // segments are merged among themselves instead
+                    // ([`TextEngine::merge_small_segments`]).
+                    let mut policy = tantivy::indexer::LogMergePolicy::default();
+                    policy.set_min_layer_size(SMALL_SEGMENT_DOCS);
+                    w.set_merge_policy(Box::new(policy));
+                    return Ok(w);
+                }
                 Err(tantivy::TantivyError::LockFailure(..)) if start.elapsed() < WRITER_WAIT => {
                     std::thread::sleep(Duration::from_millis(20));
                 }
@@ -427,9 +574,7 @@ impl TextEngine {
         if words.is_empty() {
             return Ok(IdSet::default());
         }
-        self.reader
-            .reload()
-            .map_err(|e| index_error(&self.dir, "reloading", e))?;
+        self.refresh()?;
         let f = self.fields;
         let parts: Vec<(Occur, Box<dyn TQuery>)> = words
             .iter()
@@ -441,34 +586,16 @@ impl TextEngine {
                 (Occur::Must, q)
             })
             .collect();
-        let searcher = self.reader.searcher();
-        let docs = searcher
-            .search(&BooleanQuery::new(parts), &DocSetCollector)
+        let found = self
+            .reader
+            .searcher()
+            .search(
+                &BooleanQuery::new(parts),
+                &OwnerCollector {
+                    code: class_code(class),
+                },
+            )
             .map_err(|e| index_error(&self.dir, "searching", e))?;
-        let code = class_code(class);
-        let mut found: Vec<u32> = Vec::new();
-        let mut columns: HashMap<u32, Option<tantivy::columnar::Column<u64>>> = HashMap::new();
-        for d in docs {
-            let column = match columns.entry(d.segment_ord) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => e.insert(
-                    searcher
-                        .segment_reader(d.segment_ord)
-                        .fast_fields()
-                        .column_opt::<u64>("owner")
-                        .map_err(|e| index_error(&self.dir, "reading owners", e))?,
-                ),
-            };
-            let Some(column) = column else {
-                continue;
-            };
-            found.extend(
-                column
-                    .values_for_doc(d.doc_id)
-                    .filter(|o| o >> 32 == code)
-                    .map(|o| o as u32),
-            );
-        }
         Ok(IdSet::new(found))
     }
 
@@ -479,9 +606,7 @@ impl TextEngine {
         if words.is_empty() || classes.is_some_and(|c| c.is_empty()) {
             return Ok(Vec::new());
         }
-        self.reader
-            .reload()
-            .map_err(|e| index_error(&self.dir, "reloading", e))?;
+        self.refresh()?;
         let f = self.fields;
         // one term query per value, each with the given occurrence
         let terms = |field, values: &mut dyn Iterator<Item = &str>, occur: Occur| {

@@ -316,3 +316,28 @@ fn output_into_a_closed_pipe_ends_quietly() {
         assert!(!text.contains("panicked"), "{text}");
     }
 }
+
+/// Each `set` is a process of its own that commits a text or two to the
+/// full-text index and exits: the small segments that leaves are merged
+/// by the commits themselves, or every search would open hundreds.
+#[test]
+fn commits_of_short_lived_processes_do_not_pile_up_index_segments() {
+    let (_tmp, home) = classic();
+    ok(&home, &["create", "issue", "title=wombat burrow"]);
+    let meta = home.join("db").join("text-index").join("meta.json");
+    let segments = || {
+        std::fs::read_to_string(&meta)
+            .expect("meta.json")
+            .matches("\"segment_id\"")
+            .count()
+    };
+    for n in 0..20 {
+        ok(
+            &home,
+            &["set", "issue1", &format!("title=wombat number{n}")],
+        );
+        let now = segments();
+        assert!(now <= 10, "after commit {n}: {now} segments");
+    }
+    assert!(segments() >= 1);
+}

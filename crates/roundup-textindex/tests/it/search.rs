@@ -347,6 +347,9 @@ fn an_idle_writer_lets_another_process_write() {
     // (tantivy's writer lock is a file lock). It gets the writer once this
     // process's writer has been idle a moment, instead of timing out.
     let other = TextEngine::open(fx.engine().dir(), false, &[]).unwrap();
+    // this process has searched (its reader is loaded) before the other
+    // one commits: a search notices the other's commit all the same
+    assert!(!index_hits(&fx, "fox").is_empty());
     let start = std::time::Instant::now();
     other.rebuild_started().unwrap();
     other.rebuild_done().unwrap();
@@ -582,4 +585,80 @@ fn a_database_created_new_has_a_complete_index_from_the_start() {
     // a database that exists already keeps its index's state
     fx.backend.create().unwrap();
     assert!(!fx.engine().is_stale());
+}
+
+#[test]
+fn many_small_commits_leave_few_segments_and_every_text_found() {
+    let fx = Fixture::new();
+    let (db, [_m1, _m2, i1, ..]) = seeded(&fx);
+    // a segment of many texts, as a bulk load leaves them
+    for n in 0..2000 {
+        msg(&db, &format!("numbat {n}"));
+    }
+    db.commit().unwrap();
+    let big: Vec<String> = fx
+        .engine()
+        .segments()
+        .unwrap()
+        .into_iter()
+        .filter(|(_, texts, _)| *texts >= 2000)
+        .map(|(id, ..)| id)
+        .collect();
+    assert_eq!(big.len(), 1);
+    drop(db);
+    // One process per commit, as admin commands and mails make them (a
+    // backend of its own: its own index engine and writer, gone with
+    // it). Each commit leaves a segment of a text or two.
+    let mut issues = Vec::new();
+    for n in 0..30 {
+        let process = TextIndexedBackend::new(
+            fx.sqlite.clone(),
+            fx.opts.db_dir.join("text-index"),
+            vec!["printer".to_string()],
+        );
+        let db = Db::open(
+            fx.def.clone(),
+            fx.opts.clone(),
+            process.open().unwrap(),
+            "1",
+        )
+        .unwrap();
+        let m = msg(&db, &format!("wombat number{n}"));
+        issues.push(issue(&db, &format!("burrow{n}"), &[&m]));
+        db.commit().unwrap();
+        // a changed title replaces the text of an earlier commit
+        db.set(
+            "issue",
+            &i1,
+            vals(&[("title", s(&format!("jam marker{n}")))]),
+        )
+        .unwrap();
+        db.commit().unwrap();
+        let segments = process.engine().unwrap().segments().unwrap();
+        assert!(segments.len() <= 10, "after commit {n}: {segments:?}");
+        // small segments are merged among themselves, never into the big
+        // one (tantivy's default merged everything under 10,000 texts at
+        // every commit, which processes that exit at once never finished)
+        assert!(
+            segments.iter().any(|(id, ..)| *id == big[0]),
+            "{segments:?}"
+        );
+    }
+    let db = fx.db();
+    assert_eq!(index_hits(&fx, "wombat").len(), 30);
+    assert_eq!(index_hits(&fx, "numbat").len(), 2000);
+    for n in [0, 17, 29] {
+        assert_eq!(
+            owned_matches(&fx, &db, &format!("wombat number{n}")),
+            vec![issues[n].clone()]
+        );
+        assert_eq!(
+            owned_matches(&fx, &db, &format!("burrow{n}")),
+            vec![issues[n].clone()]
+        );
+    }
+    // only the last title is found, through every merge
+    assert_eq!(owned_matches(&fx, &db, "jam marker29"), vec![i1.clone()]);
+    assert!(owned_matches(&fx, &db, "marker28").is_empty());
+    assert!(owned_matches(&fx, &db, "marker0").is_empty());
 }

@@ -610,10 +610,14 @@ pub fn tune_memory() {
         libc::prctl(libc::PR_SET_THP_DISABLE, 1, 0, 0, 0);
     }
     // Give freed memory back to the system at once instead of after a
-    // delay (option 15 is `mi_option_purge_delay` in mimalloc 2 and 3).
-    // SAFETY: setting an allocator option is a plain store of an integer.
-    unsafe {
-        libmimalloc_sys::mi_option_set(15, 0);
+    // delay (option 15 is `mi_option_purge_delay` in mimalloc 2 and 3),
+    // unless the administrator chose a delay (mimalloc's own
+    // MIMALLOC_PURGE_DELAY, in milliseconds).
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: setting an allocator option is a plain store of an integer.
+        unsafe {
+            libmimalloc_sys::mi_option_set(15, 0);
+        }
     }
     // C code (SQLite above all) allocates with the system's malloc. glibc
     // gives each thread that allocates its own 64 MiB arena and keeps
