@@ -82,7 +82,9 @@ copy_db "$pristine/db" "$ours/db"
 # Roundup's data comes without our full-text index: until it is built,
 # search falls back to Roundup's __words tables. Build it, as a team
 # moving over is told to (roundup-admin reindex), and say how long it took.
-# (Data our import made comes with its index, complete: kept.)
+# (An index our import made is kept when complete: one made into a home
+# our own `initialise` made is; one made into a home Roundup initialised
+# comes out marked stale, since Roundup's database came first.)
 if [[ -f $ours/db/text-index/meta.json && ! -e $ours/db/text-index/STALE ]] \
   && "$bin/roundup-admin" -i "$ours" list status >/dev/null 2>&1 \
   && [[ ! -e $ours/db/text-index/STALE ]]; then

@@ -2051,10 +2051,11 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         ids: &[String],
     ) -> Result<Vec<String>> {
         let p = class.require_prop(prop)?;
-        let list = int_list(ids);
-        if list.is_empty() {
+        let nums: Vec<i64> = ids.iter().filter_map(|i| i.parse().ok()).collect();
+        if nums.is_empty() {
             return Ok(Vec::new());
         }
+        let list = int_list_of(&nums);
         let cn = &class.name;
         let ct = layout::class_table(cn);
         let sql = match (&p.computed, p.ptype) {
@@ -2069,7 +2070,6 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                 // costs a fraction of SQL's DISTINCT and ORDER BY, and the
                 // rows come from the (linkid, nodeid) index alone.
                 let t = layout::multilink_table(cn, prop);
-                let nums: Vec<i64> = ids.iter().filter_map(|i| i.parse().ok()).collect();
                 let (params, list) = self.bound_id_list(&nums);
                 let sql = format!("select nodeid from {t} where linkid in ({list})");
                 // Rows of destroyed items are deleted with them; retired

@@ -575,17 +575,11 @@ impl TextEngine {
             return Ok(IdSet::default());
         }
         self.refresh()?;
-        let f = self.fields;
-        let parts: Vec<(Occur, Box<dyn TQuery>)> = words
-            .iter()
-            .map(|w| {
-                let q: Box<dyn TQuery> = Box::new(TermQuery::new(
-                    Term::from_field_text(f.words, w.as_ref()),
-                    IndexRecordOption::Basic,
-                ));
-                (Occur::Must, q)
-            })
-            .collect();
+        let parts = term_queries(
+            self.fields.words,
+            &mut words.iter().map(|w| w.as_ref()),
+            Occur::Must,
+        );
         let found = self
             .reader
             .searcher()
@@ -608,21 +602,9 @@ impl TextEngine {
         }
         self.refresh()?;
         let f = self.fields;
-        // one term query per value, each with the given occurrence
-        let terms = |field, values: &mut dyn Iterator<Item = &str>, occur: Occur| {
-            values
-                .map(|v| {
-                    let q: Box<dyn TQuery> = Box::new(TermQuery::new(
-                        Term::from_field_text(field, v),
-                        IndexRecordOption::Basic,
-                    ));
-                    (occur, q)
-                })
-                .collect::<Vec<(Occur, Box<dyn TQuery>)>>()
-        };
-        let mut parts = terms(f.words, &mut words.iter().map(|w| w.as_ref()), Occur::Must);
+        let mut parts = term_queries(f.words, &mut words.iter().map(|w| w.as_ref()), Occur::Must);
         if let Some(classes) = classes {
-            let any = terms(
+            let any = term_queries(
                 f.class,
                 &mut classes.iter().map(|c| c.as_ref()),
                 Occur::Should,
@@ -698,6 +680,23 @@ impl StrColumnNames {
         names.insert(ord, s.clone());
         Ok(Some(s))
     }
+}
+
+/// One term query per value of `field`, each with the given occurrence.
+fn term_queries(
+    field: Field,
+    values: &mut dyn Iterator<Item = &str>,
+    occur: Occur,
+) -> Vec<(Occur, Box<dyn TQuery>)> {
+    values
+        .map(|v| {
+            let q: Box<dyn TQuery> = Box::new(TermQuery::new(
+                Term::from_field_text(field, v),
+                IndexRecordOption::Basic,
+            ));
+            (occur, q)
+        })
+        .collect()
 }
 
 /// A class name as 32 bits (FNV-1a), the upper half of an [`owner_key`].
@@ -1498,6 +1497,15 @@ impl TextIndexedBackend {
     }
 }
 
+/// Remove an index folder and everything in it, if there is one.
+fn remove_index_dir(dir: &Path) -> Result<()> {
+    match fs::remove_dir_all(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(Error::io(format!("removing {}", dir.display()), e)),
+    }
+}
+
 impl Backend for TextIndexedBackend {
     fn name(&self) -> &'static str {
         self.inner.name()
@@ -1515,11 +1523,7 @@ impl Backend for TextIndexedBackend {
         // index left from an earlier database goes).
         let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         *slot = None;
-        match fs::remove_dir_all(&self.dir) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(Error::io(format!("removing {}", self.dir.display()), e)),
-        }
+        remove_index_dir(&self.dir)?;
         *slot = Some(TextEngine::open(&self.dir, true, &self.stopwords)?);
         Ok(())
     }
@@ -1527,11 +1531,7 @@ impl Backend for TextIndexedBackend {
         self.inner.nuke()?;
         let mut slot = self.engine.lock().unwrap_or_else(|p| p.into_inner());
         *slot = None;
-        match fs::remove_dir_all(&self.dir) {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(format!("removing {}", self.dir.display()), e)),
-        }
+        remove_index_dir(&self.dir)
     }
     fn open(&self) -> Result<Box<dyn Storage>> {
         let engine = match self.engine() {
