@@ -1383,11 +1383,13 @@ impl Db {
     }
 
     /// A deep page (`@startwith` past the first few hundred) cut from the
-    /// whole order, which the shared cache keeps until the next commit:
-    /// the database walks an index from the start to reach a deep offset,
-    /// so random pages of one order cost one walk per commit instead of one
-    /// each. The order is only fetched whole when it fits one cache entry
-    /// (as 4-byte ids); otherwise `None`, and the page is the database's.
+    /// whole order, which the shared cache keeps until the next commit
+    /// (within `[main] order_cache_size`): the database walks an index
+    /// from the start to reach a deep offset, and sorts everything for a
+    /// property without one, so random pages of one order cost one walk
+    /// per commit instead of one each. An order kept already serves any
+    /// page, shallow ones too. `None`: the page is the database's (a
+    /// shallow page, or an order too long to keep).
     fn deep_page(&self, q: &Query) -> Result<Option<Vec<String>>> {
         /// Pages before this offset cost the database next to nothing.
         const DEEP: u64 = 500;
@@ -1407,7 +1409,7 @@ impl Db {
             usize::try_from(q.offset).unwrap_or(usize::MAX),
             usize::try_from(limit).unwrap_or(usize::MAX),
         );
-        if let Some(page) = sc.query_slice(gen, &key, offset, len) {
+        if let Some(page) = sc.order_slice(gen, &key, offset, len) {
             return Ok(Some(page));
         }
         if q.offset < DEEP {
@@ -1419,13 +1421,7 @@ impl Db {
             ..whole.clone()
         };
         let n = self.count_query(&unordered)?;
-        // 4 bytes an id, and small enough that the orders of the several
-        // sorts people page through fit the cache together: an order that
-        // pushes the others out is fetched whole again and again (a
-        // 200,000-issue tracker with the default budget answered 21 random
-        // index pages a second that way), where the database's own walk to
-        // the offset costs milliseconds.
-        if usize::try_from(n).unwrap_or(usize::MAX).saturating_mul(16) > sc.max_entry() {
+        if usize::try_from(n).unwrap_or(usize::MAX) > sc.max_order_len() {
             return Ok(None);
         }
         let ids = self.store.borrow_mut().filter(&self.def.schema, &whole)?;
@@ -1435,7 +1431,7 @@ impl Db {
             .take(len)
             .cloned()
             .collect::<Vec<_>>();
-        sc.put_query(gen, key, QueryResult::Ids(Arc::new(ids)));
+        sc.put_order(gen, &key, &ids);
         Ok(Some(page))
     }
 

@@ -24,6 +24,12 @@
 //! It holds at most a byte budget (`[main] shared_cache_size`, see
 //! [`crate::clock_cache`] for how sizes are counted); past it the least
 //! recently used entries are evicted. Ids are kept as integers.
+//!
+//! Whole sort orders of index pages (every id of a query in its order, so
+//! that any `@startwith` page is a slice of it) have a budget of their own
+//! (`[main] order_cache_size`): at a million issues one order takes 4 MB,
+//! more than the items and query results of many pages, and with the two
+//! in one budget each would push out the other.
 
 use std::sync::{Arc, Mutex};
 
@@ -35,6 +41,11 @@ use crate::storage::{StoredNode, TextHit};
 /// shared_cache_size`): enough for the items and query results of the
 /// pages a busy tracker serves between two commits.
 pub const DEFAULT_BUDGET: usize = 4 << 20;
+
+/// The budget for whole sort orders when the configuration gives none
+/// (`[main] order_cache_size`): the orders of the six or so sorts people
+/// page through on a tracker of a million items (4 MB each).
+pub const DEFAULT_ORDER_BUDGET: usize = 32 << 20;
 
 /// A cached query result: matching ids, or a count.
 #[derive(Clone, Debug)]
@@ -61,6 +72,10 @@ enum Stored {
     },
     RawHits(Arc<Vec<TextHit>>),
 }
+
+/// What a kept order costs beyond its ids: its slice's allocation and the
+/// key's.
+const ORDER_OVERHEAD: usize = 64;
 
 /// An item id as a number, when writing the number back gives the same
 /// text (so nothing is lost by keeping it as one).
@@ -166,6 +181,8 @@ struct Inner {
     /// Class names seen, so that an item's key is two integers.
     classes: Vec<Box<str>>,
     entries: ClockCache<Key, Entry>,
+    /// Whole orders by query key, ids as integers (their own budget).
+    orders: ClockCache<Arc<str>, Box<[u32]>>,
     /// How many times a commit emptied the cache.
     invalidations: u64,
 }
@@ -218,6 +235,8 @@ impl std::fmt::Debug for SharedCache {
 #[derive(Clone, Copy, Debug, Default)]
 pub struct SharedStats {
     pub cache: CacheStats,
+    /// The whole sort orders' part.
+    pub orders: CacheStats,
     pub invalidations: u64,
     pub generation: u64,
 }
@@ -229,13 +248,22 @@ impl SharedCache {
     }
 
     /// A cache holding at most about `bytes` of items and query results
-    /// (one result may take up to half of it).
+    /// (one result may take up to half of it), and the default budget of
+    /// whole orders.
     pub fn with_budget(bytes: usize) -> SharedCache {
+        SharedCache::with_budgets(bytes, DEFAULT_ORDER_BUDGET)
+    }
+
+    /// A cache holding at most about `bytes` of items and query results
+    /// and `order_bytes` of whole orders (one of either may take up to
+    /// half of its budget).
+    pub fn with_budgets(bytes: usize, order_bytes: usize) -> SharedCache {
         SharedCache {
             inner: Mutex::new(Inner {
                 generation: 0,
                 classes: Vec::new(),
                 entries: ClockCache::new(bytes).with_max_entry(bytes / 2),
+                orders: ClockCache::new(order_bytes).with_max_entry(order_bytes / 2),
                 invalidations: 0,
             }),
         }
@@ -257,6 +285,7 @@ impl SharedCache {
         let g = self.lock();
         SharedStats {
             cache: g.entries.stats(),
+            orders: g.orders.stats(),
             invalidations: g.invalidations,
             generation: g.generation,
         }
@@ -268,6 +297,7 @@ impl SharedCache {
         g.generation += 1;
         g.invalidations += 1;
         g.entries.clear();
+        g.orders.clear();
     }
 
     /// An item, if cached in generation `generation`.
@@ -336,10 +366,10 @@ impl SharedCache {
         }
     }
 
-    /// `len` ids from `offset` of a list of ids cached in `generation`
-    /// under `key` (fewer past its end): a page of a cached order, without
-    /// turning the whole list back into text.
-    pub fn query_slice(
+    /// `len` ids from `offset` of a whole order cached in `generation`
+    /// under `key` (fewer past its end): a page of it, without turning the
+    /// whole list back into text.
+    pub fn order_slice(
         &self,
         generation: u64,
         key: &str,
@@ -350,23 +380,38 @@ impl SharedCache {
         if g.generation != generation {
             return None;
         }
-        let cut = |n: usize| (offset.min(n), offset.saturating_add(len).min(n));
-        match g.entries.get(&Key::Query(key.into())) {
-            Some(Entry::Query(Stored::Ids(v))) => {
-                let (a, b) = cut(v.len());
-                Some(v[a..b].iter().map(u32::to_string).collect())
-            }
-            Some(Entry::Query(Stored::Strings(v))) => {
-                let (a, b) = cut(v.len());
-                Some(v[a..b].to_vec())
-            }
-            _ => None,
-        }
+        let v = g.orders.get(key)?;
+        let a = offset.min(v.len());
+        let b = offset.saturating_add(len).min(v.len());
+        Some(v[a..b].iter().map(u32::to_string).collect())
     }
 
-    /// The most bytes one cached result may take.
-    pub fn max_entry(&self) -> usize {
-        self.lock().entries.max_entry()
+    /// How many ids the largest whole order kept may have.
+    pub fn max_order_len(&self) -> usize {
+        self.lock()
+            .orders
+            .max_entry()
+            .saturating_sub(ORDER_OVERHEAD + ClockCache::<Arc<str>, Box<[u32]>>::ENTRY_OVERHEAD)
+            / std::mem::size_of::<u32>()
+    }
+
+    /// Keep the whole order of the query under `key`, computed in
+    /// `generation`. Refused (false) when an id is not a plain number or
+    /// the order is larger than [`SharedCache::max_order_len`].
+    pub fn put_order(&self, generation: u64, key: &str, ids: &[String]) -> bool {
+        let Some(compact) = ids
+            .iter()
+            .map(|i| compact_id(i))
+            .collect::<Option<Box<[u32]>>>()
+        else {
+            return false;
+        };
+        let size = compact.len() * std::mem::size_of::<u32>() + ORDER_OVERHEAD + 2 * str_size(key);
+        let mut g = self.lock();
+        if g.generation != generation {
+            return false;
+        }
+        g.orders.insert(key.into(), compact, size)
     }
 
     /// Keep a query result computed in `generation`.

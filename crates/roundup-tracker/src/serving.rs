@@ -37,17 +37,19 @@ impl DbPool {
             tracker,
             max_idle,
             roundup_core::shared_cache::DEFAULT_BUDGET,
+            roundup_core::shared_cache::DEFAULT_ORDER_BUDGET,
             roundup_core::db::DEFAULT_CONNECTION_CACHE,
         )
     }
 
     /// A pool keeping `max_idle` connections, sharing a read cache of
-    /// `shared_cache` bytes, each connection keeping `connection_cache`
-    /// bytes of items.
+    /// `shared_cache` bytes and `order_cache` bytes of whole orders, each
+    /// connection keeping `connection_cache` bytes of items.
     pub fn with_budgets(
         tracker: Arc<Tracker>,
         max_idle: usize,
         shared_cache: usize,
+        order_cache: usize,
         connection_cache: usize,
     ) -> DbPool {
         DbPool {
@@ -55,7 +57,7 @@ impl DbPool {
             idle: Mutex::new(Vec::new()),
             max_idle,
             connection_cache,
-            cache: Arc::new(SharedCache::with_budget(shared_cache)),
+            cache: Arc::new(SharedCache::with_budgets(shared_cache, order_cache)),
         }
     }
 
@@ -181,6 +183,7 @@ impl Served {
         let memory_limit = bytes("rdbms", "sqlite_memory_limit")?;
         let page_cache = bytes("rdbms", "sqlite_cache_size")?;
         let shared = bytes("main", "shared_cache_size")?;
+        let orders = bytes("main", "order_cache_size")?;
         let per_connection = bytes("main", "connection_cache_size")?;
         let pool_size = config
             .our_int("main", "connection_pool_size")
@@ -194,7 +197,7 @@ impl Served {
         let otks = tracker.open_key_store(StoreKind::Otks)?;
         Ok(Served {
             name: name.to_string(),
-            pool: DbPool::with_budgets(tracker.clone(), pool_size, shared, per_connection),
+            pool: DbPool::with_budgets(tracker.clone(), pool_size, shared, orders, per_connection),
             tracker,
             sessions: Mutex::new(sessions),
             otks: Mutex::new(otks),

@@ -1379,6 +1379,16 @@ pub static OUR_OPTIONS: &[OptionDef] = &[
     ),
     opt(
         "main",
+        "order_cache_size",
+        ByteSize,
+        D("32M"),
+        "Memory a server keeps for whole sort orders of index pages (4\n\
+         bytes an item), so that a deep @startwith page costs what the\n\
+         first one does; emptied by every commit like the shared cache.\n\
+         0 turns it off.",
+    ),
+    opt(
+        "main",
         "connection_cache_size",
         ByteSize,
         D("2M"),

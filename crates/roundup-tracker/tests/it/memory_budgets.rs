@@ -1,5 +1,5 @@
 //! The memory budgets a served tracker takes from config.ini (our options
-//! `[main] shared_cache_size`, `connection_cache_size`,
+//! `[main] shared_cache_size`, `order_cache_size`, `connection_cache_size`,
 //! `connection_pool_size`, `[rdbms] sqlite_memory_limit`): reading many
 //! items through the pool keeps every cache within its budget, evicting
 //! the least recently used instead of growing.
@@ -35,7 +35,7 @@ fn served_caches_stay_within_their_configured_budgets() {
     add_config_lines(
         &home,
         "main",
-        "shared_cache_size = 48K\nconnection_cache_size = 24K\nconnection_pool_size = 2",
+        "shared_cache_size = 48K\norder_cache_size = 40K\nconnection_cache_size = 24K\nconnection_pool_size = 2",
     );
     add_config_lines(
         &home,
@@ -63,6 +63,7 @@ fn served_caches_stay_within_their_configured_budgets() {
     }
     let s = served.pool.shared_stats().cache;
     assert_eq!(s.budget, 48 << 10);
+    assert_eq!(served.pool.shared_stats().orders.budget, 40 << 10);
     assert!(s.evictions > 200, "{s:?}");
     assert!(s.entries > 20 && s.entries < 400, "{s:?}");
     // a second request finds the most recent items in the shared cache

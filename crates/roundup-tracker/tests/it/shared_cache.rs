@@ -234,3 +234,65 @@ fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
         Some("1")
     );
 }
+
+/// Whole orders have a budget of their own (`[main] order_cache_size`): an
+/// order far larger than the items and query results the shared cache may
+/// hold is still kept, and one past its own budget is left to the
+/// database, page by page, with the same pages.
+#[test]
+fn whole_orders_are_kept_within_their_own_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = crate::classic_tracker(dir.path());
+    {
+        let db = tracker.open_db("1").unwrap();
+        for i in 0..1300 {
+            db.create(
+                "issue",
+                values(&[("title", &format!("t{:04}", (i * 31) % 1300))]),
+            )
+            .unwrap();
+        }
+        db.commit().unwrap();
+    }
+    let plain = tracker.open_db("1").unwrap();
+    let spec = |offset: u64| FilterSpec {
+        sort: vec![(None, "title".to_string())],
+        limit: Some(50),
+        offset: Some(offset),
+        ..FilterSpec::default()
+    };
+    // budgets: (items and query results, whole orders, whether 1300 ids fit)
+    for (shared, orders, kept) in [(2048, 64 << 10, true), (4 << 20, 4096, false)] {
+        let cache = Arc::new(SharedCache::with_budgets(shared, orders));
+        let calls = StorageCalls::new();
+        let store = CountingStorage::new(tracker.open_storage().unwrap(), calls.clone());
+        let db = tracker
+            .open_db_on(Box::new(store), "1")
+            .unwrap()
+            .with_shared_cache(cache.clone());
+        db.refresh_shared_cache().unwrap();
+        assert_eq!(
+            db.filter("issue", &spec(600)).unwrap(),
+            plain.filter("issue", &spec(600)).unwrap()
+        );
+        let before = calls.reads();
+        for offset in [700, 0, 1250, 900] {
+            assert_eq!(
+                db.filter("issue", &spec(offset)).unwrap(),
+                plain.filter("issue", &spec(offset)).unwrap(),
+                "page at {offset}, order budget {orders}"
+            );
+        }
+        let stats = cache.stats();
+        if kept {
+            assert_eq!(calls.reads(), before, "a kept order read storage");
+            assert_eq!(stats.orders.entries, 1, "{:?}", stats.orders);
+            assert!(stats.orders.bytes >= 1300 * 4, "{:?}", stats.orders);
+            assert!(stats.cache.bytes <= 2048, "{:?}", stats.cache);
+        } else {
+            assert!(calls.reads() > before, "no order kept, yet no page read");
+            assert_eq!(stats.orders.entries, 0, "{:?}", stats.orders);
+        }
+        db.rollback().unwrap();
+    }
+}
