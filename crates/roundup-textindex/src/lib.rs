@@ -18,12 +18,15 @@
 //! word tables, which are always correct, until `roundup-admin reindex`
 //! rebuilds it ([`TextEngine::rebuild_started`] / [`TextEngine::rebuild_done`]).
 
+mod directory;
+
 use std::collections::HashSet;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use directory::IndexDirectory;
 use roundup_core::backend::Backend;
 use roundup_core::date::Date;
 use roundup_core::error::{Error, Result};
@@ -60,9 +63,20 @@ const WRITER_IDLE: Duration = Duration::from_millis(500);
 const SMALL_SEGMENT_DOCS: u32 = 1_000;
 /// How many small segments a commit leaves before it merges them.
 const SMALL_SEGMENTS: usize = 8;
+/// Segments of more texts than this are not merged again: a merge maps
+/// the files of every segment it takes in until it ends, so this bounds
+/// the memory of the largest merge (see [`directory`] for the stores).
+const MAX_MERGE_INPUT_DOCS: usize = 200_000;
 /// Buffered texts after which a bulk load (import, reindex) hands them to
 /// the index writer before its commit.
 const BULK_FLUSH: usize = 5_000;
+
+/// A new, empty index in `dir`.
+fn create_index(dir: &Path, schema: &tantivy::schema::Schema) -> Result<Index> {
+    let d = IndexDirectory::open(dir).map_err(|e| index_error(dir, "creating", e))?;
+    Index::create(d, schema.clone(), tantivy::IndexSettings::default())
+        .map_err(|e| index_error(dir, "creating", e))
+}
 
 struct HeldWriter {
     writer: IndexWriter,
@@ -235,15 +249,15 @@ impl TextEngine {
         let schema = sb.build();
         let existed = dir.join("meta.json").is_file();
         let index = if existed {
-            Index::open_in_dir(dir).map_err(|e| index_error(dir, "opening", e))?
+            let d = IndexDirectory::open(dir).map_err(|e| index_error(dir, "opening", e))?;
+            Index::open(d).map_err(|e| index_error(dir, "opening", e))?
         } else {
             fs::create_dir_all(dir)
                 .map_err(|e| Error::io(format!("creating {}", dir.display()), e))?;
             if !fresh {
                 mark_stale(dir)?;
             }
-            Index::create_in_dir(dir, schema.clone())
-                .map_err(|e| index_error(dir, "creating", e))?
+            create_index(dir, &schema)?
         };
         let index = if index.schema() == schema {
             index
@@ -261,8 +275,7 @@ impl TextEngine {
                 .and_then(|()| fs::create_dir_all(dir))
                 .map_err(|e| Error::io(format!("emptying {}", dir.display()), e))?;
             mark_stale(dir)?;
-            Index::create_in_dir(dir, schema.clone())
-                .map_err(|e| index_error(dir, "creating", e))?
+            create_index(dir, &schema)?
         };
         index.tokenizers().register(
             WORDS_TOKENIZER,
@@ -459,6 +472,7 @@ impl TextEngine {
                     // ([`TextEngine::merge_small_segments`]).
                     let mut policy = tantivy::indexer::LogMergePolicy::default();
                     policy.set_min_layer_size(SMALL_SEGMENT_DOCS);
+                    policy.set_max_docs_before_merge(MAX_MERGE_INPUT_DOCS);
                     w.set_merge_policy(Box::new(policy));
                     return Ok(w);
                 }
