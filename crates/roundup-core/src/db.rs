@@ -1389,7 +1389,8 @@ impl Db {
     /// property without one, so random pages of one order cost one walk
     /// per commit instead of one each. An order kept already serves any
     /// page, shallow ones too. `None`: the page is the database's (a
-    /// shallow page, or an order too long to keep).
+    /// shallow page, an order too long to keep, or another connection
+    /// fetching an order: see [`SharedCache::order_turn`]).
     fn deep_page(&self, q: &Query) -> Result<Option<Vec<String>>> {
         /// Pages before this offset cost the database next to nothing.
         const DEEP: u64 = 500;
@@ -1423,6 +1424,13 @@ impl Db {
         let n = self.count_query(&unordered)?;
         if usize::try_from(n).unwrap_or(usize::MAX) > sc.max_order_len() {
             return Ok(None);
+        }
+        let Some(_turn) = sc.order_turn() else {
+            return Ok(None);
+        };
+        // kept by the connection whose turn just ended?
+        if let Some(page) = sc.order_slice(gen, &key, offset, len) {
+            return Ok(Some(page));
         }
         let ids = self.store.borrow_mut().filter(&self.def.schema, &whole)?;
         let page = ids

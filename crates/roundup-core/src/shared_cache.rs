@@ -216,6 +216,9 @@ impl Inner {
 /// The shared cache; see the module documentation.
 pub struct SharedCache {
     inner: Mutex<Inner>,
+    /// Held while a connection fetches a whole order (see
+    /// [`SharedCache::order_turn`]).
+    ordering: Mutex<()>,
 }
 
 impl Default for SharedCache {
@@ -266,6 +269,7 @@ impl SharedCache {
                 orders: ClockCache::new(order_bytes).with_max_entry(order_bytes / 2),
                 invalidations: 0,
             }),
+            ordering: Mutex::new(()),
         }
     }
 
@@ -386,6 +390,20 @@ impl SharedCache {
         Some(v[a..b].iter().map(u32::to_string).collect())
     }
 
+    /// The right to fetch a whole order now, if no other connection is
+    /// fetching one. At a million items one fetch sorts a million rows and
+    /// holds them all for about a second: four connections asking for the
+    /// first pages of new sorts at once took a server from 70 MB to 451 MB
+    /// resident. A connection that does not get its turn reads its page
+    /// from the database as if no order were kept.
+    pub fn order_turn(&self) -> Option<std::sync::MutexGuard<'_, ()>> {
+        match self.ordering.try_lock() {
+            Ok(g) => Some(g),
+            Err(std::sync::TryLockError::Poisoned(p)) => Some(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// How many ids the largest whole order kept may have.
     pub fn max_order_len(&self) -> usize {
         self.lock()
@@ -459,6 +477,32 @@ mod tests {
         assert!(c.node(g1, "issue", "1").is_none());
         assert!(c.query(g1, "q").is_none());
         assert!(c.node(g0, "issue", "1").is_none());
+    }
+
+    #[test]
+    fn one_whole_order_is_fetched_at_a_time_and_kept_within_its_budget() {
+        let c = SharedCache::with_budgets(1 << 20, 4096);
+        let turn = c.order_turn();
+        assert!(turn.is_some());
+        assert!(c.order_turn().is_none(), "a second fetch at the same time");
+        drop(turn);
+        assert!(c.order_turn().is_some());
+        let g = c.generation();
+        let ids: Vec<String> = (1..=100).rev().map(|i| i.to_string()).collect();
+        assert!(c.put_order(g, "k", &ids));
+        assert_eq!(
+            c.order_slice(g, "k", 98, 50),
+            Some(vec!["2".to_string(), "1".to_string()])
+        );
+        // past half the budget: refused, and the page is left to the caller
+        let long: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
+        assert!(c.max_order_len() < 1000);
+        assert!(!c.put_order(g, "long", &long));
+        assert!(c.order_slice(g, "long", 0, 10).is_none());
+        // a commit forgets the orders
+        c.invalidate();
+        assert!(c.order_slice(c.generation(), "k", 0, 10).is_none());
+        assert!(!c.put_order(g, "k", &ids), "stored in a passed generation");
     }
 
     fn big_node(n: usize) -> Arc<StoredNode> {
