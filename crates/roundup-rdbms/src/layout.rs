@@ -63,16 +63,6 @@ pub fn multilink_table(class: &str, prop: &str) -> String {
     format!("{class}_{prop}")
 }
 
-/// The statement reading a multilink of several items at once (the ids
-/// as `?1`, `?2`, ... in `marks`), each item's targets in order: served
-/// by the index `rr_<class>_<prop>_items_idx` alone.
-pub fn multilink_rows_sql(class: &str, prop: &str, marks: &str) -> String {
-    format!(
-        "select nodeid, linkid from {} where nodeid in ({marks}) order by nodeid, linkid",
-        multilink_table(class, prop)
-    )
-}
-
 /// What an item-table column holds.
 #[derive(Clone, Debug, PartialEq)]
 pub enum ColumnKind {

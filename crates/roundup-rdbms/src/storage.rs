@@ -1353,9 +1353,8 @@ impl<C: Connection> RdbmsStorage<C> {
     }
 
     /// Indexes beyond Roundup's layout that index pages need: on
-    /// `(__retired__, _activity)` (the default sort), on every Link column (filters
-    /// such as `status=2`, sorting by a link) and on every multilink table
-    /// both ways (`linkid, nodeid` and `nodeid, linkid`). Named `rr_<class>_<col>_idx`,
+    /// `(__retired__, _activity)` (the default sort) and on every Link column (filters
+    /// such as `status=2`, sorting by a link). Named `rr_<class>_<col>_idx`,
     /// they never collide with Roundup's own index names; Roundup ignores
     /// them, and recreating a table drops them (they come back here).
     fn ensure_lookup_indexes(&mut self, schema: &Schema) -> Result<bool> {
@@ -1414,18 +1413,6 @@ impl<C: Connection> RdbmsStorage<C> {
                         &name,
                         &layout::multilink_table(&class.name, pname),
                         "linkid, nodeid",
-                    ));
-                }
-                // And by owner with the target in the key: the items of an
-                // index page are read with their multilinks from the index
-                // alone, already in order (Roundup's own index on `nodeid`
-                // leads to each table row and a sort).
-                let name = format!("rr_{}_{pname}_items_idx", class.name);
-                if !existing.contains(&name) {
-                    wanted.push(self.d.create_index_if_missing(
-                        &name,
-                        &layout::multilink_table(&class.name, pname),
-                        "nodeid, linkid",
                     ));
                 }
             }
@@ -1923,7 +1910,11 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                         .entry(name.clone())
                         .or_insert_with(|| Some(Value::Multilink(Vec::new())));
                 }
-                let sql = layout::multilink_rows_sql(&class.name, name, &marks.join(","));
+                let sql = format!(
+                    "select nodeid, linkid from {} where nodeid in ({}) order by nodeid, linkid",
+                    layout::multilink_table(&class.name, name),
+                    marks.join(",")
+                );
                 for row in self.rows(&sql, &params)? {
                     let mut row = row.into_iter();
                     let (Some(node), Some(link)) = (row.next(), row.next()) else {

@@ -376,30 +376,3 @@ fn a_multilinks_owners_are_read_from_an_index_alone() {
         "{all}"
     );
 }
-
-#[test]
-fn the_multilinks_of_a_page_of_items_are_read_from_an_index_in_order() {
-    let (_dir, conn, _schema) = setup();
-    for prop in ["nosy", "messages", "keyword", "files", "superseder"] {
-        let sql = roundup_rdbms::layout::multilink_rows_sql("issue", prop, "?1,?2,?3");
-        let args = [SqlValue::Int(3), SqlValue::Int(1), SqlValue::Int(2)];
-        let all = plan(&conn, &sql, &args).join(" | ");
-        assert!(
-            all.contains(&format!("COVERING INDEX rr_issue_{prop}_items_idx")),
-            "{all}"
-        );
-        assert!(!all.contains("TEMP B-TREE"), "{all}");
-    }
-    conn.execute_batch(
-        "INSERT INTO issue_nosy (linkid, nodeid) VALUES (5, 2), (4, 1), (3, 2), (1, 3), (2, 1)",
-    )
-    .expect("links");
-    let sql = roundup_rdbms::layout::multilink_rows_sql("issue", "nosy", "?1,?2,?3");
-    let mut stmt = conn.prepare(&sql).expect("prepare");
-    let rows: Vec<(i64, i64)> = stmt
-        .query_map(rusqlite::params![3, 1, 2], |r| Ok((r.get(0)?, r.get(1)?)))
-        .expect("rows")
-        .map(|r| r.expect("row"))
-        .collect();
-    assert_eq!(rows, vec![(1, 2), (1, 4), (2, 3), (2, 5), (3, 1)]);
-}
