@@ -160,23 +160,27 @@ fn commits_from_anywhere_reach_every_sharing_connection() {
     assert_eq!(count_titled(&b, "never"), 0);
 }
 
+/// A classic tracker with 1300 issues titled `t0000` to `t1299`, the
+/// titles shuffled by `step` (so that the title order is not the id
+/// order).
+fn tracker_with_titles(step: usize) -> (tempfile::TempDir, roundup_tracker::Tracker) {
+    let dir = tempfile::tempdir().unwrap();
+    let tracker = crate::classic_tracker(dir.path());
+    let db = tracker.open_db("1").unwrap();
+    for i in 0..1300 {
+        let title = format!("t{:04}", (i * step) % 1300);
+        db.create("issue", values(&[("title", &title)])).unwrap();
+    }
+    db.commit().unwrap();
+    drop(db);
+    (dir, tracker)
+}
+
 /// Deep pages of one order are cut from the whole order, fetched once per
 /// commit: the database walks from the start to reach a deep offset.
 #[test]
 fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
-    let dir = tempfile::tempdir().unwrap();
-    let tracker = crate::classic_tracker(dir.path());
-    {
-        let db = tracker.open_db("1").unwrap();
-        for i in 0..1300 {
-            db.create(
-                "issue",
-                values(&[("title", &format!("t{:04}", (i * 7919) % 1300))]),
-            )
-            .unwrap();
-        }
-        db.commit().unwrap();
-    }
+    let (_dir, tracker) = tracker_with_titles(7919);
     let cache = SharedCache::new();
     let calls = StorageCalls::new();
     let store = CountingStorage::new(tracker.open_storage().unwrap(), calls.clone());
@@ -241,19 +245,7 @@ fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
 /// database, page by page, with the same pages.
 #[test]
 fn whole_orders_are_kept_within_their_own_budget() {
-    let dir = tempfile::tempdir().unwrap();
-    let tracker = crate::classic_tracker(dir.path());
-    {
-        let db = tracker.open_db("1").unwrap();
-        for i in 0..1300 {
-            db.create(
-                "issue",
-                values(&[("title", &format!("t{:04}", (i * 31) % 1300))]),
-            )
-            .unwrap();
-        }
-        db.commit().unwrap();
-    }
+    let (_dir, tracker) = tracker_with_titles(31);
     let plain = tracker.open_db("1").unwrap();
     let spec = |offset: u64| FilterSpec {
         sort: vec![(None, "title".to_string())],
