@@ -2,9 +2,6 @@
 
 use std::io::BufReader;
 
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() {
     // Like other Unix tools, end quietly when the reader of our output goes
     // away (`roundup-admin ... | head`) instead of failing on every write.
