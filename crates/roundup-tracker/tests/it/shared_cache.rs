@@ -176,18 +176,26 @@ fn tracker_with_titles(step: usize) -> (tempfile::TempDir, roundup_tracker::Trac
     (dir, tracker)
 }
 
-/// Deep pages of one order are cut from the whole order, fetched once per
-/// commit: the database walks from the start to reach a deep offset.
-#[test]
-fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
-    let (_dir, tracker) = tracker_with_titles(7919);
-    let cache = SharedCache::new();
+/// A connection sharing `cache`, its storage calls counted.
+fn counted_db(
+    tracker: &roundup_tracker::Tracker,
+    cache: Arc<SharedCache>,
+) -> (Db, Arc<StorageCalls>) {
     let calls = StorageCalls::new();
     let store = CountingStorage::new(tracker.open_storage().unwrap(), calls.clone());
     let db = tracker
         .open_db_on(Box::new(store), "1")
         .unwrap()
-        .with_shared_cache(cache.clone());
+        .with_shared_cache(cache);
+    (db, calls)
+}
+
+/// Deep pages of one order are cut from the whole order, fetched once per
+/// commit: the database walks from the start to reach a deep offset.
+#[test]
+fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
+    let (_dir, tracker) = tracker_with_titles(7919);
+    let (db, calls) = counted_db(&tracker, SharedCache::new());
     let plain = tracker.open_db("1").unwrap();
     let page = |db: &Db, sort: &str, offset: u64| -> Vec<String> {
         let spec = FilterSpec {
@@ -256,12 +264,7 @@ fn whole_orders_are_kept_within_their_own_budget() {
     // budgets: (items and query results, whole orders, whether 1300 ids fit)
     for (shared, orders, kept) in [(2048, 64 << 10, true), (4 << 20, 4096, false)] {
         let cache = Arc::new(SharedCache::with_budgets(shared, orders));
-        let calls = StorageCalls::new();
-        let store = CountingStorage::new(tracker.open_storage().unwrap(), calls.clone());
-        let db = tracker
-            .open_db_on(Box::new(store), "1")
-            .unwrap()
-            .with_shared_cache(cache.clone());
+        let (db, calls) = counted_db(&tracker, cache.clone());
         db.refresh_shared_cache().unwrap();
         assert_eq!(
             db.filter("issue", &spec(600)).unwrap(),
