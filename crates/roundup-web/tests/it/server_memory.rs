@@ -68,6 +68,7 @@ async fn random_pages_keep_the_caches_within_their_budgets() {
     let report = site.cache_report();
     assert!(
         report.contains("shared cache:")
+            && report.contains("whole orders:")
             && report.contains("hit rate")
             && report.contains("resident"),
         "{report}"
