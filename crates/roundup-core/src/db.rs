@@ -1422,7 +1422,7 @@ impl Db {
             ..whole.clone()
         };
         let n = self.count_query(&unordered)?;
-        if usize::try_from(n).unwrap_or(usize::MAX) > sc.max_order_len() {
+        if !sc.fits_order(usize::try_from(n).unwrap_or(usize::MAX), &key) {
             return Ok(None);
         }
         let Some(_turn) = sc.order_turn() else {

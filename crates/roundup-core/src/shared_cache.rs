@@ -404,18 +404,23 @@ impl SharedCache {
         }
     }
 
-    /// How many ids the largest whole order kept may have.
-    pub fn max_order_len(&self) -> usize {
-        self.lock()
-            .orders
-            .max_entry()
-            .saturating_sub(ORDER_OVERHEAD + ClockCache::<Arc<str>, Box<[u32]>>::ENTRY_OVERHEAD)
-            / std::mem::size_of::<u32>()
+    /// What keeping a whole order of `len` ids under `key` is charged.
+    fn order_size(len: usize, key: &str) -> usize {
+        len.saturating_mul(std::mem::size_of::<u32>())
+            .saturating_add(ORDER_OVERHEAD + 2 * str_size(key))
+    }
+
+    /// Whether a whole order of `len` ids under `key` would be kept: the
+    /// one rule [`SharedCache::put_order`] stores by, asked before the
+    /// order is fetched so that no order is fetched only to be refused.
+    pub fn fits_order(&self, len: usize, key: &str) -> bool {
+        Self::order_size(len, key) + ClockCache::<Arc<str>, Box<[u32]>>::ENTRY_OVERHEAD
+            <= self.lock().orders.max_entry()
     }
 
     /// Keep the whole order of the query under `key`, computed in
     /// `generation`. Refused (false) when an id is not a plain number or
-    /// the order is larger than [`SharedCache::max_order_len`].
+    /// the order does not fit ([`SharedCache::fits_order`]).
     pub fn put_order(&self, generation: u64, key: &str, ids: &[String]) -> bool {
         let Some(compact) = ids
             .iter()
@@ -424,7 +429,7 @@ impl SharedCache {
         else {
             return false;
         };
-        let size = compact.len() * std::mem::size_of::<u32>() + ORDER_OVERHEAD + 2 * str_size(key);
+        let size = Self::order_size(compact.len(), key);
         let mut g = self.lock();
         if g.generation != generation {
             return false;
@@ -496,8 +501,25 @@ mod tests {
         );
         // past half the budget: refused, and the page is left to the caller
         let long: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
-        assert!(c.max_order_len() < 1000);
+        assert!(!c.fits_order(long.len(), "long"));
         assert!(!c.put_order(g, "long", &long));
+        // the rule asked before fetching is the rule the order is stored by,
+        // up to the last id: an order that fits is kept, one id more is not
+        let fit = (1..4096)
+            .take_while(|&n| c.fits_order(n, "edge"))
+            .last()
+            .unwrap();
+        let edge: Vec<String> = (1..=fit).map(|i| i.to_string()).collect();
+        assert!(
+            c.put_order(g, "edge", &edge),
+            "an order that fits ({fit} ids) is kept"
+        );
+        let over: Vec<String> = (1..=fit + 1).map(|i| i.to_string()).collect();
+        assert!(!c.fits_order(over.len(), "edge"));
+        assert!(!c.put_order(g, "edge", &over));
+        // a longer key leaves room for fewer ids
+        let long_key = "k".repeat(200);
+        assert!(!c.fits_order(fit, &long_key));
         assert!(c.order_slice(g, "long", 0, 10).is_none());
         // a commit forgets the orders
         c.invalidate();
