@@ -106,6 +106,7 @@ macro_rules! suite {
             storage::computed_reverse_multilinks_are_loaded_and_searchable,
             storage::bulk_load_matches_single_writes,
             storage::a_failed_bulk_load_rolls_back_completely,
+            storage::the_change_log_covers_every_commit,
             sessions::records_merge_expire_and_clean,
             sessions::stores_are_separate_and_shared_between_connections,
         );

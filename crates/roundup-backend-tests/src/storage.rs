@@ -3,7 +3,7 @@
 //! multilinks, bulk loads.
 
 use roundup_core::schema::{Property, Schema};
-use roundup_core::storage::{JournalEntry, Storage};
+use roundup_core::storage::{Changes, JournalEntry, MultilinkChange, Storage};
 use roundup_core::{StorageKind, Value};
 
 use crate::support::*;
@@ -237,6 +237,105 @@ pub fn computed_reverse_multilinks_are_loaded_and_searchable(f: &dyn BackendFact
         st.find_linking(user, "assigned", &["2".into()]).unwrap(),
         vec!["1"]
     );
+}
+
+/// What a reader of the backend's change log learns after each commit of
+/// another connection covers what the commit changed: either "everything"
+/// (a backend without a log always says so) or a list naming the item,
+/// and, for a forward link with a computed reverse multilink, the linked
+/// items on both sides of the change. A first look never claims to know
+/// what it missed.
+pub fn the_change_log_covers_every_commit(f: &dyn BackendFactory) {
+    let fresh = f.fresh();
+    let mut st = open(&fresh);
+    let mut schema = test_schema();
+    {
+        let issue = schema.class_mut("issue").unwrap();
+        let mut nosy = Property::multilink("user").no_journal();
+        nosy.rev_multilink = Some("nosy_issues".into());
+        issue.props.insert("nosy".into(), nosy);
+        let mut asg = Property::link("user");
+        asg.rev_multilink = Some("assigned".into());
+        issue.props.insert("assignedto".into(), asg);
+    }
+    schema.finish().unwrap();
+    assert!(st.sync_schema(&schema).unwrap());
+    add_basics(st.as_mut(), &schema);
+    let issue = schema.class("issue").unwrap();
+    for id in ["1", "2"] {
+        let mut v = vals(auto("1", "20240101000000.000"));
+        v.insert("nosy".into(), ml(&["3"]));
+        v.insert("assignedto".into(), link("3"));
+        st.add_node(issue, id, &v).unwrap();
+    }
+    st.commit().unwrap();
+
+    let mut reader = open(&fresh);
+    assert!(!reader.sync_schema(&schema).unwrap());
+    let Changes::Everything { upto } = reader.changes_since(None).unwrap() else {
+        panic!("a first look cannot know what it missed");
+    };
+    let logged = upto.is_some();
+    let mut pos = upto;
+    // the next answer must cover `want`; the reader moves on to its end
+    let mut check =
+        |want: &[(&str, Option<&str>)], what: &str| match reader.changes_since(pos).unwrap() {
+            Changes::Everything { upto } => {
+                assert!(!logged, "{what}: a backend with a log named nothing");
+                pos = upto;
+            }
+            Changes::Items { upto, items } => {
+                for (c, id) in want {
+                    let w = (c.to_string(), id.map(str::to_string));
+                    assert!(items.contains(&w), "{what}: {w:?} not in {items:?}");
+                }
+                if want.is_empty() {
+                    assert!(items.is_empty(), "{what}: {items:?}");
+                }
+                pos = Some(upto);
+            }
+        };
+    let mut v = vals(vec![("assignedto", link("1"))]);
+    v.insert("title".into(), s("moved"));
+    st.set_node(issue, "1", &v, &no_ml_changes()).unwrap();
+    st.commit().unwrap();
+    check(
+        &[
+            ("issue", Some("1")),
+            ("user", Some("3")),
+            ("user", Some("1")),
+        ],
+        "a Link with a reverse multilink",
+    );
+    let mut ml_change = no_ml_changes();
+    ml_change.insert(
+        "nosy".into(),
+        MultilinkChange {
+            add: vec!["2".into()],
+            remove: vec![],
+        },
+    );
+    st.set_node(issue, "2", &vals(vec![]), &ml_change).unwrap();
+    st.commit().unwrap();
+    check(
+        &[("issue", Some("2")), ("user", Some("2"))],
+        "a Multilink alone",
+    );
+    st.set_retired(issue, "2", true).unwrap();
+    st.commit().unwrap();
+    check(&[("issue", Some("2")), ("user", None)], "a retirement");
+    check(&[], "no commit since");
+    let mut bulk_schema_user = vals(auto("1", "20240101000000.000"));
+    bulk_schema_user.insert("username".into(), s("bulk"));
+    st.set_bulk(true).unwrap();
+    let user = schema.class("user").unwrap();
+    st.add_node(user, "4", &bulk_schema_user).unwrap();
+    st.set_bulk(false).unwrap();
+    st.commit().unwrap();
+    match reader.changes_since(pos).unwrap() {
+        Changes::Everything { .. } => {}
+        other => panic!("a bulk load is not logged item by item: {other:?}"),
+    }
 }
 
 /// A created database is empty: no classes until the schema is synced,

@@ -236,6 +236,10 @@ impl Storage for CountingStorage {
         self.calls.hit("data_version");
         self.inner.data_version()
     }
+    fn changes_since(&mut self, after: Option<i64>) -> Result<crate::storage::Changes> {
+        self.calls.hit("changes_since");
+        self.inner.changes_since(after)
+    }
     fn outbox_add(
         &mut self,
         envelope: &crate::mail::Envelope,

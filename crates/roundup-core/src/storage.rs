@@ -58,6 +58,23 @@ pub struct TextHit {
     pub prop: String,
 }
 
+/// What commits changed, as told by a backend's change log
+/// ([`Storage::changes_since`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Changes {
+    /// Anything may have changed (no log, a log that was cut short or is
+    /// incomplete, a schema change, a first look). `upto` is the log's
+    /// position now, when there is a log.
+    Everything { upto: Option<i64> },
+    /// Only these items changed, up to and including position `upto`:
+    /// (class, id), where no id means every item of the class (a class
+    /// whose computed properties follow another's links).
+    Items {
+        upto: i64,
+        items: Vec<(String, Option<String>)>,
+    },
+}
+
 /// Persistence for one tracker database connection.
 pub trait Storage: Send {
     /// Short backend name as in config.ini (`sqlite`, `postgresql`, `mysql`).
@@ -204,6 +221,16 @@ pub trait Storage: Send {
     /// cannot tell; see [`crate::shared_cache`].
     fn data_version(&mut self) -> Result<Option<i64>> {
         Ok(None)
+    }
+
+    /// What commits changed after position `after` of the backend's
+    /// change log (`None`: a reader that has not looked yet), for a read
+    /// cache that then drops only those items; see
+    /// [`crate::shared_cache`]. A backend without a change log, or one
+    /// that cannot vouch for it right now, answers
+    /// [`Changes::Everything`].
+    fn changes_since(&mut self, _after: Option<i64>) -> Result<Changes> {
+        Ok(Changes::Everything { upto: None })
     }
 
     // ---- the outbox (see [`crate::mail`]) --------------------------------

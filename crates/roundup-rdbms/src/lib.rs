@@ -13,6 +13,7 @@
 //!
 //! Engines live in their own crates (`roundup-sqlite`); no SQL that only
 //! one engine accepts belongs here.
+pub mod change_log;
 pub mod filter_sql;
 pub mod layout;
 pub mod sql;

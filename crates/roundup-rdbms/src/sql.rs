@@ -45,6 +45,34 @@ impl SqlValue {
     }
 }
 
+/// What the change log ([`crate::change_log`]) needs from an engine
+/// beyond portable SQL: its table, triggers, a schema version that moves
+/// with every DDL, and the list of its triggers.
+pub trait ChangeLogSql {
+    /// `create table if not exists rr_changes (seq <ascending integer key
+    /// the engine assigns as max + 1>, class varchar(255) not null, nodeid integer)`.
+    fn create_table(&self) -> &'static str;
+    /// A row-level trigger `name` running `body` (statements, each ending
+    /// with `;`, that may name the row as `new`/`old`) after `event`
+    /// (insert, update, delete) on `table`, only `when` that holds.
+    fn trigger(
+        &self,
+        name: &str,
+        event: &str,
+        table: &str,
+        when: Option<&str>,
+        body: &str,
+    ) -> String;
+    /// A statement dropping trigger `name` (of `table`) if it exists.
+    fn drop_trigger(&self, name: &str, table: &str) -> String;
+    /// A query of one integer that changes whenever the schema does
+    /// (tables rebuilt, triggers dropped or created).
+    fn schema_version(&self) -> &'static str;
+    /// A query of (trigger name, table) for every trigger whose name
+    /// starts with `prefix`.
+    fn trigger_names(&self, prefix: &str) -> String;
+}
+
 /// What differs between SQL engines, as far as Roundup's layout goes.
 pub trait Dialect: Send + Sync {
     /// Backend name as in config.ini.
@@ -203,6 +231,13 @@ pub trait Dialect: Send + Sync {
     /// dates in the order they were written where the engine can tell.
     fn journal_order(&self) -> &'static str {
         "date"
+    }
+
+    /// The engine's words for the change log of [`crate::change_log`],
+    /// or `None` when it keeps none (readers are then told that anything
+    /// may have changed after every commit).
+    fn change_log(&self) -> Option<&dyn ChangeLogSql> {
+        None
     }
 
     /// `create index` that does nothing when the index exists.

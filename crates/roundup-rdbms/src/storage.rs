@@ -21,11 +21,12 @@ use roundup_core::mail::{Envelope, OutboxEntry};
 use roundup_core::pyrepr;
 use roundup_core::schema::{ClassDef, PropType, Schema};
 use roundup_core::storage::{
-    JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit,
+    Changes, JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit,
 };
 use roundup_core::value::sort_ids;
 use roundup_core::{Error, Result, Value};
 
+use crate::change_log;
 use crate::filter_sql::{count_sql, filter_sql};
 use crate::layout::{self, ClassChange, ColumnKind, DbSchema, TableSpec, DB_VERSION};
 use crate::sql::{Connection, Dialect, SqlRef, SqlValue};
@@ -76,6 +77,12 @@ pub struct RdbmsStorage<C: Connection> {
     deferred_indexes: Vec<String>,
     /// Fixed statements in the dialect's words, built once.
     fixed: Fixed,
+    /// The change log's triggers the schema wants (see `change_log`),
+    /// by name; empty where the engine keeps no log.
+    change_triggers: std::collections::BTreeMap<String, change_log::Trigger>,
+    /// The schema version the triggers were last checked at, and whether
+    /// they were all there then.
+    change_log_checked: Option<(i64, bool)>,
 }
 
 /// Statements the storage runs often whose text comes from the dialect.
@@ -317,6 +324,8 @@ impl<C: Connection> RdbmsStorage<C> {
             bulk_max: HashMap::new(),
             deferred_checked: HashSet::new(),
             deferred_indexes: Vec::new(),
+            change_triggers: Default::default(),
+            change_log_checked: None,
             fixed,
         };
         if !st.conn.table_exists("schema")? {
@@ -1433,6 +1442,133 @@ impl<C: Connection> RdbmsStorage<C> {
         Ok(true)
     }
 
+    /// Make the change log and its triggers what the schema wants (see
+    /// `change_log`), where the engine keeps one. Looks first without
+    /// writing; true when it wrote.
+    fn ensure_change_log(&mut self, schema: &Schema) -> Result<bool> {
+        let Some(engine) = self.d.change_log() else {
+            return Ok(false);
+        };
+        self.change_triggers = change_log::triggers(schema, engine);
+        self.change_log_checked = None;
+        let existing = self.change_trigger_names()?;
+        if existing.len() == self.change_triggers.len()
+            && change_log::complete(&self.change_triggers, &existing.keys().cloned().collect())
+        {
+            return Ok(false);
+        }
+        self.write(|s| {
+            // Triggers of another schema go (their names differ).
+            for (name, table) in &existing {
+                if !s.change_triggers.contains_key(name) {
+                    s.exec(&engine_of(&s.d)?.drop_trigger(name, table), &[])?;
+                }
+            }
+            s.create_change_triggers()
+        })?;
+        Ok(true)
+    }
+
+    /// The change log's triggers in the database: name, table.
+    fn change_trigger_names(&self) -> Result<HashMap<String, String>> {
+        let Some(engine) = self.d.change_log() else {
+            return Ok(HashMap::new());
+        };
+        Ok(self
+            .rows(&engine.trigger_names(change_log::PREFIX), &[])?
+            .iter()
+            .filter_map(|r| Some((text_of(r.first()?), text_of(r.get(1)?))))
+            .collect())
+    }
+
+    /// Drop every trigger of the change log (the schema's or older ones).
+    fn drop_change_triggers(&mut self) -> Result<()> {
+        if self.change_triggers.is_empty() {
+            return Ok(());
+        }
+        let existing = self.change_trigger_names()?;
+        if existing.is_empty() {
+            return Ok(());
+        }
+        self.write(|s| {
+            for (name, table) in &existing {
+                s.exec(&engine_of(&s.d)?.drop_trigger(name, table), &[])?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Create the triggers the schema wants that are missing, logging that
+    /// anything may have changed while they were.
+    fn create_change_triggers(&mut self) -> Result<()> {
+        if self.change_triggers.is_empty() {
+            return Ok(());
+        }
+        let existing = self.change_trigger_names()?;
+        let missing: Vec<String> = self
+            .change_triggers
+            .iter()
+            .filter(|(n, _)| !existing.contains_key(*n))
+            .map(|(_, t)| t.sql.clone())
+            .collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        self.write(|s| {
+            s.exec(engine_of(&s.d)?.create_table(), &[])?;
+            for sql in &missing {
+                s.exec(sql, &[])?;
+            }
+            // Whatever was written while they were missing went unlogged:
+            // a reader that passes this row starts over.
+            s.exec(change_log::EVERYTHING_ROW, &[])?;
+            Ok(())
+        })
+    }
+
+    /// Whether the change log can be trusted now: the engine keeps one and
+    /// every trigger the schema wants is there. Checked again only when the
+    /// schema version moved (any trigger dropped or table rebuilt moves it).
+    fn change_log_complete(&mut self) -> Result<bool> {
+        let Some(engine) = self.d.change_log() else {
+            return Ok(false);
+        };
+        if self.change_triggers.is_empty() {
+            return Ok(false);
+        }
+        let version = match self
+            .rows(engine.schema_version(), &[])?
+            .first()
+            .and_then(|r| r.first())
+        {
+            Some(SqlValue::Int(v)) => *v,
+            _ => return Ok(false),
+        };
+        if let Some((at, complete)) = self.change_log_checked {
+            if at == version {
+                return Ok(complete);
+            }
+        }
+        let existing = self.change_trigger_names()?.into_keys().collect();
+        let complete = change_log::complete(&self.change_triggers, &existing);
+        self.change_log_checked = Some((version, complete));
+        Ok(complete)
+    }
+
+    /// The change log's last position (0 when it is empty).
+    fn change_log_end(&self) -> Result<i64> {
+        Ok(
+            match self
+                .rows(&format!("select max(seq) from {}", change_log::TABLE), &[])?
+                .first()
+                .and_then(|r| r.first())
+            {
+                Some(SqlValue::Int(n)) => *n,
+                _ => 0,
+            },
+        )
+    }
+
     fn load_links(&self, class: &ClassDef, prop: &str, nid: i64) -> Result<Vec<String>> {
         let p = class.require_prop(prop)?;
         let arg = [SqlValue::Int(nid)];
@@ -1486,6 +1622,13 @@ fn auto_type(name: &str) -> PropType {
     } else {
         PropType::Date
     }
+}
+
+/// The engine's change-log statements (only asked for where the schema's
+/// triggers were made, so the engine has them).
+fn engine_of(d: &dyn Dialect) -> Result<&dyn crate::sql::ChangeLogSql> {
+    d.change_log()
+        .ok_or_else(|| Error::storage(format!("the {} backend keeps no change log", d.name())))
 }
 
 fn text_of(v: &SqlValue) -> String {
@@ -1655,7 +1798,8 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                 self.write(|s| s.apply_sync(schema))?
             };
         let indexed = self.ensure_lookup_indexes(schema)?;
-        Ok(changed || indexed)
+        let logged = self.ensure_change_log(schema)?;
+        Ok(changed || indexed || logged)
     }
 
     /// Roundup allocates an id by reading and incrementing the `ids` row
@@ -2348,10 +2492,14 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         self.bulk_max.clear();
         self.deferred_checked.clear();
         if on {
-            self.conn.bulk_load_starts(self.in_tx)
+            self.conn.bulk_load_starts(self.in_tx)?;
+            // Every row loaded would add a row to the change log; readers
+            // see the triggers gone and start over instead.
+            self.drop_change_triggers()
         } else {
             self.restore_word_indexes()?;
-            self.restore_deferred_indexes()
+            self.restore_deferred_indexes()?;
+            self.create_change_triggers()
         }
     }
 
@@ -2427,6 +2575,58 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
 
     fn data_version(&mut self) -> Result<Option<i64>> {
         self.conn.data_version()
+    }
+
+    fn changes_since(&mut self, after: Option<i64>) -> Result<Changes> {
+        let everything = |upto| Ok(Changes::Everything { upto });
+        if !self.change_log_complete()? {
+            return everything(None);
+        }
+        let Some(after) = after else {
+            return everything(Some(self.change_log_end()?));
+        };
+        // From the row at the reader's position on: while it is there,
+        // nothing after it was cut (the log is cut from its start).
+        let rows = self.rows(
+            &self.d.numbered(&format!(
+                "select seq, class, nodeid from {} where seq >= ?1 order by seq limit {}",
+                change_log::TABLE,
+                change_log::MAX_ITEMS + 2
+            )),
+            &[SqlValue::Int(after)],
+        )?;
+        let seq = |r: &Vec<SqlValue>| match r.first() {
+            Some(SqlValue::Int(n)) => Some(*n),
+            _ => None,
+        };
+        let anchored = match rows.first().and_then(seq) {
+            // an empty log at the last look: its first row will be 1
+            _ if after == 0 => rows.first().and_then(seq).is_none_or(|n| n <= 1),
+            Some(first) => first == after,
+            None => false,
+        };
+        if !anchored || rows.len() > change_log::MAX_ITEMS + 1 {
+            return everything(Some(self.change_log_end()?));
+        }
+        let mut upto = after;
+        let mut items = Vec::new();
+        for r in &rows {
+            let Some(n) = seq(r) else { continue };
+            if n <= after {
+                continue;
+            }
+            upto = n;
+            let class = r.get(1).map(text_of).unwrap_or_default();
+            if class == change_log::EVERYTHING {
+                return everything(Some(self.change_log_end()?));
+            }
+            let id = match r.get(2) {
+                Some(SqlValue::Int(i)) => Some(i.to_string()),
+                _ => None,
+            };
+            items.push((class, id));
+        }
+        Ok(Changes::Items { upto, items })
     }
 
     fn outbox_add(&mut self, envelope: &Envelope, queued: f64, next_try: f64) -> Result<i64> {

@@ -19,7 +19,7 @@ use rusqlite::{params_from_iter, ToSql};
 
 use roundup_core::schema::PropType;
 use roundup_core::{Error, Result, StorageKind};
-use roundup_rdbms::sql::{Connection, Dialect, PlainIndex, SqlRef, SqlValue};
+use roundup_rdbms::sql::{ChangeLogSql, Connection, Dialect, PlainIndex, SqlRef, SqlValue};
 
 use crate::local_writers::LocalWriters;
 
@@ -30,9 +30,49 @@ pub struct SqliteDialect;
 /// Roundup's SQLite full-text search table (layout version 7).
 const FTS_TABLE: &str = "CREATE virtual TABLE __fts USING fts5(_class, _itemid, _prop, _textblob)";
 
+/// SQLite keeps the change log with `rowid` keys and triggers; its
+/// `schema_version` moves with every DDL statement.
+impl ChangeLogSql for SqliteDialect {
+    fn create_table(&self) -> &'static str {
+        "create table if not exists rr_changes (seq integer primary key, class varchar(255) not null, nodeid integer)"
+    }
+
+    fn trigger(
+        &self,
+        name: &str,
+        event: &str,
+        table: &str,
+        when: Option<&str>,
+        body: &str,
+    ) -> String {
+        let when = when.map(|w| format!(" when {w}")).unwrap_or_default();
+        format!("create trigger {name} after {event} on {table}{when} begin {body} end")
+    }
+
+    fn drop_trigger(&self, name: &str, _table: &str) -> String {
+        format!("drop trigger if exists {name}")
+    }
+
+    fn schema_version(&self) -> &'static str {
+        "pragma schema_version"
+    }
+
+    fn trigger_names(&self, prefix: &str) -> String {
+        format!(
+            "select name, tbl_name from sqlite_master where type = 'trigger' and substr(name, 1, {}) = '{}'",
+            prefix.len(),
+            prefix.replace('\'', "''")
+        )
+    }
+}
+
 impl Dialect for SqliteDialect {
     fn name(&self) -> &'static str {
         "sqlite"
+    }
+
+    fn change_log(&self) -> Option<&dyn ChangeLogSql> {
+        Some(self)
     }
 
     /// A JSON array read back by `json_each` (built into SQLite).

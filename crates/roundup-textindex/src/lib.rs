@@ -1438,6 +1438,9 @@ impl Storage for TextIndexedStorage {
     fn data_version(&mut self) -> Result<Option<i64>> {
         self.inner.data_version()
     }
+    fn changes_since(&mut self, after: Option<i64>) -> Result<roundup_core::storage::Changes> {
+        self.inner.changes_since(after)
+    }
     fn outbox_add(&mut self, envelope: &Envelope, queued: f64, next_try: f64) -> Result<i64> {
         self.inner.outbox_add(envelope, queued, next_try)
     }
