@@ -632,13 +632,26 @@ impl Db {
             return Ok(());
         };
         if self.seen_version.get() != Some(v) {
-            // On a connection's first look we cannot know what happened
-            // before it: start over too.
-            cache.invalidate();
+            // Someone committed: drop what they changed (everything, when
+            // the backend keeps no change log). On a connection's first
+            // look the cache's own log position tells what it missed.
+            self.catch_up(cache);
             self.seen_version.set(Some(v));
         }
         self.shared_gen.set(Some(cache.generation()));
         Ok(())
+    }
+
+    /// Drop from the shared cache what commits changed since it was last
+    /// brought up to date (all of it when the backend cannot say).
+    fn catch_up(&self, cache: &SharedCache) {
+        match self.store.borrow_mut().changes_since(cache.log_position()) {
+            Ok(changes) => cache.apply(&changes),
+            Err(e) => {
+                crate::errln!("reading the change log failed, the read cache starts over: {e}");
+                cache.invalidate();
+            }
+        }
     }
 
     /// The shared cache and generation usable right now: not while this
@@ -834,8 +847,8 @@ impl Db {
         self.store.borrow_mut().commit()?;
         self.wrote.set(false);
         if let Some(cache) = &self.shared {
-            // Whatever was committed, everyone's cached view is now old.
-            cache.invalidate();
+            // What this commit changed is now old in everyone's cached view.
+            self.catch_up(cache);
             self.shared_gen.set(None);
         }
         let files = self.pending_files.borrow_mut().take_staged();

@@ -2,19 +2,29 @@
 //! server's pool), so that the items and query results one request read
 //! are there for the next.
 //!
-//! Correctness rests on one rule: **any commit anywhere empties it**.
+//! Correctness rests on one rule: **after any commit anywhere, nothing it
+//! changed is served from the cache**.
 //!
-//! - A connection of this process that commits a write bumps the
-//!   generation, which empties the cache ([`Db::commit`](crate::Db::commit)).
+//! - What a commit changed comes from the backend's change log
+//!   ([`Storage::changes_since`](crate::storage::Storage::changes_since);
+//!   on SQLite, triggers of the database record every item written, by
+//!   any process, Roundup 2.6 included). The changed items go, and so do
+//!   every query result and whole order (any of them may list a changed
+//!   item or leave one out); every other item stays. When the log cannot
+//!   say (no log, a log cut short, triggers missing, a first look), the
+//!   whole cache goes ([`SharedCache::apply`]).
+//! - A connection of this process that commits a write brings the cache
+//!   up to date with its commit at once ([`Db::commit`](crate::Db::commit)).
 //! - Commits by other processes (roundup-admin, the mail gateway, another
 //!   server) are noticed through the storage's change marker
 //!   ([`Storage::data_version`](crate::storage::Storage::data_version),
 //!   SQLite's `PRAGMA data_version`): every connection compares it with
 //!   the value it saw last before it uses the cache for a request, and
-//!   bumps the generation when it moved.
-//! - A connection remembers the generation it started its request with
-//!   and only stores into the cache while that is still the current one,
-//!   so nothing it read before a bump lands in the cache after it.
+//!   reads the change log when it moved.
+//! - Every drop starts a new generation. A connection remembers the
+//!   generation it started its request with and only stores into the
+//!   cache while that is still the current one, so nothing it read before
+//!   a change lands in the cache after it.
 //! - A connection that has written in its open transaction neither reads
 //!   from nor stores into the cache (its view differs from everyone
 //!   else's) until it commits or rolls back.
@@ -35,7 +45,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::clock_cache::{node_size, str_size, CacheStats, ClockCache};
 use crate::filter::IdSet;
-use crate::storage::{StoredNode, TextHit};
+use crate::storage::{Changes, StoredNode, TextHit};
 
 /// The budget when the configuration gives none (`[main]
 /// shared_cache_size`): enough for the items and query results of the
@@ -185,6 +195,11 @@ struct Inner {
     orders: ClockCache<Arc<str>, Box<[u32]>>,
     /// How many times a commit emptied the cache.
     invalidations: u64,
+    /// How many times a commit dropped only the items it changed.
+    partial: u64,
+    /// The position in the backend's change log this cache is up to date
+    /// with (`None`: unknown; the next change empties the cache).
+    log_position: Option<i64>,
 }
 
 impl Inner {
@@ -241,6 +256,8 @@ pub struct SharedStats {
     /// The whole sort orders' part.
     pub orders: CacheStats,
     pub invalidations: u64,
+    /// Commits after which only the items they changed were dropped.
+    pub partial_invalidations: u64,
     pub generation: u64,
 }
 
@@ -268,6 +285,8 @@ impl SharedCache {
                 entries: ClockCache::new(bytes).with_max_entry(bytes / 2),
                 orders: ClockCache::new(order_bytes).with_max_entry(order_bytes / 2),
                 invalidations: 0,
+                partial: 0,
+                log_position: None,
             }),
             ordering: Mutex::new(()),
         }
@@ -291,6 +310,7 @@ impl SharedCache {
             cache: g.entries.stats(),
             orders: g.orders.stats(),
             invalidations: g.invalidations,
+            partial_invalidations: g.partial,
             generation: g.generation,
         }
     }
@@ -298,10 +318,80 @@ impl SharedCache {
     /// Forget everything and start a new generation.
     pub fn invalidate(&self) {
         let mut g = self.lock();
+        Self::empty(&mut g);
+        g.log_position = None;
+    }
+
+    fn empty(g: &mut Inner) {
         g.generation += 1;
         g.invalidations += 1;
         g.entries.clear();
         g.orders.clear();
+    }
+
+    /// The position in the backend's change log the cache is up to date
+    /// with, to ask [`Storage::changes_since`](crate::storage::Storage::changes_since)
+    /// from.
+    pub fn log_position(&self) -> Option<i64> {
+        self.lock().log_position
+    }
+
+    /// Bring the cache up to date with what commits changed:
+    /// - everything may have changed: empty it;
+    /// - only some items: drop those items, every query result and every
+    ///   whole order (any of them may list a changed item, or leave one
+    ///   out), and start a new generation so that nothing read before the
+    ///   change is stored after it; every other item stays;
+    /// - nothing the cache holds (a commit that touched no item, such as
+    ///   a login's session): keep everything, generation included.
+    ///
+    /// Changes already applied (by another connection that looked first)
+    /// are harmless: dropping is idempotent and the position only moves
+    /// forward.
+    pub fn apply(&self, changes: &Changes) {
+        let mut g = self.lock();
+        match changes {
+            Changes::Everything { upto } => {
+                Self::empty(&mut g);
+                g.log_position = *upto;
+            }
+            Changes::Items { upto, items } => {
+                if g.log_position.is_none() {
+                    // Entries of unknown age: the changes do not tell
+                    // what they missed.
+                    Self::empty(&mut g);
+                    g.log_position = Some(*upto);
+                    return;
+                }
+                if items.is_empty() {
+                    g.log_position = g.log_position.max(Some(*upto));
+                    return;
+                }
+                g.generation += 1;
+                g.partial += 1;
+                g.orders.clear();
+                let mut whole_classes: Vec<u16> = Vec::new();
+                let mut nodes: std::collections::HashSet<(u16, u32)> = Default::default();
+                for (class, id) in items {
+                    let Some(c) = g.class_no(class) else {
+                        continue; // nothing of the class was ever kept
+                    };
+                    match id.as_deref().map(compact_id) {
+                        None => whole_classes.push(c),
+                        Some(Some(n)) => {
+                            nodes.insert((c, n));
+                        }
+                        // an id that is no plain number is never kept
+                        Some(None) => {}
+                    }
+                }
+                g.entries.retain(|k, _| match k {
+                    Key::Query(_) => false,
+                    Key::Node(c, n) => !whole_classes.contains(c) && !nodes.contains(&(*c, *n)),
+                });
+                g.log_position = g.log_position.max(Some(*upto));
+            }
+        }
     }
 
     /// An item, if cached in generation `generation`.
