@@ -240,6 +240,17 @@ pub trait Dialect: Send + Sync {
         None
     }
 
+    /// An expression equal to a multilink table's `nodeid` that Roundup
+    /// 2.6's own statements never write, for an index of ours on
+    /// `(<expr>, linkid, nodeid)`: our reads of an item's links by owner
+    /// are then answered from that index alone, while the engine's planner
+    /// cannot pick it for Roundup's queries on the same database (a plain
+    /// `(nodeid, linkid)` index made it plan Roundup's searches badly).
+    /// `None`: no such index; reads go through Roundup's `nodeid` index.
+    fn multilink_owner_expr(&self) -> Option<&'static str> {
+        None
+    }
+
     /// `create index` that does nothing when the index exists.
     fn create_index_if_missing(&self, name: &str, table: &str, columns: &str) -> String {
         format!("create index if not exists {name} on {table}({columns})")

@@ -75,6 +75,12 @@ impl Dialect for SqliteDialect {
         Some(self)
     }
 
+    /// `nodeid+0`: SQLite matches an expression index only to the same
+    /// expression, so Roundup's `nodeid = ?` keeps its own index.
+    fn multilink_owner_expr(&self) -> Option<&'static str> {
+        Some("nodeid+0")
+    }
+
     /// A JSON array read back by `json_each` (built into SQLite).
     fn id_list_param(&self, ids: &[i64], placeholder: &str) -> Option<(SqlValue, String)> {
         let mut json = String::with_capacity(ids.len() * 7 + 2);

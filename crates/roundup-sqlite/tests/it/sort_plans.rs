@@ -376,3 +376,29 @@ fn a_multilinks_owners_are_read_from_an_index_alone() {
         "{all}"
     );
 }
+
+#[test]
+fn an_items_links_are_read_from_an_index_alone_and_roundups_lookups_keep_theirs() {
+    let (_dir, conn, _schema) = setup();
+    // the statements get_nodes (an index page's rows) and load_links (one
+    // item) run for a stored multilink
+    let batch = "select nodeid, linkid from issue_nosy where nodeid+0 in (SELECT value FROM json_each(?1)) order by nodeid+0, linkid";
+    let all = plan(&conn, batch, &[SqlValue::Text("[1,2,3]".into())]).join(" | ");
+    assert!(
+        all.contains("COVERING INDEX rr_issue_nosy_rows_idx"),
+        "{all}"
+    );
+    assert!(!all.contains("TEMP B-TREE"), "no sort step: {all}");
+    let one = "select linkid from issue_nosy where nodeid+0=?1";
+    let all = plan(&conn, one, &[SqlValue::Int(2)]).join(" | ");
+    assert!(
+        all.contains("COVERING INDEX rr_issue_nosy_rows_idx"),
+        "{all}"
+    );
+    // Roundup 2.6's own look-up by owner keeps Roundup's index: the
+    // planner cannot use ours for `nodeid = ?`
+    let roundups = "select linkid from issue_nosy where nodeid=?1";
+    let all = plan(&conn, roundups, &[SqlValue::Int(2)]).join(" | ");
+    assert!(all.contains("INDEX issue_nosy_n_idx"), "{all}");
+    assert!(!all.contains("rr_"), "{all}");
+}
