@@ -75,3 +75,41 @@ async fn random_pages_keep_the_caches_within_their_budgets() {
     );
     s.stop().await;
 }
+
+/// The file-backed part of this process's resident set, in kB.
+fn rss_file_kb() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("RssFile:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("RssFile in /proc/self/status")
+}
+
+/// After start-up the server gives the pages of its executable back to
+/// the system (`page_out_startup_code`, which the serving process's
+/// trimmer calls once): this test binary's own resident code shrinks,
+/// and running on afterwards reads back only what is used.
+#[test]
+fn startup_code_is_paged_out() {
+    // touch plenty of this binary's code and read-only data first
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("t");
+    roundup_tracker::install(&home, "classic", "sqlite", &[]).unwrap();
+    let t = roundup_tracker::Tracker::open(&home).unwrap();
+    t.initialise("admin", "admin@example.com").unwrap();
+    let before = rss_file_kb();
+    let advised = roundup_web::server::page_out_startup_code();
+    let after = rss_file_kb();
+    assert!(
+        advised > 1 << 20,
+        "the executable's mappings were advised: {advised} bytes"
+    );
+    assert!(
+        after + 1024 < before,
+        "resident file-backed memory went from {before} kB to {after} kB"
+    );
+    // and the code still runs (its pages come back from the file)
+    let db = t.open_db("1").unwrap();
+    assert_eq!(db.count("user").unwrap(), 2);
+}
