@@ -2,7 +2,7 @@
 //! transactions and savepoints, failed statements, filters, computed
 //! multilinks, bulk loads.
 
-use roundup_core::schema::{Property, Schema};
+use roundup_core::schema::Schema;
 use roundup_core::storage::{Changes, JournalEntry, MultilinkChange, Storage};
 use roundup_core::{StorageKind, Value};
 
@@ -195,17 +195,7 @@ pub fn savepoints_undo_partial_work_and_keep_ids(f: &dyn BackendFactory) {
 pub fn computed_reverse_multilinks_are_loaded_and_searchable(f: &dyn BackendFactory) {
     let fresh = f.fresh();
     let mut st = open(&fresh);
-    let mut schema = test_schema();
-    {
-        let issue = schema.class_mut("issue").unwrap();
-        let mut nosy = Property::multilink("user").no_journal();
-        nosy.rev_multilink = Some("nosy_issues".into());
-        issue.props.insert("nosy".into(), nosy);
-        let mut asg = Property::link("user");
-        asg.rev_multilink = Some("assigned".into());
-        issue.props.insert("assignedto".into(), asg);
-    }
-    schema.finish().unwrap();
+    let schema = schema_with_reverse_multilinks();
     assert!(st.sync_schema(&schema).unwrap());
     add_basics(st.as_mut(), &schema);
     let issue = schema.class("issue").unwrap();
@@ -248,17 +238,7 @@ pub fn computed_reverse_multilinks_are_loaded_and_searchable(f: &dyn BackendFact
 pub fn the_change_log_covers_every_commit(f: &dyn BackendFactory) {
     let fresh = f.fresh();
     let mut st = open(&fresh);
-    let mut schema = test_schema();
-    {
-        let issue = schema.class_mut("issue").unwrap();
-        let mut nosy = Property::multilink("user").no_journal();
-        nosy.rev_multilink = Some("nosy_issues".into());
-        issue.props.insert("nosy".into(), nosy);
-        let mut asg = Property::link("user");
-        asg.rev_multilink = Some("assigned".into());
-        issue.props.insert("assignedto".into(), asg);
-    }
-    schema.finish().unwrap();
+    let schema = schema_with_reverse_multilinks();
     assert!(st.sync_schema(&schema).unwrap());
     add_basics(st.as_mut(), &schema);
     let issue = schema.class("issue").unwrap();

@@ -156,3 +156,21 @@ pub fn pw(stored: &str) -> Option<Value> {
 pub fn no_ml_changes() -> HashMap<String, roundup_core::storage::MultilinkChange> {
     HashMap::new()
 }
+
+/// [`test_schema`] with computed reverse multilinks on user: `nosy_issues`
+/// (from issue.nosy, a Multilink) and `assigned` (from issue.assignedto,
+/// a Link).
+pub fn schema_with_reverse_multilinks() -> Schema {
+    let mut schema = test_schema();
+    {
+        let issue = schema.class_mut("issue").expect("issue class");
+        let mut nosy = Property::multilink("user").no_journal();
+        nosy.rev_multilink = Some("nosy_issues".into());
+        issue.props.insert("nosy".into(), nosy);
+        let mut asg = Property::link("user");
+        asg.rev_multilink = Some("assigned".into());
+        issue.props.insert("assignedto".into(), asg);
+    }
+    schema.finish().expect("schema with reverse multilinks");
+    schema
+}

@@ -864,17 +864,7 @@ fn bulk_indexing_matches_single_writes_and_keeps_write_ahead_logging() {
 fn computed_reverse_multilinks_have_no_table() {
     let dir = tempfile::tempdir().unwrap();
     let mut st = open(dir.path());
-    let mut schema = test_schema();
-    {
-        let issue = schema.class_mut("issue").unwrap();
-        let mut nosy = Property::multilink("user").no_journal();
-        nosy.rev_multilink = Some("nosy_issues".into());
-        issue.props.insert("nosy".into(), nosy);
-        let mut asg = Property::link("user");
-        asg.rev_multilink = Some("assigned".into());
-        issue.props.insert("assignedto".into(), asg);
-    }
-    schema.finish().unwrap();
+    let schema = schema_with_reverse_multilinks();
     assert!(st.sync_schema(&schema).unwrap());
     st.commit().unwrap();
     assert!(raw_strings(

@@ -452,14 +452,11 @@ fn a_commit_drops_only_the_items_it_changed() {
     raw.execute("update _issue set _title = 'uno' where id = 1", [])
         .unwrap();
     drop(tracker.open_db("1").unwrap());
-    let triggers: i64 = raw
-        .query_row(
-            "select count(*) from sqlite_master where type = 'trigger' and tbl_name = '_issue'",
-            [],
-            |r| r.get(0),
-        )
-        .unwrap();
-    assert_eq!(triggers, 3, "insert, update and delete triggers are back");
+    assert_eq!(
+        issue_triggers(&raw),
+        3,
+        "insert, update and delete triggers are back"
+    );
     let before = cache.stats();
     a.refresh_shared_cache().unwrap();
     assert_eq!(cache.stats().invalidations, before.invalidations + 1);
@@ -526,18 +523,21 @@ fn roundup_26_writes_are_logged_and_its_table_rebuild_starts_the_cache_over() {
     assert!(text.contains("extra=String()"));
     std::fs::write(&schema, text).unwrap();
     r.admin(&["-i", h, "set", "issue1", "title=after the rebuild"]);
-    let triggers: i64 = rusqlite::Connection::open(home.join("db/db"))
-        .unwrap()
-        .query_row(
-            "select count(*) from sqlite_master where type = 'trigger' and tbl_name = '_issue'",
-            [],
-            |row| row.get(0),
-        )
-        .unwrap();
-    assert_eq!(triggers, 0, "Roundup 2.6 rebuilt the table");
+    let raw = rusqlite::Connection::open(home.join("db/db")).unwrap();
+    assert_eq!(issue_triggers(&raw), 0, "Roundup 2.6 rebuilt the table");
     let before = cache.stats();
     a.refresh_shared_cache().unwrap();
     assert_eq!(cache.stats().invalidations, before.invalidations + 1);
     assert_eq!(title(&a, "1"), "after the rebuild");
     a.rollback().unwrap();
+}
+
+/// How many triggers the issue table has.
+fn issue_triggers(raw: &rusqlite::Connection) -> i64 {
+    raw.query_row(
+        "select count(*) from sqlite_master where type = 'trigger' and tbl_name = '_issue'",
+        [],
+        |r| r.get(0),
+    )
+    .unwrap()
 }

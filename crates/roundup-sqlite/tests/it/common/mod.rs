@@ -2,7 +2,8 @@
 //! schema and value shorthand, plus raw access to the file.
 
 pub use roundup_backend_tests::support::{
-    auto, class, date, interval, link, ml, no_ml_changes, pw, s, test_schema, vals,
+    auto, class, date, interval, link, ml, no_ml_changes, pw, s, schema_with_reverse_multilinks,
+    test_schema, vals,
 };
 
 use std::path::Path;
