@@ -679,8 +679,10 @@ fn start_trimmer() {
 }
 
 /// Ticks of the trimmer (seconds of serving) after which the start-up
-/// code is paged out (see [`page_out_startup_code`]).
-const STARTUP_CODE_AFTER: u32 = 5;
+/// code is paged out (see [`page_out_startup_code`]): the trackers are
+/// open by then (they open before serving starts), and at five seconds
+/// the first requests of a busy start had the resident set at its peak.
+const STARTUP_CODE_AFTER: u32 = 1;
 
 /// Let the system take back the pages of our own executable that only
 /// start-up used. Opening a tracker runs code that serving never runs
