@@ -18,7 +18,7 @@
 #
 # During the mix a separate process (our roundup-admin, one `set` per
 # commit, run as the server's user) changes a random issue's title, so every
-# commit empties the servers' caches, as real traffic does.
+# commit invalidates what the servers cached, as real traffic does.
 #
 # Needs /opt/rvenv (Roundup 2.6), user rt, wrk, and our binaries in
 # $BENCH_BIN (default target/profiling: cargo build --profile profiling
