@@ -27,7 +27,7 @@
 //! ([`crate::sql::ChangeLogSql`], from [`crate::sql::Dialect::change_log`]).
 //! An engine without them answers "everything" after every commit.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use roundup_core::schema::Schema;
 
@@ -111,43 +111,49 @@ pub fn triggers(schema: &Schema, engine: &dyn ChangeLogSql) -> BTreeMap<String, 
     for class in schema.classes.values() {
         let cn = class.name.as_str();
         let table = layout::class_table(cn);
-        // Statements recording the items that a change of this row
-        // changes through computed multilinks, for the row `row` (new/old).
-        // Only this row's own columns are named: a trigger that named
-        // another table would fail every write once that table is gone.
-        let followed = |row: &str, update: bool| -> Vec<String> {
-            let mut v = Vec::new();
-            for (pname, p) in &class.props {
-                if p.is_computed() {
-                    continue;
-                }
-                for t in followers.get(&(cn, pname.as_str())).into_iter().flatten() {
-                    if p.is_link() {
-                        v.push(log_if(t, &format!("{row}._{pname}")));
-                    } else if p.is_multilink() && update && row == "new" {
-                        // Retiring or restoring the row may change what
-                        // the targets' computed values list. The targets
-                        // are in the multilink table, which a trigger here
-                        // must not name (Roundup 2.6 drops that table when
-                        // the property goes, and a trigger naming it would
-                        // then fail every write): the whole class.
-                        v.push(format!(
-                            "insert into {TABLE} (class, nodeid) select '{t}', null where old.__retired__ is not new.__retired__"
-                        ));
-                    }
-                }
-            }
-            v
+        // Statements recording the items whose computed multilinks follow
+        // a Link of this row, as the row `row` (new/old) has it. Only this
+        // row's own columns are named: a trigger that named another table
+        // would fail every write once that table is gone.
+        let link_targets = |row: &str| -> Vec<String> {
+            class
+                .props
+                .iter()
+                .filter(|(_, p)| p.is_link() && !p.is_computed())
+                .flat_map(|(pname, _)| {
+                    followers
+                        .get(&(cn, pname.as_str()))
+                        .into_iter()
+                        .flatten()
+                        .map(move |t| log_if(t, &format!("{row}._{pname}")))
+                })
+                .collect()
         };
+        // Retiring or restoring the row may change what the computed
+        // values following its Multilinks list. Their targets are in the
+        // multilink table, which a trigger here must not name (Roundup 2.6
+        // drops that table when the property goes, and a trigger naming it
+        // would then fail every write): the whole class.
+        let retire_targets: Vec<String> = class
+            .multilink_props()
+            .into_iter()
+            .flat_map(|(pname, _)| followers.get(&(cn, pname)).into_iter().flatten())
+            .map(|t| {
+                format!(
+                    "insert into {TABLE} (class, nodeid) select '{t}', null where old.__retired__ is not new.__retired__"
+                )
+            })
+            .collect();
         let mut ins = vec![log(cn, "new.id")];
-        ins.extend(followed("new", false));
+        ins.extend(link_targets("new"));
         add(&table, "insert", ins);
         let mut upd = vec![log(cn, "new.id")];
-        upd.extend(followed("old", true));
-        upd.extend(followed("new", true));
+        upd.extend(link_targets("old"));
+        upd.extend(link_targets("new"));
+        upd.extend(retire_targets);
         add(&table, "update", upd);
         let mut del = vec![log(cn, "old.id")];
-        del.extend(followed("old", false));
+        del.extend(link_targets("old"));
         add(&table, "delete", del);
         for (pname, _) in class.multilink_props() {
             let mt = layout::multilink_table(cn, pname);
@@ -177,9 +183,9 @@ pub fn triggers(schema: &Schema, engine: &dyn ChangeLogSql) -> BTreeMap<String, 
     out
 }
 
-/// Whether every wanted trigger is among `existing` (names).
-pub fn complete<T>(wanted: &BTreeMap<String, T>, existing: &HashSet<String>) -> bool {
-    wanted.keys().all(|n| existing.contains(n))
+/// Whether every wanted trigger is among `existing` (by name).
+pub fn complete<T, U>(wanted: &BTreeMap<String, T>, existing: &HashMap<String, U>) -> bool {
+    wanted.keys().all(|n| existing.contains_key(n))
 }
 
 /// A hash of a trigger's text that stays the same from build to build

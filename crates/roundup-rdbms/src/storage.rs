@@ -1467,7 +1467,7 @@ impl<C: Connection> RdbmsStorage<C> {
         self.change_log_checked = None;
         let existing = self.change_trigger_names()?;
         if existing.len() == self.change_triggers.len()
-            && change_log::complete(&self.change_triggers, &existing.keys().cloned().collect())
+            && change_log::complete(&self.change_triggers, &existing)
         {
             return Ok(false);
         }
@@ -1550,35 +1550,32 @@ impl<C: Connection> RdbmsStorage<C> {
         if self.change_triggers.is_empty() {
             return Ok(false);
         }
-        let version = match self
-            .rows(engine.schema_version(), &[])?
-            .first()
-            .and_then(|r| r.first())
-        {
-            Some(SqlValue::Int(v)) => *v,
-            _ => return Ok(false),
+        let Some(version) = self.first_int(engine.schema_version(), &[])? else {
+            return Ok(false);
         };
         if let Some((at, complete)) = self.change_log_checked {
             if at == version {
                 return Ok(complete);
             }
         }
-        let existing = self.change_trigger_names()?.into_keys().collect();
-        let complete = change_log::complete(&self.change_triggers, &existing);
+        let complete = change_log::complete(&self.change_triggers, &self.change_trigger_names()?);
         self.change_log_checked = Some((version, complete));
         Ok(complete)
     }
 
     /// The change log's last position (0 when it is empty).
     fn change_log_end(&self) -> Result<i64> {
+        Ok(self
+            .first_int(&format!("select max(seq) from {}", change_log::TABLE), &[])?
+            .unwrap_or(0))
+    }
+
+    /// The first column of the first row of `sql`, when that is an integer.
+    fn first_int(&self, sql: &str, params: &[SqlValue]) -> Result<Option<i64>> {
         Ok(
-            match self
-                .rows(&format!("select max(seq) from {}", change_log::TABLE), &[])?
-                .first()
-                .and_then(|r| r.first())
-            {
-                Some(SqlValue::Int(n)) => *n,
-                _ => 0,
+            match self.rows(sql, params)?.first().and_then(|r| r.first()) {
+                Some(SqlValue::Int(n)) => Some(*n),
+                _ => None,
             },
         )
     }
@@ -2625,11 +2622,12 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
             Some(SqlValue::Int(n)) => Some(*n),
             _ => None,
         };
-        let anchored = match rows.first().and_then(seq) {
+        let first = rows.first().and_then(seq);
+        let anchored = if after == 0 {
             // an empty log at the last look: its first row will be 1
-            _ if after == 0 => rows.first().and_then(seq).is_none_or(|n| n <= 1),
-            Some(first) => first == after,
-            None => false,
+            first.is_none_or(|n| n <= 1)
+        } else {
+            first == Some(after)
         };
         if !anchored || rows.len() > change_log::MAX_ITEMS + 1 {
             return everything(Some(self.change_log_end()?));
@@ -2659,11 +2657,9 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         let recipients = envelope.recipients.join("\n");
         self.write(|s| {
             s.exec(OUTBOX_TABLE, &[])?;
-            let next = s.rows("select max(id) from __outbox", &[])?;
-            let id = match next.first().and_then(|r| r.first()) {
-                Some(SqlValue::Int(n)) => n + 1,
-                _ => 1,
-            };
+            let id = s
+                .first_int("select max(id) from __outbox", &[])?
+                .map_or(1, |n| n + 1);
             s.exec(
                 "insert into __outbox (id, queued, sender, recipients, message, attempts, next_try, last_error) \
                  values (?1, ?2, ?3, ?4, ?5, 0, ?6, NULL)",
