@@ -739,39 +739,39 @@ pub fn page_out_startup_code() -> usize {
 /// /proc/self/smaps) of file `exe` that is not writable and has no
 /// anonymous (copied-on-write) page.
 fn clean_file_mappings(smaps: &str, exe: &std::path::Path) -> Vec<(usize, usize)> {
-    let mut out = Vec::new();
-    // the mapping being read: its range, if it is a candidate so far
-    let mut current: Option<(usize, usize)> = None;
-    let mut anonymous_seen = false;
-    let finish = |cur: Option<(usize, usize)>, anon: bool, out: &mut Vec<(usize, usize)>| {
-        if let (Some(r), false) = (cur, anon) {
-            out.push(r);
-        }
-    };
+    // every mapping in order: its range, whether it is a read-only
+    // mapping of `exe`, whether it holds anonymous pages
+    let mut maps: Vec<((usize, usize), bool, bool)> = Vec::new();
     for line in smaps.lines() {
         let mut f = line.split_whitespace();
         let Some(first) = f.next() else { continue };
-        if let Some((a, b)) = first.split_once('-').filter(|_| !first.ends_with(':')) {
-            // a mapping's header: address perms offset dev inode path
-            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16))
-            else {
-                finish(current.take(), anonymous_seen, &mut out);
-                continue;
-            };
-            finish(current.take(), anonymous_seen, &mut out);
-            anonymous_seen = false;
-            let perms = f.next().unwrap_or("");
-            let path = f.nth(3).map(std::path::Path::new);
-            if path == Some(exe) && !perms.contains('w') && b > a {
-                current = Some((a, b));
+        if first == "Anonymous:" {
+            // "Anonymous:  N kB", of the mapping last opened
+            if let Some(m) = maps.last_mut() {
+                m.2 |= f.next() != Some("0");
             }
-        } else if first == "Anonymous:" {
-            // "Anonymous:  N kB"
-            anonymous_seen |= f.next().is_none_or(|n| n != "0");
+            continue;
         }
+        if first.ends_with(':') {
+            continue;
+        }
+        // a mapping's header: address perms offset dev inode path
+        let Some((a, b)) = first.split_once('-') else {
+            continue;
+        };
+        let range = (
+            usize::from_str_radix(a, 16).unwrap_or(0),
+            usize::from_str_radix(b, 16).unwrap_or(0),
+        );
+        let perms = f.next().unwrap_or("");
+        let path = f.nth(3).map(std::path::Path::new);
+        let candidate = path == Some(exe) && !perms.contains('w') && range.1 > range.0;
+        maps.push((range, candidate, false));
     }
-    finish(current.take(), anonymous_seen, &mut out);
-    out
+    maps.into_iter()
+        .filter(|&(_, candidate, anonymous)| candidate && !anonymous)
+        .map(|(range, ..)| range)
+        .collect()
 }
 
 /// Resolves on SIGTERM or SIGINT.
