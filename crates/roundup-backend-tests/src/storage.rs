@@ -192,12 +192,19 @@ pub fn savepoints_undo_partial_work_and_keep_ids(f: &dyn BackendFactory) {
     assert!(st.savepoint("bad name; drop table x").is_err());
 }
 
-pub fn computed_reverse_multilinks_are_loaded_and_searchable(f: &dyn BackendFactory) {
+/// A fresh database laid out for [`schema_with_reverse_multilinks`], with
+/// the basics of [`add_basics`] written (not committed).
+fn with_reverse_multilinks(f: &dyn BackendFactory) -> (crate::Fresh, Box<dyn Storage>, Schema) {
     let fresh = f.fresh();
     let mut st = open(&fresh);
     let schema = schema_with_reverse_multilinks();
     assert!(st.sync_schema(&schema).unwrap());
     add_basics(st.as_mut(), &schema);
+    (fresh, st, schema)
+}
+
+pub fn computed_reverse_multilinks_are_loaded_and_searchable(f: &dyn BackendFactory) {
+    let (_fresh, mut st, schema) = with_reverse_multilinks(f);
     let issue = schema.class("issue").unwrap();
     for (id, nosy, asg) in [
         ("1", vec!["3"], "3"),
@@ -236,11 +243,7 @@ pub fn computed_reverse_multilinks_are_loaded_and_searchable(f: &dyn BackendFact
 /// items on both sides of the change. A first look never claims to know
 /// what it missed.
 pub fn the_change_log_covers_every_commit(f: &dyn BackendFactory) {
-    let fresh = f.fresh();
-    let mut st = open(&fresh);
-    let schema = schema_with_reverse_multilinks();
-    assert!(st.sync_schema(&schema).unwrap());
-    add_basics(st.as_mut(), &schema);
+    let (fresh, mut st, schema) = with_reverse_multilinks(f);
     let issue = schema.class("issue").unwrap();
     for id in ["1", "2"] {
         let mut v = vals(auto("1", "20240101000000.000"));
