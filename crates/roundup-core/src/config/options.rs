@@ -121,13 +121,6 @@ impl OptionDef {
             )
         }
     }
-
-    /// Whether `name` (any letter case) is this option's canonical name or
-    /// one of its aliases.
-    pub fn answers_to(&self, name: &str) -> bool {
-        let upper = name.to_uppercase();
-        upper == self.canonical_name() || self.aliases.iter().any(|a| *a == upper)
-    }
 }
 
 /// A section of config.ini, in the order Roundup writes them.
@@ -1480,7 +1473,26 @@ pub fn find(section: &str, name: &str) -> Option<(usize, &'static OptionDef)> {
 /// The table entry answering to an upper-case Roundup name or alias
 /// (`RDBMS_BACKEND`, `DATABASE`, `MAILHOST`, ...).
 pub fn find_by_name(name: &str) -> Option<(usize, &'static OptionDef)> {
-    OPTIONS.iter().enumerate().find(|(_, d)| d.answers_to(name))
+    // Templates ask for options by name on every page: one table of every
+    // canonical name and alias, made on first use.
+    static BY_NAME: std::sync::LazyLock<std::collections::HashMap<String, usize>> =
+        std::sync::LazyLock::new(|| {
+            let mut map = std::collections::HashMap::new();
+            for (i, d) in OPTIONS.iter().enumerate() {
+                for n in std::iter::once(d.canonical_name())
+                    .chain(d.aliases.iter().map(|a| a.to_string()))
+                {
+                    // the first option answering to a name keeps it
+                    map.entry(n).or_insert(i);
+                }
+            }
+            map
+        });
+    let i = match BY_NAME.get(name) {
+        Some(i) => *i,
+        None => *BY_NAME.get(name.to_uppercase().as_str())?,
+    };
+    Some((i, &OPTIONS[i]))
 }
 
 /// A short note on the values an option kind accepts, written under the
