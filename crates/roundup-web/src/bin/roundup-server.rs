@@ -28,7 +28,8 @@ options:
  -l file         log requests to file instead of standard error
  -L              log through the server's log (same as -l here)
  -t mode         fork|thread|debug|none (default fork)
- -m max_children maximum concurrent request workers (default 40)
+ -m max_children maximum concurrent requests that change data (default 40;
+                 pages that only read are answered by one worker per CPU)
  -P              log the client address from X-Forwarded-For
  -N              log client host names (not supported: logs addresses)
  -i file         template for the tracker index page ({trackers} is

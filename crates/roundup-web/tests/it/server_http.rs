@@ -1,5 +1,5 @@
-//! Compression, static files, downloads, multi-tracker routing and
-//! header passthrough.
+//! Compression, static files, downloads, multi-tracker routing, header
+//! passthrough and which requests wait for which.
 
 use std::time::{Duration, SystemTime};
 
@@ -202,5 +202,98 @@ async fn several_trackers_and_remote_user() {
         .await
         .unwrap();
     assert!(r.text().await.unwrap().contains("name=\"__login_name\""));
+    s.stop().await;
+}
+
+/// Pages are read on the server's own workers and changes made on threads
+/// of their own, so changes that are held up (here an auditor that waits,
+/// as one talking to a slow mail server does) hold up no one reading, even
+/// when there are more of them than workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readers_are_answered_while_changes_wait() {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let home = dir.path().join("t");
+    make_tracker(&home, "t", port, &[]);
+    let held = dir.path().join("held");
+    std::fs::create_dir(&held).unwrap();
+    std::fs::write(
+        home.join("detectors").join("slow.py"),
+        format!(
+            "import time\n\
+             def hold(db, cl, nodeid, newvalues):\n\
+             \x20   title = newvalues.get('title', '')\n\
+             \x20   open('{}/' + title, 'w').close()\n\
+             \x20   time.sleep(4)\n\n\
+             def init(db):\n\
+             \x20   db.issue.audit('create', hold)\n",
+            held.display()
+        ),
+    )
+    .unwrap();
+    let s = serve_homes(
+        dir,
+        listener,
+        vec![("t".into(), home)],
+        ServerSettings::default(),
+    );
+    let pages = [
+        "/t/issue?@columns=title",
+        "/t/",
+        "/t/issue?@template=search",
+    ];
+    // the first request of a page compiles its templates
+    for path in pages {
+        get(&s, path, None).await;
+    }
+    let changes: Vec<_> = (0..3)
+        .map(|i| {
+            let req = http()
+                .post(s.url("/t/rest/data/issue"))
+                .basic_auth("admin", Some("admin"))
+                .header("content-type", "application/json")
+                .header("x-requested-with", "rest")
+                .header("origin", s.base().trim_end_matches("/t/").to_string())
+                .header("referer", s.base())
+                .body(format!(r#"{{"title": "held{i}"}}"#));
+            tokio::spawn(async move { req.send().await.unwrap().status() })
+        })
+        .collect();
+    // wait until a change is inside its auditor (the others queue behind
+    // its write)
+    let start = std::time::Instant::now();
+    while std::fs::read_dir(&held).unwrap().count() == 0 {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "the changes never reached the auditor"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for path in pages {
+        let r = get(&s, path, None).await;
+        assert_eq!(r.status(), 200, "{path}");
+        assert!(
+            changes.iter().all(|c| !c.is_finished()),
+            "{path} was answered only once a change was done"
+        );
+    }
+    for c in changes {
+        assert_eq!(c.await.unwrap(), 201);
+    }
+    let db = s.tracker().open_db("1").unwrap();
+    let mut titles: Vec<String> = db
+        .list("issue")
+        .unwrap()
+        .iter()
+        .map(|id| match db.get("issue", id, "title").unwrap() {
+            Some(roundup_core::Value::String(t)) => t,
+            other => panic!("issue{id} title {other:?}"),
+        })
+        .collect();
+    titles.sort();
+    assert_eq!(titles, ["held0", "held1", "held2"]);
+    drop(db);
     s.stop().await;
 }
