@@ -1590,6 +1590,53 @@ impl<C: Connection> RdbmsStorage<C> {
         }
     }
 
+    /// An item's stored multilinks, every property's in one statement (an
+    /// item page would otherwise cost one per property): each property
+    /// with its ids in id order.
+    fn stored_links<'c>(
+        &self,
+        class: &'c ClassDef,
+        nid: i64,
+    ) -> Result<Vec<(&'c str, Vec<String>)>> {
+        let mut out: Vec<(&str, Vec<String>)> = class
+            .props
+            .iter()
+            .filter(|(_, p)| p.is_multilink() && !p.is_computed())
+            .map(|(name, _)| (name.as_str(), Vec::new()))
+            .collect();
+        if out.is_empty() {
+            return Ok(out);
+        }
+        let owner = self.owner_expr();
+        let sql = out
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                format!(
+                    "select {i}, linkid from {} where {owner}=?1",
+                    layout::multilink_table(&class.name, name)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" union all ");
+        for row in self.rows(&sql, &[SqlValue::Int(nid)])? {
+            let (Some(SqlValue::Int(i)), Some(link)) = (row.first(), row.get(1)) else {
+                continue;
+            };
+            if let (Some(slot), Some(id)) = (
+                usize::try_from(*i).ok().and_then(|i| out.get_mut(i)),
+                layout::id_from_sql(link),
+            ) {
+                slot.1.push(id);
+            }
+        }
+        for (_, ids) in &mut out {
+            sort_ids(ids);
+            ids.dedup();
+        }
+        Ok(out)
+    }
+
     fn load_links(&self, class: &ClassDef, prop: &str, nid: i64) -> Result<Vec<String>> {
         let p = class.require_prop(prop)?;
         let arg = [SqlValue::Int(nid)];
@@ -2024,8 +2071,11 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
             return Ok(None);
         };
         let (mut values, retired) = decode_node_row(&self.d, class, &cols, row, id)?;
+        for (name, ids) in self.stored_links(class, nid)? {
+            values.insert(name.to_string(), Some(Value::Multilink(ids)));
+        }
         for (name, prop) in &class.props {
-            if prop.is_multilink() {
+            if prop.is_multilink() && prop.is_computed() {
                 let ids = self.load_links(class, name, nid)?;
                 values.insert(name.clone(), Some(Value::Multilink(ids)));
             }

@@ -554,7 +554,15 @@ impl<'a> Client<'a> {
                     return Err(Flow::NotFound(format!("{cn}/{id}")));
                 }
                 let too_big = id.parse::<u64>().map(|n| n > 1 << 31).unwrap_or(true);
-                if too_big || !self.db.has_node(cn, &id)? {
+                // Loaded rather than only looked for: the page (or the
+                // action) reads it next, from the request's cache.
+                let found = !too_big
+                    && match self.db.get_node(cn, &id) {
+                        Ok(_) => true,
+                        Err(Error::NoSuchNode { .. }) => false,
+                        Err(e) => return Err(e.into()),
+                    };
+                if !found {
                     return Err(Flow::NotFound(format!("{cn}/{id}")));
                 }
                 self.itemid = Some(id);
