@@ -41,9 +41,9 @@ impl Incoming {
 
     /// Whether this request only reads: a GET or HEAD that names no
     /// `@action` (CSV export, logout and the rest run as actions). Such a
-    /// request commits nothing, sends no mail and waits on no lock, so a
-    /// server may answer it on the thread that read it instead of handing
-    /// it to a thread of its own.
+    /// request changes no tracker data and sends no mail (at most it
+    /// touches the user's session), so a server may answer it on the
+    /// thread that read it instead of handing it to a thread of its own.
     pub fn only_reads(&self) -> bool {
         matches!(self.method.as_str(), "GET" | "HEAD")
             && !self.form.iter().any(|(k, _)| k == "@action")
