@@ -158,6 +158,22 @@ impl KeyStore for SqliteKeyStore {
     fn touch(&mut self, key: &str) -> Result<()> {
         let n = self.kind.name();
         let t = now();
+        // Every logged-in page view touches its session; a time less than
+        // a minute old is kept, as Roundup does. Looked at first, so that
+        // those views only read: an UPDATE takes the file's write lock
+        // even when it changes nothing, and waits for whoever holds it.
+        let recent = self
+            .conn
+            .query_row(
+                &format!("SELECT 1 FROM {n}s WHERE {n}_key=?1 AND {n}_time >= ?2"),
+                params![key, t - 60.0],
+                |_| Ok(()),
+            )
+            .optional()
+            .map_err(|e| sql_err(&self.path, "reading a record's time", e))?;
+        if recent.is_some() {
+            return Ok(());
+        }
         self.conn
             .execute(
                 &format!("UPDATE {n}s SET {n}_time=?1 WHERE {n}_key=?2 AND {n}_time < ?3"),

@@ -1,5 +1,6 @@
 //! Several connections of one process writing the same SQLite file: the
-//! in-process write queue and shared log flushes (`local_writers`).
+//! in-process write queue and shared log flushes (`local_writers`); the
+//! session store's page-view touch, which should not need to write.
 
 use std::time::{Duration, Instant};
 
@@ -102,4 +103,51 @@ fn waiting_for_ones_own_other_connection_ends_with_a_busy_error() {
     first.commit().unwrap();
     assert_eq!(second.new_id("status").unwrap(), 2);
     second.commit().unwrap();
+}
+
+/// A page view touches its session; within a minute of the last touch
+/// that is only a read, so it goes on while another process holds the
+/// session file's write lock. An older time is still brought up to date,
+/// which does wait for the lock.
+#[test]
+fn a_recent_session_is_touched_without_waiting_for_the_write_lock() {
+    use roundup_core::pyrepr::PyValue;
+    use roundup_core::sessions::{KeyStore, Record, StoreKind};
+    let dir = tempfile::tempdir().unwrap();
+    let timeout = Duration::from_millis(200);
+    let mut store =
+        roundup_sqlite::SqliteKeyStore::open(dir.path(), StoreKind::Sessions, timeout).unwrap();
+    let mut rec = Record::new();
+    rec.insert("user".into(), PyValue::Str("demo".into()));
+    store.set("fresh", rec.clone(), None).unwrap();
+    store.set("stale", rec, None).unwrap();
+    store.commit().unwrap();
+    let other = rusqlite::Connection::open(dir.path().join("db-session")).unwrap();
+    other
+        .execute(
+            "UPDATE sessions SET session_time = session_time - 3600 WHERE session_key = 'stale'",
+            [],
+        )
+        .unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let start = Instant::now();
+    store.touch("fresh").unwrap();
+    assert!(start.elapsed() < timeout, "{:?}", start.elapsed());
+    assert!(
+        store.touch("stale").is_err(),
+        "an old time is written, and that waits for the lock"
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+    store.touch("stale").unwrap();
+    let age: f64 = other
+        .query_row(
+            "SELECT strftime('%s','now') - session_time FROM sessions WHERE session_key = 'stale'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert!(
+        age.abs() < 60.0,
+        "the old time was brought up to date: {age}"
+    );
 }
