@@ -19,7 +19,7 @@ use roundup_core::date::Date;
 use roundup_core::filter::Query;
 use roundup_core::mail::{Envelope, OutboxEntry};
 use roundup_core::pyrepr;
-use roundup_core::schema::{ClassDef, PropType, Schema};
+use roundup_core::schema::{ClassDef, ComputedFrom, PropType, Schema};
 use roundup_core::storage::{
     Changes, JournalEntry, MultilinkChange, NodeValues, Storage, StoredNode, TextHit,
 };
@@ -1637,36 +1637,28 @@ impl<C: Connection> RdbmsStorage<C> {
         Ok(out)
     }
 
-    fn load_links(&self, class: &ClassDef, prop: &str, nid: i64) -> Result<Vec<String>> {
-        let p = class.require_prop(prop)?;
+    /// The ids a computed (reverse) multilink lists for item `nid`: the
+    /// active items whose `from` property links to it.
+    fn computed_links(&self, from: &ComputedFrom, nid: i64) -> Result<Vec<String>> {
         let arg = [SqlValue::Int(nid)];
-        let mut ids = match &p.computed {
-            None => self.ids(
+        let mut ids = if from.multilink {
+            let t = layout::multilink_table(&from.class, &from.prop);
+            let ft = layout::class_table(&from.class);
+            self.ids(
                 &format!(
-                    "select linkid from {} where {}=?1",
-                    layout::multilink_table(&class.name, prop),
-                    self.owner_expr()
+                    "select {t}.nodeid from {t}, {ft} where {t}.linkid=?1 and {ft}.id={t}.nodeid and {ft}.__retired__=0"
                 ),
                 &arg,
-            )?,
-            Some(from) if from.multilink => {
-                let t = layout::multilink_table(&from.class, &from.prop);
-                let ft = layout::class_table(&from.class);
-                self.ids(
-                    &format!(
-                        "select {t}.nodeid from {t}, {ft} where {t}.linkid=?1 and {ft}.id={t}.nodeid and {ft}.__retired__=0"
-                    ),
-                    &arg,
-                )?
-            }
-            Some(from) => self.ids(
+            )?
+        } else {
+            self.ids(
                 &format!(
                     "select id from {} where _{}=?1 and __retired__=0",
                     layout::class_table(&from.class),
                     from.prop
                 ),
                 &arg,
-            )?,
+            )?
         };
         sort_ids(&mut ids);
         ids.dedup();
@@ -2075,8 +2067,8 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
             values.insert(name.to_string(), Some(Value::Multilink(ids)));
         }
         for (name, prop) in &class.props {
-            if prop.is_multilink() && prop.is_computed() {
-                let ids = self.load_links(class, name, nid)?;
+            if let Some(from) = prop.computed.as_ref().filter(|_| prop.is_multilink()) {
+                let ids = self.computed_links(from, nid)?;
                 values.insert(name.clone(), Some(Value::Multilink(ids)));
             }
         }
@@ -2116,9 +2108,9 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
                 if !prop.is_multilink() {
                     continue;
                 }
-                if prop.is_computed() {
+                if let Some(from) = &prop.computed {
                     for n in chunk {
-                        let links = self.load_links(class, name, *n)?;
+                        let links = self.computed_links(from, *n)?;
                         if let Some(node) = out.get_mut(&n.to_string()) {
                             node.values
                                 .insert(name.clone(), Some(Value::Multilink(links)));
