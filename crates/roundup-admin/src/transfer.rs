@@ -862,10 +862,9 @@ impl ExportReader<'_> {
             let id_value = pyrepr::eval_import(row.get(id_col).unwrap_or_default())
                 .map_err(|e| bad(line, format!("column id: {e}")))?;
             let id = id_of(id_value).map_err(|e| bad(line, format!("column id: {e}")))?;
-            let mut values: NodeValues = self
-                .spare
-                .pop()
-                .unwrap_or_else(|| NodeValues::with_capacity(columns.len()));
+            let mut values: NodeValues = self.spare.pop().unwrap_or_else(|| {
+                NodeValues::with_capacity_and_hasher(columns.len(), Default::default())
+            });
             let mut set = |name: &String, value: Option<Value>| match values.get_mut(name) {
                 Some(slot) => *slot = value,
                 None => {

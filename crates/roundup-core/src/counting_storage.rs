@@ -126,6 +126,15 @@ impl Storage for CountingStorage {
         self.calls.hit("get_nodes");
         self.inner.get_nodes(class, ids)
     }
+    fn get_node_columns(
+        &mut self,
+        class: &ClassDef,
+        ids: &[String],
+        props: &[&str],
+    ) -> Result<HashMap<String, StoredNode>> {
+        self.calls.hit("get_node_columns");
+        self.inner.get_node_columns(class, ids, props)
+    }
     fn has_node(&mut self, class: &str, id: &str) -> Result<bool> {
         self.calls.hit("has_node");
         self.inner.has_node(class, id)

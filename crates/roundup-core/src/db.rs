@@ -9,7 +9,7 @@
 //! transaction exactly as it was before that operation began.
 
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1181,6 +1181,57 @@ impl Db {
         Ok(())
     }
 
+    /// For a list that shows only `props` of `ids`: the items neither
+    /// cache holds, read with only those columns (see
+    /// [`Storage::get_node_columns`]). They are not cached: the caller
+    /// keeps them for its page and reads whole items through
+    /// [`Db::get_node`] for anything else (the ids left out, which the
+    /// caches hold, are served whole from there).
+    pub fn read_columns(
+        &self,
+        class: &str,
+        ids: &[String],
+        props: &[&str],
+    ) -> Result<HashMap<String, StoredNode>> {
+        let cls = self.class(class)?;
+        let mut key = (class.to_string(), String::new());
+        let shared = self.shared_now();
+        let missing: Vec<String> = {
+            let cache = self.cache.borrow();
+            ids.iter()
+                .filter(|id| {
+                    key.1.clone_from(id);
+                    !cache.contains_key(&key)
+                })
+                .cloned()
+                .collect()
+        };
+        let missing = match shared {
+            Some((sc, gen)) if !missing.is_empty() => {
+                let found = sc.nodes(gen, class, &missing);
+                if found.is_empty() {
+                    missing
+                } else {
+                    let held: HashSet<String> = found.iter().map(|(id, _)| id.clone()).collect();
+                    for (id, node) in found {
+                        self.keep((class.to_string(), id), node);
+                    }
+                    missing
+                        .into_iter()
+                        .filter(|id| !held.contains(id))
+                        .collect()
+                }
+            }
+            _ => missing,
+        };
+        if missing.is_empty() {
+            return Ok(HashMap::new());
+        }
+        self.store
+            .borrow_mut()
+            .get_node_columns(cls, &missing, props)
+    }
+
     pub fn is_retired(&self, class: &str, id: &str) -> Result<bool> {
         Ok(self.get_node(class, id)?.retired)
     }
@@ -1649,7 +1700,7 @@ impl Db {
         let uid = self.getuid();
         let now = Date::now();
 
-        let mut row: NodeValues = HashMap::new();
+        let mut row: NodeValues = NodeValues::default();
         for (name, p) in &cls.props {
             if p.is_computed() || cls.is_file_content(name) {
                 continue;
@@ -1721,7 +1772,7 @@ impl Db {
         let node = self.load(cls, id)?;
         let oldvalues = self.full_values(cls, &node);
 
-        let mut changes: NodeValues = HashMap::new();
+        let mut changes: NodeValues = NodeValues::default();
         let mut ml_changes: HashMap<String, MultilinkChange> = HashMap::new();
         let mut journal: Vec<(PyValue, PyValue)> = Vec::new();
         let mut changed: Values = IndexMap::new();

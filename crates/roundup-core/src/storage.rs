@@ -18,7 +18,7 @@ use crate::value::Value;
 
 /// Values of one item keyed by property name. Absent keys are untouched
 /// (on update) or NULL (on insert). Multilinks hold their full id list.
-pub type NodeValues = HashMap<String, Option<Value>>;
+pub type NodeValues = crate::FastHashMap<String, Option<Value>>;
 
 /// An item as loaded from storage: every stored property (columns and
 /// multilinks, ids sorted numerically) plus the automatic ones
@@ -119,6 +119,20 @@ pub trait Storage: Send {
             }
         }
         Ok(out)
+    }
+    /// Load several items at once for a list that shows only `props`
+    /// (missing ids are left out): each item holds at least those of
+    /// `props` that are stored columns (not Multilinks, not computed, not
+    /// file content), and may hold nothing else. Such partial items never
+    /// go into a cache; the default loads whole items.
+    fn get_node_columns(
+        &mut self,
+        class: &ClassDef,
+        ids: &[String],
+        props: &[&str],
+    ) -> Result<HashMap<String, StoredNode>> {
+        let _ = props;
+        self.get_nodes(class, ids)
     }
     /// Whether the item exists (retired or not).
     fn has_node(&mut self, class: &str, id: &str) -> Result<bool>;

@@ -1281,6 +1281,14 @@ impl Storage for TextIndexedStorage {
     ) -> Result<HashMap<String, StoredNode>> {
         self.inner.get_nodes(class, ids)
     }
+    fn get_node_columns(
+        &mut self,
+        class: &ClassDef,
+        ids: &[String],
+        props: &[&str],
+    ) -> Result<HashMap<String, StoredNode>> {
+        self.inner.get_node_columns(class, ids, props)
+    }
     fn has_node(&mut self, class: &str, id: &str) -> Result<bool> {
         self.inner.has_node(class, id)
     }

@@ -66,6 +66,9 @@ pub(crate) struct RenderCtx<'a> {
     key_buf: RefCell<String>,
     /// Items read during the render, by class and id.
     nodes: RefCell<FastHashMap<String, FastHashMap<String, std::sync::Arc<StoredNode>>>>,
+    /// Items of a list read with only the columns it shows
+    /// ([`RenderCtx::prefetch_columns`]), by class and id.
+    partial: RefCell<FastHashMap<String, FastHashMap<String, StoredNode>>>,
     /// Set when the page refused the user (Roundup's templating raising
     /// `Unauthorised`): a page that then fails is answered as refused.
     pub unauthorised: RefCell<Option<String>>,
@@ -107,6 +110,7 @@ impl<'a> RenderCtx<'a> {
             checked: RefCell::new(FastHashMap::default()),
             key_buf: RefCell::new(String::new()),
             nodes: RefCell::new(FastHashMap::default()),
+            partial: RefCell::new(FastHashMap::default()),
             unauthorised: RefCell::new(None),
         })
     }
@@ -222,6 +226,49 @@ impl<'a> RenderCtx<'a> {
         if ids.is_empty() || self.db.prefetch(class, ids).is_err() {
             return;
         }
+        self.prefetch_targets(class, ids, props);
+    }
+
+    /// [`RenderCtx::prefetch`] for a list that shows only `props` of its
+    /// items (an index page's columns and groups): the items are read with
+    /// only those columns, no Multilink table, and kept for this render
+    /// alone. A property the list did not name is read from whole items
+    /// (all of the class's partial ones at once, see [`RenderCtx::value`]).
+    /// Whole items are read instead when a shown column is a Multilink or
+    /// computed, or when a check function decides who may view the class's
+    /// items (it may read any property).
+    pub fn prefetch_columns(&self, class: &str, ids: &[String], props: &[String]) {
+        if ids.is_empty() {
+            return;
+        }
+        let Ok(cls) = self.db.class(class) else {
+            return;
+        };
+        let columns_only = !self.has_checked("View", class)
+            && props.iter().all(|name| {
+                cls.prop(name)
+                    .is_none_or(|p| !p.is_multilink() && !p.is_computed())
+            });
+        if !columns_only {
+            return self.prefetch(class, ids, props);
+        }
+        let names: Vec<&str> = props.iter().map(String::as_str).collect();
+        let Ok(read) = self.db.read_columns(class, ids, &names) else {
+            return;
+        };
+        if !read.is_empty() {
+            self.partial
+                .borrow_mut()
+                .entry(class.to_string())
+                .or_default()
+                .extend(read);
+        }
+        self.prefetch_targets(class, ids, props);
+    }
+
+    /// Load, in one batch per target class, the items the Link and
+    /// Multilink properties among `props` of `ids` point at.
+    fn prefetch_targets(&self, class: &str, ids: &[String], props: &[String]) {
         let Ok(cls) = self.db.class(class) else {
             return;
         };
@@ -239,10 +286,7 @@ impl<'a> RenderCtx<'a> {
             return;
         }
         let mut targets: Vec<(&str, Vec<String>)> = Vec::new();
-        for id in ids {
-            let Ok(node) = self.db.get_node(class, id) else {
-                continue;
-            };
+        let mut collect = |values: &roundup_core::storage::NodeValues| {
             for &(name, target) in &links {
                 let i = match targets.iter().position(|(t, _)| *t == target) {
                     Some(i) => i,
@@ -252,10 +296,21 @@ impl<'a> RenderCtx<'a> {
                     }
                 };
                 let linked = &mut targets[i].1;
-                match node.values.get(name) {
+                match values.get(name) {
                     Some(Some(Value::Link(l))) => linked.push(l.clone()),
                     Some(Some(Value::Multilink(ls))) => linked.extend(ls.iter().cloned()),
                     _ => {}
+                }
+            }
+        };
+        {
+            let partial = self.partial.borrow();
+            let partial = partial.get(class);
+            for id in ids {
+                if let Some(n) = partial.and_then(|m| m.get(id)) {
+                    collect(&n.values);
+                } else if let Ok(node) = self.db.get_node(class, id) {
+                    collect(&node.values);
                 }
             }
         }
@@ -264,6 +319,23 @@ impl<'a> RenderCtx<'a> {
             linked.dedup();
             let _ = self.db.prefetch(target, &linked);
         }
+    }
+
+    /// The value of `prop` from an item [`RenderCtx::prefetch_columns`]
+    /// read, if it read that column. When it did not, the class's partial
+    /// items are all read whole, in one batch, and dropped here.
+    fn partial_value(&self, class: &str, id: &str, prop: &str) -> Option<Option<Value>> {
+        let mut partial = self.partial.borrow_mut();
+        let items = partial.get_mut(class)?;
+        let node = items.get(id)?;
+        if let Some(v) = node.values.get(prop) {
+            return Some(v.clone());
+        }
+        let ids: Vec<String> = items.keys().cloned().collect();
+        partial.remove(class);
+        drop(partial);
+        let _ = self.db.prefetch(class, &ids);
+        None
     }
 
     /// A property value of an item (`[]` for an empty multilink).
@@ -275,6 +347,11 @@ impl<'a> RenderCtx<'a> {
         let p = cls.require_prop(prop)?;
         if cls.is_file_content(prop) || p.is_computed() {
             return self.db.get(class, id, prop);
+        }
+        if p.ptype != PropType::Multilink {
+            if let Some(v) = self.partial_value(class, id, prop) {
+                return Ok(v);
+            }
         }
         let node = self.node(class, id)?;
         Ok(match node.values.get(prop).cloned().flatten() {

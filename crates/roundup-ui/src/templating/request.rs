@@ -524,7 +524,7 @@ impl BatchObj {
             .chain(ix.group.iter().map(|(_, g)| g))
             .cloned()
             .collect();
-        ctx.prefetch(&batch.class, &batch.ids, &shown);
+        ctx.prefetch_columns(&batch.class, &batch.ids, &shown);
         batch
     }
 

@@ -241,3 +241,80 @@ fn menus_and_lists_load_their_items_in_batches() {
     assert_eq!(issue_few, issue_many, "issue page");
     assert_eq!(users_few, users_many, "user index");
 }
+
+/// An index page reads its rows with only the columns it shows (no
+/// Multilink table), and a template that reads another property of a row
+/// still gets it, from whole items read in one more batch.
+#[test]
+fn index_rows_are_read_with_their_columns_only() {
+    let fx = Fixture::classic();
+    fill(&fx, 30);
+    {
+        let db = fx.db();
+        let kw = db
+            .create("keyword", vals(&[("name", s("printing"))]))
+            .unwrap();
+        for id in ["3", "17"] {
+            let mut v = vals(&[]);
+            v.insert("keyword".into(), Some(Value::Multilink(vec![kw.clone()])));
+            db.set("issue", id, v).unwrap();
+        }
+        db.commit().unwrap();
+    }
+    let tpl = fx.templates();
+    // The classic index: columns without a Multilink.
+    let (_, calls, html) = index_queries(&fx, &tpl, "admin", 50);
+    assert_eq!(count(&html, "<td class=\"title\">"), 30);
+    assert_eq!(calls.get("get_node_columns"), Some(&1), "{calls:?}");
+    // A Multilink column needs whole items.
+    let html = render(
+        &fx,
+        &tpl,
+        "admin",
+        "issue",
+        &[("@columns", "id,title,keyword"), ("@sort", "id")],
+    );
+    assert_eq!(count(&html, "printing"), 2, "keyword column");
+    // A row template that reads what the columns do not name.
+    std::fs::write(
+        fx.home().join("html").join("issue.rows.html"),
+        "{% for i in request.batch() %}[{{ i.id }}|{{ i.title }}|{{ i.priority }}|{{ i.keyword }}]{% endfor %}",
+    )
+    .unwrap();
+    let tpl = fx.templates();
+    let html = render(
+        &fx,
+        &tpl,
+        "admin",
+        "issue",
+        &[
+            ("@template", "rows"),
+            ("@columns", "title"),
+            ("@sort", "id"),
+            ("@pagesize", "50"),
+        ],
+    );
+    let db = fx.db();
+    let mut expected = String::new();
+    for id in 1..=30 {
+        let id = id.to_string();
+        let title = match db.get("issue", &id, "title").unwrap() {
+            Some(Value::String(t)) => t,
+            other => panic!("title {other:?}"),
+        };
+        let priority = match db.get("issue", &id, "priority").unwrap() {
+            Some(Value::Link(p)) => match db.get("priority", &p, "name").unwrap() {
+                Some(Value::String(n)) => n,
+                other => panic!("priority name {other:?}"),
+            },
+            other => panic!("priority {other:?}"),
+        };
+        let keyword = if id == "3" || id == "17" {
+            "printing"
+        } else {
+            ""
+        };
+        expected.push_str(&format!("[{id}|{title}|{priority}|{keyword}]"));
+    }
+    assert_eq!(html, expected);
+}
