@@ -43,7 +43,10 @@ async fn random_pages_keep_the_caches_within_their_budgets() {
     ];
     for i in 0..240usize {
         let path = match i % 3 {
-            0 => format!("/t/issue{}", 1 + (i * 7) % 120),
+            // 80 different issues: index rows are read with their
+            // columns only and never cached, so the items pages read
+            // whole are what fills the shared cache past its budget.
+            0 => format!("/t/issue{}", 1 + (i / 3 * 7) % 120),
             1 => format!(
                 "/t/issue?@columns=title,id,activity,status&@pagesize=10&@sort={}&@startwith={}",
                 sorts[i % sorts.len()],
