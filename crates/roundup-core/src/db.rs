@@ -9,7 +9,7 @@
 //! transaction exactly as it was before that operation began.
 
 use std::cell::{Cell, RefCell};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -1121,47 +1121,42 @@ impl Db {
         self.load(cls, id)
     }
 
+    /// Those of `ids` neither cache holds; the ones the shared cache
+    /// holds are kept in this connection's on the way.
+    fn uncached(&self, class: &str, ids: &[String]) -> Vec<String> {
+        // One key buffer for all the look-ups: no allocation per id.
+        let mut key = (class.to_string(), String::new());
+        let mut held = |cache: &ClockCache<(String, String), Arc<StoredNode>>, id: &String| {
+            key.1.clone_from(id);
+            cache.contains_key(&key)
+        };
+        let missing: Vec<String> = {
+            let cache = self.cache.borrow();
+            ids.iter().filter(|id| !held(&cache, id)).cloned().collect()
+        };
+        let Some((sc, gen)) = self.shared_now() else {
+            return missing;
+        };
+        if missing.is_empty() {
+            return missing;
+        }
+        let found = sc.nodes(gen, class, &missing);
+        if found.is_empty() {
+            return missing;
+        }
+        for (id, node) in found {
+            self.keep((class.to_string(), id), node);
+        }
+        let cache = self.cache.borrow();
+        missing.into_iter().filter(|id| !held(&cache, id)).collect()
+    }
+
     /// Load many items of a class in one storage round trip, so that the
     /// `get`s that follow (an index page's cells) are served from the cache.
     pub fn prefetch(&self, class: &str, ids: &[String]) -> Result<()> {
         let cls = self.class(class)?;
-        // One key buffer for all the look-ups: no allocation per id.
-        let mut key = (class.to_string(), String::new());
-        let missing: Vec<String> = {
-            let cache = self.cache.borrow();
-            ids.iter()
-                .filter(|id| {
-                    key.1.clone_from(id);
-                    !cache.contains_key(&key)
-                })
-                .cloned()
-                .collect()
-        };
-        if missing.is_empty() {
-            return Ok(());
-        }
         let shared = self.shared_now();
-        let missing = match shared {
-            Some((sc, gen)) => {
-                let found = sc.nodes(gen, class, &missing);
-                if found.is_empty() {
-                    missing
-                } else {
-                    for (id, node) in found {
-                        self.keep((class.to_string(), id), node);
-                    }
-                    let cache = self.cache.borrow();
-                    missing
-                        .into_iter()
-                        .filter(|id| {
-                            key.1.clone_from(id);
-                            !cache.contains_key(&key)
-                        })
-                        .collect()
-                }
-            }
-            None => missing,
-        };
+        let missing = self.uncached(class, ids);
         if missing.is_empty() {
             return Ok(());
         }
@@ -1194,36 +1189,7 @@ impl Db {
         props: &[&str],
     ) -> Result<HashMap<String, StoredNode>> {
         let cls = self.class(class)?;
-        let mut key = (class.to_string(), String::new());
-        let shared = self.shared_now();
-        let missing: Vec<String> = {
-            let cache = self.cache.borrow();
-            ids.iter()
-                .filter(|id| {
-                    key.1.clone_from(id);
-                    !cache.contains_key(&key)
-                })
-                .cloned()
-                .collect()
-        };
-        let missing = match shared {
-            Some((sc, gen)) if !missing.is_empty() => {
-                let found = sc.nodes(gen, class, &missing);
-                if found.is_empty() {
-                    missing
-                } else {
-                    let held: HashSet<String> = found.iter().map(|(id, _)| id.clone()).collect();
-                    for (id, node) in found {
-                        self.keep((class.to_string(), id), node);
-                    }
-                    missing
-                        .into_iter()
-                        .filter(|id| !held.contains(id))
-                        .collect()
-                }
-            }
-            _ => missing,
-        };
+        let missing = self.uncached(class, ids);
         if missing.is_empty() {
             return Ok(HashMap::new());
         }

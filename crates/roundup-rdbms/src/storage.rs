@@ -621,6 +621,39 @@ impl<C: Connection> RdbmsStorage<C> {
 
     /// `ids` as the right side of `IN (...)` with its parameters: one
     /// bound array where the dialect has one, else literals.
+    /// Read the rows of the items `chunk` with the columns `cols` into
+    /// `out` (ids that have no row are left out).
+    fn read_node_rows(
+        &self,
+        class: &ClassDef,
+        cols: &[layout::Column],
+        chunk: &[i64],
+        out: &mut HashMap<String, StoredNode>,
+    ) -> Result<()> {
+        // One bound list where the engine has one: the statements keep
+        // one text whatever the number of ids (an index page misses a
+        // different number of items each time), so they stay prepared.
+        let (params, list) = self.bound_id_list(chunk);
+        let mut sql = String::from("select id");
+        for c in cols {
+            sql.push(',');
+            sql.push_str(&c.name);
+        }
+        sql.push_str(&format!(
+            ",__retired__ from {} where id in ({list})",
+            layout::class_table(&class.name)
+        ));
+        for row in self.rows(&sql, &params)? {
+            let mut row = row.into_iter();
+            let Some(id) = row.next().as_ref().and_then(layout::id_from_sql) else {
+                continue;
+            };
+            let (values, retired) = decode_node_row(&self.d, class, cols, row.collect(), &id)?;
+            out.insert(id, StoredNode { values, retired });
+        }
+        Ok(())
+    }
+
     fn bound_id_list(&self, ids: &[i64]) -> (Vec<SqlValue>, String) {
         match self.d.id_list_param(ids, &self.d.placeholder(1)) {
             Some((value, subquery)) => (vec![value], subquery),
@@ -2085,25 +2118,9 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         let mut out: HashMap<String, StoredNode> = HashMap::new();
         let nids: Vec<i64> = ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect();
         let cols = layout::class_columns(class, &self.d);
-        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
         for chunk in nids.chunks(500) {
-            // One bound list where the engine has one: the statements keep
-            // one text whatever the number of ids (an index page misses a
-            // different number of items each time), so they stay prepared.
+            self.read_node_rows(class, &cols, chunk, &mut out)?;
             let (params, list) = self.bound_id_list(chunk);
-            let sql = format!(
-                "select id,{},__retired__ from {} where id in ({list})",
-                names.join(","),
-                layout::class_table(&class.name),
-            );
-            for row in self.rows(&sql, &params)? {
-                let mut row = row.into_iter();
-                let Some(id) = row.next().as_ref().and_then(layout::id_from_sql) else {
-                    continue;
-                };
-                let (values, retired) = decode_node_row(&self.d, class, &cols, row.collect(), &id)?;
-                out.insert(id, StoredNode { values, retired });
-            }
             for (name, prop) in &class.props {
                 if !prop.is_multilink() {
                     continue;
@@ -2170,25 +2187,8 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
             .collect();
         let mut out: HashMap<String, StoredNode> = HashMap::with_capacity(ids.len());
         let nids: Vec<i64> = ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect();
-        let mut select = String::from("select id");
-        for c in &cols {
-            select.push(',');
-            select.push_str(&c.name);
-        }
         for chunk in nids.chunks(500) {
-            let (params, list) = self.bound_id_list(chunk);
-            let sql = format!(
-                "{select},__retired__ from {} where id in ({list})",
-                layout::class_table(&class.name),
-            );
-            for row in self.rows(&sql, &params)? {
-                let mut row = row.into_iter();
-                let Some(id) = row.next().as_ref().and_then(layout::id_from_sql) else {
-                    continue;
-                };
-                let (values, retired) = decode_node_row(&self.d, class, &cols, row.collect(), &id)?;
-                out.insert(id, StoredNode { values, retired });
-            }
+            self.read_node_rows(class, &cols, chunk, &mut out)?;
         }
         Ok(out)
     }
