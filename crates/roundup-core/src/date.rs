@@ -2110,9 +2110,9 @@ mod tests {
             let general = Date::from_serialised_general(s).ok();
             match fast {
                 Some(d) => assert_eq!(Some(d), general, "{s}"),
-                None => {
-                    assert_eq!(Date::from_serialised(s).ok(), general, "{s}")
-                }
+                // Left to the general parser: what it refuses too, and
+                // the second 60 it reads as the next minute's first.
+                None => assert!(general.is_none() || &s[12..14] == "60", "{s}"),
             }
         };
         for sec in 0..=60 {
