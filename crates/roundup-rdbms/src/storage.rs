@@ -621,19 +621,18 @@ impl<C: Connection> RdbmsStorage<C> {
 
     /// `ids` as the right side of `IN (...)` with its parameters: one
     /// bound array where the dialect has one, else literals.
-    /// Read the rows of the items `chunk` with the columns `cols` into
-    /// `out` (ids that have no row are left out).
+    /// Read the rows of the items in the bound id list (`params`, `list`:
+    /// [`Self::bound_id_list`]) with the columns `cols` into `out` (ids
+    /// that have no row are left out), each item's map sized for
+    /// `capacity` values.
     fn read_node_rows(
         &self,
         class: &ClassDef,
         cols: &[layout::Column],
-        chunk: &[i64],
+        (params, list): (&[SqlValue], &str),
+        capacity: usize,
         out: &mut HashMap<String, StoredNode>,
     ) -> Result<()> {
-        // One bound list where the engine has one: the statements keep
-        // one text whatever the number of ids (an index page misses a
-        // different number of items each time), so they stay prepared.
-        let (params, list) = self.bound_id_list(chunk);
         let mut sql = String::from("select id");
         for c in cols {
             sql.push(',');
@@ -643,12 +642,13 @@ impl<C: Connection> RdbmsStorage<C> {
             ",__retired__ from {} where id in ({list})",
             layout::class_table(&class.name)
         ));
-        for row in self.rows(&sql, &params)? {
+        for row in self.rows(&sql, params)? {
             let mut row = row.into_iter();
             let Some(id) = row.next().as_ref().and_then(layout::id_from_sql) else {
                 continue;
             };
-            let (values, retired) = decode_node_row(&self.d, class, cols, row.collect(), &id)?;
+            let (values, retired) =
+                decode_node_row(&self.d, class, cols, row.collect(), &id, capacity)?;
             out.insert(id, StoredNode { values, retired });
         }
         Ok(())
@@ -2095,7 +2095,8 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         let Some(row) = self.rows(&sql, &[SqlValue::Int(nid)])?.into_iter().next() else {
             return Ok(None);
         };
-        let (mut values, retired) = decode_node_row(&self.d, class, &cols, row, id)?;
+        let (mut values, retired) =
+            decode_node_row(&self.d, class, &cols, row, id, whole_item_size(class))?;
         for (name, ids) in self.stored_links(class, nid)? {
             values.insert(name.to_string(), Some(Value::Multilink(ids)));
         }
@@ -2119,8 +2120,17 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         let nids: Vec<i64> = ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect();
         let cols = layout::class_columns(class, &self.d);
         for chunk in nids.chunks(500) {
-            self.read_node_rows(class, &cols, chunk, &mut out)?;
+            // One bound list where the engine has one: the statements keep
+            // one text whatever the number of ids (an index page misses a
+            // different number of items each time), so they stay prepared.
             let (params, list) = self.bound_id_list(chunk);
+            self.read_node_rows(
+                class,
+                &cols,
+                (&params, &list),
+                whole_item_size(class),
+                &mut out,
+            )?;
             for (name, prop) in &class.props {
                 if !prop.is_multilink() {
                     continue;
@@ -2188,7 +2198,8 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         let mut out: HashMap<String, StoredNode> = HashMap::with_capacity(ids.len());
         let nids: Vec<i64> = ids.iter().filter_map(|i| i.parse::<i64>().ok()).collect();
         for chunk in nids.chunks(500) {
-            self.read_node_rows(class, &cols, chunk, &mut out)?;
+            let (params, list) = self.bound_id_list(chunk);
+            self.read_node_rows(class, &cols, (&params, &list), cols.len(), &mut out)?;
         }
         Ok(out)
     }
@@ -2885,22 +2896,23 @@ impl<C: Connection> Drop for RdbmsStorage<C> {
     }
 }
 
-/// Turn one `_<class>` row (the columns of `layout::class_columns`, then
-/// `__retired__`) into node values and the retired flag.
+/// How many values a whole item holds: its properties and the four
+/// automatic ones (a decoded row's map is sized for them at once).
+fn whole_item_size(class: &ClassDef) -> usize {
+    class.props.len() + 4
+}
+
+/// Turn one `_<class>` row (the columns `cols`, all of
+/// `layout::class_columns` or some of them, then `__retired__`) into node
+/// values, in a map sized for `capacity`, and the retired flag.
 fn decode_node_row(
     d: &dyn Dialect,
     class: &ClassDef,
     cols: &[layout::Column],
     row: Vec<SqlValue>,
     id: &str,
+    capacity: usize,
 ) -> Result<(NodeValues, bool)> {
-    // Sized once: a whole item also gets its multilinks from the caller.
-    let whole = class.props.len() + 4;
-    let capacity = if cols.len() < whole / 2 {
-        cols.len()
-    } else {
-        whole
-    };
     let mut values = NodeValues::with_capacity_and_hasher(capacity, Default::default());
     let mut row = row.into_iter();
     for col in cols {
