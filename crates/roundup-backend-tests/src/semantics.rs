@@ -18,7 +18,7 @@ use roundup_core::{Db, DbOptions, Error, Result, TrackerDef, Value, Values};
 
 use crate::{BackendFactory, Fresh};
 
-fn props(list: Vec<(&str, Property)>) -> IndexMap<String, Property> {
+fn props(list: Vec<(&str, Property)>) -> roundup_core::schema::PropMap {
     list.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 
-use indexmap::IndexMap;
 use roundup_core::date::{Date, Interval};
 use roundup_core::password::Password;
 use roundup_core::schema::{ClassDef, ClassKind, Property, Schema};
@@ -47,7 +46,7 @@ pub fn interval(secs: i64, spec: &str) -> Interval {
     panic!("cannot build an interval of {secs}s");
 }
 
-pub fn props(list: Vec<(&str, Property)>) -> IndexMap<String, Property> {
+pub fn props(list: Vec<(&str, Property)>) -> roundup_core::schema::PropMap {
     list.into_iter().map(|(n, p)| (n.to_string(), p)).collect()
 }
 

@@ -6,6 +6,14 @@
 
 use indexmap::IndexMap;
 
+/// The hasher of the schema's maps: every page, cell and API call looks
+/// classes and properties up by name, and their names are the
+/// tracker's own, never a visitor's keys, so a fast hash is safe here.
+pub type SchemaHasher = foldhash::fast::RandomState;
+
+/// A class's declared properties by name, in declaration order.
+pub type PropMap = IndexMap<String, Property, SchemaHasher>;
+
 use crate::error::{Error, Result};
 use crate::password::Scheme;
 use crate::value::Value;
@@ -210,7 +218,7 @@ pub struct ClassDef {
     pub kind: ClassKind,
     /// Declared properties (including those IssueClass/FileClass add), in
     /// declaration order. Automatic properties are not in here.
-    pub props: IndexMap<String, Property>,
+    pub props: PropMap,
     pub key: Option<String>,
     pub labelprop: Option<String>,
     pub orderprop: Option<String>,
@@ -224,7 +232,7 @@ impl ClassDef {
     pub fn new(
         name: &str,
         kind: ClassKind,
-        mut props: IndexMap<String, Property>,
+        mut props: PropMap,
     ) -> Result<ClassDef> {
         check_name(name, "class")?;
         for pname in props.keys() {
@@ -416,7 +424,7 @@ pub type TableSpec = (String, Option<String>, Vec<(String, String)>);
 /// The whole schema.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Schema {
-    pub classes: IndexMap<String, ClassDef>,
+    pub classes: IndexMap<String, ClassDef, SchemaHasher>,
 }
 
 impl Schema {

@@ -116,7 +116,6 @@ pub(crate) fn strs(vm: &VirtualMachine, v: &[String]) -> PyObjectRef {
 pub(crate) mod _roundup {
     use std::sync::Arc;
 
-    use indexmap::IndexMap;
     use roundup_core::date::{Date, Interval, Timezone};
     use roundup_core::detectors::Op;
     use roundup_core::filter::{Direction, FilterSpec, SpecValue};
@@ -395,7 +394,7 @@ pub(crate) mod _roundup {
             "FileClass" => ClassKind::File,
             other => return Err(schema_err(vm, format!("unknown class kind {other}"))),
         };
-        let mut defs: IndexMap<String, Property> = IndexMap::new();
+        let mut defs = roundup_core::schema::PropMap::default();
         for p in &props {
             let items = tuple_items(p);
             let (Some(pname), Some(tname), Some(opts)) = (

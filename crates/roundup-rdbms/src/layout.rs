@@ -475,12 +475,14 @@ pub fn value_from_sql(
     dialect: &dyn Dialect,
     ptype: PropType,
     v: SqlValue,
-    what: &str,
+    what: &dyn Fn() -> String,
 ) -> Result<Option<Value>> {
     if v == SqlValue::Null {
         return Ok(None);
     }
-    let bad = |why: &str| Error::storage(format!("{what}: stored value {v:?} {why}"));
+    // `what` names the value in errors only: it is not formatted for
+    // every value read.
+    let bad = |why: &str| Error::storage(format!("{}: stored value {v:?} {why}", what()));
     let value = match ptype {
         PropType::String => Value::String(sql_text(&v)),
         PropType::Password => Value::Password(

@@ -1284,7 +1284,7 @@ impl<C: Connection> RdbmsStorage<C> {
                     &self.d,
                     PropType::Interval,
                     text.clone(),
-                    &name,
+                    &|| name.clone(),
                 ) {
                     Ok(Some(v)) => layout::interval_seconds(Some(&v)),
                     _ => SqlValue::Null,
@@ -2922,12 +2922,12 @@ fn decode_node_row(
             ColumnKind::Automatic(a) => {
                 values.insert(
                     a.to_string(),
-                    layout::value_from_sql(d, auto_type(a), v, &what())?,
+                    layout::value_from_sql(d, auto_type(a), v, &what)?,
                 );
             }
             ColumnKind::Prop(name, _) if class.is_file_content(name) => {}
             ColumnKind::Prop(name, pt) => {
-                values.insert(name.clone(), layout::value_from_sql(d, *pt, v, &what())?);
+                values.insert(name.clone(), layout::value_from_sql(d, *pt, v, &what)?);
             }
             ColumnKind::IntervalSeconds(_) => {}
         }

@@ -13,7 +13,6 @@
 
 use std::time::{Duration, Instant};
 
-use indexmap::IndexMap;
 use roundup_core::backend::Backend;
 use roundup_core::schema::{ClassDef, ClassKind};
 use roundup_core::storage::Storage;
@@ -109,7 +108,7 @@ fn run() -> Result<(), String> {
         "database",
     ];
     let issue =
-        ClassDef::new("issue", ClassKind::Issue, IndexMap::new()).map_err(|e| e.to_string())?;
+        ClassDef::new("issue", ClassKind::Issue, Default::default()).map_err(|e| e.to_string())?;
     let mut native = Vec::new();
     let mut index = Vec::new();
     let mut index_to_issues = Vec::new();

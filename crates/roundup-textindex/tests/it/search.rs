@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use indexmap::IndexMap;
 use roundup_core::backend::Backend;
 use roundup_core::date::Timezone;
 use roundup_core::detectors::Detectors;
@@ -60,7 +59,7 @@ fn schema() -> Schema {
         .unwrap(),
     )
     .unwrap();
-    s.add_class(ClassDef::new("issue", ClassKind::Issue, IndexMap::new()).unwrap())
+    s.add_class(ClassDef::new("issue", ClassKind::Issue, Default::default()).unwrap())
         .unwrap();
     s.finish().unwrap();
     s

@@ -943,13 +943,25 @@ pub struct PropObj {
     pub value: Option<Value>,
     /// The form text the value came from (class context).
     pub raw: Option<String>,
-    /// The form field name.
-    pub formname: String,
+    /// Whether the form field is named by the property alone (the page's
+    /// own item, or a class form) rather than `classid@name`; see
+    /// [`PropObj::formname`].
+    pub own_field: bool,
     /// Time zone override from `local()`.
     pub tz: Option<Timezone>,
 }
 
 impl PropObj {
+    /// The form field name: the property's name on the page's own item
+    /// and on class forms, `classid@name` for any other item. Made when a
+    /// field is written, not for every value a page shows.
+    pub fn formname(&self) -> std::borrow::Cow<'_, str> {
+        match (&self.item, self.own_field) {
+            (Some(id), false) => format!("{}{id}@{}", self.class, self.name).into(),
+            _ => std::borrow::Cow::Borrowed(&self.name),
+        }
+    }
+
     /// The property `name` of an item, or `None` if the class lacks it.
     pub(crate) fn for_item(
         ctx: &RenderCtx<'_>,
@@ -968,11 +980,6 @@ impl PropObj {
         };
         let is_context =
             ctx.view.classname.as_deref() == Some(class) && ctx.view.itemid.as_deref() == Some(id);
-        let formname = if is_context {
-            name.to_string()
-        } else {
-            format!("{class}{id}@{name}")
-        };
         // Values the user submitted (an edit that failed) are shown again
         // in the edit fields of the page's own item.
         let raw = if is_context && ctx.req.has(name) && prop.ptype != PropType::Password {
@@ -987,7 +994,7 @@ impl PropObj {
             prop,
             value,
             raw,
-            formname,
+            own_field: is_context,
             tz: None,
         }))
     }
@@ -1020,7 +1027,7 @@ impl PropObj {
             prop,
             value,
             raw,
-            formname: name.to_string(),
+            own_field: true,
             tz: None,
         }))
     }
@@ -1123,7 +1130,7 @@ impl PropObj {
                 "type",
             ],
         );
-        let id_attr = self.formname.replace('@', "-");
+        let id_attr = self.formname().replace('@', "-");
         let size = kw_str(kw, "size").unwrap_or_else(|| "30".into());
         match self.prop.ptype {
             PropType::Boolean => {
@@ -1145,7 +1152,7 @@ impl PropObj {
                     out.push_str(
                         &TagBuilder::new("input")
                             .attr("type", "radio")
-                            .attr("name", &self.formname)
+                            .attr("name", &self.formname())
                             .attr("id", &rid)
                             .attr("value", val)
                             .flag("checked", on)
@@ -1163,7 +1170,7 @@ impl PropObj {
             }
             PropType::Password => TagBuilder::new("input")
                 .attr("type", "password")
-                .attr("name", &self.formname)
+                .attr("name", &self.formname())
                 .attr("id", &id_attr)
                 .attr("size", &size)
                 .extra(&extra)
@@ -1186,7 +1193,7 @@ impl PropObj {
                 let text = self.raw.clone().unwrap_or(text);
                 let tag = TagBuilder::new("input")
                     .attr("type", "text")
-                    .attr("name", &self.formname)
+                    .attr("name", &self.formname())
                     .attr("id", &id_attr);
                 // Roundup's Link field has no size unless given one (a
                 // bare `size`); Multilink's is 30.
@@ -1212,7 +1219,7 @@ impl PropObj {
                 };
                 TagBuilder::new("input")
                     .attr("type", kw_str(kw, "type").as_deref().unwrap_or("text"))
-                    .attr("name", &self.formname)
+                    .attr("name", &self.formname())
                     .attr("id", &id_attr)
                     .attr("size", &size)
                     .attr("value", &text)
@@ -1310,7 +1317,7 @@ impl PropObj {
         let multiple = self.prop.is_multilink();
         // Roundup's menus have no id.
         let mut tag = TagBuilder::new("select")
-            .attr("name", &self.formname)
+            .attr("name", &self.formname())
             .flag("multiple", multiple);
         // Roundup sizes a multiple choice to its options (and the "no
         // selection" one when something is chosen), at most 7.
@@ -1540,7 +1547,7 @@ impl Object for PropObj {
                 })
                 .ok();
             }
-            "_formname" => return Some(JValue::from(self.formname.as_str())),
+            "_formname" => return Some(JValue::from(&*self.formname())),
             _ => {}
         }
         // A Link property stands for the linked item: status.name, assignedto.id
@@ -1675,8 +1682,8 @@ impl Object for PropObj {
                     };
                     let extra = extra_attrs(&kw, &[]);
                     let mut tag = TagBuilder::new("textarea")
-                        .attr("name", &self.formname)
-                        .attr("id", &self.formname);
+                        .attr("name", &self.formname())
+                        .attr("id", &self.formname());
                     if !kw.has("rows") {
                         tag = tag.attr("rows", "5");
                     }
@@ -1696,12 +1703,12 @@ impl Object for PropObj {
                     if !self.editable(ctx) || self.prop.ptype != PropType::Password {
                         return Ok(JValue::from(""));
                     }
-                    let name = format!("@confirm@{}", self.formname);
+                    let name = format!("@confirm@{}", self.formname());
                     Ok(safe(
                         TagBuilder::new("input")
                             .attr("type", "password")
                             .attr("name", &name)
-                            .attr("id", &format!("{}-confirm", self.formname))
+                            .attr("id", &format!("{}-confirm", self.formname()))
                             .attr("size", &kw_str(&kw, "size").unwrap_or_else(|| "30".into()))
                             .extra(&extra_attrs(&kw, &["size"]))
                             .open(),
