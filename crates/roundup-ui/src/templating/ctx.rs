@@ -44,6 +44,46 @@ fn perm_key(
     }
 }
 
+/// The permission answers of one render. Every cell of a page asks
+/// whether it may be seen, so the class-level answers are found without
+/// building a key: by class, then in the class's short list of
+/// (permission, property) answers.
+#[derive(Default)]
+struct PermMemo {
+    /// Class-level answers: class ("" for none) to (perm, prop, answer).
+    by_class: FastHashMap<String, Vec<(String, Option<String>, bool)>>,
+    /// Item-level answers (asked only where a check function applies),
+    /// by [`perm_key`].
+    by_item: FastHashMap<String, bool>,
+    /// Whether a check function applies: class to (perm, answer).
+    checked: FastHashMap<String, Vec<(String, bool)>>,
+}
+
+impl PermMemo {
+    fn class_level(&self, perm: &str, class: Option<&str>, prop: Option<&str>) -> Option<bool> {
+        self.by_class
+            .get(class.unwrap_or(""))?
+            .iter()
+            .find(|(p, pr, _)| p == perm && pr.as_deref() == prop)
+            .map(|e| e.2)
+    }
+
+    fn remember(&mut self, perm: &str, class: Option<&str>, prop: Option<&str>, answer: bool) {
+        self.by_class
+            .entry(class.unwrap_or("").to_string())
+            .or_default()
+            .push((perm.to_string(), prop.map(str::to_string), answer));
+    }
+
+    fn checked(&self, perm: &str, class: &str) -> Option<bool> {
+        self.checked
+            .get(class)?
+            .iter()
+            .find(|(p, _)| p == perm)
+            .map(|e| e.1)
+    }
+}
+
 /// Everything a template object may consult while a page renders.
 pub(crate) struct RenderCtx<'a> {
     pub db: &'a Db,
@@ -60,9 +100,8 @@ pub(crate) struct RenderCtx<'a> {
     pub markdown_breaks: bool,
     /// The templates and messages of the page, for `renderWith`.
     pub page: Option<(&'a super::Templates, &'a super::PageMessages)>,
-    perms: RefCell<FastHashMap<String, bool>>,
-    checked: RefCell<FastHashMap<String, bool>>,
-    /// Scratch space for building memo keys.
+    perms: RefCell<PermMemo>,
+    /// Scratch space for building item-level memo keys.
     key_buf: RefCell<String>,
     /// Items read during the render, by class and id.
     nodes: RefCell<FastHashMap<String, FastHashMap<String, std::sync::Arc<StoredNode>>>>,
@@ -106,8 +145,7 @@ impl<'a> RenderCtx<'a> {
             index,
             markdown_breaks,
             page: None,
-            perms: RefCell::new(FastHashMap::default()),
-            checked: RefCell::new(FastHashMap::default()),
+            perms: RefCell::new(PermMemo::default()),
             key_buf: RefCell::new(String::new()),
             nodes: RefCell::new(FastHashMap::default()),
             partial: RefCell::new(FastHashMap::default()),
@@ -149,18 +187,21 @@ impl<'a> RenderCtx<'a> {
             if !self.has_checked(perm, c) {
                 return true;
             }
-        }
-        {
             let mut buf = self.key_buf.borrow_mut();
             perm_key(&mut buf, perm, class, prop, item);
-            if let Some(v) = self.perms.borrow().get(buf.as_str()) {
+            if let Some(v) = self.perms.borrow().by_item.get(buf.as_str()) {
                 return *v;
             }
+            let answer = self.ask(perm, class, prop, item);
+            let key = buf.clone();
+            self.perms.borrow_mut().by_item.insert(key, answer);
+            return answer;
         }
-        let answer = self.ask(perm, class, prop, item);
-        let mut key = String::new();
-        perm_key(&mut key, perm, class, prop, item);
-        self.perms.borrow_mut().insert(key, answer);
+        if let Some(v) = self.perms.borrow().class_level(perm, class, prop) {
+            return v;
+        }
+        let answer = self.ask(perm, class, prop, None);
+        self.perms.borrow_mut().remember(perm, class, prop, answer);
         answer
     }
 
@@ -171,17 +212,16 @@ impl<'a> RenderCtx<'a> {
     /// Whether any permission named `perm` that the user's roles hold for
     /// `class` carries a check function (so answers may differ per item).
     pub fn has_checked(&self, perm: &str, class: &str) -> bool {
-        {
-            let mut buf = self.key_buf.borrow_mut();
-            perm_key(&mut buf, perm, Some(class), None, None);
-            if let Some(v) = self.checked.borrow().get(buf.as_str()) {
-                return *v;
-            }
+        if let Some(v) = self.perms.borrow().checked(perm, class) {
+            return v;
         }
-        let mut key = String::new();
-        perm_key(&mut key, perm, Some(class), None, None);
         let found = self.who.has_checked(self.db, perm, class);
-        self.checked.borrow_mut().insert(key, found);
+        self.perms
+            .borrow_mut()
+            .checked
+            .entry(class.to_string())
+            .or_default()
+            .push((perm.to_string(), found));
         found
     }
 
