@@ -116,6 +116,13 @@ impl IdSet {
         IdSet(ids)
     }
 
+    /// The set of `ids` already ascending and distinct (checked in
+    /// debug builds); nothing is sorted.
+    pub fn from_sorted(ids: Vec<u32>) -> IdSet {
+        debug_assert!(ids.windows(2).all(|w| w[0] < w[1]), "ids not ascending");
+        IdSet(ids)
+    }
+
     /// Ids given as text (a caller's `search_matches`): each must be an
     /// item id; the error names `class` and the value.
     pub fn parse<S: AsRef<str>>(class: &str, ids: &[S]) -> Result<IdSet> {

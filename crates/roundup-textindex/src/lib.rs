@@ -141,11 +141,67 @@ struct OwnerCollector {
 struct SegmentOwners {
     code: u64,
     column: Option<tantivy::columnar::Column<u64>>,
-    found: Vec<u32>,
+    found: Owners,
+}
+
+/// Owner ids found by a search. A common word matches most texts and
+/// they name each owner many times over, so ids below [`BITMAP_IDS`] are
+/// marked in a bitmap (no sorting, no duplicates, an eighth of a byte per
+/// possible id); larger ones, which a tracker rarely has, are listed.
+#[derive(Default)]
+struct Owners {
+    bits: Vec<u64>,
+    others: Vec<u32>,
+}
+
+/// Ids below this go into the bitmap (at most 8 MB of it).
+const BITMAP_IDS: u32 = 1 << 26;
+
+impl Owners {
+    fn add(&mut self, id: u32) {
+        if id < BITMAP_IDS {
+            let word = (id / 64) as usize;
+            if word >= self.bits.len() {
+                self.bits.resize(word + 1, 0);
+            }
+            self.bits[word] |= 1 << (id % 64);
+        } else {
+            self.others.push(id);
+        }
+    }
+
+    fn merge(&mut self, other: Owners) {
+        if other.bits.len() > self.bits.len() {
+            self.bits.resize(other.bits.len(), 0);
+        }
+        for (mine, theirs) in self.bits.iter_mut().zip(other.bits) {
+            *mine |= theirs;
+        }
+        self.others.extend(other.others);
+    }
+
+    fn into_set(self) -> IdSet {
+        let mut ids: Vec<u32> = Vec::new();
+        for (w, &word) in self.bits.iter().enumerate() {
+            let mut rest = word;
+            while rest != 0 {
+                ids.push(w as u32 * 64 + rest.trailing_zeros());
+                rest &= rest - 1;
+            }
+        }
+        // The bitmap's ids come out ascending and distinct; IdSet::new
+        // sorts only when listed ones are added.
+        if self.others.is_empty() {
+            IdSet::from_sorted(ids)
+        } else {
+            ids.extend(self.others);
+            IdSet::new(ids)
+        }
+    }
 }
 
 impl tantivy::collector::Collector for OwnerCollector {
-    type Fruit = Vec<u32>;
+    type Fruit = Owners;
     type Child = SegmentOwners;
 
     fn for_segment(
@@ -156,7 +212,7 @@ impl tantivy::collector::Collector for OwnerCollector {
         Ok(SegmentOwners {
             code: self.code,
             column: reader.fast_fields().column_opt::<u64>("owner")?,
-            found: Vec::new(),
+            found: Owners::default(),
         })
     }
 
@@ -164,29 +220,28 @@ impl tantivy::collector::Collector for OwnerCollector {
         false
     }
 
-    fn merge_fruits(&self, fruits: Vec<Vec<u32>>) -> tantivy::Result<Vec<u32>> {
-        let mut all = Vec::with_capacity(fruits.iter().map(Vec::len).sum());
-        fruits.into_iter().for_each(|f| all.extend(f));
+    fn merge_fruits(&self, fruits: Vec<Owners>) -> tantivy::Result<Owners> {
+        let mut all = Owners::default();
+        fruits.into_iter().for_each(|f| all.merge(f));
         Ok(all)
     }
 }
 
 impl tantivy::collector::SegmentCollector for SegmentOwners {
-    type Fruit = Vec<u32>;
+    type Fruit = Owners;
 
     fn collect(&mut self, doc: tantivy::DocId, _score: tantivy::Score) {
         if let Some(column) = &self.column {
             let code = self.code;
-            self.found.extend(
-                column
-                    .values_for_doc(doc)
-                    .filter(|o| o >> 32 == code)
-                    .map(|o| o as u32),
-            );
+            for o in column.values_for_doc(doc) {
+                if o >> 32 == code {
+                    self.found.add(o as u32);
+                }
+            }
         }
     }
 
-    fn harvest(self) -> Vec<u32> {
+    fn harvest(self) -> Owners {
         self.found
     }
 }
@@ -604,7 +659,7 @@ impl TextEngine {
                 },
             )
             .map_err(|e| index_error(&self.dir, "searching", e))?;
-        Ok(IdSet::new(found))
+        Ok(found.into_set())
     }
 
     /// Texts holding all `words` (Roundup's query word rules), limited to
@@ -1585,5 +1640,47 @@ impl Backend for TextIndexedBackend {
     }
     fn limit_process_memory(&self, bytes: i64) -> Result<()> {
         self.inner.limit_process_memory(bytes)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owners_come_out_ascending_and_distinct_from_both_stores() {
+        let mut a = Owners::default();
+        for id in [5, 64, 3, 5, 0, 63, BITMAP_IDS + 7, 127] {
+            a.add(id);
+        }
+        let mut b = Owners::default();
+        for id in [1000, 3, BITMAP_IDS, u32::MAX, 64] {
+            b.add(id);
+        }
+        a.merge(b);
+        assert_eq!(
+            a.into_set().as_slice(),
+            &[
+                0,
+                3,
+                5,
+                63,
+                64,
+                127,
+                1000,
+                BITMAP_IDS,
+                BITMAP_IDS + 7,
+                u32::MAX
+            ]
+        );
+        // A bitmap alone, including a merge into a shorter one.
+        let mut short = Owners::default();
+        short.add(2);
+        let mut long = Owners::default();
+        long.add(70_000);
+        long.add(2);
+        short.merge(long);
+        assert_eq!(short.into_set().as_slice(), &[2, 70_000]);
+        assert!(Owners::default().into_set().is_empty());
     }
 }
