@@ -1398,6 +1398,9 @@ impl Db {
     /// Run a resolved filter query.
     pub fn filter_query(&self, q: &Query) -> Result<Vec<String>> {
         self.class(&q.class)?;
+        if let Some(page) = self.matched_page(q)? {
+            return Ok(page);
+        }
         if let Some(page) = self.deep_page(q)? {
             return Ok(page);
         }
@@ -1471,6 +1474,66 @@ impl Db {
             .collect::<Vec<_>>();
         sc.put_order(gen, &key, &ids);
         Ok(Some(page))
+    }
+
+    /// A page of a full-text search with many matches, cut from the
+    /// whole order of the same query without the matches (the shared
+    /// cache's, fetched as [`Db::deep_page`] fetches one when it is not
+    /// kept): the order is walked keeping the matches, so a search costs
+    /// its page, not a sort of every match. Index pages of the same sort
+    /// share the order. `None`: the database answers (few matches, no
+    /// order to be had, or the matches too sparse early in the order).
+    fn matched_page(&self, q: &Query) -> Result<Option<Vec<String>>> {
+        /// Below this many matches the database's `IN` list is cheap.
+        const MIN_MATCHES: usize = 256;
+        let (Some(limit), Some(ids)) = (q.limit, &q.search_ids) else {
+            return Ok(None);
+        };
+        if ids.len() < MIN_MATCHES {
+            return Ok(None);
+        }
+        let Some((sc, gen)) = self.shared_now() else {
+            return Ok(None);
+        };
+        let whole = Query {
+            search_ids: None,
+            limit: None,
+            offset: 0,
+            ..q.clone()
+        };
+        let key = query_key("ids", &whole);
+        let page = (
+            usize::try_from(q.offset).unwrap_or(usize::MAX),
+            usize::try_from(limit).unwrap_or(usize::MAX),
+        );
+        let unordered = Query {
+            sort: Vec::new(),
+            group: Vec::new(),
+            ..whole.clone()
+        };
+        let total = usize::try_from(self.count_query(&unordered)?).unwrap_or(usize::MAX);
+        // Entries to walk if the matches are spread evenly, with room for
+        // unevenness; a walk that goes further is left to the database.
+        let need = page.0.saturating_add(page.1);
+        let expected = need.saturating_mul(total) / ids.len().max(1);
+        let max_walk = expected.saturating_mul(4).max(10_000);
+        if let Some(found) = sc.order_matches(gen, &key, ids, page, max_walk) {
+            return Ok(Some(found));
+        }
+        if !sc.fits_order(total, &key) {
+            return Ok(None);
+        }
+        let Some(_turn) = sc.order_turn() else {
+            return Ok(None);
+        };
+        if let Some(found) = sc.order_matches(gen, &key, ids, page, max_walk) {
+            return Ok(Some(found));
+        }
+        let order = self.store.borrow_mut().filter(&self.def.schema, &whole)?;
+        if !sc.put_order(gen, &key, &order) {
+            return Ok(None);
+        }
+        Ok(sc.order_matches(gen, &key, ids, page, max_walk))
     }
 
     /// The journal of an item, oldest first.
@@ -2456,7 +2519,7 @@ impl Db {
 /// The shared-cache key of a resolved query. A full-text search's id
 /// list goes in as its length and two hashes rather than spelled out.
 fn query_key(kind: &str, q: &Query) -> String {
-    use std::hash::{Hash, Hasher};
+    use std::hash::Hasher;
     // Destructured so that a new field cannot be forgotten here.
     let Query {
         class,
@@ -2471,12 +2534,28 @@ fn query_key(kind: &str, q: &Query) -> String {
     let ids = match search_ids {
         None => "-".to_string(),
         Some(ids) => {
-            let mut h1 = std::hash::DefaultHasher::new();
-            let mut h2 = std::hash::DefaultHasher::new();
-            "second".hash(&mut h2);
-            ids.as_slice().hash(&mut h1);
-            ids.as_slice().hash(&mut h2);
-            format!("{}:{:016x}{:016x}", ids.len(), h1.finish(), h2.finish())
+            // Two independent 64-bit hashes of the ids' bytes; a full-text
+            // match can list thousands of ids and this runs for every
+            // query of a search page, so the hash is a fast one fed in
+            // blocks rather than SipHash id by id.
+            use std::hash::BuildHasher;
+            let fingerprint = |seed: u64| {
+                let mut h = foldhash::quality::FixedState::with_seed(seed).build_hasher();
+                let mut buf = [0u8; 256];
+                for chunk in ids.as_slice().chunks(buf.len() / 4) {
+                    for (i, n) in chunk.iter().enumerate() {
+                        buf[i * 4..i * 4 + 4].copy_from_slice(&n.to_le_bytes());
+                    }
+                    h.write(&buf[..chunk.len() * 4]);
+                }
+                h.finish()
+            };
+            format!(
+                "{}:{:016x}{:016x}",
+                ids.len(),
+                fingerprint(0x5eed_0001),
+                fingerprint(0x5eed_0002)
+            )
         }
     };
     format!("{kind}\0{class}\0{filters:?}\0{group:?}\0{sort:?}\0{retired:?}\0{limit:?}\0{offset}\0{ids}")

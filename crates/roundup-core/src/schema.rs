@@ -229,11 +229,7 @@ pub struct ClassDef {
 impl ClassDef {
     /// A new class; IssueClass and FileClass get their standard properties
     /// unless `props` already defines them.
-    pub fn new(
-        name: &str,
-        kind: ClassKind,
-        mut props: PropMap,
-    ) -> Result<ClassDef> {
+    pub fn new(name: &str, kind: ClassKind, mut props: PropMap) -> Result<ClassDef> {
         check_name(name, "class")?;
         for pname in props.keys() {
             check_name(pname, "property")?;

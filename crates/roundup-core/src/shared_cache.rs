@@ -480,6 +480,44 @@ impl SharedCache {
         Some(v[a..b].iter().map(u32::to_string).collect())
     }
 
+    /// A page of a kept whole order restricted to the ids of `keep` (a
+    /// full-text search's matches): the order is walked from its start,
+    /// at most `max_walk` entries (the lock is held meanwhile). `None`
+    /// when the order is not kept (or not of this generation) or the walk
+    /// would go further.
+    pub fn order_matches(
+        &self,
+        generation: u64,
+        key: &str,
+        keep: &IdSet,
+        (offset, len): (usize, usize),
+        max_walk: usize,
+    ) -> Option<Vec<String>> {
+        let mut g = self.lock();
+        if g.generation != generation {
+            return None;
+        }
+        let order = g.orders.get(key)?;
+        let need = offset.saturating_add(len);
+        let mut found = Vec::with_capacity(len.min(1024));
+        let mut matched = 0usize;
+        for (walked, &id) in order.iter().enumerate() {
+            if matched == need {
+                break;
+            }
+            if walked == max_walk {
+                return None;
+            }
+            if keep.contains(id) {
+                if matched >= offset {
+                    found.push(id.to_string());
+                }
+                matched += 1;
+            }
+        }
+        Some(found)
+    }
+
     /// The right to fetch a whole order now, if no other connection is
     /// fetching one. At a million items one fetch sorts a million rows and
     /// holds them all for about a second: four connections asking for the

@@ -1280,15 +1280,13 @@ impl<C: Connection> RdbmsStorage<C> {
                 let (Some(id), Some(text)) = (row.first(), row.get(1)) else {
                     continue;
                 };
-                let secs = match layout::value_from_sql(
-                    &self.d,
-                    PropType::Interval,
-                    text.clone(),
-                    &|| name.clone(),
-                ) {
-                    Ok(Some(v)) => layout::interval_seconds(Some(&v)),
-                    _ => SqlValue::Null,
-                };
+                let secs =
+                    match layout::value_from_sql(&self.d, PropType::Interval, text.clone(), &|| {
+                        name.clone()
+                    }) {
+                        Ok(Some(v)) => layout::interval_seconds(Some(&v)),
+                        _ => SqlValue::Null,
+                    };
                 self.exec(
                     &format!("update {table} set __{name}_int__=?1 where id=?2"),
                     &[secs, id.clone()],

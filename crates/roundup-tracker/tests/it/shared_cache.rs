@@ -257,6 +257,73 @@ fn deep_pages_are_cut_from_one_walk_until_the_next_commit() {
     );
 }
 
+/// A full-text search with many matches is a walk of the whole order of
+/// the same query without them (kept as deep pages keep it): the pages are
+/// the database's, for dense, clustered and sparse matches, and once the
+/// order is kept other searches of that sort read nothing from storage.
+#[test]
+fn search_pages_walk_the_whole_order() {
+    use roundup_core::filter::IdSet;
+    let (_dir, tracker) = tracker_with_titles(7919);
+    let (db, calls) = counted_db(&tracker, SharedCache::new());
+    let plain = tracker.open_db("1").unwrap();
+    let page = |db: &Db, sort: &str, offset: u64, ids: &Arc<IdSet>| -> Vec<String> {
+        let spec = FilterSpec {
+            sort: vec![(None, sort.to_string())],
+            limit: Some(50),
+            offset: Some(offset),
+            search_matches: Some(ids.clone()),
+            ..FilterSpec::default()
+        };
+        db.filter("issue", &spec).unwrap()
+    };
+    let set =
+        |f: &dyn Fn(u32) -> bool| Arc::new(IdSet::new((1..=1400).filter(|&n| f(n)).collect()));
+    let every_third = set(&|n| n % 3 == 0);
+    let most = set(&|n| n % 7 != 0);
+    // ids past the last issue and the last 300 issues only: by title the
+    // matches are spread, by id they come at the very end of the walk
+    let late = set(&|n| n > 1000);
+    // fewer than the walk is used for
+    let few = set(&|n| n % 97 == 0);
+    db.refresh_shared_cache().unwrap();
+    for sort in ["title", "-activity", "id"] {
+        for ids in [&every_third, &most, &late, &few] {
+            for offset in [0, 50, 400, 900] {
+                let got = page(&db, sort, offset, ids);
+                assert_eq!(got, page(&plain, sort, offset, ids), "{sort} at {offset}");
+                assert!(got.iter().all(|i| ids.contains(i.parse().unwrap())));
+            }
+        }
+    }
+    // the title order is kept now: other searches of it read nothing
+    let before = calls.reads();
+    let odd = set(&|n| n % 2 == 1);
+    for offset in [0, 100, 350] {
+        assert_eq!(
+            page(&db, "title", offset, &odd),
+            page(&plain, "title", offset, &odd)
+        );
+    }
+    assert_eq!(
+        calls.reads(),
+        before,
+        "searches of a kept order read storage"
+    );
+    db.rollback().unwrap();
+    // a commit ends the order: a retired match leaves the page
+    let first = page(&plain, "title", 0, &odd)[0].clone();
+    {
+        let other = tracker.open_db("1").unwrap();
+        other.retire("issue", &first).unwrap();
+        other.commit().unwrap();
+    }
+    db.refresh_shared_cache().unwrap();
+    let got = page(&db, "title", 0, &odd);
+    assert_eq!(got, page(&plain, "title", 0, &odd));
+    assert!(!got.contains(&first), "a retired issue is still listed");
+}
+
 /// Whole orders have a budget of their own (`[main] order_cache_size`): an
 /// order far larger than the items and query results the shared cache may
 /// hold is still kept, and one past its own budget is left to the
