@@ -140,12 +140,21 @@ pub fn filter_runs_the_generated_sql(f: &dyn BackendFactory) {
     st.commit().unwrap();
     let mut q = Query::all("issue");
     assert_eq!(st.filter(&schema, &q).unwrap(), vec!["1", "2", "4"]);
+    // a whole order as numbers is the same order
+    assert_eq!(st.filter_order(&schema, &q).unwrap(), Some(vec![1, 2, 4]));
     q.filters.push(Filter {
         path: vec!["status".into()],
         cond: Condition::Links(LinkExpr::Id("1".into())),
     });
     q.sort.push((Direction::Desc, vec!["title".into()]));
     assert_eq!(st.filter(&schema, &q).unwrap(), vec!["4", "1"]);
+    assert_eq!(st.filter_order(&schema, &q).unwrap(), Some(vec![4, 1]));
+    // and a page of it is the page's
+    q.limit = Some(1);
+    q.offset = 1;
+    assert_eq!(st.filter_order(&schema, &q).unwrap(), Some(vec![1]));
+    q.limit = None;
+    q.offset = 0;
     q.filters.push(Filter {
         path: vec!["urgent".into()],
         cond: Condition::Values(vec![Value::Boolean(true)]),

@@ -47,6 +47,7 @@ impl StorageCalls {
             "lookup_key",
             "find_linking",
             "filter",
+            "filter_order",
             "filter_count",
             "get_journal",
             "search_text",
@@ -171,6 +172,10 @@ impl Storage for CountingStorage {
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
         self.calls.hit("filter");
         self.inner.filter(schema, query)
+    }
+    fn filter_order(&mut self, schema: &Schema, query: &Query) -> Result<Option<Vec<u32>>> {
+        self.calls.hit("filter_order");
+        self.inner.filter_order(schema, query)
     }
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
         self.calls.hit("filter_count");

@@ -1465,14 +1465,21 @@ impl Db {
         if let Some(page) = sc.order_slice(gen, &key, offset, len) {
             return Ok(Some(page));
         }
-        let ids = self.store.borrow_mut().filter(&self.def.schema, &whole)?;
-        let page = ids
+        let Some(order) = self
+            .store
+            .borrow_mut()
+            .filter_order(&self.def.schema, &whole)?
+        else {
+            // ids that are not plain numbers: nothing to keep
+            return Ok(None);
+        };
+        let page = order
             .iter()
             .skip(offset)
             .take(len)
-            .cloned()
+            .map(u32::to_string)
             .collect::<Vec<_>>();
-        sc.put_order(gen, &key, &ids);
+        sc.put_order_ids(gen, &key, order.into_boxed_slice());
         Ok(Some(page))
     }
 
@@ -1529,8 +1536,14 @@ impl Db {
         if let Some(found) = sc.order_matches(gen, &key, ids, page, max_walk) {
             return Ok(Some(found));
         }
-        let order = self.store.borrow_mut().filter(&self.def.schema, &whole)?;
-        if !sc.put_order(gen, &key, &order) {
+        let Some(order) = self
+            .store
+            .borrow_mut()
+            .filter_order(&self.def.schema, &whole)?
+        else {
+            return Ok(None);
+        };
+        if !sc.put_order_ids(gen, &key, order.into_boxed_slice()) {
             return Ok(None);
         }
         Ok(sc.order_matches(gen, &key, ids, page, max_walk))

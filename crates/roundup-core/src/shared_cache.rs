@@ -89,7 +89,7 @@ const ORDER_OVERHEAD: usize = 64;
 
 /// An item id as a number, when writing the number back gives the same
 /// text (so nothing is lost by keeping it as one).
-fn compact_id(id: &str) -> Option<u32> {
+pub fn compact_id(id: &str) -> Option<u32> {
     let n: u32 = id.parse().ok()?;
     (id.len() == 1 || !id.starts_with('0')).then_some(n)
 }
@@ -557,6 +557,11 @@ impl SharedCache {
         else {
             return false;
         };
+        self.put_order_ids(generation, key, compact)
+    }
+
+    /// [`SharedCache::put_order`] for ids that are numbers already.
+    pub fn put_order_ids(&self, generation: u64, key: &str, compact: Box<[u32]>) -> bool {
         let size = Self::order_size(compact.len(), key);
         let mut g = self.lock();
         if g.generation != generation {

@@ -2424,6 +2424,21 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
         self.ids_native(&sql, &params)
     }
 
+    fn filter_order(&mut self, schema: &Schema, query: &Query) -> Result<Option<Vec<u32>>> {
+        if query.limit.is_some() || query.offset > 0 || query.search_ids.is_some() {
+            return Ok(roundup_core::storage::numeric_ids(
+                &self.filter(schema, query)?,
+            ));
+        }
+        // A whole order takes none of `filter`'s paged plans: its SQL, the
+        // ids read as integers straight from the rows.
+        let (sql, params) = filter_sql(schema, query, &self.d)?;
+        Ok(self
+            .conn
+            .query_first_ints(&sql, &params)?
+            .and_then(|ints| ints.into_iter().map(|n| u32::try_from(n).ok()).collect()))
+    }
+
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
         if let Some(n) = self.count_search_matches(query)? {
             return Ok(n);

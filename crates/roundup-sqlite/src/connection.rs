@@ -436,6 +436,21 @@ impl Connection for SqliteConnection {
         Ok(out)
     }
 
+    fn query_first_ints(&self, sql: &str, params: &[SqlValue]) -> Result<Option<Vec<i64>>> {
+        let mut stmt = self.conn.prepare_cached(sql).map_err(|e| sql_err(sql, e))?;
+        let mut rows = stmt
+            .query(params_from_iter(params.iter().map(|p| Param(p.as_ref()))))
+            .map_err(|e| sql_err(sql, e))?;
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| sql_err(sql, e))? {
+            match row.get_ref(0).map_err(|e| sql_err(sql, e))? {
+                rusqlite::types::ValueRef::Integer(n) => out.push(n),
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(out))
+    }
+
     fn execute_batch(&self, sql: &str) -> Result<()> {
         self.conn.execute_batch(sql).map_err(|e| sql_err(sql, e))
     }

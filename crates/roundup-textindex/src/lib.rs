@@ -1390,6 +1390,9 @@ impl Storage for TextIndexedStorage {
     fn filter(&mut self, schema: &Schema, query: &Query) -> Result<Vec<String>> {
         self.inner.filter(schema, query)
     }
+    fn filter_order(&mut self, schema: &Schema, query: &Query) -> Result<Option<Vec<u32>>> {
+        self.inner.filter_order(schema, query)
+    }
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
         self.inner.filter_count(schema, query)
     }
