@@ -240,8 +240,11 @@ pub(crate) fn indexargs_url(
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k}={}", py_quote(v))))
         .collect();
     let given = |name: &str| {
-        args.iter()
-            .any(|(k, _)| k == &format!("@{name}") || k == &format!(":{name}"))
+        args.iter().any(|(k, _)| {
+            k.strip_prefix('@')
+                .or_else(|| k.strip_prefix(':'))
+                .is_some_and(|k| k == name)
+        })
     };
     if !ix.columns.is_empty() && !given("columns") {
         parts.push(format!("@columns={}", ix.columns.join(",")));
