@@ -1485,14 +1485,20 @@ impl Db {
 
     /// A page of a full-text search with many matches, cut from the
     /// whole order of the same query without the matches (the shared
-    /// cache's, fetched as [`Db::deep_page`] fetches one when it is not
-    /// kept): the order is walked keeping the matches, so a search costs
+    /// cache's; when it is not kept, fetched as [`Db::deep_page`] fetches
+    /// one if the class is small or the database would walk far for the
+    /// page): the order is walked keeping the matches, so a search costs
     /// its page, not a sort of every match. Index pages of the same sort
     /// share the order. `None`: the database answers (few matches, no
     /// order to be had, or the matches too sparse early in the order).
     fn matched_page(&self, q: &Query) -> Result<Option<Vec<String>>> {
         /// Below this many matches the database's `IN` list is cheap.
         const MIN_MATCHES: usize = 256;
+        /// Up to this many items a whole order is fetched for any search.
+        const ORDER_FETCH_ALWAYS: usize = 100_000;
+        /// Rows the database would walk for the page, past which the
+        /// order is fetched whatever its length.
+        const DEEP_WALK: usize = 500;
         let (Some(limit), Some(ids)) = (q.limit, &q.search_ids) else {
             return Ok(None);
         };
@@ -1527,7 +1533,10 @@ impl Db {
         if let Some(found) = sc.order_matches(gen, &key, ids, page, max_walk) {
             return Ok(Some(found));
         }
-        if !sc.fits_order(total, &key) {
+        // Fetching a whole order costs a walk of every item (a second at
+        // a million): worth it when that is cheap, or when the database
+        // would walk far for this page anyway.
+        if (total > ORDER_FETCH_ALWAYS && expected < DEEP_WALK) || !sc.fits_order(total, &key) {
             return Ok(None);
         }
         let Some(_turn) = sc.order_turn() else {
