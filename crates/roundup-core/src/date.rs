@@ -718,7 +718,6 @@ fn push_digits(out: &mut String, value: u32, width: u32) {
 
 /// The storage form at the start of `s`, if there is one, and how many bytes
 /// it used.  Text after it is ignored by Roundup when parsing a spec.
-
 fn serialised_date_prefix(s: &str) -> Option<(SerialFields<'_>, usize)> {
     let b = s.as_bytes();
     if !digit_run(b, 0, 13) {

@@ -1465,22 +1465,27 @@ impl Db {
         if let Some(page) = sc.order_slice(gen, &key, offset, len) {
             return Ok(Some(page));
         }
-        let Some(order) = self
+        if !self.keep_whole_order(sc, gen, &key, &whole)? {
+            return Ok(None);
+        }
+        Ok(sc.order_slice(gen, &key, offset, len))
+    }
+
+    /// Fetch the whole order of `whole` (a query without a page) and keep
+    /// it in the shared cache under `key`: false when its ids are not
+    /// plain numbers or a commit started a new generation meanwhile.
+    fn keep_whole_order(
+        &self,
+        sc: &SharedCache,
+        gen: u64,
+        key: &str,
+        whole: &Query,
+    ) -> Result<bool> {
+        let order = self
             .store
             .borrow_mut()
-            .filter_order(&self.def.schema, &whole)?
-        else {
-            // ids that are not plain numbers: nothing to keep
-            return Ok(None);
-        };
-        let page = order
-            .iter()
-            .skip(offset)
-            .take(len)
-            .map(u32::to_string)
-            .collect::<Vec<_>>();
-        sc.put_order_ids(gen, &key, order.into_boxed_slice());
-        Ok(Some(page))
+            .filter_order(&self.def.schema, whole)?;
+        Ok(order.is_some_and(|o| sc.put_order_ids(gen, key, o.into_boxed_slice())))
     }
 
     /// A page of a full-text search with many matches, cut from the
@@ -1545,14 +1550,7 @@ impl Db {
         if let Some(found) = sc.order_matches(gen, &key, ids, page, max_walk) {
             return Ok(Some(found));
         }
-        let Some(order) = self
-            .store
-            .borrow_mut()
-            .filter_order(&self.def.schema, &whole)?
-        else {
-            return Ok(None);
-        };
-        if !sc.put_order_ids(gen, &key, order.into_boxed_slice()) {
+        if !self.keep_whole_order(sc, gen, &key, &whole)? {
             return Ok(None);
         }
         Ok(sc.order_matches(gen, &key, ids, page, max_walk))
