@@ -178,14 +178,16 @@ impl<'a> RenderCtx<'a> {
         prop: Option<&str>,
         item: Option<&str>,
     ) -> bool {
-        if let (Some(c), Some(_)) = (class, item) {
+        if item.is_some() {
             // Item-level answers follow from the class level unless a
             // check function is involved; no per-item bookkeeping then.
-            if !self.may(perm, class, prop, None) {
-                return false;
-            }
-            if !self.has_checked(perm, c) {
-                return true;
+            if let Some(c) = class {
+                if !self.may(perm, class, prop, None) {
+                    return false;
+                }
+                if !self.has_checked(perm, c) {
+                    return true;
+                }
             }
             {
                 let mut buf = self.key_buf.borrow_mut();
