@@ -1130,7 +1130,8 @@ impl PropObj {
                 "type",
             ],
         );
-        let id_attr = self.formname().replace('@', "-");
+        let formname = self.formname();
+        let id_attr = formname.replace('@', "-");
         let size = kw_str(kw, "size").unwrap_or_else(|| "30".into());
         match self.prop.ptype {
             PropType::Boolean => {
@@ -1152,7 +1153,7 @@ impl PropObj {
                     out.push_str(
                         &TagBuilder::new("input")
                             .attr("type", "radio")
-                            .attr("name", &self.formname())
+                            .attr("name", &formname)
                             .attr("id", &rid)
                             .attr("value", val)
                             .flag("checked", on)
@@ -1170,7 +1171,7 @@ impl PropObj {
             }
             PropType::Password => TagBuilder::new("input")
                 .attr("type", "password")
-                .attr("name", &self.formname())
+                .attr("name", &formname)
                 .attr("id", &id_attr)
                 .attr("size", &size)
                 .extra(&extra)
@@ -1193,7 +1194,7 @@ impl PropObj {
                 let text = self.raw.clone().unwrap_or(text);
                 let tag = TagBuilder::new("input")
                     .attr("type", "text")
-                    .attr("name", &self.formname())
+                    .attr("name", &formname)
                     .attr("id", &id_attr);
                 // Roundup's Link field has no size unless given one (a
                 // bare `size`); Multilink's is 30.
@@ -1219,7 +1220,7 @@ impl PropObj {
                 };
                 TagBuilder::new("input")
                     .attr("type", kw_str(kw, "type").as_deref().unwrap_or("text"))
-                    .attr("name", &self.formname())
+                    .attr("name", &formname)
                     .attr("id", &id_attr)
                     .attr("size", &size)
                     .attr("value", &text)
@@ -1681,9 +1682,10 @@ impl Object for PropObj {
                         _ => self.text(ctx),
                     };
                     let extra = extra_attrs(&kw, &[]);
+                    let formname = self.formname();
                     let mut tag = TagBuilder::new("textarea")
-                        .attr("name", &self.formname())
-                        .attr("id", &self.formname());
+                        .attr("name", &formname)
+                        .attr("id", &formname);
                     if !kw.has("rows") {
                         tag = tag.attr("rows", "5");
                     }
@@ -1703,12 +1705,12 @@ impl Object for PropObj {
                     if !self.editable(ctx) || self.prop.ptype != PropType::Password {
                         return Ok(JValue::from(""));
                     }
-                    let name = format!("@confirm@{}", self.formname());
+                    let formname = self.formname();
                     Ok(safe(
                         TagBuilder::new("input")
                             .attr("type", "password")
-                            .attr("name", &name)
-                            .attr("id", &format!("{}-confirm", self.formname()))
+                            .attr("name", &format!("@confirm@{formname}"))
+                            .attr("id", &format!("{formname}-confirm"))
                             .attr("size", &kw_str(&kw, "size").unwrap_or_else(|| "30".into()))
                             .extra(&extra_attrs(&kw, &["size"]))
                             .open(),
