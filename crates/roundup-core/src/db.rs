@@ -1485,7 +1485,7 @@ impl Db {
             .store
             .borrow_mut()
             .filter_order(&self.def.schema, whole)?;
-        Ok(order.is_some_and(|o| sc.put_order_ids(gen, key, o.into_boxed_slice())))
+        Ok(order.is_some_and(|o| sc.put_order(gen, key, o.into_boxed_slice())))
     }
 
     /// A page of a full-text search with many matches, cut from the

@@ -94,6 +94,11 @@ pub fn compact_id(id: &str) -> Option<u32> {
     (id.len() == 1 || !id.starts_with('0')).then_some(n)
 }
 
+/// Item ids as numbers, when every one is a [`compact_id`].
+pub fn numeric_ids(ids: &[String]) -> Option<Vec<u32>> {
+    ids.iter().map(|i| compact_id(i)).collect()
+}
+
 fn strings_size(v: &[String]) -> usize {
     std::mem::size_of_val(v) + v.iter().map(|s| str_size(s)).sum::<usize>()
 }
@@ -103,8 +108,8 @@ impl Stored {
         match r {
             QueryResult::Count(n) => Stored::Count(n),
             QueryResult::IdSet(ids) => Stored::IdSet(ids),
-            QueryResult::Ids(ids) => match ids.iter().map(|i| compact_id(i)).collect() {
-                Some(v) => Stored::Ids(v),
+            QueryResult::Ids(ids) => match numeric_ids(&ids) {
+                Some(v) => Stored::Ids(v.into_boxed_slice()),
                 None => Stored::Strings(ids),
             },
             QueryResult::Hits(hits) => {
@@ -547,21 +552,12 @@ impl SharedCache {
     }
 
     /// Keep the whole order of the query under `key`, computed in
-    /// `generation`. Refused (false) when an id is not a plain number or
-    /// the order does not fit ([`SharedCache::fits_order`]).
-    pub fn put_order(&self, generation: u64, key: &str, ids: &[String]) -> bool {
-        let Some(compact) = ids
-            .iter()
-            .map(|i| compact_id(i))
-            .collect::<Option<Box<[u32]>>>()
-        else {
-            return false;
-        };
-        self.put_order_ids(generation, key, compact)
-    }
-
-    /// [`SharedCache::put_order`] for ids that are numbers already.
-    pub fn put_order_ids(&self, generation: u64, key: &str, compact: Box<[u32]>) -> bool {
+    /// `generation` (ids as numbers: [`Storage::filter_order`]). Refused
+    /// (false) when the order does not fit ([`SharedCache::fits_order`])
+    /// or a commit started a new generation.
+    ///
+    /// [`Storage::filter_order`]: crate::storage::Storage::filter_order
+    pub fn put_order(&self, generation: u64, key: &str, compact: Box<[u32]>) -> bool {
         let size = Self::order_size(compact.len(), key);
         let mut g = self.lock();
         if g.generation != generation {
@@ -626,30 +622,30 @@ mod tests {
         drop(turn);
         assert!(c.order_turn().is_some());
         let g = c.generation();
-        let ids: Vec<String> = (1..=100).rev().map(|i| i.to_string()).collect();
-        assert!(c.put_order(g, "k", &ids));
+        let ids: Box<[u32]> = (1..=100).rev().collect();
+        assert!(c.put_order(g, "k", ids.clone()));
         assert_eq!(
             c.order_slice(g, "k", 98, 50),
             Some(vec!["2".to_string(), "1".to_string()])
         );
         // past half the budget: refused, and the page is left to the caller
-        let long: Vec<String> = (1..=1000).map(|i| i.to_string()).collect();
+        let long: Box<[u32]> = (1..=1000).collect();
         assert!(!c.fits_order(long.len(), "long"));
-        assert!(!c.put_order(g, "long", &long));
+        assert!(!c.put_order(g, "long", long));
         // the rule asked before fetching is the rule the order is stored by,
         // up to the last id: an order that fits is kept, one id more is not
         let fit = (1..4096)
             .take_while(|&n| c.fits_order(n, "edge"))
             .last()
             .unwrap();
-        let edge: Vec<String> = (1..=fit).map(|i| i.to_string()).collect();
+        let edge: Box<[u32]> = (1..=fit as u32).collect();
         assert!(
-            c.put_order(g, "edge", &edge),
+            c.put_order(g, "edge", edge),
             "an order that fits ({fit} ids) is kept"
         );
-        let over: Vec<String> = (1..=fit + 1).map(|i| i.to_string()).collect();
+        let over: Box<[u32]> = (1..=fit as u32 + 1).collect();
         assert!(!c.fits_order(over.len(), "edge"));
-        assert!(!c.put_order(g, "edge", &over));
+        assert!(!c.put_order(g, "edge", over));
         // a longer key leaves room for fewer ids
         let long_key = "k".repeat(200);
         assert!(!c.fits_order(fit, &long_key));
@@ -657,7 +653,7 @@ mod tests {
         // a commit forgets the orders
         c.invalidate();
         assert!(c.order_slice(c.generation(), "k", 0, 10).is_none());
-        assert!(!c.put_order(g, "k", &ids), "stored in a passed generation");
+        assert!(!c.put_order(g, "k", ids), "stored in a passed generation");
     }
 
     fn big_node(n: usize) -> Arc<StoredNode> {

@@ -161,7 +161,9 @@ pub trait Storage: Send {
     /// number. Backends override it to skip the ids' text: at a million
     /// items the order is fetched after every commit that drops it.
     fn filter_order(&mut self, schema: &Schema, query: &Query) -> Result<Option<Vec<u32>>> {
-        Ok(numeric_ids(&self.filter(schema, query)?))
+        Ok(crate::shared_cache::numeric_ids(
+            &self.filter(schema, query)?,
+        ))
     }
     /// How many items a query matches (sort and paging ignored).
     fn filter_count(&mut self, schema: &Schema, query: &Query) -> Result<u64> {
@@ -294,12 +296,4 @@ pub trait Storage: Send {
 
 fn no_outbox(backend: &str) -> crate::Error {
     crate::Error::storage(format!("the {backend} backend keeps no outbox of mail"))
-}
-
-/// Item ids as numbers, when every one is a plain number that writing
-/// back gives the same text ([`crate::shared_cache::compact_id`]).
-pub fn numeric_ids(ids: &[String]) -> Option<Vec<u32>> {
-    ids.iter()
-        .map(|i| crate::shared_cache::compact_id(i))
-        .collect()
 }

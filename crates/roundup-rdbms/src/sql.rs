@@ -301,17 +301,15 @@ pub trait Connection: Send {
     fn execute_refs(&self, sql: &str, params: &[SqlRef<'_>]) -> Result<usize>;
     /// Run a query and collect its rows.
     fn query(&self, sql: &str, params: &[SqlValue]) -> Result<Vec<Vec<SqlValue>>>;
-    /// Run a query and collect the first column of its rows as integers;
-    /// `None` when one is not an integer. Drivers override it to read
-    /// long id lists without a row of values each.
+    /// Run a query and collect the first column of its rows as item ids
+    /// ([`crate::layout::int_id_from_sql`]); `None` when one is not an
+    /// id. Drivers override it to read long id lists without a row of
+    /// values each.
     fn query_first_ints(&self, sql: &str, params: &[SqlValue]) -> Result<Option<Vec<i64>>> {
         Ok(self
             .query(sql, params)?
             .iter()
-            .map(|r| match r.first() {
-                Some(SqlValue::Int(n)) => Some(*n),
-                _ => None,
-            })
+            .map(|r| r.first().and_then(crate::layout::int_id_from_sql))
             .collect())
     }
     /// Run statements without parameters or results, uncached (DDL,

@@ -2426,7 +2426,7 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
 
     fn filter_order(&mut self, schema: &Schema, query: &Query) -> Result<Option<Vec<u32>>> {
         if query.limit.is_some() || query.offset > 0 || query.search_ids.is_some() {
-            return Ok(roundup_core::storage::numeric_ids(
+            return Ok(roundup_core::shared_cache::numeric_ids(
                 &self.filter(schema, query)?,
             ));
         }

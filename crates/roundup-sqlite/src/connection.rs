@@ -443,9 +443,14 @@ impl Connection for SqliteConnection {
             .map_err(|e| sql_err(sql, e))?;
         let mut out = Vec::new();
         while let Some(row) = rows.next().map_err(|e| sql_err(sql, e))? {
-            match row.get_ref(0).map_err(|e| sql_err(sql, e))? {
-                rusqlite::types::ValueRef::Integer(n) => out.push(n),
-                _ => return Ok(None),
+            let id = match row.get_ref(0).map_err(|e| sql_err(sql, e))? {
+                ValueRef::Integer(n) => Some(n),
+                // ids stored otherwise are read as `filter` reads them
+                v => roundup_rdbms::layout::int_id_from_sql(&from_ref(v)),
+            };
+            match id {
+                Some(n) => out.push(n),
+                None => return Ok(None),
             }
         }
         Ok(Some(out))
