@@ -108,7 +108,15 @@ pub fn filter_sql(
         }
     }
 
-    let mut sql = format!("SELECT {root_alias}.id FROM _{} AS {root_alias}", root.name);
+    let hint = if query.search_ids.is_some() {
+        dialect.by_listed_ids_hint()
+    } else {
+        ""
+    };
+    let mut sql = format!(
+        "SELECT {root_alias}.id FROM _{} AS {root_alias}{hint}",
+        root.name
+    );
     for j in &joins.clauses {
         sql.push(' ');
         sql.push_str(j);

@@ -101,6 +101,14 @@ pub trait Dialect: Send + Sync {
         SqlValue::Int(i64::from(value))
     }
 
+    /// What follows the queried table's alias in a query restricted to
+    /// listed ids (a full-text search's matches, an order's repair) so
+    /// that the rows are read by id. Default: nothing (the planner's
+    /// statistics choose).
+    fn by_listed_ids_hint(&self) -> &'static str {
+        ""
+    }
+
     /// A list of many integer ids as one bound value and the subquery
     /// reading it back (`expr IN (<subquery>)`), so that a list of
     /// thousands (a full-text search's matches) is neither parsed as SQL

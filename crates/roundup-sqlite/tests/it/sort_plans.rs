@@ -336,6 +336,44 @@ fn many_search_matches_walk_the_order_instead_of_listing_ids() {
     }
 }
 
+/// A kept order is repaired after a commit by asking for the order of a
+/// few dozen ids (the changed item among evenly spaced ids of the order):
+/// those rows are read by id, never by walking the order's index.
+#[test]
+fn an_orders_repair_reads_its_few_rows_by_id() {
+    let (dir, conn, schema) = setup();
+    let mut st = roundup_sqlite::open(dir.path(), Duration::from_secs(5)).expect("open");
+    st.sync_schema(&schema).expect("sync");
+    let d = SqliteDialect;
+    for n in [2u32, 49] {
+        let set = std::sync::Arc::new(roundup_core::filter::IdSet::new(
+            (0..n).map(|k| 1 + k * 61).collect(),
+        ));
+        for sort in ["-activity", "title", "priority", "-status,title", "id"] {
+            let mut q = query(&conn, &schema, sort, 0);
+            q.limit = None;
+            q.search_ids = Some(set.clone());
+            let (sql, args) = filter_sql(&schema, &q, &d).expect("sql");
+            let all = plan(&conn, &sql, &args).join(" | ");
+            assert!(
+                all.contains("SEARCH r0 USING INTEGER PRIMARY KEY (rowid=?)"),
+                "{n} ids by {sort}: rows not read by id: {all}\n{sql}"
+            );
+            assert!(!all.contains("SCAN r0"), "{n} ids by {sort}: {all}\n{sql}");
+            let got = st.filter_order(&schema, &q).expect("order").expect("ids");
+            let want: Vec<u32> = whole_order(&conn, &schema, &q)
+                .iter()
+                .map(|i| i.parse().unwrap())
+                .collect();
+            assert_eq!(got, want, "{n} ids by {sort}");
+            assert!(
+                got.len() as u32 >= n - n / 10 - 1,
+                "{n} ids by {sort}: {got:?}"
+            );
+        }
+    }
+}
+
 #[test]
 fn counts_of_many_search_matches_are_worked_out_without_listing_them() {
     let (_dir, conn, schema) = setup();
