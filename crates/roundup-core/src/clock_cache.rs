@@ -328,9 +328,15 @@ impl<K: Hash + Eq + Clone, V> ClockCache<K, V> {
 
     /// Keep only the entries `keep` accepts.
     pub fn retain(&mut self, mut keep: impl FnMut(&K, &V) -> bool) {
+        self.retain_mut(|k, v| keep(k, v));
+    }
+
+    /// Keep only the entries `keep` accepts, which may change them in
+    /// place (within the size they were charged when inserted).
+    pub fn retain_mut(&mut self, mut keep: impl FnMut(&K, &mut V) -> bool) {
         let mut freed = 0;
         self.map.retain(|k, s| {
-            let k2 = keep(k, &s.value);
+            let k2 = keep(k, &mut s.value);
             if !k2 {
                 freed += s.size;
             }

@@ -1449,14 +1449,16 @@ impl Db {
         if q.offset < DEEP {
             return Ok(None);
         }
-        let unordered = Query {
-            sort: Vec::new(),
-            group: Vec::new(),
-            ..whole.clone()
-        };
-        let n = self.count_query(&unordered)?;
-        if !sc.fits_order(usize::try_from(n).unwrap_or(usize::MAX), &key) {
-            return Ok(None);
+        if sc.kept_order(gen, &key).is_none() {
+            let unordered = Query {
+                sort: Vec::new(),
+                group: Vec::new(),
+                ..whole.clone()
+            };
+            let n = self.count_query(&unordered)?;
+            if !sc.fits_order(usize::try_from(n).unwrap_or(usize::MAX), &key) {
+                return Ok(None);
+            }
         }
         let Some(_turn) = sc.order_turn() else {
             return Ok(None);
@@ -1465,10 +1467,142 @@ impl Db {
         if let Some(page) = sc.order_slice(gen, &key, offset, len) {
             return Ok(Some(page));
         }
-        if !self.keep_whole_order(sc, gen, &key, &whole)? {
+        if !self.bring_order_up_to_date(sc, gen, &key, &whole)? {
             return Ok(None);
         }
         Ok(sc.order_slice(gen, &key, offset, len))
+    }
+
+    /// Make the whole order of `whole` under `key` the current one: a kept
+    /// order behind by some commits is repaired ([`Db::repair_order`]),
+    /// else (or when the repair fails) the order is fetched whole. Called
+    /// with the order turn held. False when nothing could be kept.
+    fn bring_order_up_to_date(
+        &self,
+        sc: &SharedCache,
+        gen: u64,
+        key: &str,
+        whole: &Query,
+    ) -> Result<bool> {
+        if let Some(stale) = sc.stale_order(gen, key) {
+            if self.repair_order(sc, gen, key, whole, stale)? {
+                return Ok(true);
+            }
+        }
+        self.keep_whole_order(sc, gen, key, whole)
+    }
+
+    /// Repair a kept order that commits left behind: the items they
+    /// changed leave it, and each that still matches is placed again by
+    /// the database's own order: asked for the item among up to
+    /// [`PIVOTS`](Self::repair_order) evenly spaced ids of the order, it
+    /// says which stretch the item falls in, and the next question is
+    /// about that stretch alone (four questions of 49 ids place an item in
+    /// a million). The order's `ORDER BY` ends with the id, so every
+    /// answer is one total order's. False (nothing kept) when a commit
+    /// came in between or an answer does not fit the order as kept.
+    fn repair_order(
+        &self,
+        sc: &SharedCache,
+        gen: u64,
+        key: &str,
+        whole: &Query,
+        stale: crate::shared_cache::StaleOrder,
+    ) -> Result<bool> {
+        use crate::filter::IdSet;
+        const PIVOTS: usize = 48;
+        let changed = IdSet::from_sorted(stale.changed);
+        let mut ids: Vec<u32> = Vec::with_capacity(stale.ids.len() + changed.len());
+        ids.extend(stale.ids.iter().copied().filter(|&i| !changed.contains(i)));
+        drop(stale.ids);
+        let among = |set: IdSet| -> Result<Option<Vec<u32>>> {
+            let q = Query {
+                search_ids: Some(Arc::new(set)),
+                ..whole.clone()
+            };
+            self.store.borrow_mut().filter_order(&self.def.schema, &q)
+        };
+        let Some(present) = among(changed)? else {
+            return Ok(false);
+        };
+        // the items come back in the order's order: each goes after the last
+        let mut from = 0usize;
+        for x in present {
+            let (mut lo, mut hi) = (from, ids.len());
+            while lo < hi {
+                let n = hi - lo;
+                let pivots: Vec<usize> = if n <= PIVOTS {
+                    (lo..hi).collect()
+                } else {
+                    (0..PIVOTS).map(|k| lo + k * n / PIVOTS).collect()
+                };
+                let mut set: Vec<u32> = pivots.iter().map(|&p| ids[p]).collect();
+                set.push(x);
+                let Some(got) = among(IdSet::new(set))? else {
+                    return Ok(false);
+                };
+                let Some(before) = got.iter().position(|&i| i == x) else {
+                    return Ok(false);
+                };
+                let fits = got.len() == pivots.len() + 1
+                    && got
+                        .iter()
+                        .filter(|&&i| i != x)
+                        .eq(pivots.iter().map(|&p| &ids[p]));
+                if !fits {
+                    return Ok(false);
+                }
+                if before > 0 {
+                    lo = pivots[before - 1] + 1;
+                }
+                hi = pivots.get(before).copied().unwrap_or(hi);
+            }
+            ids.insert(lo, x);
+            from = lo + 1;
+        }
+        Ok(sc.put_repaired(gen, key, ids))
+    }
+
+    /// The classes `q` reads: its own first, then every class its filter,
+    /// sort and group paths lead through (a Link sort goes on through the
+    /// linked class's order property). `None` when a path goes through a
+    /// computed property (it may read anything) or is not the schema's.
+    fn query_reads(&self, q: &Query) -> Option<Vec<String>> {
+        let schema = &self.def.schema;
+        let root = schema.class(&q.class).ok()?;
+        let mut reads = vec![q.class.clone()];
+        let paths = q
+            .filters
+            .iter()
+            .map(|f| &f.path)
+            .chain(q.sort.iter().chain(&q.group).map(|(_, p)| p));
+        for path in paths {
+            let mut cls = root;
+            let mut steps: Vec<String> = path.clone();
+            let mut i = 0;
+            while i < steps.len() {
+                let prop = cls.prop(&steps[i])?;
+                if prop.is_computed() {
+                    return None;
+                }
+                if prop.is_pointer() {
+                    let target = schema.class(prop.link_class.as_deref()?).ok()?;
+                    if !reads.contains(&target.name) {
+                        reads.push(target.name.clone());
+                    }
+                    if i + 1 == steps.len() && prop.is_link() {
+                        // sorted by the linked class's order property
+                        if steps.len() > 16 {
+                            return None;
+                        }
+                        steps.push(target.order_prop());
+                    }
+                    cls = target;
+                }
+                i += 1;
+            }
+        }
+        Some(reads)
     }
 
     /// Fetch the whole order of `whole` (a query without a page) and keep
@@ -1485,7 +1619,11 @@ impl Db {
             .store
             .borrow_mut()
             .filter_order(&self.def.schema, whole)?;
-        Ok(order.is_some_and(|o| sc.put_order(gen, key, o.into_boxed_slice())))
+        let reads = self.query_reads(whole);
+        let names: Option<Vec<&str>> = reads
+            .as_ref()
+            .map(|r| r.iter().map(String::as_str).collect());
+        Ok(order.is_some_and(|o| sc.put_order(gen, key, o.into_boxed_slice(), names.as_deref())))
     }
 
     /// A page of a full-text search with many matches, cut from the
@@ -1524,12 +1662,18 @@ impl Db {
             usize::try_from(q.offset).unwrap_or(usize::MAX),
             usize::try_from(limit).unwrap_or(usize::MAX),
         );
-        let unordered = Query {
-            sort: Vec::new(),
-            group: Vec::new(),
-            ..whole.clone()
+        let kept = sc.kept_order(gen, &key);
+        let total = match kept {
+            Some((n, _)) => n,
+            None => {
+                let unordered = Query {
+                    sort: Vec::new(),
+                    group: Vec::new(),
+                    ..whole.clone()
+                };
+                usize::try_from(self.count_query(&unordered)?).unwrap_or(usize::MAX)
+            }
         };
-        let total = usize::try_from(self.count_query(&unordered)?).unwrap_or(usize::MAX);
         // Entries to walk if the matches are spread evenly, with room for
         // unevenness; a walk that goes further is left to the database.
         let need = page.0.saturating_add(page.1);
@@ -1538,11 +1682,21 @@ impl Db {
         if let Some(found) = sc.order_matches(gen, &key, ids, page, max_walk) {
             return Ok(Some(found));
         }
-        // Fetching a whole order costs a walk of every item (a second at
-        // a million): worth it when that is cheap, or when the database
-        // would walk far for this page anyway.
-        if (total > ORDER_FETCH_ALWAYS && expected < DEEP_WALK) || !sc.fits_order(total, &key) {
-            return Ok(None);
+        match kept {
+            // kept and current: the walk was too long
+            Some((_, true)) => return Ok(None),
+            // behind by some commits: a repair costs a few queries
+            Some((_, false)) => {}
+            // Fetching a whole order costs a walk of every item (a second
+            // at a million): worth it when that is cheap, or when the
+            // database would walk far for this page anyway.
+            None => {
+                if (total > ORDER_FETCH_ALWAYS && expected < DEEP_WALK)
+                    || !sc.fits_order(total, &key)
+                {
+                    return Ok(None);
+                }
+            }
         }
         let Some(_turn) = sc.order_turn() else {
             return Ok(None);
@@ -1550,7 +1704,7 @@ impl Db {
         if let Some(found) = sc.order_matches(gen, &key, ids, page, max_walk) {
             return Ok(Some(found));
         }
-        if !self.keep_whole_order(sc, gen, &key, &whole)? {
+        if !self.bring_order_up_to_date(sc, gen, &key, &whole)? {
             return Ok(None);
         }
         Ok(sc.order_matches(gen, &key, ids, page, max_walk))

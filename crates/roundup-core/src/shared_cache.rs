@@ -8,9 +8,12 @@
 //! - What a commit changed comes from the backend's change log
 //!   ([`Storage::changes_since`](crate::storage::Storage::changes_since);
 //!   on SQLite, triggers of the database record every item written, by
-//!   any process, Roundup 2.6 included). The changed items go, and so do
-//!   every query result and whole order (any of them may list a changed
-//!   item or leave one out); every other item stays. When the log cannot
+//!   any process, Roundup 2.6 included). The changed items go, and so
+//!   does every query result (any of them may list a changed item or
+//!   leave one out); every other item stays. A whole order stays when
+//!   the commit changed only items of its own class (it is marked with
+//!   them and repaired before it serves again) or classes its query does
+//!   not read; otherwise it goes too. When the log cannot
 //!   say (no log, a log cut short, triggers missing, a first look), the
 //!   whole cache goes ([`SharedCache::apply`]).
 //! - A connection of this process that commits a write brings the cache
@@ -86,6 +89,60 @@ enum Stored {
 /// What a kept order costs beyond its ids: its slice's allocation and the
 /// key's.
 const ORDER_OVERHEAD: usize = 64;
+
+/// How many changed items a kept order may fall behind by before it is
+/// dropped rather than repaired: a repair places each changed item with a
+/// few small queries, a fetch walks every item, so a longer order is
+/// worth repairing for more changes.
+fn max_stale(len: usize) -> usize {
+    (len / 1000).clamp(16, 1024)
+}
+
+/// A whole order as kept.
+struct KeptOrder {
+    ids: Arc<[u32]>,
+    /// The classes the order's query reads (its own class first), by
+    /// their numbers in `Inner::classes`; `None`: unknown (the order goes
+    /// with any change).
+    reads: Option<Box<[u16]>>,
+    /// Items of its own class changed since the order was right,
+    /// ascending and distinct; empty: the order is the current one.
+    stale: Vec<u32>,
+}
+
+impl KeptOrder {
+    /// Whether the order survives a commit that changed `changed` (class
+    /// number, id; `None`: any item of the class): it does when the
+    /// commit changed only items of its own class (noted as stale, for a
+    /// repair) or classes it does not read, and it has not fallen too far
+    /// behind.
+    fn survives(&mut self, changed: &[(u16, Option<u32>)]) -> bool {
+        let Some(reads) = &self.reads else {
+            return false;
+        };
+        for &(c, id) in changed {
+            if !reads.contains(&c) {
+                continue;
+            }
+            match id {
+                Some(n) if c == reads[0] => self.stale.push(n),
+                _ => return false,
+            }
+        }
+        self.stale.sort_unstable();
+        self.stale.dedup();
+        self.stale.len() <= max_stale(self.ids.len())
+    }
+}
+
+/// A kept order behind by some commits: its ids as they were, and the
+/// items of its class changed since (ascending); see
+/// [`SharedCache::stale_order`].
+#[derive(Clone, Debug)]
+pub struct StaleOrder {
+    pub ids: Arc<[u32]>,
+    pub changed: Vec<u32>,
+}
 
 /// An item id as a number, when writing the number back gives the same
 /// text (so nothing is lost by keeping it as one).
@@ -197,11 +254,13 @@ struct Inner {
     classes: Vec<Box<str>>,
     entries: ClockCache<Key, Entry>,
     /// Whole orders by query key, ids as integers (their own budget).
-    orders: ClockCache<Arc<str>, Box<[u32]>>,
+    orders: ClockCache<Arc<str>, KeptOrder>,
     /// How many times a commit emptied the cache.
     invalidations: u64,
     /// How many times a commit dropped only the items it changed.
     partial: u64,
+    /// How many kept orders were repaired after commits.
+    repairs: u64,
     /// The position in the backend's change log this cache is up to date
     /// with (`None`: unknown; the next change empties the cache).
     log_position: Option<i64>,
@@ -263,6 +322,8 @@ pub struct SharedStats {
     pub invalidations: u64,
     /// Commits after which only the items they changed were dropped.
     pub partial_invalidations: u64,
+    /// Whole orders repaired after commits instead of fetched again.
+    pub order_repairs: u64,
     pub generation: u64,
 }
 
@@ -291,6 +352,7 @@ impl SharedCache {
                 orders: ClockCache::new(order_bytes).with_max_entry(order_bytes / 2),
                 invalidations: 0,
                 partial: 0,
+                repairs: 0,
                 log_position: None,
             }),
             ordering: Mutex::new(()),
@@ -316,6 +378,7 @@ impl SharedCache {
             orders: g.orders.stats(),
             invalidations: g.invalidations,
             partial_invalidations: g.partial,
+            order_repairs: g.repairs,
             generation: g.generation,
         }
     }
@@ -343,9 +406,11 @@ impl SharedCache {
 
     /// Bring the cache up to date with what commits changed:
     /// - everything may have changed: empty it;
-    /// - only some items: drop those items, every query result and every
-    ///   whole order (any of them may list a changed item, or leave one
-    ///   out), and start a new generation so that nothing read before the
+    /// - only some items: drop those items and every query result (any of
+    ///   them may list a changed item, or leave one out), mark the whole
+    ///   orders of their class with them for a repair (orders that read a
+    ///   changed class otherwise, or fell too far behind, are dropped),
+    ///   and start a new generation so that nothing read before the
     ///   change is stored after it; every other item stays;
     /// - nothing the cache holds (a commit that touched no item, such as
     ///   a login's session): keep everything, generation included.
@@ -374,22 +439,29 @@ impl SharedCache {
                 }
                 g.generation += 1;
                 g.partial += 1;
-                g.orders.clear();
                 let mut whole_classes: Vec<u16> = Vec::new();
                 let mut nodes: std::collections::HashSet<(u16, u32)> = Default::default();
+                // for the orders: an id that is no plain number counts as
+                // a change to the whole class
+                let mut changed: Vec<(u16, Option<u32>)> = Vec::new();
                 for (class, id) in items {
                     let Some(c) = g.class_no(class) else {
                         continue; // nothing of the class was ever kept
                     };
                     match id.as_deref().map(compact_id) {
-                        None => whole_classes.push(c),
+                        None => {
+                            whole_classes.push(c);
+                            changed.push((c, None));
+                        }
                         Some(Some(n)) => {
                             nodes.insert((c, n));
+                            changed.push((c, Some(n)));
                         }
                         // an id that is no plain number is never kept
-                        Some(None) => {}
+                        Some(None) => changed.push((c, None)),
                     }
                 }
+                g.orders.retain_mut(|_, o| o.survives(&changed));
                 g.entries.retain(|k, _| match k {
                     Key::Query(_) => false,
                     Key::Node(c, n) => !whole_classes.contains(c) && !nodes.contains(&(*c, *n)),
@@ -479,7 +551,7 @@ impl SharedCache {
         if g.generation != generation {
             return None;
         }
-        let v = g.orders.get(key)?;
+        let v = &g.orders.get(key).filter(|o| o.stale.is_empty())?.ids;
         let a = offset.min(v.len());
         let b = offset.saturating_add(len).min(v.len());
         Some(v[a..b].iter().map(u32::to_string).collect())
@@ -502,7 +574,7 @@ impl SharedCache {
         if g.generation != generation {
             return None;
         }
-        let order = g.orders.get(key)?;
+        let order = &g.orders.get(key).filter(|o| o.stale.is_empty())?.ids;
         let need = offset.saturating_add(len);
         let mut found = Vec::with_capacity(len.min(1024));
         let mut matched = 0usize;
@@ -537,9 +609,59 @@ impl SharedCache {
         }
     }
 
-    /// What keeping a whole order of `len` ids under `key` is charged.
+    /// Whether a whole order is kept under `key`: its length, and whether
+    /// it is the current one (false: it awaits a repair, and its length
+    /// may be off by the items changed since).
+    pub fn kept_order(&self, generation: u64, key: &str) -> Option<(usize, bool)> {
+        let g = self.lock();
+        if g.generation != generation {
+            return None;
+        }
+        let o = g.orders.peek(key)?;
+        Some((o.ids.len(), o.stale.is_empty()))
+    }
+
+    /// The order under `key` when it is kept but behind by some commits
+    /// (see [`SharedCache::apply`]): what a repair starts from.
+    pub fn stale_order(&self, generation: u64, key: &str) -> Option<StaleOrder> {
+        let g = self.lock();
+        if g.generation != generation {
+            return None;
+        }
+        let o = g.orders.peek(key)?;
+        (!o.stale.is_empty()).then(|| StaleOrder {
+            ids: o.ids.clone(),
+            changed: o.stale.clone(),
+        })
+    }
+
+    /// Replace a stale order with its repair, made in `generation` from
+    /// what [`SharedCache::stale_order`] gave in it: false (nothing kept)
+    /// when a commit came in between or the order was dropped meanwhile.
+    pub fn put_repaired(&self, generation: u64, key: &str, ids: Vec<u32>) -> bool {
+        let size = Self::order_size(ids.len(), key);
+        let mut g = self.lock();
+        if g.generation != generation {
+            return false;
+        }
+        let Some(reads) = g.orders.peek(key).map(|o| o.reads.clone()) else {
+            return false;
+        };
+        let order = KeptOrder {
+            ids: ids.into(),
+            reads,
+            stale: Vec::new(),
+        };
+        let kept = g.orders.insert(key.into(), order, size);
+        g.repairs += u64::from(kept);
+        kept
+    }
+
+    /// What keeping a whole order of `len` ids under `key` is charged: its
+    /// ids, and room for the changed items it may fall behind by.
     fn order_size(len: usize, key: &str) -> usize {
-        len.saturating_mul(std::mem::size_of::<u32>())
+        len.saturating_add(max_stale(len))
+            .saturating_mul(std::mem::size_of::<u32>())
             .saturating_add(ORDER_OVERHEAD + 2 * str_size(key))
     }
 
@@ -547,23 +669,45 @@ impl SharedCache {
     /// one rule [`SharedCache::put_order`] stores by, asked before the
     /// order is fetched so that no order is fetched only to be refused.
     pub fn fits_order(&self, len: usize, key: &str) -> bool {
-        Self::order_size(len, key) + ClockCache::<Arc<str>, Box<[u32]>>::ENTRY_OVERHEAD
+        Self::order_size(len, key) + ClockCache::<Arc<str>, KeptOrder>::ENTRY_OVERHEAD
             <= self.lock().orders.max_entry()
     }
 
     /// Keep the whole order of the query under `key`, computed in
-    /// `generation` (ids as numbers: [`Storage::filter_order`]). Refused
-    /// (false) when the order does not fit ([`SharedCache::fits_order`])
-    /// or a commit started a new generation.
+    /// `generation` (ids as numbers: [`Storage::filter_order`]). `reads`
+    /// names the classes the query reads, its own first (`None`: not
+    /// known); a commit that changes items of its own class only leaves
+    /// the order to be repaired ([`SharedCache::stale_order`]), one that
+    /// changes another class it reads drops it. Refused (false) when the
+    /// order does not fit ([`SharedCache::fits_order`]) or a commit
+    /// started a new generation.
     ///
     /// [`Storage::filter_order`]: crate::storage::Storage::filter_order
-    pub fn put_order(&self, generation: u64, key: &str, compact: Box<[u32]>) -> bool {
+    pub fn put_order(
+        &self,
+        generation: u64,
+        key: &str,
+        compact: Box<[u32]>,
+        reads: Option<&[&str]>,
+    ) -> bool {
         let size = Self::order_size(compact.len(), key);
         let mut g = self.lock();
         if g.generation != generation {
             return false;
         }
-        g.orders.insert(key.into(), compact, size)
+        let reads = match reads {
+            Some(names) => names
+                .iter()
+                .map(|c| g.class_no_or_add(c))
+                .collect::<Option<Box<[u16]>>>(),
+            None => None,
+        };
+        let order = KeptOrder {
+            ids: compact.into(),
+            reads,
+            stale: Vec::new(),
+        };
+        g.orders.insert(key.into(), order, size)
     }
 
     /// Keep a query result computed in `generation`.
@@ -623,7 +767,7 @@ mod tests {
         assert!(c.order_turn().is_some());
         let g = c.generation();
         let ids: Box<[u32]> = (1..=100).rev().collect();
-        assert!(c.put_order(g, "k", ids.clone()));
+        assert!(c.put_order(g, "k", ids.clone(), None));
         assert_eq!(
             c.order_slice(g, "k", 98, 50),
             Some(vec!["2".to_string(), "1".to_string()])
@@ -631,7 +775,7 @@ mod tests {
         // past half the budget: refused, and the page is left to the caller
         let long: Box<[u32]> = (1..=1000).collect();
         assert!(!c.fits_order(long.len(), "long"));
-        assert!(!c.put_order(g, "long", long));
+        assert!(!c.put_order(g, "long", long, None));
         // the rule asked before fetching is the rule the order is stored by,
         // up to the last id: an order that fits is kept, one id more is not
         let fit = (1..4096)
@@ -640,12 +784,12 @@ mod tests {
             .unwrap();
         let edge: Box<[u32]> = (1..=fit as u32).collect();
         assert!(
-            c.put_order(g, "edge", edge),
+            c.put_order(g, "edge", edge, None),
             "an order that fits ({fit} ids) is kept"
         );
         let over: Box<[u32]> = (1..=fit as u32 + 1).collect();
         assert!(!c.fits_order(over.len(), "edge"));
-        assert!(!c.put_order(g, "edge", over));
+        assert!(!c.put_order(g, "edge", over, None));
         // a longer key leaves room for fewer ids
         let long_key = "k".repeat(200);
         assert!(!c.fits_order(fit, &long_key));
@@ -653,7 +797,10 @@ mod tests {
         // a commit forgets the orders
         c.invalidate();
         assert!(c.order_slice(c.generation(), "k", 0, 10).is_none());
-        assert!(!c.put_order(g, "k", ids), "stored in a passed generation");
+        assert!(
+            !c.put_order(g, "k", ids, None),
+            "stored in a passed generation"
+        );
     }
 
     fn big_node(n: usize) -> Arc<StoredNode> {

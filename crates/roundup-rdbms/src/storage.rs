@@ -2425,7 +2425,7 @@ impl<C: Connection> Storage for RdbmsStorage<C> {
     }
 
     fn filter_order(&mut self, schema: &Schema, query: &Query) -> Result<Option<Vec<u32>>> {
-        if query.limit.is_some() || query.offset > 0 || query.search_ids.is_some() {
+        if query.limit.is_some() || query.offset > 0 {
             return Ok(roundup_core::shared_cache::numeric_ids(
                 &self.filter(schema, query)?,
             ));

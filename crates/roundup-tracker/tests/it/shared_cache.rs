@@ -324,6 +324,146 @@ fn search_pages_walk_the_whole_order() {
     assert!(!got.contains(&first), "a retired issue is still listed");
 }
 
+/// A kept order outlives commits that change items of its own class
+/// only: the changed items leave it and are placed again (created,
+/// retitled, retired, moved to the front of `-activity`), so that deep
+/// pages stay the database's own without another walk of every item. A
+/// commit that changes a class the order reads (the users, for a sort by
+/// assignee) drops it, and so does falling too far behind.
+#[test]
+fn kept_orders_are_repaired_after_commits() {
+    let (_dir, tracker) = tracker_with_titles(7919);
+    let cache = SharedCache::new();
+    let (db, calls) = counted_db(&tracker, cache.clone());
+    let plain = tracker.open_db("1").unwrap();
+    // (sort, title words filter)
+    let queries: [(&str, Option<&str>); 6] = [
+        ("title", None),
+        ("-activity", None),
+        ("priority", None),
+        ("-creation", None),
+        ("title", Some("t1")),
+        ("assignedto", None),
+    ];
+    let spec = |(sort, words): (&str, Option<&str>), offset: u64| FilterSpec {
+        sort: vec![(None, sort.to_string())],
+        filterspec: words
+            .map(|w| vec![("title".to_string(), SpecValue::One(w.to_string()))])
+            .unwrap_or_default(),
+        limit: Some(50),
+        offset: Some(offset),
+        ..FilterSpec::default()
+    };
+    let check_all = |db: &Db, round: &str| {
+        for q in queries {
+            for offset in [0, 500, 650, 1250, 1300] {
+                assert_eq!(
+                    db.filter("issue", &spec(q, offset)).unwrap(),
+                    plain.filter("issue", &spec(q, offset)).unwrap(),
+                    "{round}: {q:?} at {offset}"
+                );
+            }
+        }
+    };
+    let outside = |f: &dyn Fn(&Db)| {
+        let other = tracker.open_db("1").unwrap();
+        f(&other);
+        other.commit().unwrap();
+    };
+    db.refresh_shared_cache().unwrap();
+    check_all(&db, "first");
+    db.rollback().unwrap();
+    assert_eq!(
+        cache.stats().orders.entries,
+        6,
+        "{:?}",
+        cache.stats().orders
+    );
+
+    // a pseudo-random run of commits, some of several changes
+    let mut seed: u64 = 7;
+    let mut next = |n: u64| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) % n
+    };
+    let mut created = 0;
+    for round in 0..12 {
+        let changes: Vec<(u64, u64)> = (0..1 + next(3))
+            .map(|_| (next(4), next(1300) + 1))
+            .collect();
+        outside(&|db| {
+            for &(kind, n) in &changes {
+                let id = n.to_string();
+                let retired = db.is_retired("issue", &id).unwrap();
+                match kind {
+                    _ if retired => {
+                        db.create("issue", values(&[("title", "t0999 again")]))
+                            .unwrap();
+                    }
+                    0 => {
+                        let title = format!("t{:04}", (n * 389) % 1300);
+                        db.set("issue", &id, values(&[("title", &title)])).unwrap();
+                    }
+                    1 => {
+                        db.set("issue", &id, values(&[("title", "a first")]))
+                            .unwrap();
+                    }
+                    2 => {
+                        db.create("issue", values(&[("title", "t1000 new")]))
+                            .unwrap();
+                    }
+                    _ => db.retire("issue", &id).unwrap(),
+                }
+            }
+        });
+        created += changes.iter().filter(|c| c.0 == 2).count();
+        let before = cache.stats().order_repairs;
+        let fetches = calls.of("filter_order");
+        db.refresh_shared_cache().unwrap();
+        check_all(&db, &format!("round {round}"));
+        db.rollback().unwrap();
+        let stats = cache.stats();
+        // the sort by assignee reads no user, so it is repaired as well
+        assert_eq!(
+            stats.order_repairs,
+            before + 6,
+            "round {round}: {changes:?}"
+        );
+        assert!(
+            calls.of("filter_order") > fetches,
+            "repairs ask the database"
+        );
+    }
+    assert!(created > 0, "the run created no issue");
+
+    // a change to a class an order reads drops that order alone
+    outside(&|db| {
+        db.set("user", "1", values(&[("realname", "Someone Else")]))
+            .unwrap();
+        db.set("issue", "3", values(&[("title", "t0001")])).unwrap();
+    });
+    db.refresh_shared_cache().unwrap();
+    assert_eq!(cache.stats().orders.entries, 5, "the assignee order stays");
+    let before = cache.stats().order_repairs;
+    check_all(&db, "after a user changed");
+    assert_eq!(cache.stats().order_repairs, before + 5);
+    db.rollback().unwrap();
+
+    // more changed items than a repair is worth: the orders go
+    outside(&|db| {
+        for id in 200..260 {
+            db.set("issue", &id.to_string(), values(&[("title", "z last")]))
+                .unwrap();
+        }
+    });
+    db.refresh_shared_cache().unwrap();
+    assert_eq!(cache.stats().orders.entries, 0);
+    check_all(&db, "after many changes");
+    db.rollback().unwrap();
+}
+
 /// Whole orders have a budget of their own (`[main] order_cache_size`): an
 /// order far larger than the items and query results the shared cache may
 /// hold is still kept, and one past its own budget is left to the

@@ -67,11 +67,12 @@ impl Site {
             .map(|b| format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)))
             .unwrap_or_else(|| "unknown".into());
         format!(
-            "{}: shared cache: {} (emptied by {} commits); whole orders: {}; page cache: {}; {} idle connections: {}; resident {rss}",
+            "{}: shared cache: {} (emptied by {} commits); whole orders: {} ({} repaired after commits); page cache: {}; {} idle connections: {}; resident {rss}",
             self.served.name,
             shared.cache,
             shared.invalidations,
             shared.orders,
+            shared.order_repairs,
             pages,
             self.served.pool.idle_count(),
             conns
