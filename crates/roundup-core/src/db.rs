@@ -247,6 +247,9 @@ pub struct Db {
     shared_gen: Cell<Option<u64>>,
     /// The storage's change marker as this connection saw it last.
     seen_version: Cell<Option<i64>>,
+    /// From how many matches a count keeps its matches as a whole order
+    /// (see [`Db::count_query`]).
+    count_order_min: u64,
     /// Whether the open transaction has written anything.
     wrote: Cell<bool>,
     /// How mail is composed and sent, when the tracker sends mail.
@@ -483,6 +486,7 @@ impl Db {
             shared: None,
             shared_gen: Cell::new(None),
             seen_version: Cell::new(None),
+            count_order_min: DEFAULT_COUNT_ORDER_MIN,
             wrote: Cell::new(false),
             mail: None,
             queued_mail: RefCell::new(Vec::new()),
@@ -617,6 +621,14 @@ impl Db {
     /// [`Db::refresh_shared_cache`] at the start of every request.
     pub fn with_shared_cache(mut self, cache: Arc<SharedCache>) -> Db {
         self.shared = Some(cache);
+        self
+    }
+
+    /// Counts of at least `n` matches keep their matches as a whole order
+    /// in the shared cache (default [`DEFAULT_COUNT_ORDER_MIN`]; see
+    /// [`Db::count_query`]).
+    pub fn with_count_orders_from(mut self, n: u64) -> Db {
+        self.count_order_min = n;
         self
     }
 
@@ -1382,8 +1394,55 @@ impl Db {
     }
 
     /// How many items a resolved query matches (its order and paging
-    /// ignored), kept in the shared cache until the next commit.
+    /// ignored), kept in the shared cache until the next commit. A large
+    /// count also keeps the query's matches in id order as a whole order
+    /// (repaired after commits like any other), so that after a commit it
+    /// is that order's length instead of another walk of an index.
     fn count_query(&self, q: &Query) -> Result<u64> {
+        let by_id = (q.search_ids.is_none() && q.limit.is_none() && q.offset == 0)
+            .then(|| {
+                Some(Query {
+                    sort: vec![(crate::filter::Direction::Asc, vec!["id".to_string()])],
+                    group: Vec::new(),
+                    ..q.clone()
+                })
+            })
+            .flatten();
+        let shared = self.shared_now();
+        if let (Some(whole), Some((sc, gen))) = (&by_id, shared) {
+            let key = query_key("ids", whole);
+            match sc.kept_order(gen, &key) {
+                Some((n, true)) => return Ok(n as u64),
+                Some((_, false)) => {
+                    if let Some(_turn) = sc.order_turn() {
+                        if self.bring_order_up_to_date(sc, gen, &key, whole)? {
+                            if let Some((n, true)) = sc.kept_order(gen, &key) {
+                                return Ok(n as u64);
+                            }
+                        }
+                    }
+                }
+                None => {}
+            }
+        }
+        let n = self.count_in_database(q)?;
+        if let (Some(whole), Some((sc, gen))) = (&by_id, shared) {
+            let key = query_key("ids", whole);
+            if n >= self.count_order_min
+                && sc.kept_order(gen, &key).is_none()
+                && sc.fits_order(usize::try_from(n).unwrap_or(usize::MAX), &key)
+            {
+                if let Some(_turn) = sc.order_turn() {
+                    self.keep_whole_order(sc, gen, &key, whole)?;
+                }
+            }
+        }
+        Ok(n)
+    }
+
+    /// [`Db::count_query`] as the database counts, kept in the shared
+    /// cache until the next commit.
+    fn count_in_database(&self, q: &Query) -> Result<u64> {
         self.through_shared(
             query_key("count", q),
             |r| match r {
@@ -1484,12 +1543,29 @@ impl Db {
         key: &str,
         whole: &Query,
     ) -> Result<bool> {
-        if let Some(stale) = sc.stale_order(gen, key) {
-            if self.repair_order(sc, gen, key, whole, stale)? {
-                return Ok(true);
-            }
+        let kept = match sc.stale_order(gen, key) {
+            Some(stale) => match self.repair_order(sc, gen, key, whole, stale)? {
+                Repair::Done => true,
+                Repair::Raced => return Ok(false),
+                Repair::Misfit => self.keep_whole_order(sc, gen, key, whole)?,
+            },
+            None => self.keep_whole_order(sc, gen, key, whole)?,
+        };
+        // The order's length is its query's count: at a million items a
+        // count walks an index (tens of milliseconds), after every commit.
+        if let Some((n, true)) = sc.kept_order(gen, key) {
+            let unordered = Query {
+                sort: Vec::new(),
+                group: Vec::new(),
+                ..whole.clone()
+            };
+            sc.put_query(
+                gen,
+                query_key("count", &unordered),
+                QueryResult::Count(n as u64),
+            );
         }
-        self.keep_whole_order(sc, gen, key, whole)
+        Ok(kept)
     }
 
     /// Repair a kept order that commits left behind: the items they
@@ -1499,8 +1575,11 @@ impl Db {
     /// says which stretch the item falls in, and the next question is
     /// about that stretch alone (four questions of 49 ids place an item in
     /// a million). The order's `ORDER BY` ends with the id, so every
-    /// answer is one total order's. False (nothing kept) when a commit
-    /// came in between or an answer does not fit the order as kept.
+    /// answer is one total order's, provided every answer sees the same
+    /// database: the one the cache's marks describe. So nothing is kept
+    /// when another connection committed since this request looked
+    /// ([`Repair::Raced`]: the next request repairs), nor when an answer
+    /// does not fit the order as kept ([`Repair::Misfit`]).
     fn repair_order(
         &self,
         sc: &SharedCache,
@@ -1508,7 +1587,7 @@ impl Db {
         key: &str,
         whole: &Query,
         stale: crate::shared_cache::StaleOrder,
-    ) -> Result<bool> {
+    ) -> Result<Repair> {
         use crate::filter::IdSet;
         const PIVOTS: usize = 48;
         let changed = IdSet::from_sorted(stale.changed);
@@ -1523,7 +1602,7 @@ impl Db {
             self.store.borrow_mut().filter_order(&self.def.schema, &q)
         };
         let Some(present) = among(changed)? else {
-            return Ok(false);
+            return Ok(Repair::Misfit);
         };
         // the items come back in the order's order: each goes after the last
         let mut from = 0usize;
@@ -1539,10 +1618,10 @@ impl Db {
                 let mut set: Vec<u32> = pivots.iter().map(|&p| ids[p]).collect();
                 set.push(x);
                 let Some(got) = among(IdSet::new(set))? else {
-                    return Ok(false);
+                    return Ok(Repair::Misfit);
                 };
                 let Some(before) = got.iter().position(|&i| i == x) else {
-                    return Ok(false);
+                    return Ok(Repair::Misfit);
                 };
                 let fits = got.len() == pivots.len() + 1
                     && got
@@ -1550,7 +1629,7 @@ impl Db {
                         .filter(|&&i| i != x)
                         .eq(pivots.iter().map(|&p| &ids[p]));
                 if !fits {
-                    return Ok(false);
+                    return Ok(Repair::Misfit);
                 }
                 if before > 0 {
                     lo = pivots[before - 1] + 1;
@@ -1560,7 +1639,17 @@ impl Db {
             ids.insert(lo, x);
             from = lo + 1;
         }
-        Ok(sc.put_repaired(gen, key, ids))
+        // Reads outside a transaction each see the latest commit: were
+        // there any since this request looked, the answers may mix two
+        // databases (a pivot moved by one of them misplaces an item).
+        if self.store.borrow_mut().data_version()? != self.seen_version.get() {
+            return Ok(Repair::Raced);
+        }
+        Ok(if sc.put_repaired(gen, key, ids) {
+            Repair::Done
+        } else {
+            Repair::Raced
+        })
     }
 
     /// The classes `q` reads: its own first, then every class its filter,
@@ -2692,6 +2781,19 @@ impl Db {
 
 /// The shared-cache key of a resolved query. A full-text search's id
 /// list goes in as its length and two hashes rather than spelled out.
+/// Below this many matches a count costs the database little, and is not
+/// kept as an order ([`Db::with_count_orders_from`]).
+pub const DEFAULT_COUNT_ORDER_MIN: u64 = 10_000;
+
+/// How a repair of a kept order ended ([`Db::repair_order`]).
+enum Repair {
+    Done,
+    /// Commits came in meanwhile: nothing kept, the order stays marked.
+    Raced,
+    /// The database's answers do not fit the order as kept.
+    Misfit,
+}
+
 fn query_key(kind: &str, q: &Query) -> String {
     use std::hash::Hasher;
     // Destructured so that a new field cannot be forgotten here.

@@ -98,6 +98,14 @@ fn max_stale(len: usize) -> usize {
     (len / 1000).clamp(16, 1024)
 }
 
+/// An item a commit changed: its class's number and its id (`None`: any
+/// item of the class).
+type ItemChange = (u16, Option<u32>);
+
+/// How many commits' changes the cache remembers for orders fetched
+/// while they came in (a fetch of a million ids takes about a second).
+const HISTORY: usize = 32;
+
 /// A whole order as kept.
 struct KeptOrder {
     ids: Arc<[u32]>,
@@ -261,6 +269,10 @@ struct Inner {
     partial: u64,
     /// How many kept orders were repaired after commits.
     repairs: u64,
+    /// What the last commits changed, by the generation they started
+    /// (oldest first, at most [`HISTORY`]): an order fetched in an
+    /// earlier generation is kept marked with what changed since.
+    history: std::collections::VecDeque<(u64, Box<[ItemChange]>)>,
     /// The position in the backend's change log this cache is up to date
     /// with (`None`: unknown; the next change empties the cache).
     log_position: Option<i64>,
@@ -353,6 +365,7 @@ impl SharedCache {
                 invalidations: 0,
                 partial: 0,
                 repairs: 0,
+                history: Default::default(),
                 log_position: None,
             }),
             ordering: Mutex::new(()),
@@ -391,6 +404,7 @@ impl SharedCache {
     }
 
     fn empty(g: &mut Inner) {
+        g.history.clear();
         g.generation += 1;
         g.invalidations += 1;
         g.entries.clear();
@@ -462,6 +476,11 @@ impl SharedCache {
                     }
                 }
                 g.orders.retain_mut(|_, o| o.survives(&changed));
+                if g.history.len() == HISTORY {
+                    g.history.pop_front();
+                }
+                let gen = g.generation;
+                g.history.push_back((gen, changed.into()));
                 g.entries.retain(|k, _| match k {
                     Key::Query(_) => false,
                     Key::Node(c, n) => !whole_classes.contains(c) && !nodes.contains(&(*c, *n)),
@@ -678,9 +697,12 @@ impl SharedCache {
     /// names the classes the query reads, its own first (`None`: not
     /// known); a commit that changes items of its own class only leaves
     /// the order to be repaired ([`SharedCache::stale_order`]), one that
-    /// changes another class it reads drops it. Refused (false) when the
-    /// order does not fit ([`SharedCache::fits_order`]) or a commit
-    /// started a new generation.
+    /// changes another class it reads drops it. An order fetched while
+    /// commits came in (a later generation now) is kept marked with what
+    /// they changed, as if it had been kept before them. Refused (false)
+    /// when the order does not fit ([`SharedCache::fits_order`]), or
+    /// commits came in that the cache no longer remembers, emptied it, or
+    /// changed another class the order reads.
     ///
     /// [`Storage::filter_order`]: crate::storage::Storage::filter_order
     pub fn put_order(
@@ -692,9 +714,6 @@ impl SharedCache {
     ) -> bool {
         let size = Self::order_size(compact.len(), key);
         let mut g = self.lock();
-        if g.generation != generation {
-            return false;
-        }
         let reads = match reads {
             Some(names) => names
                 .iter()
@@ -702,11 +721,35 @@ impl SharedCache {
                 .collect::<Option<Box<[u16]>>>(),
             None => None,
         };
-        let order = KeptOrder {
+        let mut order = KeptOrder {
             ids: compact.into(),
             reads,
             stale: Vec::new(),
         };
+        if g.generation != generation {
+            // Commits came in while the order was fetched: it is kept
+            // marked with what they changed (its one statement saw the
+            // database as of some moment since `generation`, so items
+            // changed before that moment are placed again harmlessly),
+            // when the cache remembers all of them and the order survives
+            // them.
+            let since = g.history.iter().position(|(gen, _)| *gen == generation + 1);
+            let Some(first) = since else {
+                return false;
+            };
+            if g.history.back().map(|(gen, _)| *gen) != Some(g.generation) {
+                return false;
+            }
+            let changes: Vec<(u16, Option<u32>)> = g
+                .history
+                .iter()
+                .skip(first)
+                .flat_map(|(_, c)| c.iter().copied())
+                .collect();
+            if !order.survives(&changes) {
+                return false;
+            }
+        }
         g.orders.insert(key.into(), order, size)
     }
 
@@ -801,6 +844,71 @@ mod tests {
             !c.put_order(g, "k", ids, None),
             "stored in a passed generation"
         );
+    }
+
+    /// An order fetched while commits came in is kept marked with what
+    /// they changed (for a repair), unless one of them changed another
+    /// class it reads, the cache no longer remembers them all, or it was
+    /// emptied meanwhile.
+    #[test]
+    fn orders_fetched_across_commits_are_kept_marked_with_their_changes() {
+        let c = SharedCache::new();
+        let items = |upto: i64, list: &[(&str, &str)]| Changes::Items {
+            upto,
+            items: list
+                .iter()
+                .map(|(c, i)| (c.to_string(), Some(i.to_string())))
+                .collect(),
+        };
+        c.apply(&Changes::Everything { upto: Some(0) });
+        let g0 = c.generation();
+        let ids = || -> Box<[u32]> { (1..=100).collect() };
+        let reads = Some(&["issue", "status"][..]);
+        assert!(c.put_order(g0, "k", ids(), reads));
+        assert_eq!(c.kept_order(g0, "k"), Some((100, true)));
+        // fetched in g0, two commits (issues 5, then 7 and 5) in between
+        c.apply(&items(1, &[("issue", "5")]));
+        c.apply(&items(2, &[("issue", "7"), ("issue", "5")]));
+        let g2 = c.generation();
+        assert_eq!(g2, g0 + 2);
+        assert!(c.put_order(g0, "late", ids(), reads));
+        let stale = c.stale_order(g2, "late").expect("kept, marked");
+        assert_eq!(stale.changed, vec![5, 7]);
+        assert_eq!(c.stale_order(g2, "k").map(|s| s.changed), Some(vec![5, 7]));
+        assert!(
+            c.order_slice(g2, "late", 0, 10).is_none(),
+            "served unrepaired"
+        );
+        // a change to a class the order reads: refused
+        c.apply(&items(3, &[("status", "1")]));
+        assert!(!c.put_order(g2, "other", ids(), reads));
+        assert!(
+            c.kept_order(c.generation(), "k").is_none(),
+            "dropped by the status change"
+        );
+        // a class it does not read: kept, and not marked by it
+        let g3 = c.generation();
+        c.apply(&items(4, &[("user", "1")]));
+        assert!(c.put_order(g3, "users", ids(), reads));
+        assert_eq!(c.kept_order(g3 + 1, "users"), Some((100, true)));
+        // more commits than remembered
+        let g4 = c.generation();
+        for n in 0..=HISTORY as i64 {
+            c.apply(&items(5 + n, &[("issue", "9")]));
+        }
+        assert!(!c.put_order(g4, "old", ids(), reads));
+        // emptied meanwhile
+        let g5 = c.generation();
+        c.apply(&Changes::Everything { upto: Some(99) });
+        assert!(!c.put_order(g5, "gone", ids(), reads));
+        // a repair made in an older generation is refused
+        let g6 = c.generation();
+        assert!(c.put_order(g6, "r", ids(), reads));
+        c.apply(&items(100, &[("issue", "3")]));
+        assert!(!c.put_repaired(g6, "r", (1..=99).collect()));
+        assert!(c.put_repaired(c.generation(), "r", (1..=99).collect()));
+        assert_eq!(c.kept_order(c.generation(), "r"), Some((99, true)));
+        assert_eq!(c.stats().order_repairs, 1);
     }
 
     fn big_node(n: usize) -> Arc<StoredNode> {
