@@ -459,8 +459,11 @@ impl SharedCache {
                 // a change to the whole class
                 let mut changed: Vec<(u16, Option<u32>)> = Vec::new();
                 for (class, id) in items {
-                    let Some(c) = g.class_no(class) else {
-                        continue; // nothing of the class was ever kept
+                    // numbered even when nothing of the class is kept yet:
+                    // the history must name it for an order being fetched
+                    // now that reads it
+                    let Some(c) = g.class_no_or_add(class) else {
+                        continue;
                     };
                     match id.as_deref().map(compact_id) {
                         None => {
@@ -886,15 +889,20 @@ mod tests {
             c.kept_order(c.generation(), "k").is_none(),
             "dropped by the status change"
         );
+        // a change to a class nothing was ever kept of, which the order
+        // reads: refused as well
+        let g = c.generation();
+        c.apply(&items(4, &[("keyword", "2")]));
+        assert!(!c.put_order(g, "kw", ids(), Some(&["issue", "keyword"][..])));
         // a class it does not read: kept, and not marked by it
         let g3 = c.generation();
-        c.apply(&items(4, &[("user", "1")]));
+        c.apply(&items(5, &[("user", "1")]));
         assert!(c.put_order(g3, "users", ids(), reads));
         assert_eq!(c.kept_order(g3 + 1, "users"), Some((100, true)));
         // more commits than remembered
         let g4 = c.generation();
         for n in 0..=HISTORY as i64 {
-            c.apply(&items(5 + n, &[("issue", "9")]));
+            c.apply(&items(6 + n, &[("issue", "9")]));
         }
         assert!(!c.put_order(g4, "old", ids(), reads));
         // emptied meanwhile
