@@ -1399,42 +1399,38 @@ impl Db {
     /// (repaired after commits like any other), so that after a commit it
     /// is that order's length instead of another walk of an index.
     fn count_query(&self, q: &Query) -> Result<u64> {
-        let by_id = (q.search_ids.is_none() && q.limit.is_none() && q.offset == 0)
-            .then(|| {
-                Some(Query {
-                    sort: vec![(crate::filter::Direction::Asc, vec!["id".to_string()])],
-                    group: Vec::new(),
-                    ..q.clone()
-                })
-            })
-            .flatten();
-        let shared = self.shared_now();
-        if let (Some(whole), Some((sc, gen))) = (&by_id, shared) {
-            let key = query_key("ids", whole);
-            match sc.kept_order(gen, &key) {
-                Some((n, true)) => return Ok(n as u64),
-                Some((_, false)) => {
-                    if let Some(_turn) = sc.order_turn() {
-                        if self.bring_order_up_to_date(sc, gen, &key, whole)? {
-                            if let Some((n, true)) = sc.kept_order(gen, &key) {
-                                return Ok(n as u64);
-                            }
+        let shared = self
+            .shared_now()
+            .filter(|_| q.search_ids.is_none() && q.limit.is_none());
+        let Some((sc, gen)) = shared else {
+            return self.count_in_database(q);
+        };
+        let by_id = Query {
+            sort: vec![(crate::filter::Direction::Asc, vec!["id".to_string()])],
+            ..q.unordered()
+        };
+        let key = query_key("ids", &by_id);
+        let kept = sc.kept_order(gen, &key);
+        match kept {
+            Some((n, true)) => return Ok(n as u64),
+            Some((_, false)) => {
+                if let Some(_turn) = sc.order_turn() {
+                    if self.bring_order_up_to_date(sc, gen, &key, &by_id)? {
+                        if let Some((n, true)) = sc.kept_order(gen, &key) {
+                            return Ok(n as u64);
                         }
                     }
                 }
-                None => {}
             }
+            None => {}
         }
         let n = self.count_in_database(q)?;
-        if let (Some(whole), Some((sc, gen))) = (&by_id, shared) {
-            let key = query_key("ids", whole);
-            if n >= self.count_order_min
-                && sc.kept_order(gen, &key).is_none()
-                && sc.fits_order(usize::try_from(n).unwrap_or(usize::MAX), &key)
-            {
-                if let Some(_turn) = sc.order_turn() {
-                    self.keep_whole_order(sc, gen, &key, whole)?;
-                }
+        if kept.is_none()
+            && n >= self.count_order_min
+            && sc.fits_order(usize::try_from(n).unwrap_or(usize::MAX), &key)
+        {
+            if let Some(_turn) = sc.order_turn() {
+                self.keep_whole_order(sc, gen, &key, &by_id)?;
             }
         }
         Ok(n)
@@ -1509,12 +1505,7 @@ impl Db {
             return Ok(None);
         }
         if sc.kept_order(gen, &key).is_none() {
-            let unordered = Query {
-                sort: Vec::new(),
-                group: Vec::new(),
-                ..whole.clone()
-            };
-            let n = self.count_query(&unordered)?;
+            let n = self.count_query(&whole.unordered())?;
             if !sc.fits_order(usize::try_from(n).unwrap_or(usize::MAX), &key) {
                 return Ok(None);
             }
@@ -1554,14 +1545,9 @@ impl Db {
         // The order's length is its query's count: at a million items a
         // count walks an index (tens of milliseconds), after every commit.
         if let Some((n, true)) = sc.kept_order(gen, key) {
-            let unordered = Query {
-                sort: Vec::new(),
-                group: Vec::new(),
-                ..whole.clone()
-            };
             sc.put_query(
                 gen,
-                query_key("count", &unordered),
+                query_key("count", &whole.unordered()),
                 QueryResult::Count(n as u64),
             );
         }
@@ -1754,14 +1740,7 @@ impl Db {
         let kept = sc.kept_order(gen, &key);
         let total = match kept {
             Some((n, _)) => n,
-            None => {
-                let unordered = Query {
-                    sort: Vec::new(),
-                    group: Vec::new(),
-                    ..whole.clone()
-                };
-                usize::try_from(self.count_query(&unordered)?).unwrap_or(usize::MAX)
-            }
+            None => usize::try_from(self.count_query(&whole.unordered())?).unwrap_or(usize::MAX),
         };
         // Entries to walk if the matches are spread evenly, with room for
         // unevenness; a walk that goes further is left to the database.
@@ -2779,8 +2758,6 @@ impl Db {
     }
 }
 
-/// The shared-cache key of a resolved query. A full-text search's id
-/// list goes in as its length and two hashes rather than spelled out.
 /// Below this many matches a count costs the database little, and is not
 /// kept as an order ([`Db::with_count_orders_from`]).
 pub const DEFAULT_COUNT_ORDER_MIN: u64 = 10_000;
@@ -2794,6 +2771,8 @@ enum Repair {
     Misfit,
 }
 
+/// The shared-cache key of a resolved query. A full-text search's id
+/// list goes in as its length and two hashes rather than spelled out.
 fn query_key(kind: &str, q: &Query) -> String {
     use std::hash::Hasher;
     // Destructured so that a new field cannot be forgotten here.

@@ -88,6 +88,18 @@ pub struct Query {
 }
 
 impl Query {
+    /// The same matches unsorted, ungrouped and unpaged: what counting
+    /// the query asks.
+    pub fn unordered(&self) -> Query {
+        Query {
+            sort: Vec::new(),
+            group: Vec::new(),
+            limit: None,
+            offset: 0,
+            ..self.clone()
+        }
+    }
+
     /// A query matching every active item of `class`, ordered by id.
     pub fn all(class: &str) -> Query {
         Query {

@@ -124,7 +124,7 @@ impl KeptOrder {
     /// commit changed only items of its own class (noted as stale, for a
     /// repair) or classes it does not read, and it has not fallen too far
     /// behind.
-    fn survives(&mut self, changed: &[(u16, Option<u32>)]) -> bool {
+    fn survives(&mut self, changed: &[ItemChange]) -> bool {
         let Some(reads) = &self.reads else {
             return false;
         };
@@ -457,7 +457,7 @@ impl SharedCache {
                 let mut nodes: std::collections::HashSet<(u16, u32)> = Default::default();
                 // for the orders: an id that is no plain number counts as
                 // a change to the whole class
-                let mut changed: Vec<(u16, Option<u32>)> = Vec::new();
+                let mut changed: Vec<ItemChange> = Vec::new();
                 for (class, id) in items {
                     // numbered even when nothing of the class is kept yet:
                     // the history must name it for an order being fetched
@@ -635,26 +635,34 @@ impl SharedCache {
     /// it is the current one (false: it awaits a repair, and its length
     /// may be off by the items changed since).
     pub fn kept_order(&self, generation: u64, key: &str) -> Option<(usize, bool)> {
+        self.peek_order(generation, key, |o| (o.ids.len(), o.stale.is_empty()))
+    }
+
+    /// `f` of the order kept under `key` in `generation` (not counted as
+    /// a use).
+    fn peek_order<R>(
+        &self,
+        generation: u64,
+        key: &str,
+        f: impl FnOnce(&KeptOrder) -> R,
+    ) -> Option<R> {
         let g = self.lock();
         if g.generation != generation {
             return None;
         }
-        let o = g.orders.peek(key)?;
-        Some((o.ids.len(), o.stale.is_empty()))
+        g.orders.peek(key).map(f)
     }
 
     /// The order under `key` when it is kept but behind by some commits
     /// (see [`SharedCache::apply`]): what a repair starts from.
     pub fn stale_order(&self, generation: u64, key: &str) -> Option<StaleOrder> {
-        let g = self.lock();
-        if g.generation != generation {
-            return None;
-        }
-        let o = g.orders.peek(key)?;
-        (!o.stale.is_empty()).then(|| StaleOrder {
-            ids: o.ids.clone(),
-            changed: o.stale.clone(),
+        self.peek_order(generation, key, |o| {
+            (!o.stale.is_empty()).then(|| StaleOrder {
+                ids: o.ids.clone(),
+                changed: o.stale.clone(),
+            })
         })
+        .flatten()
     }
 
     /// Replace a stale order with its repair, made in `generation` from
@@ -743,7 +751,7 @@ impl SharedCache {
             if g.history.back().map(|(gen, _)| *gen) != Some(g.generation) {
                 return false;
             }
-            let changes: Vec<(u16, Option<u32>)> = g
+            let changes: Vec<ItemChange> = g
                 .history
                 .iter()
                 .skip(first)

@@ -35,14 +35,7 @@ pub fn count_sql(
     query: &Query,
     dialect: &dyn Dialect,
 ) -> Result<(String, Vec<SqlValue>)> {
-    let unordered = Query {
-        sort: Vec::new(),
-        group: Vec::new(),
-        limit: None,
-        offset: 0,
-        ..query.clone()
-    };
-    let (inner, params) = filter_sql(schema, &unordered, dialect)?;
+    let (inner, params) = filter_sql(schema, &query.unordered(), dialect)?;
     Ok((
         format!("select count(*) from ({inner}) as matching"),
         params,
