@@ -189,18 +189,17 @@ impl<'a> RenderCtx<'a> {
                     return true;
                 }
             }
-            {
+            let key = {
                 let mut buf = self.key_buf.borrow_mut();
                 perm_key(&mut buf, perm, class, prop, item);
                 if let Some(v) = self.perms.borrow().by_item.get(buf.as_str()) {
                     return *v;
                 }
-            }
+                buf.clone()
+            };
             // No borrow is held while asking: a check function is the
             // tracker's code and may come back here.
             let answer = self.ask(perm, class, prop, item);
-            let mut key = String::new();
-            perm_key(&mut key, perm, class, prop, item);
             self.perms.borrow_mut().by_item.insert(key, answer);
             return answer;
         }
