@@ -8,6 +8,7 @@
 mod action_messages;
 mod browser_e2e;
 mod chameleon_pages;
+mod kept_orders_roundup26;
 mod layers;
 mod rest_schemathesis;
 mod server_actions;
