@@ -39,7 +39,7 @@ use roundup_core::storage::{
 };
 use roundup_core::value::Value;
 use std::collections::HashMap;
-use tantivy::collector::DocSetCollector;
+use tantivy::collector::{Collector, DocSetCollector};
 use tantivy::query::{BooleanQuery, Occur, Query as TQuery, TermQuery};
 use tantivy::schema::{
     Field, IndexRecordOption, TextFieldIndexing, TextOptions, FAST, STORED, STRING,
@@ -116,6 +116,42 @@ pub struct TextEngine {
     rebuilding: std::sync::atomic::AtomicBool,
     /// The `meta.json` the reader last loaded (see [`TextEngine::refresh`]).
     loaded: Mutex<Option<MetaStamp>>,
+    /// Bitmaps of earlier searches, for the next (see [`Scratch`]).
+    scratch: Scratch,
+}
+
+/// Bitmaps a search of common words fills (a segment's texts, the class's
+/// owners), kept for the next search: the server's allocator hands large
+/// freed blocks back to the system at once, and taking them again cost a
+/// page fault per 4 KB, a quarter of a search's time at a million issues.
+/// At most [`Scratch::KEEP`] are kept, each as large as the largest
+/// segment's or class's bitmap (an eighth of a byte per text or id).
+#[derive(Default)]
+struct Scratch(Mutex<Vec<Vec<u64>>>);
+
+impl Scratch {
+    const KEEP: usize = 4;
+
+    /// A bitmap of `words` zeroed words.
+    fn take(&self, words: usize) -> Vec<u64> {
+        let mut v = self
+            .0
+            .lock()
+            .ok()
+            .and_then(|mut pool| pool.pop())
+            .unwrap_or_default();
+        v.clear();
+        v.resize(words, 0);
+        v
+    }
+
+    fn give(&self, v: Vec<u64>) {
+        if let Ok(mut pool) = self.0.lock() {
+            if pool.len() < Self::KEEP {
+                pool.push(v);
+            }
+        }
+    }
 }
 
 /// The `meta.json` a reader loaded, as it was read: it lists every
@@ -180,23 +216,19 @@ impl Owners {
         self.others.extend(other.others);
     }
 
-    fn into_set(self) -> IdSet {
+    /// The ids found, and the bitmap's storage for reuse.
+    fn into_set(self) -> (IdSet, Vec<u64>) {
         let mut ids: Vec<u32> = Vec::new();
-        for (w, &word) in self.bits.iter().enumerate() {
-            let mut rest = word;
-            while rest != 0 {
-                ids.push(w as u32 * 64 + rest.trailing_zeros());
-                rest &= rest - 1;
-            }
-        }
+        for_each_bit(&self.bits, |id| ids.push(id));
         // The bitmap's ids come out ascending and distinct; IdSet::new
         // sorts only when listed ones are added.
-        if self.others.is_empty() {
+        let set = if self.others.is_empty() {
             IdSet::from_sorted(ids)
         } else {
             ids.extend(self.others);
             IdSet::new(ids)
-        }
+        };
+        (set, self.bits)
     }
 }
 
@@ -344,6 +376,7 @@ impl TextEngine {
         let mut stopwords = roundup_rdbms::layout::default_stopwords();
         stopwords.extend(extra_stopwords.iter().map(|w| w.to_uppercase()));
         Ok(TextEngine {
+            scratch: Scratch::default(),
             dir: dir.to_path_buf(),
             index,
             reader,
@@ -644,22 +677,73 @@ impl TextEngine {
             return Ok(IdSet::default());
         }
         self.refresh()?;
-        let parts = term_queries(
-            self.fields.words,
-            &mut words.iter().map(|w| w.as_ref()),
-            Occur::Must,
-        );
-        let found = self
-            .reader
-            .searcher()
-            .search(
-                &BooleanQuery::new(parts),
-                &OwnerCollector {
-                    code: class_code(class),
-                },
-            )
-            .map_err(|e| index_error(&self.dir, "searching", e))?;
-        Ok(found.into_set())
+        let err = |e: &dyn std::fmt::Display| index_error(&self.dir, "searching", e);
+        let field = self.fields.words;
+        let terms: Vec<Term> = words
+            .iter()
+            .map(|w| Term::from_field_text(field, w.as_ref()))
+            .collect();
+        let searcher = self.reader.searcher();
+        let collector = OwnerCollector {
+            code: class_code(class),
+        };
+        let parts = term_queries(field, &mut words.iter().map(|w| w.as_ref()), Occur::Must);
+        let query = BooleanQuery::new(parts);
+        let mut weight = None;
+        let mut found = Owners {
+            bits: self.scratch.take(0),
+            others: Vec::new(),
+        };
+        for (ord, segment) in searcher.segment_readers().iter().enumerate() {
+            let index = segment.inverted_index(field).map_err(|e| err(&e))?;
+            let mut infos = Vec::with_capacity(terms.len());
+            for t in &terms {
+                match index.get_term_info(t).map_err(|e| err(&e))? {
+                    Some(info) => infos.push(info),
+                    None => break,
+                }
+            }
+            if infos.len() < terms.len() {
+                continue; // a word this segment lacks: no text in it has all
+            }
+            infos.sort_by_key(|i| i.doc_freq);
+            if dense_postings(infos[0].doc_freq, segment.max_doc()) {
+                let mut docs = self.scratch.take((segment.max_doc() as usize).div_ceil(64));
+                let done = intersect_dense(&index, &infos, &mut docs)
+                    .map_err(|e| err(&e))
+                    .and_then(|()| {
+                        let column = segment
+                            .fast_fields()
+                            .column_opt::<u64>("owner")
+                            .map_err(|e| err(&e))?;
+                        if let Some(column) = column {
+                            collect_owners(
+                                &column,
+                                segment.alive_bitset(),
+                                &docs,
+                                collector.code,
+                                &mut found,
+                            );
+                        }
+                        Ok(())
+                    });
+                self.scratch.give(docs);
+                done?;
+            } else {
+                if weight.is_none() {
+                    let scoring = tantivy::query::EnableScoring::disabled_from_searcher(&searcher);
+                    weight = Some(query.weight(scoring).map_err(|e| err(&e))?);
+                }
+                let w = weight.as_deref().expect("made just above");
+                let fruit = collector
+                    .collect_segment(w, ord as u32, segment)
+                    .map_err(|e| err(&e))?;
+                found.merge(fruit);
+            }
+        }
+        let (set, bits) = found.into_set();
+        self.scratch.give(bits);
+        Ok(set)
     }
 
     /// Texts holding all `words` (Roundup's query word rules), limited to
@@ -766,6 +850,139 @@ fn term_queries(
             (occur, q)
         })
         .collect()
+}
+
+/// Whether a word found in `doc_freq` of a segment's `max_doc` texts is
+/// common enough that its whole posting list, decoded into a bitmap, costs
+/// less than stepping through it beside the others: a word in more than
+/// one text in 32 (a bitmap of a segment is `max_doc` bits; walking a
+/// posting list costs a seek per text in it).
+fn dense_postings(doc_freq: u32, max_doc: u32) -> bool {
+    u64::from(doc_freq) * 32 >= u64::from(max_doc) && doc_freq >= 4096
+}
+
+/// The texts of one segment holding every term of `infos` (the rarest
+/// first), marked in `acc` (zeroed, a bit per document): each posting
+/// list is decoded a block of 128 at a time (SIMD bit-unpacking); the
+/// first sets its bits, each later one keeps only the bits it has too,
+/// word by word as its ascending ids pass. Deleted texts are not taken
+/// out here.
+fn intersect_dense(
+    index: &tantivy::InvertedIndexReader,
+    infos: &[tantivy::postings::TermInfo],
+    acc: &mut [u64],
+) -> std::io::Result<()> {
+    for (n, info) in infos.iter().enumerate() {
+        let mut postings =
+            index.read_block_postings_from_terminfo(info, IndexRecordOption::Basic)?;
+        // the word being masked, and the bits of this term in it
+        let (mut at, mut mask) = (0usize, 0u64);
+        loop {
+            let docs = postings.docs();
+            if docs.is_empty() {
+                break;
+            }
+            for &d in docs {
+                let w = (d / 64) as usize;
+                if n == 0 {
+                    if let Some(word) = acc.get_mut(w) {
+                        *word |= 1 << (d % 64);
+                    }
+                    continue;
+                }
+                if w != at {
+                    if let Some(word) = acc.get_mut(at) {
+                        *word &= mask;
+                    }
+                    // words between hold none of this term's texts
+                    let gap = acc.get_mut(at + 1..w.min(acc.len())).unwrap_or_default();
+                    gap.fill(0);
+                    (at, mask) = (w, 0);
+                }
+                mask |= 1 << (d % 64);
+            }
+            postings.advance();
+        }
+        if n > 0 {
+            if let Some(word) = acc.get_mut(at) {
+                *word &= mask;
+            }
+            if let Some(rest) = acc.get_mut(at + 1..) {
+                rest.fill(0);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Marks in `found` the owners of class `code` of the texts set in
+/// `docs` that are alive, reading the owner column a batch of texts at a
+/// time (one call into the column per batch instead of three per text).
+fn collect_owners(
+    column: &tantivy::columnar::Column<u64>,
+    alive: Option<&tantivy::fastfield::AliveBitSet>,
+    docs: &[u64],
+    code: u64,
+    found: &mut Owners,
+) {
+    use tantivy::columnar::ColumnIndex;
+    const BATCH: usize = 1024;
+    let mut batch: Vec<u32> = Vec::with_capacity(BATCH);
+    let mut rows: Vec<u32> = Vec::with_capacity(BATCH);
+    let mut values: Vec<u64> = Vec::new();
+    let (mut starts, mut ends) = (vec![0u32; BATCH], vec![0u32; BATCH]);
+    let mut flush = |batch: &mut Vec<u32>, found: &mut Owners| {
+        rows.clear();
+        match &column.index {
+            ColumnIndex::Multivalued(multi) => {
+                let n = batch.len();
+                multi.start_index_column.get_vals(batch, &mut starts[..n]);
+                for d in batch.iter_mut() {
+                    *d += 1;
+                }
+                multi.start_index_column.get_vals(batch, &mut ends[..n]);
+                for (s, e) in starts[..n].iter().zip(&ends[..n]) {
+                    rows.extend(*s..*e);
+                }
+            }
+            _ => {
+                for &d in batch.iter() {
+                    rows.extend(column.index.value_row_ids(d));
+                }
+            }
+        }
+        values.clear();
+        values.resize(rows.len(), 0);
+        column.values.get_vals(&rows, &mut values);
+        for &o in &values {
+            if o >> 32 == code {
+                found.add(o as u32);
+            }
+        }
+        batch.clear();
+    };
+    for_each_bit(docs, |doc| {
+        if alive.is_none_or(|a| a.is_alive(doc)) {
+            batch.push(doc);
+            if batch.len() == BATCH {
+                flush(&mut batch, found);
+            }
+        }
+    });
+    if !batch.is_empty() {
+        flush(&mut batch, found);
+    }
+}
+
+/// Calls `f` with the position of every set bit of `bits`, ascending.
+fn for_each_bit(bits: &[u64], mut f: impl FnMut(u32)) {
+    for (w, &word) in bits.iter().enumerate() {
+        let mut rest = word;
+        while rest != 0 {
+            f(w as u32 * 64 + rest.trailing_zeros());
+            rest &= rest - 1;
+        }
+    }
 }
 
 /// A class name as 32 bits (FNV-1a), the upper half of an [`owner_key`].
@@ -1662,7 +1879,7 @@ mod tests {
         }
         a.merge(b);
         assert_eq!(
-            a.into_set().as_slice(),
+            a.into_set().0.as_slice(),
             &[
                 0,
                 3,
@@ -1683,7 +1900,7 @@ mod tests {
         long.add(70_000);
         long.add(2);
         short.merge(long);
-        assert_eq!(short.into_set().as_slice(), &[2, 70_000]);
-        assert!(Owners::default().into_set().is_empty());
+        assert_eq!(short.into_set().0.as_slice(), &[2, 70_000]);
+        assert!(Owners::default().into_set().0.is_empty());
     }
 }

@@ -661,3 +661,73 @@ fn many_small_commits_leave_few_segments_and_every_text_found() {
     assert!(owned_matches(&fx, &db, "marker28").is_empty());
     assert!(owned_matches(&fx, &db, "marker0").is_empty());
 }
+
+/// Words in thousands of texts are intersected as bitmaps of whole
+/// posting lists (`dense_postings`), rarer ones by tantivy stepping
+/// through them; both give Roundup's answer, with texts a later commit
+/// replaced (deleted from the big segment) left out.
+#[test]
+fn common_words_give_roundups_answer_through_bitmaps() {
+    let fx = Fixture::new();
+    let db = fx.db();
+    db.create("user", vals(&[("username", s("admin"))]))
+        .unwrap();
+    // one segment of 10,000 messages, four words each from five: each
+    // word in about 5,900 texts, any two together in about 3,000
+    let vocab = ["alpha", "bravo", "charlie", "delta", "echo"];
+    let mut seed: u64 = 7;
+    let mut next = move |n: usize| {
+        seed = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        (seed >> 33) as usize % n
+    };
+    let mut messages = Vec::new();
+    for n in 0..10_000 {
+        let mut text: Vec<&str> = (0..4).map(|_| vocab[next(5)]).collect();
+        if n % 1000 == 0 {
+            text.push("zebra");
+        }
+        messages.push(msg(&db, &text.join(" ")));
+    }
+    let mut issues = Vec::new();
+    for pair in messages.chunks(2) {
+        let title = format!("{} report", vocab[next(5)]);
+        let refs: Vec<&str> = pair.iter().map(String::as_str).collect();
+        issues.push(issue(&db, &title, &refs));
+    }
+    db.commit().unwrap();
+    let queries = [
+        "alpha",
+        "alpha bravo",
+        "charlie delta echo",
+        "bravo zebra",
+        "report echo",
+        "alpha bravo charlie delta echo",
+    ];
+    let before: Vec<Vec<String>> = queries.iter().map(|q| owned_matches(&fx, &db, q)).collect();
+    assert!(before[1].len() > 1000, "{}", before[1].len());
+    assert!(!before[3].is_empty() && before[3].len() < 20);
+    // Messages move between issues and titles change: their texts are
+    // written again with new owners, the old ones deleted in the big
+    // segment.
+    for n in 0..300 {
+        let (a, b) = (next(issues.len()), next(issues.len()));
+        let moved = messages[2 * a].clone();
+        db.set(
+            "issue",
+            &issues[b],
+            vals(&[("messages", Value::Multilink(vec![moved]))]),
+        )
+        .unwrap();
+        db.set(
+            "issue",
+            &issues[a],
+            vals(&[("title", s(&format!("zebra {n}")))]),
+        )
+        .unwrap();
+    }
+    db.commit().unwrap();
+    let after: Vec<Vec<String>> = queries.iter().map(|q| owned_matches(&fx, &db, q)).collect();
+    assert_ne!(before, after);
+}
