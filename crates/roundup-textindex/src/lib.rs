@@ -118,6 +118,90 @@ pub struct TextEngine {
     loaded: Mutex<Option<MetaStamp>>,
     /// Bitmaps of earlier searches, for the next (see [`Scratch`]).
     scratch: Scratch,
+    /// Parts of segments decoded for searches, kept (see [`Decoded`]).
+    decoded: Mutex<Decoded>,
+}
+
+/// What searches of common words decode from a segment, kept within a
+/// byte budget (`[main] text_cache_size`) while the segment lives (tantivy
+/// segments never change; deletes are applied at each search from the
+/// segment's alive bitmap): the bitmap of a word found in many of its
+/// texts, and the owners of one class of every text (a flat array, read
+/// once per text instead of three column look-ups). Owners are decoded
+/// the second time a class is searched in a segment, so a process that
+/// searches once (an admin command, the mail gateway) does not pay for it.
+struct Decoded {
+    parts: roundup_core::clock_cache::ClockCache<DecodedKey, DecodedPart>,
+    /// Segments and classes searched once since their owners were last
+    /// decoded or dropped.
+    asked: HashSet<(tantivy::SegmentId, u64)>,
+}
+
+#[derive(Clone, PartialEq, Eq, Hash)]
+enum DecodedKey {
+    Word(tantivy::SegmentId, String),
+    Owners(tantivy::SegmentId, u64),
+}
+
+#[derive(Clone)]
+enum DecodedPart {
+    Word(Arc<Vec<u64>>),
+    Owners(Arc<SegmentClassOwners>),
+}
+
+/// The owners of one class of every text of a segment: `first[doc]` is
+/// the owner's id (0: none), with [`MORE`](SegmentClassOwners::MORE) set
+/// when the text has other owners of the class too, listed in `more`.
+struct SegmentClassOwners {
+    first: Vec<u32>,
+    more: HashMap<u32, Vec<u32>>,
+}
+
+impl SegmentClassOwners {
+    const MORE: u32 = 1 << 31;
+
+    fn bytes(&self) -> usize {
+        self.first.len() * 4 + self.more.values().map(|v| 48 + v.len() * 4).sum::<usize>()
+    }
+
+    /// Decodes the owners of class `code` from a segment's owner column,
+    /// `None` when an id does not fit below [`Self::MORE`].
+    fn decode(column: &tantivy::columnar::Column<u64>, max_doc: u32, code: u64) -> Option<Self> {
+        let mut first = vec![0u32; max_doc as usize];
+        let mut more: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut values = Vec::new();
+        for doc in 0..max_doc {
+            values.clear();
+            values.extend(
+                column
+                    .values_for_doc(doc)
+                    .filter(|o| o >> 32 == code)
+                    .map(|o| o as u32),
+            );
+            let Some((&one, rest)) = values.split_first() else {
+                continue;
+            };
+            if one >= Self::MORE || rest.iter().any(|&r| r >= Self::MORE) {
+                return None;
+            }
+            if rest.is_empty() {
+                first[doc as usize] = one;
+            } else {
+                first[doc as usize] = one | Self::MORE;
+                more.insert(doc, rest.to_vec());
+            }
+        }
+        Some(SegmentClassOwners { first, more })
+    }
+}
+
+impl Decoded {
+    fn new(budget: usize) -> Decoded {
+        Decoded {
+            parts: roundup_core::clock_cache::ClockCache::new(budget).with_max_entry(budget),
+            asked: HashSet::new(),
+        }
+    }
 }
 
 /// Bitmaps a search of common words fills (a segment's texts, the class's
@@ -377,6 +461,7 @@ impl TextEngine {
         stopwords.extend(extra_stopwords.iter().map(|w| w.to_uppercase()));
         Ok(TextEngine {
             scratch: Scratch::default(),
+            decoded: Mutex::new(Decoded::new(DEFAULT_TEXT_CACHE)),
             dir: dir.to_path_buf(),
             index,
             reader,
@@ -696,22 +781,28 @@ impl TextEngine {
         };
         for (ord, segment) in searcher.segment_readers().iter().enumerate() {
             let index = segment.inverted_index(field).map_err(|e| err(&e))?;
-            let mut infos = Vec::with_capacity(terms.len());
-            for t in &terms {
+            let mut found_terms = Vec::with_capacity(terms.len());
+            for (t, w) in terms.iter().zip(words.iter()) {
                 match index.get_term_info(t).map_err(|e| err(&e))? {
-                    Some(info) => infos.push(info),
+                    Some(info) => found_terms.push((info, w.as_str())),
                     None => break,
                 }
             }
-            if infos.len() < terms.len() {
+            if found_terms.len() < terms.len() {
                 continue; // a word this segment lacks: no text in it has all
             }
-            infos.sort_by_key(|i| i.doc_freq);
+            found_terms.sort_by_key(|(i, _)| i.doc_freq);
+            let (infos, words_of): (Vec<_>, Vec<&str>) = found_terms.into_iter().unzip();
             if dense_postings(infos[0].doc_freq, segment.max_doc()) {
                 let mut docs = self.scratch.take((segment.max_doc() as usize).div_ceil(64));
-                let done = intersect_dense(&index, &infos, &mut docs)
+                let done = self
+                    .intersect_segment(segment, &index, &infos, &words_of, &mut docs)
                     .map_err(|e| err(&e))
                     .and_then(|()| {
+                        if let Some(owners) = self.class_owners(segment, collector.code) {
+                            mark_owners(&owners, segment.alive_bitset(), &docs, &mut found);
+                            return Ok(());
+                        }
                         let column = segment
                             .fast_fields()
                             .column_opt::<u64>("owner")
@@ -744,6 +835,115 @@ impl TextEngine {
         let (set, bits) = found.into_set();
         self.scratch.give(bits);
         Ok(set)
+    }
+
+    /// Sets the bytes kept of decoded segments (`[main] text_cache_size`;
+    /// 0: none), dropping what was kept.
+    pub fn set_cache_budget(&self, bytes: usize) {
+        if let Ok(mut d) = self.decoded.lock() {
+            *d = Decoded::new(bytes);
+        }
+    }
+
+    /// The decoded segments kept: bytes, budget, entries, hit rate.
+    pub fn cache_stats(&self) -> roundup_core::clock_cache::CacheStats {
+        self.decoded
+            .lock()
+            .map(|d| d.parts.stats())
+            .unwrap_or_default()
+    }
+
+    /// [`intersect_dense`] with the bitmaps of words kept from earlier
+    /// searches of the segment (a word's bitmap is copied or masked in;
+    /// one not kept is decoded and kept).
+    fn intersect_segment(
+        &self,
+        segment: &tantivy::SegmentReader,
+        index: &tantivy::InvertedIndexReader,
+        infos: &[tantivy::postings::TermInfo],
+        words: &[&str],
+        acc: &mut [u64],
+    ) -> std::io::Result<()> {
+        let budget = self.decoded.lock().map(|d| d.parts.budget()).unwrap_or(0);
+        if budget == 0 || words.len() != infos.len() {
+            return intersect_dense(index, infos, acc);
+        }
+        let sid = segment.segment_id();
+        for (n, (info, word)) in infos.iter().zip(words).enumerate() {
+            let key = DecodedKey::Word(sid, (*word).to_string());
+            let kept = self
+                .decoded
+                .lock()
+                .ok()
+                .and_then(|mut d| match d.parts.get(&key) {
+                    Some(DecodedPart::Word(b)) => Some(b.clone()),
+                    _ => {
+                        d.parts.count_miss();
+                        None
+                    }
+                });
+            let bits = match kept {
+                Some(b) => b,
+                None => {
+                    let mut b = vec![0u64; acc.len()];
+                    intersect_dense(index, std::slice::from_ref(info), &mut b)?;
+                    let b = Arc::new(b);
+                    if let Ok(mut d) = self.decoded.lock() {
+                        let size = b.len() * 8;
+                        d.parts.insert(key, DecodedPart::Word(b.clone()), size);
+                    }
+                    b
+                }
+            };
+            if n == 0 {
+                acc.copy_from_slice(&bits[..acc.len()]);
+            } else {
+                for (a, b) in acc.iter_mut().zip(bits.iter()) {
+                    *a &= *b;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The owners of class `code` of every text of `segment`, when kept,
+    /// or decoded now because the class was searched in it before.
+    fn class_owners(
+        &self,
+        segment: &tantivy::SegmentReader,
+        code: u64,
+    ) -> Option<Arc<SegmentClassOwners>> {
+        let sid = segment.segment_id();
+        let key = DecodedKey::Owners(sid, code);
+        {
+            let mut d = self.decoded.lock().ok()?;
+            if d.parts.budget() == 0 {
+                return None;
+            }
+            if let Some(DecodedPart::Owners(o)) = d.parts.get(&key) {
+                return Some(o.clone());
+            }
+            d.parts.count_miss();
+            if d.asked.insert((sid, code)) {
+                // the first search of the class here reads the column
+                if d.asked.len() > 4096 {
+                    d.asked.clear();
+                }
+                return None;
+            }
+        }
+        let column = segment.fast_fields().column_opt::<u64>("owner").ok()??;
+        let owners = Arc::new(SegmentClassOwners::decode(
+            &column,
+            segment.max_doc(),
+            code,
+        )?);
+        let mut d = self.decoded.lock().ok()?;
+        d.asked.remove(&(sid, code));
+        let size = owners.bytes();
+        d.parts
+            .insert(key, DecodedPart::Owners(owners.clone()), size);
+        Some(owners)
     }
 
     /// Texts holding all `words` (Roundup's query word rules), limited to
@@ -913,6 +1113,34 @@ fn intersect_dense(
         }
     }
     Ok(())
+}
+
+/// Bytes of decoded segments a search engine keeps unless told otherwise
+/// ([`TextEngine::set_cache_budget`]; `[main] text_cache_size`).
+pub const DEFAULT_TEXT_CACHE: usize = 32 << 20;
+
+/// Marks in `found` the owners (decoded) of the texts set in `docs` that
+/// are alive.
+fn mark_owners(
+    owners: &SegmentClassOwners,
+    alive: Option<&tantivy::fastfield::AliveBitSet>,
+    docs: &[u64],
+    found: &mut Owners,
+) {
+    for_each_bit(docs, |doc| {
+        let Some(&first) = owners.first.get(doc as usize) else {
+            return;
+        };
+        if first == 0 || alive.is_some_and(|a| a.is_deleted(doc)) {
+            return;
+        }
+        found.add(first & !SegmentClassOwners::MORE);
+        if first & SegmentClassOwners::MORE != 0 {
+            for &o in owners.more.get(&doc).into_iter().flatten() {
+                found.add(o);
+            }
+        }
+    });
 }
 
 /// Marks in `found` the owners of class `code` of the texts set in
@@ -1754,6 +1982,7 @@ pub struct TextIndexedBackend {
     stopwords: Vec<String>,
     engine: Mutex<Option<std::sync::Arc<TextEngine>>>,
     failed: std::sync::atomic::AtomicBool,
+    cache_budget: usize,
 }
 
 impl std::fmt::Debug for TextIndexedBackend {
@@ -1779,7 +2008,15 @@ impl TextIndexedBackend {
             stopwords,
             engine: Mutex::new(None),
             failed: std::sync::atomic::AtomicBool::new(false),
+            cache_budget: DEFAULT_TEXT_CACHE,
         }
+    }
+
+    /// Keep at most `bytes` of decoded segments for searches
+    /// (`[main] text_cache_size`; see [`TextEngine::set_cache_budget`]).
+    pub fn with_cache_budget(mut self, bytes: usize) -> TextIndexedBackend {
+        self.cache_budget = bytes;
+        self
     }
 
     /// The index, opened (or created) now if it is not yet.
@@ -1792,6 +2029,7 @@ impl TextIndexedBackend {
         // database that holds data already waits for `reindex`.
         let fresh = !self.dir.exists() && !self.inner.exists()?;
         let e = TextEngine::open(&self.dir, fresh, &self.stopwords)?;
+        e.set_cache_budget(self.cache_budget);
         *slot = Some(e.clone());
         Ok(e)
     }

@@ -38,13 +38,19 @@ pub fn database_backend(config: &Config) -> Result<DatabaseBackend> {
     if !text_index_wanted(config) {
         return Ok((base, None));
     }
-    let text = Arc::new(roundup_textindex::TextIndexedBackend::new(
-        base,
-        config.database_dir().join("text-index"),
-        config
-            .get_list("main", "indexer_stopwords")
-            .unwrap_or_default(),
-    ));
+    let cache = config
+        .our_bytes("main", "text_cache_size")
+        .map_err(|e| Error::Config(e.to_string()))?;
+    let text = Arc::new(
+        roundup_textindex::TextIndexedBackend::new(
+            base,
+            config.database_dir().join("text-index"),
+            config
+                .get_list("main", "indexer_stopwords")
+                .unwrap_or_default(),
+        )
+        .with_cache_budget(cache),
+    );
     Ok((text.clone(), Some(text)))
 }
 

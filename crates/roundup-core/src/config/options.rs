@@ -1382,6 +1382,16 @@ pub static OUR_OPTIONS: &[OptionDef] = &[
     ),
     opt(
         "main",
+        "text_cache_size",
+        ByteSize,
+        D("32M"),
+        "Memory a process keeps of its full-text index decoded for searches\n\
+         of common words (a bitmap of the texts holding a word, the items\n\
+         owning each text); kept while the index's segments last. 0 turns\n\
+         it off.",
+    ),
+    opt(
+        "main",
         "connection_cache_size",
         ByteSize,
         D("2M"),

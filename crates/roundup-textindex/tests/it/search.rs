@@ -691,9 +691,14 @@ fn common_words_give_roundups_answer_through_bitmaps() {
         messages.push(msg(&db, &text.join(" ")));
     }
     let mut issues = Vec::new();
-    for pair in messages.chunks(2) {
+    for (n, pair) in messages.chunks(2).enumerate() {
         let title = format!("{} report", vocab[next(5)]);
-        let refs: Vec<&str> = pair.iter().map(String::as_str).collect();
+        let mut refs: Vec<&str> = pair.iter().map(String::as_str).collect();
+        // every tenth issue shares a message with the one before it: a
+        // text with two owners of the class
+        if n % 10 == 9 {
+            refs.push(&messages[2 * n - 2]);
+        }
         issues.push(issue(&db, &title, &refs));
     }
     db.commit().unwrap();
@@ -730,4 +735,33 @@ fn common_words_give_roundups_answer_through_bitmaps() {
     db.commit().unwrap();
     let after: Vec<Vec<String>> = queries.iter().map(|q| owned_matches(&fx, &db, q)).collect();
     assert_ne!(before, after);
+    // Searched more than once, the big segment's words and owners are
+    // kept decoded; a process keeping none answers the same.
+    let kept = fx.engine().cache_stats();
+    assert!(
+        kept.bytes > 10_000 / 8 && kept.bytes <= kept.budget,
+        "{kept:?}"
+    );
+    assert!(kept.hits > 0 && kept.entries > 1, "{kept:?}");
+    let uncached = TextIndexedBackend::new(
+        fx.sqlite.clone(),
+        fx.opts.db_dir.join("text-index"),
+        vec!["printer".to_string()],
+    )
+    .with_cache_budget(0);
+    let plain = Db::open(
+        fx.def.clone(),
+        fx.opts.clone(),
+        uncached.open().unwrap(),
+        "1",
+    )
+    .unwrap();
+    for q in queries {
+        for _ in 0..2 {
+            let found = |db: &Db| db.search_text_owners(&words(q), "issue").unwrap();
+            assert_eq!(found(&plain), found(&db), "{q}");
+        }
+    }
+    let none = uncached.engine().unwrap().cache_stats();
+    assert_eq!((none.bytes, none.entries, none.hits), (0, 0, 0));
 }

@@ -66,8 +66,14 @@ impl Site {
         let rss = resident_bytes()
             .map(|b| format!("{:.1} MiB", b as f64 / f64::from(1u32 << 20)))
             .unwrap_or_else(|| "unknown".into());
+        let text = self
+            .served
+            .tracker
+            .text_index()
+            .map(|e| format!("; full-text index decoded: {}", e.cache_stats()))
+            .unwrap_or_default();
         format!(
-            "{}: shared cache: {} (emptied by {} commits); whole orders: {} ({} repaired after commits); page cache: {}; {} idle connections: {}; resident {rss}",
+            "{}: shared cache: {} (emptied by {} commits); whole orders: {} ({} repaired after commits); page cache: {}; {} idle connections: {}{text}; resident {rss}",
             self.served.name,
             shared.cache,
             shared.invalidations,
