@@ -4,9 +4,15 @@
 # database in one run, the resident memory of each server sampled every
 # second throughout.
 #
-#   bench/web/random.sh [-d SECONDS] [-m MIX_SECONDS] [-n ISSUES] [-w WRITES_PER_S] [-o] [CASE...]
+#   bench/web/random.sh [-d SECONDS] [-m MIX_SECONDS] [-W WARM_SECONDS] [-n ISSUES] [-w WRITES_PER_S] [-o] [CASE...]
 #
 #   -d  seconds per case and server (default 10)
+#   -W  first run each case this many seconds against each server and
+#       report it on a row of its own, "CASE/cold", before the measured
+#       run (default 0: none). wrk's percentiles count the requests a
+#       slow answer held back (its correction for coordinated omission),
+#       so one second of first fetches of whole orders after a start
+#       counts as about a thousand slow answers in that run's p99.
 #   -m  seconds of the mix (default: as -d)
 #   -n  issues in the data set (default 20000; made once by
 #       bench/data/make_tracker.sh and kept under $BENCH_DATA: with Roundup's
@@ -26,15 +32,16 @@
 # $BENCH_DATA/rss-*.txt (epoch seconds, kB).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
-dur=10 mixdur="" issues=20000 writes=2 ours_only=0
-while getopts "d:m:n:w:o" opt; do
+dur=10 mixdur="" issues=20000 writes=2 ours_only=0 warm=0
+while getopts "d:m:n:w:W:o" opt; do
   case $opt in
     d) dur=$OPTARG ;;
+    W) warm=$OPTARG ;;
     m) mixdur=$OPTARG ;;
     n) issues=$OPTARG ;;
     w) writes=$OPTARG ;;
     o) ours_only=1 ;;
-    *) sed -n '2,25p' "$0"; exit 2 ;;
+    *) sed -n '2,31p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -196,6 +203,17 @@ printf '%-9s %10s %10s %8s %9s %9s %10s %10s %7s\n' case roundup_rps ours_rps ra
 for c in "${cases[@]}"; do
   secs=$dur
   [[ $c == mix ]] && secs=$mixdur
+  if ((warm > 0)); then
+    r_rps=- r_rss=-
+    if ((!ours_only)); then
+      run_case "$c" $rport "$warm" "$data/rss-roundup.txt" "$theirs"
+      r_rps=$rps r_rss=$rss
+    fi
+    run_case "$c" $oport "$warm" "$data/rss-ours.txt" "$ours"
+    ratio=-
+    [[ $r_rps != - && -n $r_rps ]] && ratio=$(printf '%.1f' "$(echo "$rps / $r_rps" | bc -l)")
+    printf '%-9s %10s %10s %8s %9s %9s %10s %10s %7s\n' "$c/cold" "$r_rps" "$rps" "$ratio" "$p50" "$p99" "$r_rss" "$rss" ""
+  fi
   r_rps=- r_rss=- r_writes=""
   if ((!ours_only)); then
     run_case "$c" $rport "$secs" "$data/rss-roundup.txt" "$theirs"
