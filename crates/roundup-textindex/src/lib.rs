@@ -497,6 +497,20 @@ impl TextEngine {
             .reload()
             .map_err(|e| index_error(&self.dir, "reloading", e))?;
         *loaded = now;
+        // What was decoded from segments a merge replaced goes with them.
+        let live: HashSet<tantivy::SegmentId> = self
+            .reader
+            .searcher()
+            .segment_readers()
+            .iter()
+            .map(|r| r.segment_id())
+            .collect();
+        if let Ok(mut d) = self.decoded.lock() {
+            d.parts.retain_mut(|k, _| match k {
+                DecodedKey::Word(sid, _) | DecodedKey::Owners(sid, _) => live.contains(sid),
+            });
+            d.asked.retain(|(sid, _)| live.contains(sid));
+        }
         Ok(())
     }
 

@@ -764,4 +764,12 @@ fn common_words_give_roundups_answer_through_bitmaps() {
     }
     let none = uncached.engine().unwrap().cache_stats();
     assert_eq!((none.bytes, none.entries, none.hits), (0, 0, 0));
+    // A rebuild replaces every segment: what was decoded from the old
+    // ones is let go at the next search, and answers stay Roundup's.
+    rebuild(&fx, &db);
+    assert!(owned_matches(&fx, &db, "nothing").is_empty());
+    assert_eq!(fx.engine().cache_stats().entries, 0);
+    for (q, was) in queries.iter().zip(&after) {
+        assert_eq!(&owned_matches(&fx, &db, q), was, "{q}");
+    }
 }
