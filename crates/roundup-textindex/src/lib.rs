@@ -327,7 +327,7 @@ impl tantivy::collector::Collector for OwnerCollector {
     ) -> tantivy::Result<SegmentOwners> {
         Ok(SegmentOwners {
             code: self.code,
-            column: reader.fast_fields().column_opt::<u64>("owner")?,
+            column: owner_column(reader)?,
             found: Owners::default(),
         })
     }
@@ -786,8 +786,7 @@ impl TextEngine {
         let collector = OwnerCollector {
             code: class_code(class),
         };
-        let parts = term_queries(field, &mut words.iter().map(|w| w.as_ref()), Occur::Must);
-        let query = BooleanQuery::new(parts);
+        // tantivy's own intersection, made for the first segment of rare words
         let mut weight = None;
         let mut found = Owners {
             bits: self.scratch.take(0),
@@ -817,10 +816,7 @@ impl TextEngine {
                             mark_owners(&owners, segment.alive_bitset(), &docs, &mut found);
                             return Ok(());
                         }
-                        let column = segment
-                            .fast_fields()
-                            .column_opt::<u64>("owner")
-                            .map_err(|e| err(&e))?;
+                        let column = owner_column(segment).map_err(|e| err(&e))?;
                         if let Some(column) = column {
                             collect_owners(
                                 &column,
@@ -836,8 +832,14 @@ impl TextEngine {
                 done?;
             } else {
                 if weight.is_none() {
+                    let parts =
+                        term_queries(field, &mut words.iter().map(|w| w.as_str()), Occur::Must);
                     let scoring = tantivy::query::EnableScoring::disabled_from_searcher(&searcher);
-                    weight = Some(query.weight(scoring).map_err(|e| err(&e))?);
+                    weight = Some(
+                        BooleanQuery::new(parts)
+                            .weight(scoring)
+                            .map_err(|e| err(&e))?,
+                    );
                 }
                 let w = weight.as_deref().expect("made just above");
                 let fruit = collector
@@ -879,7 +881,7 @@ impl TextEngine {
         acc: &mut [u64],
     ) -> std::io::Result<()> {
         let budget = self.decoded.lock().map(|d| d.parts.budget()).unwrap_or(0);
-        if budget == 0 || words.len() != infos.len() {
+        if budget == 0 {
             return intersect_dense(index, infos, acc);
         }
         let sid = segment.segment_id();
@@ -946,7 +948,7 @@ impl TextEngine {
                 return None;
             }
         }
-        let column = segment.fast_fields().column_opt::<u64>("owner").ok()??;
+        let column = owner_column(segment).ok()??;
         let owners = Arc::new(SegmentClassOwners::decode(
             &column,
             segment.max_doc(),
@@ -1225,6 +1227,13 @@ fn for_each_bit(bits: &[u64], mut f: impl FnMut(u32)) {
             rest &= rest - 1;
         }
     }
+}
+
+/// A segment's `owner` column: each text's owners as [`owner_key`]s.
+fn owner_column(
+    segment: &tantivy::SegmentReader,
+) -> tantivy::Result<Option<tantivy::columnar::Column<u64>>> {
+    segment.fast_fields().column_opt::<u64>("owner")
 }
 
 /// A class name as 32 bits (FNV-1a), the upper half of an [`owner_key`].
