@@ -197,36 +197,31 @@ run_case() {
   if [[ -f $data/writes.done ]]; then nwrites=$(wc -l <"$data/writes.done"); fi
 }
 
+# One case against both servers (ours alone with -o) for SECONDS; prints
+# its row under LABEL.
+measure() {
+  local label=$1 c=$2 secs=$3
+  local r_rps=- r_rss=- r_writes="" ratio=- w=""
+  if ((!ours_only)); then
+    run_case "$c" $rport "$secs" "$data/rss-roundup.txt" "$theirs"
+    r_rps=$rps r_rss=$rss r_writes=$nwrites
+    ((bad == 0)) || echo "roundup: $bad answers were not 2xx/3xx in $label" >&2
+  fi
+  run_case "$c" $oport "$secs" "$data/rss-ours.txt" "$ours"
+  ((bad == 0)) || echo "ours: $bad answers were not 2xx/3xx in $label" >&2
+  [[ $r_rps != - && -n $r_rps ]] && ratio=$(printf '%.1f' "$(echo "$rps / $r_rps" | bc -l)")
+  [[ $c == mix ]] && w="${r_writes:+$r_writes/}$nwrites"
+  printf '%-9s %10s %10s %8s %9s %9s %10s %10s %7s\n' "$label" "$r_rps" "$rps" "$ratio" "$p50" "$p99" "$r_rss" "$rss" "$w"
+}
+
 start_servers
 echo "load before: $(uptime)"
 printf '%-9s %10s %10s %8s %9s %9s %10s %10s %7s\n' case roundup_rps ours_rps ratio ours_p50 ours_p99 rdp_rss_MB ours_rss_MB writes
 for c in "${cases[@]}"; do
   secs=$dur
   [[ $c == mix ]] && secs=$mixdur
-  if ((warm > 0)); then
-    r_rps=- r_rss=-
-    if ((!ours_only)); then
-      run_case "$c" $rport "$warm" "$data/rss-roundup.txt" "$theirs"
-      r_rps=$rps r_rss=$rss
-    fi
-    run_case "$c" $oport "$warm" "$data/rss-ours.txt" "$ours"
-    ratio=-
-    [[ $r_rps != - && -n $r_rps ]] && ratio=$(printf '%.1f' "$(echo "$rps / $r_rps" | bc -l)")
-    printf '%-9s %10s %10s %8s %9s %9s %10s %10s %7s\n' "$c/cold" "$r_rps" "$rps" "$ratio" "$p50" "$p99" "$r_rss" "$rss" ""
-  fi
-  r_rps=- r_rss=- r_writes=""
-  if ((!ours_only)); then
-    run_case "$c" $rport "$secs" "$data/rss-roundup.txt" "$theirs"
-    r_rps=$rps r_rss=$rss r_writes=$nwrites
-    ((bad == 0)) || echo "roundup: $bad answers were not 2xx/3xx in $c" >&2
-  fi
-  run_case "$c" $oport "$secs" "$data/rss-ours.txt" "$ours"
-  ((bad == 0)) || echo "ours: $bad answers were not 2xx/3xx in $c" >&2
-  ratio=-
-  [[ $r_rps != - && -n $r_rps ]] && ratio=$(printf '%.1f' "$(echo "$rps / $r_rps" | bc -l)")
-  w=""
-  [[ $c == mix ]] && w="${r_writes:+$r_writes/}$nwrites"
-  printf '%-9s %10s %10s %8s %9s %9s %10s %10s %7s\n' "$c" "$r_rps" "$rps" "$ratio" "$p50" "$p99" "$r_rss" "$rss" "$w"
+  ((warm > 0)) && measure "$c/cold" "$c" "$warm"
+  measure "$c" "$c" "$secs"
 done
 echo "load after: $(uptime)"
 all_ours=$(awk '$2 > m {m = $2} END {printf "%.1f", m / 1024}' "$data/rss-ours.txt")
