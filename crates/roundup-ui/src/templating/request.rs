@@ -559,13 +559,22 @@ impl BatchObj {
             let page = ctx.db.filter(class, &page_spec).and_then(|page| {
                 let total =
                     usize::try_from(ctx.db.filter_count(class, &count_spec)?).unwrap_or(usize::MAX);
-                Ok((page, total))
+                let first = batch_start(ix.startwith, total);
+                if first == ix.startwith {
+                    return Ok((page, total, first));
+                }
+                // past the end: the last item alone, as Roundup's Batch
+                let last = FilterSpec {
+                    offset: Some(first as u64),
+                    ..page_spec
+                };
+                Ok((ctx.db.filter(class, &last)?, total, first))
             });
             return match page {
-                Ok((ids, total)) => BatchObj {
+                Ok((ids, total, first)) => BatchObj {
                     class: class.to_string(),
                     ids,
-                    first: ix.startwith.min(total),
+                    first,
                     total,
                     pagesize: ix.pagesize,
                     group: ix.group.clone(),
@@ -585,7 +594,7 @@ impl BatchObj {
             .filter(|id| ctx.may_view(class, None, Some(id)))
             .collect();
         let total = visible.len();
-        let first = ix.startwith.min(total);
+        let first = batch_start(ix.startwith, total);
         let end = first.saturating_add(ix.pagesize).min(total);
         BatchObj {
             class: class.to_string(),
@@ -881,4 +890,16 @@ function help_window(helpurl, width, height) {{\n\
 }}\n\
 </script>\n"
     )
+}
+
+/// Where a batch of `total` items asked to start at `startwith` starts:
+/// there, unless that is past the end, when Roundup's `Batch` (Zope's
+/// `ZTUtils.Batch`) starts at the last item, so the page shows it alone
+/// and its "previous" link leads back.
+fn batch_start(startwith: usize, total: usize) -> usize {
+    if startwith >= total {
+        total.saturating_sub(1)
+    } else {
+        startwith
+    }
 }

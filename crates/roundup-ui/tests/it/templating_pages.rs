@@ -124,6 +124,24 @@ fn index_sorts_groups_and_pages() {
     assert!(html.contains("@startwith=0") && html.contains("rel=\"prev\""));
     assert!(html.contains("@startwith=6") && html.contains("rel=\"next\""));
 
+    // past the end: the last item alone, as Roundup 2.6's Batch shows it
+    // ("7..7 out of 7"), with the way back
+    let html = render(
+        &fx,
+        &tpl,
+        "anonymous",
+        "issue",
+        &[
+            ("@columns", "title"),
+            ("@sort", "title"),
+            ("@pagesize", "3"),
+            ("@startwith", "40"),
+        ],
+    );
+    assert_eq!(title_ids(&html), ["golf"].map(id).to_vec());
+    assert!(html.contains("7&ndash;7 of 7"), "batch counts");
+    assert!(html.contains("@startwith=3") && html.contains("rel=\"prev\""));
+
     // filtering through @filter and the property value
     let html = render(
         &fx,
