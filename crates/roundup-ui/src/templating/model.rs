@@ -50,12 +50,19 @@ fn extra_attrs(kw: &Kwargs, known: &[&str]) -> Vec<(String, Option<String>)> {
 }
 
 fn kw_str(kw: &Kwargs, key: &str) -> Option<String> {
+    // `get` records the key as used (an allocation); most calls pass none
+    if !kw.has(key) {
+        return None;
+    }
     let v: Option<JValue> = kw.get(key).ok().flatten();
     v.filter(|v| !v.is_none() && !v.is_undefined())
         .map(|v| v.to_string())
 }
 
 fn kw_bool(kw: &Kwargs, key: &str, default: bool) -> bool {
+    if !kw.has(key) {
+        return default;
+    }
     let v: Option<JValue> = kw.get(key).ok().flatten();
     v.map(|v| v.is_true()).unwrap_or(default)
 }
