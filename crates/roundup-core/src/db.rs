@@ -1422,7 +1422,11 @@ impl Db {
                     }
                 }
             }
-            None => {}
+            None => {
+                if let Some(n) = self.count_by_fetching(sc, gen, q, &key, &by_id)? {
+                    return Ok(n);
+                }
+            }
         }
         let n = self.count_in_database(q)?;
         if kept.is_none()
@@ -1434,6 +1438,43 @@ impl Db {
             }
         }
         Ok(n)
+    }
+
+    /// A count not known yet, taken in one walk: the matches are fetched
+    /// in id order, their number is the count, and a large enough set is
+    /// kept as [`Db::count_query`] keeps one (counting, then fetching
+    /// what was counted, walked a million-item class twice). Only while
+    /// no other connection fetches a whole order (the fetch holds every
+    /// match at once); `None` then, or when the database keeps no orders,
+    /// and the count is the database's.
+    fn count_by_fetching(
+        &self,
+        sc: &SharedCache,
+        gen: u64,
+        q: &Query,
+        key: &str,
+        by_id: &Query,
+    ) -> Result<Option<u64>> {
+        let count_key = query_key("count", q);
+        if let Some(QueryResult::Count(n)) = sc.query(gen, &count_key) {
+            return Ok(Some(n));
+        }
+        let Some(_turn) = sc.order_turn() else {
+            return Ok(None);
+        };
+        let Some(order) = self
+            .store
+            .borrow_mut()
+            .filter_order(&self.def.schema, by_id)?
+        else {
+            return Ok(None);
+        };
+        let n = order.len();
+        sc.put_query(gen, count_key, QueryResult::Count(n as u64));
+        if n as u64 >= self.count_order_min && sc.fits_order(n, key) {
+            self.put_whole_order(sc, gen, key, by_id, order);
+        }
+        Ok(Some(n as u64))
     }
 
     /// [`Db::count_query`] as the database counts, kept in the shared
@@ -1694,11 +1735,24 @@ impl Db {
             .store
             .borrow_mut()
             .filter_order(&self.def.schema, whole)?;
+        Ok(order.is_some_and(|o| self.put_whole_order(sc, gen, key, whole, o)))
+    }
+
+    /// Keep `order`, the whole order of `whole`, under `key` (false when
+    /// the cache refuses it: see [`SharedCache::put_order`]).
+    fn put_whole_order(
+        &self,
+        sc: &SharedCache,
+        gen: u64,
+        key: &str,
+        whole: &Query,
+        order: Vec<u32>,
+    ) -> bool {
         let reads = self.query_reads(whole);
         let names: Option<Vec<&str>> = reads
             .as_ref()
             .map(|r| r.iter().map(String::as_str).collect());
-        Ok(order.is_some_and(|o| sc.put_order(gen, key, o.into_boxed_slice(), names.as_deref())))
+        sc.put_order(gen, key, order.into_boxed_slice(), names.as_deref())
     }
 
     /// A page of a full-text search with many matches, cut from the
