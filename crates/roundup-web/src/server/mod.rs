@@ -274,12 +274,21 @@ fn log_request(
             }
         }
     }
-    let when = chrono::Utc::now().format("%d/%b/%Y %H:%M:%S");
+    let when = chrono::Utc::now().format("%d/%b/%Y %H:%M:%S").to_string();
+    write_access(log, &access_line(&client, &when, method, uri, status));
+}
+
+/// One line of the access log, as Roundup's server writes it.
+fn access_line(client: &str, when: &str, method: &str, uri: &str, status: u16) -> String {
+    format!("{client} - - [{when}] \"{method} {uri} HTTP/1.1\" {status} -\n")
+}
+
+/// The line is made first and handed over whole: the sink is usually the
+/// unbuffered standard error, where each piece a `writeln!` passes on
+/// would be a system call of its own (ten a request).
+fn write_access(log: &LogSink, line: &str) {
     if let Ok(mut w) = log.lock() {
-        let _ = writeln!(
-            w,
-            "{client} - - [{when}] \"{method} {uri} HTTP/1.1\" {status} -"
-        );
+        let _ = w.write_all(line.as_bytes());
         let _ = w.flush();
     }
 }
@@ -814,7 +823,43 @@ pub async fn shutdown_signal() {
 
 #[cfg(test)]
 mod tests {
-    use super::clean_file_mappings;
+    use super::{access_line, clean_file_mappings, write_access, LogSink};
+    use std::sync::{Arc, Mutex};
+
+    /// Counts the writes it is handed and keeps what they held.
+    struct Counting(Arc<Mutex<(usize, Vec<u8>)>>);
+
+    impl std::io::Write for Counting {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let mut seen = self.0.lock().unwrap();
+            seen.0 += 1;
+            seen.1.extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn an_access_line_reaches_the_log_in_one_write() {
+        let seen = Arc::new(Mutex::new((0, Vec::new())));
+        let sink: LogSink = Arc::new(Mutex::new(Box::new(Counting(seen.clone()))));
+        let line = access_line(
+            "127.0.0.1",
+            "07/Dec/2026 22:28:18",
+            "GET",
+            "/bench/issue1",
+            200,
+        );
+        write_access(&sink, &line);
+        let seen = seen.lock().unwrap();
+        assert_eq!(seen.0, 1, "one write, not one per piece of the line");
+        assert_eq!(
+            String::from_utf8_lossy(&seen.1),
+            "127.0.0.1 - - [07/Dec/2026 22:28:18] \"GET /bench/issue1 HTTP/1.1\" 200 -\n"
+        );
+    }
 
     #[test]
     fn only_clean_read_only_mappings_of_the_executable_are_dropped() {
