@@ -27,9 +27,10 @@
 # commit invalidates what the servers cached, as real traffic does.
 #
 # Needs /opt/rvenv (Roundup 2.6), user rt, wrk, and our binaries in
-# $BENCH_BIN (default target/profiling: cargo build --profile profiling
-# -p roundup-web -p roundup-admin). Prints a table; the samples are kept in
-# $BENCH_DATA/rss-*.txt (epoch seconds, kB).
+# $BENCH_BIN (default target/release, the build users run: cargo build
+# --release -p roundup-web -p roundup-admin; the profiling build, quicker
+# to rebuild, measured within the noise of it). Prints a table; the
+# samples are kept in $BENCH_DATA/rss-*.txt (epoch seconds, kB).
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 dur=10 mixdur="" issues=20000 writes=2 ours_only=0 warm=0
@@ -41,7 +42,7 @@ while getopts "d:m:n:w:W:o" opt; do
     n) issues=$OPTARG ;;
     w) writes=$OPTARG ;;
     o) ours_only=1 ;;
-    *) sed -n '2,31p' "$0"; exit 2 ;;
+    *) sed -n '2,33p' "$0"; exit 2 ;;
   esac
 done
 shift $((OPTIND - 1))
@@ -53,7 +54,7 @@ for c in "${cases[@]}"; do
 done
 
 data=${BENCH_DATA:-/tmp/roundup-bench}
-bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-$root/target}/profiling}
+bin=${BENCH_BIN:-${CARGO_TARGET_DIR:-$root/target}/release}
 [[ -x $bin/roundup-server && -x $bin/roundup-admin ]] || { echo "no roundup-server/roundup-admin in $bin (set BENCH_BIN)" >&2; exit 1; }
 if [[ $issues == 20000 ]]; then pristine=$data/roundup; else pristine=$data/roundup-$issues; fi
 theirs=$data/run-roundup
